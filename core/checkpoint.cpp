@@ -1,0 +1,372 @@
+#include "checkpoint.h"
+
+#include "coverage.h"
+#include "json_skip.h"
+#include "parallel.h"
+#include "posix_file.h"
+#include "runs.h"
+#include "safetensors_reader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+namespace fs = std::filesystem;
+
+namespace shardscope {
+
+std::string_view coverageStatusName(CoverageStatus status) {
+    switch (status) {
+    case CoverageStatus::Complete: return "complete";
+    case CoverageStatus::Gap: return "gap";
+    case CoverageStatus::Overlap: return "overlap";
+    case CoverageStatus::Conflict: return "conflict";
+    case CoverageStatus::Invalid: return "invalid";
+    }
+    return "?";
+}
+
+bool Checkpoint::hasErrors() const {
+    return std::any_of(problems.begin(), problems.end(),
+                       [](const Problem& p) { return p.severity == Severity::Error; });
+}
+
+const TensorInfo* Checkpoint::find(std::string_view fqn) const {
+    auto it = std::lower_bound(tensors.begin(), tensors.end(), fqn,
+                               [](const TensorInfo& t, std::string_view k) { return t.fqn < k; });
+    return it != tensors.end() && it->fqn == fqn ? &*it : nullptr;
+}
+
+uint64_t Checkpoint::totalBytes() const {
+    uint64_t sum = 0;
+    for (const auto& t : tensors) sum += t.bytes;
+    return sum;
+}
+
+namespace {
+
+// DCP_SHARDING_INFO: {"fqn": {"saved_offsets": [..]}, ...}, decoded without a DOM.
+class ShardingSax final : public StrictSax {
+public:
+    std::unordered_map<std::string, Shape> offsets;
+    std::string errorTensor;
+
+    bool null() override { return other("null"); }
+    bool boolean(bool) override { return other("a boolean"); }
+    bool number_float(double, const string_t&) override { return other("a fraction"); }
+    bool string(string_t&) override { return other("a string"); }
+    bool number_integer(number_integer_t v) override {
+        if (skipping(0)) return true;
+        if (m_depth == 3) {
+            errorTensor = m_fqn;
+            return fail("saved_offsets holds a negative number (" + std::to_string(v) + ")");
+        }
+        return other("a number");
+    }
+    bool number_unsigned(number_unsigned_t v) override {
+        if (skipping(0)) return true;
+        if (m_depth == 3) {
+            m_current.push_back(v);
+            return true;
+        }
+        return other("a number");
+    }
+    bool start_object(std::size_t) override {
+        if (skipping(1)) return true;
+        if (m_depth == 0 || (m_depth == 1 && m_keyed)) {
+            ++m_depth;
+            m_haveOffsets = false;
+            m_keyed = false;
+            return true;
+        }
+        return other("an object");
+    }
+    bool end_object() override {
+        if (skipping(-1)) return true;
+        if (m_depth == 2 && !m_haveOffsets) {
+            errorTensor = m_fqn;
+            return fail("sharding info has no saved_offsets");
+        }
+        --m_depth;
+        return true;
+    }
+    bool start_array(std::size_t) override {
+        if (skipping(1)) return true;
+        if (m_depth == 2 && m_wantOffsets) {
+            m_depth = 3;
+            m_current.clear();
+            return true;
+        }
+        return other("an array");
+    }
+    bool end_array() override {
+        if (skipping(-1)) return true;
+        m_depth = 2;
+        m_wantOffsets = false;
+        m_haveOffsets = true;
+        offsets[m_fqn] = std::move(m_current);
+        m_current = {};
+        return true;
+    }
+    bool key(string_t& k) override {
+        if (skipping(0)) return true;
+        if (m_depth == 1) {
+            m_fqn = k;
+            m_keyed = true;
+            return true;
+        }
+        if (k == "saved_offsets") {
+            m_wantOffsets = true;
+        } else {
+            beginSkip();
+        }
+        return true;
+    }
+
+private:
+    bool other(const char* what) {
+        if (skipping(0)) return true;
+        if (m_depth == 0) return fail(std::string("sharding info is not a JSON object but ") + what);
+        errorTensor = m_fqn;
+        if (m_depth == 1) return fail(std::string("sharding info entry is ") + what + ", not an object");
+        if (m_depth == 3)
+            return fail(std::string("saved_offsets must hold non-negative integers, found ") + what);
+        return fail(std::string("saved_offsets must be an array, found ") + what);
+    }
+
+    int m_depth = 0;
+    bool m_keyed = false, m_wantOffsets = false, m_haveOffsets = false;
+    std::string m_fqn;
+    Shape m_current;
+};
+
+struct FileScan {
+    SafetensorsHeader header;
+    std::unordered_map<std::string, Shape> offsets;
+    std::vector<Problem> problems;
+    bool valid = false;
+};
+
+FileScan scanFile(const fs::path& path, const std::string& name) {
+    FileScan out;
+    try {
+        out.header = readSafetensorsHeader(path);
+    } catch (const Error& e) {
+        out.problems.push_back({Severity::Error, name, e.tensor(), e.message()});
+        return out;
+    }
+    auto it = out.header.metadata.find("DCP_SHARDING_INFO");
+    if (it == out.header.metadata.end()) {
+        out.problems.push_back({Severity::Error, name, "",
+                                "no DCP_SHARDING_INFO in __metadata__: this is not a DCP shard "
+                                "file, so where its tensors belong is unknown"});
+        return out;
+    }
+    ShardingSax sax;
+    const std::string& text = it->second;
+    bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &sax,
+                                        nlohmann::json::input_format_t::json, true, false);
+    if (!ok || !sax.error().empty()) {
+        std::string message = sax.error().empty() ? "is not valid JSON" : sax.error();
+        if (message.rfind("not valid JSON", 0) == 0) message = "DCP_SHARDING_INFO is " + message;
+        out.problems.push_back({Severity::Error, name, sax.errorTensor, message});
+        return out;
+    }
+    out.offsets = std::move(sax.offsets);
+    out.valid = true;
+    return out;
+}
+
+bool compareChunkBytes(const Checkpoint& ckpt, const Chunk& a, const Chunk& b) {
+    if (a.bytes() != b.bytes()) return false;
+    PosixFile fa = PosixFile::openRead(ckpt.files[a.file].path);
+    PosixFile fb = PosixFile::openRead(ckpt.files[b.file].path);
+    constexpr uint64_t kBlock = 1 << 20;
+    std::vector<char> ba(std::min(kBlock, a.bytes())), bb(ba.size());
+    for (uint64_t done = 0; done < a.bytes();) {
+        uint64_t n = std::min<uint64_t>(kBlock, a.bytes() - done);
+        fa.readExact(ba.data(), n, a.begin + done);
+        fb.readExact(bb.data(), n, b.begin + done);
+        if (std::memcmp(ba.data(), bb.data(), n) != 0) return false;
+        done += n;
+    }
+    return true;
+}
+
+// Rows of a sub-byte chunk must start on byte boundaries to be copied exactly.
+std::string subByteProblem(const TensorInfo& t) {
+    const unsigned bits = dtypeBits(t.dtype);
+    if (bits % 8 == 0) return {};
+    for (const Chunk& c : t.chunks) {
+        ChunkRuns runs(t.shape, c.offsets, c.shape, bits);
+        if (runs.count() == 0) continue;
+        if ((runs.elements() * bits) % 8 != 0)
+            return "a chunk at " + formatShape(c.offsets) + " has rows of " +
+                   std::to_string(runs.elements()) + " " + std::string(dtypeName(t.dtype)) +
+                   " elements, not a whole number of bytes, so it cannot be placed exactly";
+        for (uint64_t r = 0; r < runs.count(); ++r)
+            if ((runs.dstElement(r) * bits) % 8 != 0)
+                return "a chunk at " + formatShape(c.offsets) + " starts a row at element " +
+                       std::to_string(runs.dstElement(r)) +
+                       ", not on a byte boundary, so it cannot be placed exactly";
+    }
+    return {};
+}
+
+} // namespace
+
+std::vector<fs::path> listShardFiles(const fs::path& directory) {
+    std::error_code ec;
+    if (!fs::is_directory(directory, ec))
+        throw Error(directory.string(), "", "not a directory");
+    std::vector<fs::path> out;
+    for (const auto& entry : fs::directory_iterator(directory, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name[0] == '.') continue;
+        if (entry.path().extension() != ".safetensors") continue;
+        std::error_code fileEc;
+        if (!entry.is_regular_file(fileEc)) continue;
+        out.push_back(entry.path());
+    }
+    if (ec) throw Error(directory.string(), "", "cannot list: " + ec.message());
+    std::sort(out.begin(), out.end(),
+              [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
+    return out;
+}
+
+Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options) {
+    Checkpoint ckpt;
+    ckpt.directory = directory;
+    const auto paths = listShardFiles(directory);
+    if (paths.empty())
+        throw Error(directory.string(), "", "no *.safetensors shard files in this directory");
+    std::error_code ec;
+    if (fs::is_directory(directory / ".hf_metadata", ec)) ckpt.hfMetadataDir = directory / ".hf_metadata";
+
+    std::vector<FileScan> scans(paths.size());
+    std::atomic<size_t> filesDone{0};
+    std::mutex progressMutex;
+    parallelFor(paths.size(), options.threads, [&](size_t i) {
+        if (options.cancel && options.cancel->load()) throw Cancelled();
+        scans[i] = scanFile(paths[i], paths[i].filename().string());
+        size_t done = ++filesDone;
+        if (options.progress) {
+            std::lock_guard lock(progressMutex);
+            options.progress(done, paths.size());
+        }
+    });
+
+    std::unordered_map<std::string, size_t> index;
+    std::vector<bool> invalid;
+    auto markInvalid = [&](size_t t, const std::string& file, const std::string& message) {
+        if (!invalid[t]) {
+            invalid[t] = true;
+            ckpt.tensors[t].status = CoverageStatus::Invalid;
+            ckpt.tensors[t].coverageDetail = message;
+        }
+        ckpt.problems.push_back({Severity::Error, file, ckpt.tensors[t].fqn, message});
+    };
+
+    for (size_t f = 0; f < paths.size(); ++f) {
+        FileScan& scan = scans[f];
+        ShardFile file;
+        file.name = paths[f].filename().string();
+        file.path = paths[f];
+        file.size = scan.header.fileSize;
+        file.dataStart = scan.header.dataStart();
+        file.tensorCount = scan.header.tensors.size();
+        file.valid = scan.valid;
+        ckpt.files.push_back(file);
+        for (auto& p : scan.problems) ckpt.problems.push_back(std::move(p));
+        if (!scan.valid) continue;
+
+        for (auto& entry : scan.header.tensors) {
+            auto [it, inserted] = index.try_emplace(entry.name, ckpt.tensors.size());
+            if (inserted) {
+                TensorInfo t;
+                t.fqn = entry.name;
+                t.dtype = entry.dtype;
+                ckpt.tensors.push_back(std::move(t));
+                invalid.push_back(false);
+            }
+            const size_t ti = it->second;
+            TensorInfo& t = ckpt.tensors[ti];
+            auto off = scan.offsets.find(entry.name);
+            if (off == scan.offsets.end()) {
+                markInvalid(ti, file.name, "no saved_offsets in DCP_SHARDING_INFO for this tensor");
+                continue;
+            }
+            if (off->second.size() != entry.shape.size()) {
+                markInvalid(ti, file.name,
+                            "saved_offsets " + formatShape(off->second) + " has " +
+                                std::to_string(off->second.size()) + " entries but the chunk " +
+                                formatShape(entry.shape) + " has rank " +
+                                std::to_string(entry.shape.size()));
+                continue;
+            }
+            if (entry.dtype != t.dtype) {
+                markInvalid(ti, file.name,
+                            "dtype " + std::string(dtypeName(entry.dtype)) + " here but " +
+                                std::string(dtypeName(t.dtype)) + " in " +
+                                ckpt.files[t.chunks.empty() ? f : t.chunks.front().file].name);
+                continue;
+            }
+            if (!t.chunks.empty() && t.chunks.front().shape.size() != entry.shape.size()) {
+                markInvalid(ti, file.name,
+                            "rank " + std::to_string(entry.shape.size()) + " here but " +
+                                std::to_string(t.chunks.front().shape.size()) + " in " +
+                                ckpt.files[t.chunks.front().file].name);
+                continue;
+            }
+            Chunk c;
+            c.file = uint32_t(f);
+            c.offsets = std::move(off->second);
+            c.shape = std::move(entry.shape);
+            c.begin = file.dataStart + entry.begin;
+            c.end = file.dataStart + entry.end;
+            t.chunks.push_back(std::move(c));
+        }
+        scan = FileScan{}; // release header memory early on huge checkpoints
+    }
+
+    // Full shapes and byte sizes, then the tiling proof.
+    for (size_t ti = 0; ti < ckpt.tensors.size(); ++ti) {
+        TensorInfo& t = ckpt.tensors[ti];
+        if (invalid[ti] || t.chunks.empty()) {
+            if (t.chunks.empty() && !invalid[ti]) markInvalid(ti, "", "no valid chunk");
+            continue;
+        }
+        const size_t rank = t.chunks.front().shape.size();
+        t.shape.assign(rank, 0);
+        bool overflow = false;
+        for (const Chunk& c : t.chunks)
+            for (size_t d = 0; d < rank; ++d) {
+                uint64_t e;
+                if (__builtin_add_overflow(c.offsets[d], c.shape[d], &e)) overflow = true;
+                else t.shape[d] = std::max(t.shape[d], e);
+            }
+        auto numel = checkedNumel(t.shape);
+        auto bytes = numel ? checkedBytes(*numel, dtypeBits(t.dtype)) : std::nullopt;
+        if (overflow || !bytes) {
+            markInvalid(ti, ckpt.files[t.chunks.front().file].name,
+                        "saved_offsets and chunk shapes give a full shape that is too large or "
+                        "not a whole number of bytes");
+            continue;
+        }
+        t.bytes = *bytes;
+        if (auto problem = subByteProblem(t); !problem.empty()) {
+            markInvalid(ti, "", problem);
+            continue;
+        }
+        checkCoverage(t, ckpt.files,
+                      [&](const Chunk& a, const Chunk& b) { return compareChunkBytes(ckpt, a, b); });
+        if (t.status != CoverageStatus::Complete)
+            ckpt.problems.push_back({Severity::Error, "", t.fqn, t.coverageDetail});
+    }
+
+    std::sort(ckpt.tensors.begin(), ckpt.tensors.end(),
+              [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });
+    return ckpt;
+}
+
+} // namespace shardscope

@@ -1,0 +1,74 @@
+#pragma once
+
+#include "dtype.h"
+#include "error.h"
+#include "shape.h"
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shardscope {
+
+struct ShardFile {
+    std::string name; // file name inside the directory
+    std::filesystem::path path;
+    uint64_t size = 0;
+    uint64_t dataStart = 0; // 8 + header length
+    size_t tensorCount = 0;
+    bool valid = true; // false when the header failed its checks
+};
+
+struct Chunk {
+    uint32_t file = 0; // index into Checkpoint::files
+    Shape offsets;     // saved_offsets: where the chunk starts in the full tensor
+    Shape shape;       // the chunk's own shape
+    uint64_t begin = 0; // absolute byte range in the shard file
+    uint64_t end = 0;
+    bool replica = false; // same region as an earlier chunk: counted once, checked for equality
+    uint64_t bytes() const { return end - begin; }
+};
+
+enum class CoverageStatus { Complete, Gap, Overlap, Conflict, Invalid };
+std::string_view coverageStatusName(CoverageStatus status);
+
+struct TensorInfo {
+    std::string fqn;
+    DType dtype = DType::U8;
+    Shape shape; // the full tensor, derived from the chunks
+    uint64_t bytes = 0;
+    std::vector<Chunk> chunks;
+    CoverageStatus status = CoverageStatus::Complete;
+    std::string coverageDetail; // what is wrong, with the region, when not complete
+};
+
+struct Checkpoint {
+    std::filesystem::path directory;
+    std::vector<ShardFile> files;     // sorted by name
+    std::vector<TensorInfo> tensors;  // sorted by fqn (byte order)
+    std::vector<Problem> problems;
+    std::filesystem::path hfMetadataDir; // empty when there is no .hf_metadata/
+
+    bool hasErrors() const;
+    const TensorInfo* find(std::string_view fqn) const;
+    uint64_t totalBytes() const;
+};
+
+struct ScanOptions {
+    int threads = 0; // 0: one per core
+    std::function<void(size_t filesDone, size_t filesTotal)> progress;
+    const std::atomic<bool>* cancel = nullptr;
+};
+
+// *.safetensors directly in `directory` (dot-files skipped), sorted by name.
+std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory);
+
+// Reads every header once and builds the tensors with their chunks and coverage. Problems in
+// individual files or tensors are collected; a directory without shards throws Error.
+Checkpoint scanCheckpoint(const std::filesystem::path& directory, const ScanOptions& options = {});
+
+} // namespace shardscope

@@ -1,0 +1,159 @@
+#include "coverage.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace shardscope {
+namespace {
+
+bool intersects(const Chunk& a, const Chunk& b) {
+    for (size_t d = 0; d < a.shape.size(); ++d) {
+        uint64_t lo = std::max(a.offsets[d], b.offsets[d]);
+        uint64_t hi = std::min(a.offsets[d] + a.shape[d], b.offsets[d] + b.shape[d]);
+        if (lo >= hi) return false;
+    }
+    return true;
+}
+
+uint64_t volume(const Shape& shape) {
+    uint64_t v = 1;
+    for (uint64_t d : shape) v *= d; // bounded by the full tensor, which was checked
+    return v;
+}
+
+bool sameRegion(const Chunk& a, const Chunk& b) {
+    return a.offsets == b.offsets && a.shape == b.shape;
+}
+
+// Walks the grid cut by every chunk boundary to name the first uncovered region; gives up on
+// grids too large to walk cheaply and then reports only the missing count.
+std::string describeGap(const TensorInfo& t, const std::vector<const Chunk*>& unique,
+                        uint64_t missing) {
+    const size_t rank = t.shape.size();
+    std::vector<Shape> cuts(rank);
+    uint64_t cells = 1;
+    for (size_t d = 0; d < rank; ++d) {
+        cuts[d] = {0, t.shape[d]};
+        for (const Chunk* c : unique) {
+            cuts[d].push_back(c->offsets[d]);
+            cuts[d].push_back(c->offsets[d] + c->shape[d]);
+        }
+        std::sort(cuts[d].begin(), cuts[d].end());
+        cuts[d].erase(std::unique(cuts[d].begin(), cuts[d].end()), cuts[d].end());
+        cells *= cuts[d].size() - 1;
+    }
+    std::string text = "gap: " + std::to_string(missing) + " of " +
+                       std::to_string(volume(t.shape)) + " elements are in no chunk";
+    if (cells == 0 || cells * std::max<size_t>(unique.size(), 1) > 20'000'000) return text;
+
+    std::vector<size_t> cell(rank, 0);
+    for (uint64_t i = 0; i < cells; ++i) {
+        bool covered = false;
+        for (const Chunk* c : unique) {
+            bool inside = true;
+            for (size_t d = 0; d < rank && inside; ++d)
+                inside = cuts[d][cell[d]] >= c->offsets[d] &&
+                         cuts[d][cell[d] + 1] <= c->offsets[d] + c->shape[d];
+            if (inside) {
+                covered = true;
+                break;
+            }
+        }
+        if (!covered) {
+            Shape lo(rank), hi(rank);
+            for (size_t d = 0; d < rank; ++d) lo[d] = cuts[d][cell[d]], hi[d] = cuts[d][cell[d] + 1];
+            return text + ", first at " + formatRegion(lo, hi);
+        }
+        for (size_t d = rank; d-- > 0;) { // next cell, row-major
+            if (++cell[d] < cuts[d].size() - 1) break;
+            cell[d] = 0;
+        }
+    }
+    return text;
+}
+
+} // namespace
+
+std::string formatRegion(const Shape& begin, const Shape& end) {
+    std::string out = "[";
+    for (size_t d = 0; d < begin.size(); ++d) {
+        if (d) out += ", ";
+        out += std::to_string(begin[d]) + ":" + std::to_string(end[d]);
+    }
+    return out + "]";
+}
+
+void checkCoverage(TensorInfo& t, const std::vector<ShardFile>& files,
+                   const ChunkBytesEqual& bytesEqual) {
+    t.status = CoverageStatus::Complete;
+    t.coverageDetail.clear();
+    const size_t n = t.chunks.size();
+
+    // Identical regions are replicas (DCP writes replicated scalars and biases on every rank):
+    // keep the first in file order, and require the others to hold the same bytes.
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        const Chunk& x = t.chunks[a];
+        const Chunk& y = t.chunks[b];
+        return x.offsets != y.offsets ? x.offsets < y.offsets : x.shape < y.shape;
+    });
+    for (auto& c : t.chunks) c.replica = false;
+    for (size_t i = 1; i < n; ++i) {
+        Chunk& primary = t.chunks[order[i - 1]];
+        Chunk& other = t.chunks[order[i]];
+        if (!sameRegion(primary, other)) continue;
+        // order[i-1] may itself be a replica; its bytes equal the primary's when we get here.
+        other.replica = true;
+        if (t.status == CoverageStatus::Complete && !bytesEqual(primary, other)) {
+            t.status = CoverageStatus::Conflict;
+            t.coverageDetail = "conflict: " + files[primary.file].name + " and " +
+                               files[other.file].name + " both hold region " +
+                               formatRegion(primary.offsets, [&] {
+                                   Shape e = primary.offsets;
+                                   for (size_t d = 0; d < e.size(); ++d) e[d] += primary.shape[d];
+                                   return e;
+                               }()) +
+                               " with different bytes";
+        }
+    }
+    if (t.status != CoverageStatus::Complete) return;
+
+    std::vector<const Chunk*> unique;
+    for (const auto& c : t.chunks)
+        if (!c.replica && volume(c.shape) > 0) unique.push_back(&c);
+    const size_t rank = t.shape.size();
+    if (rank > 0) {
+        std::sort(unique.begin(), unique.end(),
+                  [](const Chunk* a, const Chunk* b) { return a->offsets[0] < b->offsets[0]; });
+        for (size_t i = 0; i < unique.size(); ++i) {
+            const Chunk& a = *unique[i];
+            for (size_t j = i + 1; j < unique.size(); ++j) {
+                const Chunk& b = *unique[j];
+                if (b.offsets[0] >= a.offsets[0] + a.shape[0]) break;
+                if (!intersects(a, b)) continue;
+                Shape lo(rank), hi(rank);
+                for (size_t d = 0; d < rank; ++d) {
+                    lo[d] = std::max(a.offsets[d], b.offsets[d]);
+                    hi[d] = std::min(a.offsets[d] + a.shape[d], b.offsets[d] + b.shape[d]);
+                }
+                t.status = CoverageStatus::Overlap;
+                t.coverageDetail = "overlap: chunks in " + files[a.file].name + " (at " +
+                                   formatShape(a.offsets) + ") and " + files[b.file].name +
+                                   " (at " + formatShape(b.offsets) + ") both cover " +
+                                   formatRegion(lo, hi);
+                return;
+            }
+        }
+    }
+
+    uint64_t covered = 0;
+    for (const Chunk* c : unique) covered += volume(c->shape);
+    const uint64_t full = volume(t.shape);
+    if (covered != full) {
+        t.status = CoverageStatus::Gap;
+        t.coverageDetail = describeGap(t, unique, full - covered);
+    }
+}
+
+} // namespace shardscope

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <filesystem>
+
+namespace shardscope {
+
+// Writes a small, realistic DCP checkpoint into `directory` (created if needed): a 4-layer mini
+// transformer over 4 rank files with row-, column- and block-sharded matrices, replicated norms
+// and a bias, a scalar, BF16/F32/I64/BOOL tensors, and .hf_metadata/ with a 3-file mapping.
+void writeDemoCheckpoint(const std::filesystem::path& directory);
+
+} // namespace shardscope

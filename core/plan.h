@@ -1,0 +1,69 @@
+#pragma once
+
+#include "checkpoint.h"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shardscope {
+
+// fqn -> 1-based output file index, as in fqn_to_file_index_mapping.json.
+struct Mapping {
+    std::map<std::string, int> fileIndex;
+    std::string source; // where it came from, for messages ("" when built in memory)
+    int fileCount() const; // the largest index, or 1 when empty
+};
+
+inline constexpr const char* kMappingFileName = "fqn_to_file_index_mapping.json";
+inline constexpr const char* kIndexFileName = "model.safetensors.index.json";
+inline constexpr int kMaxFileIndex = 99999;
+
+Mapping parseMapping(const std::string& json, const std::string& source);
+Mapping loadMapping(const std::filesystem::path& path);
+std::string mappingToJson(const Mapping& mapping);
+// The mapping a checkpoint starts from: .hf_metadata's when present, else everything in one file.
+Mapping defaultMapping(const Checkpoint& checkpoint);
+
+// Greedy in name order: a new file starts when the next tensor would pass maxBytes; a tensor
+// larger than the limit gets a file of its own.
+Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes);
+
+std::string outputFileName(int index, int count);
+
+enum class UnmappedPolicy { Error, LastFile };
+
+struct PlannedTensor {
+    size_t tensor = 0; // index into Checkpoint::tensors
+    uint64_t begin = 0; // within the output data section
+    uint64_t end = 0;
+};
+
+struct PlannedFile {
+    int index = 0;
+    std::string name;
+    std::vector<PlannedTensor> tensors; // in data order
+    std::string header;                 // everything before the data, length prefix included
+    uint64_t dataSize = 0;
+    uint64_t fileSize() const { return header.size() + dataSize; }
+};
+
+struct Plan {
+    int fileCount = 1;
+    std::vector<PlannedFile> files; // only files that receive tensors
+    std::vector<Problem> problems;  // plan problems; checkpoint problems stay in the checkpoint
+    std::map<std::string, std::string> weightMap;
+    uint64_t totalTensorBytes = 0;
+
+    bool ok() const;
+    uint64_t totalFileBytes() const;
+    std::string indexJson() const;
+    std::vector<std::string> unmapped; // shard tensors the mapping does not name
+};
+
+// Pure computation: no file is touched.
+Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy);
+
+} // namespace shardscope

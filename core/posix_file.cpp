@@ -1,0 +1,104 @@
+#include "posix_file.h"
+
+#include "error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace shardscope {
+
+std::string systemError(int error) {
+    char buffer[256];
+    // GNU strerror_r returns the message pointer, which may not be `buffer`.
+    return strerror_r(error, buffer, sizeof buffer);
+}
+
+PosixFile::~PosixFile() {
+    if (m_fd >= 0) ::close(m_fd);
+}
+
+PosixFile::PosixFile(PosixFile&& other) noexcept : m_fd(other.m_fd), m_path(std::move(other.m_path)) {
+    other.m_fd = -1;
+}
+
+PosixFile& PosixFile::operator=(PosixFile&& other) noexcept {
+    if (this != &other) {
+        if (m_fd >= 0) ::close(m_fd);
+        m_fd = other.m_fd;
+        m_path = std::move(other.m_path);
+        other.m_fd = -1;
+    }
+    return *this;
+}
+
+PosixFile PosixFile::openRead(const std::filesystem::path& path) {
+    PosixFile f;
+    f.m_path = path.string();
+    f.m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f.m_fd < 0) throw Error(f.m_path, "", "cannot open: " + systemError(errno));
+    return f;
+}
+
+PosixFile PosixFile::createNew(const std::filesystem::path& path) {
+    PosixFile f;
+    f.m_path = path.string();
+    f.m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (f.m_fd < 0) throw Error(f.m_path, "", "cannot create: " + systemError(errno));
+    return f;
+}
+
+uint64_t PosixFile::size() const {
+    struct stat st {};
+    if (::fstat(m_fd, &st) != 0) throw Error(m_path, "", "cannot stat: " + systemError(errno));
+    return uint64_t(st.st_size);
+}
+
+void PosixFile::readExact(void* buffer, uint64_t length, uint64_t offset) const {
+    auto* p = static_cast<char*>(buffer);
+    while (length > 0) {
+        ssize_t got = ::pread(m_fd, p, length, off_t(offset));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            throw Error(m_path, "", "read failed at byte " + std::to_string(offset) + ": " +
+                                        systemError(errno));
+        }
+        if (got == 0)
+            throw Error(m_path, "", "file ended early at byte " + std::to_string(offset) +
+                                        " (was it truncated while reading?)");
+        p += got, offset += uint64_t(got), length -= uint64_t(got);
+    }
+}
+
+void PosixFile::writeExact(const void* buffer, uint64_t length, uint64_t offset) const {
+    const auto* p = static_cast<const char*>(buffer);
+    while (length > 0) {
+        ssize_t put = ::pwrite(m_fd, p, length, off_t(offset));
+        if (put < 0) {
+            if (errno == EINTR) continue;
+            throw Error(m_path, "", "write failed at byte " + std::to_string(offset) + ": " +
+                                        systemError(errno));
+        }
+        p += put, offset += uint64_t(put), length -= uint64_t(put);
+    }
+}
+
+void PosixFile::truncate(uint64_t length) const {
+    if (::ftruncate(m_fd, off_t(length)) != 0)
+        throw Error(m_path, "", "cannot set the file size: " + systemError(errno));
+}
+
+void PosixFile::sync() const {
+    if (::fdatasync(m_fd) != 0) throw Error(m_path, "", "cannot sync: " + systemError(errno));
+}
+
+void PosixFile::close() {
+    if (m_fd < 0) return;
+    int fd = m_fd;
+    m_fd = -1;
+    if (::close(fd) != 0) throw Error(m_path, "", "close failed: " + systemError(errno));
+}
+
+} // namespace shardscope

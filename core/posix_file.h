@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace shardscope {
+
+// A file descriptor with positioned, fully-completed reads and writes; errors name the file.
+class PosixFile {
+public:
+    PosixFile() = default;
+    ~PosixFile();
+    PosixFile(PosixFile&& other) noexcept;
+    PosixFile& operator=(PosixFile&& other) noexcept;
+    PosixFile(const PosixFile&) = delete;
+    PosixFile& operator=(const PosixFile&) = delete;
+
+    static PosixFile openRead(const std::filesystem::path& path);
+    // Creates a new file; fails if it exists so a temporary never clobbers anything.
+    static PosixFile createNew(const std::filesystem::path& path);
+
+    int fd() const { return m_fd; }
+    const std::string& path() const { return m_path; }
+    bool isOpen() const { return m_fd >= 0; }
+    uint64_t size() const;
+
+    void readExact(void* buffer, uint64_t length, uint64_t offset) const;
+    void writeExact(const void* buffer, uint64_t length, uint64_t offset) const;
+    void truncate(uint64_t length) const;
+    void sync() const;
+    void close(); // reports a failed close, which can hide a failed write
+
+private:
+    int m_fd = -1;
+    std::string m_path;
+};
+
+// The errno text for messages, thread-safe.
+std::string systemError(int error);
+
+} // namespace shardscope

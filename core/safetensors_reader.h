@@ -1,0 +1,46 @@
+#pragma once
+
+#include "dtype.h"
+#include "shape.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shardscope {
+
+inline constexpr uint64_t kMaxHeaderSize = 100'000'000;
+
+struct TensorEntry {
+    std::string name;
+    DType dtype = DType::U8;
+    Shape shape;
+    uint64_t begin = 0; // relative to the data section
+    uint64_t end = 0;
+};
+
+struct SafetensorsHeader {
+    std::string path;
+    uint64_t fileSize = 0;
+    uint64_t headerSize = 0; // N: the JSON length, padding included
+    uint64_t dataStart() const { return 8 + headerSize; }
+    uint64_t dataSize() const { return fileSize - dataStart(); }
+    std::vector<TensorEntry> tensors; // in header order
+    std::map<std::string, std::string> metadata;
+    bool hasMetadata = false;
+};
+
+// Reads only the 8-byte length and the header, never the data; throws Error naming the file.
+SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path);
+
+// The checks behind readSafetensorsHeader, on header bytes already in memory.
+SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSize,
+                                         const std::string& path);
+
+// True when the bytes are well-formed UTF-8 (no overlongs, no surrogates).
+bool isValidUtf8(std::string_view text);
+
+} // namespace shardscope

@@ -1,0 +1,26 @@
+#pragma once
+
+#include "checkpoint.h"
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+namespace shardscope {
+
+struct VerifyReport {
+    std::vector<Problem> problems;
+    size_t files = 0;
+    size_t tensors = 0;
+    uint64_t bytesCompared = 0; // against the shards, when given
+    bool ok() const;
+};
+
+// Re-opens a consolidated directory with the strict reader and checks the index, the layout
+// rules ShardScope writes by, and (with `against`) every chunk's bytes at their place.
+VerifyReport verifyOutput(const std::filesystem::path& outDir, const Checkpoint* against,
+                          const std::atomic<bool>* cancel = nullptr,
+                          const std::function<void(uint64_t done, uint64_t total)>& progress = {});
+
+} // namespace shardscope
