@@ -22,7 +22,6 @@ namespace {
 // Runs at least this long are copied by the kernel straight from shard to output; shorter ones
 // are gathered into a window buffer first so each output region is written once.
 constexpr uint64_t kDirectRunBytes = 256 << 10;
-constexpr auto kProgressInterval = std::chrono::milliseconds(50);
 
 bool isModelFileName(const std::string& name) {
     return name.rfind("model-", 0) == 0 && name.size() > 12 &&
@@ -251,14 +250,14 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
     progress.bytesTotal = plan.totalFileBytes();
     progress.phase = "Preparing";
     std::mutex progressMutex;
-    auto lastReport = std::chrono::steady_clock::now() - kProgressInterval;
+    auto lastReport = std::chrono::steady_clock::now() - options.progressInterval;
     auto report = [&](uint64_t add, const std::string& file, bool force) {
         if (!options.progress) return;
         std::lock_guard lock(progressMutex);
         progress.bytesDone += add;
         progress.currentFile = file;
         auto now = std::chrono::steady_clock::now();
-        if (force || now - lastReport >= kProgressInterval) {
+        if (force || now - lastReport >= options.progressInterval) {
             lastReport = now;
             options.progress(progress);
         }
@@ -275,7 +274,7 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
     }
     std::vector<PosixFile> outputs(plan.files.size());
     std::vector<Task> tasks;
-    const uint64_t window = std::max<uint64_t>(options.windowBytes, 1 << 16);
+    const uint64_t window = std::max<uint64_t>(options.windowBytes, 4096);
     for (size_t f = 0; f < plan.files.size(); ++f) {
         const PlannedFile& pf = plan.files[f];
         const fs::path temp = outDir / tempName(pf.name);

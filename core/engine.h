@@ -4,6 +4,7 @@
 #include "plan.h"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -24,8 +25,10 @@ struct EngineOptions {
     bool sync = false;      // fdatasync every file before it is renamed into place
     uint64_t windowBytes = 16ull << 20; // output bytes one task assembles at a time
     bool directCopy = true;             // copy_file_range for large runs (kernel-side copy)
-    // Called from worker threads under a lock; throttled by the engine.
+    // Called from worker threads under a lock, at most once per progressInterval (phase changes
+    // and the end always report).
     std::function<void(const EngineProgress&)> progress;
+    std::chrono::milliseconds progressInterval{50};
     const std::atomic<bool>* cancel = nullptr;
 };
 

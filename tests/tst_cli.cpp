@@ -1,0 +1,208 @@
+#include "shard_builder.h"
+
+#include <QJsonArray>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace testing;
+namespace fs = std::filesystem;
+
+// The CLI as users run it: a separate process, judged by exit code and output.
+class TestCli : public QObject {
+    Q_OBJECT
+
+private slots:
+    void init();
+    void usageErrorsExitTwo_data();
+    void usageErrorsExitTwo();
+    void helpExitsZero();
+    void demoInspectConsolidateVerify();
+    void inspectJsonIsComplete();
+    void badInputExitsOneAndWritesNothing();
+    void unmappedPolicyFromTheCommandLine();
+    void verifyFailsOnDamage();
+    void demoRefusesNonEmptyDirectory();
+
+private:
+    struct Result {
+        int code = -1;
+        QString out, err;
+    };
+    Result run(const QStringList& args) {
+        QProcess p;
+        p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
+        if (!p.waitForFinished(120000)) return {};
+        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
+                QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+    }
+    std::unique_ptr<QTemporaryDir> m_tmp;
+    QString path(const char* name) const { return m_tmp->filePath(name); }
+};
+
+void TestCli::init() {
+    QVERIFY2(!qgetenv("SHARDSCOPE_CLI").isEmpty(), "run through ctest, which sets SHARDSCOPE_CLI");
+    m_tmp = std::make_unique<QTemporaryDir>();
+}
+
+void TestCli::usageErrorsExitTwo_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("no command") << QStringList{} << "Usage:";
+    QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command 'frobnicate'";
+    QTest::newRow("unknown option") << QStringList{"inspect", "x", "--bogus"} << "unknown option --bogus";
+    QTest::newRow("missing argument") << QStringList{"consolidate", "only-one"} << "expected consolidate IN OUT";
+    QTest::newRow("bad threads") << QStringList{"consolidate", "a", "b", "--threads", "zero"} << "--threads";
+    QTest::newRow("bad policy") << QStringList{"consolidate", "a", "b", "--unmapped", "drop"} << "--unmapped";
+    QTest::newRow("option without value") << QStringList{"consolidate", "a", "b", "--mapping"} << "needs a value";
+}
+
+void TestCli::usageErrorsExitTwo() {
+    QFETCH(QStringList, args);
+    QFETCH(QString, expected);
+    Result r = run(args);
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains(expected), qPrintable(r.err));
+}
+
+void TestCli::helpExitsZero() {
+    Result r = run({"--help"});
+    QCOMPARE(r.code, 0);
+    QVERIFY(r.out.contains("consolidate IN OUT"));
+}
+
+void TestCli::demoInspectConsolidateVerify() {
+    Result demo = run({"demo", path("demo")});
+    QCOMPARE(demo.code, 0);
+    Result inspect = run({"inspect", path("demo")});
+    QCOMPARE(inspect.code, 0);
+    QVERIFY(inspect.out.contains("lm_head.weight  BF16 [1024, 256]"));
+    QVERIFY(inspect.out.contains("No problems"));
+    QVERIFY(inspect.out.contains("model-00003-of-00003.safetensors"));
+
+    Result cons = run({"consolidate", path("demo"), path("out"), "--threads", "2"});
+    QVERIFY2(cons.code == 0, qPrintable(cons.err));
+    QVERIFY2(cons.out.contains("Wrote 3 file(s)"), qPrintable(cons.out));
+    QVERIFY(cons.out.contains("GiB/s"));
+    QVERIFY(QFile::exists(path("out/model.safetensors.index.json")));
+    QVERIFY(QFile::exists(path("out/config.json")));
+    QVERIFY(QFile::exists(path("demo/.hf_metadata/config.json")));
+
+    Result verify = run({"verify", path("out"), "--against", path("demo")});
+    QVERIFY2(verify.code == 0, qPrintable(verify.err));
+    QVERIFY(verify.out.startsWith("OK: 3 file(s), 46 tensors"));
+
+    Result again = run({"consolidate", path("demo"), path("out"), "--quiet"});
+    QCOMPARE(again.code, 1);
+    QVERIFY(again.err.contains("already holds output"));
+    Result overwrite = run({"consolidate", path("demo"), path("out"), "--overwrite", "--quiet"});
+    QCOMPARE(overwrite.code, 0);
+    QVERIFY(overwrite.out.isEmpty());
+}
+
+void TestCli::inspectJsonIsComplete() {
+    QCOMPARE(run({"demo", path("demo")}).code, 0);
+    Result r = run({"inspect", path("demo"), "--json"});
+    QCOMPARE(r.code, 0);
+    QJsonParseError error;
+    const QJsonObject doc = QJsonDocument::fromJson(r.out.toUtf8(), &error).object();
+    QCOMPARE(error.error, QJsonParseError::NoError);
+    QVERIFY(doc["consolidatable"].toBool());
+    QCOMPARE(doc["files"].toArray().size(), 4);
+    const QJsonArray tensors = doc["tensors"].toArray();
+    QCOMPARE(tensors.size(), 46);
+    bool sawBlocks = false;
+    for (const auto& v : tensors) {
+        const QJsonObject t = v.toObject();
+        QCOMPARE(t["coverage"].toString(), QString("complete"));
+        QVERIFY(t["target"].toString().startsWith("model-0000"));
+        if (t["fqn"].toString() == "lm_head.weight") {
+            sawBlocks = true;
+            const QJsonArray chunks = t["chunks"].toArray();
+            QCOMPARE(chunks.size(), 4);
+            QCOMPARE(chunks[3].toObject()["saved_offsets"].toArray(), (QJsonArray{512, 128}));
+            QCOMPARE(chunks[3].toObject()["shape"].toArray(), (QJsonArray{512, 128}));
+            QCOMPARE(chunks[3].toObject()["data_offsets"].toArray().size(), 2);
+        }
+    }
+    QVERIFY(sawBlocks);
+    QCOMPARE(doc["problems"].toArray().size(), 0);
+}
+
+void TestCli::badInputExitsOneAndWritesNothing() {
+    const fs::path dir = path("bad").toStdString();
+    writeCheckpoint(dir, {{"w", "F32", {4, 4}, splitDim({4, 4}, 0, 2)}}, 2);
+    writeShard(dir / "shard-9.safetensors", {{"g", "U8", {0, 0}, {1, 2}, "ab"}});
+    writeShard(dir / "shard-10.safetensors", {{"g", "U8", {2, 0}, {1, 2}, "cd"}});
+    Result inspect = run({"inspect", path("bad")});
+    QCOMPARE(inspect.code, 1);
+    QVERIFY(inspect.out.contains("gap"));
+    Result json = run({"inspect", path("bad"), "--json"});
+    QCOMPARE(json.code, 1);
+    QVERIFY(!QJsonDocument::fromJson(json.out.toUtf8()).object()["consolidatable"].toBool());
+    Result cons = run({"consolidate", path("bad"), path("out")});
+    QCOMPARE(cons.code, 1);
+    QVERIFY2(cons.err.contains("tensor 'g': gap: 2 of 6 elements are in no chunk, first at [1:2, 0:2]"),
+             qPrintable(cons.err));
+    QVERIFY(outputLeftovers(path("out").toStdString()).empty());
+
+    writeRaw(dir / "shard-9.safetensors", "{\"g\":", "");
+    Result broken = run({"consolidate", path("bad"), path("out")});
+    QCOMPARE(broken.code, 1);
+    QVERIFY2(broken.err.contains("shard-9.safetensors: header not valid JSON"), qPrintable(broken.err));
+    QVERIFY(outputLeftovers(path("out").toStdString()).empty());
+
+    Result missing = run({"inspect", path("nowhere")});
+    QCOMPARE(missing.code, 1);
+    QVERIFY(missing.err.contains("not a directory"));
+}
+
+void TestCli::unmappedPolicyFromTheCommandLine() {
+    const fs::path dir = path("ck").toStdString();
+    writeCheckpoint(dir, {{"a", "F32", {4}, splitDim({4}, 0, 2)}, {"b", "U8", {3}, splitDim({3}, 0, 1)}}, 2);
+    std::ofstream(path("map.json").toStdString()) << R"({"a": 1, "tied": 2})";
+    Result strict = run({"consolidate", path("ck"), path("out"), "--mapping", path("map.json")});
+    QCOMPARE(strict.code, 1);
+    QVERIFY(strict.err.contains("not in the mapping: b"));
+    QVERIFY(outputLeftovers(path("out").toStdString()).empty());
+    Result last = run({"consolidate", path("ck"), path("out"), "--mapping=" + path("map.json"), "--unmapped", "last"});
+    QVERIFY2(last.code == 0, qPrintable(last.err));
+    QVERIFY(last.err.contains("warning"));
+    QVERIFY(QFile::exists(path("out/model-00002-of-00002.safetensors")));
+    QCOMPARE(run({"verify", path("out"), "--against", path("ck")}).code, 0);
+}
+
+void TestCli::verifyFailsOnDamage() {
+    QCOMPARE(run({"demo", path("demo")}).code, 0);
+    QCOMPARE(run({"consolidate", path("demo"), path("out"), "--quiet"}).code, 0);
+    QFile f(path("out/model-00003-of-00003.safetensors"));
+    QVERIFY(f.open(QIODevice::ReadWrite));
+    f.seek(f.size() - 1);
+    char c;
+    f.getChar(&c);
+    f.seek(f.size() - 1);
+    f.putChar(char(c ^ 1));
+    f.close();
+    Result r = run({"verify", path("out"), "--against", path("demo")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("differ from"), qPrintable(r.err));
+    QVERIFY(r.err.contains("FAILED"));
+}
+
+void TestCli::demoRefusesNonEmptyDirectory() {
+    QDir().mkpath(path("full"));
+    QFile f(path("full/keep.txt"));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("mine");
+    f.close();
+    Result r = run({"demo", path("full")});
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.contains("not empty"));
+    QVERIFY(QFile::exists(path("full/keep.txt")));
+}
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
