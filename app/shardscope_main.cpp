@@ -1,0 +1,28 @@
+#include "main_window.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QIcon>
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("ShardScope");
+    QApplication::setApplicationName("ShardScope");
+    QApplication::setApplicationVersion(QStringLiteral(SHARDSCOPE_VERSION));
+    QApplication::setWindowIcon(QIcon(":/icons/shardscope.png"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Inspect and consolidate sharded safetensors checkpoints.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("dir", "A directory of *.safetensors shard files to open.");
+    parser.process(app);
+
+    shardscope::MainWindow window;
+    window.show();
+    const QStringList args = parser.positionalArguments();
+    if (!args.isEmpty()) window.openDirectory(args.front());
+    else window.openStartupDirectory();
+    return app.exec();
+}

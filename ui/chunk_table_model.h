@@ -1,0 +1,39 @@
+#pragma once
+
+#include "checkpoint.h"
+
+#include <QAbstractTableModel>
+#include <QColor>
+
+#include <memory>
+
+namespace shardscope {
+
+// The chunks of one tensor: file (with its colour), saved_offsets, shape, data_offsets, bytes.
+class ChunkTableModel : public QAbstractTableModel {
+    Q_OBJECT
+
+public:
+    enum Column { FileColumn, OffsetsColumn, ShapeColumn, DataOffsetsColumn, BytesColumn,
+                  NoteColumn, ColumnCount };
+    enum Role { SortRole = Qt::UserRole + 1 };
+
+    explicit ChunkTableModel(QObject* parent = nullptr);
+
+    void setTensor(std::shared_ptr<const Checkpoint> checkpoint, int tensor); // -1: none
+    int tensor() const { return m_tensor; }
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+
+    // A stable, distinct colour per shard file, shared with the coverage picture.
+    static QColor fileColor(uint32_t file);
+
+private:
+    std::shared_ptr<const Checkpoint> m_checkpoint;
+    int m_tensor = -1;
+};
+
+} // namespace shardscope

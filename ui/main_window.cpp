@@ -1,0 +1,764 @@
+#include "main_window.h"
+
+#include "chunk_table_model.h"
+#include "coverage_view.h"
+#include "demo.h"
+#include "export_dialog.h"
+#include "format_units.h"
+#include "output_files_model.h"
+#include "problems_model.h"
+#include "target_delegate.h"
+#include "tensor_filter_proxy.h"
+#include "tensor_table_model.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSaveFile>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTableView>
+#include <QTimer>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include <set>
+
+namespace shardscope {
+namespace {
+
+constexpr int kMaxRecent = 8;
+
+QTableView* makeTable(QWidget* parent) {
+    auto* view = new QTableView(parent);
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setAlternatingRowColors(true);
+    view->setWordWrap(false);
+    view->verticalHeader()->hide();
+    view->verticalHeader()->setDefaultSectionSize(view->fontMetrics().height() + 8);
+    view->horizontalHeader()->setHighlightSections(false);
+    view->horizontalHeader()->setStretchLastSection(true);
+    return view;
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    setWindowTitle(tr("ShardScope"));
+    setAcceptDrops(true);
+    m_tensors = new TensorTableModel(&m_document, this);
+    m_proxy = new TensorFilterProxy(this);
+    m_proxy->setSourceModel(m_tensors);
+    m_chunks = new ChunkTableModel(this);
+    m_outputs = new OutputFilesModel(&m_document, this);
+    m_problems = new ProblemsModel(&m_document, this);
+
+    createActions();
+    createMenus();
+
+    auto* left = new QWidget;
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(createFilterBar());
+    m_table = makeTable(left);
+    m_table->setModel(m_proxy);
+    m_table->setSortingEnabled(true);
+    m_table->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
+    m_table->setItemDelegateForColumn(TensorTableModel::TargetColumn, new TargetDelegate(&m_document, this));
+    m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
+                             QAbstractItemView::SelectedClicked);
+    m_table->setContextMenuPolicy(Qt::CustomContextMenu);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::NameColumn, 300);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::DTypeColumn, 55);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::ShapeColumn, 95);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::ElementsColumn, 80);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::SizeColumn, 80);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::ChunksColumn, 52);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::StatusColumn, 95);
+    leftLayout->addWidget(m_table);
+
+    m_mainSplitter = new QSplitter(Qt::Horizontal);
+    m_mainSplitter->addWidget(left);
+    m_mainSplitter->addWidget(createDetails());
+    m_mainSplitter->setStretchFactor(0, 3);
+    m_mainSplitter->setStretchFactor(1, 2);
+    m_mainSplitter->setSizes({960, 480});
+    setCentralWidget(m_mainSplitter);
+    createDocks();
+
+    m_statusLabel = new QLabel(tr("No checkpoint open"));
+    m_scanProgress = new QProgressBar;
+    m_scanProgress->setMaximumWidth(220);
+    m_scanProgress->setVisible(false);
+    statusBar()->addWidget(m_statusLabel, 1);
+    statusBar()->addPermanentWidget(m_scanProgress);
+
+    connect(m_table, &QTableView::customContextMenuRequested, this, &MainWindow::showTableMenu);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &MainWindow::updateDetails);
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this] { m_assignAction->setEnabled(!selectedTensors().empty()); });
+    connect(&m_document, &MappingDocument::targetsChanged, this, [this] {
+        updateStatus();
+        updateFilterChoices();
+    });
+    connect(&m_scan, &ScanWorker::progress, this, [this](int done, int total) {
+        m_scanProgress->setRange(0, total);
+        m_scanProgress->setValue(done);
+    });
+    connect(&m_scan, &ScanWorker::finished, this, &MainWindow::onScanFinished);
+    connect(m_problemView, &QTableView::activated, this, [this](const QModelIndex& index) {
+        const int tensor = index.data(ProblemsModel::TensorIndexRole).toInt();
+        if (tensor >= 0) selectTensor(tensor);
+    });
+    connect(m_problemView, &QTableView::clicked, m_problemView, &QTableView::activated);
+
+    readSettings();
+    updateDetails();
+    updateStatus();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createActions() {
+    m_openAction = new QAction(style()->standardIcon(QStyle::SP_DirOpenIcon), tr("&Open Shard Directory…"), this);
+    m_openAction->setShortcut(QKeySequence::Open);
+    connect(m_openAction, &QAction::triggered, this, &MainWindow::openDialog);
+    m_demoAction = new QAction(tr("Open &Demo Checkpoint"), this);
+    connect(m_demoAction, &QAction::triggered, this, [this] {
+        QString error;
+        const QString demo = ensureDemo(&error);
+        if (demo.isEmpty()) showMessage(tr("Demo checkpoint"), error, true);
+        else openDirectory(demo);
+    });
+    m_reloadAction = new QAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("&Reload"), this);
+    m_reloadAction->setShortcut(QKeySequence::Refresh);
+    connect(m_reloadAction, &QAction::triggered, this, [this] {
+        if (!m_directory.isEmpty()) openDirectory(m_directory);
+    });
+    m_loadMappingAction = new QAction(tr("&Load Mapping…"), this);
+    m_loadMappingAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+    connect(m_loadMappingAction, &QAction::triggered, this, &MainWindow::loadMapping);
+    m_saveMappingAction = new QAction(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("&Save Mapping…"), this);
+    m_saveMappingAction->setShortcut(QKeySequence::Save);
+    connect(m_saveMappingAction, &QAction::triggered, this, &MainWindow::saveMapping);
+    m_exportAction = new QAction(style()->standardIcon(QStyle::SP_DialogApplyButton), tr("&Export Consolidated…"), this);
+    m_exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    connect(m_exportAction, &QAction::triggered, this, [this] { showExportDialog(); });
+    m_quitAction = new QAction(tr("&Quit"), this);
+    m_quitAction->setShortcut(QKeySequence::Quit);
+    connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
+
+    m_undoAction = m_document.undoStack()->createUndoAction(this, tr("&Undo"));
+    m_undoAction->setShortcut(QKeySequence::Undo);
+    m_undoAction->setIcon(style()->standardIcon(QStyle::SP_ArrowBack));
+    m_redoAction = m_document.undoStack()->createRedoAction(this, tr("&Redo"));
+    m_redoAction->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo});
+    m_redoAction->setIcon(style()->standardIcon(QStyle::SP_ArrowForward));
+    m_assignAction = new QAction(tr("&Assign Selection to File…"), this);
+    m_assignAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    m_assignAction->setEnabled(false);
+    connect(m_assignAction, &QAction::triggered, this, &MainWindow::assignDialog);
+    m_newFileAction = new QAction(tr("Assign Selection to &New File"), this);
+    m_newFileAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_N));
+    connect(m_newFileAction, &QAction::triggered, this, [this] {
+        if (!m_document.isOpen()) return;
+        if (selectedTensors().empty()) m_document.addOutputFile();
+        else assignSelectionTo(m_document.fileCount() + 1);
+    });
+    m_groupAction = new QAction(tr("&Group by Maximum Size…"), this);
+    m_groupAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_G));
+    connect(m_groupAction, &QAction::triggered, this, &MainWindow::groupBySizeDialog);
+    m_findAction = new QAction(tr("&Filter Tensors"), this);
+    m_findAction->setShortcut(QKeySequence::Find);
+    connect(m_findAction, &QAction::triggered, this, [this] {
+        m_filter->setFocus();
+        m_filter->selectAll();
+    });
+    m_problemsOnlyAction = new QAction(tr("Show &Problems Only"), this);
+    m_problemsOnlyAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
+    connect(m_problemsOnlyAction, &QAction::triggered, this, [this] {
+        m_statusFilter->setCurrentIndex(m_statusFilter->findData(TensorFilterProxy::AnyProblem));
+    });
+}
+
+void MainWindow::createMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(m_openAction);
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    file->addAction(m_demoAction);
+    file->addAction(m_reloadAction);
+    file->addSeparator();
+    file->addAction(m_loadMappingAction);
+    file->addAction(m_saveMappingAction);
+    file->addSeparator();
+    file->addAction(m_exportAction);
+    file->addSeparator();
+    file->addAction(m_quitAction);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addAction(m_undoAction);
+    edit->addAction(m_redoAction);
+    edit->addSeparator();
+    edit->addAction(m_assignAction);
+    edit->addAction(m_newFileAction);
+    edit->addAction(m_groupAction);
+    edit->addSeparator();
+    edit->addAction(m_findAction);
+    edit->addAction(m_problemsOnlyAction);
+
+    m_viewMenu = menuBar()->addMenu(tr("&View"));
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About ShardScope"), this, [this] {
+        QMessageBox::about(this, tr("About ShardScope"),
+                           tr("<b>ShardScope</b><br>Inspect and consolidate sharded safetensors "
+                              "checkpoints into Hugging Face files, exactly and safely."));
+    });
+
+    QToolBar* bar = addToolBar(tr("Main"));
+    bar->setObjectName("mainToolBar");
+    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    bar->addAction(m_openAction);
+    bar->addAction(m_exportAction);
+    bar->addSeparator();
+    bar->addAction(m_undoAction);
+    bar->addAction(m_redoAction);
+}
+
+QWidget* MainWindow::createFilterBar() {
+    auto* bar = new QWidget;
+    auto* layout = new QHBoxLayout(bar);
+    layout->setContentsMargins(4, 4, 4, 0);
+    m_filter = new QLineEdit;
+    m_filter->setPlaceholderText(tr("Filter tensors (Ctrl+F)"));
+    m_filter->setClearButtonEnabled(true);
+    m_regex = new QCheckBox(tr("Regex"));
+    m_dtypeFilter = new QComboBox;
+    m_statusFilter = new QComboBox;
+    m_targetFilter = new QComboBox;
+    for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_targetFilter})
+        c->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_statusFilter->addItem(tr("Any coverage"), TensorFilterProxy::Any);
+    m_statusFilter->addItem(tr("Problems only"), TensorFilterProxy::AnyProblem);
+    for (auto s : {CoverageStatus::Complete, CoverageStatus::Gap, CoverageStatus::Overlap,
+                   CoverageStatus::Conflict, CoverageStatus::Invalid})
+        m_statusFilter->addItem(TensorTableModel::statusIcon(s), TensorTableModel::statusText(s), int(s));
+    layout->addWidget(m_filter, 1);
+    layout->addWidget(m_regex);
+    layout->addWidget(m_dtypeFilter);
+    layout->addWidget(m_statusFilter);
+    layout->addWidget(m_targetFilter);
+    m_filterTimer = new QTimer(this);
+    m_filterTimer->setSingleShot(true);
+    m_filterTimer->setInterval(120); // typing in a 100,000-row table stays fluid
+    connect(m_filterTimer, &QTimer::timeout, this, &MainWindow::applyFilters);
+    connect(m_filter, &QLineEdit::textChanged, m_filterTimer, qOverload<>(&QTimer::start));
+    connect(m_regex, &QCheckBox::toggled, this, &MainWindow::applyFilters);
+    for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_targetFilter})
+        connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::applyFilters);
+    return bar;
+}
+
+QWidget* MainWindow::createDetails() {
+    auto* details = new QWidget;
+    auto* layout = new QVBoxLayout(details);
+    layout->setContentsMargins(6, 4, 4, 0);
+    m_detailTitle = new QLabel;
+    m_detailTitle->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    QFont big = m_detailTitle->font();
+    big.setBold(true);
+    big.setPointSizeF(big.pointSizeF() * 1.15);
+    m_detailTitle->setFont(big);
+    m_detailFacts = new QLabel;
+    m_detailFacts->setWordWrap(true);
+    m_detailFacts->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(m_detailTitle);
+    layout->addWidget(m_detailFacts);
+
+    m_detailSplitter = new QSplitter(Qt::Vertical);
+    auto* picture = new QWidget;
+    auto* pictureLayout = new QVBoxLayout(picture);
+    pictureLayout->setContentsMargins(0, 0, 0, 0);
+    auto* sliceRow = new QHBoxLayout;
+    m_coverageSummary = new QLabel;
+    m_slice = new QSpinBox;
+    m_slice->setPrefix(tr("slice "));
+    m_slice->setVisible(false);
+    sliceRow->addWidget(m_coverageSummary, 1);
+    sliceRow->addWidget(m_slice);
+    m_coverage = new CoverageView;
+    pictureLayout->addLayout(sliceRow);
+    pictureLayout->addWidget(m_coverage, 1);
+    connect(m_slice, &QSpinBox::valueChanged, this, [this](int v) {
+        m_coverage->setSlice(uint64_t(v));
+        m_coverageSummary->setText(m_coverage->summary());
+    });
+    m_chunkView = makeTable(details);
+    m_chunkView->setModel(m_chunks);
+    m_chunkView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_chunkView->horizontalHeader()->setStretchLastSection(true);
+    m_detailSplitter->addWidget(picture);
+    m_detailSplitter->addWidget(m_chunkView);
+    m_detailSplitter->setStretchFactor(0, 3);
+    m_detailSplitter->setStretchFactor(1, 2);
+    layout->addWidget(m_detailSplitter, 1);
+    return details;
+}
+
+void MainWindow::createDocks() {
+    m_problemView = makeTable(this);
+    m_problemView->setModel(m_problems);
+    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::SeverityColumn, 90);
+    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::FileColumn, 220);
+    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::TensorColumn, 260);
+    m_problemsDock = new QDockWidget(tr("Problems"), this);
+    m_problemsDock->setObjectName("problemsDock");
+    m_problemsDock->setWidget(m_problemView);
+    addDockWidget(Qt::BottomDockWidgetArea, m_problemsDock);
+
+    m_outputView = makeTable(this);
+    m_outputView->setModel(m_outputs);
+    m_outputView->horizontalHeader()->resizeSection(OutputFilesModel::NameColumn, 280);
+    m_outputsDock = new QDockWidget(tr("Output Files"), this);
+    m_outputsDock->setObjectName("outputsDock");
+    m_outputsDock->setWidget(m_outputView);
+    addDockWidget(Qt::BottomDockWidgetArea, m_outputsDock);
+    splitDockWidget(m_problemsDock, m_outputsDock, Qt::Horizontal);
+    resizeDocks({m_problemsDock}, {170}, Qt::Vertical);
+    // Clicking an output file filters the table to it.
+    connect(m_outputView, &QTableView::clicked, this, [this](const QModelIndex& index) {
+        const int file = index.data(OutputFilesModel::FileIndexRole).toInt();
+        m_targetFilter->setCurrentIndex(std::max(0, m_targetFilter->findData(file)));
+    });
+    m_viewMenu->addAction(m_problemsDock->toggleViewAction());
+    m_viewMenu->addAction(m_outputsDock->toggleViewAction());
+}
+
+void MainWindow::readSettings() {
+    QSettings s;
+    if (!restoreGeometry(s.value("window/geometry").toByteArray())) resize(1440, 900);
+    restoreState(s.value("window/state").toByteArray());
+    m_mainSplitter->restoreState(s.value("window/mainSplitter").toByteArray());
+    m_detailSplitter->restoreState(s.value("window/detailSplitter").toByteArray());
+    m_recent = s.value("recentDirectories").toStringList();
+    m_lastOutputDirectory = s.value("export/lastOutputDirectory").toString();
+    m_lastThreads = s.value("export/threads", 0).toInt();
+    rebuildRecentMenu();
+}
+
+void MainWindow::writeSettings() {
+    QSettings s;
+    s.setValue("window/geometry", saveGeometry());
+    s.setValue("window/state", saveState());
+    s.setValue("window/mainSplitter", m_mainSplitter->saveState());
+    s.setValue("window/detailSplitter", m_detailSplitter->saveState());
+    s.setValue("recentDirectories", m_recent);
+    s.setValue("export/lastOutputDirectory", m_lastOutputDirectory);
+    s.setValue("export/threads", m_lastThreads);
+}
+
+void MainWindow::addRecent(const QString& directory) {
+    m_recent.removeAll(directory);
+    m_recent.prepend(directory);
+    while (m_recent.size() > kMaxRecent) m_recent.removeLast();
+    rebuildRecentMenu();
+    QSettings().setValue("recentDirectories", m_recent);
+}
+
+void MainWindow::rebuildRecentMenu() {
+    m_recentMenu->clear();
+    for (int i = 0; i < m_recent.size(); ++i) {
+        const QString dir = m_recent[i];
+        QAction* a = m_recentMenu->addAction(QStringLiteral("&%1 %2").arg(i + 1).arg(dir));
+        connect(a, &QAction::triggered, this, [this, dir] { openDirectory(dir); });
+    }
+    if (!m_recent.isEmpty()) {
+        m_recentMenu->addSeparator();
+        m_recentMenu->addAction(tr("Clear List"), this, [this] {
+            m_recent.clear();
+            rebuildRecentMenu();
+            QSettings().setValue("recentDirectories", m_recent);
+        });
+    }
+    m_recentMenu->setEnabled(!m_recent.isEmpty());
+}
+
+QString MainWindow::demoDirectory() {
+    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/demo-checkpoint";
+}
+
+QString MainWindow::ensureDemo(QString* error) {
+    const QString dir = demoDirectory();
+    if (QFileInfo::exists(dir + "/shard-00004-model-00001-of-00001.safetensors")) return dir;
+    try {
+        QDir(dir).removeRecursively(); // an interrupted first write: start over
+        writeDemoCheckpoint(std::filesystem::path(dir.toStdString()));
+        return dir;
+    } catch (const std::exception& e) {
+        if (error) *error = tr("Cannot write the demo checkpoint: %1").arg(e.what());
+        return {};
+    }
+}
+
+void MainWindow::openStartupDirectory() {
+    for (const QString& dir : m_recent)
+        if (QFileInfo(dir).isDir()) {
+            openDirectory(dir);
+            return;
+        }
+    QString error;
+    const QString demo = ensureDemo(&error);
+    if (demo.isEmpty()) showMessage(tr("Demo checkpoint"), error, true);
+    else openDirectory(demo);
+}
+
+void MainWindow::openDirectory(const QString& directory) {
+    if (m_exportDialog && m_exportDialog->isRunning()) {
+        showMessage(tr("Export running"), tr("Wait for the export to finish or cancel it first."), false);
+        return;
+    }
+    m_pendingDirectory = QDir::cleanPath(QDir(directory).absolutePath());
+    m_scanProgress->setRange(0, 0);
+    m_scanProgress->setVisible(true);
+    m_statusLabel->setText(tr("Scanning %1…").arg(m_pendingDirectory));
+    m_scan.start(m_pendingDirectory);
+}
+
+void MainWindow::onScanFinished(const ScanResult& result) {
+    m_scanProgress->setVisible(false);
+    if (result.cancelled) return;
+    if (!result.error.empty()) {
+        updateStatus();
+        showMessage(tr("Cannot open checkpoint"), QString::fromStdString(result.error), true);
+        return;
+    }
+    m_directory = m_pendingDirectory;
+    m_scanSeconds = result.seconds;
+    addRecent(m_directory);
+    setWindowTitle(tr("%1 — ShardScope").arg(m_directory));
+    std::vector<Problem> extra;
+    if (!result.mappingError.empty())
+        extra.push_back({Severity::Error, "", "",
+                         result.mappingError + " (starting with every tensor in one file)"});
+    m_document.reset(result.checkpoint, result.mapping);
+    m_problems->setExtra(std::move(extra));
+    m_chunks->setTensor(nullptr, -1);
+    m_coverage->setTensor(nullptr, -1);
+    updateFilterChoices();
+    if (m_proxy->rowCount() > 0) m_table->selectRow(0);
+    updateDetails();
+    updateStatus();
+    emit checkpointOpened();
+}
+
+void MainWindow::updateFilterChoices() {
+    auto ckpt = m_document.checkpoint();
+    // dtype choices: only what the checkpoint has.
+    const QVariant dtype = m_dtypeFilter->currentData();
+    std::set<int> dtypes;
+    if (ckpt)
+        for (const auto& t : ckpt->tensors) dtypes.insert(int(t.dtype));
+    QSignalBlocker blockD(m_dtypeFilter), blockT(m_targetFilter);
+    m_dtypeFilter->clear();
+    m_dtypeFilter->addItem(tr("Any dtype"), TensorFilterProxy::Any);
+    for (int d : dtypes) m_dtypeFilter->addItem(QString::fromLatin1(dtypeName(DType(d)).data()), d);
+    m_dtypeFilter->setCurrentIndex(std::max(0, m_dtypeFilter->findData(dtype)));
+
+    const QVariant target = m_targetFilter->currentData();
+    m_targetFilter->clear();
+    m_targetFilter->addItem(tr("Any output file"), TensorFilterProxy::Any);
+    const int count = m_document.fileCount();
+    for (int i = 1; i <= count; ++i) m_targetFilter->addItem(TensorTableModel::targetName(i, count), i);
+    m_targetFilter->addItem(tr("(unassigned)"), 0);
+    m_targetFilter->setCurrentIndex(std::max(0, m_targetFilter->findData(target)));
+}
+
+void MainWindow::applyFilters() {
+    m_proxy->setText(m_filter->text(), m_regex->isChecked());
+    m_filter->setStyleSheet(m_proxy->isRegexValid() ? QString() : QStringLiteral("color: #c62828"));
+    m_filter->setToolTip(m_proxy->isRegexValid() ? QString() : tr("Not a valid regular expression"));
+    m_proxy->setDTypeFilter(m_dtypeFilter->currentData().toInt());
+    m_proxy->setStatusFilter(m_statusFilter->currentData().toInt());
+    m_proxy->setTargetFilter(m_targetFilter->currentData().toInt());
+    updateStatus();
+}
+
+void MainWindow::selectTensor(int tensor) {
+    if (!m_document.isOpen()) return;
+    QModelIndex source = m_tensors->index(tensor, 0);
+    QModelIndex proxied = m_proxy->mapFromSource(source);
+    if (!proxied.isValid()) { // hidden by a filter: clear filters so the tensor shows
+        m_filter->clear();
+        m_statusFilter->setCurrentIndex(0);
+        m_dtypeFilter->setCurrentIndex(0);
+        m_targetFilter->setCurrentIndex(0);
+        applyFilters();
+        proxied = m_proxy->mapFromSource(source);
+    }
+    m_table->selectionModel()->setCurrentIndex(
+        proxied, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_table->scrollTo(proxied);
+}
+
+std::vector<size_t> MainWindow::selectedTensors() const {
+    std::vector<size_t> out;
+    for (const QModelIndex& index : m_table->selectionModel()->selectedRows())
+        out.push_back(size_t(index.data(TensorTableModel::TensorIndexRole).toInt()));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void MainWindow::assignSelectionTo(int fileIndex) { m_document.assign(selectedTensors(), fileIndex); }
+
+void MainWindow::updateDetails() {
+    const QModelIndex current = m_table->selectionModel()->currentIndex();
+    auto ckpt = m_document.checkpoint();
+    const int tensor = current.isValid() ? current.data(TensorTableModel::TensorIndexRole).toInt() : -1;
+    if (!ckpt || tensor < 0) {
+        m_detailTitle->setText(ckpt ? tr("No tensor selected") : tr("No checkpoint open"));
+        m_detailFacts->setText(ckpt ? QString() : tr("Open a shard directory with Ctrl+O, or drop a folder here."));
+        m_chunks->setTensor(nullptr, -1);
+        m_coverage->setTensor(nullptr, -1);
+        m_coverageSummary->clear();
+        m_slice->setVisible(false);
+        return;
+    }
+    const TensorInfo& t = ckpt->tensors[size_t(tensor)];
+    m_detailTitle->setText(QString::fromStdString(t.fqn));
+    QString facts = tr("%1 · %2 · %3 · %4 chunk(s) · <span style='color:%5'>%6</span>")
+                        .arg(QString::fromLatin1(dtypeName(t.dtype).data()),
+                             QString::fromStdString(formatShape(t.shape)),
+                             QString::fromStdString(formatBytes(t.bytes)))
+                        .arg(t.chunks.size())
+                        .arg(TensorTableModel::statusColor(t.status).name(), TensorTableModel::statusText(t.status));
+    if (!t.coverageDetail.empty()) facts += "<br>" + QString::fromStdString(t.coverageDetail).toHtmlEscaped();
+    facts += "<br>" + tr("Output: %1").arg(TensorTableModel::targetName(m_document.target(size_t(tensor)), m_document.fileCount()));
+    m_detailFacts->setText(facts);
+    m_chunks->setTensor(ckpt, tensor);
+    m_coverage->setTensor(ckpt, tensor);
+    const uint64_t slices = m_coverage->sliceCount();
+    m_slice->setVisible(slices > 1);
+    m_slice->blockSignals(true);
+    m_slice->setRange(0, int(std::min<uint64_t>(slices, INT32_MAX) - 1));
+    m_slice->setValue(0);
+    m_slice->blockSignals(false);
+    m_coverageSummary->setText(m_coverage->summary());
+}
+
+void MainWindow::updateStatus() {
+    auto ckpt = m_document.checkpoint();
+    const bool open = ckpt != nullptr;
+    m_exportAction->setEnabled(open);
+    m_saveMappingAction->setEnabled(open);
+    m_loadMappingAction->setEnabled(open);
+    m_groupAction->setEnabled(open);
+    m_newFileAction->setEnabled(open);
+    m_reloadAction->setEnabled(open);
+    if (!open) {
+        m_statusLabel->setText(tr("No checkpoint open"));
+        return;
+    }
+    const int errors = m_problems->errorCount();
+    QString text = tr("%1 of %2 tensors shown · %3 · %4 shard files · %5 output files · ")
+                       .arg(m_proxy->rowCount())
+                       .arg(ckpt->tensors.size())
+                       .arg(QString::fromStdString(formatBytes(ckpt->totalBytes())))
+                       .arg(ckpt->files.size())
+                       .arg(m_document.fileCount());
+    text += errors ? tr("%n problem(s) block export", nullptr, errors) : tr("ready to export");
+    text += tr(" · scanned in %1 s").arg(m_scanSeconds, 0, 'f', 2);
+    m_statusLabel->setText(text);
+    m_problemsDock->setWindowTitle(errors ? tr("Problems (%1)").arg(m_problems->rowCount()) : tr("Problems"));
+}
+
+void MainWindow::openDialog() {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open shard directory"),
+                                                          m_directory.isEmpty() ? QDir::homePath() : m_directory);
+    if (!dir.isEmpty()) openDirectory(dir);
+}
+
+void MainWindow::loadMapping() {
+    if (!m_document.isOpen()) return;
+    const QString file = QFileDialog::getOpenFileName(this, tr("Load mapping"), m_directory,
+                                                      tr("Mapping (*.json);;All files (*)"));
+    if (file.isEmpty()) return;
+    try {
+        Mapping m = shardscope::loadMapping(std::filesystem::path(file.toStdString()));
+        m_document.applyMapping(m, tr("Load mapping %1").arg(QFileInfo(file).fileName()));
+    } catch (const std::exception& e) {
+        showMessage(tr("Cannot load mapping"), QString::fromUtf8(e.what()), true);
+    }
+}
+
+void MainWindow::saveMapping() {
+    if (!m_document.isOpen()) return;
+    if (m_document.unassignedCount() > 0 &&
+        QMessageBox::question(this, tr("Save mapping"),
+                              tr("%n tensor(s) are unassigned and will not be in the file. Save anyway?",
+                                 nullptr, int(m_document.unassignedCount()))) != QMessageBox::Yes)
+        return;
+    const QString file = QFileDialog::getSaveFileName(this, tr("Save mapping"),
+                                                      m_directory + "/" + kMappingFileName,
+                                                      tr("Mapping (*.json)"));
+    if (file.isEmpty()) return;
+    QSaveFile out(file); // written whole or not at all
+    const std::string json = mappingToJson(m_document.toMapping());
+    if (!out.open(QIODevice::WriteOnly) || out.write(json.data(), qint64(json.size())) != qint64(json.size()) ||
+        !out.commit())
+        showMessage(tr("Cannot save mapping"), tr("%1: %2").arg(file, out.errorString()), true);
+    else
+        statusBar()->showMessage(tr("Mapping saved to %1").arg(file), 5000);
+}
+
+void MainWindow::groupBySizeDialog() {
+    auto ckpt = m_document.checkpoint();
+    if (!ckpt) return;
+    bool ok = false;
+    const double gb = QInputDialog::getDouble(this, tr("Group by maximum size"),
+                                              tr("Largest output file (GB, like max_shard_size):"), 5.0,
+                                              0.001, 100000, 3, &ok);
+    if (!ok) return;
+    const uint64_t limit = uint64_t(gb * 1e9);
+    Mapping m = groupBySize(*ckpt, limit);
+    m_document.applyMapping(m, tr("Group by maximum size (%1 GB)").arg(gb));
+}
+
+void MainWindow::assignDialog() {
+    const auto selected = selectedTensors();
+    if (selected.empty()) return;
+    QStringList choices;
+    const int count = m_document.fileCount();
+    for (int i = 1; i <= count; ++i) choices << TensorTableModel::targetName(i, count);
+    choices << tr("New file (%1)").arg(TensorTableModel::targetName(count + 1, count + 1));
+    bool ok = false;
+    const QString choice = QInputDialog::getItem(
+        this, tr("Assign to output file"), tr("%n selected tensor(s) go to:", nullptr, int(selected.size())),
+        choices, 0, false, &ok);
+    if (ok) assignSelectionTo(int(choices.indexOf(choice)) + 1);
+}
+
+void MainWindow::showTableMenu(const QPoint& pos) {
+    if (!m_document.isOpen()) return;
+    const auto selected = selectedTensors();
+    QMenu menu(this);
+    QMenu* assign = menu.addMenu(tr("Assign %n Tensor(s) To", nullptr, int(selected.size())));
+    assign->setEnabled(!selected.empty());
+    const int count = m_document.fileCount();
+    for (int i = 1; i <= count; ++i)
+        assign->addAction(TensorTableModel::targetName(i, count), this, [this, i] { assignSelectionTo(i); });
+    assign->addSeparator();
+    assign->addAction(m_newFileAction);
+    menu.addAction(m_assignAction);
+    menu.addSeparator();
+    menu.addAction(tr("Copy Name"), this, [selected, this] {
+        QStringList names;
+        for (size_t t : selected) names << QString::fromStdString(m_document.checkpoint()->tensors[t].fqn);
+        QApplication::clipboard()->setText(names.join("\n"));
+    });
+    menu.exec(m_table->viewport()->mapToGlobal(pos));
+}
+
+ExportDialog* MainWindow::showExportDialog() {
+    auto ckpt = m_document.checkpoint();
+    if (!ckpt) return nullptr;
+    if (m_exportDialog) {
+        m_exportDialog->raise();
+        return m_exportDialog;
+    }
+    if (ckpt->hasErrors()) {
+        int errors = 0;
+        QString first;
+        for (const auto& p : ckpt->problems)
+            if (p.severity == Severity::Error && errors++ == 0) first = QString::fromStdString(p.text());
+        showMessage(tr("Export blocked"),
+                    tr("This checkpoint cannot be consolidated exactly: %n problem(s) in the shards "
+                       "(gaps, overlaps or broken files) would give a wrong model.\n\nFirst: %1\n\n"
+                       "The Problems panel lists them all; click one to see the tensor.",
+                       nullptr, errors).arg(first),
+                    true);
+        m_problemsDock->show();
+        return nullptr;
+    }
+    auto* dialog = new ExportDialog(ckpt, m_document.toMapping(), m_document.unassignedCount(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    if (!m_lastOutputDirectory.isEmpty() && QFileInfo(m_lastOutputDirectory).dir().exists() &&
+        m_lastOutputDirectory.startsWith(m_directory))
+        dialog->setOutputDirectory(m_lastOutputDirectory);
+    if (m_lastThreads > 0) dialog->setThreads(m_lastThreads);
+    connect(dialog, &ExportDialog::exportFinished, this, [this, dialog](const ExportOutcome& outcome) {
+        m_lastThreads = dialog->threads();
+        if (outcome.ok) {
+            m_lastOutputDirectory = dialog->outputDirectory();
+            statusBar()->showMessage(tr("Exported %1 file(s) to %2").arg(outcome.result.files.size()).arg(m_lastOutputDirectory), 8000);
+        }
+        writeSettings();
+    });
+    m_exportDialog = dialog;
+    dialog->open();
+    return dialog;
+}
+
+void MainWindow::showMessage(const QString& title, const QString& text, bool error) {
+    // Window-modal and non-blocking: the event loop (and any running worker) carries on.
+    auto* box = new QMessageBox(error ? QMessageBox::Critical : QMessageBox::Information, title, text,
+                                QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (m_exportDialog && m_exportDialog->isRunning()) {
+        const auto answer = QMessageBox::question(this, tr("Export running"),
+                                                  tr("An export is running. Cancel it and quit? "
+                                                     "Partial files are removed."));
+        if (answer != QMessageBox::Yes) {
+            event->ignore();
+            return;
+        }
+        m_exportDialog->worker()->cancel();
+        m_exportDialog->worker()->waitForFinished();
+    }
+    m_scan.cancel();
+    writeSettings();
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    for (const QUrl& url : event->mimeData()->urls())
+        if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isDir()) {
+            event->acceptProposedAction();
+            return;
+        }
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    for (const QUrl& url : event->mimeData()->urls())
+        if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isDir()) {
+            openDirectory(url.toLocalFile());
+            event->acceptProposedAction();
+            return;
+        }
+}
+
+} // namespace shardscope

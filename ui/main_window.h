@@ -1,0 +1,151 @@
+#pragma once
+
+#include "mapping_document.h"
+#include "scan_worker.h"
+
+#include <QMainWindow>
+#include <QPointer>
+
+class QAction;
+class QCheckBox;
+class QComboBox;
+class QDockWidget;
+class QLabel;
+class QLineEdit;
+class QMenu;
+class QProgressBar;
+class QSpinBox;
+class QSplitter;
+class QTableView;
+class QTimer;
+
+namespace shardscope {
+
+class ChunkTableModel;
+class CoverageView;
+class ExportDialog;
+class OutputFilesModel;
+class ProblemsModel;
+class TensorFilterProxy;
+class TensorTableModel;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void openDirectory(const QString& directory);
+    // The built-in demo, written on first use into the user's data directory.
+    static QString demoDirectory();
+    static QString ensureDemo(QString* error = nullptr);
+    // Opens what a first start should show: the most recent directory, else the demo.
+    void openStartupDirectory();
+
+    // Used by the UI tests as much as by the menus.
+    MappingDocument* document() { return &m_document; }
+    ScanWorker* scanWorker() { return &m_scan; }
+    TensorTableModel* tensorModel() { return m_tensors; }
+    TensorFilterProxy* tensorProxy() { return m_proxy; }
+    QTableView* tensorView() { return m_table; }
+    ChunkTableModel* chunkModel() { return m_chunks; }
+    CoverageView* coverageView() { return m_coverage; }
+    OutputFilesModel* outputFilesModel() { return m_outputs; }
+    ProblemsModel* problemsModel() { return m_problems; }
+    QString directory() const { return m_directory; }
+    void selectTensor(int tensor);
+    std::vector<size_t> selectedTensors() const;
+    void assignSelectionTo(int fileIndex);
+    ExportDialog* showExportDialog(); // nullptr when export is blocked (the reason is shown)
+
+signals:
+    void checkpointOpened();
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createActions();
+    void createMenus();
+    QWidget* createFilterBar();
+    QWidget* createDetails();
+    void createDocks();
+    void readSettings();
+    void writeSettings();
+    void addRecent(const QString& directory);
+    void rebuildRecentMenu();
+    void onScanFinished(const ScanResult& result);
+    void updateDetails();
+    void updateStatus();
+    void updateFilterChoices();
+    void applyFilters();
+    void openDialog();
+    void loadMapping();
+    void saveMapping();
+    void groupBySizeDialog();
+    void assignDialog();
+    void showTableMenu(const QPoint& pos);
+    void showMessage(const QString& title, const QString& text, bool error);
+
+    MappingDocument m_document;
+    ScanWorker m_scan;
+    QString m_directory;
+    QString m_pendingDirectory;
+
+    TensorTableModel* m_tensors;
+    TensorFilterProxy* m_proxy;
+    ChunkTableModel* m_chunks;
+    OutputFilesModel* m_outputs;
+    ProblemsModel* m_problems;
+
+    QTableView* m_table = nullptr;
+    QTableView* m_chunkView = nullptr;
+    QTableView* m_outputView = nullptr;
+    QTableView* m_problemView = nullptr;
+    CoverageView* m_coverage = nullptr;
+    QLabel* m_detailTitle = nullptr;
+    QLabel* m_detailFacts = nullptr;
+    QLabel* m_coverageSummary = nullptr;
+    QSpinBox* m_slice = nullptr;
+    QSplitter* m_mainSplitter = nullptr;
+    QSplitter* m_detailSplitter = nullptr;
+    QDockWidget* m_problemsDock = nullptr;
+    QDockWidget* m_outputsDock = nullptr;
+
+    QLineEdit* m_filter = nullptr;
+    QCheckBox* m_regex = nullptr;
+    QComboBox* m_dtypeFilter = nullptr;
+    QComboBox* m_statusFilter = nullptr;
+    QComboBox* m_targetFilter = nullptr;
+    QTimer* m_filterTimer = nullptr;
+
+    QLabel* m_statusLabel = nullptr;
+    QProgressBar* m_scanProgress = nullptr;
+
+    QAction* m_openAction = nullptr;
+    QAction* m_demoAction = nullptr;
+    QAction* m_reloadAction = nullptr;
+    QAction* m_loadMappingAction = nullptr;
+    QAction* m_saveMappingAction = nullptr;
+    QAction* m_exportAction = nullptr;
+    QAction* m_quitAction = nullptr;
+    QAction* m_undoAction = nullptr;
+    QAction* m_redoAction = nullptr;
+    QAction* m_assignAction = nullptr;
+    QAction* m_newFileAction = nullptr;
+    QAction* m_groupAction = nullptr;
+    QAction* m_findAction = nullptr;
+    QAction* m_problemsOnlyAction = nullptr;
+    QMenu* m_recentMenu = nullptr;
+    QMenu* m_viewMenu = nullptr;
+    QStringList m_recent;
+    double m_scanSeconds = 0;
+    int m_lastThreads = 0;
+    QString m_lastOutputDirectory;
+    QPointer<ExportDialog> m_exportDialog;
+};
+
+} // namespace shardscope

@@ -1,0 +1,95 @@
+#include "mapping_document.h"
+
+#include "mapping_commands.h"
+
+#include <algorithm>
+
+namespace shardscope {
+
+MappingDocument::MappingDocument(QObject* parent) : QObject(parent) {}
+
+void MappingDocument::reset(std::shared_ptr<const Checkpoint> checkpoint, const Mapping& mapping) {
+    m_checkpoint = std::move(checkpoint);
+    m_undo.clear();
+    m_absent.clear();
+    m_absentIndex.clear();
+    const size_t n = m_checkpoint ? m_checkpoint->tensors.size() : 0;
+    m_targets.assign(n, mapping.fileIndex.empty() ? 1 : 0);
+    m_fileCount = mapping.fileCount();
+    m_source = QString::fromStdString(mapping.source);
+    for (const auto& [fqn, index] : mapping.fileIndex) {
+        const TensorInfo* t = m_checkpoint ? m_checkpoint->find(fqn) : nullptr;
+        if (t) {
+            m_targets[size_t(t - m_checkpoint->tensors.data())] = index;
+        } else {
+            m_absent.push_back(fqn);
+            m_absentIndex[fqn] = index;
+        }
+    }
+    emit resetDone();
+    emit targetsChanged();
+}
+
+size_t MappingDocument::unassignedCount() const {
+    return size_t(std::count(m_targets.begin(), m_targets.end(), 0));
+}
+
+void MappingDocument::assign(const std::vector<size_t>& tensors, int fileIndex,
+                             const QString& description) {
+    if (tensors.empty()) return;
+    QString text = description;
+    if (text.isEmpty()) {
+        text = tensors.size() == 1
+                   ? tr("Assign %1 to file %2")
+                         .arg(QString::fromStdString(m_checkpoint->tensors[tensors.front()].fqn))
+                         .arg(fileIndex)
+                   : tr("Assign %1 tensors to file %2").arg(tensors.size()).arg(fileIndex);
+    }
+    if (fileIndex > m_fileCount) { // assigning past the end grows the file count
+        m_undo.beginMacro(text);
+        std::vector<int> grown = m_targets;
+        m_undo.push(new ReplaceMappingCommand(this, grown, fileIndex, tr("New output file")));
+        m_undo.push(new AssignTargetsCommand(this, tensors, fileIndex, text));
+        m_undo.endMacro();
+        return;
+    }
+    m_undo.push(new AssignTargetsCommand(this, tensors, fileIndex, text));
+}
+
+void MappingDocument::applyMapping(const Mapping& mapping, const QString& description) {
+    std::vector<int> targets(m_targets.size(), mapping.fileIndex.empty() ? 1 : 0);
+    for (const auto& [fqn, index] : mapping.fileIndex)
+        if (const TensorInfo* t = m_checkpoint->find(fqn))
+            targets[size_t(t - m_checkpoint->tensors.data())] = index;
+    m_undo.push(new ReplaceMappingCommand(this, std::move(targets), mapping.fileCount(), description));
+}
+
+int MappingDocument::addOutputFile() {
+    const int index = m_fileCount + 1;
+    m_undo.push(new ReplaceMappingCommand(this, m_targets, index, tr("New output file %1").arg(index)));
+    return index;
+}
+
+Mapping MappingDocument::toMapping() const {
+    Mapping m;
+    m.source = m_source.toStdString();
+    if (!m_checkpoint) return m;
+    for (size_t i = 0; i < m_targets.size(); ++i)
+        if (m_targets[i] > 0) m.fileIndex[m_checkpoint->tensors[i].fqn] = m_targets[i];
+    for (const auto& [fqn, index] : m_absentIndex)
+        if (index <= m_fileCount) m.fileIndex[fqn] = index;
+    return m;
+}
+
+void MappingDocument::setTargetsRaw(const std::vector<size_t>& tensors, const std::vector<int>& values) {
+    for (size_t i = 0; i < tensors.size(); ++i) m_targets[tensors[i]] = values[i];
+    emit targetsChanged();
+}
+
+void MappingDocument::setAllRaw(const std::vector<int>& targets, int fileCount) {
+    m_targets = targets;
+    m_fileCount = fileCount;
+    emit targetsChanged();
+}
+
+} // namespace shardscope

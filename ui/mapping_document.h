@@ -1,0 +1,61 @@
+#pragma once
+
+#include "checkpoint.h"
+#include "plan.h"
+
+#include <QObject>
+#include <QString>
+#include <QUndoStack>
+
+#include <memory>
+#include <vector>
+
+namespace shardscope {
+
+// The open checkpoint (an immutable snapshot) plus the editable fqn -> output file mapping.
+// Every edit goes through the undo stack; views listen to targetsChanged.
+class MappingDocument : public QObject {
+    Q_OBJECT
+
+public:
+    explicit MappingDocument(QObject* parent = nullptr);
+
+    void reset(std::shared_ptr<const Checkpoint> checkpoint, const Mapping& mapping);
+    std::shared_ptr<const Checkpoint> checkpoint() const { return m_checkpoint; }
+    bool isOpen() const { return m_checkpoint != nullptr; }
+    QUndoStack* undoStack() { return &m_undo; }
+
+    // 0 means unassigned.
+    int target(size_t tensor) const { return m_targets[tensor]; }
+    const std::vector<int>& targets() const { return m_targets; }
+    int fileCount() const { return m_fileCount; }
+    size_t unassignedCount() const;
+    QString mappingSource() const { return m_source; }
+    const std::vector<std::string>& absentFqns() const { return m_absent; }
+
+    // Undoable edits.
+    void assign(const std::vector<size_t>& tensors, int fileIndex, const QString& description = {});
+    void applyMapping(const Mapping& mapping, const QString& description);
+    int addOutputFile(); // returns the new index (undoable)
+
+    Mapping toMapping() const;
+
+    // Used by the undo commands only.
+    void setTargetsRaw(const std::vector<size_t>& tensors, const std::vector<int>& values);
+    void setAllRaw(const std::vector<int>& targets, int fileCount);
+
+signals:
+    void resetDone();
+    void targetsChanged(); // any target or the file count changed
+
+private:
+    std::shared_ptr<const Checkpoint> m_checkpoint;
+    std::vector<int> m_targets;
+    int m_fileCount = 1;
+    QString m_source;
+    std::vector<std::string> m_absent; // mapped fqns no shard holds, kept so saving keeps them
+    std::map<std::string, int> m_absentIndex;
+    QUndoStack m_undo;
+};
+
+} // namespace shardscope

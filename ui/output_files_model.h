@@ -1,0 +1,39 @@
+#pragma once
+
+#include <QAbstractTableModel>
+
+#include <cstdint>
+#include <vector>
+
+namespace shardscope {
+
+class MappingDocument;
+
+// The planned output files with tensor count and bytes, kept live as the mapping changes.
+class OutputFilesModel : public QAbstractTableModel {
+    Q_OBJECT
+
+public:
+    enum Column { NameColumn, TensorsColumn, BytesColumn, ColumnCount };
+    enum Role { SortRole = Qt::UserRole + 1, FileIndexRole };
+
+    explicit OutputFilesModel(MappingDocument* document, QObject* parent = nullptr);
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+
+private:
+    struct Row {
+        int index; // 0: the unassigned tensors
+        size_t tensors = 0;
+        uint64_t bytes = 0;
+    };
+    void recompute();
+
+    MappingDocument* m_document;
+    std::vector<Row> m_rows;
+};
+
+} // namespace shardscope
