@@ -132,12 +132,6 @@ void printProblems(std::ostream& out, const std::vector<Problem>& problems, size
     }
 }
 
-std::string shapeJson(const Shape& s) {
-    std::string out = "[";
-    for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-    return out + "]";
-}
-
 std::string problemJson(const Problem& p) {
     return std::string(R"({"severity":")") + (p.severity == Severity::Error ? "error" : "warning") +
            R"(","file":)" + jsonQuote(p.file) + R"(,"tensor":)" + jsonQuote(p.tensor) +
@@ -148,43 +142,77 @@ std::string problemJson(const Problem& p) {
 void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan& plan,
                       bool consolidatable) {
     std::string out;
-    out.reserve(1 << 20);
+    out.reserve(1 << 21);
     auto flush = [&] {
         std::fwrite(out.data(), 1, out.size(), stdout);
         out.clear();
     };
-    out += R"({"directory":)" + jsonQuote(ckpt.directory.string());
-    out += R"(,"mapping":)" + (mapping.fileIndex.empty() ? std::string("null") : jsonQuote(mapping.source));
-    out += R"(,"consolidatable":)" + std::string(consolidatable ? "true" : "false");
-    out += R"(,"total_bytes":)" + std::to_string(ckpt.totalBytes());
+    auto number = [&](uint64_t v) {
+        char digits[24];
+        char* end = digits + sizeof digits;
+        char* p = end;
+        do *--p = char('0' + v % 10);
+        while (v /= 10);
+        out.append(p, size_t(end - p));
+    };
+    out += R"({"directory":)";
+    appendJsonQuoted(out, ckpt.directory.string());
+    out += R"(,"mapping":)";
+    if (mapping.fileIndex.empty()) out += "null";
+    else appendJsonQuoted(out, mapping.source);
+    out += R"(,"consolidatable":)";
+    out += consolidatable ? "true" : "false";
+    out += R"(,"total_bytes":)";
+    number(ckpt.totalBytes());
     out += R"(,"files":[)";
     for (size_t i = 0; i < ckpt.files.size(); ++i) {
         const auto& f = ckpt.files[i];
-        out += (i ? "," : "") + std::string(R"({"name":)") + jsonQuote(f.name) +
-               R"(,"size":)" + std::to_string(f.size) + R"(,"tensors":)" +
-               std::to_string(f.tensorCount) + R"(,"valid":)" + (f.valid ? "true" : "false") + "}";
+        out += i ? R"(,{"name":)" : R"({"name":)";
+        appendJsonQuoted(out, f.name);
+        out += R"(,"size":)";
+        number(f.size);
+        out += R"(,"tensors":)";
+        number(f.tensorCount);
+        out += R"(,"valid":)";
+        out += f.valid ? "true}" : "false}";
     }
     out += R"(],"tensors":[)";
     for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
         const auto& t = ckpt.tensors[i];
         auto target = plan.weightMap.find(t.fqn);
-        out += (i ? "," : "") + std::string(R"({"fqn":)") + jsonQuote(t.fqn) + R"(,"dtype":")" +
-               std::string(dtypeName(t.dtype)) + R"(","shape":)" + shapeJson(t.shape) +
-               R"(,"bytes":)" + std::to_string(t.bytes) + R"(,"coverage":")" +
-               std::string(coverageStatusName(t.status)) + "\"";
-        if (!t.coverageDetail.empty()) out += R"(,"coverage_detail":)" + jsonQuote(t.coverageDetail);
-        out += R"(,"target":)" +
-               (target == plan.weightMap.end() ? std::string("null") : jsonQuote(target->second));
+        out += i ? R"(,{"fqn":)" : R"({"fqn":)";
+        appendJsonQuoted(out, t.fqn);
+        out += R"(,"dtype":")";
+        out += dtypeName(t.dtype);
+        out += R"(","shape":)";
+        appendJsonArray(out, t.shape);
+        out += R"(,"bytes":)";
+        number(t.bytes);
+        out += R"(,"coverage":")";
+        out += coverageStatusName(t.status);
+        out += '"';
+        if (!t.coverageDetail.empty()) {
+            out += R"(,"coverage_detail":)";
+            appendJsonQuoted(out, t.coverageDetail);
+        }
+        out += R"(,"target":)";
+        if (target == plan.weightMap.end()) out += "null";
+        else appendJsonQuoted(out, target->second);
         out += R"(,"chunks":[)";
         for (size_t c = 0; c < t.chunks.size(); ++c) {
             const auto& ch = t.chunks[c];
             const auto& file = ckpt.files[ch.file];
-            out += (c ? "," : "") + std::string(R"({"file":)") + jsonQuote(file.name) +
-                   R"(,"saved_offsets":)" + shapeJson(ch.offsets) + R"(,"shape":)" +
-                   shapeJson(ch.shape) + R"(,"data_offsets":[)" +
-                   std::to_string(ch.begin - file.dataStart) + "," +
-                   std::to_string(ch.end - file.dataStart) + R"(],"replica":)" +
-                   (ch.replica ? "true" : "false") + "}";
+            out += c ? R"(,{"file":)" : R"({"file":)";
+            appendJsonQuoted(out, file.name);
+            out += R"(,"saved_offsets":)";
+            appendJsonArray(out, ch.offsets);
+            out += R"(,"shape":)";
+            appendJsonArray(out, ch.shape);
+            out += R"(,"data_offsets":[)";
+            number(ch.begin - file.dataStart);
+            out += ',';
+            number(ch.end - file.dataStart);
+            out += ch.replica ? R"(],"replica":true})" : R"(],"replica":false})";
         }
         out += "]}";
         if (out.size() > (1 << 20)) flush();

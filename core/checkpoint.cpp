@@ -1,7 +1,7 @@
 #include "checkpoint.h"
 
 #include "coverage.h"
-#include "json_skip.h"
+#include "json_cursor.h"
 #include "parallel.h"
 #include "posix_file.h"
 #include "runs.h"
@@ -45,104 +45,83 @@ uint64_t Checkpoint::totalBytes() const {
 
 namespace {
 
-// DCP_SHARDING_INFO: {"fqn": {"saved_offsets": [..]}, ...}, decoded without a DOM.
-class ShardingSax final : public StrictSax {
-public:
-    std::unordered_map<std::string, Shape> offsets;
-    std::string errorTensor;
-
-    bool null() override { return other("null"); }
-    bool boolean(bool) override { return other("a boolean"); }
-    bool number_float(double, const string_t&) override { return other("a fraction"); }
-    bool string(string_t&) override { return other("a string"); }
-    bool number_integer(number_integer_t v) override {
-        if (skipping(0)) return true;
-        if (m_depth == 3) {
-            errorTensor = m_fqn;
-            return fail("saved_offsets holds a negative number (" + std::to_string(v) + ")");
-        }
-        return other("a number");
-    }
-    bool number_unsigned(number_unsigned_t v) override {
-        if (skipping(0)) return true;
-        if (m_depth == 3) {
-            m_current.push_back(v);
-            return true;
-        }
-        return other("a number");
-    }
-    bool start_object(std::size_t) override {
-        if (skipping(1)) return true;
-        if (m_depth == 0 || (m_depth == 1 && m_keyed)) {
-            ++m_depth;
-            m_haveOffsets = false;
-            m_keyed = false;
-            return true;
-        }
-        return other("an object");
-    }
-    bool end_object() override {
-        if (skipping(-1)) return true;
-        if (m_depth == 2 && !m_haveOffsets) {
-            errorTensor = m_fqn;
-            return fail("sharding info has no saved_offsets");
-        }
-        --m_depth;
-        return true;
-    }
-    bool start_array(std::size_t) override {
-        if (skipping(1)) return true;
-        if (m_depth == 2 && m_wantOffsets) {
-            m_depth = 3;
-            m_current.clear();
-            return true;
-        }
-        return other("an array");
-    }
-    bool end_array() override {
-        if (skipping(-1)) return true;
-        m_depth = 2;
-        m_wantOffsets = false;
-        m_haveOffsets = true;
-        offsets[m_fqn] = std::move(m_current);
-        m_current = {};
-        return true;
-    }
-    bool key(string_t& k) override {
-        if (skipping(0)) return true;
-        if (m_depth == 1) {
-            m_fqn = k;
-            m_keyed = true;
-            return true;
-        }
-        if (k == "saved_offsets") {
-            m_wantOffsets = true;
-        } else {
-            beginSkip();
-        }
-        return true;
-    }
-
-private:
-    bool other(const char* what) {
-        if (skipping(0)) return true;
-        if (m_depth == 0) return fail(std::string("sharding info is not a JSON object but ") + what);
-        errorTensor = m_fqn;
-        if (m_depth == 1) return fail(std::string("sharding info entry is ") + what + ", not an object");
-        if (m_depth == 3)
-            return fail(std::string("saved_offsets must hold non-negative integers, found ") + what);
-        return fail(std::string("saved_offsets must be an array, found ") + what);
-    }
-
-    int m_depth = 0;
-    bool m_keyed = false, m_wantOffsets = false, m_haveOffsets = false;
-    std::string m_fqn;
-    Shape m_current;
+// DCP_SHARDING_INFO: {"fqn": {"saved_offsets": [..]}, ...}, in the order it was written
+// (DCP writes it in header order, which the merge below exploits).
+struct ShardingEntry {
+    std::string fqn;
+    Shape offsets;
 };
+
+struct ShardingError {
+    std::string tensor;
+    std::string message;
+};
+
+std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
+    std::vector<ShardingEntry> out;
+    JsonCursor cur(text);
+    std::string scratch;
+    std::string current;
+    try {
+        if (cur.peek() != '{')
+            throw ShardingError{"", std::string("sharding info is not a JSON object but ") + cur.describeNext()};
+        cur.consume('{');
+        if (!cur.consume('}')) {
+            do {
+                ShardingEntry& e = out.emplace_back();
+                e.fqn.assign(cur.string(scratch));
+                current = e.fqn;
+                cur.expect(':', "':'");
+                if (cur.peek() != '{')
+                    throw ShardingError{e.fqn, std::string("sharding info entry is ") + cur.describeNext() +
+                                                   ", not an object"};
+                cur.consume('{');
+                bool found = false;
+                if (!cur.consume('}')) {
+                    do {
+                        const bool offsets = cur.string(scratch) == "saved_offsets";
+                        cur.expect(':', "':'");
+                        if (!offsets) {
+                            cur.skipValue();
+                            continue;
+                        }
+                        found = true;
+                        if (cur.peek() != '[')
+                            throw ShardingError{e.fqn, std::string("saved_offsets must be an array, found ") + cur.describeNext()};
+                        cur.consume('[');
+                        if (cur.consume(']')) continue;
+                        do {
+                            const char next = cur.peek();
+                            if (next != '-' && (next < '0' || next > '9'))
+                                throw ShardingError{e.fqn, std::string("saved_offsets must hold non-negative integers, found ") + cur.describeNext()};
+                            uint64_t v = 0;
+                            switch (cur.number(v)) {
+                            case JsonCursor::Number::Unsigned: e.offsets.push_back(v); break;
+                            case JsonCursor::Number::Negative:
+                                throw ShardingError{e.fqn, "saved_offsets holds a negative number (-" + std::to_string(v) + ")"};
+                            case JsonCursor::Number::Fraction:
+                                throw ShardingError{e.fqn, "saved_offsets must hold non-negative integers, found a fraction"};
+                            }
+                        } while (cur.consume(','));
+                        cur.expect(']', "',' or ']'");
+                    } while (cur.consume(','));
+                    cur.expect('}', "',' or '}'");
+                }
+                if (!found) throw ShardingError{e.fqn, "sharding info has no saved_offsets"};
+            } while (cur.consume(','));
+            cur.expect('}', "',' or '}'");
+        }
+        if (!cur.atEnd()) cur.fail("unexpected characters after the object");
+    } catch (const JsonSyntaxError& e) {
+        throw ShardingError{current, "DCP_SHARDING_INFO is not valid JSON at byte " +
+                                         std::to_string(e.position) + ": " + e.what()};
+    }
+    return out;
+}
 
 struct FileScan {
     SafetensorsHeader header;
-    std::unordered_map<std::string, Shape> offsets;
+    std::vector<ShardingEntry> sharding;
     std::vector<Problem> problems;
     bool valid = false;
 };
@@ -162,17 +141,12 @@ FileScan scanFile(const fs::path& path, const std::string& name) {
                                 "file, so where its tensors belong is unknown"});
         return out;
     }
-    ShardingSax sax;
-    const std::string& text = it->second;
-    bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &sax,
-                                        nlohmann::json::input_format_t::json, true, false);
-    if (!ok || !sax.error().empty()) {
-        std::string message = sax.error().empty() ? "is not valid JSON" : sax.error();
-        if (message.rfind("not valid JSON", 0) == 0) message = "DCP_SHARDING_INFO is " + message;
-        out.problems.push_back({Severity::Error, name, sax.errorTensor, message});
+    try {
+        out.sharding = parseShardingInfo(it->second);
+    } catch (const ShardingError& e) {
+        out.problems.push_back({Severity::Error, name, e.tensor, e.message});
         return out;
     }
-    out.offsets = std::move(sax.offsets);
     out.valid = true;
     return out;
 }
@@ -280,7 +254,18 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
         for (auto& p : scan.problems) ckpt.problems.push_back(std::move(p));
         if (!scan.valid) continue;
 
-        for (auto& entry : scan.header.tensors) {
+        // Sharding info normally lists tensors in header order; fall back to a map otherwise.
+        std::unordered_map<std::string_view, size_t> shardingIndex;
+        auto findOffsets = [&](size_t position, const std::string& name) -> Shape* {
+            if (position < scan.sharding.size() && scan.sharding[position].fqn == name)
+                return &scan.sharding[position].offsets;
+            if (shardingIndex.empty())
+                for (size_t k = 0; k < scan.sharding.size(); ++k) shardingIndex.emplace(scan.sharding[k].fqn, k);
+            auto found = shardingIndex.find(name);
+            return found == shardingIndex.end() ? nullptr : &scan.sharding[found->second].offsets;
+        };
+        for (size_t position = 0; position < scan.header.tensors.size(); ++position) {
+            TensorEntry& entry = scan.header.tensors[position];
             auto [it, inserted] = index.try_emplace(entry.name, ckpt.tensors.size());
             if (inserted) {
                 TensorInfo t;
@@ -291,15 +276,15 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             }
             const size_t ti = it->second;
             TensorInfo& t = ckpt.tensors[ti];
-            auto off = scan.offsets.find(entry.name);
-            if (off == scan.offsets.end()) {
+            Shape* off = findOffsets(position, entry.name);
+            if (!off) {
                 markInvalid(ti, file.name, "no saved_offsets in DCP_SHARDING_INFO for this tensor");
                 continue;
             }
-            if (off->second.size() != entry.shape.size()) {
+            if ((*off).size() != entry.shape.size()) {
                 markInvalid(ti, file.name,
-                            "saved_offsets " + formatShape(off->second) + " has " +
-                                std::to_string(off->second.size()) + " entries but the chunk " +
+                            "saved_offsets " + formatShape((*off)) + " has " +
+                                std::to_string((*off).size()) + " entries but the chunk " +
                                 formatShape(entry.shape) + " has rank " +
                                 std::to_string(entry.shape.size()));
                 continue;
@@ -320,7 +305,7 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             }
             Chunk c;
             c.file = uint32_t(f);
-            c.offsets = std::move(off->second);
+            c.offsets = std::move((*off));
             c.shape = std::move(entry.shape);
             c.begin = file.dataStart + entry.begin;
             c.end = file.dataStart + entry.end;

@@ -1,19 +1,37 @@
 #include "safetensors_reader.h"
 
 #include "error.h"
-#include "json_skip.h"
+#include "json_cursor.h"
 #include "posix_file.h"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
+
 namespace shardscope {
+
+// A header field with the wrong shape; parse turns it into an Error naming the file.
+struct JsonFieldError : std::runtime_error {
+    explicit JsonFieldError(const std::string& message, std::string tensorName = {})
+        : std::runtime_error(message), tensor(std::move(tensorName)) {}
+    std::string tensor;
+};
 
 bool isValidUtf8(std::string_view text) {
     const auto* s = reinterpret_cast<const unsigned char*>(text.data());
     const size_t n = text.size();
     size_t i = 0;
     while (i < n) {
+        // Headers are almost all ASCII: test eight bytes at a time for a high bit.
+        if (i + 8 <= n) {
+            uint64_t word;
+            std::memcpy(&word, s + i, 8);
+            if ((word & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c < 0x80) {
             ++i;
@@ -40,200 +58,113 @@ bool isValidUtf8(std::string_view text) {
 
 namespace {
 
-// Walks the header once, validating shape while it goes, without a DOM.
-class HeaderSax final : public StrictSax {
-public:
-    std::vector<TensorEntry> tensors;
-    std::map<std::string, std::string> metadata;
-    bool hasMetadata = false;
+// [n, n, ...] of non-negative integers; `what` names the field in messages.
+void readUIntArray(JsonCursor& cur, Shape& out, const std::string& tensor, const char* field) {
+    const std::string f = field;
+    out.clear();
+    if (cur.peek() != '[')
+        throw JsonFieldError(f + " must be an array", tensor);
+    cur.consume('[');
+    if (cur.consume(']')) return;
+    do {
+        const char next = cur.peek();
+        if (next != '-' && (next < '0' || next > '9'))
+            throw JsonFieldError(f + " must hold non-negative integers, found " +
+                                 cur.describeNext(), tensor);
+        uint64_t v = 0;
+        switch (cur.number(v)) {
+        case JsonCursor::Number::Unsigned: out.push_back(v); break;
+        case JsonCursor::Number::Negative:
+            throw JsonFieldError(f + " holds a negative number (-" + std::to_string(v) + ")", tensor);
+        case JsonCursor::Number::Fraction:
+            throw JsonFieldError(f + " must hold non-negative integers, found a fraction", tensor);
+        }
+    } while (cur.consume(','));
+    cur.expect(']', "',' or ']'");
+}
 
-    bool null() override { return scalar("null"); }
-    bool boolean(bool) override { return scalar("a boolean"); }
-    bool number_float(double, const string_t&) override { return scalar("a fraction"); }
-    bool number_integer(number_integer_t v) override {
-        if (skipping(0)) return true;
-        if (m_state == State::Shape || m_state == State::Offsets)
-            return fail(where() + std::string(fieldName()) + " holds a negative number (" +
-                        std::to_string(v) + ")");
-        return scalar("a number");
-    }
-    bool number_unsigned(number_unsigned_t v) override {
-        if (skipping(0)) return true;
-        if (m_state == State::Shape) {
-            m_entry.shape.push_back(v);
-            return true;
-        }
-        if (m_state == State::Offsets) {
-            m_offsets.push_back(v);
-            return true;
-        }
-        return scalar("a number");
-    }
-    bool string(string_t& v) override {
-        if (skipping(0)) return true;
-        if (m_state == State::Meta && m_expect == Expect::MetaValue) {
-            metadata[m_metaKey] = std::move(v);
-            m_expect = Expect::None;
-            return true;
-        }
-        if (m_state == State::Entry && m_expect == Expect::DType) {
-            auto type = parseDType(v);
-            if (!type) return fail(where() + "unknown dtype \"" + v + "\"");
-            m_entry.dtype = *type;
-            m_haveDtype = true;
-            m_expect = Expect::None;
-            return true;
-        }
-        return scalar("a string");
-    }
-    bool start_object(std::size_t) override {
-        if (skipping(1)) return true;
-        switch (m_state) {
-        case State::Start:
-            m_state = State::Top;
-            return true;
-        case State::Top:
-            if (m_expect == Expect::MetaObject) {
-                m_state = State::Meta;
-                hasMetadata = true;
+void readMetadata(JsonCursor& cur, SafetensorsHeader& h) {
+    if (cur.peek() != '{')
+        throw JsonFieldError(std::string("__metadata__ must be an object of strings, found ") +
+                             cur.describeNext());
+    cur.consume('{');
+    h.hasMetadata = true;
+    if (cur.consume('}')) return;
+    std::string keyScratch, valueScratch;
+    do {
+        std::string key(cur.string(keyScratch));
+        cur.expect(':', "':'");
+        if (cur.peek() != '"')
+            throw JsonFieldError("__metadata__ must map strings to strings; \"" + key + "\" holds " +
+                                 cur.describeNext());
+        h.metadata[key] = std::string(cur.string(valueScratch));
+    } while (cur.consume(','));
+    cur.expect('}', "',' or '}'");
+}
+
+void readEntry(JsonCursor& cur, TensorEntry& t) {
+    if (cur.peek() != '{')
+        throw JsonFieldError(std::string("entry must be an object, found ") + cur.describeNext(), t.name);
+    cur.consume('{');
+    enum : unsigned { kDType = 1, kShape = 2, kOffsets = 4 };
+    unsigned seen = 0;
+    std::string scratch;
+    Shape offsets;
+    if (!cur.consume('}')) {
+        do {
+            const std::string_view key = cur.string(scratch);
+            unsigned bit = key == "dtype" ? kDType : key == "shape" ? kShape : key == "data_offsets" ? kOffsets : 0;
+            if (bit & seen) throw JsonFieldError("duplicate key \"" + std::string(key) + "\"", t.name);
+            seen |= bit;
+            cur.expect(':', "':'");
+            if (bit == kDType) {
+                if (cur.peek() != '"') throw JsonFieldError("dtype must be a string", t.name);
+                const std::string_view name = cur.string(scratch);
+                auto type = parseDType(name);
+                if (!type) throw JsonFieldError("unknown dtype \"" + std::string(name) + "\"", t.name);
+                t.dtype = *type;
+            } else if (bit == kShape) {
+                readUIntArray(cur, t.shape, t.name, "shape");
+            } else if (bit == kOffsets) {
+                readUIntArray(cur, offsets, t.name, "data_offsets");
+                if (offsets.size() != 2)
+                    throw JsonFieldError("data_offsets must hold exactly 2 numbers, found " +
+                                         std::to_string(offsets.size()), t.name);
             } else {
-                m_state = State::Entry;
-                m_entry = TensorEntry{};
-                m_entry.name = m_key;
-                m_offsets.clear();
-                m_haveDtype = m_haveShape = m_haveOffsets = false;
-                m_entryKeys.clear();
+                cur.skipValue(); // unknown keys are tolerated, as the reference loader does
             }
-            m_expect = Expect::None;
-            return true;
-        default:
-            return scalar("an object");
-        }
+        } while (cur.consume(','));
+        cur.expect('}', "',' or '}'");
     }
-    bool end_object() override {
-        if (skipping(-1)) return true;
-        switch (m_state) {
-        case State::Meta:
-            m_state = State::Top;
-            return true;
-        case State::Entry:
-            m_state = State::Top;
-            return finishEntry();
-        case State::Top:
-            m_state = State::Done;
-            return true;
-        default:
-            return fail("unexpected end of object");
-        }
-    }
-    bool start_array(std::size_t) override {
-        if (skipping(1)) return true;
-        if (m_state == State::Entry && m_expect == Expect::Shape) {
-            m_state = State::Shape;
-            m_entry.shape.clear();
-            return true;
-        }
-        if (m_state == State::Entry && m_expect == Expect::Offsets) {
-            m_state = State::Offsets;
-            return true;
-        }
-        return scalar("an array");
-    }
-    bool end_array() override {
-        if (skipping(-1)) return true;
-        if (m_state == State::Shape) {
-            m_haveShape = true;
-        } else if (m_state == State::Offsets) {
-            if (m_offsets.size() != 2)
-                return fail(where() + "data_offsets must hold exactly 2 numbers, found " +
-                            std::to_string(m_offsets.size()));
-            m_haveOffsets = true;
-        } else {
-            return fail("unexpected end of array");
-        }
-        m_state = State::Entry;
-        m_expect = Expect::None;
-        return true;
-    }
-    bool key(string_t& k) override {
-        if (skipping(0)) return true;
-        switch (m_state) {
-        case State::Top:
-            if (!m_names.insert(k).second) return fail("duplicate tensor name \"" + k + "\"");
-            m_key = k;
-            m_expect = k == "__metadata__" ? Expect::MetaObject : Expect::EntryObject;
-            return true;
-        case State::Meta:
-            m_metaKey = k;
-            m_expect = Expect::MetaValue;
-            return true;
-        case State::Entry:
-            if (!m_entryKeys.insert(k).second)
-                return fail(where() + "duplicate key \"" + k + "\"");
-            if (k == "dtype") m_expect = Expect::DType;
-            else if (k == "shape") m_expect = Expect::Shape;
-            else if (k == "data_offsets") m_expect = Expect::Offsets;
-            else beginSkip(); // unknown keys are tolerated, as the reference loader does
-            return true;
-        default:
-            return fail("unexpected key \"" + k + "\"");
-        }
-    }
+    if (!(seen & kDType)) throw JsonFieldError("missing \"dtype\"", t.name);
+    if (!(seen & kShape)) throw JsonFieldError("missing \"shape\"", t.name);
+    if (!(seen & kOffsets)) throw JsonFieldError("missing \"data_offsets\"", t.name);
+    t.begin = offsets[0];
+    t.end = offsets[1];
+}
 
-private:
-    enum class State { Start, Top, Meta, Entry, Shape, Offsets, Done };
-    enum class Expect { None, MetaObject, EntryObject, MetaValue, DType, Shape, Offsets };
-
-    std::string where() const { return "tensor '" + m_key + "': "; }
-    const char* fieldName() const { return m_state == State::Shape ? "shape" : "data_offsets"; }
-
-    // Any value that is not what the current position allows.
-    bool scalar(const char* what) {
-        if (skipping(0)) return true;
-        switch (m_state) {
-        case State::Start:
-            return fail(std::string("header is not a JSON object (it starts with ") + what + ")");
-        case State::Top:
-            if (m_expect == Expect::MetaObject)
-                return fail("__metadata__ must be an object of strings, found " +
-                            std::string(what));
-            return fail(where() + "entry must be an object, found " + what);
-        case State::Meta:
-            return fail("__metadata__ must map strings to strings; \"" + m_metaKey + "\" holds " +
-                        what);
-        case State::Entry:
-            if (m_expect == Expect::DType) return fail(where() + "dtype must be a string");
-            if (m_expect == Expect::Shape) return fail(where() + "shape must be an array");
-            if (m_expect == Expect::Offsets)
-                return fail(where() + "data_offsets must be an array");
-            return fail(where() + "unexpected " + what);
-        case State::Shape:
-        case State::Offsets:
-            return fail(where() + fieldName() + " must hold non-negative integers, found " + what);
-        default:
-            return fail(std::string("unexpected ") + what);
-        }
+void parseHeaderJson(std::string_view json, SafetensorsHeader& h) {
+    JsonCursor cur(json);
+    cur.expect('{', "'{'");
+    std::string scratch;
+    if (!cur.consume('}')) {
+        do {
+            const std::string_view key = cur.string(scratch);
+            if (key == "__metadata__") {
+                if (h.hasMetadata) throw JsonFieldError("duplicate tensor name \"__metadata__\"");
+                cur.expect(':', "':'");
+                readMetadata(cur, h);
+            } else {
+                TensorEntry& t = h.tensors.emplace_back();
+                t.name.assign(key);
+                cur.expect(':', "':'");
+                readEntry(cur, t);
+            }
+        } while (cur.consume(','));
+        cur.expect('}', "',' or '}'");
     }
-
-    bool finishEntry() {
-        if (!m_haveDtype) return fail(where() + "missing \"dtype\"");
-        if (!m_haveShape) return fail(where() + "missing \"shape\"");
-        if (!m_haveOffsets) return fail(where() + "missing \"data_offsets\"");
-        m_entry.begin = m_offsets[0];
-        m_entry.end = m_offsets[1];
-        tensors.push_back(std::move(m_entry));
-        return true;
-    }
-
-    State m_state = State::Start;
-    Expect m_expect = Expect::None;
-    std::string m_key, m_metaKey;
-    TensorEntry m_entry;
-    std::vector<uint64_t> m_offsets;
-    bool m_haveDtype = false, m_haveShape = false, m_haveOffsets = false;
-    std::unordered_set<std::string> m_names;
-    std::unordered_set<std::string> m_entryKeys;
-};
+    if (!cur.atEnd()) cur.fail("unexpected characters after the header object");
+}
 
 } // namespace
 
@@ -243,19 +174,25 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
     // The reference loader insists on '{' first; padding may only trail.
     if (json.empty() || json.front() != '{')
         throw Error(path, "", "header is not a JSON object (it must start with '{')");
-    HeaderSax sax;
-    bool ok = nlohmann::json::sax_parse(json.begin(), json.end(), &sax,
-                                        nlohmann::json::input_format_t::json, true, false);
-    if (!ok || !sax.error().empty())
-        throw Error(path, "", "header " + (sax.error().empty() ? "is not valid JSON" : sax.error()));
-
     SafetensorsHeader h;
+    try {
+        parseHeaderJson(json, h);
+    } catch (const JsonSyntaxError& e) {
+        throw Error(path, "", "header not valid JSON at byte " + std::to_string(e.position) + ": " + e.what());
+    } catch (const JsonFieldError& e) {
+        throw Error(path, e.tensor, std::string("header: ") + e.what());
+    }
+    // Duplicate names, once the tensor list no longer moves (views stay valid).
+    {
+        std::unordered_set<std::string_view> names;
+        names.reserve(h.tensors.size());
+        for (const auto& t : h.tensors)
+            if (!names.insert(t.name).second)
+                throw Error(path, t.name, "header: duplicate tensor name \"" + t.name + "\"");
+    }
     h.path = path;
     h.fileSize = fileSize;
     h.headerSize = json.size();
-    h.tensors = std::move(sax.tensors);
-    h.metadata = std::move(sax.metadata);
-    h.hasMetadata = sax.hasMetadata;
 
     const uint64_t dataSize = h.dataSize();
     for (const auto& t : h.tensors) {

@@ -24,8 +24,38 @@ uint64_t layoutBackToBack(std::vector<HeaderTensor>& tensors) {
 
 std::string jsonQuote(const std::string& text) {
     std::string out;
-    out.reserve(text.size() + 2);
+    appendJsonQuoted(out, text);
+    return out;
+}
+
+void appendJsonArray(std::string& out, const Shape& values) {
+    out += '[';
+    char digits[24];
+    for (size_t i = 0; i < values.size(); ++i) {
+        if (i) out += ',';
+        char* end = digits + sizeof digits;
+        char* p = end;
+        uint64_t v = values[i];
+        do *--p = char('0' + v % 10);
+        while (v /= 10);
+        out.append(p, size_t(end - p));
+    }
+    out += ']';
+}
+
+void appendJsonQuoted(std::string& out, std::string_view text) {
     out += '"';
+    bool plain = true;
+    for (unsigned char c : text)
+        if (c < 0x20 || c == '"' || c == '\\') {
+            plain = false;
+            break;
+        }
+    if (plain) {
+        out.append(text);
+        out += '"';
+        return;
+    }
     for (unsigned char c : text) {
         switch (c) {
         case '"': out += "\\\""; break;
@@ -47,7 +77,6 @@ std::string jsonQuote(const std::string& text) {
         }
     }
     out += '"';
-    return out;
 }
 
 std::string buildHeader(const std::vector<HeaderTensor>& tensors) {

@@ -30,5 +30,9 @@ std::string buildHeader(const std::vector<HeaderTensor>& tensors);
 
 // JSON string literal for a name (UTF-8 kept as is).
 std::string jsonQuote(const std::string& text);
+// The same, appended to `out` (no temporary on hot paths).
+void appendJsonQuoted(std::string& out, std::string_view text);
+// "[1,2,3]" appended to `out`.
+void appendJsonArray(std::string& out, const Shape& values);
 
 } // namespace shardscope

@@ -1,0 +1,185 @@
+// shardscope-bench: consolidation against the physical limit, a plain copy of the same shards.
+// Generates its workloads once into a cache, then alternates `cp -r` and `shardscope-cli
+// consolidate` with a warm page cache and reports medians, ratios, throughput and peak RSS.
+
+#include "workloads.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace shardscope::bench;
+
+namespace {
+
+struct Run {
+    double seconds = 0;
+    long maxRssKiB = 0;
+    int status = 0;
+};
+
+// fork/exec/wait4: wall time and the child's own peak RSS.
+Run runCommand(const std::vector<std::string>& args, bool quietStdout) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const auto start = std::chrono::steady_clock::now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (quietStdout) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, STDOUT_FILENO);
+        }
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage usage {};
+    wait4(pid, &status, 0, &usage);
+    Run r;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.maxRssKiB = usage.ru_maxrss;
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+struct Stats {
+    double median = 0, min = 0, max = 0;
+    long rssKiB = 0;
+};
+
+Stats stats(std::vector<Run> runs) {
+    Stats s;
+    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
+    const size_t n = runs.size();
+    s.median = n % 2 ? runs[n / 2].seconds : (runs[n / 2 - 1].seconds + runs[n / 2].seconds) / 2;
+    s.min = runs.front().seconds;
+    s.max = runs.back().seconds;
+    for (const auto& r : runs) s.rssKiB = std::max(s.rssKiB, r.maxRssKiB);
+    return s;
+}
+
+uint64_t modelBytes(const fs::path& dir) {
+    uint64_t sum = 0;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".safetensors") sum += e.file_size();
+    return sum;
+}
+
+void usage() {
+    std::fputs("usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
+               "                        [--cli PATH] [--threads N]\n",
+               stderr);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    int runs = 5;
+    std::string only, threads;
+    fs::path self = fs::canonical("/proc/self/exe");
+    fs::path cli = self.parent_path() / "shardscope-cli";
+    fs::path cache = self.parent_path().parent_path() / "bench-cache";
+    fs::path scratch;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                usage();
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--runs") runs = std::max(1, std::atoi(next().c_str()));
+        else if (a == "--only") only = next();
+        else if (a == "--cache") cache = next();
+        else if (a == "--scratch") scratch = next();
+        else if (a == "--cli") cli = next();
+        else if (a == "--threads") threads = next();
+        else {
+            usage();
+            return a == "--help" ? 0 : 2;
+        }
+    }
+    if (scratch.empty()) scratch = cache / "scratch";
+    fs::create_directories(scratch);
+
+    std::printf("ShardScope benchmark: %d runs each, alternating, warm page cache; %ld cores\n", runs,
+                sysconf(_SC_NPROCESSORS_ONLN));
+    std::printf("%-5s %-22s %-22s %-7s %-9s %-10s %-10s\n", "load", "copy s (min-max)",
+                "shardscope s (min-max)", "ratio", "out GiB/s", "RSS MiB", "cp RSS MiB");
+    std::string markdown = "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS |\n"
+                           "|---|---|---|---|---|---|\n";
+    for (const Workload& w : workloads()) {
+        if (!only.empty() && ("," + only + ",").find("," + w.name + ",") == std::string::npos) continue;
+        const fs::path dir = ensureWorkload(w, cache);
+        if (w.inspectOnly) {
+            std::vector<Run> inspect;
+            for (int r = 0; r <= runs; ++r) {
+                Run run = runCommand({cli.string(), "inspect", dir.string(), "--json"}, true);
+                if (run.status != 0) {
+                    std::fprintf(stderr, "%s: inspect failed (%d)\n", w.name.c_str(), run.status);
+                    return 1;
+                }
+                if (r > 0) inspect.push_back(run); // the first run warms the cache
+            }
+            Stats s = stats(inspect);
+            std::printf("%-5s %-22s %6.3f (%.3f-%.3f)   %-7s %-9s %-10.0f\n", w.name.c_str(), "-", s.median,
+                        s.min, s.max, "-", "-", double(s.rssKiB) / 1024);
+            char row[256];
+            std::snprintf(row, sizeof row, "| %s inspect | - | %.3f (%.3f–%.3f) | - | - | %.0f MiB |\n",
+                          w.name.c_str(), s.median, s.min, s.max, double(s.rssKiB) / 1024);
+            markdown += row;
+            continue;
+        }
+        std::vector<Run> copies, consolidations;
+        const fs::path copyDir = scratch / "copy", outDir = scratch / "out";
+        uint64_t outBytes = 0;
+        for (int r = 0; r <= runs; ++r) { // run 0 warms the cache and is not counted
+            fs::remove_all(copyDir);
+            fs::remove_all(outDir);
+            Run copy = runCommand({"cp", "-r", dir.string(), copyDir.string()}, false);
+            fs::remove_all(copyDir);
+            std::vector<std::string> args = {cli.string(), "consolidate", dir.string(), outDir.string(), "--quiet"};
+            if (!threads.empty()) args.insert(args.end(), {"--threads", threads});
+            Run cons = runCommand(args, false);
+            if (copy.status != 0 || cons.status != 0) {
+                std::fprintf(stderr, "%s: a run failed (cp %d, consolidate %d)\n", w.name.c_str(),
+                             copy.status, cons.status);
+                return 1;
+            }
+            if (r == 0) {
+                outBytes = modelBytes(outDir);
+                continue;
+            }
+            copies.push_back(copy);
+            consolidations.push_back(cons);
+        }
+        fs::remove_all(outDir);
+        Stats c = stats(copies), s = stats(consolidations);
+        const double ratio = s.median / c.median;
+        const double gibs = double(outBytes) / double(1ull << 30) / s.median;
+        std::printf("%-5s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-10.0f %-10.0f\n",
+                    w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
+                    double(s.rssKiB) / 1024, double(c.rssKiB) / 1024);
+        char row[320];
+        std::snprintf(row, sizeof row,
+                      "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f | %.0f MiB |\n",
+                      w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
+                      double(s.rssKiB) / 1024);
+        markdown += row;
+        std::fflush(stdout);
+    }
+    std::printf("\n%s", markdown.c_str());
+    return 0;
+}

@@ -1,0 +1,172 @@
+#include "workloads.h"
+
+#include "parallel.h"
+#include "shard_writer.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+namespace fs = std::filesystem;
+
+namespace shardscope::bench {
+namespace {
+
+constexpr int kVersion = 2; // bump when a generator changes, so caches regenerate
+
+enum class Split { Rows, Columns, Replicated };
+
+struct TensorSpec {
+    std::string fqn;
+    Shape shape;
+    Split split;
+    int file; // output file index in the mapping
+};
+
+// A Llama-like model: `layers` blocks of four hidden x hidden and three hidden x ffn matrices,
+// two norms each, a final norm, the embedding and lm_head (vocab x hidden).
+std::vector<TensorSpec> llama(uint64_t hidden, uint64_t ffn, int layers, Split matrices,
+                              Split norms, int files) {
+    std::vector<TensorSpec> out;
+    const uint64_t vocab = 32000;
+    auto fileOf = [&](int layer) { return 1 + layer * files / (layers + 1); };
+    out.push_back({"model.embed_tokens.weight", {vocab, hidden}, matrices, 1});
+    for (int l = 0; l < layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        for (const char* m : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"})
+            out.push_back({p + m + ".weight", {hidden, hidden}, matrices, fileOf(l)});
+        for (const char* m : {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"})
+            out.push_back({p + m + ".weight", {hidden, ffn}, matrices, fileOf(l)});
+        out.push_back({p + "input_layernorm.weight", {hidden}, norms, fileOf(l)});
+        out.push_back({p + "post_attention_layernorm.weight", {hidden}, norms, fileOf(l)});
+    }
+    out.push_back({"model.norm.weight", {hidden}, norms, files});
+    out.push_back({"lm_head.weight", {vocab, hidden}, matrices, files});
+    return out;
+}
+
+// Cheap bytes that are not all alike (so a wrong copy shows in verify).
+void fillBytes(std::string& bytes, uint64_t size, uint64_t seed) {
+    bytes.resize(size);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull | 1;
+    size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        std::memcpy(bytes.data() + i, &s, 8);
+    }
+    for (; i < size; ++i) bytes[i] = char(s >> (i % 8));
+}
+
+void writeMapping(const fs::path& dir, const std::map<std::string, int>& mapping) {
+    fs::create_directories(dir / ".hf_metadata");
+    std::ofstream out(dir / ".hf_metadata" / "fqn_to_file_index_mapping.json");
+    out << "{\n";
+    size_t i = 0;
+    for (const auto& [fqn, index] : mapping)
+        out << "  \"" << fqn << "\": " << index << (++i < mapping.size() ? ",\n" : "\n");
+    out << "}\n";
+}
+
+// Splits every tensor over `ranks` files and writes them; chunk data is generated per chunk.
+void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, int ranks) {
+    std::vector<std::vector<ShardChunkSpec>> files(ranks);
+    for (const auto& t : tensors) {
+        for (int r = 0; r < ranks; ++r) {
+            ShardChunkSpec c{t.fqn, DType::BF16, Shape(t.shape.size(), 0), t.shape};
+            if (t.split != Split::Replicated) {
+                const size_t dim = t.split == Split::Rows ? 0 : 1;
+                const uint64_t step = t.shape[dim] / ranks;
+                c.offsets[dim] = step * r;
+                c.shape[dim] = r + 1 == ranks ? t.shape[dim] - step * r : step;
+            }
+            files[r].push_back(c);
+        }
+    }
+    parallelFor(files.size(), 0, [&](size_t r) {
+        char name[80];
+        std::snprintf(name, sizeof name, "shard-%05zu-model-00001-of-00001.safetensors", r + 1);
+        writeShardFile(dir / name, files[r], [&](size_t i, std::string& bytes) {
+            const auto& c = files[r][i];
+            uint64_t n = 2;
+            for (auto d : c.shape) n *= d;
+            // Replicas must be byte-identical; other chunks just differ.
+            const uint64_t seed = std::hash<std::string>{}(c.fqn) + (c.offsets.empty() ? 0 : c.offsets[0] * 31 + (c.offsets.size() > 1 ? c.offsets[1] : 0));
+            fillBytes(bytes, n, seed);
+        });
+    });
+}
+
+// Many small tensors, each split by rows over `per` of `ranks` files.
+void writeSmall(const fs::path& dir, uint64_t count, const Shape& shape, DType dtype, int ranks,
+                int per, int outputFiles) {
+    std::vector<std::vector<ShardChunkSpec>> files(ranks);
+    std::map<std::string, int> mapping;
+    char name[64];
+    for (uint64_t t = 0; t < count; ++t) {
+        std::snprintf(name, sizeof name, "model.blocks.%llu.weight", static_cast<unsigned long long>(t));
+        mapping[name] = int(1 + t * uint64_t(outputFiles) / count);
+        for (int k = 0; k < per; ++k) {
+            const int rank = int((t * uint64_t(per) + uint64_t(k)) % uint64_t(ranks));
+            ShardChunkSpec c{name, dtype, Shape(shape.size(), 0), shape};
+            c.shape[0] = shape[0] / per;
+            c.offsets[0] = c.shape[0] * k;
+            files[rank].push_back(c);
+        }
+    }
+    parallelFor(files.size(), 0, [&](size_t r) {
+        char file[80];
+        std::snprintf(file, sizeof file, "shard-%05zu-model-00001-of-00001.safetensors", r + 1);
+        writeShardFile(dir / file, files[r], [&](size_t i, std::string& bytes) {
+            const auto& c = files[r][i];
+            uint64_t n = dtypeBits(c.dtype) / 8;
+            for (auto d : c.shape) n *= d;
+            fillBytes(bytes, n, r * 1000003 + i);
+        });
+    });
+    writeMapping(dir, mapping);
+}
+
+void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, Split matrices,
+                Split norms) {
+    auto tensors = llama(hidden, ffn, layers, matrices, norms, 4);
+    writeSharded(dir, tensors, 8);
+    std::map<std::string, int> mapping;
+    for (const auto& t : tensors) mapping[t.fqn] = t.file;
+    writeMapping(dir, mapping);
+}
+
+} // namespace
+
+const std::vector<Workload>& workloads() {
+    static const std::vector<Workload> list = {
+        {"W1", "FSDP: ~2.5 GiB BF16 Llama-like, every tensor split by rows over 8 ranks, 4 output files"},
+        {"W2", "TP: the same model, matrices split by columns over 8 ranks, norms replicated"},
+        {"W3", "many small: 20,000 tensors of 4 KiB, rows over 8 ranks (160,000 chunks), 5 files"},
+        {"W4", "inspect: 100,000 tensors, rows over 8 of 64 ranks (800,000 chunks)", true},
+        {"W1x2", "W1 at 2x width (hidden 4096, ffn 11008, 6 layers): the largest tensor doubles"},
+    };
+    return list;
+}
+
+fs::path ensureWorkload(const Workload& w, const fs::path& cache) {
+    const fs::path dir = cache / w.name;
+    const fs::path marker = cache / (w.name + ".complete");
+    {
+        std::ifstream in(marker);
+        int version = 0;
+        if (in >> version && version == kVersion) return dir;
+    }
+    std::fprintf(stderr, "generating %s into %s …\n", w.name.c_str(), dir.c_str());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    if (w.name == "W1") writeLlama(dir, 2048, 5504, 24, Split::Rows, Split::Rows);
+    else if (w.name == "W2") writeLlama(dir, 2048, 5504, 24, Split::Columns, Split::Replicated);
+    else if (w.name == "W3") writeSmall(dir, 20000, {16, 128}, DType::BF16, 8, 8, 5);
+    else if (w.name == "W4") writeSmall(dir, 100000, {8, 4}, DType::F32, 64, 8, 5);
+    else if (w.name == "W1x2") writeLlama(dir, 4096, 11008, 6, Split::Rows, Split::Rows);
+    std::ofstream(marker) << kVersion;
+    return dir;
+}
+
+} // namespace shardscope::bench

@@ -1,0 +1,234 @@
+#include "json_cursor.h"
+
+namespace shardscope {
+
+void JsonCursor::expect(char c, const char* what) {
+    if (!consume(c)) fail(std::string("expected ") + what);
+}
+
+const char* JsonCursor::describeNext() {
+    switch (peek()) {
+    case '"': return "a string";
+    case '{': return "an object";
+    case '[': return "an array";
+    case 't':
+    case 'f': return "a boolean";
+    case 'n': return "null";
+    case '-': return "a number";
+    default:
+        if (m_pos < m_text.size() && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') return "a number";
+        fail("expected a value"); // not a value at all: a syntax error, not a wrong type
+    }
+}
+
+std::string_view JsonCursor::string(std::string& scratch) {
+    if (peek() != '"') fail("expected a string");
+    const size_t start = ++m_pos;
+    const char* data = m_text.data();
+    const size_t size = m_text.size();
+    size_t i = start;
+    while (i < size) { // the common case: no escapes, so no copy
+        const unsigned char c = static_cast<unsigned char>(data[i]);
+        if (c == '"') {
+            m_pos = i + 1;
+            return m_text.substr(start, i - start);
+        }
+        if (c == '\\') break;
+        if (c < 0x20) {
+            m_pos = i;
+            fail("control character in a string");
+        }
+        ++i;
+    }
+    if (i >= size) {
+        m_pos = size;
+        fail("unterminated string");
+    }
+    scratch.assign(data + start, i - start);
+    slowString(scratch, i);
+    return scratch;
+}
+
+namespace {
+void appendUtf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+        out += char(cp);
+    } else if (cp < 0x800) {
+        out += char(0xC0 | (cp >> 6));
+        out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += char(0xE0 | (cp >> 12));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
+    } else {
+        out += char(0xF0 | (cp >> 18));
+        out += char(0x80 | ((cp >> 12) & 0x3F));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
+    }
+}
+} // namespace
+
+void JsonCursor::slowString(std::string& out, size_t i) {
+    const size_t size = m_text.size();
+    auto hex4 = [&](size_t at) -> uint32_t {
+        if (at + 4 > size) {
+            m_pos = at;
+            fail("truncated \\u escape");
+        }
+        uint32_t v = 0;
+        for (size_t k = 0; k < 4; ++k) {
+            const char h = m_text[at + k];
+            v <<= 4;
+            if (h >= '0' && h <= '9') v |= uint32_t(h - '0');
+            else if (h >= 'a' && h <= 'f') v |= uint32_t(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F') v |= uint32_t(h - 'A' + 10);
+            else {
+                m_pos = at + k;
+                fail("bad hex digit in a \\u escape");
+            }
+        }
+        return v;
+    };
+    while (i < size) {
+        const unsigned char c = static_cast<unsigned char>(m_text[i]);
+        if (c == '"') {
+            m_pos = i + 1;
+            return;
+        }
+        if (c < 0x20) {
+            m_pos = i;
+            fail("control character in a string");
+        }
+        if (c != '\\') {
+            // Copy the plain run up to the next quote or backslash in one go.
+            size_t j = i + 1;
+            while (j < size && m_text[j] != '"' && m_text[j] != '\\' &&
+                   static_cast<unsigned char>(m_text[j]) >= 0x20)
+                ++j;
+            out.append(m_text.data() + i, j - i);
+            i = j;
+            continue;
+        }
+        if (i + 1 >= size) break;
+        const char e = m_text[i + 1];
+        i += 2;
+        switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+            uint32_t cp = hex4(i);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { // a surrogate pair must follow
+                if (i + 6 > size || m_text[i] != '\\' || m_text[i + 1] != 'u') {
+                    m_pos = i;
+                    fail("unpaired surrogate in a \\u escape");
+                }
+                const uint32_t low = hex4(i + 2);
+                if (low < 0xDC00 || low > 0xDFFF) {
+                    m_pos = i;
+                    fail("unpaired surrogate in a \\u escape");
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                i += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                m_pos = i;
+                fail("unpaired surrogate in a \\u escape");
+            }
+            appendUtf8(out, cp);
+            break;
+        }
+        default:
+            m_pos = i - 1;
+            fail(std::string("invalid escape \\") + e);
+        }
+    }
+    m_pos = size;
+    fail("unterminated string");
+}
+
+JsonCursor::Number JsonCursor::number(uint64_t& value) {
+    skipWhitespace();
+    const size_t size = m_text.size();
+    bool negative = false;
+    if (m_pos < size && m_text[m_pos] == '-') negative = true, ++m_pos;
+    if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9') fail("expected a value");
+    value = 0;
+    bool overflow = false;
+    if (m_text[m_pos] == '0') {
+        ++m_pos; // JSON allows no leading zeros
+    } else {
+        while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') {
+            overflow |= __builtin_mul_overflow(value, 10u, &value);
+            overflow |= __builtin_add_overflow(value, uint64_t(m_text[m_pos] - '0'), &value);
+            ++m_pos;
+        }
+    }
+    bool fraction = false;
+    if (m_pos < size && m_text[m_pos] == '.') {
+        fraction = true;
+        ++m_pos;
+        if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9') fail("digits must follow '.'");
+        while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') ++m_pos;
+    }
+    if (m_pos < size && (m_text[m_pos] == 'e' || m_text[m_pos] == 'E')) {
+        fraction = true;
+        ++m_pos;
+        if (m_pos < size && (m_text[m_pos] == '+' || m_text[m_pos] == '-')) ++m_pos;
+        if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9') fail("digits must follow the exponent");
+        while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') ++m_pos;
+    }
+    if (fraction) return Number::Fraction;
+    if (negative) return value == 0 ? Number::Unsigned : Number::Negative; // -0 is zero
+    if (overflow) fail("number too large for 64 bits");
+    return Number::Unsigned;
+}
+
+void JsonCursor::skipValue() { skipValue(0); }
+
+void JsonCursor::skipValue(int depth) {
+    if (depth > 512) fail("nesting too deep");
+    std::string scratch;
+    switch (peek()) {
+    case '"': string(scratch); return;
+    case '{':
+        ++m_pos;
+        if (consume('}')) return;
+        do {
+            string(scratch);
+            expect(':', "':'");
+            skipValue(depth + 1);
+        } while (consume(','));
+        expect('}', "',' or '}'");
+        return;
+    case '[':
+        ++m_pos;
+        if (consume(']')) return;
+        do skipValue(depth + 1);
+        while (consume(','));
+        expect(']', "',' or ']'");
+        return;
+    case 't':
+    case 'f':
+    case 'n': {
+        for (const char* word : {"true", "false", "null"})
+            if (m_text.substr(m_pos, std::char_traits<char>::length(word)) == word) {
+                m_pos += std::char_traits<char>::length(word);
+                return;
+            }
+        fail("expected a value");
+    }
+    default: {
+        uint64_t ignored;
+        number(ignored);
+    }
+    }
+}
+
+} // namespace shardscope
