@@ -24,6 +24,7 @@ namespace {
 
 struct Run {
     double seconds = 0;
+    double cpuSeconds = 0; // user + system of the child
     long maxRssKiB = 0;
     int status = 0;
 };
@@ -49,12 +50,15 @@ Run runCommand(const std::vector<std::string>& args, bool quietStdout) {
     Run r;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.maxRssKiB = usage.ru_maxrss;
+    r.cpuSeconds = double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                   double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }
 
 struct Stats {
     double median = 0, min = 0, max = 0;
+    double cpuMedian = 0;
     long rssKiB = 0;
 };
 
@@ -66,6 +70,10 @@ Stats stats(std::vector<Run> runs) {
     s.min = runs.front().seconds;
     s.max = runs.back().seconds;
     for (const auto& r : runs) s.rssKiB = std::max(s.rssKiB, r.maxRssKiB);
+    std::vector<double> cpu;
+    for (const auto& r : runs) cpu.push_back(r.cpuSeconds);
+    std::sort(cpu.begin(), cpu.end());
+    s.cpuMedian = n % 2 ? cpu[n / 2] : (cpu[n / 2 - 1] + cpu[n / 2]) / 2;
     return s;
 }
 
@@ -116,8 +124,8 @@ int main(int argc, char** argv) {
 
     std::printf("ShardScope benchmark: %d runs each, alternating, warm page cache; %ld cores\n", runs,
                 sysconf(_SC_NPROCESSORS_ONLN));
-    std::printf("%-5s %-22s %-22s %-7s %-9s %-10s %-10s\n", "load", "copy s (min-max)",
-                "shardscope s (min-max)", "ratio", "out GiB/s", "RSS MiB", "cp RSS MiB");
+    std::printf("%-5s %-22s %-22s %-7s %-9s %-8s %-8s %-8s\n", "load", "copy s (min-max)",
+                "shardscope s (min-max)", "ratio", "out GiB/s", "RSS MiB", "cp CPU s", "ss CPU s");
     std::string markdown = "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS |\n"
                            "|---|---|---|---|---|---|\n";
     for (const Workload& w : workloads()) {
@@ -145,11 +153,17 @@ int main(int argc, char** argv) {
         std::vector<Run> copies, consolidations;
         const fs::path copyDir = scratch / "copy", outDir = scratch / "out";
         uint64_t outBytes = 0;
-        for (int r = 0; r <= runs; ++r) { // run 0 warms the cache and is not counted
+        // Each timed command starts with no dirty pages of an earlier run still being written
+        // back: outputs are removed and the disk synced, untimed, before it.
+        auto settle = [&] {
             fs::remove_all(copyDir);
             fs::remove_all(outDir);
+            ::sync();
+        };
+        for (int r = 0; r <= runs; ++r) { // run 0 warms the cache and is not counted
+            settle();
             Run copy = runCommand({"cp", "-r", dir.string(), copyDir.string()}, false);
-            fs::remove_all(copyDir);
+            settle();
             std::vector<std::string> args = {cli.string(), "consolidate", dir.string(), outDir.string(), "--quiet"};
             if (!threads.empty()) args.insert(args.end(), {"--threads", threads});
             Run cons = runCommand(args, false);
@@ -169,9 +183,9 @@ int main(int argc, char** argv) {
         Stats c = stats(copies), s = stats(consolidations);
         const double ratio = s.median / c.median;
         const double gibs = double(outBytes) / double(1ull << 30) / s.median;
-        std::printf("%-5s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-10.0f %-10.0f\n",
+        std::printf("%-5s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f\n",
                     w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
-                    double(s.rssKiB) / 1024, double(c.rssKiB) / 1024);
+                    double(s.rssKiB) / 1024, c.cpuMedian, s.cpuMedian);
         char row[320];
         std::snprintf(row, sizeof row,
                       "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f | %.0f MiB |\n",

@@ -283,8 +283,18 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         rollback.add(temp);
         outputs[f].truncate(pf.fileSize());
         outputs[f].writeExact(pf.header.data(), pf.header.size(), 0);
-        for (uint64_t from = 0; from < pf.dataSize; from += window)
-            tasks.push_back({f, from, std::min(pf.dataSize, from + window)});
+    }
+    // Round-robin over files: threads then mostly write different files, because buffered
+    // writes to one file serialize on its inode lock and contending threads burn CPU spinning.
+    for (uint64_t from = 0;; from += window) {
+        bool any = false;
+        for (size_t f = 0; f < plan.files.size(); ++f) {
+            const uint64_t size = plan.files[f].dataSize;
+            if (from >= size) continue;
+            tasks.push_back({f, from, std::min(size, from + window)});
+            any = true;
+        }
+        if (!any) break;
     }
     {
         std::lock_guard lock(progressMutex);

@@ -23,7 +23,7 @@ struct EngineOptions {
     int threads = 0;        // 0: one per core
     bool overwrite = false; // replace model-* files and sidecars already in the output
     bool sync = false;      // fdatasync every file before it is renamed into place
-    uint64_t windowBytes = 16ull << 20; // output bytes one task assembles at a time
+    uint64_t windowBytes = 2ull << 20; // output bytes one task assembles at a time
     bool directCopy = true;             // copy_file_range for large runs (kernel-side copy)
     // Called from worker threads under a lock, at most once per progressInterval (phase changes
     // and the end always report).
