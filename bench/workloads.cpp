@@ -149,14 +149,16 @@ const std::vector<Workload>& workloads() {
     return list;
 }
 
+bool isGenerated(const Workload& w, const fs::path& cache) {
+    std::ifstream in(cache / (w.name + ".complete"));
+    int version = 0;
+    return in >> version && version == kVersion;
+}
+
 fs::path ensureWorkload(const Workload& w, const fs::path& cache) {
     const fs::path dir = cache / w.name;
     const fs::path marker = cache / (w.name + ".complete");
-    {
-        std::ifstream in(marker);
-        int version = 0;
-        if (in >> version && version == kVersion) return dir;
-    }
+    if (isGenerated(w, cache)) return dir;
     std::fprintf(stderr, "generating %s into %s …\n", w.name.c_str(), dir.c_str());
     fs::remove_all(dir);
     fs::create_directories(dir);

@@ -17,5 +17,6 @@ const std::vector<Workload>& workloads();
 // Writes the workload's shard directory (streamed, chunk by chunk) unless a complete copy is
 // already in the cache; returns its path.
 std::filesystem::path ensureWorkload(const Workload& w, const std::filesystem::path& cache);
+bool isGenerated(const Workload& w, const std::filesystem::path& cache);
 
 } // namespace shardscope::bench

@@ -30,7 +30,7 @@ bool sameRegion(const Chunk& a, const Chunk& b) {
 std::string describeGap(const TensorInfo& t, const std::vector<const Chunk*>& unique,
                         uint64_t missing) {
     const size_t rank = t.shape.size();
-    std::vector<Shape> cuts(rank);
+    std::vector<std::vector<uint64_t>> cuts(rank); // grid lines per dim, any count
     uint64_t cells = 1;
     for (size_t d = 0; d < rank; ++d) {
         cuts[d] = {0, t.shape[d]};

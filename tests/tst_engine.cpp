@@ -84,6 +84,10 @@ void TestEngine::roundTrip_data() {
         for (uint64_t b : {0, 4}) cube.push_back({{a, 0, b}, {a ? 2u : 3u, 7, b ? 5u : 4u}});
     QTest::newRow("3-D split on two dims") << std::vector<SplitTensor>{{"cube", "F64", {5, 7, 9}, cube}}
                                            << 4 << "" << 2 << 4096 << true;
+    QTest::newRow("rank 6 (beyond inline dims)")
+        << std::vector<SplitTensor>{{"r6", "I32", {2, 3, 2, 2, 5, 4}, splitDim({2, 3, 2, 2, 5, 4}, 4, 2)},
+                                    {"r5", "U8", {3, 2, 2, 2, 6}, splitDim({3, 2, 2, 2, 6}, 1, 2)}}
+        << 2 << "" << 2 << 4096 << true;
     QTest::newRow("3-D middle dim") << std::vector<SplitTensor>{{"m", "U8", {6, 8, 10}, splitDim({6, 8, 10}, 1, 4)}}
                                     << 4 << "" << 2 << 4096 << true;
     QTest::newRow("scalar and replicated")
