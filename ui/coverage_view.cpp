@@ -12,7 +12,8 @@
 namespace shardscope {
 namespace {
 constexpr double kMargin = 12;
-constexpr double kLegendHeight = 22;
+constexpr double kLegendLine = 18;
+constexpr int kLegendMaxLines = 3;
 constexpr double kMaxAspect = 12; // beyond this a true-scale picture is a hairline
 constexpr size_t kMaxOverlapChecks = 400;
 } // namespace
@@ -22,8 +23,63 @@ CoverageView::CoverageView(QWidget* parent) : QWidget(parent) {
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
 }
 
+void CoverageView::computeLabels() {
+    m_labels.clear();
+    if (!m_checkpoint) return;
+    const auto& files = m_checkpoint->files;
+    // Rank files differ in one token ("shard-00003-model-00001-of-00001"): show the name up to
+    // the end of the token where names first differ, when the rest is the same for all.
+    size_t prefix = files.empty() ? 0 : files[0].name.size();
+    for (const auto& f : files) {
+        size_t i = 0;
+        while (i < prefix && i < f.name.size() && f.name[i] == files[0].name[i]) ++i;
+        prefix = i;
+    }
+    std::vector<std::string> heads, tails;
+    for (const auto& f : files) {
+        size_t end = prefix;
+        while (end < f.name.size() && f.name[end] != '-' && f.name[end] != '_' && f.name[end] != '.') ++end;
+        heads.push_back(f.name.substr(0, end));
+        tails.push_back(f.name.substr(end));
+    }
+    const bool sameTail = std::all_of(tails.begin(), tails.end(), [&](const std::string& t) { return t == tails[0]; });
+    for (size_t i = 0; i < files.size(); ++i)
+        m_labels.push_back(QString::fromStdString(sameTail && files.size() > 1 ? heads[i] : files[i].name));
+}
+
+std::vector<CoverageView::LegendItem> CoverageView::legendLayout(double& height) const {
+    std::vector<LegendItem> items;
+    height = 0;
+    if (!m_tensor) return items;
+    std::vector<uint32_t> files;
+    for (const Chunk& c : m_tensor->chunks)
+        if (std::find(files.begin(), files.end(), c.file) == files.end()) files.push_back(c.file);
+    std::sort(files.begin(), files.end());
+    const QFontMetrics fm(font());
+    double x = kMargin;
+    int line = 0;
+    for (uint32_t f : files) {
+        const QString label = fm.elidedText(m_labels[f], Qt::ElideMiddle, 200);
+        const double w = 16 + fm.horizontalAdvance(label) + 14;
+        if (x + w > width() - kMargin && x > kMargin) {
+            if (++line == kLegendMaxLines) {
+                items.push_back({f, QRectF(-1, -1, 0, 0), tr("+%1 more").arg(files.size() - items.size())});
+                break;
+            }
+            x = kMargin;
+        }
+        items.push_back({f, QRectF(x, line * kLegendLine, w, kLegendLine), label});
+        x += w;
+    }
+    height = (std::min(line, kLegendMaxLines - 1) + 1) * kLegendLine + 6;
+    return items;
+}
+
 void CoverageView::setTensor(std::shared_ptr<const Checkpoint> checkpoint, int tensor) {
-    m_checkpoint = std::move(checkpoint);
+    if (checkpoint != m_checkpoint) {
+        m_checkpoint = std::move(checkpoint);
+        computeLabels();
+    }
     m_tensor = m_checkpoint && tensor >= 0 && size_t(tensor) < m_checkpoint->tensors.size()
                    ? &m_checkpoint->tensors[size_t(tensor)]
                    : nullptr;
@@ -92,7 +148,10 @@ QString CoverageView::summary() const {
     const Shape& s = m_tensor->shape;
     if (s.empty()) return tr("Scalar: one element");
     if (s.size() == 1) return tr("1-D: %1 elements, drawn as a bar").arg(s[0]);
-    if (s.size() == 2) return tr("2-D: %1 rows × %2 columns").arg(s[0]).arg(s[1]);
+    const double aspect = double(std::max<uint64_t>(m_cols, 1)) / double(std::max<uint64_t>(m_rows, 1));
+    const QString squeezed = aspect > kMaxAspect || aspect < 1 / kMaxAspect
+                                 ? tr(" (the long side is compressed to fit)") : QString();
+    if (s.size() == 2) return tr("2-D: %1 rows × %2 columns").arg(s[0]).arg(s[1]) + squeezed;
     Shape lead(s.size() - 2);
     uint64_t rest = m_slice;
     for (size_t d = lead.size(); d-- > 0;) {
@@ -105,7 +164,9 @@ QString CoverageView::summary() const {
 }
 
 QRectF CoverageView::plane() const {
-    QRectF area = QRectF(rect()).adjusted(kMargin, kMargin, -kMargin, -kMargin - kLegendHeight);
+    double legend = 0;
+    legendLayout(legend);
+    QRectF area = QRectF(rect()).adjusted(kMargin, kMargin, -kMargin, -kMargin - legend);
     if (!m_tensor || area.width() <= 0 || area.height() <= 0) return {};
     if (m_tensor->shape.empty()) { // a scalar: one square cell
         const double side = std::min({area.width(), area.height(), 80.0});
@@ -170,26 +231,19 @@ void CoverageView::paintEvent(QPaintEvent*) {
     p.drawRect(area);
 
     // Legend: the files this tensor's chunks come from.
-    std::vector<uint32_t> files;
-    for (const Chunk& c : m_tensor->chunks)
-        if (std::find(files.begin(), files.end(), c.file) == files.end()) files.push_back(c.file);
-    std::sort(files.begin(), files.end());
-    double x = kMargin;
-    const double y = height() - kLegendHeight + 4;
-    QFontMetrics fm(font());
-    for (size_t i = 0; i < files.size(); ++i) {
-        QString name = QString::fromStdString(m_checkpoint->files[files[i]].name);
-        name = fm.elidedText(name, Qt::ElideMiddle, 180);
-        const double w = 16 + fm.horizontalAdvance(name) + 12;
-        if (x + w > width() - kMargin) {
-            p.setPen(palette().color(QPalette::WindowText));
-            p.drawText(QPointF(x, y + 11), tr("+%1 more").arg(files.size() - i));
-            break;
+    double legendHeight = 0;
+    const auto legend = legendLayout(legendHeight);
+    const double top = height() - legendHeight;
+    p.setPen(palette().color(QPalette::WindowText));
+    for (const LegendItem& item : legend) {
+        if (item.box.width() <= 0) { // the "+N more" marker goes after the last line
+            p.drawText(QPointF(width() - kMargin - QFontMetrics(font()).horizontalAdvance(item.label),
+                               height() - 6), item.label);
+            continue;
         }
-        p.fillRect(QRectF(x, y + 1, 12, 12), ChunkTableModel::fileColor(files[i]));
-        p.setPen(palette().color(QPalette::WindowText));
-        p.drawText(QPointF(x + 16, y + 11), name);
-        x += w;
+        const double y = top + item.box.top();
+        p.fillRect(QRectF(item.box.left(), y + 3, 12, 12), ChunkTableModel::fileColor(item.file));
+        p.drawText(QPointF(item.box.left() + 16, y + 13), item.label);
     }
 }
 

@@ -41,6 +41,14 @@ private:
     QRectF plane() const; // where the tensor is drawn
     QRectF blockRect(const Block& b, const QRectF& area) const;
     QString describe(const Block& b) const;
+    // Legend entries laid out for the current width; the picture gets what is left.
+    struct LegendItem {
+        uint32_t file;
+        QRectF box;
+        QString label;
+    };
+    std::vector<LegendItem> legendLayout(double& height) const;
+    void computeLabels();
 
     std::shared_ptr<const Checkpoint> m_checkpoint;
     const TensorInfo* m_tensor = nullptr;
@@ -48,6 +56,7 @@ private:
     uint64_t m_rows = 1, m_cols = 1;
     std::vector<Block> m_blocks;
     std::vector<QRectF> m_overlaps; // in element coordinates (x = column, y = row)
+    std::vector<QString> m_labels;  // short, distinct name per shard file ("shard-00003")
 };
 
 } // namespace shardscope

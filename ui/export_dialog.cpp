@@ -38,6 +38,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     auto* form = new QFormLayout;
     m_directory = new QLineEdit;
     auto* browseButton = new QPushButton(tr("Browse…"));
+    browseButton->setAutoDefault(false); // Return means Export, not Browse
     auto* dirRow = new QHBoxLayout;
     dirRow->addWidget(m_directory);
     dirRow->addWidget(browseButton);
@@ -66,7 +67,6 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     auto* setupButtons = new QDialogButtonBox;
     m_start = setupButtons->addButton(tr("Export"), QDialogButtonBox::AcceptRole);
     setupButtons->addButton(QDialogButtonBox::Cancel);
-    m_start->setDefault(true);
     setupLayout->addWidget(setupButtons);
     m_pages->addWidget(setup);
 
@@ -124,6 +124,8 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     connect(&m_worker, &ExportWorker::finished, this, &ExportDialog::onFinished);
 
     setOutputDirectory(QString::fromStdString((m_checkpoint->directory / "consolidated").string()));
+    m_openFolder->setAutoDefault(false);
+    m_start->setDefault(true); // only once the button sits inside the dialog does this stick
 }
 
 void ExportDialog::setOutputDirectory(const QString& directory) { m_directory->setText(directory); }
@@ -214,18 +216,21 @@ void ExportDialog::onFinished(const ExportOutcome& outcome) {
         m_setupError->setText(tr("Export failed: %1\nNothing half-written was left behind.").arg(outcome.error));
     } else {
         const double gib = double(outcome.result.bytesWritten) / double(1ull << 30);
-        QString text = tr("<b>Export complete.</b><br><br>%1 file(s), %2 in %3 s (%4 GiB/s)<br>"
+        const double write = outcome.result.seconds;
+        QString text = tr("<b>Export complete.</b><br><br>%1 file(s), %2 written in %3 s (%4 GiB/s)<br>"
                           "into <tt>%5</tt>")
                            .arg(outcome.result.files.size())
                            .arg(QString::fromStdString(formatBytes(outcome.result.bytesWritten)))
-                           .arg(outcome.seconds, 0, 'f', 2)
-                           .arg(outcome.seconds > 0 ? gib / outcome.seconds : 0.0, 0, 'f', 2)
+                           .arg(write, 0, 'f', 2)
+                           .arg(write > 0 ? gib / write : 0.0, 0, 'f', 2)
                            .arg(m_resultDirectory.toHtmlEscaped());
         if (!outcome.result.sidecars.empty())
             text += tr("<br>%1 sidecar file(s) copied from .hf_metadata").arg(outcome.result.sidecars.size());
         text += outcome.verifyMessage.isEmpty()
                     ? tr("<br><br>Verification: skipped")
-                    : tr("<br><br>Verification: %1").arg(outcome.verifyMessage.toHtmlEscaped());
+                    : tr("<br><br>Verification (%1 s): %2")
+                          .arg(std::max(0.0, outcome.seconds - write), 0, 'f', 2)
+                          .arg(outcome.verifyMessage.toHtmlEscaped());
         m_summary->setText(text);
         m_pages->setCurrentIndex(2);
     }

@@ -13,6 +13,8 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QGuiApplication>
+#include <QScreen>
 #include <QCheckBox>
 #include <QClipboard>
 #include <QCloseEvent>
@@ -25,6 +27,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
@@ -89,13 +92,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::SelectedClicked);
     m_table->setContextMenuPolicy(Qt::CustomContextMenu);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::NameColumn, 300);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::NameColumn, 280);
     m_table->horizontalHeader()->resizeSection(TensorTableModel::DTypeColumn, 55);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::ShapeColumn, 95);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::ElementsColumn, 80);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::ShapeColumn, 92);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::ElementsColumn, 92);
     m_table->horizontalHeader()->resizeSection(TensorTableModel::SizeColumn, 80);
     m_table->horizontalHeader()->resizeSection(TensorTableModel::ChunksColumn, 52);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::StatusColumn, 95);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::StatusColumn, 92);
     leftLayout->addWidget(m_table);
 
     m_mainSplitter = new QSplitter(Qt::Horizontal);
@@ -253,6 +256,7 @@ QWidget* MainWindow::createFilterBar() {
     m_filter = new QLineEdit;
     m_filter->setPlaceholderText(tr("Filter tensors (Ctrl+F)"));
     m_filter->setClearButtonEnabled(true);
+    m_filter->installEventFilter(this); // so Ctrl+E exports even while typing a filter
     m_regex = new QCheckBox(tr("Regex"));
     m_dtypeFilter = new QComboBox;
     m_statusFilter = new QComboBox;
@@ -329,9 +333,9 @@ QWidget* MainWindow::createDetails() {
 void MainWindow::createDocks() {
     m_problemView = makeTable(this);
     m_problemView->setModel(m_problems);
-    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::SeverityColumn, 90);
-    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::FileColumn, 220);
-    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::TensorColumn, 260);
+    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::SeverityColumn, 78);
+    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::FileColumn, 170);
+    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::TensorColumn, 190);
     m_problemsDock = new QDockWidget(tr("Problems"), this);
     m_problemsDock->setObjectName("problemsDock");
     m_problemsDock->setWidget(m_problemView);
@@ -357,7 +361,11 @@ void MainWindow::createDocks() {
 
 void MainWindow::readSettings() {
     QSettings s;
-    if (!restoreGeometry(s.value("window/geometry").toByteArray())) resize(1440, 900);
+    if (!restoreGeometry(s.value("window/geometry").toByteArray())) {
+        const QRect screen = QGuiApplication::primaryScreen() ? QGuiApplication::primaryScreen()->availableGeometry()
+                                                              : QRect(0, 0, 1440, 900);
+        resize(std::min(1480, screen.width() * 9 / 10), std::min(960, screen.height() * 9 / 10));
+    }
     restoreState(s.value("window/state").toByteArray());
     m_mainSplitter->restoreState(s.value("window/mainSplitter").toByteArray());
     m_detailSplitter->restoreState(s.value("window/detailSplitter").toByteArray());
@@ -467,6 +475,7 @@ void MainWindow::onScanFinished(const ScanResult& result) {
     m_coverage->setTensor(nullptr, -1);
     updateFilterChoices();
     if (m_proxy->rowCount() > 0) m_table->selectRow(0);
+    m_table->setFocus();
     updateDetails();
     updateStatus();
     emit checkpointOpened();
@@ -725,6 +734,18 @@ void MainWindow::showMessage(const QString& title, const QString& text, bool err
                                 QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+    // X11 line edits claim Ctrl+E (end of line); in ShardScope it is Export everywhere.
+    if (watched == m_filter && event->type() == QEvent::ShortcutOverride) {
+        auto* key = static_cast<QKeyEvent*>(event);
+        if (QKeySequence(key->keyCombination()) == m_exportAction->shortcut()) {
+            event->ignore();
+            return true;
+        }
+    }
+    return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
