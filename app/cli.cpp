@@ -147,14 +147,7 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
         std::fwrite(out.data(), 1, out.size(), stdout);
         out.clear();
     };
-    auto number = [&](uint64_t v) {
-        char digits[24];
-        char* end = digits + sizeof digits;
-        char* p = end;
-        do *--p = char('0' + v % 10);
-        while (v /= 10);
-        out.append(p, size_t(end - p));
-    };
+    auto number = [&](uint64_t v) { appendDecimal(out, v); };
     out += R"({"directory":)";
     appendJsonQuoted(out, ckpt.directory.string());
     out += R"(,"mapping":)";

@@ -86,24 +86,8 @@ std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
                             continue;
                         }
                         found = true;
-                        if (cur.peek() != '[')
-                            throw ShardingError{e.fqn, std::string("saved_offsets must be an array, found ") + cur.describeNext()};
-                        cur.consume('[');
-                        if (cur.consume(']')) continue;
-                        do {
-                            const char next = cur.peek();
-                            if (next != '-' && (next < '0' || next > '9'))
-                                throw ShardingError{e.fqn, std::string("saved_offsets must hold non-negative integers, found ") + cur.describeNext()};
-                            uint64_t v = 0;
-                            switch (cur.number(v)) {
-                            case JsonCursor::Number::Unsigned: e.offsets.push_back(v); break;
-                            case JsonCursor::Number::Negative:
-                                throw ShardingError{e.fqn, "saved_offsets holds a negative number (-" + std::to_string(v) + ")"};
-                            case JsonCursor::Number::Fraction:
-                                throw ShardingError{e.fqn, "saved_offsets must hold non-negative integers, found a fraction"};
-                            }
-                        } while (cur.consume(','));
-                        cur.expect(']', "',' or ']'");
+                        if (auto problem = cur.unsignedArray(e.offsets, "saved_offsets"); !problem.empty())
+                            throw ShardingError{e.fqn, problem};
                     } while (cur.consume(','));
                     cur.expect('}', "',' or '}'");
                 }

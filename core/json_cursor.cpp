@@ -190,6 +190,28 @@ JsonCursor::Number JsonCursor::number(uint64_t& value) {
     return Number::Unsigned;
 }
 
+std::string JsonCursor::unsignedArray(Shape& out, const char* field) {
+    out.clear();
+    if (peek() != '[') return std::string(field) + " must be an array, found " + describeNext();
+    ++m_pos;
+    if (consume(']')) return {};
+    do {
+        const char next = peek();
+        if (next != '-' && (next < '0' || next > '9'))
+            return std::string(field) + " must hold non-negative integers, found " + describeNext();
+        uint64_t v = 0;
+        switch (number(v)) {
+        case Number::Unsigned: out.push_back(v); break;
+        case Number::Negative:
+            return std::string(field) + " holds a negative number (-" + std::to_string(v) + ")";
+        case Number::Fraction:
+            return std::string(field) + " must hold non-negative integers, found a fraction";
+        }
+    } while (consume(','));
+    expect(']', "',' or ']'");
+    return {};
+}
+
 void JsonCursor::skipValue() { skipValue(0); }
 
 void JsonCursor::skipValue(int depth) {

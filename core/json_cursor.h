@@ -1,5 +1,7 @@
 #pragma once
 
+#include "shape.h"
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -48,6 +50,10 @@ public:
     void skipValue();
 
     [[noreturn]] void fail(const std::string& what) const { throw JsonSyntaxError(m_pos, what); }
+
+    // [n, n, ...] of non-negative integers into `out`. A wrong shape is returned as a message
+    // that starts with `field` ("shape holds a negative number (-2)"); bad JSON still throws.
+    std::string unsignedArray(Shape& out, const char* field);
 
 private:
     void skipWhitespace() {

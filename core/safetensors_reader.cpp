@@ -58,31 +58,6 @@ bool isValidUtf8(std::string_view text) {
 
 namespace {
 
-// [n, n, ...] of non-negative integers; `what` names the field in messages.
-void readUIntArray(JsonCursor& cur, Shape& out, const std::string& tensor, const char* field) {
-    const std::string f = field;
-    out.clear();
-    if (cur.peek() != '[')
-        throw JsonFieldError(f + " must be an array", tensor);
-    cur.consume('[');
-    if (cur.consume(']')) return;
-    do {
-        const char next = cur.peek();
-        if (next != '-' && (next < '0' || next > '9'))
-            throw JsonFieldError(f + " must hold non-negative integers, found " +
-                                 cur.describeNext(), tensor);
-        uint64_t v = 0;
-        switch (cur.number(v)) {
-        case JsonCursor::Number::Unsigned: out.push_back(v); break;
-        case JsonCursor::Number::Negative:
-            throw JsonFieldError(f + " holds a negative number (-" + std::to_string(v) + ")", tensor);
-        case JsonCursor::Number::Fraction:
-            throw JsonFieldError(f + " must hold non-negative integers, found a fraction", tensor);
-        }
-    } while (cur.consume(','));
-    cur.expect(']', "',' or ']'");
-}
-
 void readMetadata(JsonCursor& cur, SafetensorsHeader& h) {
     if (cur.peek() != '{')
         throw JsonFieldError(std::string("__metadata__ must be an object of strings, found ") +
@@ -106,7 +81,7 @@ void readEntry(JsonCursor& cur, TensorEntry& t) {
     if (cur.peek() != '{')
         throw JsonFieldError(std::string("entry must be an object, found ") + cur.describeNext(), t.name);
     cur.consume('{');
-    enum : unsigned { kDType = 1, kShape = 2, kOffsets = 4 };
+    constexpr unsigned kDType = 1, kShape = 2, kOffsets = 4;
     unsigned seen = 0;
     std::string scratch;
     Shape offsets;
@@ -124,9 +99,11 @@ void readEntry(JsonCursor& cur, TensorEntry& t) {
                 if (!type) throw JsonFieldError("unknown dtype \"" + std::string(name) + "\"", t.name);
                 t.dtype = *type;
             } else if (bit == kShape) {
-                readUIntArray(cur, t.shape, t.name, "shape");
+                if (auto problem = cur.unsignedArray(t.shape, "shape"); !problem.empty())
+                    throw JsonFieldError(problem, t.name);
             } else if (bit == kOffsets) {
-                readUIntArray(cur, offsets, t.name, "data_offsets");
+                if (auto problem = cur.unsignedArray(offsets, "data_offsets"); !problem.empty())
+                    throw JsonFieldError(problem, t.name);
                 if (offsets.size() != 2)
                     throw JsonFieldError("data_offsets must hold exactly 2 numbers, found " +
                                          std::to_string(offsets.size()), t.name);

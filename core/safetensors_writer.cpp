@@ -28,17 +28,20 @@ std::string jsonQuote(const std::string& text) {
     return out;
 }
 
+void appendDecimal(std::string& out, uint64_t value) {
+    char digits[24];
+    char* end = digits + sizeof digits;
+    char* p = end;
+    do *--p = char('0' + value % 10);
+    while (value /= 10);
+    out.append(p, size_t(end - p));
+}
+
 void appendJsonArray(std::string& out, const Shape& values) {
     out += '[';
-    char digits[24];
     for (size_t i = 0; i < values.size(); ++i) {
         if (i) out += ',';
-        char* end = digits + sizeof digits;
-        char* p = end;
-        uint64_t v = values[i];
-        do *--p = char('0' + v % 10);
-        while (v /= 10);
-        out.append(p, size_t(end - p));
+        appendDecimal(out, values[i]);
     }
     out += ']';
 }

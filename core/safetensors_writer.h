@@ -32,6 +32,8 @@ std::string buildHeader(const std::vector<HeaderTensor>& tensors);
 std::string jsonQuote(const std::string& text);
 // The same, appended to `out` (no temporary on hot paths).
 void appendJsonQuoted(std::string& out, std::string_view text);
+// A number in decimal appended to `out`.
+void appendDecimal(std::string& out, uint64_t value);
 // "[1,2,3]" appended to `out`.
 void appendJsonArray(std::string& out, const Shape& values);
 

@@ -27,6 +27,8 @@ private slots:
     void manyTensorsOverSeveralFiles();
     void badInputsLeaveNothing_data();
     void badInputsLeaveNothing();
+    void brokenFilesLeaveNothing_data();
+    void brokenFilesLeaveNothing();
     void refusesOutputEqualToInput();
     void staleOutputsRefusedUnlessOverwrite();
     void cancelLeavesNothing();
@@ -248,6 +250,52 @@ void TestEngine::badInputsLeaveNothing() {
         QVERIFY2(QString(e.what()).contains(expected), e.what());
     }
     QVERIFY2(outputLeftovers(out()).empty(), joined(outputLeftovers(out())).c_str());
+}
+
+void TestEngine::brokenFilesLeaveNothing_data() {
+    // One broken shard next to good ones, for each way a header can be wrong.
+    QTest::addColumn<QByteArray>("header");
+    QTest::addColumn<QByteArray>("data");
+    QTest::addColumn<qint64>("length");
+    QTest::addColumn<QString>("expected");
+    const std::string info = R"("__metadata__":{"DCP_SHARDING_INFO":"{\"x\":{\"saved_offsets\":[0]}}"})";
+    auto row = [](const char* tag, const std::string& header, const std::string& data, const char* expected,
+                  qint64 length = -1) {
+        QTest::newRow(tag) << QByteArray::fromStdString(header) << QByteArray::fromStdString(data) << length
+                           << QString(expected);
+    };
+    row("length over limit", "{}", "", "exceeds the limit", 200'000'000);
+    row("length past end", "{}", "", "runs past the end of the file", 999);
+    row("not utf8", "{\"\xfe\":1}", "", "not valid UTF-8");
+    row("not json", "{" + info + ",", "", "not valid JSON");
+    row("unknown dtype", "{" + info + R"(,"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", "a", "unknown dtype");
+    row("size mismatch", "{" + info + R"(,"x":{"dtype":"F32","shape":[1],"data_offsets":[0,2]}})", "ab", "needs 4");
+    row("hole", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", "ab", "hole");
+    row("trailing", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "abc", "trailing bytes");
+    row("metadata not strings", R"({"__metadata__":{"DCP_SHARDING_INFO":7}})", "", "must map strings to strings");
+    row("duplicate", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}})",
+        "a", "duplicate tensor name");
+}
+
+void TestEngine::brokenFilesLeaveNothing() {
+    QFETCH(QByteArray, header);
+    QFETCH(QByteArray, data);
+    QFETCH(qint64, length);
+    QFETCH(QString, expected);
+    writeCheckpoint(in(), {{"ok", "F32", {8}, splitDim({8}, 0, 2)}}, 2);
+    writeRaw(in() / "shard-00003-broken.safetensors", header.toStdString(), data.toStdString(), length);
+    Checkpoint c = scanCheckpoint(in());
+    QVERIFY(c.hasErrors());
+    Plan plan = makePlan(c, {}, UnmappedPolicy::Error);
+    try {
+        consolidate(c, plan, out(), {});
+        QFAIL("consolidated next to a broken shard");
+    } catch (const Error& e) {
+        QVERIFY2(QString(e.what()).contains(expected), e.what());
+        QVERIFY2(QString(e.what()).contains("shard-00003-broken.safetensors"), e.what());
+    }
+    QVERIFY2(outputLeftovers(out()).empty(), joined(outputLeftovers(out())).c_str());
+    QVERIFY(!fs::exists(out()));
 }
 
 void TestEngine::refusesOutputEqualToInput() {
