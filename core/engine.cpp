@@ -1,7 +1,7 @@
 #include "engine.h"
 
 #include "parallel.h"
-#include "pieces.h"
+#include "runs.h"
 #include "posix_file.h"
 
 #include <algorithm>
@@ -19,9 +19,11 @@ namespace fs = std::filesystem;
 namespace shardscope {
 namespace {
 
-// Runs at least this long are copied by the kernel straight from shard to output; shorter ones
-// are gathered into a window buffer first so each output region is written once.
+// Tensors whose runs are all at least this long are copied by the kernel straight from shard to
+// output; the others are gathered into a window buffer so each output region is written once.
 constexpr uint64_t kDirectRunBytes = 256 << 10;
+// Reads of neighbouring chunks merge when the hole between them is at most this large.
+constexpr uint64_t kReadMergeGap = 64 << 10;
 
 bool isModelFileName(const std::string& name) {
     return name.rfind("model-", 0) == 0 && name.size() > 12 &&
@@ -64,62 +66,118 @@ private:
 class Copier {
 public:
     Copier(const Checkpoint& ckpt, const Plan& plan, const EngineOptions& options,
-           const std::vector<PosixFile>& sources, const std::vector<PosixFile>& outputs)
-        : m_ckpt(ckpt), m_plan(plan), m_options(options), m_sources(sources), m_outputs(outputs) {}
+           const std::vector<PosixFile>& sources, const std::vector<PosixFile>& outputs,
+           const std::vector<bool>& directTensors)
+        : m_ckpt(ckpt), m_plan(plan), m_options(options), m_sources(sources), m_outputs(outputs),
+          m_direct(directTensors) {}
 
     void run(const Task& task, std::vector<char>& window, std::vector<char>& scratch) {
         const PlannedFile& file = m_plan.files[task.file];
         const PosixFile& out = m_outputs[task.file];
         const uint64_t dataStart = file.header.size();
-        m_pieces.clear();
+        m_spans.clear();
+        m_writes.clear();
 
         auto it = std::upper_bound(file.tensors.begin(), file.tensors.end(), task.from,
                                    [](uint64_t pos, const PlannedTensor& t) { return pos < t.end; });
         for (; it != file.tensors.end() && it->begin < task.to; ++it) {
+            const TensorInfo& tensor = m_ckpt.tensors[it->tensor];
             const uint64_t lo = std::max(it->begin, task.from) - it->begin;
             const uint64_t hi = std::min(it->end, task.to) - it->begin;
-            collectPieces(m_ckpt.tensors[it->tensor], lo, hi, it->begin, false, m_pieces);
+            if (lo >= hi) continue;
+            const bool direct = m_options.directCopy && !m_noKernelCopy && m_direct[it->tensor];
+            if (!direct) { // the gathered bytes of this tensor go out with the window
+                if (!m_writes.empty() && m_writes.back().second == it->begin + lo)
+                    m_writes.back().second = it->begin + hi;
+                else
+                    m_writes.push_back({it->begin + lo, it->begin + hi});
+            }
+            const unsigned bits = dtypeBits(tensor.dtype);
+            for (const Chunk& chunk : tensor.chunks) {
+                if (chunk.replica) continue;
+                checkCancel();
+                ChunkRuns runs(tensor.shape, chunk.offsets, chunk.shape, bits);
+                const uint64_t runBytes = runs.runBytes();
+                if (runs.count() == 0 || runBytes == 0) continue;
+                const uint64_t r0 = runs.firstEndingAfter(lo), r1 = runs.firstStartingFrom(hi);
+                if (r0 >= r1) continue;
+                // The runs of one chunk are back to back in its shard: one span to read.
+                const uint64_t first = runs.dstByte(r0), last = runs.dstByte(r1 - 1);
+                const uint64_t srcStart = chunk.begin + r0 * runBytes + (std::max(first, lo) - first);
+                const uint64_t srcEnd = chunk.begin + (r1 - 1) * runBytes + (std::min(last + runBytes, hi) - last);
+                if (direct) {
+                    for (uint64_t r = r0; r < r1; ++r) {
+                        const uint64_t start = runs.dstByte(r);
+                        const uint64_t a = std::max(start, lo), b = std::min(start + runBytes, hi);
+                        copyDirect(chunk.file, chunk.begin + r * runBytes + (a - start),
+                                   dataStart + it->begin + a, b - a, out, scratch);
+                    }
+                    continue;
+                }
+                m_spans.push_back({chunk.file, srcStart, srcEnd, &tensor, &chunk, it->begin, lo, hi, r0, r1});
+            }
         }
+        if (m_spans.empty()) return;
 
-        m_gather.clear();
-        for (const Piece& p : m_pieces) {
-            checkCancel();
-            if (m_options.directCopy && p.runBytes >= kDirectRunBytes && !m_noKernelCopy)
-                copyDirect(p, out, dataStart, scratch);
-            else
-                m_gather.push_back(p);
-        }
-        if (m_gather.empty()) return;
-
-        // Read in source order with neighbouring pieces merged, then scatter into the window.
+        // Read in shard order, neighbouring spans merged into one read, then scatter the runs.
         if (window.size() < task.to - task.from) window.resize(task.to - task.from);
-        readPieces(m_gather, m_sources, scratch, [&](const Piece& p, const char* bytes) {
-            checkCancel();
-            std::memcpy(window.data() + (p.dst - task.from), bytes, p.length);
+        std::sort(m_spans.begin(), m_spans.end(), [](const Span& a, const Span& b) {
+            return a.file != b.file ? a.file < b.file : a.srcStart < b.srcStart;
         });
-        // Write the gathered regions, each contiguous stretch in one call.
-        std::sort(m_gather.begin(), m_gather.end(),
-                  [](const Piece& a, const Piece& b) { return a.dst < b.dst; });
-        for (size_t i = 0; i < m_gather.size();) {
-            uint64_t start = m_gather[i].dst, end = start + m_gather[i].length;
+        for (size_t i = 0; i < m_spans.size();) {
+            checkCancel();
+            const uint32_t src = m_spans[i].file;
+            const uint64_t readStart = m_spans[i].srcStart;
+            uint64_t readEnd = m_spans[i].srcEnd;
             size_t j = i + 1;
-            while (j < m_gather.size() && m_gather[j].dst == end) end += m_gather[j++].length;
-            out.writeExact(window.data() + (start - task.from), end - start, dataStart + start);
+            while (j < m_spans.size() && m_spans[j].file == src && m_spans[j].srcStart <= readEnd + kReadMergeGap &&
+                   m_spans[j].srcEnd - readStart <= std::max<uint64_t>(scratch.size(), task.to - task.from)) {
+                readEnd = std::max(readEnd, m_spans[j].srcEnd);
+                ++j;
+            }
+            if (scratch.size() < readEnd - readStart) scratch.resize(readEnd - readStart);
+            m_sources[src].readExact(scratch.data(), readEnd - readStart, readStart);
+            for (size_t k = i; k < j; ++k) scatter(m_spans[k], scratch.data(), readStart, window.data(), task.from);
             i = j;
         }
+        for (const auto& [from, to] : m_writes)
+            out.writeExact(window.data() + (from - task.from), to - from, dataStart + from);
     }
 
 private:
+    struct Span {
+        uint32_t file;
+        uint64_t srcStart, srcEnd; // absolute range in the shard file
+        const TensorInfo* tensor;
+        const Chunk* chunk;
+        uint64_t tensorBegin; // the tensor's offset in the output data section
+        uint64_t lo, hi;      // tensor-local bytes this window covers
+        uint64_t r0, r1;      // the runs that fall in it
+    };
+
+    // `source` holds shard bytes from sourceFrom on; `window` data-section bytes from windowFrom on.
+    static void scatter(const Span& s, const char* source, uint64_t sourceFrom, char* window,
+                        uint64_t windowFrom) {
+        ChunkRuns runs(s.tensor->shape, s.chunk->offsets, s.chunk->shape, dtypeBits(s.tensor->dtype));
+        const uint64_t runBytes = runs.runBytes();
+        for (uint64_t r = s.r0; r < s.r1; ++r) {
+            const uint64_t start = runs.dstByte(r);
+            const uint64_t a = std::max(start, s.lo), b = std::min(start + runBytes, s.hi);
+            std::memcpy(window + (s.tensorBegin + a - windowFrom),
+                        source + (s.chunk->begin + r * runBytes + (a - start) - sourceFrom), b - a);
+        }
+    }
+
     void checkCancel() const {
         if (m_options.cancel && m_options.cancel->load(std::memory_order_relaxed)) throw Cancelled();
     }
 
-    void copyDirect(const Piece& p, const PosixFile& out, uint64_t dataStart,
+    void copyDirect(uint32_t file, uint64_t src, uint64_t dst, uint64_t length, const PosixFile& out,
                     std::vector<char>& scratch) {
-        loff_t in = loff_t(p.src), to = loff_t(dataStart + p.dst);
-        uint64_t left = p.length;
-        while (left > 0) {
-            ssize_t n = ::copy_file_range(m_sources[p.file].fd(), &in, out.fd(), &to, left, 0);
+        loff_t in = loff_t(src), to = loff_t(dst);
+        uint64_t left = length;
+        while (left > 0 && !m_noKernelCopy) {
+            ssize_t n = ::copy_file_range(m_sources[file].fd(), &in, out.fd(), &to, left, 0);
             if (n > 0) {
                 left -= uint64_t(n);
                 continue;
@@ -131,14 +189,12 @@ private:
                 break;
             }
             if (n == 0)
-                throw Error(m_sources[p.file].path(), "",
-                            "file ended early at byte " + std::to_string(in));
+                throw Error(m_sources[file].path(), "", "file ended early at byte " + std::to_string(in));
             throw Error(out.path(), "", "copy failed: " + systemError(errno));
         }
-        // Fallback for the remainder, in bounded blocks.
-        while (left > 0) {
+        while (left > 0) { // through memory, in bounded blocks
             uint64_t n = std::min<uint64_t>(left, scratch.size());
-            m_sources[p.file].readExact(scratch.data(), n, uint64_t(in));
+            m_sources[file].readExact(scratch.data(), n, uint64_t(in));
             out.writeExact(scratch.data(), n, uint64_t(to));
             in += loff_t(n), to += loff_t(n), left -= n;
         }
@@ -149,7 +205,9 @@ private:
     const EngineOptions& m_options;
     const std::vector<PosixFile>& m_sources;
     const std::vector<PosixFile>& m_outputs;
-    std::vector<Piece> m_pieces, m_gather;
+    const std::vector<bool>& m_direct;
+    std::vector<Span> m_spans;
+    std::vector<std::pair<uint64_t, uint64_t>> m_writes;
     bool m_noKernelCopy = false;
 };
 
@@ -305,10 +363,20 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
     report(headerBytes, plan.files.front().name, true);
 
     const int threads = std::max(1, std::min<int>(effectiveThreads(options.threads), int(tasks.size())));
+    // A tensor goes the kernel-copy way only when every one of its runs is long.
+    std::vector<bool> direct(ckpt.tensors.size(), false);
+    for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
+        const TensorInfo& t = ckpt.tensors[i];
+        if (t.status != CoverageStatus::Complete) continue;
+        bool allLong = !t.chunks.empty();
+        for (const Chunk& c : t.chunks)
+            allLong = allLong && ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype)).runBytes() >= kDirectRunBytes;
+        direct[i] = allLong;
+    }
     std::vector<std::unique_ptr<Copier>> copiers;
     std::vector<std::vector<char>> windows(threads), scratches(threads);
     for (int t = 0; t < threads; ++t) {
-        copiers.push_back(std::make_unique<Copier>(ckpt, plan, options, sources, outputs));
+        copiers.push_back(std::make_unique<Copier>(ckpt, plan, options, sources, outputs, direct));
         scratches[t].resize(std::min<uint64_t>(window, 16 << 20));
     }
     parallelForWorkers(tasks.size(), threads, [&](size_t i, int worker) {
