@@ -27,7 +27,9 @@ constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 
 std::atomic<bool> g_cancel{false};
 
-void onSignal(int) { g_cancel = true; }
+void onSignal(int) {
+    g_cancel = true;
+}
 
 const char* kUsageText =
     R"(Usage: shardscope-cli <command> [options]
@@ -76,17 +78,28 @@ Args parseArgs(int argc, char** argv, int first) {
         auto is = [&](const char* name) {
             return arg == name || arg.rfind(std::string(name) + "=", 0) == 0;
         };
-        if (arg == "--json") a.json = true;
-        else if (arg == "--overwrite") a.overwrite = true;
-        else if (arg == "--quiet" || arg == "-q") a.quiet = true;
-        else if (arg == "--sync") a.sync = true;
-        else if (arg == "--help" || arg == "-h") a.help = true;
-        else if (is("--mapping")) value(a.mapping);
-        else if (is("--against")) value(a.against);
-        else if (is("--unmapped")) value(a.unmapped);
-        else if (is("--threads")) value(a.threads);
-        else if (arg.size() > 1 && arg[0] == '-') throw UsageError("unknown option " + arg);
-        else a.positional.push_back(arg);
+        if (arg == "--json")
+            a.json = true;
+        else if (arg == "--overwrite")
+            a.overwrite = true;
+        else if (arg == "--quiet" || arg == "-q")
+            a.quiet = true;
+        else if (arg == "--sync")
+            a.sync = true;
+        else if (arg == "--help" || arg == "-h")
+            a.help = true;
+        else if (is("--mapping"))
+            value(a.mapping);
+        else if (is("--against"))
+            value(a.against);
+        else if (is("--unmapped"))
+            value(a.unmapped);
+        else if (is("--threads"))
+            value(a.threads);
+        else if (arg.size() > 1 && arg[0] == '-')
+            throw UsageError("unknown option " + arg);
+        else
+            a.positional.push_back(arg);
     }
     return a;
 }
@@ -151,8 +164,10 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     out += R"({"directory":)";
     appendJsonQuoted(out, ckpt.directory.string());
     out += R"(,"mapping":)";
-    if (mapping.fileIndex.empty()) out += "null";
-    else appendJsonQuoted(out, mapping.source);
+    if (mapping.fileIndex.empty())
+        out += "null";
+    else
+        appendJsonQuoted(out, mapping.source);
     out += R"(,"consolidatable":)";
     out += consolidatable ? "true" : "false";
     out += R"(,"total_bytes":)";
@@ -189,8 +204,10 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
             appendJsonQuoted(out, t.coverageDetail);
         }
         out += R"(,"target":)";
-        if (target == plan.weightMap.end()) out += "null";
-        else appendJsonQuoted(out, target->second);
+        if (target == plan.weightMap.end())
+            out += "null";
+        else
+            appendJsonQuoted(out, target->second);
         out += R"(,"chunks":[)";
         for (size_t c = 0; c < t.chunks.size(); ++c) {
             const auto& ch = t.chunks[c];
@@ -236,9 +253,10 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
         for (const auto& c : t.chunks) {
             const auto& f = ckpt.files[c.file];
             out += "    " + f.name + "  saved_offsets " + formatShape(c.offsets) + "  shape " +
-                   formatShape(c.shape) + "  data_offsets [" + std::to_string(c.begin - f.dataStart) +
-                   ", " + std::to_string(c.end - f.dataStart) + ")" +
-                   (c.replica ? "  (replica)" : "") + "\n";
+                   formatShape(c.shape) + "  data_offsets [" +
+                   std::to_string(c.begin - f.dataStart) + ", " +
+                   std::to_string(c.end - f.dataStart) + ")" + (c.replica ? "  (replica)" : "") +
+                   "\n";
         }
         if (out.size() > (1 << 20)) {
             std::fwrite(out.data(), 1, out.size(), stdout);
@@ -266,7 +284,8 @@ int cmdInspect(const Args& a) {
         printInspectText(ckpt, mapping, plan);
         std::vector<Problem> all = ckpt.problems;
         all.insert(all.end(), plan.problems.begin(), plan.problems.end());
-        if (all.empty()) std::cout << "\nNo problems: ready to consolidate.\n";
+        if (all.empty())
+            std::cout << "\nNo problems: ready to consolidate.\n";
         else {
             std::cout << "\nProblems (" << all.size() << "):\n";
             std::cout.flush();
@@ -332,7 +351,8 @@ int cmdConsolidate(const Args& a) {
         std::printf("Wrote %zu file(s), %s in %.2f s (%.2f GiB/s) to %s", result.files.size(),
                     formatBytes(result.bytesWritten).c_str(), result.seconds,
                     result.seconds > 0 ? gib / result.seconds : 0.0, a.positional[1].c_str());
-        if (!result.sidecars.empty()) std::printf("; copied %zu sidecar file(s)", result.sidecars.size());
+        if (!result.sidecars.empty())
+            std::printf("; copied %zu sidecar file(s)", result.sidecars.size());
         std::printf("\n");
     }
     return kOk;
@@ -356,8 +376,9 @@ int cmdVerify(const Args& a) {
         return kFailed;
     }
     std::printf("OK: %zu file(s), %zu tensors", report.files, report.tensors);
-    if (ckpt) std::printf(", %s compared byte for byte with %s", formatBytes(report.bytesCompared).c_str(),
-                          a.against->c_str());
+    if (ckpt)
+        std::printf(", %s compared byte for byte with %s",
+                    formatBytes(report.bytesCompared).c_str(), a.against->c_str());
     std::printf("\n");
     return kOk;
 }
@@ -367,7 +388,8 @@ int cmdDemo(const Args& a) {
     const fs::path dir = a.positional[0];
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
-        throw Error(dir.string(), "", "is not empty; the demo is written only into a new or empty directory");
+        throw Error(dir.string(), "",
+                    "is not empty; the demo is written only into a new or empty directory");
     writeDemoCheckpoint(dir);
     std::printf("Wrote the demo checkpoint to %s\n", dir.c_str());
     return kOk;

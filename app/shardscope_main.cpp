@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
     shardscope::MainWindow window;
     window.show();
     const QStringList args = parser.positionalArguments();
-    if (!args.isEmpty()) window.openDirectory(args.front());
-    else window.openStartupDirectory();
+    if (!args.isEmpty())
+        window.openDirectory(args.front());
+    else
+        window.openStartupDirectory();
     return app.exec();
 }

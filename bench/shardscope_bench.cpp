@@ -32,7 +32,8 @@ struct Run {
 // fork/exec/wait4: wall time and the child's own peak RSS.
 Run runCommand(const std::vector<std::string>& args, bool quietStdout) {
     std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : args)
+        argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     const auto start = std::chrono::steady_clock::now();
     pid_t pid = fork();
@@ -64,14 +65,17 @@ struct Stats {
 
 Stats stats(std::vector<Run> runs) {
     Stats s;
-    std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
+    std::sort(runs.begin(), runs.end(),
+              [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
     const size_t n = runs.size();
     s.median = n % 2 ? runs[n / 2].seconds : (runs[n / 2 - 1].seconds + runs[n / 2].seconds) / 2;
     s.min = runs.front().seconds;
     s.max = runs.back().seconds;
-    for (const auto& r : runs) s.rssKiB = std::max(s.rssKiB, r.maxRssKiB);
+    for (const auto& r : runs)
+        s.rssKiB = std::max(s.rssKiB, r.maxRssKiB);
     std::vector<double> cpu;
-    for (const auto& r : runs) cpu.push_back(r.cpuSeconds);
+    for (const auto& r : runs)
+        cpu.push_back(r.cpuSeconds);
     std::sort(cpu.begin(), cpu.end());
     s.cpuMedian = n % 2 ? cpu[n / 2] : (cpu[n / 2 - 1] + cpu[n / 2]) / 2;
     return s;
@@ -85,9 +89,10 @@ uint64_t modelBytes(const fs::path& dir) {
 }
 
 void usage() {
-    std::fputs("usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
-               "                        [--cli PATH] [--threads N]\n",
-               stderr);
+    std::fputs(
+        "usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
+        "                        [--cli PATH] [--threads N]\n",
+        stderr);
 }
 
 } // namespace
@@ -108,13 +113,20 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--runs") runs = std::max(1, std::atoi(next().c_str()));
-        else if (a == "--only") only = next();
-        else if (a == "--cache") cache = next();
-        else if (a == "--scratch") scratch = next();
-        else if (a == "--cli") cli = next();
-        else if (a == "--threads") threads = next();
-        else if (a == "--generate") { // internal: runs in a child so its memory stays out of the figures
+        if (a == "--runs")
+            runs = std::max(1, std::atoi(next().c_str()));
+        else if (a == "--only")
+            only = next();
+        else if (a == "--cache")
+            cache = next();
+        else if (a == "--scratch")
+            scratch = next();
+        else if (a == "--cli")
+            cli = next();
+        else if (a == "--threads")
+            threads = next();
+        else if (a ==
+                 "--generate") { // internal: runs in a child so its memory stays out of the figures
             const std::string name = next();
             for (const Workload& w : workloads())
                 if (w.name == name) {
@@ -125,8 +137,7 @@ int main(int argc, char** argv) {
                     return 0;
                 }
             return 2;
-        }
-        else {
+        } else {
             usage();
             return a == "--help" ? 0 : 2;
         }
@@ -134,18 +145,21 @@ int main(int argc, char** argv) {
     if (scratch.empty()) scratch = cache / "scratch";
     fs::create_directories(scratch);
 
-    std::printf("ShardScope benchmark: %d runs each, alternating, warm page cache; %ld cores\n", runs,
-                sysconf(_SC_NPROCESSORS_ONLN));
+    std::printf("ShardScope benchmark: %d runs each, alternating, warm page cache; %ld cores\n",
+                runs, sysconf(_SC_NPROCESSORS_ONLN));
     std::printf("%-5s %-22s %-22s %-7s %-9s %-8s %-8s %-8s\n", "load", "copy s (min-max)",
                 "shardscope s (min-max)", "ratio", "out GiB/s", "RSS MiB", "cp CPU s", "ss CPU s");
-    std::string markdown = "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS |\n"
-                           "|---|---|---|---|---|---|\n";
+    std::string markdown =
+        "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS |\n"
+        "|---|---|---|---|---|---|\n";
     for (const Workload& w : workloads()) {
-        if (!only.empty() && ("," + only + ",").find("," + w.name + ",") == std::string::npos) continue;
+        if (!only.empty() && ("," + only + ",").find("," + w.name + ",") == std::string::npos)
+            continue;
         // A forked child's peak RSS includes the parent's at fork time, so generation (which
         // holds chunk buffers) runs in a process of its own.
         if (!isGenerated(w, cache)) {
-            Run gen = runCommand({self.string(), "--generate", w.name, "--cache", cache.string()}, false);
+            Run gen =
+                runCommand({self.string(), "--generate", w.name, "--cache", cache.string()}, false);
             if (gen.status != 0) {
                 std::fprintf(stderr, "%s: generation failed\n", w.name.c_str());
                 return 1;
@@ -163,10 +177,11 @@ int main(int argc, char** argv) {
                 if (r > 0) inspect.push_back(run); // the first run warms the cache
             }
             Stats s = stats(inspect);
-            std::printf("%-5s %-22s %6.3f (%.3f-%.3f)   %-7s %-9s %-10.0f\n", w.name.c_str(), "-", s.median,
-                        s.min, s.max, "-", "-", double(s.rssKiB) / 1024);
+            std::printf("%-5s %-22s %6.3f (%.3f-%.3f)   %-7s %-9s %-10.0f\n", w.name.c_str(), "-",
+                        s.median, s.min, s.max, "-", "-", double(s.rssKiB) / 1024);
             char row[256];
-            std::snprintf(row, sizeof row, "| %s inspect | - | %.3f (%.3f–%.3f) | - | - | %.0f MiB |\n",
+            std::snprintf(row, sizeof row,
+                          "| %s inspect | - | %.3f (%.3f–%.3f) | - | - | %.0f MiB |\n",
                           w.name.c_str(), s.median, s.min, s.max, double(s.rssKiB) / 1024);
             markdown += row;
             continue;
@@ -185,7 +200,8 @@ int main(int argc, char** argv) {
             settle();
             Run copy = runCommand({"cp", "-r", dir.string(), copyDir.string()}, false);
             settle();
-            std::vector<std::string> args = {cli.string(), "consolidate", dir.string(), outDir.string(), "--quiet"};
+            std::vector<std::string> args = {cli.string(), "consolidate", dir.string(),
+                                             outDir.string(), "--quiet"};
             if (!threads.empty()) args.insert(args.end(), {"--threads", threads});
             Run cons = runCommand(args, false);
             if (copy.status != 0 || cons.status != 0) {
@@ -204,9 +220,10 @@ int main(int argc, char** argv) {
         Stats c = stats(copies), s = stats(consolidations);
         const double ratio = s.median / c.median;
         const double gibs = double(outBytes) / double(1ull << 30) / s.median;
-        std::printf("%-5s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f\n",
-                    w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
-                    double(s.rssKiB) / 1024, c.cpuMedian, s.cpuMedian);
+        std::printf(
+            "%-5s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f\n",
+            w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
+            double(s.rssKiB) / 1024, c.cpuMedian, s.cpuMedian);
         char row[320];
         std::snprintf(row, sizeof row,
                       "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f | %.0f MiB |\n",

@@ -34,7 +34,8 @@ std::vector<TensorSpec> llama(uint64_t hidden, uint64_t ffn, int layers, Split m
     out.push_back({"model.embed_tokens.weight", {vocab, hidden}, matrices, 1});
     for (int l = 0; l < layers; ++l) {
         const std::string p = "model.layers." + std::to_string(l) + ".";
-        for (const char* m : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"})
+        for (const char* m :
+             {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"})
             out.push_back({p + m + ".weight", {hidden, hidden}, matrices, fileOf(l)});
         for (const char* m : {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"})
             out.push_back({p + m + ".weight", {hidden, ffn}, matrices, fileOf(l)});
@@ -55,7 +56,8 @@ void fillBytes(std::string& bytes, uint64_t size, uint64_t seed) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         std::memcpy(bytes.data() + i, &s, 8);
     }
-    for (; i < size; ++i) bytes[i] = char(s >> (i % 8));
+    for (; i < size; ++i)
+        bytes[i] = char(s >> (i % 8));
 }
 
 void writeMapping(const fs::path& dir, const std::map<std::string, int>& mapping) {
@@ -89,9 +91,13 @@ void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, i
         writeShardFile(dir / name, files[r], [&](size_t i, std::string& bytes) {
             const auto& c = files[r][i];
             uint64_t n = 2;
-            for (auto d : c.shape) n *= d;
+            for (auto d : c.shape)
+                n *= d;
             // Replicas must be byte-identical; other chunks just differ.
-            const uint64_t seed = std::hash<std::string>{}(c.fqn) + (c.offsets.empty() ? 0 : c.offsets[0] * 31 + (c.offsets.size() > 1 ? c.offsets[1] : 0));
+            const uint64_t seed =
+                std::hash<std::string>{}(c.fqn) +
+                (c.offsets.empty() ? 0
+                                   : c.offsets[0] * 31 + (c.offsets.size() > 1 ? c.offsets[1] : 0));
             fillBytes(bytes, n, seed);
         });
     });
@@ -104,7 +110,8 @@ void writeSmall(const fs::path& dir, uint64_t count, const Shape& shape, DType d
     std::map<std::string, int> mapping;
     char name[64];
     for (uint64_t t = 0; t < count; ++t) {
-        std::snprintf(name, sizeof name, "model.blocks.%llu.weight", static_cast<unsigned long long>(t));
+        std::snprintf(name, sizeof name, "model.blocks.%llu.weight",
+                      static_cast<unsigned long long>(t));
         mapping[name] = int(1 + t * uint64_t(outputFiles) / count);
         for (int k = 0; k < per; ++k) {
             const int rank = int((t * uint64_t(per) + uint64_t(k)) % uint64_t(ranks));
@@ -120,7 +127,8 @@ void writeSmall(const fs::path& dir, uint64_t count, const Shape& shape, DType d
         writeShardFile(dir / file, files[r], [&](size_t i, std::string& bytes) {
             const auto& c = files[r][i];
             uint64_t n = dtypeBits(c.dtype) / 8;
-            for (auto d : c.shape) n *= d;
+            for (auto d : c.shape)
+                n *= d;
             fillBytes(bytes, n, r * 1000003 + i);
         });
     });
@@ -132,7 +140,8 @@ void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, 
     auto tensors = llama(hidden, ffn, layers, matrices, norms, 4);
     writeSharded(dir, tensors, 8);
     std::map<std::string, int> mapping;
-    for (const auto& t : tensors) mapping[t.fqn] = t.file;
+    for (const auto& t : tensors)
+        mapping[t.fqn] = t.file;
     writeMapping(dir, mapping);
 }
 
@@ -140,7 +149,8 @@ void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, 
 
 const std::vector<Workload>& workloads() {
     static const std::vector<Workload> list = {
-        {"W1", "FSDP: ~2.5 GiB BF16 Llama-like, every tensor split by rows over 8 ranks, 4 output files"},
+        {"W1",
+         "FSDP: ~2.5 GiB BF16 Llama-like, every tensor split by rows over 8 ranks, 4 output files"},
         {"W2", "TP: the same model, matrices split by columns over 8 ranks, norms replicated"},
         {"W3", "many small: 20,000 tensors of 4 KiB, rows over 8 ranks (160,000 chunks), 5 files"},
         {"W4", "inspect: 100,000 tensors, rows over 8 of 64 ranks (800,000 chunks)", true},
@@ -162,11 +172,16 @@ fs::path ensureWorkload(const Workload& w, const fs::path& cache) {
     std::fprintf(stderr, "generating %s into %s …\n", w.name.c_str(), dir.c_str());
     fs::remove_all(dir);
     fs::create_directories(dir);
-    if (w.name == "W1") writeLlama(dir, 2048, 5504, 24, Split::Rows, Split::Rows);
-    else if (w.name == "W2") writeLlama(dir, 2048, 5504, 24, Split::Columns, Split::Replicated);
-    else if (w.name == "W3") writeSmall(dir, 20000, {16, 128}, DType::BF16, 8, 8, 5);
-    else if (w.name == "W4") writeSmall(dir, 100000, {8, 4}, DType::F32, 64, 8, 5);
-    else if (w.name == "W1x2") writeLlama(dir, 4096, 11008, 6, Split::Rows, Split::Rows);
+    if (w.name == "W1")
+        writeLlama(dir, 2048, 5504, 24, Split::Rows, Split::Rows);
+    else if (w.name == "W2")
+        writeLlama(dir, 2048, 5504, 24, Split::Columns, Split::Replicated);
+    else if (w.name == "W3")
+        writeSmall(dir, 20000, {16, 128}, DType::BF16, 8, 8, 5);
+    else if (w.name == "W4")
+        writeSmall(dir, 100000, {8, 4}, DType::F32, 64, 8, 5);
+    else if (w.name == "W1x2")
+        writeLlama(dir, 4096, 11008, 6, Split::Rows, Split::Rows);
     std::ofstream(marker) << kVersion;
     return dir;
 }

@@ -7,7 +7,7 @@
 namespace shardscope::bench {
 
 struct Workload {
-    std::string name;        // "W1"
+    std::string name; // "W1"
     std::string description;
     bool inspectOnly = false; // W4 times inspect, not consolidate
 };

@@ -17,11 +17,16 @@ namespace shardscope {
 
 std::string_view coverageStatusName(CoverageStatus status) {
     switch (status) {
-    case CoverageStatus::Complete: return "complete";
-    case CoverageStatus::Gap: return "gap";
-    case CoverageStatus::Overlap: return "overlap";
-    case CoverageStatus::Conflict: return "conflict";
-    case CoverageStatus::Invalid: return "invalid";
+    case CoverageStatus::Complete:
+        return "complete";
+    case CoverageStatus::Gap:
+        return "gap";
+    case CoverageStatus::Overlap:
+        return "overlap";
+    case CoverageStatus::Conflict:
+        return "conflict";
+    case CoverageStatus::Invalid:
+        return "invalid";
     }
     return "?";
 }
@@ -39,7 +44,8 @@ const TensorInfo* Checkpoint::find(std::string_view fqn) const {
 
 uint64_t Checkpoint::totalBytes() const {
     uint64_t sum = 0;
-    for (const auto& t : tensors) sum += t.bytes;
+    for (const auto& t : tensors)
+        sum += t.bytes;
     return sum;
 }
 
@@ -64,7 +70,8 @@ std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
     std::string current;
     try {
         if (cur.peek() != '{')
-            throw ShardingError{"", std::string("sharding info is not a JSON object but ") + cur.describeNext()};
+            throw ShardingError{"", std::string("sharding info is not a JSON object but ") +
+                                        cur.describeNext()};
         cur.consume('{');
         if (!cur.consume('}')) {
             do {
@@ -73,8 +80,8 @@ std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
                 current = e.fqn;
                 cur.expect(':', "':'");
                 if (cur.peek() != '{')
-                    throw ShardingError{e.fqn, std::string("sharding info entry is ") + cur.describeNext() +
-                                                   ", not an object"};
+                    throw ShardingError{e.fqn, std::string("sharding info entry is ") +
+                                                   cur.describeNext() + ", not an object"};
                 cur.consume('{');
                 bool found = false;
                 if (!cur.consume('}')) {
@@ -86,7 +93,8 @@ std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
                             continue;
                         }
                         found = true;
-                        if (auto problem = cur.unsignedArray(e.offsets, "saved_offsets"); !problem.empty())
+                        if (auto problem = cur.unsignedArray(e.offsets, "saved_offsets");
+                            !problem.empty())
                             throw ShardingError{e.fqn, problem};
                     } while (cur.consume(','));
                     cur.expect('}', "',' or '}'");
@@ -175,8 +183,7 @@ std::string subByteProblem(const TensorInfo& t) {
 
 std::vector<fs::path> listShardFiles(const fs::path& directory) {
     std::error_code ec;
-    if (!fs::is_directory(directory, ec))
-        throw Error(directory.string(), "", "not a directory");
+    if (!fs::is_directory(directory, ec)) throw Error(directory.string(), "", "not a directory");
     std::vector<fs::path> out;
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
         const std::string name = entry.path().filename().string();
@@ -199,7 +206,8 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
     if (paths.empty())
         throw Error(directory.string(), "", "no *.safetensors shard files in this directory");
     std::error_code ec;
-    if (fs::is_directory(directory / ".hf_metadata", ec)) ckpt.hfMetadataDir = directory / ".hf_metadata";
+    if (fs::is_directory(directory / ".hf_metadata", ec))
+        ckpt.hfMetadataDir = directory / ".hf_metadata";
 
     std::vector<FileScan> scans(paths.size());
     std::atomic<size_t> filesDone{0};
@@ -235,7 +243,8 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
         file.tensorCount = scan.header.tensors.size();
         file.valid = scan.valid;
         ckpt.files.push_back(file);
-        for (auto& p : scan.problems) ckpt.problems.push_back(std::move(p));
+        for (auto& p : scan.problems)
+            ckpt.problems.push_back(std::move(p));
         if (!scan.valid) continue;
 
         // Sharding info normally lists tensors in header order; fall back to a map otherwise.
@@ -244,7 +253,8 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             if (position < scan.sharding.size() && scan.sharding[position].fqn == name)
                 return &scan.sharding[position].offsets;
             if (shardingIndex.empty())
-                for (size_t k = 0; k < scan.sharding.size(); ++k) shardingIndex.emplace(scan.sharding[k].fqn, k);
+                for (size_t k = 0; k < scan.sharding.size(); ++k)
+                    shardingIndex.emplace(scan.sharding[k].fqn, k);
             auto found = shardingIndex.find(name);
             return found == shardingIndex.end() ? nullptr : &scan.sharding[found->second].offsets;
         };
@@ -311,8 +321,10 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
         for (const Chunk& c : t.chunks)
             for (size_t d = 0; d < rank; ++d) {
                 uint64_t e;
-                if (__builtin_add_overflow(c.offsets[d], c.shape[d], &e)) overflow = true;
-                else t.shape[d] = std::max(t.shape[d], e);
+                if (__builtin_add_overflow(c.offsets[d], c.shape[d], &e))
+                    overflow = true;
+                else
+                    t.shape[d] = std::max(t.shape[d], e);
             }
         auto numel = checkedNumel(t.shape);
         auto bytes = numel ? checkedBytes(*numel, dtypeBits(t.dtype)) : std::nullopt;
@@ -327,8 +339,9 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             markInvalid(ti, "", problem);
             continue;
         }
-        checkCoverage(t, ckpt.files,
-                      [&](const Chunk& a, const Chunk& b) { return compareChunkBytes(ckpt, a, b); });
+        checkCoverage(t, ckpt.files, [&](const Chunk& a, const Chunk& b) {
+            return compareChunkBytes(ckpt, a, b);
+        });
         if (t.status != CoverageStatus::Complete)
             ckpt.problems.push_back({Severity::Error, "", t.fqn, t.coverageDetail});
     }

@@ -24,9 +24,9 @@ struct ShardFile {
 };
 
 struct Chunk {
-    uint32_t file = 0; // index into Checkpoint::files
-    Shape offsets;     // saved_offsets: where the chunk starts in the full tensor
-    Shape shape;       // the chunk's own shape
+    uint32_t file = 0;  // index into Checkpoint::files
+    Shape offsets;      // saved_offsets: where the chunk starts in the full tensor
+    Shape shape;        // the chunk's own shape
     uint64_t begin = 0; // absolute byte range in the shard file
     uint64_t end = 0;
     bool replica = false; // same region as an earlier chunk: counted once, checked for equality
@@ -48,8 +48,8 @@ struct TensorInfo {
 
 struct Checkpoint {
     std::filesystem::path directory;
-    std::vector<ShardFile> files;     // sorted by name
-    std::vector<TensorInfo> tensors;  // sorted by fqn (byte order)
+    std::vector<ShardFile> files;    // sorted by name
+    std::vector<TensorInfo> tensors; // sorted by fqn (byte order)
     std::vector<Problem> problems;
     std::filesystem::path hfMetadataDir; // empty when there is no .hf_metadata/
 

@@ -17,7 +17,8 @@ bool intersects(const Chunk& a, const Chunk& b) {
 
 uint64_t volume(const Shape& shape) {
     uint64_t v = 1;
-    for (uint64_t d : shape) v *= d; // bounded by the full tensor, which was checked
+    for (uint64_t d : shape)
+        v *= d; // bounded by the full tensor, which was checked
     return v;
 }
 
@@ -61,7 +62,8 @@ std::string describeGap(const TensorInfo& t, const std::vector<const Chunk*>& un
         }
         if (!covered) {
             Shape lo(rank), hi(rank);
-            for (size_t d = 0; d < rank; ++d) lo[d] = cuts[d][cell[d]], hi[d] = cuts[d][cell[d] + 1];
+            for (size_t d = 0; d < rank; ++d)
+                lo[d] = cuts[d][cell[d]], hi[d] = cuts[d][cell[d] + 1];
             return text + ", first at " + formatRegion(lo, hi);
         }
         for (size_t d = rank; d-- > 0;) { // next cell, row-major
@@ -98,7 +100,8 @@ void checkCoverage(TensorInfo& t, const std::vector<ShardFile>& files,
         const Chunk& y = t.chunks[b];
         return x.offsets != y.offsets ? x.offsets < y.offsets : x.shape < y.shape;
     });
-    for (auto& c : t.chunks) c.replica = false;
+    for (auto& c : t.chunks)
+        c.replica = false;
     for (size_t i = 1; i < n; ++i) {
         Chunk& primary = t.chunks[order[i - 1]];
         Chunk& other = t.chunks[order[i]];
@@ -109,11 +112,13 @@ void checkCoverage(TensorInfo& t, const std::vector<ShardFile>& files,
             t.status = CoverageStatus::Conflict;
             t.coverageDetail = "conflict: " + files[primary.file].name + " and " +
                                files[other.file].name + " both hold region " +
-                               formatRegion(primary.offsets, [&] {
-                                   Shape e = primary.offsets;
-                                   for (size_t d = 0; d < e.size(); ++d) e[d] += primary.shape[d];
-                                   return e;
-                               }()) +
+                               formatRegion(primary.offsets,
+                                            [&] {
+                                                Shape e = primary.offsets;
+                                                for (size_t d = 0; d < e.size(); ++d)
+                                                    e[d] += primary.shape[d];
+                                                return e;
+                                            }()) +
                                " with different bytes";
         }
     }
@@ -148,7 +153,8 @@ void checkCoverage(TensorInfo& t, const std::vector<ShardFile>& files,
     }
 
     uint64_t covered = 0;
-    for (const Chunk* c : unique) covered += volume(c->shape);
+    for (const Chunk* c : unique)
+        covered += volume(c->shape);
     const uint64_t full = volume(t.shape);
     if (covered != full) {
         t.status = CoverageStatus::Gap;

@@ -28,14 +28,16 @@ struct DemoTensor {
 
 uint64_t fnv(const std::string& s) {
     uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    for (unsigned char c : s)
+        h = (h ^ c) * 1099511628211ull;
     return h;
 }
 
 // Deterministic values that look like weights: small, varied, finite.
 std::string fullBytes(const DemoTensor& t) {
     uint64_t numel = 1;
-    for (auto d : t.shape) numel *= d;
+    for (auto d : t.shape)
+        numel *= d;
     const unsigned size = dtypeBits(t.dtype) / 8;
     std::string out(numel * size, '\0');
     uint64_t state = fnv(t.fqn) | 1;
@@ -69,17 +71,24 @@ std::vector<DemoTensor> demoModel() {
         const std::string p = "model.layers." + std::to_string(l) + ".";
         const int file = l < kLayers / 2 ? 1 : 2;
         for (const char* proj : {"q_proj", "k_proj", "v_proj"})
-            m.push_back({p + "self_attn." + proj + ".weight", DType::BF16, {kHidden, kHidden},
-                         Split::Rows, file});
-        m.push_back({p + "self_attn.o_proj.weight", DType::BF16, {kHidden, kHidden},
-                     Split::Columns, file});
+            m.push_back({p + "self_attn." + proj + ".weight",
+                         DType::BF16,
+                         {kHidden, kHidden},
+                         Split::Rows,
+                         file});
+        m.push_back(
+            {p + "self_attn.o_proj.weight", DType::BF16, {kHidden, kHidden}, Split::Columns, file});
         m.push_back({p + "self_attn.o_proj.bias", DType::F32, {kHidden}, Split::Replicated, file});
         m.push_back({p + "mlp.gate_proj.weight", DType::BF16, {kFfn, kHidden}, Split::Rows, file});
         m.push_back({p + "mlp.up_proj.weight", DType::BF16, {kFfn, kHidden}, Split::Rows, file});
-        m.push_back({p + "mlp.down_proj.weight", DType::BF16, {kHidden, kFfn}, Split::Columns, file});
+        m.push_back(
+            {p + "mlp.down_proj.weight", DType::BF16, {kHidden, kFfn}, Split::Columns, file});
         m.push_back({p + "input_layernorm.weight", DType::F32, {kHidden}, Split::Replicated, file});
-        m.push_back({p + "post_attention_layernorm.weight", DType::F32, {kHidden},
-                     Split::Replicated, file});
+        m.push_back({p + "post_attention_layernorm.weight",
+                     DType::F32,
+                     {kHidden},
+                     Split::Replicated,
+                     file});
     }
     m.push_back({"model.layers.0.self_attn.causal_mask", DType::BOOL, {64, 64}, Split::Rows, 1});
     m.push_back({"model.norm.weight", DType::F32, {kHidden}, Split::Rows, 3});
@@ -94,8 +103,10 @@ bool chunkFor(const DemoTensor& t, int r, Shape& offsets, Shape& shape) {
     offsets.assign(t.shape.size(), 0);
     shape = t.shape;
     switch (t.split) {
-    case Split::Replicated: return true;
-    case Split::RankZero: return r == 0;
+    case Split::Replicated:
+        return true;
+    case Split::RankZero:
+        return r == 0;
     case Split::Rows:
         shape[0] = t.shape[0] / kRanks;
         offsets[0] = shape[0] * r;
@@ -126,7 +137,8 @@ void writeDemoCheckpoint(const fs::path& directory) {
     if (ec) throw Error(directory.string(), "", "cannot create: " + ec.message());
     const auto model = demoModel();
     std::map<std::string, std::string> full;
-    for (const auto& t : model) full[t.fqn] = fullBytes(t);
+    for (const auto& t : model)
+        full[t.fqn] = fullBytes(t);
 
     for (int r = 0; r < kRanks; ++r) {
         std::vector<ShardChunkSpec> specs;
@@ -155,8 +167,8 @@ void writeDemoCheckpoint(const fs::path& directory) {
     writeText(directory / ".hf_metadata" / "fqn_to_file_index_mapping.json", mapping);
     writeText(directory / ".hf_metadata" / "config.json",
               "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n"
-              "  \"hidden_size\": " + std::to_string(kHidden) +
-                  ",\n  \"intermediate_size\": " + std::to_string(kFfn) +
+              "  \"hidden_size\": " +
+                  std::to_string(kHidden) + ",\n  \"intermediate_size\": " + std::to_string(kFfn) +
                   ",\n  \"num_hidden_layers\": " + std::to_string(kLayers) +
                   ",\n  \"num_attention_heads\": 4,\n  \"vocab_size\": " + std::to_string(kVocab) +
                   ",\n  \"torch_dtype\": \"bfloat16\"\n}\n");

@@ -45,8 +45,12 @@ std::optional<DType> parseDType(std::string_view name) {
     return std::nullopt;
 }
 
-std::string_view dtypeName(DType type) { return kTable[static_cast<size_t>(type)].name; }
+std::string_view dtypeName(DType type) {
+    return kTable[static_cast<size_t>(type)].name;
+}
 
-unsigned dtypeBits(DType type) { return kTable[static_cast<size_t>(type)].bits; }
+unsigned dtypeBits(DType type) {
+    return kTable[static_cast<size_t>(type)].bits;
+}
 
 } // namespace shardscope

@@ -1,8 +1,8 @@
 #include "engine.h"
 
 #include "parallel.h"
-#include "runs.h"
 #include "posix_file.h"
+#include "runs.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -41,7 +41,7 @@ bool samePath(const fs::path& a, const fs::path& b) {
 }
 
 struct Task {
-    size_t file; // index into plan.files
+    size_t file;       // index into plan.files
     uint64_t from, to; // data-section range
 };
 
@@ -55,7 +55,8 @@ public:
     void commit() { m_paths.clear(); }
     ~Rollback() {
         std::error_code ec;
-        for (const auto& p : m_paths) fs::remove(p, ec);
+        for (const auto& p : m_paths)
+            fs::remove(p, ec);
     }
 
 private:
@@ -78,8 +79,9 @@ public:
         m_spans.clear();
         m_writes.clear();
 
-        auto it = std::upper_bound(file.tensors.begin(), file.tensors.end(), task.from,
-                                   [](uint64_t pos, const PlannedTensor& t) { return pos < t.end; });
+        auto it =
+            std::upper_bound(file.tensors.begin(), file.tensors.end(), task.from,
+                             [](uint64_t pos, const PlannedTensor& t) { return pos < t.end; });
         for (; it != file.tensors.end() && it->begin < task.to; ++it) {
             const TensorInfo& tensor = m_ckpt.tensors[it->tensor];
             const uint64_t lo = std::max(it->begin, task.from) - it->begin;
@@ -103,8 +105,10 @@ public:
                 if (r0 >= r1) continue;
                 // The runs of one chunk are back to back in its shard: one span to read.
                 const uint64_t first = runs.dstByte(r0), last = runs.dstByte(r1 - 1);
-                const uint64_t srcStart = chunk.begin + r0 * runBytes + (std::max(first, lo) - first);
-                const uint64_t srcEnd = chunk.begin + (r1 - 1) * runBytes + (std::min(last + runBytes, hi) - last);
+                const uint64_t srcStart =
+                    chunk.begin + r0 * runBytes + (std::max(first, lo) - first);
+                const uint64_t srcEnd =
+                    chunk.begin + (r1 - 1) * runBytes + (std::min(last + runBytes, hi) - last);
                 if (direct) {
                     for (uint64_t r = r0; r < r1; ++r) {
                         const uint64_t start = runs.dstByte(r);
@@ -114,7 +118,8 @@ public:
                     }
                     continue;
                 }
-                m_spans.push_back({chunk.file, srcStart, srcEnd, &tensor, &chunk, it->begin, lo, hi, r0, r1});
+                m_spans.push_back(
+                    {chunk.file, srcStart, srcEnd, &tensor, &chunk, it->begin, lo, hi, r0, r1});
             }
         }
         if (m_spans.empty()) return;
@@ -130,14 +135,17 @@ public:
             const uint64_t readStart = m_spans[i].srcStart;
             uint64_t readEnd = m_spans[i].srcEnd;
             size_t j = i + 1;
-            while (j < m_spans.size() && m_spans[j].file == src && m_spans[j].srcStart <= readEnd + kReadMergeGap &&
-                   m_spans[j].srcEnd - readStart <= std::max<uint64_t>(scratch.size(), task.to - task.from)) {
+            while (j < m_spans.size() && m_spans[j].file == src &&
+                   m_spans[j].srcStart <= readEnd + kReadMergeGap &&
+                   m_spans[j].srcEnd - readStart <=
+                       std::max<uint64_t>(scratch.size(), task.to - task.from)) {
                 readEnd = std::max(readEnd, m_spans[j].srcEnd);
                 ++j;
             }
             if (scratch.size() < readEnd - readStart) scratch.resize(readEnd - readStart);
             m_sources[src].readExact(scratch.data(), readEnd - readStart, readStart);
-            for (size_t k = i; k < j; ++k) scatter(m_spans[k], scratch.data(), readStart, window.data(), task.from);
+            for (size_t k = i; k < j; ++k)
+                scatter(m_spans[k], scratch.data(), readStart, window.data(), task.from);
             i = j;
         }
         for (const auto& [from, to] : m_writes)
@@ -155,10 +163,12 @@ private:
         uint64_t r0, r1;      // the runs that fall in it
     };
 
-    // `source` holds shard bytes from sourceFrom on; `window` data-section bytes from windowFrom on.
+    // `source` holds shard bytes from sourceFrom on; `window` data-section bytes from windowFrom
+    // on.
     static void scatter(const Span& s, const char* source, uint64_t sourceFrom, char* window,
                         uint64_t windowFrom) {
-        ChunkRuns runs(s.tensor->shape, s.chunk->offsets, s.chunk->shape, dtypeBits(s.tensor->dtype));
+        ChunkRuns runs(s.tensor->shape, s.chunk->offsets, s.chunk->shape,
+                       dtypeBits(s.tensor->dtype));
         const uint64_t runBytes = runs.runBytes();
         for (uint64_t r = s.r0; r < s.r1; ++r) {
             const uint64_t start = runs.dstByte(r);
@@ -169,11 +179,12 @@ private:
     }
 
     void checkCancel() const {
-        if (m_options.cancel && m_options.cancel->load(std::memory_order_relaxed)) throw Cancelled();
+        if (m_options.cancel && m_options.cancel->load(std::memory_order_relaxed))
+            throw Cancelled();
     }
 
-    void copyDirect(uint32_t file, uint64_t src, uint64_t dst, uint64_t length, const PosixFile& out,
-                    std::vector<char>& scratch) {
+    void copyDirect(uint32_t file, uint64_t src, uint64_t dst, uint64_t length,
+                    const PosixFile& out, std::vector<char>& scratch) {
         loff_t in = loff_t(src), to = loff_t(dst);
         uint64_t left = length;
         while (left > 0 && !m_noKernelCopy) {
@@ -189,7 +200,8 @@ private:
                 break;
             }
             if (n == 0)
-                throw Error(m_sources[file].path(), "", "file ended early at byte " + std::to_string(in));
+                throw Error(m_sources[file].path(), "",
+                            "file ended early at byte " + std::to_string(in));
             throw Error(out.path(), "", "copy failed: " + systemError(errno));
         }
         while (left > 0) { // through memory, in bounded blocks
@@ -254,10 +266,11 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& o
     size_t errors = 0;
     std::string first = firstError(checkpoint.problems, &errors);
     if (errors)
-        throw Error("", "", "the checkpoint cannot be consolidated: " + first +
-                                (errors > 1 ? " (and " + std::to_string(errors - 1) +
-                                                  " more problems; run inspect to see them all)"
-                                            : ""));
+        throw Error("", "",
+                    "the checkpoint cannot be consolidated: " + first +
+                        (errors > 1 ? " (and " + std::to_string(errors - 1) +
+                                          " more problems; run inspect to see them all)"
+                                    : ""));
     first = firstError(plan.problems, &errors);
     if (errors) throw Error("", "", first);
     if (plan.files.empty()) throw Error(checkpoint.directory.string(), "", "nothing to write");
@@ -272,7 +285,8 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& o
         auto existing = existingOutputs(checkpoint, outDir);
         if (!existing.empty()) {
             std::string list;
-            for (size_t i = 0; i < existing.size() && i < 5; ++i) list += (i ? ", " : "") + existing[i];
+            for (size_t i = 0; i < existing.size() && i < 5; ++i)
+                list += (i ? ", " : "") + existing[i];
             if (existing.size() > 5) list += ", …";
             throw Error(outDir.string(), "",
                         "already holds output from an earlier run (" + list +
@@ -281,7 +295,8 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& o
     }
     // Free space: where the directory will be, or its nearest existing parent.
     fs::path probe = outDir;
-    while (!probe.empty() && !fs::exists(probe, ec)) probe = probe.parent_path();
+    while (!probe.empty() && !fs::exists(probe, ec))
+        probe = probe.parent_path();
     if (probe.empty()) probe = ".";
     struct statvfs vfs {};
     if (::statvfs(probe.c_str(), &vfs) == 0) {
@@ -359,10 +374,12 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         progress.phase = "Writing";
     }
     uint64_t headerBytes = 0;
-    for (const auto& pf : plan.files) headerBytes += pf.header.size();
+    for (const auto& pf : plan.files)
+        headerBytes += pf.header.size();
     report(headerBytes, plan.files.front().name, true);
 
-    const int threads = std::max(1, std::min<int>(effectiveThreads(options.threads), int(tasks.size())));
+    const int threads =
+        std::max(1, std::min<int>(effectiveThreads(options.threads), int(tasks.size())));
     // A tensor goes the kernel-copy way only when every one of its runs is long.
     std::vector<bool> direct(ckpt.tensors.size(), false);
     for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
@@ -370,7 +387,9 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         if (t.status != CoverageStatus::Complete) continue;
         bool allLong = !t.chunks.empty();
         for (const Chunk& c : t.chunks)
-            allLong = allLong && ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype)).runBytes() >= kDirectRunBytes;
+            allLong =
+                allLong && ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype)).runBytes() >=
+                               kDirectRunBytes;
         direct[i] = allLong;
     }
     std::vector<std::unique_ptr<Copier>> copiers;
@@ -441,7 +460,9 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         index.close();
     }
     fs::rename(indexTemp, outDir / kIndexFileName, ec);
-    if (ec) throw Error((outDir / kIndexFileName).string(), "", "cannot rename into place: " + ec.message());
+    if (ec)
+        throw Error((outDir / kIndexFileName).string(), "",
+                    "cannot rename into place: " + ec.message());
     rollback.commit();
 
     result.seconds =

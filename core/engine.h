@@ -20,11 +20,11 @@ struct EngineProgress {
 };
 
 struct EngineOptions {
-    int threads = 0;        // 0: one per core
-    bool overwrite = false; // replace model-* files and sidecars already in the output
-    bool sync = false;      // fdatasync every file before it is renamed into place
+    int threads = 0;                   // 0: one per core
+    bool overwrite = false;            // replace model-* files and sidecars already in the output
+    bool sync = false;                 // fdatasync every file before it is renamed into place
     uint64_t windowBytes = 2ull << 20; // output bytes one task assembles at a time
-    bool directCopy = true;             // copy_file_range for large runs (kernel-side copy)
+    bool directCopy = true;            // copy_file_range for large runs (kernel-side copy)
     // Called from worker threads under a lock, at most once per progressInterval (phase changes
     // and the end always report).
     std::function<void(const EngineProgress&)> progress;
@@ -44,8 +44,8 @@ std::vector<std::string> existingOutputs(const Checkpoint& checkpoint,
                                          const std::filesystem::path& outDir);
 
 // Everything that can be checked before a byte is written; throws Error.
-void preflight(const Checkpoint& checkpoint, const Plan& plan,
-               const std::filesystem::path& outDir, bool overwrite);
+void preflight(const Checkpoint& checkpoint, const Plan& plan, const std::filesystem::path& outDir,
+               bool overwrite);
 
 // Streams every chunk into place. Files are written under temporary names and renamed when all
 // are complete, the index last. On failure or cancel nothing this run created is left behind.

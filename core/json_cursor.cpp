@@ -8,15 +8,22 @@ void JsonCursor::expect(char c, const char* what) {
 
 const char* JsonCursor::describeNext() {
     switch (peek()) {
-    case '"': return "a string";
-    case '{': return "an object";
-    case '[': return "an array";
+    case '"':
+        return "a string";
+    case '{':
+        return "an object";
+    case '[':
+        return "an array";
     case 't':
-    case 'f': return "a boolean";
-    case 'n': return "null";
-    case '-': return "a number";
+    case 'f':
+        return "a boolean";
+    case 'n':
+        return "null";
+    case '-':
+        return "a number";
     default:
-        if (m_pos < m_text.size() && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') return "a number";
+        if (m_pos < m_text.size() && m_text[m_pos] >= '0' && m_text[m_pos] <= '9')
+            return "a number";
         fail("expected a value"); // not a value at all: a syntax error, not a wrong type
     }
 }
@@ -80,9 +87,12 @@ void JsonCursor::slowString(std::string& out, size_t i) {
         for (size_t k = 0; k < 4; ++k) {
             const char h = m_text[at + k];
             v <<= 4;
-            if (h >= '0' && h <= '9') v |= uint32_t(h - '0');
-            else if (h >= 'a' && h <= 'f') v |= uint32_t(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') v |= uint32_t(h - 'A' + 10);
+            if (h >= '0' && h <= '9')
+                v |= uint32_t(h - '0');
+            else if (h >= 'a' && h <= 'f')
+                v |= uint32_t(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+                v |= uint32_t(h - 'A' + 10);
             else {
                 m_pos = at + k;
                 fail("bad hex digit in a \\u escape");
@@ -114,14 +124,30 @@ void JsonCursor::slowString(std::string& out, size_t i) {
         const char e = m_text[i + 1];
         i += 2;
         switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+            out += '"';
+            break;
+        case '\\':
+            out += '\\';
+            break;
+        case '/':
+            out += '/';
+            break;
+        case 'b':
+            out += '\b';
+            break;
+        case 'f':
+            out += '\f';
+            break;
+        case 'n':
+            out += '\n';
+            break;
+        case 'r':
+            out += '\r';
+            break;
+        case 't':
+            out += '\t';
+            break;
         case 'u': {
             uint32_t cp = hex4(i);
             i += 4;
@@ -174,15 +200,19 @@ JsonCursor::Number JsonCursor::number(uint64_t& value) {
     if (m_pos < size && m_text[m_pos] == '.') {
         fraction = true;
         ++m_pos;
-        if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9') fail("digits must follow '.'");
-        while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') ++m_pos;
+        if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9')
+            fail("digits must follow '.'");
+        while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9')
+            ++m_pos;
     }
     if (m_pos < size && (m_text[m_pos] == 'e' || m_text[m_pos] == 'E')) {
         fraction = true;
         ++m_pos;
         if (m_pos < size && (m_text[m_pos] == '+' || m_text[m_pos] == '-')) ++m_pos;
-        if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9') fail("digits must follow the exponent");
-        while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') ++m_pos;
+        if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9')
+            fail("digits must follow the exponent");
+        while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9')
+            ++m_pos;
     }
     if (fraction) return Number::Fraction;
     if (negative) return value == 0 ? Number::Unsigned : Number::Negative; // -0 is zero
@@ -201,7 +231,9 @@ std::string JsonCursor::unsignedArray(Shape& out, const char* field) {
             return std::string(field) + " must hold non-negative integers, found " + describeNext();
         uint64_t v = 0;
         switch (number(v)) {
-        case Number::Unsigned: out.push_back(v); break;
+        case Number::Unsigned:
+            out.push_back(v);
+            break;
         case Number::Negative:
             return std::string(field) + " holds a negative number (-" + std::to_string(v) + ")";
         case Number::Fraction:
@@ -212,13 +244,17 @@ std::string JsonCursor::unsignedArray(Shape& out, const char* field) {
     return {};
 }
 
-void JsonCursor::skipValue() { skipValue(0); }
+void JsonCursor::skipValue() {
+    skipValue(0);
+}
 
 void JsonCursor::skipValue(int depth) {
     if (depth > 512) fail("nesting too deep");
     std::string scratch;
     switch (peek()) {
-    case '"': string(scratch); return;
+    case '"':
+        string(scratch);
+        return;
     case '{':
         ++m_pos;
         if (consume('}')) return;
@@ -232,7 +268,8 @@ void JsonCursor::skipValue(int depth) {
     case '[':
         ++m_pos;
         if (consume(']')) return;
-        do skipValue(depth + 1);
+        do
+            skipValue(depth + 1);
         while (consume(','));
         expect(']', "',' or ']'");
         return;

@@ -2,7 +2,9 @@
 
 namespace shardscope {
 namespace {
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isDigit(char c) {
+    return c >= '0' && c <= '9';
+}
 } // namespace
 
 bool naturalLess(std::string_view a, std::string_view b) {
@@ -10,11 +12,15 @@ bool naturalLess(std::string_view a, std::string_view b) {
     while (i < a.size() && j < b.size()) {
         if (isDigit(a[i]) && isDigit(b[j])) {
             size_t si = i, sj = j;
-            while (si < a.size() && a[si] == '0') ++si; // leading zeros do not change the value
-            while (sj < b.size() && b[sj] == '0') ++sj;
+            while (si < a.size() && a[si] == '0')
+                ++si; // leading zeros do not change the value
+            while (sj < b.size() && b[sj] == '0')
+                ++sj;
             size_t ei = si, ej = sj;
-            while (ei < a.size() && isDigit(a[ei])) ++ei;
-            while (ej < b.size() && isDigit(b[ej])) ++ej;
+            while (ei < a.size() && isDigit(a[ei]))
+                ++ei;
+            while (ej < b.size() && isDigit(b[ej]))
+                ++ej;
             if (ei - si != ej - sj) return ei - si < ej - sj;
             for (size_t k = 0; k < ei - si; ++k)
                 if (a[si + k] != b[sj + k]) return a[si + k] < b[sj + k];
@@ -22,7 +28,8 @@ bool naturalLess(std::string_view a, std::string_view b) {
             i = ei, j = ej;
             continue;
         }
-        if (a[i] != b[j]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+        if (a[i] != b[j])
+            return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
         ++i, ++j;
     }
     return a.size() - i < b.size() - j;

@@ -44,7 +44,8 @@ inline void parallelForWorkers(size_t count, int threads,
         work(0);
     } else {
         std::vector<std::jthread> pool;
-        for (size_t w = 1; w < workers; ++w) pool.emplace_back(work, int(w));
+        for (size_t w = 1; w < workers; ++w)
+            pool.emplace_back(work, int(w));
         work(0);
     }
     if (error) std::rethrow_exception(error);

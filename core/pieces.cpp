@@ -34,7 +34,8 @@ void collectPieces(const TensorInfo& tensor, uint64_t from, uint64_t to, uint64_
 namespace shardscope {
 
 void readPieces(std::vector<Piece>& pieces, const std::vector<PosixFile>& sources,
-                std::vector<char>& scratch, const std::function<void(const Piece&, const char*)>& visit) {
+                std::vector<char>& scratch,
+                const std::function<void(const Piece&, const char*)>& visit) {
     constexpr uint64_t kMergeGap = 64 << 10;
     std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
         return a.file != b.file ? a.file < b.file : a.src < b.src;
@@ -52,7 +53,8 @@ void readPieces(std::vector<Piece>& pieces, const std::vector<PosixFile>& source
         }
         if (scratch.size() < end - start) scratch.resize(end - start);
         sources[file].readExact(scratch.data(), end - start, start);
-        for (size_t k = i; k < j; ++k) visit(pieces[k], scratch.data() + (pieces[k].src - start));
+        for (size_t k = i; k < j; ++k)
+            visit(pieces[k], scratch.data() + (pieces[k].src - start));
         i = j;
     }
 }

@@ -31,6 +31,7 @@ class PosixFile;
 // Reads the pieces' source bytes with neighbouring reads merged (sorted by file and offset, holes
 // up to 64 KiB read through), calling visit(piece, bytes) for each. Sorts `pieces` in place.
 void readPieces(std::vector<Piece>& pieces, const std::vector<PosixFile>& sources,
-                std::vector<char>& scratch, const std::function<void(const Piece&, const char*)>& visit);
+                std::vector<char>& scratch,
+                const std::function<void(const Piece&, const char*)>& visit);
 
 } // namespace shardscope

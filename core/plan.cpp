@@ -16,7 +16,8 @@ namespace shardscope {
 
 int Mapping::fileCount() const {
     int m = 1;
-    for (const auto& [fqn, index] : fileIndex) m = std::max(m, index);
+    for (const auto& [fqn, index] : fileIndex)
+        m = std::max(m, index);
     return m;
 }
 
@@ -33,15 +34,16 @@ Mapping parseMapping(const std::string& text, const std::string& source) {
     m.source = source;
     for (const auto& [fqn, value] : doc.items()) {
         if (!value.is_number_integer())
-            throw Error(source, fqn, "file index must be a positive integer, found " + value.dump());
+            throw Error(source, fqn,
+                        "file index must be a positive integer, found " + value.dump());
         if (value.is_number_unsigned()) {
             auto index = value.get<uint64_t>();
             if (index == 0)
                 throw Error(source, fqn, "file index 0 is not allowed (indices start at 1)");
             if (index > uint64_t(kMaxFileIndex))
-                throw Error(source, fqn, "file index " + std::to_string(index) +
-                                             " is above the limit of " +
-                                             std::to_string(kMaxFileIndex));
+                throw Error(source, fqn,
+                            "file index " + std::to_string(index) + " is above the limit of " +
+                                std::to_string(kMaxFileIndex));
             m.fileIndex[fqn] = int(index);
         } else {
             throw Error(source, fqn, "file index must be positive, found " + value.dump());
@@ -60,7 +62,8 @@ Mapping loadMapping(const fs::path& path) {
 
 std::string mappingToJson(const Mapping& mapping) {
     nlohmann::json doc = nlohmann::json::object();
-    for (const auto& [fqn, index] : mapping.fileIndex) doc[fqn] = index;
+    for (const auto& [fqn, index] : mapping.fileIndex)
+        doc[fqn] = index;
     return doc.dump(2) + "\n";
 }
 
@@ -75,7 +78,8 @@ Mapping defaultMapping(const Checkpoint& checkpoint) {
 
 Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes) {
     std::vector<const TensorInfo*> order;
-    for (const auto& t : checkpoint.tensors) order.push_back(&t);
+    for (const auto& t : checkpoint.tensors)
+        order.push_back(&t);
     std::stable_sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
         return naturalLess(a->fqn, b->fqn);
     });
@@ -103,7 +107,8 @@ bool Plan::ok() const {
 
 uint64_t Plan::totalFileBytes() const {
     uint64_t sum = 0;
-    for (const auto& f : files) sum += f.fileSize();
+    for (const auto& f : files)
+        sum += f.fileSize();
     return sum;
 }
 
@@ -111,7 +116,8 @@ std::string Plan::indexJson() const {
     nlohmann::json doc;
     doc["metadata"]["total_size"] = totalTensorBytes;
     doc["weight_map"] = nlohmann::json::object();
-    for (const auto& [fqn, file] : weightMap) doc["weight_map"][fqn] = file;
+    for (const auto& [fqn, file] : weightMap)
+        doc["weight_map"][fqn] = file;
     return doc.dump(2) + "\n";
 }
 
@@ -119,7 +125,8 @@ namespace {
 
 std::string nameList(const std::vector<std::string>& names, size_t limit) {
     std::string out;
-    for (size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
+    for (size_t i = 0; i < names.size() && i < limit; ++i)
+        out += (i ? ", " : "") + names[i];
     if (names.size() > limit) out += ", … (" + std::to_string(names.size() - limit) + " more)";
     return out;
 }
@@ -158,10 +165,10 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                      nameList(plan.unmapped, 10) +
                      ". Assign them, or choose to put unmapped tensors in the last file"});
         else
-            plan.problems.push_back({Severity::Warning, mapping.source, "",
-                                     std::to_string(plan.unmapped.size()) +
-                                         " unmapped tensor(s) go to the last file: " +
-                                         nameList(plan.unmapped, 10)});
+            plan.problems.push_back(
+                {Severity::Warning, mapping.source, "",
+                 std::to_string(plan.unmapped.size()) +
+                     " unmapped tensor(s) go to the last file: " + nameList(plan.unmapped, 10)});
     }
     size_t absent = 0;
     for (const auto& [fqn, index] : mapping.fileIndex) {
@@ -172,9 +179,9 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                                      "skipped"});
     }
     if (absent > 50)
-        plan.problems.push_back({Severity::Warning, mapping.source, "",
-                                 std::to_string(absent - 50) +
-                                     " more mapped tensors are in no shard; skipped"});
+        plan.problems.push_back(
+            {Severity::Warning, mapping.source, "",
+             std::to_string(absent - 50) + " more mapped tensors are in no shard; skipped"});
 
     for (auto& [index, tensors] : byFile) {
         sortForOutput(tensors);

@@ -13,7 +13,7 @@ namespace shardscope {
 // fqn -> 1-based output file index, as in fqn_to_file_index_mapping.json.
 struct Mapping {
     std::map<std::string, int> fileIndex;
-    std::string source; // where it came from, for messages ("" when built in memory)
+    std::string source;    // where it came from, for messages ("" when built in memory)
     int fileCount() const; // the largest index, or 1 when empty
 };
 
@@ -36,7 +36,7 @@ std::string outputFileName(int index, int count);
 enum class UnmappedPolicy { Error, LastFile };
 
 struct PlannedTensor {
-    size_t tensor = 0; // index into Checkpoint::tensors
+    size_t tensor = 0;  // index into Checkpoint::tensors
     uint64_t begin = 0; // within the output data section
     uint64_t end = 0;
 };

@@ -20,7 +20,8 @@ PosixFile::~PosixFile() {
     if (m_fd >= 0) ::close(m_fd);
 }
 
-PosixFile::PosixFile(PosixFile&& other) noexcept : m_fd(other.m_fd), m_path(std::move(other.m_path)) {
+PosixFile::PosixFile(PosixFile&& other) noexcept
+    : m_fd(other.m_fd), m_path(std::move(other.m_path)) {
     other.m_fd = -1;
 }
 
@@ -62,12 +63,14 @@ void PosixFile::readExact(void* buffer, uint64_t length, uint64_t offset) const 
         ssize_t got = ::pread(m_fd, p, length, off_t(offset));
         if (got < 0) {
             if (errno == EINTR) continue;
-            throw Error(m_path, "", "read failed at byte " + std::to_string(offset) + ": " +
-                                        systemError(errno));
+            throw Error(m_path, "",
+                        "read failed at byte " + std::to_string(offset) + ": " +
+                            systemError(errno));
         }
         if (got == 0)
-            throw Error(m_path, "", "file ended early at byte " + std::to_string(offset) +
-                                        " (was it truncated while reading?)");
+            throw Error(m_path, "",
+                        "file ended early at byte " + std::to_string(offset) +
+                            " (was it truncated while reading?)");
         p += got, offset += uint64_t(got), length -= uint64_t(got);
     }
 }
@@ -78,8 +81,9 @@ void PosixFile::writeExact(const void* buffer, uint64_t length, uint64_t offset)
         ssize_t put = ::pwrite(m_fd, p, length, off_t(offset));
         if (put < 0) {
             if (errno == EINTR) continue;
-            throw Error(m_path, "", "write failed at byte " + std::to_string(offset) + ": " +
-                                        systemError(errno));
+            throw Error(m_path, "",
+                        "write failed at byte " + std::to_string(offset) + ": " +
+                            systemError(errno));
         }
         p += put, offset += uint64_t(put), length -= uint64_t(put);
     }

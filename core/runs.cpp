@@ -11,11 +11,13 @@ ChunkRuns::ChunkRuns(const Shape& full, const Shape& offsets, const Shape& chunk
         return;
     }
     Shape stride(rank, 1);
-    for (size_t d = rank - 1; d > 0; --d) stride[d - 1] = stride[d] * full[d];
+    for (size_t d = rank - 1; d > 0; --d)
+        stride[d - 1] = stride[d] * full[d];
 
     // Split dim k: every later dim spans the full extent, so from k on the chunk is contiguous.
     size_t k = rank - 1;
-    while (k > 0 && chunkShape[k] == full[k]) --k;
+    while (k > 0 && chunkShape[k] == full[k])
+        --k;
 
     m_elements = chunkShape[k] * stride[k];
     m_count = 1;
@@ -24,7 +26,8 @@ ChunkRuns::ChunkRuns(const Shape& full, const Shape& offsets, const Shape& chunk
         m_outerStride.push_back(stride[d]);
         m_count *= chunkShape[d];
     }
-    for (size_t d = 0; d <= k; ++d) m_base += offsets[d] * stride[d];
+    for (size_t d = 0; d <= k; ++d)
+        m_base += offsets[d] * stride[d];
     if (m_elements == 0) m_count = 0;
 }
 
@@ -42,8 +45,10 @@ uint64_t ChunkRuns::firstEndingAfter(uint64_t pos) const {
     const uint64_t bytes = runBytes();
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (dstByte(mid) + bytes > pos) hi = mid;
-        else lo = mid + 1;
+        if (dstByte(mid) + bytes > pos)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return lo;
 }
@@ -52,8 +57,10 @@ uint64_t ChunkRuns::firstStartingFrom(uint64_t pos) const {
     uint64_t lo = 0, hi = m_count;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (dstByte(mid) >= pos) hi = mid;
-        else lo = mid + 1;
+        if (dstByte(mid) >= pos)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return lo;
 }

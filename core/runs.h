@@ -15,7 +15,7 @@ public:
 
     uint64_t count() const { return m_count; }
     uint64_t elements() const { return m_elements; } // per run
-    uint64_t dstElement(uint64_t run) const;          // first element of `run` in the full tensor
+    uint64_t dstElement(uint64_t run) const;         // first element of `run` in the full tensor
     // Byte forms; exact once the scan has proven sub-byte runs start on byte boundaries.
     uint64_t runBytes() const { return m_elements * m_bits / 8; }
     uint64_t dstByte(uint64_t run) const { return dstElement(run) * m_bits / 8; }

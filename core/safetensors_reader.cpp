@@ -8,7 +8,6 @@
 #include <cstring>
 #include <unordered_set>
 
-
 namespace shardscope {
 
 // A header field with the wrong shape; parse turns it into an Error naming the file.
@@ -39,10 +38,14 @@ bool isValidUtf8(std::string_view text) {
         }
         size_t len;
         uint32_t cp;
-        if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-        else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-        else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-        else return false;
+        if ((c & 0xE0) == 0xC0)
+            len = 2, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4, cp = c & 0x07;
+        else
+            return false;
         if (i + len > n) return false;
         for (size_t k = 1; k < len; ++k) {
             if ((s[i + k] & 0xC0) != 0x80) return false;
@@ -70,8 +73,8 @@ void readMetadata(JsonCursor& cur, SafetensorsHeader& h) {
         std::string key(cur.string(keyScratch));
         cur.expect(':', "':'");
         if (cur.peek() != '"')
-            throw JsonFieldError("__metadata__ must map strings to strings; \"" + key + "\" holds " +
-                                 cur.describeNext());
+            throw JsonFieldError("__metadata__ must map strings to strings; \"" + key +
+                                 "\" holds " + cur.describeNext());
         h.metadata[key] = std::string(cur.string(valueScratch));
     } while (cur.consume(','));
     cur.expect('}', "',' or '}'");
@@ -79,7 +82,8 @@ void readMetadata(JsonCursor& cur, SafetensorsHeader& h) {
 
 void readEntry(JsonCursor& cur, TensorEntry& t) {
     if (cur.peek() != '{')
-        throw JsonFieldError(std::string("entry must be an object, found ") + cur.describeNext(), t.name);
+        throw JsonFieldError(std::string("entry must be an object, found ") + cur.describeNext(),
+                             t.name);
     cur.consume('{');
     constexpr unsigned kDType = 1, kShape = 2, kOffsets = 4;
     unsigned seen = 0;
@@ -88,15 +92,20 @@ void readEntry(JsonCursor& cur, TensorEntry& t) {
     if (!cur.consume('}')) {
         do {
             const std::string_view key = cur.string(scratch);
-            unsigned bit = key == "dtype" ? kDType : key == "shape" ? kShape : key == "data_offsets" ? kOffsets : 0;
-            if (bit & seen) throw JsonFieldError("duplicate key \"" + std::string(key) + "\"", t.name);
+            unsigned bit = key == "dtype"          ? kDType
+                           : key == "shape"        ? kShape
+                           : key == "data_offsets" ? kOffsets
+                                                   : 0;
+            if (bit & seen)
+                throw JsonFieldError("duplicate key \"" + std::string(key) + "\"", t.name);
             seen |= bit;
             cur.expect(':', "':'");
             if (bit == kDType) {
                 if (cur.peek() != '"') throw JsonFieldError("dtype must be a string", t.name);
                 const std::string_view name = cur.string(scratch);
                 auto type = parseDType(name);
-                if (!type) throw JsonFieldError("unknown dtype \"" + std::string(name) + "\"", t.name);
+                if (!type)
+                    throw JsonFieldError("unknown dtype \"" + std::string(name) + "\"", t.name);
                 t.dtype = *type;
             } else if (bit == kShape) {
                 if (auto problem = cur.unsignedArray(t.shape, "shape"); !problem.empty())
@@ -106,7 +115,8 @@ void readEntry(JsonCursor& cur, TensorEntry& t) {
                     throw JsonFieldError(problem, t.name);
                 if (offsets.size() != 2)
                     throw JsonFieldError("data_offsets must hold exactly 2 numbers, found " +
-                                         std::to_string(offsets.size()), t.name);
+                                             std::to_string(offsets.size()),
+                                         t.name);
             } else {
                 cur.skipValue(); // unknown keys are tolerated, as the reference loader does
             }
@@ -155,7 +165,9 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
     try {
         parseHeaderJson(json, h);
     } catch (const JsonSyntaxError& e) {
-        throw Error(path, "", "header not valid JSON at byte " + std::to_string(e.position) + ": " + e.what());
+        throw Error(path, "",
+                    "header not valid JSON at byte " + std::to_string(e.position) + ": " +
+                        e.what());
     } catch (const JsonFieldError& e) {
         throw Error(path, e.tensor, std::string("header: ") + e.what());
     }
@@ -199,7 +211,8 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
     // The data section must be tiled exactly: no overlap, no hole, nothing after the last tensor.
     std::vector<const TensorEntry*> order;
     order.reserve(h.tensors.size());
-    for (const auto& t : h.tensors) order.push_back(&t);
+    for (const auto& t : h.tensors)
+        order.push_back(&t);
     std::sort(order.begin(), order.end(), [](const TensorEntry* a, const TensorEntry* b) {
         return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
     });
@@ -236,7 +249,8 @@ SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path) {
     unsigned char lenBytes[8];
     file.readExact(lenBytes, 8, 0);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | lenBytes[i];
+    for (int i = 7; i >= 0; --i)
+        n = (n << 8) | lenBytes[i];
     if (n > kMaxHeaderSize)
         throw Error(name, "",
                     "header length " + std::to_string(n) + " exceeds the limit of " +

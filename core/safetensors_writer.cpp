@@ -32,7 +32,8 @@ void appendDecimal(std::string& out, uint64_t value) {
     char digits[24];
     char* end = digits + sizeof digits;
     char* p = end;
-    do *--p = char('0' + value % 10);
+    do
+        *--p = char('0' + value % 10);
     while (value /= 10);
     out.append(p, size_t(end - p));
 }
@@ -61,13 +62,27 @@ void appendJsonQuoted(std::string& out, std::string_view text) {
     }
     for (unsigned char c : text) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
         default:
             if (c < 0x20) {
                 static const char* hex = "0123456789abcdef";
@@ -98,10 +113,12 @@ std::string buildHeader(const std::vector<HeaderTensor>& tensors) {
         json += std::to_string(t.begin) + "," + std::to_string(t.end) + "]}";
     }
     json += '}';
-    while ((8 + json.size()) % 8 != 0) json += ' ';
+    while ((8 + json.size()) % 8 != 0)
+        json += ' ';
     std::string out(8, '\0');
     uint64_t n = json.size();
-    for (int i = 0; i < 8; ++i) out[i] = char((n >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+        out[i] = char((n >> (8 * i)) & 0xFF);
     return out + json;
 }
 

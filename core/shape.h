@@ -55,7 +55,8 @@ public:
     }
     void assign(size_t count, uint64_t value) {
         reserve(count);
-        for (size_t i = 0; i < count; ++i) data()[i] = value;
+        for (size_t i = 0; i < count; ++i)
+            data()[i] = value;
         m_size = uint32_t(count);
     }
     void reserve(size_t count) {

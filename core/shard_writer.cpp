@@ -14,7 +14,8 @@ void writeShardFile(const std::filesystem::path& path, const std::vector<ShardCh
     for (size_t i = 0; i < chunks.size(); ++i) {
         const auto& c = chunks[i];
         uint64_t numel = 1;
-        for (auto d : c.shape) numel *= d;
+        for (auto d : c.shape)
+            numel *= d;
         const uint64_t bytes = numel * dtypeBits(c.dtype) / 8;
         if (i) info += ',';
         info += jsonQuote(c.fqn) + R"(:{"saved_offsets":)" + formatShape(c.offsets) + "}";
@@ -26,9 +27,11 @@ void writeShardFile(const std::filesystem::path& path, const std::vector<ShardCh
     info += "}";
     std::string json = R"({"__metadata__":{"DCP_SHARDING_INFO":)" + jsonQuote(info) +
                        R"(,"DCP_VERSION":"1.0","format":"pt"})" + entries + "}";
-    while ((8 + json.size()) % 8) json += ' ';
+    while ((8 + json.size()) % 8)
+        json += ' ';
     std::string head(8, '\0');
-    for (int i = 0; i < 8; ++i) head[i] = char((uint64_t(json.size()) >> (8 * i)) & 0xFF);
+    for (int i = 0; i < 8; ++i)
+        head[i] = char((uint64_t(json.size()) >> (8 * i)) & 0xFF);
 
     PosixFile out = PosixFile::createNew(path);
     out.writeExact(head.data(), 8, 0);
@@ -48,18 +51,21 @@ std::string sliceChunk(const std::string& full, const Shape& fullShape, const Sh
                        const Shape& shape, unsigned elementBytes) {
     const size_t rank = fullShape.size();
     uint64_t numel = 1;
-    for (auto d : shape) numel *= d;
+    for (auto d : shape)
+        numel *= d;
     std::string out;
     out.reserve(numel * elementBytes);
     if (rank == 0) return full.substr(0, elementBytes);
     if (numel == 0) return out;
     Shape stride(rank, 1);
-    for (size_t d = rank - 1; d > 0; --d) stride[d - 1] = stride[d] * fullShape[d];
+    for (size_t d = rank - 1; d > 0; --d)
+        stride[d - 1] = stride[d] * fullShape[d];
     Shape idx(rank, 0);
     const uint64_t rowBytes = shape[rank - 1] * elementBytes;
     for (;;) {
         uint64_t linear = 0;
-        for (size_t d = 0; d < rank; ++d) linear += (idx[d] + offsets[d]) * stride[d];
+        for (size_t d = 0; d < rank; ++d)
+            linear += (idx[d] + offsets[d]) * stride[d];
         out.append(full, linear * elementBytes, rowBytes);
         size_t d = rank - 1;
         for (;;) { // advance every index but the last

@@ -34,8 +34,7 @@ void checkLayout(const SafetensorsHeader& h, const std::string& name, VerifyRepo
     auto problem = [&](const std::string& tensor, const std::string& message) {
         report.problems.push_back({Severity::Error, name, tensor, message});
     };
-    if (h.dataStart() % 8 != 0)
-        problem("", "header is not padded to a multiple of 8 bytes");
+    if (h.dataStart() % 8 != 0) problem("", "header is not padded to a multiple of 8 bytes");
     if (!h.hasMetadata || h.metadata != std::map<std::string, std::string>{{"format", "pt"}})
         problem("", "__metadata__ is not {\"format\":\"pt\"}");
     uint64_t expected = 0;
@@ -121,7 +120,8 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
     for (const auto& [file, h] : headers) {
         for (const auto& t : h.tensors) {
             auto it = weightMap.find(t.name);
-            if (it == weightMap.end()) error(file, t.name, "in the file but not in the index");
+            if (it == weightMap.end())
+                error(file, t.name, "in the file but not in the index");
             else if (it->second != file)
                 error(file, t.name, "in this file but the index says " + it->second);
             outputs[t.name] = {file, h.dataStart(), t};
@@ -147,7 +147,8 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
 
     // Every chunk, replicas included, must sit byte for byte where the layout puts it.
     std::vector<PosixFile> sources;
-    for (const auto& f : against->files) sources.push_back(PosixFile::openRead(f.path));
+    for (const auto& f : against->files)
+        sources.push_back(PosixFile::openRead(f.path));
     std::map<std::string, PosixFile> outFiles;
     const uint64_t totalBytes = against->totalBytes();
     uint64_t done = 0;
@@ -180,7 +181,8 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
             pieces.clear();
             collectPieces(t, from, to, 0, true, pieces);
             readPieces(pieces, sources, scratch, [&](const Piece& p, const char* bytes) {
-                if (!mismatch && std::memcmp(window.data() + (p.dst - from), bytes, p.length) != 0) {
+                if (!mismatch &&
+                    std::memcmp(window.data() + (p.dst - from), bytes, p.length) != 0) {
                     mismatch = true;
                     error(o.file, t.fqn,
                           "bytes at " + std::to_string(p.dst) + ".." +

@@ -12,23 +12,25 @@ namespace testing {
 
 unsigned bitsOf(const std::string& d) {
     static const std::map<std::string, unsigned> bits = {
-        {"BOOL", 8},    {"U8", 8},      {"I8", 8},       {"F8_E4M3", 8},     {"F8_E5M2", 8},
-        {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16}, {"U16", 16},
-        {"F16", 16},    {"BF16", 16},   {"I32", 32},     {"U32", 32},        {"F32", 32},
-        {"I64", 64},    {"U64", 64},    {"F64", 64},     {"C64", 64},        {"F4", 4},
+        {"BOOL", 8},    {"U8", 8},          {"I8", 8},          {"F8_E4M3", 8}, {"F8_E5M2", 8},
+        {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},
+        {"F16", 16},    {"BF16", 16},       {"I32", 32},        {"U32", 32},    {"F32", 32},
+        {"I64", 64},    {"U64", 64},        {"F64", 64},        {"C64", 64},    {"F4", 4},
         {"F6_E2M3", 6}, {"F6_E3M2", 6}};
     return bits.at(d);
 }
 
 uint64_t numel(const Dims& shape) {
     uint64_t n = 1;
-    for (auto d : shape) n *= d;
+    for (auto d : shape)
+        n *= d;
     return n;
 }
 
 std::string pattern(const std::string& fqn, uint64_t bytes) {
     uint32_t h = 2166136261u;
-    for (unsigned char c : fqn) h = (h ^ c) * 16777619u;
+    for (unsigned char c : fqn)
+        h = (h ^ c) * 16777619u;
     std::string out(bytes, '\0');
     for (uint64_t i = 0; i < bytes; ++i) {
         h ^= h << 13, h ^= h >> 17, h ^= h << 5;
@@ -65,7 +67,8 @@ std::string jsonString(const std::string& text) {
 
 static std::string dims(const Dims& d) {
     std::string out = "[";
-    for (size_t i = 0; i < d.size(); ++i) out += (i ? "," : "") + std::to_string(d[i]);
+    for (size_t i = 0; i < d.size(); ++i)
+        out += (i ? "," : "") + std::to_string(d[i]);
     return out + "]";
 }
 
@@ -73,7 +76,8 @@ void writeRaw(const fs::path& path, const std::string& header, const std::string
               int64_t lengthOverride) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     uint64_t n = lengthOverride >= 0 ? uint64_t(lengthOverride) : header.size();
-    for (int i = 0; i < 8; ++i) out.put(char((n >> (8 * i)) & 0xFF));
+    for (int i = 0; i < 8; ++i)
+        out.put(char((n >> (8 * i)) & 0xFF));
     out << header << data;
     if (!out) throw std::runtime_error("cannot write " + path.string());
 }
@@ -87,22 +91,27 @@ void writeShard(const fs::path& path, const std::vector<TestChunk>& chunks,
         info += (i ? "," : "") + jsonString(c.fqn) + ":{\"saved_offsets\":" + dims(c.offsets) + "}";
         entries += (i ? "," : "") + jsonString(c.fqn) + ":{\"dtype\":\"" + c.dtype +
                    "\",\"shape\":" + dims(c.shape) + ",\"data_offsets\":[" +
-                   std::to_string(data.size()) + "," + std::to_string(data.size() + c.bytes.size()) +
-                   "]}";
+                   std::to_string(data.size()) + "," +
+                   std::to_string(data.size() + c.bytes.size()) + "]}";
         data += c.bytes;
     }
     info += "}";
     std::string meta = "\"__metadata__\":{\"format\":\"pt\"";
     if (options.withShardingInfo)
-        meta += ",\"DCP_SHARDING_INFO\":" +
-                jsonString(options.shardingInfoOverride.empty() ? info : options.shardingInfoOverride);
-    for (const auto& [k, v] : options.extraMetadata) meta += "," + jsonString(k) + ":" + jsonString(v);
+        meta +=
+            ",\"DCP_SHARDING_INFO\":" +
+            jsonString(options.shardingInfoOverride.empty() ? info : options.shardingInfoOverride);
+    for (const auto& [k, v] : options.extraMetadata)
+        meta += "," + jsonString(k) + ":" + jsonString(v);
     meta += "}";
     std::string header = "{";
-    if (options.metadataLast) header += entries + (entries.empty() ? "" : ",") + meta;
-    else header += meta + (entries.empty() ? "" : ",") + entries;
+    if (options.metadataLast)
+        header += entries + (entries.empty() ? "" : ",") + meta;
+    else
+        header += meta + (entries.empty() ? "" : ",") + entries;
     header += "}";
-    while (header.size() % 8) header += ' ';
+    while (header.size() % 8)
+        header += ' ';
     writeRaw(path, header, data);
 }
 
@@ -118,9 +127,8 @@ std::vector<std::pair<Dims, Dims>> splitDim(const Dims& shape, size_t dim, uint6
     return out;
 }
 
-std::map<std::string, std::string> writeCheckpoint(const fs::path& dir,
-                                                   const std::vector<SplitTensor>& tensors,
-                                                   int ranks) {
+std::map<std::string, std::string>
+writeCheckpoint(const fs::path& dir, const std::vector<SplitTensor>& tensors, int ranks) {
     fs::create_directories(dir);
     std::map<std::string, std::string> expected;
     std::vector<std::vector<TestChunk>> files(ranks);
@@ -156,7 +164,8 @@ std::map<std::string, std::string> writeCheckpoint(const fs::path& dir,
 
 std::string joined(const std::vector<std::string>& names) {
     std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    for (const auto& n : names)
+        out += (out.empty() ? "" : ", ") + n;
     return out;
 }
 
@@ -169,9 +178,9 @@ std::string readFile(const fs::path& path) {
 
 std::map<std::string, OutputTensor> readOutput(const fs::path& dir, QJsonObject* indexOut) {
     std::map<std::string, OutputTensor> out;
-    QJsonObject index =
-        QJsonDocument::fromJson(QByteArray::fromStdString(readFile(dir / "model.safetensors.index.json")))
-            .object();
+    QJsonObject index = QJsonDocument::fromJson(QByteArray::fromStdString(
+                                                    readFile(dir / "model.safetensors.index.json")))
+                            .object();
     if (indexOut) *indexOut = index;
     const QJsonObject weightMap = index.value("weight_map").toObject();
     std::map<std::string, bool> seen;
@@ -182,7 +191,8 @@ std::map<std::string, OutputTensor> readOutput(const fs::path& dir, QJsonObject*
         const std::string bytes = readFile(dir / file);
         if (bytes.size() < 8) throw std::runtime_error(file + " too short");
         uint64_t n = 0;
-        for (int i = 7; i >= 0; --i) n = (n << 8) | uint8_t(bytes[i]);
+        for (int i = 7; i >= 0; --i)
+            n = (n << 8) | uint8_t(bytes[i]);
         const QJsonObject header =
             QJsonDocument::fromJson(QByteArray::fromStdString(bytes.substr(8, n))).object();
         for (auto h = header.begin(); h != header.end(); ++h) {
@@ -191,9 +201,11 @@ std::map<std::string, OutputTensor> readOutput(const fs::path& dir, QJsonObject*
             OutputTensor t;
             t.file = file;
             t.dtype = e.value("dtype").toString().toStdString();
-            for (const auto& d : e.value("shape").toArray()) t.shape.push_back(uint64_t(d.toInteger()));
+            for (const auto& d : e.value("shape").toArray())
+                t.shape.push_back(uint64_t(d.toInteger()));
             const QJsonArray offs = e.value("data_offsets").toArray();
-            const uint64_t b = uint64_t(offs.at(0).toInteger()), en = uint64_t(offs.at(1).toInteger());
+            const uint64_t b = uint64_t(offs.at(0).toInteger()),
+                           en = uint64_t(offs.at(1).toInteger());
             t.bytes = bytes.substr(8 + n + b, en - b);
             out[h.key().toStdString()] = t;
         }

@@ -48,7 +48,9 @@ private:
     }
 };
 
-void TestCheckpoint::init() { m_tmp = std::make_unique<QTemporaryDir>(); }
+void TestCheckpoint::init() {
+    m_tmp = std::make_unique<QTemporaryDir>();
+}
 
 void TestCheckpoint::rowAndColumnSplits() {
     writeCheckpoint(dir(),
@@ -78,8 +80,10 @@ void TestCheckpoint::blocksAnd3D() {
         {{0, 0}, {3, 5}}, {{0, 5}, {3, 3}}, {{3, 0}, {4, 5}}, {{3, 5}, {4, 3}}};
     std::vector<std::pair<Dims, Dims>> cube;
     for (uint64_t a : {0, 2})
-        for (uint64_t b : {0, 3}) cube.push_back({{a, 0, b}, {2, 5, 3}});
-    writeCheckpoint(dir(), {{"blocks", "F16", {7, 8}, blocks}, {"cube", "I32", {4, 5, 6}, cube}}, 4);
+        for (uint64_t b : {0, 3})
+            cube.push_back({{a, 0, b}, {2, 5, 3}});
+    writeCheckpoint(dir(), {{"blocks", "F16", {7, 8}, blocks}, {"cube", "I32", {4, 5, 6}, cube}},
+                    4);
     Checkpoint c = scanCheckpoint(dir());
     QVERIFY(!c.hasErrors());
     QCOMPARE(tensor(c, "blocks").shape, (Shape{7, 8}));
@@ -128,8 +132,10 @@ void TestCheckpoint::gapIsReportedWithRegion() {
     Checkpoint c = scanCheckpoint(dir());
     const auto& w = tensor(c, "w");
     QCOMPARE(w.status, CoverageStatus::Gap);
-    QVERIFY2(QString::fromStdString(w.coverageDetail).contains("8 of 32 elements"), w.coverageDetail.c_str());
-    QVERIFY2(QString::fromStdString(w.coverageDetail).contains("[0:4, 4:6]"), w.coverageDetail.c_str());
+    QVERIFY2(QString::fromStdString(w.coverageDetail).contains("8 of 32 elements"),
+             w.coverageDetail.c_str());
+    QVERIFY2(QString::fromStdString(w.coverageDetail).contains("[0:4, 4:6]"),
+             w.coverageDetail.c_str());
     QVERIFY(c.hasErrors());
     QVERIFY(hasProblem(c, "gap", "w"));
 }
@@ -139,7 +145,8 @@ void TestCheckpoint::overlapIsReportedWithRegion() {
     Checkpoint c = scanCheckpoint(dir());
     const auto& w = tensor(c, "w");
     QCOMPARE(w.status, CoverageStatus::Overlap);
-    QVERIFY2(QString::fromStdString(w.coverageDetail).contains("[3:4, 0:2]"), w.coverageDetail.c_str());
+    QVERIFY2(QString::fromStdString(w.coverageDetail).contains("[3:4, 0:2]"),
+             w.coverageDetail.c_str());
     QVERIFY(QString::fromStdString(w.coverageDetail).contains("shard-00001"));
     QVERIFY(QString::fromStdString(w.coverageDetail).contains("shard-00002"));
     QVERIFY(hasProblem(c, "overlap", "w"));
@@ -158,8 +165,8 @@ void TestCheckpoint::identicalDuplicateChunksCountOnce() {
     fs::create_directories(dir());
     std::string full = pattern("w", 16);
     writeShard(dir() / "r1.safetensors", {{"w", "U8", {0, 0}, {2, 4}, full.substr(0, 8)}});
-    writeShard(dir() / "r2.safetensors", {{"w", "U8", {0, 0}, {2, 4}, full.substr(0, 8)},
-                                          {"v", "U8", {0}, {1}, "v"}});
+    writeShard(dir() / "r2.safetensors",
+               {{"w", "U8", {0, 0}, {2, 4}, full.substr(0, 8)}, {"v", "U8", {0}, {1}, "v"}});
     writeShard(dir() / "r3.safetensors", {{"w", "U8", {2, 0}, {2, 4}, full.substr(8)}});
     Checkpoint c = scanCheckpoint(dir());
     QCOMPARE(tensor(c, "w").status, CoverageStatus::Complete);
@@ -204,19 +211,37 @@ void TestCheckpoint::scanErrors() {
     fs::create_directories(dir());
     ShardOptions o;
     switch (kind) {
-    case 0: o.withShardingInfo = false; break;
-    case 1: o.shardingInfoOverride = "{not json"; break;
-    case 2: o.shardingInfoOverride = "[1]"; break;
-    case 3: o.shardingInfoOverride = R"({"other":{"saved_offsets":[0,0]}})"; break;
-    case 4: o.shardingInfoOverride = R"({"w":{"offsets":[0,0]}})"; break;
-    case 5: o.shardingInfoOverride = R"({"w":{"saved_offsets":[0]}})"; break;
-    case 6: o.shardingInfoOverride = R"({"w":{"saved_offsets":[0,-2]}})"; break;
-    case 7: o.shardingInfoOverride = R"({"w":{"saved_offsets":[0,"1"]}})"; break;
+    case 0:
+        o.withShardingInfo = false;
+        break;
+    case 1:
+        o.shardingInfoOverride = "{not json";
+        break;
+    case 2:
+        o.shardingInfoOverride = "[1]";
+        break;
+    case 3:
+        o.shardingInfoOverride = R"({"other":{"saved_offsets":[0,0]}})";
+        break;
+    case 4:
+        o.shardingInfoOverride = R"({"w":{"offsets":[0,0]}})";
+        break;
+    case 5:
+        o.shardingInfoOverride = R"({"w":{"saved_offsets":[0]}})";
+        break;
+    case 6:
+        o.shardingInfoOverride = R"({"w":{"saved_offsets":[0,-2]}})";
+        break;
+    case 7:
+        o.shardingInfoOverride = R"({"w":{"saved_offsets":[0,"1"]}})";
+        break;
     }
-    writeShard(dir() / "shard-1.safetensors", {{"w", "F32", {0, 0}, {2, 2}, std::string(16, 'q')}}, o);
+    writeShard(dir() / "shard-1.safetensors", {{"w", "F32", {0, 0}, {2, 2}, std::string(16, 'q')}},
+               o);
     Checkpoint c = scanCheckpoint(dir());
     QVERIFY(c.hasErrors());
-    QVERIFY2(hasProblem(c, expected), c.problems.empty() ? "none" : c.problems.front().text().c_str());
+    QVERIFY2(hasProblem(c, expected),
+             c.problems.empty() ? "none" : c.problems.front().text().c_str());
     QVERIFY(hasProblem(c, "shard-1.safetensors"));
     if (kind >= 3 && kind != 4 /* the SAX error happens before a tensor is known for 4 too */)
         QVERIFY(std::any_of(c.problems.begin(), c.problems.end(),
@@ -225,10 +250,10 @@ void TestCheckpoint::scanErrors() {
 
 void TestCheckpoint::dtypeAndRankConflicts() {
     fs::create_directories(dir());
-    writeShard(dir() / "a.safetensors", {{"d", "F32", {0}, {2}, std::string(8, 'x')},
-                                         {"r", "U8", {0, 0}, {1, 2}, "ab"}});
-    writeShard(dir() / "b.safetensors", {{"d", "BF16", {2}, {2}, std::string(4, 'x')},
-                                         {"r", "U8", {1}, {2}, "cd"}});
+    writeShard(dir() / "a.safetensors",
+               {{"d", "F32", {0}, {2}, std::string(8, 'x')}, {"r", "U8", {0, 0}, {1, 2}, "ab"}});
+    writeShard(dir() / "b.safetensors",
+               {{"d", "BF16", {2}, {2}, std::string(4, 'x')}, {"r", "U8", {1}, {2}, "cd"}});
     Checkpoint c = scanCheckpoint(dir());
     QCOMPARE(tensor(c, "d").status, CoverageStatus::Invalid);
     QVERIFY(hasProblem(c, "dtype BF16 here but F32 in a.safetensors", "d"));

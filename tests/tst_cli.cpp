@@ -37,7 +37,8 @@ private:
         p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
         if (!p.waitForFinished(120000)) return {};
         return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
-                QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+                QString::fromUtf8(p.readAllStandardOutput()),
+                QString::fromUtf8(p.readAllStandardError())};
     }
     std::unique_ptr<QTemporaryDir> m_tmp;
     QString path(const char* name) const { return m_tmp->filePath(name); }
@@ -53,11 +54,16 @@ void TestCli::usageErrorsExitTwo_data() {
     QTest::addColumn<QString>("expected");
     QTest::newRow("no command") << QStringList{} << "Usage:";
     QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command 'frobnicate'";
-    QTest::newRow("unknown option") << QStringList{"inspect", "x", "--bogus"} << "unknown option --bogus";
-    QTest::newRow("missing argument") << QStringList{"consolidate", "only-one"} << "expected consolidate IN OUT";
-    QTest::newRow("bad threads") << QStringList{"consolidate", "a", "b", "--threads", "zero"} << "--threads";
-    QTest::newRow("bad policy") << QStringList{"consolidate", "a", "b", "--unmapped", "drop"} << "--unmapped";
-    QTest::newRow("option without value") << QStringList{"consolidate", "a", "b", "--mapping"} << "needs a value";
+    QTest::newRow("unknown option")
+        << QStringList{"inspect", "x", "--bogus"} << "unknown option --bogus";
+    QTest::newRow("missing argument")
+        << QStringList{"consolidate", "only-one"} << "expected consolidate IN OUT";
+    QTest::newRow("bad threads") << QStringList{"consolidate", "a", "b", "--threads", "zero"}
+                                 << "--threads";
+    QTest::newRow("bad policy") << QStringList{"consolidate", "a", "b", "--unmapped", "drop"}
+                                << "--unmapped";
+    QTest::newRow("option without value")
+        << QStringList{"consolidate", "a", "b", "--mapping"} << "needs a value";
 }
 
 void TestCli::usageErrorsExitTwo() {
@@ -145,14 +151,16 @@ void TestCli::badInputExitsOneAndWritesNothing() {
     QVERIFY(!QJsonDocument::fromJson(json.out.toUtf8()).object()["consolidatable"].toBool());
     Result cons = run({"consolidate", path("bad"), path("out")});
     QCOMPARE(cons.code, 1);
-    QVERIFY2(cons.err.contains("tensor 'g': gap: 2 of 6 elements are in no chunk, first at [1:2, 0:2]"),
-             qPrintable(cons.err));
+    QVERIFY2(
+        cons.err.contains("tensor 'g': gap: 2 of 6 elements are in no chunk, first at [1:2, 0:2]"),
+        qPrintable(cons.err));
     QVERIFY(outputLeftovers(path("out").toStdString()).empty());
 
     writeRaw(dir / "shard-9.safetensors", "{\"g\":", "");
     Result broken = run({"consolidate", path("bad"), path("out")});
     QCOMPARE(broken.code, 1);
-    QVERIFY2(broken.err.contains("shard-9.safetensors: header not valid JSON"), qPrintable(broken.err));
+    QVERIFY2(broken.err.contains("shard-9.safetensors: header not valid JSON"),
+             qPrintable(broken.err));
     QVERIFY(outputLeftovers(path("out").toStdString()).empty());
 
     Result missing = run({"inspect", path("nowhere")});
@@ -162,13 +170,15 @@ void TestCli::badInputExitsOneAndWritesNothing() {
 
 void TestCli::unmappedPolicyFromTheCommandLine() {
     const fs::path dir = path("ck").toStdString();
-    writeCheckpoint(dir, {{"a", "F32", {4}, splitDim({4}, 0, 2)}, {"b", "U8", {3}, splitDim({3}, 0, 1)}}, 2);
+    writeCheckpoint(
+        dir, {{"a", "F32", {4}, splitDim({4}, 0, 2)}, {"b", "U8", {3}, splitDim({3}, 0, 1)}}, 2);
     std::ofstream(path("map.json").toStdString()) << R"({"a": 1, "tied": 2})";
     Result strict = run({"consolidate", path("ck"), path("out"), "--mapping", path("map.json")});
     QCOMPARE(strict.code, 1);
     QVERIFY(strict.err.contains("not in the mapping: b"));
     QVERIFY(outputLeftovers(path("out").toStdString()).empty());
-    Result last = run({"consolidate", path("ck"), path("out"), "--mapping=" + path("map.json"), "--unmapped", "last"});
+    Result last = run({"consolidate", path("ck"), path("out"), "--mapping=" + path("map.json"),
+                       "--unmapped", "last"});
     QVERIFY2(last.code == 0, qPrintable(last.err));
     QVERIFY(last.err.contains("warning"));
     QVERIFY(QFile::exists(path("out/model-00002-of-00002.safetensors")));

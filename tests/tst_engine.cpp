@@ -44,13 +44,17 @@ private:
     void checkOutput(const std::map<std::string, std::string>& expected,
                      const std::vector<SplitTensor>& tensors);
     Checkpoint simple() {
-        writeCheckpoint(in(), {{"w", "F32", {64, 32}, splitDim({64, 32}, 1, 4)},
-                               {"v", "BF16", {128}, splitDim({128}, 0, 4)}}, 4);
+        writeCheckpoint(in(),
+                        {{"w", "F32", {64, 32}, splitDim({64, 32}, 1, 4)},
+                         {"v", "BF16", {128}, splitDim({128}, 0, 4)}},
+                        4);
         return scanCheckpoint(in());
     }
 };
 
-void TestEngine::init() { m_tmp = std::make_unique<QTemporaryDir>(); }
+void TestEngine::init() {
+    m_tmp = std::make_unique<QTemporaryDir>();
+}
 
 static std::vector<std::pair<Dims, Dims>> grid(const Dims& shape, uint64_t r, uint64_t c) {
     std::vector<std::pair<Dims, Dims>> out;
@@ -72,38 +76,49 @@ void TestEngine::roundTrip_data() {
     QTest::addColumn<int>("window");
     QTest::addColumn<bool>("direct");
 
-    QTest::newRow("row-wise") << std::vector<SplitTensor>{{"w", "BF16", {40, 24}, splitDim({40, 24}, 0, 4)}}
-                              << 4 << "" << 2 << 4096 << true;
-    QTest::newRow("column-wise") << std::vector<SplitTensor>{{"w", "F32", {100, 30}, splitDim({100, 30}, 1, 4)}}
-                                 << 4 << "" << 2 << 4096 << true;
+    QTest::newRow("row-wise")
+        << std::vector<SplitTensor>{{"w", "BF16", {40, 24}, splitDim({40, 24}, 0, 4)}} << 4 << ""
+        << 2 << 4096 << true;
+    QTest::newRow("column-wise")
+        << std::vector<SplitTensor>{{"w", "F32", {100, 30}, splitDim({100, 30}, 1, 4)}} << 4 << ""
+        << 2 << 4096 << true;
     QTest::newRow("column-wise one thread")
-        << std::vector<SplitTensor>{{"w", "F16", {77, 13}, splitDim({77, 13}, 1, 3)}} << 3 << "" << 1
+        << std::vector<SplitTensor>{{"w", "F16", {77, 13}, splitDim({77, 13}, 1, 3)}} << 3 << ""
+        << 1 << 4096 << true;
+    QTest::newRow("2-D blocks")
+        << std::vector<SplitTensor>{{"w", "I16", {50, 36}, grid({50, 36}, 2, 3)}} << 6 << "" << 2
         << 4096 << true;
-    QTest::newRow("2-D blocks") << std::vector<SplitTensor>{{"w", "I16", {50, 36}, grid({50, 36}, 2, 3)}}
-                                << 6 << "" << 2 << 4096 << true;
     std::vector<std::pair<Dims, Dims>> cube;
     for (uint64_t a : {0, 3})
-        for (uint64_t b : {0, 4}) cube.push_back({{a, 0, b}, {a ? 2u : 3u, 7, b ? 5u : 4u}});
-    QTest::newRow("3-D split on two dims") << std::vector<SplitTensor>{{"cube", "F64", {5, 7, 9}, cube}}
-                                           << 4 << "" << 2 << 4096 << true;
+        for (uint64_t b : {0, 4})
+            cube.push_back({{a, 0, b}, {a ? 2u : 3u, 7, b ? 5u : 4u}});
+    QTest::newRow("3-D split on two dims")
+        << std::vector<SplitTensor>{{"cube", "F64", {5, 7, 9}, cube}} << 4 << "" << 2 << 4096
+        << true;
     QTest::newRow("rank 6 (beyond inline dims)")
-        << std::vector<SplitTensor>{{"r6", "I32", {2, 3, 2, 2, 5, 4}, splitDim({2, 3, 2, 2, 5, 4}, 4, 2)},
+        << std::vector<SplitTensor>{{"r6",
+                                     "I32",
+                                     {2, 3, 2, 2, 5, 4},
+                                     splitDim({2, 3, 2, 2, 5, 4}, 4, 2)},
                                     {"r5", "U8", {3, 2, 2, 2, 6}, splitDim({3, 2, 2, 2, 6}, 1, 2)}}
         << 2 << "" << 2 << 4096 << true;
-    QTest::newRow("3-D middle dim") << std::vector<SplitTensor>{{"m", "U8", {6, 8, 10}, splitDim({6, 8, 10}, 1, 4)}}
-                                    << 4 << "" << 2 << 4096 << true;
+    QTest::newRow("3-D middle dim")
+        << std::vector<SplitTensor>{{"m", "U8", {6, 8, 10}, splitDim({6, 8, 10}, 1, 4)}} << 4 << ""
+        << 2 << 4096 << true;
     QTest::newRow("scalar and replicated")
         << std::vector<SplitTensor>{{"scale", "F32", {}, {{{}, {}}, {{}, {}}}},
                                     {"bias", "BF16", {12}, {{{0}, {12}}, {{0}, {12}}}},
                                     {"w", "U8", {8, 2}, splitDim({8, 2}, 0, 2)}}
         << 2 << "" << 2 << 4096 << true;
-    QTest::newRow("zero-size") << std::vector<SplitTensor>{{"empty", "F32", {0, 5}, {{{0, 0}, {0, 5}}}},
-                                                           {"w", "F32", {3}, splitDim({3}, 0, 1)}}
-                               << 1 << "" << 2 << 4096 << true;
+    QTest::newRow("zero-size")
+        << std::vector<SplitTensor>{{"empty", "F32", {0, 5}, {{{0, 0}, {0, 5}}}},
+                                    {"w", "F32", {3}, splitDim({3}, 0, 1)}}
+        << 1 << "" << 2 << 4096 << true;
     std::vector<SplitTensor> all;
-    for (const char* d : {"BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ",
-                          "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "I64",
-                          "U64", "F64", "C64", "F4", "F6_E2M3", "F6_E3M2"})
+    for (const char* d :
+         {"BOOL", "U8",  "I8",  "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
+          "I16",  "U16", "F16", "BF16",    "I32",     "U32",     "F32",         "I64",
+          "U64",  "F64", "C64", "F4",      "F6_E2M3", "F6_E3M2"})
         all.push_back({std::string("t.") + d, d, {8, 12}, splitDim({8, 12}, 0, 2)});
     QTest::newRow("every dtype") << all << 2 << "" << 2 << 4096 << true;
     QTest::newRow("non-ASCII names")
@@ -115,8 +130,8 @@ void TestEngine::roundTrip_data() {
                                     {"mixed", "U8", {512, 2048}, splitDim({512, 2048}, 1, 4)}}
         << 4 << "" << 2 << (1 << 20) << true;
     QTest::newRow("large runs through memory")
-        << std::vector<SplitTensor>{{"big", "U8", {1024, 1024}, splitDim({1024, 1024}, 0, 4)}}
-        << 4 << "" << 2 << (1 << 20) << false;
+        << std::vector<SplitTensor>{{"big", "U8", {1024, 1024}, splitDim({1024, 1024}, 0, 4)}} << 4
+        << "" << 2 << (1 << 20) << false;
     QTest::newRow("mapping with index gaps")
         << std::vector<SplitTensor>{{"a", "F32", {10, 10}, splitDim({10, 10}, 0, 2)},
                                     {"b", "F32", {10, 10}, splitDim({10, 10}, 1, 2)},
@@ -144,11 +159,13 @@ void TestEngine::checkOutput(const std::map<std::string, std::string>& expected,
         if (entry.path().extension() != ".safetensors") continue;
         const std::string bytes = readFile(entry.path());
         uint64_t n = 0;
-        for (int i = 7; i >= 0; --i) n = (n << 8) | uint8_t(bytes[size_t(i)]);
+        for (int i = 7; i >= 0; --i)
+            n = (n << 8) | uint8_t(bytes[size_t(i)]);
         QCOMPARE((8 + n) % 8, uint64_t(0));
         const std::string json = bytes.substr(8, n);
         QVERIFY(json.rfind(R"({"__metadata__":{"format":"pt"})", 0) == 0);
-        QVERIFY(json.find_last_not_of(' ') == json.size() - (json.size() - json.find_last_not_of(' ')));
+        QVERIFY(json.find_last_not_of(' ') ==
+                json.size() - (json.size() - json.find_last_not_of(' ')));
         uint64_t end = 0;
         for (const auto& [fqn, o] : outputs)
             if (o.file == name) end += o.bytes.size();
@@ -228,18 +245,34 @@ void TestEngine::badInputsLeaveNothing() {
     writeCheckpoint(in(), {{"ok", "F32", {8}, splitDim({8}, 0, 2)}}, 2);
     Mapping mapping;
     switch (kind) {
-    case 0: writeShard(in() / "z.safetensors", {{"g", "U8", {0, 0}, {2, 2}, "abcd"}}),
-            writeShard(in() / "z2.safetensors", {{"g", "U8", {3, 0}, {1, 2}, "ef"}}); break;
-    case 1: writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {3}, "abc"}}),
-            writeShard(in() / "z2.safetensors", {{"g", "U8", {2}, {2}, "cd"}}); break;
-    case 2: writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {2}, "ab"}}),
-            writeShard(in() / "z2.safetensors", {{"g", "U8", {0}, {2}, "ax"}}); break;
-    case 3: writeRaw(in() / "z.safetensors", R"({"g":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "ab"); break;
-    case 4: { ShardOptions o; o.withShardingInfo = false;
-              writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {1}, "a"}}, o); } break;
-    case 5: writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {1}, "a"}});
-            mapping = parseMapping(R"({"ok": 1})", "m.json"); break;
-    case 6: writeShard(in() / "z.safetensors", {{"ok", "BF16", {8}, {2}, "abcd"}}); break;
+    case 0:
+        writeShard(in() / "z.safetensors", {{"g", "U8", {0, 0}, {2, 2}, "abcd"}}),
+            writeShard(in() / "z2.safetensors", {{"g", "U8", {3, 0}, {1, 2}, "ef"}});
+        break;
+    case 1:
+        writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {3}, "abc"}}),
+            writeShard(in() / "z2.safetensors", {{"g", "U8", {2}, {2}, "cd"}});
+        break;
+    case 2:
+        writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {2}, "ab"}}),
+            writeShard(in() / "z2.safetensors", {{"g", "U8", {0}, {2}, "ax"}});
+        break;
+    case 3:
+        writeRaw(in() / "z.safetensors", R"({"g":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})",
+                 "ab");
+        break;
+    case 4: {
+        ShardOptions o;
+        o.withShardingInfo = false;
+        writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {1}, "a"}}, o);
+    } break;
+    case 5:
+        writeShard(in() / "z.safetensors", {{"g", "U8", {0}, {1}, "a"}});
+        mapping = parseMapping(R"({"ok": 1})", "m.json");
+        break;
+    case 6:
+        writeShard(in() / "z.safetensors", {{"ok", "BF16", {8}, {2}, "abcd"}});
+        break;
     }
     Checkpoint c = scanCheckpoint(in());
     Plan plan = makePlan(c, mapping, UnmappedPolicy::Error);
@@ -258,22 +291,30 @@ void TestEngine::brokenFilesLeaveNothing_data() {
     QTest::addColumn<QByteArray>("data");
     QTest::addColumn<qint64>("length");
     QTest::addColumn<QString>("expected");
-    const std::string info = R"("__metadata__":{"DCP_SHARDING_INFO":"{\"x\":{\"saved_offsets\":[0]}}"})";
-    auto row = [](const char* tag, const std::string& header, const std::string& data, const char* expected,
-                  qint64 length = -1) {
-        QTest::newRow(tag) << QByteArray::fromStdString(header) << QByteArray::fromStdString(data) << length
-                           << QString(expected);
+    const std::string info =
+        R"("__metadata__":{"DCP_SHARDING_INFO":"{\"x\":{\"saved_offsets\":[0]}}"})";
+    auto row = [](const char* tag, const std::string& header, const std::string& data,
+                  const char* expected, qint64 length = -1) {
+        QTest::newRow(tag) << QByteArray::fromStdString(header) << QByteArray::fromStdString(data)
+                           << length << QString(expected);
     };
     row("length over limit", "{}", "", "exceeds the limit", 200'000'000);
     row("length past end", "{}", "", "runs past the end of the file", 999);
     row("not utf8", "{\"\xfe\":1}", "", "not valid UTF-8");
     row("not json", "{" + info + ",", "", "not valid JSON");
-    row("unknown dtype", "{" + info + R"(,"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", "a", "unknown dtype");
-    row("size mismatch", "{" + info + R"(,"x":{"dtype":"F32","shape":[1],"data_offsets":[0,2]}})", "ab", "needs 4");
-    row("hole", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", "ab", "hole");
-    row("trailing", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "abc", "trailing bytes");
-    row("metadata not strings", R"({"__metadata__":{"DCP_SHARDING_INFO":7}})", "", "must map strings to strings");
-    row("duplicate", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}})",
+    row("unknown dtype", "{" + info + R"(,"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})",
+        "a", "unknown dtype");
+    row("size mismatch", "{" + info + R"(,"x":{"dtype":"F32","shape":[1],"data_offsets":[0,2]}})",
+        "ab", "needs 4");
+    row("hole", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", "ab",
+        "hole");
+    row("trailing", "{" + info + R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "abc",
+        "trailing bytes");
+    row("metadata not strings", R"({"__metadata__":{"DCP_SHARDING_INFO":7}})", "",
+        "must map strings to strings");
+    row("duplicate",
+        "{" + info +
+            R"(,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}})",
         "a", "duplicate tensor name");
 }
 
@@ -283,7 +324,8 @@ void TestEngine::brokenFilesLeaveNothing() {
     QFETCH(qint64, length);
     QFETCH(QString, expected);
     writeCheckpoint(in(), {{"ok", "F32", {8}, splitDim({8}, 0, 2)}}, 2);
-    writeRaw(in() / "shard-00003-broken.safetensors", header.toStdString(), data.toStdString(), length);
+    writeRaw(in() / "shard-00003-broken.safetensors", header.toStdString(), data.toStdString(),
+             length);
     Checkpoint c = scanCheckpoint(in());
     QVERIFY(c.hasErrors());
     Plan plan = makePlan(c, {}, UnmappedPolicy::Error);
@@ -334,8 +376,10 @@ void TestEngine::staleOutputsRefusedUnlessOverwrite() {
 }
 
 void TestEngine::cancelLeavesNothing() {
-    writeCheckpoint(in(), {{"a", "U8", {2048, 512}, splitDim({2048, 512}, 1, 4)},
-                           {"b", "U8", {2048, 512}, splitDim({2048, 512}, 0, 4)}}, 4);
+    writeCheckpoint(in(),
+                    {{"a", "U8", {2048, 512}, splitDim({2048, 512}, 1, 4)},
+                     {"b", "U8", {2048, 512}, splitDim({2048, 512}, 0, 4)}},
+                    4);
     Checkpoint c = scanCheckpoint(in());
     Plan plan = makePlan(c, parseMapping(R"({"a": 1, "b": 2})", "m"), UnmappedPolicy::Error);
     std::atomic<bool> cancel{false};
@@ -378,7 +422,8 @@ void TestEngine::sidecarsAreCopiedNotMoved() {
     fs::create_directories(in() / ".hf_metadata");
     std::ofstream(in() / ".hf_metadata" / "config.json") << R"({"model_type":"llama"})";
     std::ofstream(in() / ".hf_metadata" / "tokenizer.json") << "{}";
-    std::ofstream(in() / ".hf_metadata" / "fqn_to_file_index_mapping.json") << R"({"w": 1, "v": 2})";
+    std::ofstream(in() / ".hf_metadata" / "fqn_to_file_index_mapping.json")
+        << R"({"w": 1, "v": 2})";
     std::ofstream(in() / ".hf_metadata" / "fqn_to_dtype_mapping.json") << "{}";
     Checkpoint c = scanCheckpoint(in());
     Plan plan = makePlan(c, defaultMapping(c), UnmappedPolicy::Error);
@@ -401,7 +446,8 @@ void TestEngine::progressIsMonotonicAndComplete() {
     o.progress = [&](const EngineProgress& p) { seen.push_back(p); };
     consolidate(c, plan, out(), o);
     QVERIFY(seen.size() >= 3);
-    for (size_t i = 1; i < seen.size(); ++i) QVERIFY(seen[i].bytesDone >= seen[i - 1].bytesDone);
+    for (size_t i = 1; i < seen.size(); ++i)
+        QVERIFY(seen[i].bytesDone >= seen[i - 1].bytesDone);
     QCOMPARE(seen.back().bytesDone, seen.back().bytesTotal);
     QCOMPARE(seen.back().bytesTotal, plan.totalFileBytes());
     QCOMPARE(seen.back().phase, std::string("Done"));

@@ -35,7 +35,8 @@ private slots:
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
     MappingDocument m_doc;
-    std::shared_ptr<const Checkpoint> open(const std::vector<SplitTensor>& tensors, const Mapping& m = {}) {
+    std::shared_ptr<const Checkpoint> open(const std::vector<SplitTensor>& tensors,
+                                           const Mapping& m = {}) {
         const fs::path dir = fs::path(m_tmp->path().toStdString()) / "ck";
         fs::remove_all(dir);
         writeCheckpoint(dir, tensors, 2);
@@ -53,12 +54,15 @@ private:
     }
     static QStringList column(QAbstractItemModel* m, int col) {
         QStringList out;
-        for (int r = 0; r < m->rowCount(); ++r) out << m->index(r, col).data().toString();
+        for (int r = 0; r < m->rowCount(); ++r)
+            out << m->index(r, col).data().toString();
         return out;
     }
 };
 
-void TestModels::init() { m_tmp = std::make_unique<QTemporaryDir>(); }
+void TestModels::init() {
+    m_tmp = std::make_unique<QTemporaryDir>();
+}
 
 void TestModels::modelsPassTheTesterThroughEdits() {
     TensorTableModel tensors(&m_doc);
@@ -191,8 +195,11 @@ void TestModels::groupBySizeThroughTheDocument() {
     for (int r = 0; r < outputs.rowCount(); ++r) {
         const auto bytes = outputs.index(r, 0).data(OutputFilesModel::SortRole);
         Q_UNUSED(bytes);
-        const qulonglong size = outputs.index(r, OutputFilesModel::BytesColumn).data(OutputFilesModel::SortRole).toULongLong();
-        const qulonglong count = outputs.index(r, OutputFilesModel::TensorsColumn).data().toULongLong();
+        const qulonglong size = outputs.index(r, OutputFilesModel::BytesColumn)
+                                    .data(OutputFilesModel::SortRole)
+                                    .toULongLong();
+        const qulonglong count =
+            outputs.index(r, OutputFilesModel::TensorsColumn).data().toULongLong();
         QVERIFY(size <= 400 || count == 1);
     }
     QCOMPARE(m_doc.undoStack()->undoText(), QString("Group by maximum size"));
@@ -217,8 +224,9 @@ void TestModels::unassignedAreFlagged() {
     }
     QCOMPARE(unassignedRows, 4);
     QCOMPARE(absentRows, 1);
-    const QModelIndex layer1 = tensors.index(int(m_doc.checkpoint()->find("layers.1.w") - m_doc.checkpoint()->tensors.data()),
-                                             TensorTableModel::TargetColumn);
+    const QModelIndex layer1 = tensors.index(
+        int(m_doc.checkpoint()->find("layers.1.w") - m_doc.checkpoint()->tensors.data()),
+        TensorTableModel::TargetColumn);
     QCOMPARE(layer1.data().toString(), QString("(unassigned)"));
     m_doc.assign({size_t(layer1.row())}, 1);
     QCOMPARE(m_doc.unassignedCount(), size_t(3));

@@ -43,19 +43,29 @@ private:
     }
 };
 
-void TestPlan::init() { m_tmp = std::make_unique<QTemporaryDir>(); }
+void TestPlan::init() {
+    m_tmp = std::make_unique<QTemporaryDir>();
+}
 
 void TestPlan::badMappings_data() {
     QTest::addColumn<QString>("json");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("zero") << R"({"a": 0})" << "file index 0 is not allowed";
-    QTest::newRow("negative") << R"({"a": -1})" << "must be positive";
-    QTest::newRow("fraction") << R"({"a": 1.5})" << "must be a positive integer";
-    QTest::newRow("float one") << R"({"a": 1.0})" << "must be a positive integer";
-    QTest::newRow("string") << R"({"a": "1"})" << "must be a positive integer";
-    QTest::newRow("array") << R"([1])" << "must be a JSON object";
-    QTest::newRow("not json") << R"({"a": )" << "not valid JSON";
-    QTest::newRow("too large") << R"({"a": 100000})" << "above the limit";
+    QTest::newRow("zero") << R"({"a": 0})"
+                          << "file index 0 is not allowed";
+    QTest::newRow("negative") << R"({"a": -1})"
+                              << "must be positive";
+    QTest::newRow("fraction") << R"({"a": 1.5})"
+                              << "must be a positive integer";
+    QTest::newRow("float one") << R"({"a": 1.0})"
+                               << "must be a positive integer";
+    QTest::newRow("string") << R"({"a": "1"})"
+                            << "must be a positive integer";
+    QTest::newRow("array") << R"([1])"
+                           << "must be a JSON object";
+    QTest::newRow("not json") << R"({"a": )"
+                              << "not valid JSON";
+    QTest::newRow("too large") << R"({"a": 100000})"
+                               << "above the limit";
 }
 
 void TestPlan::badMappings() {
@@ -99,7 +109,8 @@ void TestPlan::layoutOrderPaddingAndIndex() {
     const PlannedFile& f = plan.files[0];
     QCOMPARE(f.header.size() % 8, size_t(0));
     uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | uint8_t(f.header[size_t(i)]);
+    for (int i = 7; i >= 0; --i)
+        n = (n << 8) | uint8_t(f.header[size_t(i)]);
     QCOMPARE(n + 8, uint64_t(f.header.size()));
     const std::string json = f.header.substr(8);
     QVERIFY(json.rfind(R"({"__metadata__":{"format":"pt"},)", 0) == 0);
@@ -113,10 +124,12 @@ void TestPlan::layoutOrderPaddingAndIndex() {
     QCOMPARE(f.tensors[3].end, f.dataSize);
     QCOMPARE(plan.totalTensorBytes, uint64_t(45));
 
-    const QJsonObject index = QJsonDocument::fromJson(QByteArray::fromStdString(plan.indexJson())).object();
+    const QJsonObject index =
+        QJsonDocument::fromJson(QByteArray::fromStdString(plan.indexJson())).object();
     QCOMPARE(index["metadata"].toObject()["total_size"].toInteger(), 45);
     QCOMPARE(index["weight_map"].toObject().size(), 4);
-    QCOMPARE(index["weight_map"].toObject()["a.bf16"].toString(), QString("model-00001-of-00001.safetensors"));
+    QCOMPARE(index["weight_map"].toObject()["a.bf16"].toString(),
+             QString("model-00001-of-00001.safetensors"));
     QVERIFY(plan.indexJson().find("\n  \"metadata\": {") != std::string::npos); // 2-space indent
 }
 
@@ -135,7 +148,8 @@ void TestPlan::unmappedIsAnErrorUnlessPolicy() {
 
 void TestPlan::mappedButAbsentIsAWarning() {
     Checkpoint c = small();
-    Mapping m = parseMapping(R"({"a.bf16": 1, "b.f32": 1, "c.i64": 1, "d.u8": 1, "lm_head.weight": 2})", "m");
+    Mapping m = parseMapping(
+        R"({"a.bf16": 1, "b.f32": 1, "c.i64": 1, "d.u8": 1, "lm_head.weight": 2})", "m");
     Plan plan = makePlan(c, m, UnmappedPolicy::Error);
     QVERIFY(plan.ok());
     QCOMPARE(plan.problems.size(), size_t(1));

@@ -29,8 +29,8 @@ private:
     fs::path path(const char* name) { return fs::path(m_dir.path().toStdString()) / name; }
 };
 
-static std::string entry(const std::string& name, const std::string& dtype, const std::string& shape,
-                         uint64_t b, uint64_t e) {
+static std::string entry(const std::string& name, const std::string& dtype,
+                         const std::string& shape, uint64_t b, uint64_t e) {
     return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape +
            ",\"data_offsets\":[" + std::to_string(b) + "," + std::to_string(e) + "]}";
 }
@@ -59,7 +59,8 @@ void TestSafetensorsReader::rejectsBadFiles_data() {
         "missing \"dtype\"");
     row("missing shape", "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", std::string(8, 'x'),
         "missing \"shape\"");
-    row("missing offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", "", "missing \"data_offsets\"");
+    row("missing offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", "",
+        "missing \"data_offsets\"");
     row("dtype not string", "{\"a\":{\"dtype\":4,\"shape\":[2],\"data_offsets\":[0,8]}}",
         std::string(8, 'x'), "dtype must be a string");
     row("shape not array", "{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}",
@@ -93,11 +94,14 @@ void TestSafetensorsReader::rejectsBadFiles_data() {
     row("trailing bytes", "{" + ok + "}", std::string(12, 'x'), "4 trailing bytes");
     row("duplicate name", "{" + ok + "," + entry("a", "F32", "[0]", 8, 8) + "}",
         std::string(8, 'x'), "duplicate tensor name \"a\"");
-    row("duplicate key", "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+    row("duplicate key",
+        "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
         std::string(8, 'x'), "duplicate key");
-    row("metadata value not string", "{\"__metadata__\":{\"k\":1}}", "", "must map strings to strings");
+    row("metadata value not string", "{\"__metadata__\":{\"k\":1}}", "",
+        "must map strings to strings");
     row("metadata not object", "{\"__metadata__\":\"x\"}", "", "__metadata__ must be an object");
-    row("metadata nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}}", "", "must map strings to strings");
+    row("metadata nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}}", "",
+        "must map strings to strings");
     row("sub-byte partial byte", "{" + entry("a", "F4", "[3]", 0, 2) + "}", std::string(2, 'x'),
         "not a whole number of bytes");
     row("shape overflow", "{" + entry("a", "U8", "[4294967296,4294967296]", 0, 0) + "}", "",
@@ -136,7 +140,8 @@ void TestSafetensorsReader::rejectsShortFile() {
 }
 
 void TestSafetensorsReader::acceptsMetadataAnywhereAndPadding() {
-    const std::string body = entry("w", "BF16", "[2,2]", 0, 8) + "," + entry("b", "F32", "[1]", 8, 12);
+    const std::string body =
+        entry("w", "BF16", "[2,2]", 0, 8) + "," + entry("b", "F32", "[1]", 8, 12);
     for (bool last : {false, true}) {
         std::string header = last ? "{" + body + ",\"__metadata__\":{\"format\":\"pt\"}}"
                                   : "{\"__metadata__\":{\"format\":\"pt\"}," + body + "}";
@@ -155,15 +160,17 @@ void TestSafetensorsReader::acceptsMetadataAnywhereAndPadding() {
 }
 
 void TestSafetensorsReader::acceptsEveryDtype() {
-    const char* names[] = {"BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ",
-                           "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32",
-                           "I64", "U64", "F64", "C64", "F4", "F6_E2M3", "F6_E3M2"};
+    const char* names[] = {"BOOL",        "U8",          "I8",      "F8_E4M3", "F8_E5M2", "F8_E8M0",
+                           "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16",     "U16",     "F16",     "BF16",
+                           "I32",         "U32",         "F32",     "I64",     "U64",     "F64",
+                           "C64",         "F4",          "F6_E2M3", "F6_E3M2"};
     std::string header = "{";
     uint64_t offset = 0;
     int i = 0;
     for (const char* name : names) {
         const uint64_t bytes = 8 * bitsOf(name) / 8; // 8 elements: whole bytes for every width
-        header += std::string(i++ ? "," : "") + entry(std::string("t_") + name, name, "[8]", offset, offset + bytes);
+        header += std::string(i++ ? "," : "") +
+                  entry(std::string("t_") + name, name, "[8]", offset, offset + bytes);
         offset += bytes;
     }
     header += "}";
@@ -180,7 +187,8 @@ void TestSafetensorsReader::acceptsEveryDtype() {
 void TestSafetensorsReader::acceptsZeroSizeAndUnknownKeysAndUnicode() {
     const std::string header =
         "{\"empty\":{\"dtype\":\"F32\",\"shape\":[0,4],\"data_offsets\":[0,0]},"
-        "\"größe.权重\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1],\"extra\":{\"k\":[1,{}]}},"
+        "\"größe.权重\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1],\"extra\":{\"k\":[1,{"
+        "}]}},"
         "\"tail\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[1,1]}}";
     const fs::path p = path("zero.safetensors");
     writeRaw(p, header, "\x07");
@@ -195,7 +203,8 @@ void TestSafetensorsReader::readsOnlyTheHeader() {
     // A sparse 64 GiB file: reading it whole would take minutes and all memory.
     const fs::path p = path("huge.safetensors");
     const uint64_t big = 64ull << 30;
-    const std::string header = "{" + entry("big", "U8", "[" + std::to_string(big) + "]", 0, big) + "}";
+    const std::string header =
+        "{" + entry("big", "U8", "[" + std::to_string(big) + "]", 0, big) + "}";
     writeRaw(p, header, "");
     fs::resize_file(p, 8 + header.size() + big);
     SafetensorsHeader h = readSafetensorsHeader(p);

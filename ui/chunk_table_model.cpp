@@ -9,7 +9,8 @@ ChunkTableModel::ChunkTableModel(QObject* parent) : QAbstractTableModel(parent) 
 void ChunkTableModel::setTensor(std::shared_ptr<const Checkpoint> checkpoint, int tensor) {
     beginResetModel();
     m_checkpoint = std::move(checkpoint);
-    m_tensor = m_checkpoint && tensor >= 0 && size_t(tensor) < m_checkpoint->tensors.size() ? tensor : -1;
+    m_tensor =
+        m_checkpoint && tensor >= 0 && size_t(tensor) < m_checkpoint->tensors.size() ? tensor : -1;
     endResetModel();
 }
 
@@ -35,22 +36,31 @@ QVariant ChunkTableModel::data(const QModelIndex& index, int role) const {
     const ShardFile& f = m_checkpoint->files[c.file];
     if (role == Qt::DisplayRole) {
         switch (index.column()) {
-        case FileColumn: return QString::fromStdString(f.name);
-        case OffsetsColumn: return QString::fromStdString(formatShape(c.offsets));
-        case ShapeColumn: return QString::fromStdString(formatShape(c.shape));
+        case FileColumn:
+            return QString::fromStdString(f.name);
+        case OffsetsColumn:
+            return QString::fromStdString(formatShape(c.offsets));
+        case ShapeColumn:
+            return QString::fromStdString(formatShape(c.shape));
         case DataOffsetsColumn:
             return QStringLiteral("[%1, %2)").arg(c.begin - f.dataStart).arg(c.end - f.dataStart);
-        case BytesColumn: return QString::fromStdString(formatBytes(c.bytes()));
-        case NoteColumn: return c.replica ? tr("replica (counted once)") : QString();
+        case BytesColumn:
+            return QString::fromStdString(formatBytes(c.bytes()));
+        case NoteColumn:
+            return c.replica ? tr("replica (counted once)") : QString();
         }
     } else if (role == Qt::DecorationRole && index.column() == FileColumn) {
         return fileColor(c.file);
     } else if (role == SortRole) {
         switch (index.column()) {
-        case FileColumn: return int(c.file);
-        case BytesColumn: return qulonglong(c.bytes());
-        case DataOffsetsColumn: return qulonglong(c.begin);
-        default: return data(index, Qt::DisplayRole);
+        case FileColumn:
+            return int(c.file);
+        case BytesColumn:
+            return qulonglong(c.bytes());
+        case DataOffsetsColumn:
+            return qulonglong(c.begin);
+        default:
+            return data(index, Qt::DisplayRole);
         }
     } else if (role == Qt::TextAlignmentRole && index.column() == BytesColumn) {
         return int(Qt::AlignRight | Qt::AlignVCenter);
@@ -61,12 +71,18 @@ QVariant ChunkTableModel::data(const QModelIndex& index, int role) const {
 QVariant ChunkTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
     switch (section) {
-    case FileColumn: return tr("Shard file");
-    case OffsetsColumn: return tr("saved_offsets");
-    case ShapeColumn: return tr("Chunk shape");
-    case DataOffsetsColumn: return tr("data_offsets");
-    case BytesColumn: return tr("Bytes");
-    case NoteColumn: return tr("Note");
+    case FileColumn:
+        return tr("Shard file");
+    case OffsetsColumn:
+        return tr("saved_offsets");
+    case ShapeColumn:
+        return tr("Chunk shape");
+    case DataOffsetsColumn:
+        return tr("data_offsets");
+    case BytesColumn:
+        return tr("Bytes");
+    case NoteColumn:
+        return tr("Note");
     }
     return {};
 }

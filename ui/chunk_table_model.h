@@ -14,8 +14,15 @@ class ChunkTableModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
-    enum Column { FileColumn, OffsetsColumn, ShapeColumn, DataOffsetsColumn, BytesColumn,
-                  NoteColumn, ColumnCount };
+    enum Column {
+        FileColumn,
+        OffsetsColumn,
+        ShapeColumn,
+        DataOffsetsColumn,
+        BytesColumn,
+        NoteColumn,
+        ColumnCount
+    };
     enum Role { SortRole = Qt::UserRole + 1 };
 
     explicit ChunkTableModel(QObject* parent = nullptr);

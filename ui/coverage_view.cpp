@@ -32,19 +32,24 @@ void CoverageView::computeLabels() {
     size_t prefix = files.empty() ? 0 : files[0].name.size();
     for (const auto& f : files) {
         size_t i = 0;
-        while (i < prefix && i < f.name.size() && f.name[i] == files[0].name[i]) ++i;
+        while (i < prefix && i < f.name.size() && f.name[i] == files[0].name[i])
+            ++i;
         prefix = i;
     }
     std::vector<std::string> heads, tails;
     for (const auto& f : files) {
         size_t end = prefix;
-        while (end < f.name.size() && f.name[end] != '-' && f.name[end] != '_' && f.name[end] != '.') ++end;
+        while (end < f.name.size() && f.name[end] != '-' && f.name[end] != '_' &&
+               f.name[end] != '.')
+            ++end;
         heads.push_back(f.name.substr(0, end));
         tails.push_back(f.name.substr(end));
     }
-    const bool sameTail = std::all_of(tails.begin(), tails.end(), [&](const std::string& t) { return t == tails[0]; });
+    const bool sameTail = std::all_of(tails.begin(), tails.end(),
+                                      [&](const std::string& t) { return t == tails[0]; });
     for (size_t i = 0; i < files.size(); ++i)
-        m_labels.push_back(QString::fromStdString(sameTail && files.size() > 1 ? heads[i] : files[i].name));
+        m_labels.push_back(
+            QString::fromStdString(sameTail && files.size() > 1 ? heads[i] : files[i].name));
 }
 
 std::vector<CoverageView::LegendItem> CoverageView::legendLayout(double& height) const {
@@ -63,7 +68,8 @@ std::vector<CoverageView::LegendItem> CoverageView::legendLayout(double& height)
         const double w = 16 + fm.horizontalAdvance(label) + 14;
         if (x + w > width() - kMargin && x > kMargin) {
             if (++line == kLegendMaxLines) {
-                items.push_back({f, QRectF(-1, -1, 0, 0), tr("+%1 more").arg(files.size() - items.size())});
+                items.push_back(
+                    {f, QRectF(-1, -1, 0, 0), tr("+%1 more").arg(files.size() - items.size())});
                 break;
             }
             x = kMargin;
@@ -97,7 +103,8 @@ void CoverageView::setSlice(uint64_t slice) {
 uint64_t CoverageView::sliceCount() const {
     if (!m_tensor || m_tensor->shape.size() <= 2) return 1;
     uint64_t n = 1;
-    for (size_t d = 0; d + 2 < m_tensor->shape.size(); ++d) n *= m_tensor->shape[d];
+    for (size_t d = 0; d + 2 < m_tensor->shape.size(); ++d)
+        n *= m_tensor->shape[d];
     return std::max<uint64_t>(n, 1);
 }
 
@@ -139,7 +146,9 @@ void CoverageView::layoutBlocks() {
             const Block& b = m_blocks[j];
             const uint64_t r0 = std::max(a.r0, b.r0), r1 = std::min(a.r1, b.r1);
             const uint64_t c0 = std::max(a.c0, b.c0), c1 = std::min(a.c1, b.c1);
-            if (r0 < r1 && c0 < c1) m_overlaps.push_back(QRectF(double(c0), double(r0), double(c1 - c0), double(r1 - r0)));
+            if (r0 < r1 && c0 < c1)
+                m_overlaps.push_back(
+                    QRectF(double(c0), double(r0), double(c1 - c0), double(r1 - r0)));
         }
 }
 
@@ -148,9 +157,11 @@ QString CoverageView::summary() const {
     const Shape& s = m_tensor->shape;
     if (s.empty()) return tr("Scalar: one element");
     if (s.size() == 1) return tr("1-D: %1 elements, drawn as a bar").arg(s[0]);
-    const double aspect = double(std::max<uint64_t>(m_cols, 1)) / double(std::max<uint64_t>(m_rows, 1));
+    const double aspect =
+        double(std::max<uint64_t>(m_cols, 1)) / double(std::max<uint64_t>(m_rows, 1));
     const QString squeezed = aspect > kMaxAspect || aspect < 1 / kMaxAspect
-                                 ? tr(" (the long side is compressed to fit)") : QString();
+                                 ? tr(" (the long side is compressed to fit)")
+                                 : QString();
     if (s.size() == 2) return tr("2-D: %1 rows × %2 columns").arg(s[0]).arg(s[1]) + squeezed;
     Shape lead(s.size() - 2);
     uint64_t rest = m_slice;
@@ -159,8 +170,12 @@ QString CoverageView::summary() const {
         rest /= s[d];
     }
     QString index;
-    for (auto v : lead) index += QString::number(v) + ", ";
-    return tr("%1-D: the last two dims [%2:, :] of %3 slices").arg(s.size()).arg(index.chopped(2)).arg(sliceCount());
+    for (auto v : lead)
+        index += QString::number(v) + ", ";
+    return tr("%1-D: the last two dims [%2:, :] of %3 slices")
+        .arg(s.size())
+        .arg(index.chopped(2))
+        .arg(sliceCount());
 }
 
 QRectF CoverageView::plane() const {
@@ -222,7 +237,8 @@ void CoverageView::paintEvent(QPaintEvent*) {
     const double sx = area.width() / double(std::max<uint64_t>(m_cols, 1));
     const double sy = area.height() / double(std::max<uint64_t>(m_rows, 1));
     for (const QRectF& o : m_overlaps) {
-        QRectF r(area.left() + o.x() * sx, area.top() + o.y() * sy, o.width() * sx, o.height() * sy);
+        QRectF r(area.left() + o.x() * sx, area.top() + o.y() * sy, o.width() * sx,
+                 o.height() * sy);
         p.fillRect(r, QColor(239, 108, 0, 150));
         p.setPen(QPen(QColor(0xc6, 0x28, 0x28), 2));
         p.drawRect(r);
@@ -237,8 +253,10 @@ void CoverageView::paintEvent(QPaintEvent*) {
     p.setPen(palette().color(QPalette::WindowText));
     for (const LegendItem& item : legend) {
         if (item.box.width() <= 0) { // the "+N more" marker goes after the last line
-            p.drawText(QPointF(width() - kMargin - QFontMetrics(font()).horizontalAdvance(item.label),
-                               height() - 6), item.label);
+            p.drawText(
+                QPointF(width() - kMargin - QFontMetrics(font()).horizontalAdvance(item.label),
+                        height() - 6),
+                item.label);
             continue;
         }
         const double y = top + item.box.top();
@@ -250,7 +268,8 @@ void CoverageView::paintEvent(QPaintEvent*) {
 QString CoverageView::describe(const Block& b) const {
     const Chunk& c = *b.chunk;
     Shape end = c.offsets;
-    for (size_t d = 0; d < end.size(); ++d) end[d] += c.shape[d];
+    for (size_t d = 0; d < end.size(); ++d)
+        end[d] += c.shape[d];
     return tr("%1\nregion %2\nchunk shape %3")
         .arg(QString::fromStdString(m_checkpoint->files[c.file].name),
              QString::fromStdString(formatRegion(c.offsets, end)),
@@ -272,8 +291,10 @@ bool CoverageView::event(QEvent* e) {
         if (row >= b.r0 && row < b.r1 && col >= b.c0 && col < b.c1) lines << describe(b);
     QString where = m_tensor->shape.size() >= 2 ? QStringLiteral("[%1, %2]").arg(row).arg(col)
                                                 : QStringLiteral("[%1]").arg(col);
-    if (lines.isEmpty()) lines << tr("Gap: element %1 is in no chunk").arg(where);
-    else if (lines.size() > 1) lines.prepend(tr("Overlap at %1:").arg(where));
+    if (lines.isEmpty())
+        lines << tr("Gap: element %1 is in no chunk").arg(where);
+    else if (lines.size() > 1)
+        lines.prepend(tr("Overlap at %1:").arg(where));
     QToolTip::showText(help->globalPos(), lines.join("\n\n"), this);
     return true;
 }

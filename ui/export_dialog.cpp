@@ -128,14 +128,25 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     m_start->setDefault(true); // only once the button sits inside the dialog does this stick
 }
 
-void ExportDialog::setOutputDirectory(const QString& directory) { m_directory->setText(directory); }
-QString ExportDialog::outputDirectory() const { return m_directory->text().trimmed(); }
-void ExportDialog::setThreads(int threads) { m_threads->setValue(threads); }
-int ExportDialog::threads() const { return m_threads->value(); }
-void ExportDialog::setUnassignedToLastFile(bool last) { m_policy->setCurrentIndex(last ? 1 : 0); }
+void ExportDialog::setOutputDirectory(const QString& directory) {
+    m_directory->setText(directory);
+}
+QString ExportDialog::outputDirectory() const {
+    return m_directory->text().trimmed();
+}
+void ExportDialog::setThreads(int threads) {
+    m_threads->setValue(threads);
+}
+int ExportDialog::threads() const {
+    return m_threads->value();
+}
+void ExportDialog::setUnassignedToLastFile(bool last) {
+    m_policy->setCurrentIndex(last ? 1 : 0);
+}
 
 void ExportDialog::browse() {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Output directory"), outputDirectory());
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Output directory"), outputDirectory());
     if (!dir.isEmpty()) setOutputDirectory(dir);
 }
 
@@ -154,7 +165,8 @@ bool ExportDialog::startExport() {
     const bool last = m_policy->currentIndex() == 1;
     ExportRequest request;
     request.checkpoint = m_checkpoint;
-    request.plan = makePlan(*m_checkpoint, m_mapping, last ? UnmappedPolicy::LastFile : UnmappedPolicy::Error);
+    request.plan =
+        makePlan(*m_checkpoint, m_mapping, last ? UnmappedPolicy::LastFile : UnmappedPolicy::Error);
     request.outputDirectory = QDir::cleanPath(QDir(dir).absolutePath());
     request.threads = threads();
     request.verify = m_verify->isChecked();
@@ -164,7 +176,8 @@ bool ExportDialog::startExport() {
         const auto existing = existingOutputs(*m_checkpoint, out);
         if (!existing.empty()) {
             QStringList names;
-            for (size_t i = 0; i < existing.size() && i < 8; ++i) names << QString::fromStdString(existing[i]);
+            for (size_t i = 0; i < existing.size() && i < 8; ++i)
+                names << QString::fromStdString(existing[i]);
             if (existing.size() > 8) names << tr("… and %1 more").arg(existing.size() - 8);
             const auto answer = QMessageBox::question(
                 this, tr("Replace existing output?"),
@@ -210,22 +223,26 @@ void ExportDialog::onFinished(const ExportOutcome& outcome) {
     if (outcome.cancelled) {
         m_pages->setCurrentIndex(0);
         m_setupError->setText(tr("Export cancelled. Every partial file was removed; nothing that "
-                                 "looks complete was left in %1.").arg(m_resultDirectory));
+                                 "looks complete was left in %1.")
+                                  .arg(m_resultDirectory));
     } else if (!outcome.ok) {
         m_pages->setCurrentIndex(0);
-        m_setupError->setText(tr("Export failed: %1\nNothing half-written was left behind.").arg(outcome.error));
+        m_setupError->setText(
+            tr("Export failed: %1\nNothing half-written was left behind.").arg(outcome.error));
     } else {
         const double gib = double(outcome.result.bytesWritten) / double(1ull << 30);
         const double write = outcome.result.seconds;
-        QString text = tr("<b>Export complete.</b><br><br>%1 file(s), %2 written in %3 s (%4 GiB/s)<br>"
-                          "into <tt>%5</tt>")
-                           .arg(outcome.result.files.size())
-                           .arg(QString::fromStdString(formatBytes(outcome.result.bytesWritten)))
-                           .arg(write, 0, 'f', 2)
-                           .arg(write > 0 ? gib / write : 0.0, 0, 'f', 2)
-                           .arg(m_resultDirectory.toHtmlEscaped());
+        QString text =
+            tr("<b>Export complete.</b><br><br>%1 file(s), %2 written in %3 s (%4 GiB/s)<br>"
+               "into <tt>%5</tt>")
+                .arg(outcome.result.files.size())
+                .arg(QString::fromStdString(formatBytes(outcome.result.bytesWritten)))
+                .arg(write, 0, 'f', 2)
+                .arg(write > 0 ? gib / write : 0.0, 0, 'f', 2)
+                .arg(m_resultDirectory.toHtmlEscaped());
         if (!outcome.result.sidecars.empty())
-            text += tr("<br>%1 sidecar file(s) copied from .hf_metadata").arg(outcome.result.sidecars.size());
+            text += tr("<br>%1 sidecar file(s) copied from .hf_metadata")
+                        .arg(outcome.result.sidecars.size());
         text += outcome.verifyMessage.isEmpty()
                     ? tr("<br><br>Verification: skipped")
                     : tr("<br><br>Verification (%1 s): %2")

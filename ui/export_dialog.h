@@ -23,8 +23,8 @@ class ExportDialog : public QDialog {
     Q_OBJECT
 
 public:
-    ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping mapping,
-                 size_t unassigned, QWidget* parent = nullptr);
+    ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping mapping, size_t unassigned,
+                 QWidget* parent = nullptr);
 
     void setOutputDirectory(const QString& directory);
     QString outputDirectory() const;

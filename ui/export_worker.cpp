@@ -32,13 +32,18 @@ void ExportWorker::start(ExportRequest request) {
         ExportOutcome outcome;
         const auto started = std::chrono::steady_clock::now();
         auto elapsed = [&] {
-            return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                .count();
         };
         const quint64 writeTotal = request.plan.totalFileBytes();
         const quint64 verifyTotal = request.verify ? request.checkpoint->totalBytes() : 0;
         auto post = [self](ExportProgress p) {
             QMetaObject::invokeMethod(
-                self.data(), [self, p] { if (self) emit self->progress(p); }, Qt::QueuedConnection);
+                self.data(),
+                [self, p] {
+                    if (self) emit self->progress(p);
+                },
+                Qt::QueuedConnection);
         };
         try {
             EngineOptions options;
@@ -57,20 +62,29 @@ void ExportWorker::start(ExportRequest request) {
                 VerifyReport report = verifyOutput(
                     out, request.checkpoint.get(), cancelFlag.get(), [&](uint64_t done, uint64_t) {
                         auto now = std::chrono::steady_clock::now();
-                        if (now - last < std::chrono::milliseconds(50) && done < verifyTotal) return;
+                        if (now - last < std::chrono::milliseconds(50) && done < verifyTotal)
+                            return;
                         last = now;
-                        post({writeTotal + done, writeTotal + verifyTotal, QObject::tr("Verifying"),
-                              {}, elapsed()});
+                        post({writeTotal + done,
+                              writeTotal + verifyTotal,
+                              QObject::tr("Verifying"),
+                              {},
+                              elapsed()});
                     });
                 outcome.verified = report.ok();
                 outcome.verifyMessage =
-                    report.ok()
-                        ? QObject::tr("all %1 tensors match the shards byte for byte").arg(report.tensors)
-                        : QString::fromStdString(report.problems.front().text());
+                    report.ok() ? QObject::tr("all %1 tensors match the shards byte for byte")
+                                      .arg(report.tensors)
+                                : QString::fromStdString(report.problems.front().text());
             }
             outcome.ok = !request.verify || outcome.verified;
-            if (!outcome.ok) outcome.error = QObject::tr("Verification failed: %1").arg(outcome.verifyMessage);
-            post({writeTotal + verifyTotal, writeTotal + verifyTotal, QObject::tr("Done"), {}, elapsed()});
+            if (!outcome.ok)
+                outcome.error = QObject::tr("Verification failed: %1").arg(outcome.verifyMessage);
+            post({writeTotal + verifyTotal,
+                  writeTotal + verifyTotal,
+                  QObject::tr("Done"),
+                  {},
+                  elapsed()});
         } catch (const Cancelled&) {
             outcome.cancelled = true;
         } catch (const std::exception& e) {

@@ -13,8 +13,6 @@
 
 #include <QAction>
 #include <QApplication>
-#include <QGuiApplication>
-#include <QScreen>
 #include <QCheckBox>
 #include <QClipboard>
 #include <QCloseEvent>
@@ -24,6 +22,7 @@
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -36,6 +35,7 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QSaveFile>
+#include <QScreen>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -88,7 +88,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_table->setModel(m_proxy);
     m_table->setSortingEnabled(true);
     m_table->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
-    m_table->setItemDelegateForColumn(TensorTableModel::TargetColumn, new TargetDelegate(&m_document, this));
+    m_table->setItemDelegateForColumn(TensorTableModel::TargetColumn,
+                                      new TargetDelegate(&m_document, this));
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::SelectedClicked);
     m_table->setContextMenuPolicy(Qt::CustomContextMenu);
@@ -118,7 +119,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     statusBar()->addPermanentWidget(m_scanProgress);
 
     connect(m_table, &QTableView::customContextMenuRequested, this, &MainWindow::showTableMenu);
-    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this, &MainWindow::updateDetails);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &MainWindow::updateDetails);
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             [this] { m_assignAction->setEnabled(!selectedTensors().empty()); });
     connect(&m_document, &MappingDocument::targetsChanged, this, [this] {
@@ -144,17 +146,21 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 MainWindow::~MainWindow() = default;
 
 void MainWindow::createActions() {
-    m_openAction = new QAction(style()->standardIcon(QStyle::SP_DirOpenIcon), tr("&Open Shard Directory…"), this);
+    m_openAction = new QAction(style()->standardIcon(QStyle::SP_DirOpenIcon),
+                               tr("&Open Shard Directory…"), this);
     m_openAction->setShortcut(QKeySequence::Open);
     connect(m_openAction, &QAction::triggered, this, &MainWindow::openDialog);
     m_demoAction = new QAction(tr("Open &Demo Checkpoint"), this);
     connect(m_demoAction, &QAction::triggered, this, [this] {
         QString error;
         const QString demo = ensureDemo(&error);
-        if (demo.isEmpty()) showMessage(tr("Demo checkpoint"), error, true);
-        else openDirectory(demo);
+        if (demo.isEmpty())
+            showMessage(tr("Demo checkpoint"), error, true);
+        else
+            openDirectory(demo);
     });
-    m_reloadAction = new QAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("&Reload"), this);
+    m_reloadAction =
+        new QAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("&Reload"), this);
     m_reloadAction->setShortcut(QKeySequence::Refresh);
     connect(m_reloadAction, &QAction::triggered, this, [this] {
         if (!m_directory.isEmpty()) openDirectory(m_directory);
@@ -162,10 +168,12 @@ void MainWindow::createActions() {
     m_loadMappingAction = new QAction(tr("&Load Mapping…"), this);
     m_loadMappingAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
     connect(m_loadMappingAction, &QAction::triggered, this, &MainWindow::loadMapping);
-    m_saveMappingAction = new QAction(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("&Save Mapping…"), this);
+    m_saveMappingAction =
+        new QAction(style()->standardIcon(QStyle::SP_DialogSaveButton), tr("&Save Mapping…"), this);
     m_saveMappingAction->setShortcut(QKeySequence::Save);
     connect(m_saveMappingAction, &QAction::triggered, this, &MainWindow::saveMapping);
-    m_exportAction = new QAction(style()->standardIcon(QStyle::SP_DialogApplyButton), tr("&Export Consolidated…"), this);
+    m_exportAction = new QAction(style()->standardIcon(QStyle::SP_DialogApplyButton),
+                                 tr("&Export Consolidated…"), this);
     m_exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
     connect(m_exportAction, &QAction::triggered, this, [this] { showExportDialog(); });
     m_quitAction = new QAction(tr("&Quit"), this);
@@ -176,7 +184,8 @@ void MainWindow::createActions() {
     m_undoAction->setShortcut(QKeySequence::Undo);
     m_undoAction->setIcon(style()->standardIcon(QStyle::SP_ArrowBack));
     m_redoAction = m_document.undoStack()->createRedoAction(this, tr("&Redo"));
-    m_redoAction->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo});
+    m_redoAction->setShortcuts(
+        {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo});
     m_redoAction->setIcon(style()->standardIcon(QStyle::SP_ArrowForward));
     m_assignAction = new QAction(tr("&Assign Selection to File…"), this);
     m_assignAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
@@ -186,8 +195,10 @@ void MainWindow::createActions() {
     m_newFileAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_N));
     connect(m_newFileAction, &QAction::triggered, this, [this] {
         if (!m_document.isOpen()) return;
-        if (selectedTensors().empty()) m_document.addOutputFile();
-        else assignSelectionTo(m_document.fileCount() + 1);
+        if (selectedTensors().empty())
+            m_document.addOutputFile();
+        else
+            assignSelectionTo(m_document.fileCount() + 1);
     });
     m_groupAction = new QAction(tr("&Group by Maximum Size…"), this);
     m_groupAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_G));
@@ -267,7 +278,8 @@ QWidget* MainWindow::createFilterBar() {
     m_statusFilter->addItem(tr("Problems only"), TensorFilterProxy::AnyProblem);
     for (auto s : {CoverageStatus::Complete, CoverageStatus::Gap, CoverageStatus::Overlap,
                    CoverageStatus::Conflict, CoverageStatus::Invalid})
-        m_statusFilter->addItem(TensorTableModel::statusIcon(s), TensorTableModel::statusText(s), int(s));
+        m_statusFilter->addItem(TensorTableModel::statusIcon(s), TensorTableModel::statusText(s),
+                                int(s));
     layout->addWidget(m_filter, 1);
     layout->addWidget(m_regex);
     layout->addWidget(m_dtypeFilter);
@@ -362,8 +374,9 @@ void MainWindow::createDocks() {
 void MainWindow::readSettings() {
     QSettings s;
     if (!restoreGeometry(s.value("window/geometry").toByteArray())) {
-        const QRect screen = QGuiApplication::primaryScreen() ? QGuiApplication::primaryScreen()->availableGeometry()
-                                                              : QRect(0, 0, 1440, 900);
+        const QRect screen = QGuiApplication::primaryScreen()
+                                 ? QGuiApplication::primaryScreen()->availableGeometry()
+                                 : QRect(0, 0, 1440, 900);
         resize(std::min(1480, screen.width() * 9 / 10), std::min(960, screen.height() * 9 / 10));
     }
     restoreState(s.value("window/state").toByteArray());
@@ -389,7 +402,8 @@ void MainWindow::writeSettings() {
 void MainWindow::addRecent(const QString& directory) {
     m_recent.removeAll(directory);
     m_recent.prepend(directory);
-    while (m_recent.size() > kMaxRecent) m_recent.removeLast();
+    while (m_recent.size() > kMaxRecent)
+        m_recent.removeLast();
     rebuildRecentMenu();
     QSettings().setValue("recentDirectories", m_recent);
 }
@@ -437,13 +451,16 @@ void MainWindow::openStartupDirectory() {
         }
     QString error;
     const QString demo = ensureDemo(&error);
-    if (demo.isEmpty()) showMessage(tr("Demo checkpoint"), error, true);
-    else openDirectory(demo);
+    if (demo.isEmpty())
+        showMessage(tr("Demo checkpoint"), error, true);
+    else
+        openDirectory(demo);
 }
 
 void MainWindow::openDirectory(const QString& directory) {
     if (m_exportDialog && m_exportDialog->isRunning()) {
-        showMessage(tr("Export running"), tr("Wait for the export to finish or cancel it first."), false);
+        showMessage(tr("Export running"), tr("Wait for the export to finish or cancel it first."),
+                    false);
         return;
     }
     m_pendingDirectory = QDir::cleanPath(QDir(directory).absolutePath());
@@ -487,18 +504,21 @@ void MainWindow::updateFilterChoices() {
     const QVariant dtype = m_dtypeFilter->currentData();
     std::set<int> dtypes;
     if (ckpt)
-        for (const auto& t : ckpt->tensors) dtypes.insert(int(t.dtype));
+        for (const auto& t : ckpt->tensors)
+            dtypes.insert(int(t.dtype));
     QSignalBlocker blockD(m_dtypeFilter), blockT(m_targetFilter);
     m_dtypeFilter->clear();
     m_dtypeFilter->addItem(tr("Any dtype"), TensorFilterProxy::Any);
-    for (int d : dtypes) m_dtypeFilter->addItem(QString::fromLatin1(dtypeName(DType(d)).data()), d);
+    for (int d : dtypes)
+        m_dtypeFilter->addItem(QString::fromLatin1(dtypeName(DType(d)).data()), d);
     m_dtypeFilter->setCurrentIndex(std::max(0, m_dtypeFilter->findData(dtype)));
 
     const QVariant target = m_targetFilter->currentData();
     m_targetFilter->clear();
     m_targetFilter->addItem(tr("Any output file"), TensorFilterProxy::Any);
     const int count = m_document.fileCount();
-    for (int i = 1; i <= count; ++i) m_targetFilter->addItem(TensorTableModel::targetName(i, count), i);
+    for (int i = 1; i <= count; ++i)
+        m_targetFilter->addItem(TensorTableModel::targetName(i, count), i);
     m_targetFilter->addItem(tr("(unassigned)"), 0);
     m_targetFilter->setCurrentIndex(std::max(0, m_targetFilter->findData(target)));
 }
@@ -506,7 +526,8 @@ void MainWindow::updateFilterChoices() {
 void MainWindow::applyFilters() {
     m_proxy->setText(m_filter->text(), m_regex->isChecked());
     m_filter->setStyleSheet(m_proxy->isRegexValid() ? QString() : QStringLiteral("color: #c62828"));
-    m_filter->setToolTip(m_proxy->isRegexValid() ? QString() : tr("Not a valid regular expression"));
+    m_filter->setToolTip(m_proxy->isRegexValid() ? QString()
+                                                 : tr("Not a valid regular expression"));
     m_proxy->setDTypeFilter(m_dtypeFilter->currentData().toInt());
     m_proxy->setStatusFilter(m_statusFilter->currentData().toInt());
     m_proxy->setTargetFilter(m_targetFilter->currentData().toInt());
@@ -525,8 +546,8 @@ void MainWindow::selectTensor(int tensor) {
         applyFilters();
         proxied = m_proxy->mapFromSource(source);
     }
-    m_table->selectionModel()->setCurrentIndex(
-        proxied, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_table->selectionModel()->setCurrentIndex(proxied, QItemSelectionModel::ClearAndSelect |
+                                                            QItemSelectionModel::Rows);
     m_table->scrollTo(proxied);
 }
 
@@ -538,15 +559,19 @@ std::vector<size_t> MainWindow::selectedTensors() const {
     return out;
 }
 
-void MainWindow::assignSelectionTo(int fileIndex) { m_document.assign(selectedTensors(), fileIndex); }
+void MainWindow::assignSelectionTo(int fileIndex) {
+    m_document.assign(selectedTensors(), fileIndex);
+}
 
 void MainWindow::updateDetails() {
     const QModelIndex current = m_table->selectionModel()->currentIndex();
     auto ckpt = m_document.checkpoint();
-    const int tensor = current.isValid() ? current.data(TensorTableModel::TensorIndexRole).toInt() : -1;
+    const int tensor =
+        current.isValid() ? current.data(TensorTableModel::TensorIndexRole).toInt() : -1;
     if (!ckpt || tensor < 0) {
         m_detailTitle->setText(ckpt ? tr("No tensor selected") : tr("No checkpoint open"));
-        m_detailFacts->setText(ckpt ? QString() : tr("Open a shard directory with Ctrl+O, or drop a folder here."));
+        m_detailFacts->setText(
+            ckpt ? QString() : tr("Open a shard directory with Ctrl+O, or drop a folder here."));
         m_chunks->setTensor(nullptr, -1);
         m_coverage->setTensor(nullptr, -1);
         m_coverageSummary->clear();
@@ -560,9 +585,13 @@ void MainWindow::updateDetails() {
                              QString::fromStdString(formatShape(t.shape)),
                              QString::fromStdString(formatBytes(t.bytes)))
                         .arg(t.chunks.size())
-                        .arg(TensorTableModel::statusColor(t.status).name(), TensorTableModel::statusText(t.status));
-    if (!t.coverageDetail.empty()) facts += "<br>" + QString::fromStdString(t.coverageDetail).toHtmlEscaped();
-    facts += "<br>" + tr("Output: %1").arg(TensorTableModel::targetName(m_document.target(size_t(tensor)), m_document.fileCount()));
+                        .arg(TensorTableModel::statusColor(t.status).name(),
+                             TensorTableModel::statusText(t.status));
+    if (!t.coverageDetail.empty())
+        facts += "<br>" + QString::fromStdString(t.coverageDetail).toHtmlEscaped();
+    facts += "<br>" + tr("Output: %1")
+                          .arg(TensorTableModel::targetName(m_document.target(size_t(tensor)),
+                                                            m_document.fileCount()));
     m_detailFacts->setText(facts);
     m_chunks->setTensor(ckpt, tensor);
     m_coverage->setTensor(ckpt, tensor);
@@ -598,12 +627,13 @@ void MainWindow::updateStatus() {
     text += errors ? tr("%n problem(s) block export", nullptr, errors) : tr("ready to export");
     text += tr(" · scanned in %1 s").arg(m_scanSeconds, 0, 'f', 2);
     m_statusLabel->setText(text);
-    m_problemsDock->setWindowTitle(errors ? tr("Problems (%1)").arg(m_problems->rowCount()) : tr("Problems"));
+    m_problemsDock->setWindowTitle(errors ? tr("Problems (%1)").arg(m_problems->rowCount())
+                                          : tr("Problems"));
 }
 
 void MainWindow::openDialog() {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open shard directory"),
-                                                          m_directory.isEmpty() ? QDir::homePath() : m_directory);
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Open shard directory"), m_directory.isEmpty() ? QDir::homePath() : m_directory);
     if (!dir.isEmpty()) openDirectory(dir);
 }
 
@@ -623,18 +653,18 @@ void MainWindow::loadMapping() {
 void MainWindow::saveMapping() {
     if (!m_document.isOpen()) return;
     if (m_document.unassignedCount() > 0 &&
-        QMessageBox::question(this, tr("Save mapping"),
-                              tr("%n tensor(s) are unassigned and will not be in the file. Save anyway?",
-                                 nullptr, int(m_document.unassignedCount()))) != QMessageBox::Yes)
+        QMessageBox::question(
+            this, tr("Save mapping"),
+            tr("%n tensor(s) are unassigned and will not be in the file. Save anyway?", nullptr,
+               int(m_document.unassignedCount()))) != QMessageBox::Yes)
         return;
-    const QString file = QFileDialog::getSaveFileName(this, tr("Save mapping"),
-                                                      m_directory + "/" + kMappingFileName,
-                                                      tr("Mapping (*.json)"));
+    const QString file = QFileDialog::getSaveFileName(
+        this, tr("Save mapping"), m_directory + "/" + kMappingFileName, tr("Mapping (*.json)"));
     if (file.isEmpty()) return;
     QSaveFile out(file); // written whole or not at all
     const std::string json = mappingToJson(m_document.toMapping());
-    if (!out.open(QIODevice::WriteOnly) || out.write(json.data(), qint64(json.size())) != qint64(json.size()) ||
-        !out.commit())
+    if (!out.open(QIODevice::WriteOnly) ||
+        out.write(json.data(), qint64(json.size())) != qint64(json.size()) || !out.commit())
         showMessage(tr("Cannot save mapping"), tr("%1: %2").arg(file, out.errorString()), true);
     else
         statusBar()->showMessage(tr("Mapping saved to %1").arg(file), 5000);
@@ -645,8 +675,8 @@ void MainWindow::groupBySizeDialog() {
     if (!ckpt) return;
     bool ok = false;
     const double gb = QInputDialog::getDouble(this, tr("Group by maximum size"),
-                                              tr("Largest output file (GB, like max_shard_size):"), 5.0,
-                                              0.001, 100000, 3, &ok);
+                                              tr("Largest output file (GB, like max_shard_size):"),
+                                              5.0, 0.001, 100000, 3, &ok);
     if (!ok) return;
     const uint64_t limit = uint64_t(gb * 1e9);
     Mapping m = groupBySize(*ckpt, limit);
@@ -658,12 +688,13 @@ void MainWindow::assignDialog() {
     if (selected.empty()) return;
     QStringList choices;
     const int count = m_document.fileCount();
-    for (int i = 1; i <= count; ++i) choices << TensorTableModel::targetName(i, count);
+    for (int i = 1; i <= count; ++i)
+        choices << TensorTableModel::targetName(i, count);
     choices << tr("New file (%1)").arg(TensorTableModel::targetName(count + 1, count + 1));
     bool ok = false;
     const QString choice = QInputDialog::getItem(
-        this, tr("Assign to output file"), tr("%n selected tensor(s) go to:", nullptr, int(selected.size())),
-        choices, 0, false, &ok);
+        this, tr("Assign to output file"),
+        tr("%n selected tensor(s) go to:", nullptr, int(selected.size())), choices, 0, false, &ok);
     if (ok) assignSelectionTo(int(choices.indexOf(choice)) + 1);
 }
 
@@ -675,14 +706,16 @@ void MainWindow::showTableMenu(const QPoint& pos) {
     assign->setEnabled(!selected.empty());
     const int count = m_document.fileCount();
     for (int i = 1; i <= count; ++i)
-        assign->addAction(TensorTableModel::targetName(i, count), this, [this, i] { assignSelectionTo(i); });
+        assign->addAction(TensorTableModel::targetName(i, count), this,
+                          [this, i] { assignSelectionTo(i); });
     assign->addSeparator();
     assign->addAction(m_newFileAction);
     menu.addAction(m_assignAction);
     menu.addSeparator();
     menu.addAction(tr("Copy Name"), this, [selected, this] {
         QStringList names;
-        for (size_t t : selected) names << QString::fromStdString(m_document.checkpoint()->tensors[t].fqn);
+        for (size_t t : selected)
+            names << QString::fromStdString(m_document.checkpoint()->tensors[t].fqn);
         QApplication::clipboard()->setText(names.join("\n"));
     });
     menu.exec(m_table->viewport()->mapToGlobal(pos));
@@ -699,30 +732,38 @@ ExportDialog* MainWindow::showExportDialog() {
         int errors = 0;
         QString first;
         for (const auto& p : ckpt->problems)
-            if (p.severity == Severity::Error && errors++ == 0) first = QString::fromStdString(p.text());
-        showMessage(tr("Export blocked"),
-                    tr("This checkpoint cannot be consolidated exactly: %n problem(s) in the shards "
-                       "(gaps, overlaps or broken files) would give a wrong model.\n\nFirst: %1\n\n"
-                       "The Problems panel lists them all; click one to see the tensor.",
-                       nullptr, errors).arg(first),
-                    true);
+            if (p.severity == Severity::Error && errors++ == 0)
+                first = QString::fromStdString(p.text());
+        showMessage(
+            tr("Export blocked"),
+            tr("This checkpoint cannot be consolidated exactly: %n problem(s) in the shards "
+               "(gaps, overlaps or broken files) would give a wrong model.\n\nFirst: %1\n\n"
+               "The Problems panel lists them all; click one to see the tensor.",
+               nullptr, errors)
+                .arg(first),
+            true);
         m_problemsDock->show();
         return nullptr;
     }
-    auto* dialog = new ExportDialog(ckpt, m_document.toMapping(), m_document.unassignedCount(), this);
+    auto* dialog =
+        new ExportDialog(ckpt, m_document.toMapping(), m_document.unassignedCount(), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     if (!m_lastOutputDirectory.isEmpty() && QFileInfo(m_lastOutputDirectory).dir().exists() &&
         m_lastOutputDirectory.startsWith(m_directory))
         dialog->setOutputDirectory(m_lastOutputDirectory);
     if (m_lastThreads > 0) dialog->setThreads(m_lastThreads);
-    connect(dialog, &ExportDialog::exportFinished, this, [this, dialog](const ExportOutcome& outcome) {
-        m_lastThreads = dialog->threads();
-        if (outcome.ok) {
-            m_lastOutputDirectory = dialog->outputDirectory();
-            statusBar()->showMessage(tr("Exported %1 file(s) to %2").arg(outcome.result.files.size()).arg(m_lastOutputDirectory), 8000);
-        }
-        writeSettings();
-    });
+    connect(dialog, &ExportDialog::exportFinished, this,
+            [this, dialog](const ExportOutcome& outcome) {
+                m_lastThreads = dialog->threads();
+                if (outcome.ok) {
+                    m_lastOutputDirectory = dialog->outputDirectory();
+                    statusBar()->showMessage(tr("Exported %1 file(s) to %2")
+                                                 .arg(outcome.result.files.size())
+                                                 .arg(m_lastOutputDirectory),
+                                             8000);
+                }
+                writeSettings();
+            });
     m_exportDialog = dialog;
     dialog->open();
     return dialog;
@@ -730,8 +771,8 @@ ExportDialog* MainWindow::showExportDialog() {
 
 void MainWindow::showMessage(const QString& title, const QString& text, bool error) {
     // Window-modal and non-blocking: the event loop (and any running worker) carries on.
-    auto* box = new QMessageBox(error ? QMessageBox::Critical : QMessageBox::Information, title, text,
-                                QMessageBox::Ok, this);
+    auto* box = new QMessageBox(error ? QMessageBox::Critical : QMessageBox::Information, title,
+                                text, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
 }

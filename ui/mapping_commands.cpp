@@ -8,14 +8,17 @@ AssignTargetsCommand::AssignTargetsCommand(MappingDocument* document, std::vecto
                                            int fileIndex, const QString& text)
     : QUndoCommand(text), m_document(document), m_tensors(std::move(tensors)), m_after(fileIndex) {
     m_before.reserve(m_tensors.size());
-    for (size_t t : m_tensors) m_before.push_back(document->target(t));
+    for (size_t t : m_tensors)
+        m_before.push_back(document->target(t));
 }
 
 void AssignTargetsCommand::redo() {
     m_document->setTargetsRaw(m_tensors, std::vector<int>(m_tensors.size(), m_after));
 }
 
-void AssignTargetsCommand::undo() { m_document->setTargetsRaw(m_tensors, m_before); }
+void AssignTargetsCommand::undo() {
+    m_document->setTargetsRaw(m_tensors, m_before);
+}
 
 ReplaceMappingCommand::ReplaceMappingCommand(MappingDocument* document, std::vector<int> targets,
                                              int fileCount, const QString& text)
@@ -23,8 +26,12 @@ ReplaceMappingCommand::ReplaceMappingCommand(MappingDocument* document, std::vec
       m_afterTargets(std::move(targets)), m_beforeCount(document->fileCount()),
       m_afterCount(fileCount) {}
 
-void ReplaceMappingCommand::redo() { m_document->setAllRaw(m_afterTargets, m_afterCount); }
+void ReplaceMappingCommand::redo() {
+    m_document->setAllRaw(m_afterTargets, m_afterCount);
+}
 
-void ReplaceMappingCommand::undo() { m_document->setAllRaw(m_beforeTargets, m_beforeCount); }
+void ReplaceMappingCommand::undo() {
+    m_document->setAllRaw(m_beforeTargets, m_beforeCount);
+}
 
 } // namespace shardscope

@@ -61,12 +61,14 @@ void MappingDocument::applyMapping(const Mapping& mapping, const QString& descri
     for (const auto& [fqn, index] : mapping.fileIndex)
         if (const TensorInfo* t = m_checkpoint->find(fqn))
             targets[size_t(t - m_checkpoint->tensors.data())] = index;
-    m_undo.push(new ReplaceMappingCommand(this, std::move(targets), mapping.fileCount(), description));
+    m_undo.push(
+        new ReplaceMappingCommand(this, std::move(targets), mapping.fileCount(), description));
 }
 
 int MappingDocument::addOutputFile() {
     const int index = m_fileCount + 1;
-    m_undo.push(new ReplaceMappingCommand(this, m_targets, index, tr("New output file %1").arg(index)));
+    m_undo.push(
+        new ReplaceMappingCommand(this, m_targets, index, tr("New output file %1").arg(index)));
     return index;
 }
 
@@ -81,8 +83,10 @@ Mapping MappingDocument::toMapping() const {
     return m;
 }
 
-void MappingDocument::setTargetsRaw(const std::vector<size_t>& tensors, const std::vector<int>& values) {
-    for (size_t i = 0; i < tensors.size(); ++i) m_targets[tensors[i]] = values[i];
+void MappingDocument::setTargetsRaw(const std::vector<size_t>& tensors,
+                                    const std::vector<int>& values) {
+    for (size_t i = 0; i < tensors.size(); ++i)
+        m_targets[tensors[i]] = values[i];
     emit targetsChanged();
 }
 

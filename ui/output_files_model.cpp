@@ -20,7 +20,8 @@ void OutputFilesModel::recompute() {
     if (auto ckpt = m_document->checkpoint()) {
         const int count = m_document->fileCount();
         rows.resize(size_t(count) + 1);
-        for (int i = 0; i <= count; ++i) rows[size_t(i)].index = i;
+        for (int i = 0; i <= count; ++i)
+            rows[size_t(i)].index = i;
         const auto& targets = m_document->targets();
         for (size_t t = 0; t < targets.size(); ++t) {
             const int target = targets[t];
@@ -28,8 +29,10 @@ void OutputFilesModel::recompute() {
             rows[size_t(target)].tensors++;
             rows[size_t(target)].bytes += ckpt->tensors[t].bytes;
         }
-        if (rows[0].tensors == 0) rows.erase(rows.begin()); // no unassigned row when none are
-        else std::rotate(rows.begin(), rows.begin() + 1, rows.end()); // unassigned last
+        if (rows[0].tensors == 0)
+            rows.erase(rows.begin()); // no unassigned row when none are
+        else
+            std::rotate(rows.begin(), rows.begin() + 1, rows.end()); // unassigned last
     }
     // A full reset: the row count can change with every edit and the list is short.
     beginResetModel();
@@ -56,8 +59,10 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
             if (row.index == 0) return tr("(unassigned)");
             return TensorTableModel::targetName(row.index, m_document->fileCount()) +
                    (row.tensors == 0 ? tr("  (empty, not written)") : QString());
-        case TensorsColumn: return qulonglong(row.tensors);
-        case BytesColumn: return QString::fromStdString(formatBytes(row.bytes));
+        case TensorsColumn:
+            return qulonglong(row.tensors);
+        case BytesColumn:
+            return QString::fromStdString(formatBytes(row.bytes));
         }
         break;
     case Qt::ForegroundRole:
@@ -69,12 +74,16 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
         break;
     case SortRole:
         switch (index.column()) {
-        case NameColumn: return row.index == 0 ? 1 << 30 : row.index;
-        case TensorsColumn: return qulonglong(row.tensors);
-        case BytesColumn: return qulonglong(row.bytes);
+        case NameColumn:
+            return row.index == 0 ? 1 << 30 : row.index;
+        case TensorsColumn:
+            return qulonglong(row.tensors);
+        case BytesColumn:
+            return qulonglong(row.bytes);
         }
         break;
-    case FileIndexRole: return row.index;
+    case FileIndexRole:
+        return row.index;
     }
     return {};
 }
@@ -82,9 +91,12 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
 QVariant OutputFilesModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
     switch (section) {
-    case NameColumn: return tr("Output file");
-    case TensorsColumn: return tr("Tensors");
-    case BytesColumn: return tr("Size");
+    case NameColumn:
+        return tr("Output file");
+    case TensorsColumn:
+        return tr("Tensors");
+    case BytesColumn:
+        return tr("Size");
     }
     return {};
 }

@@ -28,20 +28,22 @@ void ProblemsModel::recompute() {
         const TensorInfo* t = ckpt->find(fqn);
         return t ? int(t - ckpt->tensors.data()) : -1;
     };
-    for (const auto& p : m_extra) rows.push_back({p, tensorIndex(p.tensor)});
+    for (const auto& p : m_extra)
+        rows.push_back({p, tensorIndex(p.tensor)});
     if (ckpt) {
-        for (const auto& p : ckpt->problems) rows.push_back({p, tensorIndex(p.tensor)});
+        for (const auto& p : ckpt->problems)
+            rows.push_back({p, tensorIndex(p.tensor)});
         // The mapping's own findings, one row per unassigned tensor so each can be clicked.
         const auto& targets = m_document->targets();
         size_t shown = 0;
         for (size_t t = 0; t < targets.size(); ++t) {
             if (targets[t] != 0) continue;
             if (++shown > 1000) break;
-            rows.push_back({{Severity::Error, m_document->mappingSource().toStdString(),
-                             ckpt->tensors[t].fqn,
-                             "not assigned to an output file (assign it, or export with the "
-                             "unassigned tensors in the last file)"},
-                            int(t)});
+            rows.push_back(
+                {{Severity::Error, m_document->mappingSource().toStdString(), ckpt->tensors[t].fqn,
+                  "not assigned to an output file (assign it, or export with the "
+                  "unassigned tensors in the last file)"},
+                 int(t)});
         }
         for (const auto& fqn : m_document->absentFqns())
             rows.push_back({{Severity::Warning, m_document->mappingSource().toStdString(), fqn,
@@ -55,7 +57,8 @@ void ProblemsModel::recompute() {
 
 int ProblemsModel::errorCount() const {
     int n = 0;
-    for (const auto& r : m_rows) n += r.problem.severity == Severity::Error;
+    for (const auto& r : m_rows)
+        n += r.problem.severity == Severity::Error;
     return n;
 }
 
@@ -75,25 +78,32 @@ QVariant ProblemsModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case SeverityColumn: return error ? tr("Error") : tr("Warning");
-        case FileColumn: return QString::fromStdString(row.problem.file);
-        case TensorColumn: return QString::fromStdString(row.problem.tensor);
-        case MessageColumn: return QString::fromStdString(row.problem.message);
+        case SeverityColumn:
+            return error ? tr("Error") : tr("Warning");
+        case FileColumn:
+            return QString::fromStdString(row.problem.file);
+        case TensorColumn:
+            return QString::fromStdString(row.problem.tensor);
+        case MessageColumn:
+            return QString::fromStdString(row.problem.message);
         }
         break;
-    case Qt::ToolTipRole: return QString::fromStdString(row.problem.text());
+    case Qt::ToolTipRole:
+        return QString::fromStdString(row.problem.text());
     case Qt::DecorationRole:
         if (index.column() == SeverityColumn && qApp)
             return qApp->style()->standardIcon(error ? QStyle::SP_MessageBoxCritical
                                                      : QStyle::SP_MessageBoxWarning);
         break;
     case Qt::ForegroundRole:
-        if (index.column() == SeverityColumn) return error ? QColor(0xc6, 0x28, 0x28) : QColor(0xb2, 0x6a, 0x00);
+        if (index.column() == SeverityColumn)
+            return error ? QColor(0xc6, 0x28, 0x28) : QColor(0xb2, 0x6a, 0x00);
         break;
     case SortRole:
         if (index.column() == SeverityColumn) return error ? 0 : 1;
         return data(index, Qt::DisplayRole);
-    case TensorIndexRole: return row.tensor;
+    case TensorIndexRole:
+        return row.tensor;
     }
     return {};
 }
@@ -101,10 +111,14 @@ QVariant ProblemsModel::data(const QModelIndex& index, int role) const {
 QVariant ProblemsModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
     switch (section) {
-    case SeverityColumn: return tr("Severity");
-    case FileColumn: return tr("File");
-    case TensorColumn: return tr("Tensor");
-    case MessageColumn: return tr("Message");
+    case SeverityColumn:
+        return tr("Severity");
+    case FileColumn:
+        return tr("File");
+    case TensorColumn:
+        return tr("Tensor");
+    case MessageColumn:
+        return tr("Message");
     }
     return {};
 }

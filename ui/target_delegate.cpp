@@ -14,8 +14,10 @@ QWidget* TargetDelegate::createEditor(QWidget* parent, const QStyleOptionViewIte
                                       const QModelIndex&) const {
     auto* combo = new QComboBox(parent);
     const int count = m_document->fileCount();
-    for (int i = 1; i <= count; ++i) combo->addItem(TensorTableModel::targetName(i, count), i);
-    combo->addItem(tr("New file (%1)").arg(TensorTableModel::targetName(count + 1, count + 1)), count + 1);
+    for (int i = 1; i <= count; ++i)
+        combo->addItem(TensorTableModel::targetName(i, count), i);
+    combo->addItem(tr("New file (%1)").arg(TensorTableModel::targetName(count + 1, count + 1)),
+                   count + 1);
     // Commit as soon as a file is picked, as a spreadsheet's drop-down does.
     connect(combo, &QComboBox::activated, this, [this, combo] {
         emit const_cast<TargetDelegate*>(this)->commitData(combo);

@@ -43,7 +43,8 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
         if (m_status == AnyProblem ? status == int(CoverageStatus::Complete) : status != m_status)
             return false;
     }
-    if (m_target != Any && index.data(TensorTableModel::TargetRole).toInt() != m_target) return false;
+    if (m_target != Any && index.data(TensorTableModel::TargetRole).toInt() != m_target)
+        return false;
     if (m_text.isEmpty()) return true;
     const QString name = index.data(TensorTableModel::FilterTextRole).toString();
     if (m_regexMode) return m_regex.isValid() && m_regex.match(name).hasMatch();

@@ -28,14 +28,16 @@ void TensorTableModel::rebuild() {
     if (m_checkpoint) {
         const auto& tensors = m_checkpoint->tensors;
         m_names.reserve(tensors.size());
-        for (const auto& t : tensors) m_names.push_back(QString::fromStdString(t.fqn));
+        for (const auto& t : tensors)
+            m_names.push_back(QString::fromStdString(t.fqn));
         std::vector<int> order(tensors.size());
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
             return naturalLess(tensors[size_t(a)].fqn, tensors[size_t(b)].fqn);
         });
         m_naturalRank.resize(tensors.size());
-        for (size_t i = 0; i < order.size(); ++i) m_naturalRank[size_t(order[i])] = int(i);
+        for (size_t i = 0; i < order.size(); ++i)
+            m_naturalRank[size_t(order[i])] = int(i);
     }
     endResetModel();
 }
@@ -55,22 +57,32 @@ int TensorTableModel::columnCount(const QModelIndex& parent) const {
 
 QString TensorTableModel::statusText(CoverageStatus status) {
     switch (status) {
-    case CoverageStatus::Complete: return tr("Complete");
-    case CoverageStatus::Gap: return tr("Gap");
-    case CoverageStatus::Overlap: return tr("Overlap");
-    case CoverageStatus::Conflict: return tr("Conflict");
-    case CoverageStatus::Invalid: return tr("Invalid");
+    case CoverageStatus::Complete:
+        return tr("Complete");
+    case CoverageStatus::Gap:
+        return tr("Gap");
+    case CoverageStatus::Overlap:
+        return tr("Overlap");
+    case CoverageStatus::Conflict:
+        return tr("Conflict");
+    case CoverageStatus::Invalid:
+        return tr("Invalid");
     }
     return {};
 }
 
 QColor TensorTableModel::statusColor(CoverageStatus status) {
     switch (status) {
-    case CoverageStatus::Complete: return QColor(0x2e, 0x7d, 0x32);
-    case CoverageStatus::Gap: return QColor(0xc6, 0x28, 0x28);
-    case CoverageStatus::Overlap: return QColor(0xef, 0x6c, 0x00);
-    case CoverageStatus::Conflict: return QColor(0xad, 0x14, 0x57);
-    case CoverageStatus::Invalid: return QColor(0x6a, 0x1b, 0x9a);
+    case CoverageStatus::Complete:
+        return QColor(0x2e, 0x7d, 0x32);
+    case CoverageStatus::Gap:
+        return QColor(0xc6, 0x28, 0x28);
+    case CoverageStatus::Overlap:
+        return QColor(0xef, 0x6c, 0x00);
+    case CoverageStatus::Conflict:
+        return QColor(0xad, 0x14, 0x57);
+    case CoverageStatus::Invalid:
+        return QColor(0x6a, 0x1b, 0x9a);
     }
     return {};
 }
@@ -114,17 +126,24 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
     switch (role) {
     case Qt::DisplayRole:
         switch (index.column()) {
-        case NameColumn: return m_names[row];
-        case DTypeColumn: return QString::fromLatin1(dtypeName(t.dtype).data());
-        case ShapeColumn: return QString::fromStdString(formatShape(t.shape));
+        case NameColumn:
+            return m_names[row];
+        case DTypeColumn:
+            return QString::fromLatin1(dtypeName(t.dtype).data());
+        case ShapeColumn:
+            return QString::fromStdString(formatShape(t.shape));
         case ElementsColumn: {
             auto n = checkedNumel(t.shape);
             return n ? QLocale().toString(qulonglong(*n)) : QString();
         }
-        case SizeColumn: return QString::fromStdString(formatBytes(t.bytes));
-        case ChunksColumn: return int(t.chunks.size());
-        case StatusColumn: return statusText(t.status);
-        case TargetColumn: return targetName(target, m_document->fileCount());
+        case SizeColumn:
+            return QString::fromStdString(formatBytes(t.bytes));
+        case ChunksColumn:
+            return int(t.chunks.size());
+        case StatusColumn:
+            return statusText(t.status);
+        case TargetColumn:
+            return targetName(target, m_document->fileCount());
         }
         break;
     case Qt::EditRole:
@@ -150,24 +169,36 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         break;
     case SortRole:
         switch (index.column()) {
-        case NameColumn: return m_naturalRank[row];
-        case DTypeColumn: return QString::fromLatin1(dtypeName(t.dtype).data());
-        case ShapeColumn: return QString::fromStdString(formatShape(t.shape));
+        case NameColumn:
+            return m_naturalRank[row];
+        case DTypeColumn:
+            return QString::fromLatin1(dtypeName(t.dtype).data());
+        case ShapeColumn:
+            return QString::fromStdString(formatShape(t.shape));
         case ElementsColumn: {
             auto n = checkedNumel(t.shape);
             return qulonglong(n ? *n : 0);
         }
-        case SizeColumn: return qulonglong(t.bytes);
-        case ChunksColumn: return int(t.chunks.size());
-        case StatusColumn: return int(t.status);
-        case TargetColumn: return target;
+        case SizeColumn:
+            return qulonglong(t.bytes);
+        case ChunksColumn:
+            return int(t.chunks.size());
+        case StatusColumn:
+            return int(t.status);
+        case TargetColumn:
+            return target;
         }
         break;
-    case TensorIndexRole: return int(row);
-    case FilterTextRole: return m_names[row];
-    case StatusRole: return int(t.status);
-    case TargetRole: return target;
-    case DTypeRole: return int(t.dtype);
+    case TensorIndexRole:
+        return int(row);
+    case FilterTextRole:
+        return m_names[row];
+    case StatusRole:
+        return int(t.status);
+    case TargetRole:
+        return target;
+    case DTypeRole:
+        return int(t.dtype);
     }
     return {};
 }
@@ -175,14 +206,22 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
 QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
     switch (section) {
-    case NameColumn: return tr("Tensor");
-    case DTypeColumn: return tr("DType");
-    case ShapeColumn: return tr("Shape");
-    case ElementsColumn: return tr("Elements");
-    case SizeColumn: return tr("Size");
-    case ChunksColumn: return tr("Chunks");
-    case StatusColumn: return tr("Coverage");
-    case TargetColumn: return tr("Output file");
+    case NameColumn:
+        return tr("Tensor");
+    case DTypeColumn:
+        return tr("DType");
+    case ShapeColumn:
+        return tr("Shape");
+    case ElementsColumn:
+        return tr("Elements");
+    case SizeColumn:
+        return tr("Size");
+    case ChunksColumn:
+        return tr("Chunks");
+    case StatusColumn:
+        return tr("Coverage");
+    case TargetColumn:
+        return tr("Output file");
     }
     return {};
 }

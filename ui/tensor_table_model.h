@@ -18,8 +18,17 @@ class TensorTableModel : public QAbstractTableModel {
     Q_OBJECT
 
 public:
-    enum Column { NameColumn, DTypeColumn, ShapeColumn, ElementsColumn, SizeColumn, ChunksColumn,
-                  StatusColumn, TargetColumn, ColumnCount };
+    enum Column {
+        NameColumn,
+        DTypeColumn,
+        ShapeColumn,
+        ElementsColumn,
+        SizeColumn,
+        ChunksColumn,
+        StatusColumn,
+        TargetColumn,
+        ColumnCount
+    };
     enum Role {
         SortRole = Qt::UserRole + 1, // numbers for numeric columns, natural rank for names
         TensorIndexRole,             // row in Checkpoint::tensors
@@ -49,8 +58,8 @@ private:
 
     MappingDocument* m_document;
     std::shared_ptr<const Checkpoint> m_checkpoint;
-    std::vector<QString> m_names;     // cached: the hot path of filtering and painting
-    std::vector<int> m_naturalRank;   // position of each tensor in natural name order
+    std::vector<QString> m_names;   // cached: the hot path of filtering and painting
+    std::vector<int> m_naturalRank; // position of each tensor in natural name order
 };
 
 } // namespace shardscope
