@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include "natural_order.h"
+#include "safetensors_reader.h"
 #include "safetensors_writer.h"
 
 #include <nlohmann/json.hpp>
@@ -190,6 +191,12 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
         file.name = outputFileName(index, plan.fileCount);
         file.dataSize = layoutBackToBack(tensors);
         file.header = buildHeader(tensors);
+        if (file.header.size() - 8 > kMaxHeaderSize)
+            plan.problems.push_back({Severity::Error, file.name, "",
+                                     "its header would be " + std::to_string(file.header.size() - 8) +
+                                         " bytes, over the safetensors limit of " +
+                                         std::to_string(kMaxHeaderSize) +
+                                         "; spread the tensors over more files"});
         for (const auto& t : tensors) {
             file.tensors.push_back({t.tag, t.begin, t.end});
             plan.weightMap[t.name] = file.name;

@@ -134,13 +134,16 @@ void parseHeaderJson(std::string_view json, SafetensorsHeader& h) {
     JsonCursor cur(json);
     cur.expect('{', "'{'");
     std::string scratch;
+    bool seenMetadata = false;
     if (!cur.consume('}')) {
         do {
             const std::string_view key = cur.string(scratch);
             if (key == "__metadata__") {
-                if (h.hasMetadata) throw JsonFieldError("duplicate tensor name \"__metadata__\"");
+                if (seenMetadata) throw JsonFieldError("duplicate tensor name \"__metadata__\"");
+                seenMetadata = true;
                 cur.expect(':', "':'");
-                readMetadata(cur, h);
+                if (cur.peek() == 'n') cur.skipValue(); // null: the reference loader's "no metadata"
+                else readMetadata(cur, h);
             } else {
                 TensorEntry& t = h.tensors.emplace_back();
                 t.name.assign(key);

@@ -100,6 +100,7 @@ void TestSafetensorsReader::rejectsBadFiles_data() {
     row("metadata value not string", "{\"__metadata__\":{\"k\":1}}", "",
         "must map strings to strings");
     row("metadata not object", "{\"__metadata__\":\"x\"}", "", "__metadata__ must be an object");
+    row("metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", "", "duplicate tensor name \"__metadata__\"");
     row("metadata nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}}", "",
         "must map strings to strings");
     row("sub-byte partial byte", "{" + entry("a", "F4", "[3]", 0, 2) + "}", std::string(2, 'x'),
@@ -197,6 +198,12 @@ void TestSafetensorsReader::acceptsZeroSizeAndUnknownKeysAndUnicode() {
     QCOMPARE(h.tensors[1].name, std::string("größe.权重"));
     QVERIFY(h.tensors[1].shape.empty());
     QVERIFY(!h.hasMetadata);
+
+    // A null __metadata__ is "no metadata" to the reference loader too.
+    writeRaw(p, R"({"__metadata__":null,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "z");
+    SafetensorsHeader nullMeta = readSafetensorsHeader(p);
+    QVERIFY(!nullMeta.hasMetadata);
+    QCOMPARE(nullMeta.tensors.size(), size_t(1));
 }
 
 void TestSafetensorsReader::readsOnlyTheHeader() {
