@@ -100,6 +100,14 @@ void TestSafetensorsReader::rejectsBadFiles_data() {
     row("metadata value not string", "{\"__metadata__\":{\"k\":1}}", "",
         "must map strings to strings");
     row("metadata not object", "{\"__metadata__\":\"x\"}", "", "__metadata__ must be an object");
+    row("bad escape", "{\"a\\q\":{}}", "", "invalid escape");
+    row("raw control character", "{\"a\tb\":{}}", "", "control character");
+    row("lone surrogate", "{\"a\\ud800\":{}}", "", "unpaired surrogate");
+    row("bad hex", "{\"a\\u00zz\":{}}", "", "bad hex digit");
+    row("unterminated", "{\"abc", "", "unterminated string");
+    row("leading zero", "{" + entry("a", "U8", "[01]", 0, 1) + "}", "x", "not valid JSON");
+    row("exponent", "{" + entry("a", "U8", "[1e0]", 0, 1) + "}", "x", "non-negative integers, found a fraction");
+    row("huge number", "{" + entry("a", "U8", "[99999999999999999999]", 0, 1) + "}", "x", "too large");
     row("metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", "", "duplicate tensor name \"__metadata__\"");
     row("metadata nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}}", "",
         "must map strings to strings");
@@ -198,6 +206,10 @@ void TestSafetensorsReader::acceptsZeroSizeAndUnknownKeysAndUnicode() {
     QCOMPARE(h.tensors[1].name, std::string("größe.权重"));
     QVERIFY(h.tensors[1].shape.empty());
     QVERIFY(!h.hasMetadata);
+
+    // Escaped names decode to UTF-8, surrogate pairs included.
+    writeRaw(p, R"({"a\u00e9\ud83d\ude00\"q\"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "z");
+    QCOMPARE(readSafetensorsHeader(p).tensors.front().name, std::string("aé😀\"q\""));
 
     // A null __metadata__ is "no metadata" to the reference loader too.
     writeRaw(p, R"({"__metadata__":null,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "z");
