@@ -52,16 +52,21 @@ public:
         std::lock_guard lock(m_mutex);
         m_paths.push_back(p);
     }
-    void commit() { m_paths.clear(); }
+    void createdDirectory(const fs::path& p) { m_directory = p; }
+    void commit() {
+        m_paths.clear();
+        m_directory.clear();
+    }
     ~Rollback() {
         std::error_code ec;
-        for (const auto& p : m_paths)
-            fs::remove(p, ec);
+        for (const auto& p : m_paths) fs::remove(p, ec);
+        if (!m_directory.empty()) fs::remove(m_directory, ec); // only while still empty
     }
 
 private:
     std::mutex m_mutex;
     std::vector<fs::path> m_paths;
+    fs::path m_directory;
 };
 
 class Copier {
@@ -315,9 +320,11 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
     auto cancelled = [&] { return options.cancel && options.cancel->load(); };
 
     std::error_code ec;
+    const bool existed = fs::exists(outDir, ec);
     fs::create_directories(outDir, ec);
     if (ec) throw Error(outDir.string(), "", "cannot create the output directory: " + ec.message());
     Rollback rollback;
+    if (!existed) rollback.createdDirectory(outDir);
 
     EngineProgress progress;
     progress.bytesTotal = plan.totalFileBytes();

@@ -397,6 +397,7 @@ void TestEngine::cancelLeavesNothing() {
     };
     QVERIFY_THROWS_EXCEPTION(Cancelled, consolidate(c, plan, out(), o));
     QVERIFY(sawWriting);
+    QVERIFY(!fs::exists(out())); // the run made the directory, so the run takes it back
     QVERIFY2(outputLeftovers(out()).empty(), joined(outputLeftovers(out())).c_str());
 }
 
@@ -414,6 +415,16 @@ void TestEngine::readFailureMidRunLeavesNothing() {
         QVERIFY2(QString(e.what()).contains(QString::fromStdString(c.files[2].name)), e.what());
         QVERIFY2(QString(e.what()).contains("ended early"), e.what());
     }
+    QVERIFY2(outputLeftovers(out()).empty(), joined(outputLeftovers(out())).c_str());
+    // A directory that was there before stays, with whatever it held.
+    fs::create_directories(out());
+    std::ofstream(out() / "notes.txt") << "keep";
+    try {
+        consolidate(c, plan, out(), o);
+        QFAIL("copied from a truncated shard");
+    } catch (const Error&) {
+    }
+    QCOMPARE(readFile(out() / "notes.txt"), std::string("keep"));
     QVERIFY2(outputLeftovers(out()).empty(), joined(outputLeftovers(out())).c_str());
 }
 
