@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cpu_state.h"
+
 #include <atomic>
 #include <cstddef>
 #include <exception>
@@ -27,6 +29,7 @@ inline void parallelForWorkers(size_t count, int threads,
     std::exception_ptr error;
     std::mutex errorMutex;
     auto work = [&](int worker) {
+        clearVectorUpperState();
         for (;;) {
             if (failed.load(std::memory_order_relaxed)) return;
             size_t i = next.fetch_add(1);

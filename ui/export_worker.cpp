@@ -2,6 +2,8 @@
 
 #include "verify.h"
 
+#include "cpu_state.h"
+
 #include <QPointer>
 #include <QtConcurrent>
 
@@ -29,6 +31,7 @@ void ExportWorker::start(ExportRequest request) {
     QPointer<ExportWorker> self(this);
     auto cancelFlag = m_cancel;
     m_watcher.setFuture(QtConcurrent::run([self, cancelFlag, request = std::move(request)] {
+        clearVectorUpperState(); // pool threads start with whatever the GUI thread left
         ExportOutcome outcome;
         const auto started = std::chrono::steady_clock::now();
         auto elapsed = [&] {

@@ -1,5 +1,7 @@
 #include "scan_worker.h"
 
+#include "cpu_state.h"
+
 #include <QPointer>
 #include <QtConcurrent>
 
@@ -31,6 +33,7 @@ void ScanWorker::start(const QString& directory) {
     QPointer<ScanWorker> self(this);
     auto cancelFlag = m_cancel;
     m_watcher.setFuture(QtConcurrent::run([self, generation, cancelFlag, directory] {
+        clearVectorUpperState(); // pool threads start with whatever the GUI thread left
         ScanResult result;
         const auto started = std::chrono::steady_clock::now();
         ScanOptions options;
