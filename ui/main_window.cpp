@@ -44,6 +44,7 @@
 #include <QTableView>
 #include <QTimer>
 #include <QToolBar>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <set>
@@ -117,6 +118,24 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_scanProgress->setVisible(false);
     statusBar()->addWidget(m_statusLabel, 1);
     statusBar()->addPermanentWidget(m_scanProgress);
+    m_cancelScanAction =
+        new QAction(style()->standardIcon(QStyle::SP_BrowserStop), tr("Cancel Scan"), this);
+    m_cancelScanAction->setShortcut(QKeySequence(Qt::Key_Escape));
+    m_cancelScanAction->setEnabled(false);
+    connect(m_cancelScanAction, &QAction::triggered, this, [this] {
+        m_scan.cancel();
+        m_scanProgress->setVisible(false);
+        m_cancelScanAction->setEnabled(false);
+        statusBar()->showMessage(tr("Scan cancelled"), 4000);
+        updateStatus();
+    });
+    addAction(m_cancelScanAction);
+    auto* cancelButton = new QToolButton;
+    cancelButton->setDefaultAction(m_cancelScanAction);
+    cancelButton->setAutoRaise(true);
+    statusBar()->addPermanentWidget(cancelButton);
+    cancelButton->setVisible(false);
+    connect(m_cancelScanAction, &QAction::enabledChanged, cancelButton, &QWidget::setVisible);
 
     connect(m_table, &QTableView::customContextMenuRequested, this, &MainWindow::showTableMenu);
     connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
@@ -256,8 +275,14 @@ void MainWindow::createMenus() {
     bar->addAction(m_openAction);
     bar->addAction(m_exportAction);
     bar->addSeparator();
-    bar->addAction(m_undoAction);
-    bar->addAction(m_redoAction);
+    // Undo/redo texts name the edit and grow long; on the toolbar the icon and tooltip suffice.
+    for (QAction* action : {m_undoAction, m_redoAction}) {
+        auto* button = new QToolButton;
+        button->setDefaultAction(action);
+        button->setToolButtonStyle(Qt::ToolButtonIconOnly);
+        button->setAutoRaise(true);
+        bar->addWidget(button);
+    }
 }
 
 QWidget* MainWindow::createFilterBar() {
@@ -463,7 +488,12 @@ void MainWindow::openDirectory(const QString& directory) {
                     false);
         return;
     }
+    if (confirmDiscardEdits()) startScan(directory);
+}
+
+void MainWindow::startScan(const QString& directory) {
     m_pendingDirectory = QDir::cleanPath(QDir(directory).absolutePath());
+    m_cancelScanAction->setEnabled(true);
     m_scanProgress->setRange(0, 0);
     m_scanProgress->setVisible(true);
     m_statusLabel->setText(tr("Scanning %1…").arg(m_pendingDirectory));
@@ -472,6 +502,7 @@ void MainWindow::openDirectory(const QString& directory) {
 
 void MainWindow::onScanFinished(const ScanResult& result) {
     m_scanProgress->setVisible(false);
+    m_cancelScanAction->setEnabled(false);
     if (result.cancelled) return;
     if (!result.error.empty()) {
         updateStatus();
@@ -632,9 +663,10 @@ void MainWindow::updateStatus() {
 }
 
 void MainWindow::openDialog() {
+    if (!confirmDiscardEdits()) return; // before the chooser, not after it
     const QString dir = QFileDialog::getExistingDirectory(
         this, tr("Open shard directory"), m_directory.isEmpty() ? QDir::homePath() : m_directory);
-    if (!dir.isEmpty()) openDirectory(dir);
+    if (!dir.isEmpty()) startScan(dir);
 }
 
 void MainWindow::loadMapping() {
@@ -660,14 +692,34 @@ void MainWindow::saveMapping() {
         return;
     const QString file = QFileDialog::getSaveFileName(
         this, tr("Save mapping"), m_directory + "/" + kMappingFileName, tr("Mapping (*.json)"));
-    if (file.isEmpty()) return;
+    if (!file.isEmpty()) writeMapping(file);
+}
+
+bool MainWindow::writeMapping(const QString& file) {
     QSaveFile out(file); // written whole or not at all
     const std::string json = mappingToJson(m_document.toMapping());
     if (!out.open(QIODevice::WriteOnly) ||
-        out.write(json.data(), qint64(json.size())) != qint64(json.size()) || !out.commit())
+        out.write(json.data(), qint64(json.size())) != qint64(json.size()) || !out.commit()) {
         showMessage(tr("Cannot save mapping"), tr("%1: %2").arg(file, out.errorString()), true);
-    else
-        statusBar()->showMessage(tr("Mapping saved to %1").arg(file), 5000);
+        return false;
+    }
+    m_document.undoStack()->setClean();
+    statusBar()->showMessage(tr("Mapping saved to %1").arg(file), 5000);
+    return true;
+}
+
+bool MainWindow::confirmDiscardEdits() {
+    if (!m_document.isOpen() || m_document.undoStack()->isClean()) return true;
+    const auto answer = QMessageBox::question(
+        this, tr("Unsaved mapping changes"),
+        tr("The output-file mapping of %1 has changes that are not saved. Save them first?")
+            .arg(m_directory),
+        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+    if (answer == QMessageBox::Cancel) return false;
+    if (answer == QMessageBox::Discard) return true;
+    const QString file = QFileDialog::getSaveFileName(
+        this, tr("Save mapping"), m_directory + "/" + kMappingFileName, tr("Mapping (*.json)"));
+    return !file.isEmpty() && writeMapping(file);
 }
 
 void MainWindow::groupBySizeDialog() {
@@ -800,6 +852,9 @@ void MainWindow::closeEvent(QCloseEvent* event) {
         }
         m_exportDialog->worker()->cancel();
         m_exportDialog->worker()->waitForFinished();
+    } else if (!confirmDiscardEdits()) {
+        event->ignore();
+        return;
     }
     m_scan.cancel();
     writeSettings();

@@ -90,6 +90,10 @@ private:
     void assignDialog();
     void showTableMenu(const QPoint& pos);
     void showMessage(const QString& title, const QString& text, bool error);
+    // Unsaved mapping edits: ask to save or discard. False when the user cancels.
+    bool confirmDiscardEdits();
+    void startScan(const QString& directory);
+    bool writeMapping(const QString& file);
 
     MappingDocument m_document;
     ScanWorker m_scan;
@@ -125,6 +129,7 @@ private:
 
     QLabel* m_statusLabel = nullptr;
     QProgressBar* m_scanProgress = nullptr;
+    QAction* m_cancelScanAction = nullptr;
 
     QAction* m_openAction = nullptr;
     QAction* m_demoAction = nullptr;
