@@ -7,7 +7,9 @@
 namespace shardscope {
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx"))) static void zeroUpper() { _mm256_zeroupper(); }
+__attribute__((target("avx"))) static void zeroUpper() {
+    _mm256_zeroupper();
+}
 
 void clearVectorUpperState() {
     static const bool hasAvx = __builtin_cpu_supports("avx");

@@ -59,7 +59,8 @@ public:
     }
     ~Rollback() {
         std::error_code ec;
-        for (const auto& p : m_paths) fs::remove(p, ec);
+        for (const auto& p : m_paths)
+            fs::remove(p, ec);
         if (!m_directory.empty()) fs::remove(m_directory, ec); // only while still empty
     }
 

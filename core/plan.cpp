@@ -192,11 +192,11 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
         file.dataSize = layoutBackToBack(tensors);
         file.header = buildHeader(tensors);
         if (file.header.size() - 8 > kMaxHeaderSize)
-            plan.problems.push_back({Severity::Error, file.name, "",
-                                     "its header would be " + std::to_string(file.header.size() - 8) +
-                                         " bytes, over the safetensors limit of " +
-                                         std::to_string(kMaxHeaderSize) +
-                                         "; spread the tensors over more files"});
+            plan.problems.push_back(
+                {Severity::Error, file.name, "",
+                 "its header would be " + std::to_string(file.header.size() - 8) +
+                     " bytes, over the safetensors limit of " + std::to_string(kMaxHeaderSize) +
+                     "; spread the tensors over more files"});
         for (const auto& t : tensors) {
             file.tensors.push_back({t.tag, t.begin, t.end});
             plan.weightMap[t.name] = file.name;

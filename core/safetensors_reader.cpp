@@ -142,8 +142,10 @@ void parseHeaderJson(std::string_view json, SafetensorsHeader& h) {
                 if (seenMetadata) throw JsonFieldError("duplicate tensor name \"__metadata__\"");
                 seenMetadata = true;
                 cur.expect(':', "':'");
-                if (cur.peek() == 'n') cur.skipValue(); // null: the reference loader's "no metadata"
-                else readMetadata(cur, h);
+                if (cur.peek() == 'n')
+                    cur.skipValue(); // null: the reference loader's "no metadata"
+                else
+                    readMetadata(cur, h);
             } else {
                 TensorEntry& t = h.tensors.emplace_back();
                 t.name.assign(key);

@@ -106,9 +106,12 @@ void TestSafetensorsReader::rejectsBadFiles_data() {
     row("bad hex", "{\"a\\u00zz\":{}}", "", "bad hex digit");
     row("unterminated", "{\"abc", "", "unterminated string");
     row("leading zero", "{" + entry("a", "U8", "[01]", 0, 1) + "}", "x", "not valid JSON");
-    row("exponent", "{" + entry("a", "U8", "[1e0]", 0, 1) + "}", "x", "non-negative integers, found a fraction");
-    row("huge number", "{" + entry("a", "U8", "[99999999999999999999]", 0, 1) + "}", "x", "too large");
-    row("metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", "", "duplicate tensor name \"__metadata__\"");
+    row("exponent", "{" + entry("a", "U8", "[1e0]", 0, 1) + "}", "x",
+        "non-negative integers, found a fraction");
+    row("huge number", "{" + entry("a", "U8", "[99999999999999999999]", 0, 1) + "}", "x",
+        "too large");
+    row("metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", "",
+        "duplicate tensor name \"__metadata__\"");
     row("metadata nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}}", "",
         "must map strings to strings");
     row("sub-byte partial byte", "{" + entry("a", "F4", "[3]", 0, 2) + "}", std::string(2, 'x'),
@@ -208,11 +211,13 @@ void TestSafetensorsReader::acceptsZeroSizeAndUnknownKeysAndUnicode() {
     QVERIFY(!h.hasMetadata);
 
     // Escaped names decode to UTF-8, surrogate pairs included.
-    writeRaw(p, R"({"a\u00e9\ud83d\ude00\"q\"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "z");
+    writeRaw(p, R"({"a\u00e9\ud83d\ude00\"q\"":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})",
+             "z");
     QCOMPARE(readSafetensorsHeader(p).tensors.front().name, std::string("aé😀\"q\""));
 
     // A null __metadata__ is "no metadata" to the reference loader too.
-    writeRaw(p, R"({"__metadata__":null,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "z");
+    writeRaw(p, R"({"__metadata__":null,"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})",
+             "z");
     SafetensorsHeader nullMeta = readSafetensorsHeader(p);
     QVERIFY(!nullMeta.hasMetadata);
     QCOMPARE(nullMeta.tensors.size(), size_t(1));
