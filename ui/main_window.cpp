@@ -170,14 +170,7 @@ void MainWindow::createActions() {
     m_openAction->setShortcut(QKeySequence::Open);
     connect(m_openAction, &QAction::triggered, this, &MainWindow::openDialog);
     m_demoAction = new QAction(tr("Open &Demo Checkpoint"), this);
-    connect(m_demoAction, &QAction::triggered, this, [this] {
-        QString error;
-        const QString demo = ensureDemo(&error);
-        if (demo.isEmpty())
-            showMessage(tr("Demo checkpoint"), error, true);
-        else
-            openDirectory(demo);
-    });
+    connect(m_demoAction, &QAction::triggered, this, &MainWindow::openDemo);
     m_reloadAction =
         new QAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("&Reload"), this);
     m_reloadAction->setShortcut(QKeySequence::Refresh);
@@ -474,6 +467,10 @@ void MainWindow::openStartupDirectory() {
             openDirectory(dir);
             return;
         }
+    openDemo();
+}
+
+void MainWindow::openDemo() {
     QString error;
     const QString demo = ensureDemo(&error);
     if (demo.isEmpty())

@@ -93,6 +93,7 @@ private:
     // Unsaved mapping edits: ask to save or discard. False when the user cancels.
     bool confirmDiscardEdits();
     void startScan(const QString& directory);
+    void openDemo();
     bool writeMapping(const QString& file);
 
     MappingDocument m_document;

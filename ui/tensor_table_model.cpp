@@ -172,9 +172,8 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         case NameColumn:
             return m_naturalRank[row];
         case DTypeColumn:
-            return QString::fromLatin1(dtypeName(t.dtype).data());
         case ShapeColumn:
-            return QString::fromStdString(formatShape(t.shape));
+            return data(index, Qt::DisplayRole);
         case ElementsColumn: {
             auto n = checkedNumel(t.shape);
             return qulonglong(n ? *n : 0);
