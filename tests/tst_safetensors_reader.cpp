@@ -1,3 +1,4 @@
+#include "checkpoint.h"
 #include "error.h"
 #include "safetensors_reader.h"
 #include "shard_builder.h"
@@ -23,6 +24,7 @@ private slots:
     void acceptsEveryDtype();
     void acceptsZeroSizeAndUnknownKeysAndUnicode();
     void readsOnlyTheHeader();
+    void mutatedFilesNeverCrash();
 
 private:
     QTemporaryDir m_dir;
@@ -234,6 +236,62 @@ void TestSafetensorsReader::readsOnlyTheHeader() {
     SafetensorsHeader h = readSafetensorsHeader(p);
     QCOMPARE(h.tensors.front().end, big);
     fs::remove(p);
+}
+
+void TestSafetensorsReader::mutatedFilesNeverCrash() {
+    // A valid DCP shard, then thousands of seeded random byte edits, cuts and splices: every
+    // outcome must be a parsed header or shardscope::Error, never a crash or another exception.
+    const fs::path dir = fs::path(m_dir.path().toStdString()) / "fuzz";
+    fs::create_directories(dir);
+    writeShard(dir / "base.safetensors", {{"w", "BF16", {0, 4}, {2, 4}, std::string(16, 'a')},
+                                          {"b\u00e9", "F32", {}, {}, std::string(4, 'b')},
+                                          {"z", "U8", {0}, {0}, ""}});
+    const std::string base = readFile(dir / "base.safetensors");
+    uint64_t state = 0x5eed;
+    auto next = [&] {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        return state;
+    };
+    const char tokens[] = "{}[],:\"-0123456789eE.\\ ntfu";
+    int parsed = 0, rejected = 0;
+    for (int i = 0; i < 4000; ++i) {
+        std::string bytes = base;
+        const int edits = 1 + int(next() % 4);
+        for (int e = 0; e < edits; ++e) {
+            const size_t at = 8 + next() % (bytes.size() - 8);
+            switch (next() % 4) {
+            case 0:
+                bytes[at] = tokens[next() % (sizeof tokens - 1)];
+                break;
+            case 1:
+                bytes[at] = char(next());
+                break;
+            case 2:
+                bytes.erase(at, 1 + next() % 8);
+                break;
+            case 3:
+                bytes.insert(at, 1, tokens[next() % (sizeof tokens - 1)]);
+                break;
+            }
+            if (bytes.size() <= 9) bytes = base;
+        }
+        if (next() % 8 == 0) { // a length prefix that no longer matches
+            const uint64_t n = next() % (bytes.size() + 16);
+            for (int k = 0; k < 8; ++k)
+                bytes[size_t(k)] = char((n >> (8 * k)) & 0xFF);
+        }
+        const fs::path p = dir / "m.safetensors";
+        std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
+        try {
+            readSafetensorsHeader(p);
+            ++parsed;
+        } catch (const Error& e) {
+            ++rejected;
+            QVERIFY(!e.message().empty());
+        }
+    }
+    QVERIFY(rejected > 1000); // the edits do break most files
+    QVERIFY(parsed + rejected == 4000);
 }
 
 QTEST_GUILESS_MAIN(TestSafetensorsReader)
