@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "format_units.h"
 #include "plan.h"
+#include "posix_file.h"
 #include "safetensors_writer.h"
 #include "verify.h"
 
@@ -407,6 +408,7 @@ int runCli(int argc, char** argv) {
         std::fputs(kUsageText, stdout);
         return kOk;
     }
+    raiseOpenFileLimit();
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
     try {

@@ -1,4 +1,5 @@
 #include "main_window.h"
+#include "posix_file.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -6,6 +7,7 @@
 #include <QIcon>
 
 int main(int argc, char** argv) {
+    shardscope::raiseOpenFileLimit(); // every shard file is open while exporting
     QApplication app(argc, argv);
     QApplication::setOrganizationName("ShardScope");
     QApplication::setApplicationName("ShardScope");

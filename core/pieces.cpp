@@ -21,8 +21,8 @@ void collectPieces(const TensorInfo& tensor, uint64_t from, uint64_t to, uint64_
             const uint64_t lo = std::max(start, from);
             const uint64_t hi = std::min(start + runBytes, to);
             if (lo >= hi) continue;
-            out.push_back({chunk.file, chunk.begin + r * runBytes + (lo - start), dstBase + lo,
-                           hi - lo, runBytes});
+            out.push_back(
+                {chunk.file, chunk.begin + r * runBytes + (lo - start), dstBase + lo, hi - lo});
         }
     }
 }

@@ -14,7 +14,6 @@ struct Piece {
     uint64_t src = 0;  // absolute offset in the shard file
     uint64_t dst = 0;  // offset in the output data section
     uint64_t length = 0;
-    uint64_t runBytes = 0; // length of the run it came from: large runs can be copied directly
 };
 
 // Appends the pieces that fill bytes [from, to) of `tensor` (tensor-local offsets), placing them

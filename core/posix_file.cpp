@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,17 @@ std::string systemError(int error) {
     char buffer[256];
     // GNU strerror_r returns the message pointer, which may not be `buffer`.
     return strerror_r(error, buffer, sizeof buffer);
+}
+
+uint64_t raiseOpenFileLimit() {
+    struct rlimit limit {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    return uint64_t(limit.rlim_cur);
 }
 
 PosixFile::~PosixFile() {

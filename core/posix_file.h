@@ -36,6 +36,10 @@ private:
     std::string m_path;
 };
 
+// Checkpoints from large jobs have thousands of shard files, all open during a copy: lift the
+// soft open-file limit to the hard one. Returns the limit now in force.
+uint64_t raiseOpenFileLimit();
+
 // The errno text for messages, thread-safe.
 std::string systemError(int error);
 

@@ -26,6 +26,7 @@ private slots:
     void unmappedPolicyFromTheCommandLine();
     void verifyFailsOnDamage();
     void demoRefusesNonEmptyDirectory();
+    void moreShardFilesThanTheSoftLimit();
 
 private:
     struct Result {
@@ -212,6 +213,27 @@ void TestCli::demoRefusesNonEmptyDirectory() {
     QCOMPARE(r.code, 1);
     QVERIFY(r.err.contains("not empty"));
     QVERIFY(QFile::exists(path("full/keep.txt")));
+}
+
+void TestCli::moreShardFilesThanTheSoftLimit() {
+    // 300 rank files under a soft limit of 256 open files: the CLI lifts the limit itself.
+    const fs::path dir = path("ranks").toStdString();
+    fs::create_directories(dir);
+    std::string full;
+    for (int r = 0; r < 300; ++r) {
+        const std::string row = pattern("w" + std::to_string(r), 4);
+        full += row;
+        char name[64];
+        std::snprintf(name, sizeof name, "shard-%05d.safetensors", r);
+        writeShard(dir / name, {{"w", "U8", {uint64_t(r), 0}, {1, 4}, row}});
+    }
+    QProcess p;
+    p.start("sh",
+            {"-c", "ulimit -Sn 256 && exec \"$0\" consolidate \"$1\" \"$2\" --quiet",
+             QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), path("ranks"), path("ranks-out")});
+    QVERIFY(p.waitForFinished(60000));
+    QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+    QCOMPARE(readOutput(path("ranks-out").toStdString()).at("w").bytes, full);
 }
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -18,6 +18,7 @@
 #include <QTest>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace shardscope;
 using namespace testing;
@@ -33,6 +34,7 @@ private slots:
     void assignToNewFileAndExport();
     void cancelMidExportLeavesNothing();
     void exportIsBlockedByCoverageErrors();
+    void unassignedTensorsBlockExportUntilAPolicy();
     void badDirectoryDoesNotReplaceTheOpenOne();
 
 private:
@@ -168,6 +170,33 @@ void TestMainWindow::exportIsBlockedByCoverageErrors() {
     QVERIFY(w.problemsModel()->rowCount() >= 1);
     w.tensorProxy()->setStatusFilter(TensorFilterProxy::AnyProblem);
     QCOMPARE(w.tensorProxy()->rowCount(), 1);
+}
+
+void TestMainWindow::unassignedTensorsBlockExportUntilAPolicy() {
+    const fs::path dir = m_tmp->filePath("partial").toStdString();
+    writeCheckpoint(
+        dir, {{"a", "U8", {8}, splitDim({8}, 0, 2)}, {"b", "F32", {4}, splitDim({4}, 0, 2)}}, 2);
+    fs::create_directories(dir / ".hf_metadata");
+    std::ofstream(dir / ".hf_metadata" / "fqn_to_file_index_mapping.json") << R"({"a": 2})";
+    MainWindow w;
+    QVERIFY(openAndWait(w, QString::fromStdString(dir.string())));
+    QCOMPARE(w.document()->unassignedCount(), size_t(1));
+    ExportDialog* dialog = w.showExportDialog();
+    QVERIFY(dialog);
+    const QString out = m_tmp->filePath("partial-out");
+    dialog->setOutputDirectory(out);
+    QVERIFY(!dialog->startExport()); // blocked, with the reason on the dialog
+    QVERIFY2(dialog->errorText().contains("not in the mapping: b"),
+             qPrintable(dialog->errorText()));
+    QVERIFY(!QFileInfo::exists(out));
+    dialog->setUnassignedToLastFile(true);
+    QSignalSpy finished(dialog, &ExportDialog::exportFinished);
+    QVERIFY(dialog->startExport());
+    QVERIFY(finished.wait(30000));
+    QVERIFY(finished.at(0).at(0).value<ExportOutcome>().ok);
+    const auto outputs = readOutput(out.toStdString());
+    QCOMPARE(outputs.at("b").file, std::string("model-00002-of-00002.safetensors"));
+    dialog->close();
 }
 
 void TestMainWindow::badDirectoryDoesNotReplaceTheOpenOne() {

@@ -144,6 +144,10 @@ void ExportDialog::setUnassignedToLastFile(bool last) {
     m_policy->setCurrentIndex(last ? 1 : 0);
 }
 
+QString ExportDialog::errorText() const {
+    return m_setupError->text();
+}
+
 void ExportDialog::browse() {
     const QString dir =
         QFileDialog::getExistingDirectory(this, tr("Output directory"), outputDirectory());

@@ -32,6 +32,7 @@ public:
     int threads() const;
     void setUnassignedToLastFile(bool last);
     bool isRunning() const { return m_worker.isRunning(); }
+    QString errorText() const; // why the last start or run failed, as shown
     ExportWorker* worker() { return &m_worker; }
 
     // Pre-flight and start; returns false (with the reason shown) when it cannot start.
