@@ -224,6 +224,7 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
 
     std::unordered_map<std::string, size_t> index;
     std::vector<bool> invalid;
+    std::vector<uint32_t> firstSeen; // the file that set each tensor's dtype, for messages
     auto markInvalid = [&](size_t t, const std::string& file, const std::string& message) {
         if (!invalid[t]) {
             invalid[t] = true;
@@ -267,6 +268,7 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
                 t.dtype = entry.dtype;
                 ckpt.tensors.push_back(std::move(t));
                 invalid.push_back(false);
+                firstSeen.push_back(uint32_t(f));
             }
             const size_t ti = it->second;
             TensorInfo& t = ckpt.tensors[ti];
@@ -287,7 +289,7 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
                 markInvalid(ti, file.name,
                             "dtype " + std::string(dtypeName(entry.dtype)) + " here but " +
                                 std::string(dtypeName(t.dtype)) + " in " +
-                                ckpt.files[t.chunks.empty() ? f : t.chunks.front().file].name);
+                                ckpt.files[firstSeen[ti]].name);
                 continue;
             }
             if (!t.chunks.empty() && t.chunks.front().shape.size() != entry.shape.size()) {

@@ -259,6 +259,16 @@ void TestCheckpoint::dtypeAndRankConflicts() {
     QVERIFY(hasProblem(c, "dtype BF16 here but F32 in a.safetensors", "d"));
     QCOMPARE(tensor(c, "r").status, CoverageStatus::Invalid);
     QVERIFY(hasProblem(c, "rank 1 here but 2 in a.safetensors", "r"));
+
+    // The first sighting had no valid chunk (no saved_offsets): the message still names it.
+    fs::remove_all(dir());
+    fs::create_directories(dir());
+    ShardOptions noOffsets;
+    noOffsets.shardingInfoOverride = R"({"other":{"saved_offsets":[0]}})";
+    writeShard(dir() / "a.safetensors", {{"d", "F32", {0}, {2}, std::string(8, 'x')}}, noOffsets);
+    writeShard(dir() / "b.safetensors", {{"d", "BF16", {2}, {2}, std::string(4, 'x')}});
+    Checkpoint again = scanCheckpoint(dir());
+    QVERIFY(hasProblem(again, "b.safetensors: tensor 'd': dtype BF16 here but F32 in a.safetensors"));
 }
 
 void TestCheckpoint::emptyDirectory() {
