@@ -6,6 +6,7 @@
 #include "format_units.h"
 #include "plan.h"
 #include "posix_file.h"
+#include "signal_stop.h"
 #include "safetensors_writer.h"
 #include "verify.h"
 
@@ -26,11 +27,7 @@ namespace {
 
 constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 
-std::atomic<bool> g_cancel{false};
-
-void onSignal(int) {
-    g_cancel = true;
-}
+std::stop_token g_stop; // set by runCli from its SignalStop
 
 const char* kUsageText =
     R"(Usage: shardscope-cli <command> [options]
@@ -41,9 +38,11 @@ Commands:
       coverage, target file) and every problem. Exit 1 when it cannot be
       consolidated.
   consolidate IN OUT [--mapping FILE] [--threads N] [--unmapped error|last]
-                     [--overwrite] [--sync] [--quiet]
+                     [--overwrite] [--verify] [--sync] [--quiet]
       Write Hugging Face safetensors files and model.safetensors.index.json
-      into OUT (created if needed).
+      into OUT (created if needed). Files are staged inside OUT, verified
+      with --verify, and only then published; until then OUT keeps its
+      previous export.
   verify OUT [--against IN]
       Check a consolidated directory; with --against, compare every byte
       with the shards.
@@ -56,7 +55,8 @@ Exit codes: 0 success, 1 bad input or failed run, 2 usage error.
 struct Args {
     std::vector<std::string> positional;
     std::optional<std::string> mapping, against, unmapped, threads;
-    bool json = false, overwrite = false, quiet = false, sync = false, help = false;
+    bool json = false, overwrite = false, quiet = false, sync = false, help = false,
+         verify = false;
 };
 
 class UsageError : public std::runtime_error {
@@ -85,6 +85,8 @@ Args parseArgs(int argc, char** argv, int first) {
             a.overwrite = true;
         else if (arg == "--quiet" || arg == "-q")
             a.quiet = true;
+        else if (arg == "--verify")
+            a.verify = true;
         else if (arg == "--sync")
             a.sync = true;
         else if (arg == "--help" || arg == "-h")
@@ -275,7 +277,9 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
 int cmdInspect(const Args& a) {
     expectPositional(a, 1, "inspect DIR");
     UnmappedPolicy policy = policyOf(a);
-    Checkpoint ckpt = scanCheckpoint(a.positional[0]);
+    ScanOptions scan;
+    scan.stop = g_stop;
+    Checkpoint ckpt = scanCheckpoint(a.positional[0], scan);
     Mapping mapping = mappingOf(a, ckpt);
     Plan plan = makePlan(ckpt, mapping, policy);
     const bool ok = !ckpt.hasErrors() && plan.ok();
@@ -307,9 +311,12 @@ int cmdConsolidate(const Args& a) {
     options.threads = threadsOf(a);
     options.overwrite = a.overwrite;
     options.sync = a.sync;
-    options.cancel = &g_cancel;
+    options.verify = a.verify;
+    options.stop = g_stop;
 
-    Checkpoint ckpt = scanCheckpoint(a.positional[0]);
+    ScanOptions scan;
+    scan.stop = g_stop;
+    Checkpoint ckpt = scanCheckpoint(a.positional[0], scan);
     Mapping mapping = mappingOf(a, ckpt);
     Plan plan = makePlan(ckpt, mapping, policy);
     std::vector<Problem> all = ckpt.problems;
@@ -324,29 +331,39 @@ int cmdConsolidate(const Args& a) {
     const bool live = !a.quiet && ::isatty(STDERR_FILENO);
     const auto start = std::chrono::steady_clock::now();
     if (live) {
-        options.progress = [start](const EngineProgress& p) {
+        options.progress = [start, phase = EnginePhase::Preparing,
+                            phaseStart = start](const EngineProgress& p) mutable {
+            if (p.phase != phase) phase = p.phase, phaseStart = std::chrono::steady_clock::now();
             const double elapsed =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - phaseStart).count();
             const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 1;
             const double rate = elapsed > 0 ? double(p.bytesDone) / elapsed : 0;
             std::string eta = rate > 0 && fraction > 0.01
                                   ? formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)
                                   : "?";
-            std::fprintf(stderr, "\r\033[K[%3d%%] %s / %s  %s/s  ETA %s  %s %s",
-                         int(fraction * 100), formatBytes(p.bytesDone).c_str(),
-                         formatBytes(p.bytesTotal).c_str(), formatBytes(uint64_t(rate)).c_str(),
-                         eta.c_str(), p.phase.c_str(), p.currentFile.c_str());
+            std::fprintf(stderr, "\r\033[K%s [%3d%%] %s / %s  %s/s  ETA %s  %s",
+                         std::string(enginePhaseName(p.phase)).c_str(), int(fraction * 100),
+                         formatBytes(p.bytesDone).c_str(), formatBytes(p.bytesTotal).c_str(),
+                         formatBytes(uint64_t(rate)).c_str(), eta.c_str(), p.currentFile.c_str());
             std::fflush(stderr);
         };
     }
     EngineResult result;
     try {
         result = consolidate(ckpt, plan, a.positional[1], options);
-    } catch (...) {
+    } catch (const ExportFailed& e) {
         if (live) std::fprintf(stderr, "\r\033[K");
-        throw;
+        for (const auto& note : e.notes())
+            std::fprintf(stderr, "note: %s\n", note.c_str());
+        if (e.cancelled())
+            std::fprintf(stderr, "shardscope-cli: cancelled. %s\n", e.onDisk().c_str());
+        else
+            std::fprintf(stderr, "shardscope-cli: error: %s\n%s\n", e.what(), e.onDisk().c_str());
+        return kFailed;
     }
     if (live) std::fprintf(stderr, "\r\033[K");
+    for (const auto& note : result.notes)
+        std::fprintf(stderr, "note: %s\n", note.c_str());
     if (!a.quiet) {
         const double gib = double(result.bytesWritten) / double(1ull << 30);
         std::printf("Wrote %zu file(s), %s in %.2f s (%.2f GiB/s) to %s", result.files.size(),
@@ -354,6 +371,8 @@ int cmdConsolidate(const Args& a) {
                     result.seconds > 0 ? gib / result.seconds : 0.0, a.positional[1].c_str());
         if (!result.sidecars.empty())
             std::printf("; copied %zu sidecar file(s)", result.sidecars.size());
+        if (result.verified) std::printf("; verified byte for byte before publishing");
+        if (result.replacedFiles) std::printf("; replaced the previous export");
         std::printf("\n");
     }
     return kOk;
@@ -363,14 +382,16 @@ int cmdVerify(const Args& a) {
     expectPositional(a, 1, "verify OUT");
     std::optional<Checkpoint> ckpt;
     if (a.against) {
-        ckpt = scanCheckpoint(*a.against);
+        ScanOptions scan;
+        scan.stop = g_stop;
+        ckpt = scanCheckpoint(*a.against, scan);
         if (ckpt->hasErrors()) {
             printProblems(std::cerr, ckpt->problems, 50);
             std::cerr << "shardscope-cli: the shards given to --against have errors\n";
             return kFailed;
         }
     }
-    VerifyReport report = verifyOutput(a.positional[0], ckpt ? &*ckpt : nullptr, &g_cancel);
+    VerifyReport report = verifyOutput(a.positional[0], ckpt ? &*ckpt : nullptr, g_stop);
     if (!report.ok()) {
         printProblems(std::cerr, report.problems, 100);
         std::cerr << "shardscope-cli: verification FAILED for " << a.positional[0] << "\n";
@@ -409,8 +430,8 @@ int runCli(int argc, char** argv) {
         return kOk;
     }
     raiseOpenFileLimit();
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
+    SignalStop signals;
+    g_stop = signals.token();
     try {
         Args a = parseArgs(argc, argv, 2);
         if (a.help) {
@@ -426,7 +447,7 @@ int runCli(int argc, char** argv) {
         std::fprintf(stderr, "shardscope-cli: %s\n\n%s", e.what(), kUsageText);
         return kUsage;
     } catch (const Cancelled&) {
-        std::fprintf(stderr, "shardscope-cli: cancelled; nothing was left behind\n");
+        std::fprintf(stderr, "shardscope-cli: cancelled; nothing was written\n");
         return kFailed;
     } catch (const Error& e) {
         std::fprintf(stderr, "shardscope-cli: error: %s\n", e.what());

@@ -8,12 +8,28 @@
 #include "safetensors_reader.h"
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 #include <cstring>
 #include <unordered_map>
 
 namespace fs = std::filesystem;
 
 namespace shardscope {
+
+std::string_view scanPhaseName(ScanPhase phase) {
+    switch (phase) {
+    case ScanPhase::ReadingHeaders:
+        return "Reading headers";
+    case ScanPhase::Merging:
+        return "Merging chunks";
+    case ScanPhase::CheckingCoverage:
+        return "Checking coverage";
+    case ScanPhase::ComparingReplicas:
+        return "Comparing replicas";
+    }
+    return "?";
+}
 
 std::string_view coverageStatusName(CoverageStatus status) {
     switch (status) {
@@ -143,21 +159,115 @@ FileScan scanFile(const fs::path& path, const std::string& name) {
     return out;
 }
 
-bool compareChunkBytes(const Checkpoint& ckpt, const Chunk& a, const Chunk& b) {
-    if (a.bytes() != b.bytes()) return false;
-    PosixFile fa = PosixFile::openRead(ckpt.files[a.file].path);
-    PosixFile fb = PosixFile::openRead(ckpt.files[b.file].path);
-    constexpr uint64_t kBlock = 1 << 20;
-    std::vector<char> ba(std::min(kBlock, a.bytes())), bb(ba.size());
-    for (uint64_t done = 0; done < a.bytes();) {
-        uint64_t n = std::min<uint64_t>(kBlock, a.bytes() - done);
-        fa.readExact(ba.data(), n, a.begin + done);
-        fb.readExact(bb.data(), n, b.begin + done);
-        if (std::memcmp(ba.data(), bb.data(), n) != 0) return false;
-        done += n;
+// Throttled progress for one scan phase; calls arrive from several threads.
+class ScanReporter {
+public:
+    explicit ScanReporter(const ScanOptions& options) : m_options(options) {}
+
+    void phase(ScanPhase phase, uint64_t total) {
+        std::lock_guard lock(m_mutex);
+        m_progress = {phase, 0, total};
+        emit(true);
     }
-    return true;
-}
+    void add(uint64_t n) {
+        std::lock_guard lock(m_mutex);
+        m_progress.done += n;
+        emit(m_progress.done >= m_progress.total);
+    }
+    void checkStop() const {
+        if (m_options.stop.stop_requested()) throw Cancelled();
+    }
+
+private:
+    void emit(bool force) {
+        if (!m_options.progress) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (!force && now - m_last < std::chrono::milliseconds(50)) return;
+        m_last = now;
+        m_options.progress(m_progress);
+    }
+
+    const ScanOptions& m_options;
+    std::mutex m_mutex;
+    ScanProgress m_progress;
+    std::chrono::steady_clock::time_point m_last{};
+};
+
+// Replicas must hold the same bytes. Coverage only records the pairs; this compares them all
+// afterwards, in parallel, with every shard file opened once, as a phase of its own with progress
+// and cancel (it is the only part of a scan that reads tensor data).
+class ReplicaChecker {
+public:
+    struct Pair {
+        size_t tensor;
+        Chunk primary, other;
+    };
+
+    void record(size_t tensor, const Chunk& primary, const Chunk& other) {
+        m_pairs.push_back({tensor, primary, other});
+    }
+
+    // Marks tensors whose replicas differ as Conflict and reports each.
+    void run(Checkpoint& ckpt, const ScanOptions& options, ScanReporter& reporter) {
+        if (m_pairs.empty()) return;
+        uint64_t total = 0;
+        std::vector<PosixFile> files(ckpt.files.size());
+        std::vector<bool> used(ckpt.files.size(), false);
+        for (const Pair& p : m_pairs) {
+            total += p.primary.bytes();
+            used[p.primary.file] = used[p.other.file] = true;
+        }
+        reporter.phase(ScanPhase::ComparingReplicas, total);
+        for (size_t f = 0; f < files.size(); ++f)
+            if (used[f]) files[f] = PosixFile::openRead(ckpt.files[f].path);
+        std::vector<char> differs(m_pairs.size(), 0);
+        std::vector<std::string> failures(m_pairs.size());
+        parallelFor(m_pairs.size(), options.threads, [&](size_t i) {
+            try {
+                differs[i] = !equal(files, m_pairs[i], reporter);
+            } catch (const Error& e) { // a file that cannot be read: its tensor is not sound
+                differs[i] = 1;
+                failures[i] = e.what();
+            }
+        });
+        for (size_t i = 0; i < m_pairs.size(); ++i) {
+            if (!differs[i]) continue;
+            const Pair& p = m_pairs[i];
+            TensorInfo& t = ckpt.tensors[p.tensor];
+            if (t.status != CoverageStatus::Complete) continue; // already reported
+            Shape end = p.primary.offsets;
+            for (size_t d = 0; d < end.size(); ++d)
+                end[d] += p.primary.shape[d];
+            t.status = CoverageStatus::Conflict;
+            t.coverageDetail = "conflict: " + ckpt.files[p.primary.file].name + " and " +
+                               ckpt.files[p.other.file].name + " both hold region " +
+                               formatRegion(p.primary.offsets, end) +
+                               (failures[i].empty() ? " with different bytes"
+                                                    : ", and reading them failed: " + failures[i]);
+            ckpt.problems.push_back({Severity::Error, "", t.fqn, t.coverageDetail});
+        }
+    }
+
+private:
+    static bool equal(const std::vector<PosixFile>& files, const Pair& p,
+                      ScanReporter& reporter) {
+        if (p.primary.bytes() != p.other.bytes()) return false;
+        constexpr uint64_t kBlock = 1 << 20;
+        std::vector<char> a(std::min(kBlock, p.primary.bytes())), b(a.size());
+        for (uint64_t done = 0; done < p.primary.bytes();) {
+            reporter.checkStop();
+            const uint64_t n = std::min<uint64_t>(kBlock, p.primary.bytes() - done);
+            files[p.primary.file].readExact(a.data(), n, p.primary.begin + done);
+            files[p.other.file].readExact(b.data(), n, p.other.begin + done);
+            if (std::memcmp(a.data(), b.data(), n) != 0) return false;
+            done += n;
+            reporter.add(n);
+        }
+        return true;
+    }
+
+    std::vector<Pair> m_pairs;
+};
 
 // Rows of a sub-byte chunk must start on byte boundaries to be copied exactly.
 std::string subByteProblem(const TensorInfo& t) {
@@ -209,18 +319,21 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
     if (fs::is_directory(directory / ".hf_metadata", ec))
         ckpt.hfMetadataDir = directory / ".hf_metadata";
 
+    ScanReporter reporter(options);
+    reporter.phase(ScanPhase::ReadingHeaders, paths.size());
     std::vector<FileScan> scans(paths.size());
-    std::atomic<size_t> filesDone{0};
-    std::mutex progressMutex;
+    uint64_t chunkCount = 0;
+    std::mutex countMutex;
     parallelFor(paths.size(), options.threads, [&](size_t i) {
-        if (options.cancel && options.cancel->load()) throw Cancelled();
+        reporter.checkStop();
         scans[i] = scanFile(paths[i], paths[i].filename().string());
-        size_t done = ++filesDone;
-        if (options.progress) {
-            std::lock_guard lock(progressMutex);
-            options.progress(done, paths.size());
+        {
+            std::lock_guard lock(countMutex);
+            chunkCount += scans[i].header.tensors.size();
         }
+        reporter.add(1);
     });
+    reporter.phase(ScanPhase::Merging, chunkCount);
 
     std::unordered_map<std::string, size_t> index;
     std::vector<bool> invalid;
@@ -260,6 +373,10 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             return found == shardingIndex.end() ? nullptr : &scan.sharding[found->second].offsets;
         };
         for (size_t position = 0; position < scan.header.tensors.size(); ++position) {
+            if (position % 4096 == 4095) {
+                reporter.checkStop();
+                reporter.add(4096);
+            }
             TensorEntry& entry = scan.header.tensors[position];
             auto [it, inserted] = index.try_emplace(entry.name, ckpt.tensors.size());
             if (inserted) {
@@ -307,11 +424,18 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             c.end = file.dataStart + entry.end;
             t.chunks.push_back(std::move(c));
         }
+        reporter.add(scan.header.tensors.size() % 4096);
         scan = FileScan{}; // release header memory early on huge checkpoints
     }
 
     // Full shapes and byte sizes, then the tiling proof.
+    reporter.phase(ScanPhase::CheckingCoverage, ckpt.tensors.size());
+    ReplicaChecker replicas;
     for (size_t ti = 0; ti < ckpt.tensors.size(); ++ti) {
+        if (ti % 1024 == 1023) {
+            reporter.checkStop();
+            reporter.add(1024);
+        }
         TensorInfo& t = ckpt.tensors[ti];
         if (invalid[ti] || t.chunks.empty()) {
             if (t.chunks.empty() && !invalid[ti]) markInvalid(ti, "", "no valid chunk");
@@ -342,11 +466,15 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             continue;
         }
         checkCoverage(t, ckpt.files, [&](const Chunk& a, const Chunk& b) {
-            return compareChunkBytes(ckpt, a, b);
+            replicas.record(ti, a, b);
+            return true; // compared below, all pairs at once
         });
         if (t.status != CoverageStatus::Complete)
             ckpt.problems.push_back({Severity::Error, "", t.fqn, t.coverageDetail});
     }
+
+    reporter.add(ckpt.tensors.size() % 1024);
+    replicas.run(ckpt, options, reporter);
 
     std::sort(ckpt.tensors.begin(), ckpt.tensors.end(),
               [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });

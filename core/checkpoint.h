@@ -4,7 +4,7 @@
 #include "error.h"
 #include "shape.h"
 
-#include <atomic>
+#include <stop_token>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -58,17 +58,30 @@ struct Checkpoint {
     uint64_t totalBytes() const;
 };
 
+// A scan's phases, in order; `done`/`total` count files, chunks, tensors and bytes respectively.
+enum class ScanPhase { ReadingHeaders, Merging, CheckingCoverage, ComparingReplicas };
+std::string_view scanPhaseName(ScanPhase phase);
+
+struct ScanProgress {
+    ScanPhase phase = ScanPhase::ReadingHeaders;
+    uint64_t done = 0;
+    uint64_t total = 0;
+};
+
 struct ScanOptions {
     int threads = 0; // 0: one per core
-    std::function<void(size_t filesDone, size_t filesTotal)> progress;
-    const std::atomic<bool>* cancel = nullptr;
+    // Called from the scanning threads, one at a time, a few times per phase and second.
+    std::function<void(const ScanProgress&)> progress;
+    std::stop_token stop; // checked in every phase, at least every few thousand chunks or MiB
 };
 
 // *.safetensors directly in `directory` (dot-files skipped), sorted by name.
 std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory);
 
-// Reads every header once and builds the tensors with their chunks and coverage. Problems in
-// individual files or tensors are collected; a directory without shards throws Error.
+// Reads every header once, builds the tensors with their chunks and proves coverage; then reads
+// the bytes of replicated chunks (only those) to check that replicas agree. Problems in
+// individual files or tensors are collected; a directory without shards throws Error; a stop
+// request throws Cancelled.
 Checkpoint scanCheckpoint(const std::filesystem::path& directory, const ScanOptions& options = {});
 
 } // namespace shardscope

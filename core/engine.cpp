@@ -1,8 +1,12 @@
 #include "engine.h"
 
+#include "fault.h"
+#include "format_units.h"
+#include "output_set.h"
 #include "parallel.h"
 #include "posix_file.h"
 #include "runs.h"
+#include "verify.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -30,10 +34,6 @@ bool isModelFileName(const std::string& name) {
            name.compare(name.size() - 12, 12, ".safetensors") == 0;
 }
 
-std::string tempName(const std::string& finalName) {
-    return "." + finalName + ".shardscope-partial";
-}
-
 bool samePath(const fs::path& a, const fs::path& b) {
     std::error_code ec;
     if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
@@ -43,31 +43,6 @@ bool samePath(const fs::path& a, const fs::path& b) {
 struct Task {
     size_t file;       // index into plan.files
     uint64_t from, to; // data-section range
-};
-
-// Remembers everything this run created so a failure can take it all back.
-class Rollback {
-public:
-    void add(const fs::path& p) {
-        std::lock_guard lock(m_mutex);
-        m_paths.push_back(p);
-    }
-    void createdDirectory(const fs::path& p) { m_directory = p; }
-    void commit() {
-        m_paths.clear();
-        m_directory.clear();
-    }
-    ~Rollback() {
-        std::error_code ec;
-        for (const auto& p : m_paths)
-            fs::remove(p, ec);
-        if (!m_directory.empty()) fs::remove(m_directory, ec); // only while still empty
-    }
-
-private:
-    std::mutex m_mutex;
-    std::vector<fs::path> m_paths;
-    fs::path m_directory;
 };
 
 class Copier {
@@ -185,8 +160,7 @@ private:
     }
 
     void checkCancel() const {
-        if (m_options.cancel && m_options.cancel->load(std::memory_order_relaxed))
-            throw Cancelled();
+        if (m_options.stop.stop_requested()) throw Cancelled();
     }
 
     void copyDirect(uint32_t file, uint64_t src, uint64_t dst, uint64_t length,
@@ -229,6 +203,167 @@ private:
     bool m_noKernelCopy = false;
 };
 
+// Throttled, thread-safe progress within one phase at a time.
+class ProgressReporter {
+public:
+    explicit ProgressReporter(const EngineOptions& options) : m_options(options) {}
+
+    void phase(EnginePhase phase, uint64_t total, const std::string& file = {}) {
+        std::lock_guard lock(m_mutex);
+        m_progress = {phase, 0, total, file};
+        emit(true);
+    }
+    void add(uint64_t bytes, const std::string& file) {
+        std::lock_guard lock(m_mutex);
+        m_progress.bytesDone += bytes;
+        m_progress.currentFile = file;
+        emit(m_progress.bytesDone >= m_progress.bytesTotal);
+    }
+    void set(uint64_t done) {
+        std::lock_guard lock(m_mutex);
+        m_progress.bytesDone = done;
+        emit(done >= m_progress.bytesTotal);
+    }
+
+private:
+    void emit(bool force) {
+        if (!m_options.progress) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (!force && now - m_last < m_options.progressInterval) return;
+        m_last = now;
+        m_options.progress(m_progress);
+    }
+
+    const EngineOptions& m_options;
+    std::mutex m_mutex;
+    EngineProgress m_progress;
+    std::chrono::steady_clock::time_point m_last{};
+};
+
+// Writes the plan's data files into a directory: headers first, then every window of every file,
+// round-robin over files so threads mostly write different files (buffered writes to one file
+// serialize on its inode lock, and contending threads burn CPU spinning).
+class DataFileWriter {
+public:
+    DataFileWriter(const Checkpoint& ckpt, const Plan& plan, const EngineOptions& options,
+                   ProgressReporter& reporter)
+        : m_ckpt(ckpt), m_plan(plan), m_options(options), m_reporter(reporter) {}
+
+    void write(const fs::path& dir) {
+        std::vector<PosixFile> sources(m_ckpt.files.size());
+        for (size_t i = 0; i < m_ckpt.files.size(); ++i) {
+            sources[i] = PosixFile::openRead(m_ckpt.files[i].path);
+            ::posix_fadvise(sources[i].fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        }
+        std::vector<PosixFile> outputs(m_plan.files.size());
+        for (size_t f = 0; f < m_plan.files.size(); ++f) {
+            if (m_options.stop.stop_requested()) throw Cancelled();
+            const PlannedFile& pf = m_plan.files[f];
+            outputs[f] = PosixFile::createNew(dir / pf.name);
+            outputs[f].truncate(pf.fileSize());
+            outputs[f].writeExact(pf.header.data(), pf.header.size(), 0);
+            m_reporter.add(pf.header.size(), pf.name);
+        }
+        const std::vector<Task> tasks = makeTasks();
+        const int threads =
+            std::max(1, std::min<int>(effectiveThreads(m_options.threads), int(tasks.size())));
+        const std::vector<bool> direct = directTensors();
+        const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 4096);
+        std::vector<std::unique_ptr<Copier>> copiers;
+        std::vector<std::vector<char>> windows(threads), scratches(threads);
+        for (int t = 0; t < threads; ++t) {
+            copiers.push_back(
+                std::make_unique<Copier>(m_ckpt, m_plan, m_options, sources, outputs, direct));
+            scratches[t].resize(std::min<uint64_t>(window, 16 << 20));
+        }
+        parallelForWorkers(tasks.size(), threads, [&](size_t i, int worker) {
+            if (m_options.stop.stop_requested()) throw Cancelled();
+            const Task& task = tasks[i];
+            copiers[worker]->run(task, windows[worker], scratches[worker]);
+            m_reporter.add(task.to - task.from, m_plan.files[task.file].name);
+        });
+        if (m_options.stop.stop_requested()) throw Cancelled();
+        for (auto& out : outputs) {
+            if (m_options.sync) out.sync();
+            out.close();
+        }
+    }
+
+private:
+    std::vector<Task> makeTasks() const {
+        std::vector<Task> tasks;
+        const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 4096);
+        for (uint64_t from = 0;; from += window) {
+            bool any = false;
+            for (size_t f = 0; f < m_plan.files.size(); ++f) {
+                const uint64_t size = m_plan.files[f].dataSize;
+                if (from >= size) continue;
+                tasks.push_back({f, from, std::min(size, from + window)});
+                any = true;
+            }
+            if (!any) break;
+        }
+        return tasks;
+    }
+
+    // A tensor goes the kernel-copy way only when every one of its runs is long.
+    std::vector<bool> directTensors() const {
+        std::vector<bool> direct(m_ckpt.tensors.size(), false);
+        for (size_t i = 0; i < m_ckpt.tensors.size(); ++i) {
+            const TensorInfo& t = m_ckpt.tensors[i];
+            if (t.status != CoverageStatus::Complete) continue;
+            bool allLong = !t.chunks.empty();
+            for (const Chunk& c : t.chunks)
+                allLong = allLong && ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype))
+                                             .runBytes() >= kDirectRunBytes;
+            direct[i] = allLong;
+        }
+        return direct;
+    }
+
+    const Checkpoint& m_ckpt;
+    const Plan& m_plan;
+    const EngineOptions& m_options;
+    ProgressReporter& m_reporter;
+};
+
+void copySidecar(const fs::path& from, const fs::path& to, const EngineOptions& options,
+                 ProgressReporter& reporter) {
+    if (const int injected = faultPoint(FaultOp::Copy))
+        throw Error(from.string(), "", "cannot copy: " + systemError(injected));
+    PosixFile in = PosixFile::openRead(from);
+    PosixFile out = PosixFile::createNew(to);
+    const uint64_t size = in.size();
+    std::vector<char> buffer(std::min<uint64_t>(size, 1 << 20));
+    for (uint64_t done = 0; done < size;) {
+        if (options.stop.stop_requested()) throw Cancelled();
+        const uint64_t n = std::min<uint64_t>(buffer.size(), size - done);
+        in.readExact(buffer.data(), n, done);
+        out.writeExact(buffer.data(), n, done);
+        done += n;
+        reporter.add(n, from.filename().string());
+    }
+    if (options.sync) out.sync();
+    out.close();
+}
+
+void writeTextFile(const fs::path& path, const std::string& text, bool sync) {
+    PosixFile file = PosixFile::createNew(path);
+    file.writeExact(text.data(), text.size(), 0);
+    if (sync) file.sync();
+    file.close();
+}
+
+uint64_t sidecarBytes(const Checkpoint& ckpt) {
+    uint64_t sum = 0;
+    std::error_code ec;
+    for (const auto& side : sidecarFiles(ckpt)) {
+        const auto size = fs::file_size(side, ec);
+        if (!ec) sum += size;
+    }
+    return sum;
+}
+
 std::string firstError(const std::vector<Problem>& problems, size_t* count) {
     std::string text;
     *count = 0;
@@ -238,6 +373,22 @@ std::string firstError(const std::vector<Problem>& problems, size_t* count) {
 }
 
 } // namespace
+
+std::string_view enginePhaseName(EnginePhase phase) {
+    switch (phase) {
+    case EnginePhase::Preparing:
+        return "Preparing";
+    case EnginePhase::Writing:
+        return "Writing";
+    case EnginePhase::Verifying:
+        return "Verifying";
+    case EnginePhase::Publishing:
+        return "Publishing";
+    case EnginePhase::Done:
+        return "Done";
+    }
+    return "?";
+}
 
 std::vector<fs::path> sidecarFiles(const Checkpoint& checkpoint) {
     std::vector<fs::path> out;
@@ -267,6 +418,10 @@ std::vector<std::string> existingOutputs(const Checkpoint& checkpoint, const fs:
     return found;
 }
 
+uint64_t bytesToWrite(const Checkpoint& checkpoint, const Plan& plan) {
+    return plan.totalFileBytes() + plan.indexJson().size() + sidecarBytes(checkpoint);
+}
+
 void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& outDir,
                bool overwrite) {
     size_t errors = 0;
@@ -287,17 +442,15 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& o
     std::error_code ec;
     if (fs::exists(outDir, ec) && !fs::is_directory(outDir, ec))
         throw Error(outDir.string(), "", "exists and is not a directory");
-    if (!overwrite) {
-        auto existing = existingOutputs(checkpoint, outDir);
-        if (!existing.empty()) {
-            std::string list;
-            for (size_t i = 0; i < existing.size() && i < 5; ++i)
-                list += (i ? ", " : "") + existing[i];
-            if (existing.size() > 5) list += ", …";
-            throw Error(outDir.string(), "",
-                        "already holds output from an earlier run (" + list +
-                            "); choose an empty directory or allow overwriting");
-        }
+    const auto existing = existingOutputs(checkpoint, outDir);
+    if (!overwrite && !existing.empty()) {
+        std::string list;
+        for (size_t i = 0; i < existing.size() && i < 5; ++i)
+            list += (i ? ", " : "") + existing[i];
+        if (existing.size() > 5) list += ", …";
+        throw Error(outDir.string(), "",
+                    "already holds output from an earlier run (" + list +
+                        "); choose an empty directory or allow overwriting");
     }
     // Free space: where the directory will be, or its nearest existing parent.
     fs::path probe = outDir;
@@ -306,11 +459,17 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& o
     if (probe.empty()) probe = ".";
     struct statvfs vfs {};
     if (::statvfs(probe.c_str(), &vfs) == 0) {
-        uint64_t free = uint64_t(vfs.f_bavail) * vfs.f_frsize;
-        if (free < plan.totalFileBytes())
+        const uint64_t free = uint64_t(vfs.f_bavail) * vfs.f_frsize;
+        const uint64_t needed = bytesToWrite(checkpoint, plan);
+        if (free < needed)
             throw Error(outDir.string(), "",
-                        "not enough free space: " + std::to_string(plan.totalFileBytes()) +
-                            " bytes needed, " + std::to_string(free) + " available");
+                        "not enough free space: " + formatBytes(needed) +
+                            " needed (data files, index and sidecars), " + formatBytes(free) +
+                            " available" +
+                            (existing.empty()
+                                 ? std::string()
+                                 : "; the previous export stays until the new one is complete, "
+                                   "so both must fit"));
     }
 }
 
@@ -318,168 +477,62 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
                          const EngineOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     preflight(ckpt, plan, outDir, options.overwrite);
-    auto cancelled = [&] { return options.cancel && options.cancel->load(); };
-
-    std::error_code ec;
-    const bool existed = fs::exists(outDir, ec);
-    fs::create_directories(outDir, ec);
-    if (ec) throw Error(outDir.string(), "", "cannot create the output directory: " + ec.message());
-    Rollback rollback;
-    if (!existed) rollback.createdDirectory(outDir);
-
-    EngineProgress progress;
-    progress.bytesTotal = plan.totalFileBytes();
-    progress.phase = "Preparing";
-    std::mutex progressMutex;
-    auto lastReport = std::chrono::steady_clock::now() - options.progressInterval;
-    auto report = [&](uint64_t add, const std::string& file, bool force) {
-        if (!options.progress) return;
-        std::lock_guard lock(progressMutex);
-        progress.bytesDone += add;
-        progress.currentFile = file;
-        auto now = std::chrono::steady_clock::now();
-        if (force || now - lastReport >= options.progressInterval) {
-            lastReport = now;
-            options.progress(progress);
-        }
-    };
-    report(0, "", true);
-
-    // An old index pointing at a mix of old and new files must not survive an overwrite.
-    if (options.overwrite) fs::remove(outDir / kIndexFileName, ec);
-
-    std::vector<PosixFile> sources(ckpt.files.size());
-    for (size_t i = 0; i < ckpt.files.size(); ++i) {
-        sources[i] = PosixFile::openRead(ckpt.files[i].path);
-        ::posix_fadvise(sources[i].fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
-    }
-    std::vector<PosixFile> outputs(plan.files.size());
-    std::vector<Task> tasks;
-    const uint64_t window = std::max<uint64_t>(options.windowBytes, 4096);
-    for (size_t f = 0; f < plan.files.size(); ++f) {
-        const PlannedFile& pf = plan.files[f];
-        const fs::path temp = outDir / tempName(pf.name);
-        fs::remove(temp, ec); // a leftover of an interrupted run: ours by its name
-        outputs[f] = PosixFile::createNew(temp);
-        rollback.add(temp);
-        outputs[f].truncate(pf.fileSize());
-        outputs[f].writeExact(pf.header.data(), pf.header.size(), 0);
-    }
-    // Round-robin over files: threads then mostly write different files, because buffered
-    // writes to one file serialize on its inode lock and contending threads burn CPU spinning.
-    for (uint64_t from = 0;; from += window) {
-        bool any = false;
-        for (size_t f = 0; f < plan.files.size(); ++f) {
-            const uint64_t size = plan.files[f].dataSize;
-            if (from >= size) continue;
-            tasks.push_back({f, from, std::min(size, from + window)});
-            any = true;
-        }
-        if (!any) break;
-    }
-    {
-        std::lock_guard lock(progressMutex);
-        progress.phase = "Writing";
-    }
-    uint64_t headerBytes = 0;
-    for (const auto& pf : plan.files)
-        headerBytes += pf.header.size();
-    report(headerBytes, plan.files.front().name, true);
-
-    const int threads =
-        std::max(1, std::min<int>(effectiveThreads(options.threads), int(tasks.size())));
-    // A tensor goes the kernel-copy way only when every one of its runs is long.
-    std::vector<bool> direct(ckpt.tensors.size(), false);
-    for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
-        const TensorInfo& t = ckpt.tensors[i];
-        if (t.status != CoverageStatus::Complete) continue;
-        bool allLong = !t.chunks.empty();
-        for (const Chunk& c : t.chunks)
-            allLong =
-                allLong && ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype)).runBytes() >=
-                               kDirectRunBytes;
-        direct[i] = allLong;
-    }
-    std::vector<std::unique_ptr<Copier>> copiers;
-    std::vector<std::vector<char>> windows(threads), scratches(threads);
-    for (int t = 0; t < threads; ++t) {
-        copiers.push_back(std::make_unique<Copier>(ckpt, plan, options, sources, outputs, direct));
-        scratches[t].resize(std::min<uint64_t>(window, 16 << 20));
-    }
-    parallelForWorkers(tasks.size(), threads, [&](size_t i, int worker) {
-        if (cancelled()) throw Cancelled();
-        const Task& task = tasks[i];
-        copiers[worker]->run(task, windows[worker], scratches[worker]);
-        report(task.to - task.from, plan.files[task.file].name, false);
-    });
-    if (cancelled()) throw Cancelled();
-
-    {
-        std::lock_guard lock(progressMutex);
-        progress.phase = "Finishing";
-    }
-    report(0, "", true);
-    for (auto& out : outputs) {
-        if (options.sync) out.sync();
-        out.close();
-    }
+    ProgressReporter reporter(options);
+    reporter.phase(EnginePhase::Preparing, 0);
 
     EngineResult result;
-    for (const auto& pf : plan.files) {
-        const fs::path final = outDir / pf.name;
-        fs::rename(outDir / tempName(pf.name), final, ec);
-        if (ec) throw Error(final.string(), "", "cannot rename into place: " + ec.message());
-        rollback.add(final);
-        result.files.push_back(pf.name);
-        result.bytesWritten += pf.fileSize();
-    }
-    if (options.overwrite) { // model files of an earlier, different layout
-        for (const auto& entry : fs::directory_iterator(outDir, ec)) {
-            const std::string name = entry.path().filename().string();
-            if (isModelFileName(name) &&
-                std::find(result.files.begin(), result.files.end(), name) == result.files.end())
-                fs::remove(entry.path(), ec);
+    OutputSet set(outDir, options.sync);
+    try {
+        if (options.stop.stop_requested()) throw Cancelled();
+        set.open();
+        result.notes = set.notes();
+        const fs::path& staging = set.stagingDirectory();
+        const std::string index = plan.indexJson();
+        const auto sidecars = sidecarFiles(ckpt);
+        reporter.phase(EnginePhase::Writing, bytesToWrite(ckpt, plan), plan.files.front().name);
+        DataFileWriter(ckpt, plan, options, reporter).write(staging);
+        for (const auto& pf : plan.files) {
+            set.add(pf.name);
+            result.files.push_back(pf.name);
+            result.bytesWritten += pf.fileSize();
         }
-    }
-    for (const auto& side : sidecarFiles(ckpt)) {
-        if (cancelled()) throw Cancelled();
-        const fs::path final = outDir / side.filename();
-        const fs::path temp = outDir / tempName(side.filename().string());
-        fs::remove(temp, ec);
-        rollback.add(temp);
-        fs::copy_file(side, temp, fs::copy_options::overwrite_existing, ec);
-        if (ec) throw Error(side.string(), "", "cannot copy: " + ec.message());
-        fs::rename(temp, final, ec);
-        if (ec) throw Error(final.string(), "", "cannot rename into place: " + ec.message());
-        rollback.add(final);
-        result.sidecars.push_back(side.filename().string());
-    }
-    if (cancelled()) throw Cancelled();
+        for (const auto& side : sidecars) {
+            const std::string name = side.filename().string();
+            copySidecar(side, staging / name, options, reporter);
+            set.add(name);
+            result.sidecars.push_back(name);
+        }
+        if (options.stop.stop_requested()) throw Cancelled();
+        writeTextFile(staging / kIndexFileName, index, options.sync);
+        reporter.add(index.size(), kIndexFileName);
+        set.add(kIndexFileName);
 
-    // The index last: its presence says the set is complete.
-    const fs::path indexTemp = outDir / tempName(kIndexFileName);
-    fs::remove(indexTemp, ec);
-    {
-        PosixFile index = PosixFile::createNew(indexTemp);
-        rollback.add(indexTemp);
-        const std::string json = plan.indexJson();
-        index.writeExact(json.data(), json.size(), 0);
-        if (options.sync) index.sync();
-        index.close();
+        if (options.verify) {
+            reporter.phase(EnginePhase::Verifying, ckpt.totalBytes());
+            const VerifyReport report = verifyOutput(
+                staging, &ckpt, options.stop, [&](uint64_t done, uint64_t) { reporter.set(done); });
+            if (!report.ok())
+                throw Error(report.problems.front().file, report.problems.front().tensor,
+                            "verification of the new files failed, so they were not published: " +
+                                report.problems.front().message);
+            result.verified = true;
+        }
+        if (options.stop.stop_requested()) throw Cancelled();
+        // From here on the run completes: publishing is a few renames and is never cancelled.
+        reporter.phase(EnginePhase::Publishing, 0);
+        result.replacedFiles = set.previousFiles().size();
+        set.publish();
+    } catch (const Cancelled&) {
+        throw ExportFailed(Error("", "", "cancelled"), true, set.abandon(), result.notes);
+    } catch (const Error& e) {
+        throw ExportFailed(e, false, set.abandon(), result.notes);
+    } catch (const std::exception& e) { // out of memory, a file system error
+        throw ExportFailed(Error(outDir.string(), "", e.what()), false, set.abandon(),
+                           result.notes);
     }
-    fs::rename(indexTemp, outDir / kIndexFileName, ec);
-    if (ec)
-        throw Error((outDir / kIndexFileName).string(), "",
-                    "cannot rename into place: " + ec.message());
-    rollback.commit();
-
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    {
-        std::lock_guard lock(progressMutex);
-        progress.phase = "Done";
-    }
-    report(0, "", true);
+    reporter.phase(EnginePhase::Done, 0);
     return result;
 }
 

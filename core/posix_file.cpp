@@ -1,6 +1,7 @@
 #include "posix_file.h"
 
 #include "error.h"
+#include "fault.h"
 
 #include <cerrno>
 #include <cstring>
@@ -28,6 +29,18 @@ uint64_t raiseOpenFileLimit() {
     return uint64_t(limit.rlim_cur);
 }
 
+std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, const char* what) {
+    PosixFile file = PosixFile::openRead(path);
+    const uint64_t size = file.size();
+    if (size > maxBytes)
+        throw Error(file.path(), "",
+                    std::string("the ") + what + " is " + std::to_string(size) +
+                        " bytes, over the limit of " + std::to_string(maxBytes));
+    std::string text(size, '\0');
+    file.readExact(text.data(), size, 0);
+    return text;
+}
+
 PosixFile::~PosixFile() {
     if (m_fd >= 0) ::close(m_fd);
 }
@@ -50,8 +63,13 @@ PosixFile& PosixFile::operator=(PosixFile&& other) noexcept {
 PosixFile PosixFile::openRead(const std::filesystem::path& path) {
     PosixFile f;
     f.m_path = path.string();
-    f.m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK so a FIFO cannot block open(); only regular files are read.
+    f.m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f.m_fd < 0) throw Error(f.m_path, "", "cannot open: " + systemError(errno));
+    struct stat st {};
+    if (::fstat(f.m_fd, &st) != 0) throw Error(f.m_path, "", "cannot stat: " + systemError(errno));
+    if (!S_ISREG(st.st_mode)) throw Error(f.m_path, "", "not a regular file");
+    ::fcntl(f.m_fd, F_SETFL, ::fcntl(f.m_fd, F_GETFL) & ~O_NONBLOCK);
     return f;
 }
 
@@ -89,6 +107,10 @@ void PosixFile::readExact(void* buffer, uint64_t length, uint64_t offset) const 
 
 void PosixFile::writeExact(const void* buffer, uint64_t length, uint64_t offset) const {
     const auto* p = static_cast<const char*>(buffer);
+    if (const int injected = faultPoint(FaultOp::Write))
+        throw Error(m_path, "",
+                    "write failed at byte " + std::to_string(offset) + ": " +
+                        systemError(injected));
     while (length > 0) {
         ssize_t put = ::pwrite(m_fd, p, length, off_t(offset));
         if (put < 0) {

@@ -40,6 +40,10 @@ private:
 // soft open-file limit to the hard one. Returns the limit now in force.
 uint64_t raiseOpenFileLimit();
 
+// A whole small file (a mapping, a journal), refusing anything but a regular file and anything
+// larger than maxBytes; `what` names it in messages.
+std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, const char* what);
+
 // The errno text for messages, thread-safe.
 std::string systemError(int error);
 

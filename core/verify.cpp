@@ -57,7 +57,7 @@ void checkLayout(const SafetensorsHeader& h, const std::string& name, VerifyRepo
 } // namespace
 
 VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
-                          const std::atomic<bool>* cancel,
+                          std::stop_token stop,
                           const std::function<void(uint64_t, uint64_t)>& progress) {
     VerifyReport report;
     auto error = [&](const std::string& file, const std::string& tensor, const std::string& m) {
@@ -156,7 +156,7 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
     std::vector<char> window, scratch(kWindow);
     std::vector<Piece> pieces;
     for (const TensorInfo& t : against->tensors) {
-        if (cancel && cancel->load()) throw Cancelled();
+        if (stop.stop_requested()) throw Cancelled();
         auto it = outputs.find(t.fqn);
         if (it == outputs.end()) {
             error("", t.fqn, "in the shards but in no output file");
@@ -175,6 +175,7 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
         const uint64_t base = o.dataStart + o.entry.begin;
         bool mismatch = false;
         for (uint64_t from = 0; from < t.bytes && !mismatch; from += kWindow) {
+            if (stop.stop_requested()) throw Cancelled();
             const uint64_t to = std::min(t.bytes, from + kWindow);
             window.resize(to - from);
             fileIt->second.readExact(window.data(), to - from, base + from);

@@ -2,7 +2,7 @@
 
 #include "checkpoint.h"
 
-#include <atomic>
+#include <stop_token>
 #include <filesystem>
 #include <functional>
 #include <vector>
@@ -17,10 +17,10 @@ struct VerifyReport {
     bool ok() const;
 };
 
-// Re-opens a consolidated directory with the strict reader and checks the index, the layout
+// Re-opens a consolidated directory (dot-files, ShardScope's own bookkeeping, are ignored) with the strict reader and checks the index, the layout
 // rules ShardScope writes by, and (with `against`) every chunk's bytes at their place.
 VerifyReport verifyOutput(const std::filesystem::path& outDir, const Checkpoint* against,
-                          const std::atomic<bool>* cancel = nullptr,
+                          std::stop_token stop = {},
                           const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
 } // namespace shardscope

@@ -38,7 +38,7 @@ void ExportWorker::start(ExportRequest request) {
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                 .count();
         };
-        const quint64 writeTotal = request.plan.totalFileBytes();
+        const quint64 writeTotal = bytesToWrite(*request.checkpoint, request.plan);
         const quint64 verifyTotal = request.verify ? request.checkpoint->totalBytes() : 0;
         auto post = [self](ExportProgress p) {
             QMetaObject::invokeMethod(
@@ -52,42 +52,35 @@ void ExportWorker::start(ExportRequest request) {
             EngineOptions options;
             options.threads = request.threads;
             options.overwrite = request.overwrite;
-            options.cancel = cancelFlag.get();
+            options.verify = request.verify;
+            std::stop_source stop;
+            options.stop = stop.get_token();
             options.progress = [&](const EngineProgress& e) {
-                post({e.bytesDone, writeTotal + verifyTotal,
-                      e.phase == "Done" ? QObject::tr("Written") : QString::fromStdString(e.phase),
+                if (cancelFlag->load()) stop.request_stop();
+                quint64 done = e.bytesDone;
+                if (e.phase == EnginePhase::Verifying) done += writeTotal;
+                if (e.phase >= EnginePhase::Publishing) done = writeTotal + verifyTotal;
+                post({done, writeTotal + verifyTotal,
+                      e.phase == EnginePhase::Done
+                          ? QObject::tr("Written")
+                          : QString::fromUtf8(enginePhaseName(e.phase).data(),
+                                              qsizetype(enginePhaseName(e.phase).size())),
                       QString::fromStdString(e.currentFile), elapsed()});
             };
             const std::filesystem::path out = request.outputDirectory.toStdString();
             outcome.result = consolidate(*request.checkpoint, request.plan, out, options);
-            if (request.verify) {
-                auto last = std::chrono::steady_clock::now();
-                VerifyReport report = verifyOutput(
-                    out, request.checkpoint.get(), cancelFlag.get(), [&](uint64_t done, uint64_t) {
-                        auto now = std::chrono::steady_clock::now();
-                        if (now - last < std::chrono::milliseconds(50) && done < verifyTotal)
-                            return;
-                        last = now;
-                        post({writeTotal + done,
-                              writeTotal + verifyTotal,
-                              QObject::tr("Verifying"),
-                              {},
-                              elapsed()});
-                    });
-                outcome.verified = report.ok();
-                outcome.verifyMessage =
-                    report.ok() ? QObject::tr("all %1 tensors match the shards byte for byte")
-                                      .arg(report.tensors)
-                                : QString::fromStdString(report.problems.front().text());
-            }
-            outcome.ok = !request.verify || outcome.verified;
-            if (!outcome.ok)
-                outcome.error = QObject::tr("Verification failed: %1").arg(outcome.verifyMessage);
+            outcome.verified = outcome.result.verified;
+            outcome.verifyMessage = QObject::tr("all %1 tensors match the shards byte for byte")
+                                        .arg(request.checkpoint->tensors.size());
+            outcome.ok = true;
             post({writeTotal + verifyTotal,
                   writeTotal + verifyTotal,
                   QObject::tr("Done"),
                   {},
                   elapsed()});
+        } catch (const ExportFailed& e) {
+            outcome.cancelled = e.cancelled();
+            outcome.error = QString::fromStdString(e.what()) + "\n" + QString::fromStdString(e.onDisk());
         } catch (const Cancelled&) {
             outcome.cancelled = true;
         } catch (const std::exception& e) {

@@ -37,8 +37,13 @@ void ScanWorker::start(const QString& directory) {
         ScanResult result;
         const auto started = std::chrono::steady_clock::now();
         ScanOptions options;
-        options.cancel = cancelFlag.get();
-        options.progress = [self, generation](size_t done, size_t total) {
+        std::stop_source stop;
+        if (cancelFlag->load()) stop.request_stop();
+        options.stop = stop.get_token();
+        options.progress = [self, generation, cancelFlag, stop](const ScanProgress& p) mutable {
+            if (cancelFlag->load()) stop.request_stop();
+            const size_t done = p.phase == ScanPhase::ReadingHeaders ? p.done : p.total;
+            const size_t total = p.total;
             QMetaObject::invokeMethod(
                 self.data(),
                 [self, generation, done, total] {
