@@ -64,8 +64,11 @@ struct ScanOptions {
     const std::atomic<bool>* cancel = nullptr;
 };
 
-// *.safetensors directly in `directory` (dot-files skipped), sorted by name.
-std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory);
+// *.safetensors directly in `directory` (dot-files skipped), sorted by name. Such entries that are
+// not regular files (a FIFO, socket, device, directory, dangling link) are left out, never opened;
+// when `skipped` is given each gets a warning there naming it and what it is.
+std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory,
+                                                  std::vector<Problem>* skipped = nullptr);
 
 // Reads every header once and builds the tensors with their chunks and coverage. Problems in
 // individual files or tensors are collected; a directory without shards throws Error.
