@@ -6,6 +6,7 @@
 #include "posix_file.h"
 #include "runs.h"
 #include "safetensors_reader.h"
+#include "sidecars.h"
 
 #include <algorithm>
 #include <chrono>
@@ -291,33 +292,54 @@ std::string subByteProblem(const TensorInfo& t) {
 
 } // namespace
 
-std::vector<fs::path> listShardFiles(const fs::path& directory) {
+std::vector<fs::path> listShardFiles(const fs::path& directory, std::vector<Problem>* skipped) {
     std::error_code ec;
     if (!fs::is_directory(directory, ec)) throw Error(directory.string(), "", "not a directory");
     std::vector<fs::path> out;
+    std::vector<Problem> odd;
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
         const std::string name = entry.path().filename().string();
         if (name.empty() || name[0] == '.') continue;
         if (entry.path().extension() != ".safetensors") continue;
+        // Types come from stat, never open: opening a FIFO could block the scan.
         std::error_code fileEc;
-        if (!entry.is_regular_file(fileEc)) continue;
-        out.push_back(entry.path());
+        const fs::file_status status = entry.status(fileEc);
+        if (status.type() == fs::file_type::regular) {
+            out.push_back(entry.path());
+            continue;
+        }
+        std::string kind =
+            std::string("is ") + fileKindName(status.type()) + ", not a regular file";
+        if (status.type() == fs::file_type::not_found && entry.is_symlink(fileEc))
+            kind = "is a symbolic link to a missing file";
+        else if (status.type() == fs::file_type::none)
+            kind = "cannot be examined: " + fileEc.message();
+        odd.push_back({Severity::Warning, name, "", kind + "; skipped"});
     }
     if (ec) throw Error(directory.string(), "", "cannot list: " + ec.message());
     std::sort(out.begin(), out.end(),
               [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
+    std::sort(odd.begin(), odd.end(),
+              [](const Problem& a, const Problem& b) { return a.file < b.file; });
+    if (skipped) *skipped = std::move(odd);
     return out;
 }
 
 Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options) {
     Checkpoint ckpt;
     ckpt.directory = directory;
-    const auto paths = listShardFiles(directory);
+    const auto paths = listShardFiles(directory, &ckpt.problems);
     if (paths.empty())
-        throw Error(directory.string(), "", "no *.safetensors shard files in this directory");
+        throw Error(directory.string(), "",
+                    "no *.safetensors shard files in this directory" +
+                        (ckpt.problems.empty() ? std::string()
+                                               : " (" + ckpt.problems.front().text() + ")"));
     std::error_code ec;
     if (fs::is_directory(directory / ".hf_metadata", ec))
         ckpt.hfMetadataDir = directory / ".hf_metadata";
+    if (!ckpt.hfMetadataDir.empty())
+        for (auto& warning : collectSidecars(ckpt.hfMetadataDir, directory).warnings)
+            ckpt.problems.push_back(std::move(warning));
 
     ScanReporter reporter(options);
     reporter.phase(ScanPhase::ReadingHeaders, paths.size());

@@ -75,8 +75,11 @@ struct ScanOptions {
     std::stop_token stop; // checked in every phase, at least every few thousand chunks or MiB
 };
 
-// *.safetensors directly in `directory` (dot-files skipped), sorted by name.
-std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory);
+// *.safetensors directly in `directory` (dot-files skipped), sorted by name. Such entries that are
+// not regular files (a FIFO, socket, device, directory, dangling link) are left out, never opened;
+// when `skipped` is given each gets a warning there naming it and what it is.
+std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory,
+                                                  std::vector<Problem>* skipped = nullptr);
 
 // Reads every header once, builds the tensors with their chunks and proves coverage; then reads
 // the bytes of replicated chunks (only those) to check that replicas agree. Problems in

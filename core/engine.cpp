@@ -6,6 +6,7 @@
 #include "parallel.h"
 #include "posix_file.h"
 #include "runs.h"
+#include "sidecars.h"
 #include "verify.h"
 
 #include <algorithm>
@@ -391,17 +392,9 @@ std::string_view enginePhaseName(EnginePhase phase) {
 }
 
 std::vector<fs::path> sidecarFiles(const Checkpoint& checkpoint) {
-    std::vector<fs::path> out;
-    if (checkpoint.hfMetadataDir.empty()) return out;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(checkpoint.hfMetadataDir, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind("fqn_to_", 0) == 0) continue; // ShardScope's input, not the model's
-        std::error_code fileEc;
-        if (entry.is_regular_file(fileEc)) out.push_back(entry.path());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+    if (checkpoint.hfMetadataDir.empty()) return {};
+    // The scan reported what is left out (special files) or leaves the checkpoint (links).
+    return collectSidecars(checkpoint.hfMetadataDir, checkpoint.directory).files;
 }
 
 std::vector<std::string> existingOutputs(const Checkpoint& checkpoint, const fs::path& outDir) {

@@ -81,7 +81,7 @@ bool plainName(const std::string& name) {
 bool readJournal(const fs::path& staging, Journal& out) {
     std::string text;
     try {
-        text = readSmallFile(staging / kJournalFileName, kMaxJournalBytes, "journal");
+        text = readSmallFile(staging / kJournalFileName, kMaxJournalBytes, "the journal");
         auto doc = nlohmann::json::parse(text);
         out.aside = doc.at("aside").get<std::string>();
         out.files = doc.at("files").get<std::vector<std::string>>();
@@ -308,7 +308,7 @@ void OutputSet::findPrevious() {
     // The sidecars an earlier ShardScope export copied are listed in its manifest.
     try {
         const std::string text =
-            readSmallFile(m_directory / kManifestFileName, kMaxJournalBytes, "manifest");
+            readSmallFile(m_directory / kManifestFileName, kMaxJournalBytes, "the manifest");
         for (const auto& name : nlohmann::json::parse(text).at("files"))
             if (name.is_string() && plainName(name.get<std::string>()) &&
                 present(m_directory / name.get<std::string>()))

@@ -1,6 +1,8 @@
 #include "plan.h"
 
+#include "json_cursor.h"
 #include "natural_order.h"
+#include "posix_file.h"
 #include "safetensors_reader.h"
 #include "safetensors_writer.h"
 
@@ -8,8 +10,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 namespace fs = std::filesystem;
 
@@ -22,43 +22,104 @@ int Mapping::fileCount() const {
     return m;
 }
 
-Mapping parseMapping(const std::string& text, const std::string& source) {
-    nlohmann::json doc;
-    try {
-        doc = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(source, "", std::string("mapping is not valid JSON: ") + e.what());
+namespace {
+
+// "line 3, column 17" for a byte position; columns count characters, not UTF-8 bytes.
+std::string lineAndColumn(std::string_view text, size_t position) {
+    position = std::min(position, text.size());
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < position; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n')
+            ++line, column = 1;
+        else if ((c & 0xC0) != 0x80)
+            ++column;
     }
-    if (!doc.is_object())
-        throw Error(source, "", "mapping must be a JSON object {\"<fqn>\": <file index>}");
+    return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+} // namespace
+
+// A flat object read with the strict pull parser: nothing is built for a value that is not a
+// number, so a deeply nested or huge value costs nothing and is only described, never echoed.
+Mapping parseMapping(const std::string& json, const std::string& source) {
+    std::string_view text = json;
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3); // editors' byte-order mark
+    const size_t bom = json.size() - text.size();
+    auto where = [&](size_t position) { return lineAndColumn(json, position + bom); };
+    if (!isValidUtf8(text)) throw Error(source, "", "the mapping is not valid UTF-8");
+
+    JsonCursor cur(text);
     Mapping m;
     m.source = source;
-    for (const auto& [fqn, value] : doc.items()) {
-        if (!value.is_number_integer())
-            throw Error(source, fqn,
-                        "file index must be a positive integer, found " + value.dump());
-        if (value.is_number_unsigned()) {
-            auto index = value.get<uint64_t>();
-            if (index == 0)
-                throw Error(source, fqn, "file index 0 is not allowed (indices start at 1)");
-            if (index > uint64_t(kMaxFileIndex))
-                throw Error(source, fqn,
-                            "file index " + std::to_string(index) + " is above the limit of " +
-                                std::to_string(kMaxFileIndex));
-            m.fileIndex[fqn] = int(index);
-        } else {
-            throw Error(source, fqn, "file index must be positive, found " + value.dump());
+    std::map<std::string, size_t> keyAt; // for duplicate messages
+    std::string scratch;
+    try {
+        if (cur.atEnd()) throw Error(source, "", "the mapping file is empty");
+        if (cur.peek() != '{')
+            throw Error(source, "",
+                        where(cur.position()) +
+                            ": the mapping must be a JSON object {\"<fqn>\": <file index>}, "
+                            "found " +
+                            cur.describeNext());
+        cur.consume('{');
+        if (!cur.consume('}')) {
+            do {
+                if (cur.peek() != '"') cur.fail("expected a tensor name in double quotes");
+                const size_t keyPosition = cur.position();
+                std::string fqn(cur.string(scratch));
+                auto [seen, inserted] = keyAt.try_emplace(fqn, keyPosition);
+                if (!inserted)
+                    throw Error(source, fqn,
+                                where(keyPosition) + ": listed twice in the mapping (first at " +
+                                    where(seen->second) + ")");
+                cur.expect(':', "':' after the tensor name");
+                const char next = cur.peek();
+                const size_t valuePosition = cur.position();
+                if (next != '-' && (next < '0' || next > '9'))
+                    throw Error(source, fqn,
+                                where(valuePosition) +
+                                    ": file index must be a positive integer, found " +
+                                    cur.describeNext());
+                uint64_t value = 0;
+                JsonCursor::Number kind = JsonCursor::Number::Unsigned;
+                try {
+                    kind = cur.number(value);
+                } catch (const JsonSyntaxError& e) {
+                    // Still this tensor's value (too many digits, a bare '.'): name the tensor.
+                    throw Error(source, fqn, where(e.position) + ": " + e.what());
+                }
+                if (kind == JsonCursor::Number::Fraction)
+                    throw Error(source, fqn,
+                                where(valuePosition) +
+                                    ": file index must be a positive integer, found a fraction");
+                if (kind == JsonCursor::Number::Negative)
+                    throw Error(source, fqn,
+                                where(valuePosition) +
+                                    ": file index must be positive, found a negative number");
+                if (value == 0)
+                    throw Error(source, fqn,
+                                where(valuePosition) +
+                                    ": file index 0 is not allowed (indices start at 1)");
+                if (value > uint64_t(kMaxFileIndex))
+                    throw Error(source, fqn,
+                                where(valuePosition) + ": file index " + std::to_string(value) +
+                                    " is above the limit of " + std::to_string(kMaxFileIndex));
+                m.fileIndex.emplace(std::move(fqn), int(value));
+            } while (cur.consume(','));
+            cur.expect('}', "',' or '}'");
         }
+        if (!cur.atEnd()) cur.fail("unexpected text after the mapping's closing '}'");
+    } catch (const JsonSyntaxError& e) {
+        throw Error(source, "", where(e.position) + ": " + e.what());
     }
     return m;
 }
 
+// Mapping files are a few MiB even for the largest models; the limit stops a wrong path (a log,
+// a device) from being read into memory whole.
 Mapping loadMapping(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path.string(), "", "cannot open the mapping file");
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return parseMapping(buffer.str(), path.string());
+    return parseMapping(readSmallFile(path, kMaxMappingBytes, "the mapping"), path.string());
 }
 
 std::string mappingToJson(const Mapping& mapping) {
@@ -72,7 +133,8 @@ Mapping defaultMapping(const Checkpoint& checkpoint) {
     if (!checkpoint.hfMetadataDir.empty()) {
         fs::path p = checkpoint.hfMetadataDir / kMappingFileName;
         std::error_code ec;
-        if (fs::exists(p, ec)) return loadMapping(p);
+        // symlink_status: a dangling link or a FIFO is reported by loadMapping, not ignored.
+        if (fs::exists(fs::symlink_status(p, ec))) return loadMapping(p);
     }
     return {};
 }

@@ -20,8 +20,13 @@ struct Mapping {
 inline constexpr const char* kMappingFileName = "fqn_to_file_index_mapping.json";
 inline constexpr const char* kIndexFileName = "model.safetensors.index.json";
 inline constexpr int kMaxFileIndex = 99999;
+// A mapping file larger than this is refused (real ones are a few MiB).
+inline constexpr uint64_t kMaxMappingBytes = uint64_t(256) << 20;
 
+// A flat JSON object {"<fqn>": <index 1..kMaxFileIndex>}; a syntax error, a wrong value or a
+// repeated name throws Error naming `source`, the line and column, and the tensor when known.
 Mapping parseMapping(const std::string& json, const std::string& source);
+// Reads a regular file of at most kMaxMappingBytes; a FIFO, device or directory is an Error.
 Mapping loadMapping(const std::filesystem::path& path);
 std::string mappingToJson(const Mapping& mapping);
 // The mapping a checkpoint starts from: .hf_metadata's when present, else everything in one file.

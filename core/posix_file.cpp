@@ -29,18 +29,6 @@ uint64_t raiseOpenFileLimit() {
     return uint64_t(limit.rlim_cur);
 }
 
-std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, const char* what) {
-    PosixFile file = PosixFile::openRead(path);
-    const uint64_t size = file.size();
-    if (size > maxBytes)
-        throw Error(file.path(), "",
-                    std::string("the ") + what + " is " + std::to_string(size) +
-                        " bytes, over the limit of " + std::to_string(maxBytes));
-    std::string text(size, '\0');
-    file.readExact(text.data(), size, 0);
-    return text;
-}
-
 PosixFile::~PosixFile() {
     if (m_fd >= 0) ::close(m_fd);
 }
@@ -60,17 +48,106 @@ PosixFile& PosixFile::operator=(PosixFile&& other) noexcept {
     return *this;
 }
 
+namespace {
+
+std::filesystem::file_type typeOf(mode_t mode) {
+    using std::filesystem::file_type;
+    if (S_ISREG(mode)) return file_type::regular;
+    if (S_ISDIR(mode)) return file_type::directory;
+    if (S_ISFIFO(mode)) return file_type::fifo;
+    if (S_ISSOCK(mode)) return file_type::socket;
+    if (S_ISCHR(mode)) return file_type::character;
+    if (S_ISBLK(mode)) return file_type::block;
+    if (S_ISLNK(mode)) return file_type::symlink;
+    return file_type::unknown;
+}
+
+std::string notRegular(mode_t mode) {
+    return std::string("is ") + fileKindName(typeOf(mode)) + ", not a regular file";
+}
+
+// "256 MiB" for round limits, exact bytes otherwise.
+std::string limitText(uint64_t bytes) {
+    if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+} // namespace
+
+const char* fileKindName(std::filesystem::file_type type) {
+    using std::filesystem::file_type;
+    switch (type) {
+    case file_type::regular:
+        return "a regular file";
+    case file_type::directory:
+        return "a directory";
+    case file_type::fifo:
+        return "a FIFO";
+    case file_type::socket:
+        return "a socket";
+    case file_type::character:
+        return "a character device";
+    case file_type::block:
+        return "a block device";
+    case file_type::symlink:
+        return "a symbolic link";
+    case file_type::not_found:
+        return "missing";
+    default:
+        return "a special file";
+    }
+}
+
 PosixFile PosixFile::openRead(const std::filesystem::path& path) {
     PosixFile f;
     f.m_path = path.string();
-    // O_NONBLOCK so a FIFO cannot block open(); only regular files are read.
-    f.m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (f.m_fd < 0) throw Error(f.m_path, "", "cannot open: " + systemError(errno));
+    // O_NONBLOCK: a plain open of a FIFO waits for a writer, possibly forever.
+    f.m_fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f.m_fd < 0) {
+        const int error = errno;
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && error == ENOENT)
+            throw Error(f.m_path, "", "is a symbolic link to a missing file");
+        // A socket cannot be opened at all (ENXIO); say what it is rather than the errno text.
+        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+            throw Error(f.m_path, "", notRegular(st.st_mode));
+        throw Error(f.m_path, "", "cannot open: " + systemError(error));
+    }
     struct stat st {};
     if (::fstat(f.m_fd, &st) != 0) throw Error(f.m_path, "", "cannot stat: " + systemError(errno));
-    if (!S_ISREG(st.st_mode)) throw Error(f.m_path, "", "not a regular file");
-    ::fcntl(f.m_fd, F_SETFL, ::fcntl(f.m_fd, F_GETFL) & ~O_NONBLOCK);
+    if (!S_ISREG(st.st_mode)) throw Error(f.m_path, "", notRegular(st.st_mode));
+    const int flags = ::fcntl(f.m_fd, F_GETFL);
+    if (flags < 0 || ::fcntl(f.m_fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        throw Error(f.m_path, "", "cannot set blocking reads: " + systemError(errno));
     return f;
+}
+
+std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, const char* what) {
+    PosixFile f = PosixFile::openRead(path);
+    auto tooLarge = [&](uint64_t size, bool atLeast) {
+        return Error(f.path(), "",
+                     std::string(what) + " is " + (atLeast ? "more than " : "") +
+                         std::to_string(size) + " bytes, over the limit of " + limitText(maxBytes));
+    };
+    const uint64_t size = f.size();
+    if (size > maxBytes) throw tooLarge(size, false);
+    std::string out;
+    out.reserve(size_t(size));
+    // Read to the end rather than trusting the size: the file may grow, or report 0 (procfs).
+    char buffer[1 << 16];
+    for (;;) {
+        ssize_t got = ::read(f.fd(), buffer, sizeof buffer);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            throw Error(f.path(), "",
+                        "read failed at byte " + std::to_string(out.size()) + ": " +
+                            systemError(errno));
+        }
+        if (got == 0) break;
+        if (uint64_t(got) > maxBytes - out.size()) throw tooLarge(maxBytes, true);
+        out.append(buffer, size_t(got));
+    }
+    return out;
 }
 
 PosixFile PosixFile::createNew(const std::filesystem::path& path) {

@@ -16,6 +16,7 @@ public:
     PosixFile(const PosixFile&) = delete;
     PosixFile& operator=(const PosixFile&) = delete;
 
+    // Regular files only: a FIFO, device or directory is refused before it can block a read.
     static PosixFile openRead(const std::filesystem::path& path);
     // Creates a new file; fails if it exists so a temporary never clobbers anything.
     static PosixFile createNew(const std::filesystem::path& path);
@@ -36,13 +37,17 @@ private:
     std::string m_path;
 };
 
+// For messages: "a FIFO", "a directory", "a character device", ...
+const char* fileKindName(std::filesystem::file_type type);
+
+// A whole small file (a mapping, a sidecar) through openRead's checks, refused when larger than
+// maxBytes so that a huge or endless file fails with a message instead of exhausting memory.
+// `what` names the file's role in messages ("the mapping").
+std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, const char* what);
+
 // Checkpoints from large jobs have thousands of shard files, all open during a copy: lift the
 // soft open-file limit to the hard one. Returns the limit now in force.
 uint64_t raiseOpenFileLimit();
-
-// A whole small file (a mapping, a journal), refusing anything but a regular file and anything
-// larger than maxBytes; `what` names it in messages.
-std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, const char* what);
 
 // The errno text for messages, thread-safe.
 std::string systemError(int error);

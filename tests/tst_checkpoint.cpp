@@ -4,9 +4,20 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <optional>
+#include <thread>
 
 using namespace shardscope;
 using namespace testing;
@@ -31,6 +42,8 @@ private slots:
     void dtypeAndRankConflicts();
     void emptyDirectory();
     void brokenFileIsAProblemNotACrash();
+    void nonRegularShardEntriesAreReported();
+    void onlyAFifoIsNotAScan();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -296,6 +309,83 @@ void TestCheckpoint::brokenFileIsAProblemNotACrash() {
     QVERIFY(!c.files[2].valid);
     QVERIFY(hasProblem(c, "shard-00003-broken.safetensors: header not valid JSON"));
     QCOMPARE(tensor(c, "w").status, CoverageStatus::Complete);
+}
+
+namespace {
+
+// Runs `call` on a thread of its own; nullopt when it has not finished within `seconds`, so a
+// scan that blocks on a FIFO fails the test instead of hanging the suite (the stuck thread is
+// abandoned). Otherwise the Error text, or "" when it returned. Not a speed check.
+std::optional<std::string> finishWithin(std::function<void()> call, int seconds = 20) {
+    auto done = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> future = done->get_future();
+    std::thread([call = std::move(call), done] {
+        try {
+            call();
+            done->set_value("");
+        } catch (const std::exception& e) {
+            done->set_value(e.what());
+        }
+    }).detach();
+    if (future.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
+        return std::nullopt;
+    return future.get();
+}
+
+bool makeSocket(const fs::path& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return bound;
+}
+
+} // namespace
+
+void TestCheckpoint::nonRegularShardEntriesAreReported() {
+    writeCheckpoint(dir(), {{"w", "F32", {4}, splitDim({4}, 0, 2)}}, 2);
+    QCOMPARE(::mkfifo((dir() / "x.safetensors").c_str(), 0600), 0);
+    fs::create_directories(dir() / "folder.safetensors");
+    fs::create_symlink("gone.safetensors", dir() / "dangling.safetensors");
+    QVERIFY(makeSocket(dir() / "sock.safetensors"));
+
+    auto c = std::make_shared<Checkpoint>();
+    const fs::path d = dir();
+    const auto outcome = finishWithin([c, d] { *c = scanCheckpoint(d); });
+    QVERIFY2(outcome, "the scan blocked on a FIFO");
+    QCOMPARE(*outcome, std::string());
+    QCOMPARE(c->files.size(), size_t(2));
+    QCOMPARE(tensor(*c, "w").status, CoverageStatus::Complete);
+    QVERIFY(!c->hasErrors());
+    QVERIFY(hasProblem(*c, "x.safetensors: is a FIFO, not a regular file; skipped"));
+    QVERIFY(hasProblem(*c, "folder.safetensors: is a directory, not a regular file; skipped"));
+    QVERIFY(hasProblem(*c, "dangling.safetensors: is a symbolic link to a missing file; skipped"));
+    QVERIFY(hasProblem(*c, "sock.safetensors: is a socket, not a regular file; skipped"));
+    for (const Problem& p : c->problems)
+        QCOMPARE(p.severity, Severity::Warning);
+
+    // The listing itself: shards to read, and the skipped entries by name.
+    std::vector<Problem> skipped;
+    const auto shards = listShardFiles(dir(), &skipped);
+    QCOMPARE(shards.size(), size_t(2));
+    QCOMPARE(skipped.size(), size_t(4));
+    QCOMPARE(skipped[0].file, std::string("dangling.safetensors"));
+    QCOMPARE(skipped[3].file, std::string("x.safetensors"));
+    QCOMPARE(listShardFiles(dir()), shards); // callers that do not ask are unaffected
+}
+
+void TestCheckpoint::onlyAFifoIsNotAScan() {
+    fs::create_directories(dir());
+    QCOMPARE(::mkfifo((dir() / "x.safetensors").c_str(), 0600), 0);
+    const fs::path d = dir();
+    const auto outcome = finishWithin([d] { scanCheckpoint(d); });
+    QVERIFY2(outcome, "the scan blocked on a FIFO");
+    QVERIFY2(QString::fromStdString(*outcome).contains(
+                 "no *.safetensors shard files in this directory (x.safetensors: is a FIFO"),
+             outcome->c_str());
 }
 
 QTEST_GUILESS_MAIN(TestCheckpoint)

@@ -6,8 +6,15 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sys/stat.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <optional>
+#include <thread>
 
 using namespace shardscope;
 using namespace testing;
@@ -20,6 +27,13 @@ private slots:
     void init();
     void badMappings_data();
     void badMappings();
+    void syntaxErrorsShowLineAndColumn();
+    void duplicateNamesAreAnError();
+    void deepNestingIsAnErrorNotACrash();
+    void otherMappingFormsStillLoad();
+    void fifoMappingIsRefusedPromptly();
+    void specialFilesAreNotMappings();
+    void oversizedMappingNamesTheLimit();
     void noMappingMeansOneFile();
     void hfMetadataMappingIsTheDefault();
     void layoutOrderPaddingAndIndex();
@@ -50,36 +64,232 @@ void TestPlan::init() {
 void TestPlan::badMappings_data() {
     QTest::addColumn<QString>("json");
     QTest::addColumn<QString>("expected");
+    QTest::addColumn<QString>("tensor"); // the tensor the Error names, if any
     QTest::newRow("zero") << R"({"a": 0})"
-                          << "file index 0 is not allowed";
+                          << "file index 0 is not allowed"
+                          << "a";
     QTest::newRow("negative") << R"({"a": -1})"
-                              << "must be positive";
+                              << "must be positive, found a negative number"
+                              << "a";
+    QTest::newRow("huge negative") << R"({"a": -99999999999999999999999})"
+                                   << "must be positive"
+                                   << "a";
     QTest::newRow("fraction") << R"({"a": 1.5})"
-                              << "must be a positive integer";
+                              << "must be a positive integer, found a fraction"
+                              << "a";
     QTest::newRow("float one") << R"({"a": 1.0})"
-                               << "must be a positive integer";
+                               << "must be a positive integer"
+                               << "a";
+    QTest::newRow("exponent") << R"({"a": 1e2})"
+                              << "must be a positive integer"
+                              << "a";
     QTest::newRow("string") << R"({"a": "1"})"
-                            << "must be a positive integer";
+                            << "must be a positive integer, found a string"
+                            << "a";
+    QTest::newRow("null") << R"({"a": null})"
+                          << "must be a positive integer, found null"
+                          << "a";
+    QTest::newRow("object value") << R"({"a": {"b": 1}})"
+                                  << "must be a positive integer, found an object"
+                                  << "a";
     QTest::newRow("array") << R"([1])"
-                           << "must be a JSON object";
+                           << "line 1, column 1: the mapping must be a JSON object"
+                           << "";
     QTest::newRow("not json") << R"({"a": )"
-                              << "not valid JSON";
+                              << "line 1, column 7: expected a value"
+                              << "";
     QTest::newRow("too large") << R"({"a": 100000})"
-                               << "above the limit";
+                               << "file index 100000 is above the limit of 99999"
+                               << "a";
+    QTest::newRow("beyond 64 bits") << R"({"a": 99999999999999999999999})"
+                                    << "line 1, column 30: number too large"
+                                    << "a";
+    QTest::newRow("empty") << ""
+                           << "the mapping file is empty"
+                           << "";
+    QTest::newRow("bare key") << R"({a: 1})"
+                              << "line 1, column 2: expected a tensor name in double quotes"
+                              << "";
+    QTest::newRow("trailing comma") << "{\"a\": 1,}"
+                                    << "line 1, column 9: expected a tensor name"
+                                    << "";
+    QTest::newRow("text after") << R"({"a": 1} x)"
+                                << "line 1, column 10: unexpected text after"
+                                << "";
+    QTest::newRow("missing colon") << R"({"a" 1})"
+                                   << "line 1, column 6: expected ':' after the tensor name"
+                                   << "";
+    QTest::newRow("bad utf-8") << QString::fromLatin1("{\"a\xff\": 1}") << "not valid UTF-8"
+                               << "";
 }
 
 void TestPlan::badMappings() {
     QFETCH(QString, json);
     QFETCH(QString, expected);
+    QFETCH(QString, tensor);
     const fs::path p = fs::path(m_tmp->path().toStdString()) / "mapping.json";
-    std::ofstream(p) << json.toStdString();
+    // Latin-1 keeps the rows' bytes exactly, invalid UTF-8 included.
+    std::ofstream(p, std::ios::binary) << json.toLatin1().toStdString();
     try {
         loadMapping(p);
         QFAIL("accepted a bad mapping");
     } catch (const Error& e) {
         QVERIFY2(QString(e.what()).contains(expected), e.what());
         QVERIFY2(QString(e.what()).contains("mapping.json"), e.what());
+        QCOMPARE(QString::fromStdString(e.tensor()), tensor);
+        QVERIFY2(!QString(e.what()).contains("json.exception"), e.what());
     }
+}
+
+namespace {
+
+// Runs `call` on a thread of its own and gives its outcome, or nullopt when it has not finished
+// within `seconds`: a regression that blocks then fails the test instead of hanging the suite
+// (the stuck thread is abandoned and ends with the process). Not a speed check.
+struct Outcome {
+    bool threwError = false; // a shardscope::Error, as every input problem must be
+    std::string text;
+};
+std::optional<Outcome> finishWithin(std::function<void()> call, int seconds = 20) {
+    auto done = std::make_shared<std::promise<Outcome>>();
+    std::future<Outcome> future = done->get_future();
+    std::thread([call = std::move(call), done] {
+        try {
+            call();
+            done->set_value({false, "returned normally"});
+        } catch (const Error& e) {
+            done->set_value({true, e.what()});
+        } catch (const std::exception& e) {
+            done->set_value({false, std::string("not an Error: ") + e.what()});
+        }
+    }).detach();
+    if (future.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
+        return std::nullopt;
+    return future.get();
+}
+
+std::string expectError(std::function<void()> call) {
+    const auto outcome = finishWithin(std::move(call));
+    if (!outcome) return "did not finish";
+    if (!outcome->threwError) return "no Error: " + outcome->text;
+    return outcome->text;
+}
+
+} // namespace
+
+void TestPlan::syntaxErrorsShowLineAndColumn() {
+    const std::string json = "{\n  \"a\": 1,\n  \"b\": 2 \"c\": 3\n}\n";
+    try {
+        parseMapping(json, "mapping.json");
+        QFAIL("accepted a missing comma");
+    } catch (const Error& e) {
+        QCOMPARE(std::string(e.what()),
+                 std::string("mapping.json: line 3, column 10: expected ',' or '}'"));
+    }
+    // Columns count characters, so a name in any script points at the right place.
+    try {
+        parseMapping("{\"ü\": 1 x}", "m.json");
+        QFAIL("accepted junk");
+    } catch (const Error& e) {
+        QVERIFY2(QString(e.what()).contains("line 1, column 9"), e.what());
+    }
+    // A control character inside a name, on a later line.
+    try {
+        parseMapping("{\n\n \"a\tb\": 1}", "m.json");
+        QFAIL("accepted a tab in a string");
+    } catch (const Error& e) {
+        QVERIFY2(QString(e.what()).contains("line 3, column 4: control character"), e.what());
+    }
+}
+
+void TestPlan::duplicateNamesAreAnError() {
+    try {
+        parseMapping("{\"a\": 1,\n \"b\": 2,\n \"a\": 1}", "m.json");
+        QFAIL("accepted a name listed twice");
+    } catch (const Error& e) {
+        QCOMPARE(e.tensor(), std::string("a"));
+        QVERIFY2(QString(e.what()).contains(
+                     "line 3, column 2: listed twice in the mapping (first at line 1, column 2)"),
+                 e.what());
+    }
+    // The same name written with an escape is still the same name.
+    QVERIFY_THROWS_EXCEPTION(Error, parseMapping(R"({"a": 1, "\u0061": 2})", "m.json"));
+}
+
+void TestPlan::deepNestingIsAnErrorNotACrash() {
+    constexpr size_t kDepth = 70000;
+    const std::string deep = std::string(kDepth, '[') + std::string(kDepth, ']');
+    const std::string text = expectError([deep] { parseMapping("{\"w\": " + deep + "}", "m"); });
+    QVERIFY2(QString::fromStdString(text).contains(
+                 "m: tensor 'w': line 1, column 7: file index must be a positive integer, "
+                 "found an array"),
+             text.c_str());
+    QVERIFY(text.size() < 200); // described, never echoed
+    // Deep nesting where the object itself should be, and inside an unterminated value.
+    QVERIFY(QString::fromStdString(expectError([deep] {
+                parseMapping(deep, "m");
+            })).contains("must be a JSON object {\"<fqn>\": <file index>}, found an array"));
+    QVERIFY(QString::fromStdString(expectError([] {
+                parseMapping("{\"w\": " + std::string(kDepth, '{'), "m");
+            })).contains("found an object"));
+}
+
+void TestPlan::otherMappingFormsStillLoad() {
+    // A byte-order mark from an editor, whitespace everywhere, escapes and an empty object.
+    Mapping m = parseMapping("\xEF\xBB\xBF { \"a\\n\" :\t1 ,\r\n\"b\\u00fc\":2 } \n", "m");
+    QCOMPARE(m.fileIndex.size(), size_t(2));
+    QCOMPARE(m.fileIndex.at("a\n"), 1);
+    QCOMPARE(m.fileIndex.at("bü"), 2);
+    QCOMPARE(m.source, std::string("m"));
+    QVERIFY(parseMapping("{}", "m").fileIndex.empty());
+    QCOMPARE(parseMapping(R"({"x": 99999})", "m").fileCount(), kMaxFileIndex);
+}
+
+void TestPlan::fifoMappingIsRefusedPromptly() {
+    const fs::path fifo = fs::path(m_tmp->path().toStdString()) / "mapping.fifo";
+    QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+    const std::string text = expectError([fifo] { loadMapping(fifo); });
+    QVERIFY2(text == fifo.string() + ": is a FIFO, not a regular file", text.c_str());
+
+    // The same FIFO as .hf_metadata's mapping: the default mapping reports it, never blocks.
+    small();
+    fs::create_directories(dir() / ".hf_metadata");
+    QCOMPARE(::mkfifo((dir() / ".hf_metadata" / kMappingFileName).c_str(), 0600), 0);
+    const Checkpoint c = scanCheckpoint(dir());
+    const std::string fromDefault = expectError([&c] { defaultMapping(c); });
+    QVERIFY2(QString::fromStdString(fromDefault)
+                 .contains("fqn_to_file_index_mapping.json: is a FIFO, not a regular file"),
+             fromDefault.c_str());
+}
+
+void TestPlan::specialFilesAreNotMappings() {
+    const std::string zero = expectError([] { loadMapping("/dev/zero"); });
+    QCOMPARE(zero, std::string("/dev/zero: is a character device, not a regular file"));
+    const fs::path folder = fs::path(m_tmp->path().toStdString()) / "folder.json";
+    fs::create_directories(folder);
+    QVERIFY(QString::fromStdString(expectError([folder] {
+                loadMapping(folder);
+            })).contains("is a directory, not a regular file"));
+    const fs::path missing = fs::path(m_tmp->path().toStdString()) / "missing.json";
+    QVERIFY(QString::fromStdString(expectError([missing] {
+                loadMapping(missing);
+            })).contains("missing.json: cannot open: No such file"));
+    // A dangling link as .hf_metadata's mapping is reported rather than taken as "no mapping".
+    small();
+    fs::create_directories(dir() / ".hf_metadata");
+    fs::create_symlink("nowhere.json", dir() / ".hf_metadata" / kMappingFileName);
+    const Checkpoint c = scanCheckpoint(dir());
+    QVERIFY(QString::fromStdString(expectError([&c] {
+                defaultMapping(c);
+            })).contains("is a symbolic link to a missing file"));
+}
+
+void TestPlan::oversizedMappingNamesTheLimit() {
+    const fs::path big = fs::path(m_tmp->path().toStdString()) / "big.json";
+    std::ofstream(big) << "{}";
+    fs::resize_file(big, (uint64_t(257) << 20)); // sparse: no real disk use
+    const std::string text = expectError([big] { loadMapping(big); });
+    QCOMPARE(text, big.string() + ": the mapping is 269484032 bytes, over the limit of 256 MiB");
 }
 
 void TestPlan::noMappingMeansOneFile() {
@@ -193,6 +403,9 @@ void TestPlan::mappingJsonRoundTrip() {
     Mapping m = parseMapping(R"({"ü.weight": 3, "a": 1})", "m");
     Mapping back = parseMapping(mappingToJson(m), "again");
     QCOMPARE(back.fileIndex, m.fileIndex);
+    // The written form is unchanged: 2-space indent, keys in byte order, final newline.
+    QCOMPARE(mappingToJson(m), std::string("{\n  \"a\": 1,\n  \"ü.weight\": 3\n}\n"));
+    QCOMPARE(mappingToJson(Mapping{}), std::string("{}\n"));
 }
 
 QTEST_GUILESS_MAIN(TestPlan)

@@ -1,0 +1,23 @@
+#pragma once
+
+#include "error.h"
+
+#include <filesystem>
+#include <vector>
+
+namespace shardscope {
+
+// The .hf_metadata/ files a consolidation copies next to its output.
+struct SidecarList {
+    std::vector<std::filesystem::path> files; // regular files (links to them included), by name
+    std::vector<Problem> warnings;            // entries left out, and links leaving the checkpoint
+};
+
+// Every entry of `hfMetadataDir` except the fqn_to_* files (ShardScope's own input). A FIFO,
+// socket, device, directory or dangling link is not listed but warned about, so nothing is lost
+// silently and nothing that could block is opened. A link that resolves outside `checkpointDir`
+// is listed with a warning naming its target. Only file types are examined; nothing is opened.
+SidecarList collectSidecars(const std::filesystem::path& hfMetadataDir,
+                            const std::filesystem::path& checkpointDir);
+
+} // namespace shardscope
