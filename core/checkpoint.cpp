@@ -1,12 +1,12 @@
 #include "checkpoint.h"
 
 #include "coverage.h"
-#include "json_cursor.h"
 #include "parallel.h"
 #include "posix_file.h"
 #include "runs.h"
 #include "safetensors_reader.h"
 #include "sidecars.h"
+#include "sharding_info.h"
 
 #include <algorithm>
 #include <chrono>
@@ -68,66 +68,6 @@ uint64_t Checkpoint::totalBytes() const {
 
 namespace {
 
-// DCP_SHARDING_INFO: {"fqn": {"saved_offsets": [..]}, ...}, in the order it was written
-// (DCP writes it in header order, which the merge below exploits).
-struct ShardingEntry {
-    std::string fqn;
-    Shape offsets;
-};
-
-struct ShardingError {
-    std::string tensor;
-    std::string message;
-};
-
-std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
-    std::vector<ShardingEntry> out;
-    JsonCursor cur(text);
-    std::string scratch;
-    std::string current;
-    try {
-        if (cur.peek() != '{')
-            throw ShardingError{"", std::string("sharding info is not a JSON object but ") +
-                                        cur.describeNext()};
-        cur.consume('{');
-        if (!cur.consume('}')) {
-            do {
-                ShardingEntry& e = out.emplace_back();
-                e.fqn.assign(cur.string(scratch));
-                current = e.fqn;
-                cur.expect(':', "':'");
-                if (cur.peek() != '{')
-                    throw ShardingError{e.fqn, std::string("sharding info entry is ") +
-                                                   cur.describeNext() + ", not an object"};
-                cur.consume('{');
-                bool found = false;
-                if (!cur.consume('}')) {
-                    do {
-                        const bool offsets = cur.string(scratch) == "saved_offsets";
-                        cur.expect(':', "':'");
-                        if (!offsets) {
-                            cur.skipValue();
-                            continue;
-                        }
-                        found = true;
-                        if (auto problem = cur.unsignedArray(e.offsets, "saved_offsets");
-                            !problem.empty())
-                            throw ShardingError{e.fqn, problem};
-                    } while (cur.consume(','));
-                    cur.expect('}', "',' or '}'");
-                }
-                if (!found) throw ShardingError{e.fqn, "sharding info has no saved_offsets"};
-            } while (cur.consume(','));
-            cur.expect('}', "',' or '}'");
-        }
-        if (!cur.atEnd()) cur.fail("unexpected characters after the object");
-    } catch (const JsonSyntaxError& e) {
-        throw ShardingError{current, "DCP_SHARDING_INFO is not valid JSON at byte " +
-                                         std::to_string(e.position) + ": " + e.what()};
-    }
-    return out;
-}
-
 struct FileScan {
     SafetensorsHeader header;
     std::vector<ShardingEntry> sharding;
@@ -139,21 +79,9 @@ FileScan scanFile(const fs::path& path, const std::string& name) {
     FileScan out;
     try {
         out.header = readSafetensorsHeader(path);
+        out.sharding = shardingInfoOf(out.header);
     } catch (const Error& e) {
-        out.problems.push_back({Severity::Error, name, e.tensor(), e.message()});
-        return out;
-    }
-    auto it = out.header.metadata.find("DCP_SHARDING_INFO");
-    if (it == out.header.metadata.end()) {
-        out.problems.push_back({Severity::Error, name, "",
-                                "no DCP_SHARDING_INFO in __metadata__: this is not a DCP shard "
-                                "file, so where its tensors belong is unknown"});
-        return out;
-    }
-    try {
-        out.sharding = parseShardingInfo(it->second);
-    } catch (const ShardingError& e) {
-        out.problems.push_back({Severity::Error, name, e.tensor, e.message});
+        out.problems.push_back({Severity::Error, name, e.tensor(), e.message(), e.kind()});
         return out;
     }
     out.valid = true;

@@ -1,17 +1,157 @@
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
 namespace shardscope {
 
+// What went wrong, one value per named check, so callers and tests can branch on the kind
+// rather than on message text (as huggingface safetensors' SafeTensorError does).
+enum class ErrorKind {
+    Other, // not yet classified
+
+    // Files
+    Io,             // open, stat, read or write failed
+    NotRegularFile, // a directory, FIFO or device where a file was expected
+
+    // The 8-byte length prefix and the header bytes
+    HeaderTooSmall,      // the file is shorter than the 8-byte length
+    HeaderTooLarge,      // the length exceeds kMaxHeaderSize
+    InvalidHeaderLength, // the length runs past the end of the file
+    InvalidUtf8,
+    InvalidHeaderStart, // the header does not start with '{'
+
+    // JSON, in the header and in DCP_SHARDING_INFO
+    JsonSyntax,
+    NestingTooDeep, // deeper than serde_json's recursion limit
+    NumberOverflow, // a positive integer above 2^64 - 1
+    NegativeNumber, // where only non-negative integers are allowed
+    NegativeZero,   // -0, which serde_json reads as a float and so refuses as an integer
+    NotAnInteger,   // a fraction or exponent, or not a number at all
+    DuplicateKey,   // a key twice in one object (an entry's field, a __metadata__ key)
+
+    // Header fields and the data section they describe
+    InvalidHeaderField, // a field of the wrong type or length
+    MissingField,       // dtype, shape or data_offsets absent
+    UnknownDtype,
+    DuplicateTensorName,
+    InvalidShape,             // the element count overflows
+    MisalignedSlice,          // a sub-byte tensor that is not a whole number of bytes
+    InvalidOffsets,           // data_offsets end before they begin
+    OffsetsOutOfBounds,       // data_offsets end past the data section
+    TensorSizeMismatch,       // end - begin differs from numel * itemsize
+    DataOverlap,              // two tensors share bytes
+    DataHole,                 // bytes in the data section that belong to no tensor
+    MetadataIncompleteBuffer, // bytes after the last tensor
+
+    // DCP sharding metadata
+    MissingShardingInfo,    // no DCP_SHARDING_INFO in __metadata__
+    ShardingInfoSyntax,     // DCP_SHARDING_INFO is not valid JSON
+    InvalidShardingInfo,    // valid JSON of the wrong shape (no saved_offsets, not objects)
+    DuplicateShardingEntry, // one fqn twice in DCP_SHARDING_INFO
+
+    // Other parts of the program
+    MappingInvalid, // the fqn -> file index mapping
+    Coverage,       // chunks that do not tile a tensor
+    OutputExists,
+    OutputLocked,
+    NoSpace,
+    Usage, // command-line usage
+};
+
+// The enumerator's own spelling: stable, for logs, JSON output and tests.
+constexpr const char* errorKindName(ErrorKind kind) {
+    switch (kind) {
+    case ErrorKind::Other:
+        return "Other";
+    case ErrorKind::Io:
+        return "Io";
+    case ErrorKind::NotRegularFile:
+        return "NotRegularFile";
+    case ErrorKind::HeaderTooSmall:
+        return "HeaderTooSmall";
+    case ErrorKind::HeaderTooLarge:
+        return "HeaderTooLarge";
+    case ErrorKind::InvalidHeaderLength:
+        return "InvalidHeaderLength";
+    case ErrorKind::InvalidUtf8:
+        return "InvalidUtf8";
+    case ErrorKind::InvalidHeaderStart:
+        return "InvalidHeaderStart";
+    case ErrorKind::JsonSyntax:
+        return "JsonSyntax";
+    case ErrorKind::NestingTooDeep:
+        return "NestingTooDeep";
+    case ErrorKind::NumberOverflow:
+        return "NumberOverflow";
+    case ErrorKind::NegativeNumber:
+        return "NegativeNumber";
+    case ErrorKind::NegativeZero:
+        return "NegativeZero";
+    case ErrorKind::NotAnInteger:
+        return "NotAnInteger";
+    case ErrorKind::DuplicateKey:
+        return "DuplicateKey";
+    case ErrorKind::InvalidHeaderField:
+        return "InvalidHeaderField";
+    case ErrorKind::MissingField:
+        return "MissingField";
+    case ErrorKind::UnknownDtype:
+        return "UnknownDtype";
+    case ErrorKind::DuplicateTensorName:
+        return "DuplicateTensorName";
+    case ErrorKind::InvalidShape:
+        return "InvalidShape";
+    case ErrorKind::MisalignedSlice:
+        return "MisalignedSlice";
+    case ErrorKind::InvalidOffsets:
+        return "InvalidOffsets";
+    case ErrorKind::OffsetsOutOfBounds:
+        return "OffsetsOutOfBounds";
+    case ErrorKind::TensorSizeMismatch:
+        return "TensorSizeMismatch";
+    case ErrorKind::DataOverlap:
+        return "DataOverlap";
+    case ErrorKind::DataHole:
+        return "DataHole";
+    case ErrorKind::MetadataIncompleteBuffer:
+        return "MetadataIncompleteBuffer";
+    case ErrorKind::MissingShardingInfo:
+        return "MissingShardingInfo";
+    case ErrorKind::ShardingInfoSyntax:
+        return "ShardingInfoSyntax";
+    case ErrorKind::InvalidShardingInfo:
+        return "InvalidShardingInfo";
+    case ErrorKind::DuplicateShardingEntry:
+        return "DuplicateShardingEntry";
+    case ErrorKind::MappingInvalid:
+        return "MappingInvalid";
+    case ErrorKind::Coverage:
+        return "Coverage";
+    case ErrorKind::OutputExists:
+        return "OutputExists";
+    case ErrorKind::OutputLocked:
+        return "OutputLocked";
+    case ErrorKind::NoSpace:
+        return "NoSpace";
+    case ErrorKind::Usage:
+        return "Usage";
+    }
+    return "?";
+}
+
 // One error type for the whole core, so every message a user sees names the file and tensor.
 class Error : public std::runtime_error {
 public:
-    Error(std::string file, std::string tensor, const std::string& message)
-        : std::runtime_error(compose(file, tensor, message)), m_file(std::move(file)),
+    Error(ErrorKind kind, std::string file, std::string tensor, const std::string& message)
+        : std::runtime_error(compose(file, tensor, message)), m_kind(kind), m_file(std::move(file)),
           m_tensor(std::move(tensor)), m_message(message) {}
+    // Unclassified; kept while callers move to the form with a kind.
+    Error(std::string file, std::string tensor, const std::string& message)
+        : Error(ErrorKind::Other, std::move(file), std::move(tensor), message) {}
 
+    ErrorKind kind() const { return m_kind; }
     const std::string& file() const { return m_file; }
     const std::string& tensor() const { return m_tensor; }
     const std::string& message() const { return m_message; }
@@ -25,9 +165,30 @@ public:
     }
 
 private:
+    ErrorKind m_kind;
     std::string m_file;
     std::string m_tensor;
     std::string m_message;
+};
+
+// A JSON problem at a byte position: bad syntax, too deep, or a value of the wrong shape. The
+// JSON cursor and the DCP_SHARDING_INFO parser throw it; callers that know the file turn it
+// into an Error naming that file.
+class JsonError : public std::runtime_error {
+public:
+    JsonError(ErrorKind kind, size_t position, std::string tensor, const std::string& message)
+        : std::runtime_error(message), m_kind(kind), m_position(position),
+          m_tensor(std::move(tensor)) {}
+
+    ErrorKind kind() const { return m_kind; }
+    size_t position() const { return m_position; }
+    const std::string& tensor() const { return m_tensor; } // empty when not known
+    std::string message() const { return what(); }
+
+private:
+    ErrorKind m_kind;
+    size_t m_position;
+    std::string m_tensor;
 };
 
 // Thrown when the user cancels; not a failure of the input.
@@ -44,6 +205,7 @@ struct Problem {
     std::string file;
     std::string tensor;
     std::string message;
+    ErrorKind kind = ErrorKind::Other; // last, so {severity, file, tensor, message} still works
 
     std::string text() const { return Error::compose(file, tensor, message); }
 };

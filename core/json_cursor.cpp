@@ -179,9 +179,10 @@ void JsonCursor::slowString(std::string& out, size_t i) {
     fail("unterminated string");
 }
 
-JsonCursor::Number JsonCursor::number(uint64_t& value) {
+JsonCursor::Number JsonCursor::number(uint64_t& value, std::string_view* text) {
     skipWhitespace();
     const size_t size = m_text.size();
+    const size_t start = m_pos;
     bool negative = false;
     if (m_pos < size && m_text[m_pos] == '-') negative = true, ++m_pos;
     if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9') fail("expected a value");
@@ -214,64 +215,107 @@ JsonCursor::Number JsonCursor::number(uint64_t& value) {
         while (m_pos < size && m_text[m_pos] >= '0' && m_text[m_pos] <= '9')
             ++m_pos;
     }
+    if (text) *text = m_text.substr(start, m_pos - start);
     if (fraction) return Number::Fraction;
-    if (negative) return value == 0 ? Number::Unsigned : Number::Negative; // -0 is zero
-    if (overflow) fail("number too large for 64 bits");
-    return Number::Unsigned;
+    // A wrapped magnitude is never reported: callers quote the text instead.
+    if (negative) return value == 0 && !overflow ? Number::NegativeZero : Number::Negative;
+    return overflow ? Number::Overflow : Number::Unsigned;
 }
 
-std::string JsonCursor::unsignedArray(Shape& out, const char* field) {
+namespace {
+// A number as written, shortened so that a megabyte of digits cannot flood a message.
+std::string quoted(std::string_view text) {
+    constexpr size_t kMax = 40;
+    return text.size() <= kMax ? std::string(text) : std::string(text.substr(0, kMax)) + "...";
+}
+} // namespace
+
+void JsonCursor::unsignedArray(Shape& out, const char* field, const std::string& tensor) {
     out.clear();
-    if (peek() != '[') return std::string(field) + " must be an array, found " + describeNext();
-    ++m_pos;
-    if (consume(']')) return {};
+    const std::string name(field);
+    if (peek() != '[')
+        fail(ErrorKind::InvalidHeaderField, tensor,
+             name + " must be an array, found " + describeNext());
+    enter('[');
+    if (leaveIf(']')) return;
     do {
         const char next = peek();
         if (next != '-' && (next < '0' || next > '9'))
-            return std::string(field) + " must hold non-negative integers, found " + describeNext();
+            fail(ErrorKind::NotAnInteger, tensor,
+                 name + " must hold non-negative integers, found " + describeNext());
+        const size_t at = m_pos;
         uint64_t v = 0;
-        switch (number(v)) {
+        std::string_view text;
+        switch (number(v, &text)) {
         case Number::Unsigned:
             out.push_back(v);
             break;
         case Number::Negative:
-            return std::string(field) + " holds a negative number (-" + std::to_string(v) + ")";
+            throw JsonError(ErrorKind::NegativeNumber, at, tensor,
+                            name + " holds a negative number (" + quoted(text) + ")");
+        case Number::NegativeZero:
+            throw JsonError(ErrorKind::NegativeZero, at, tensor,
+                            name + " holds -0, which the reference loader reads as a float and "
+                                   "refuses (write 0)");
         case Number::Fraction:
-            return std::string(field) + " must hold non-negative integers, found a fraction";
+            throw JsonError(ErrorKind::NotAnInteger, at, tensor,
+                            name + " must hold non-negative integers, found a fraction (" +
+                                quoted(text) + ")");
+        case Number::Overflow:
+            throw JsonError(ErrorKind::NumberOverflow, at, tensor,
+                            name + " holds " + quoted(text) +
+                                ", too large for an unsigned 64-bit integer");
         }
     } while (consume(','));
-    expect(']', "',' or ']'");
-    return {};
+    leave(']');
+}
+
+bool JsonCursor::enter(char open) {
+    if (peek() != open) return false;
+    // Checked before descending, so no input can run the stack out.
+    if (m_depth + 1 >= kMaxNesting)
+        fail(ErrorKind::NestingTooDeep, {},
+             "arrays and objects nested " + std::to_string(kMaxNesting) +
+                 " deep, past the reference loader's recursion limit");
+    ++m_depth;
+    ++m_pos;
+    return true;
+}
+
+bool JsonCursor::leaveIf(char close) {
+    if (!consume(close)) return false;
+    --m_depth;
+    return true;
+}
+
+void JsonCursor::leave(char close) {
+    expect(close, close == '}' ? "',' or '}'" : "',' or ']'");
+    --m_depth;
 }
 
 void JsonCursor::skipValue() {
-    skipValue(0);
-}
-
-void JsonCursor::skipValue(int depth) {
-    if (depth > 512) fail("nesting too deep");
     std::string scratch;
     switch (peek()) {
     case '"':
         string(scratch);
         return;
     case '{':
-        ++m_pos;
-        if (consume('}')) return;
+        enter('{');
+        if (leaveIf('}')) return;
         do {
             string(scratch);
             expect(':', "':'");
-            skipValue(depth + 1);
+            skipValue();
         } while (consume(','));
-        expect('}', "',' or '}'");
+        leave('}');
         return;
     case '[':
-        ++m_pos;
-        if (consume(']')) return;
+        enter('[');
+        if (leaveIf(']')) return;
         do
-            skipValue(depth + 1);
+            skipValue();
         while (consume(','));
-        expect(']', "',' or ']'");
+        leave(']');
         return;
     case 't':
     case 'f':
@@ -284,7 +328,7 @@ void JsonCursor::skipValue(int depth) {
         fail("expected a value");
     }
     default: {
-        uint64_t ignored;
+        uint64_t ignored; // any number is fine where the value is ignored, as in serde_json
         number(ignored);
     }
     }

@@ -1,27 +1,30 @@
 #pragma once
 
+#include "error.h"
 #include "shape.h"
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace shardscope {
 
-// A syntax error at a byte position; callers add the file and tensor.
-struct JsonSyntaxError : std::runtime_error {
-    JsonSyntaxError(size_t position, const std::string& what)
-        : std::runtime_error(what), position(position) {}
-    size_t position;
-};
-
 // A strict, allocation-light JSON pull parser for the shapes safetensors headers take: strings
 // without escapes come back as views into the text, numbers are classified rather than
-// converted to double, and any value can be skipped (still validated).
+// converted to double, and any value can be skipped (still validated). Every problem is thrown
+// as JsonError with a kind and the byte position.
 class JsonCursor {
 public:
-    enum class Number { Unsigned, Negative, Fraction };
+    // serde_json's recursion limit: 127 nested arrays/objects parse, the 128th is refused.
+    static constexpr int kMaxNesting = 128;
+
+    enum class Number {
+        Unsigned,     // value holds it
+        Negative,     // below zero; the text holds it (the magnitude may exceed 64 bits)
+        NegativeZero, // -0: an integer to JSON, a float to serde_json
+        Fraction,     // a '.' or an exponent
+        Overflow,     // a positive integer above 2^64 - 1
+    };
 
     explicit JsonCursor(std::string_view text) : m_text(text) {}
 
@@ -43,17 +46,31 @@ public:
     // The kind of the next value, for messages: "a string", "an object", ...
     const char* describeNext();
 
+    // Opens an object or array when `open` ('{' or '[') comes next, counting one nesting level;
+    // throws NestingTooDeep past the limit. Close it with leaveIf or leave.
+    bool enter(char open);
+    // After enter: true, one level closed, when `close` comes next (the empty container).
+    bool leaveIf(char close);
+    // After the last member: `close` must come next.
+    void leave(char close);
+
     // The next string; a view into the text, or into `scratch` when it had escapes.
     std::string_view string(std::string& scratch);
-    // The next number: value holds it when Unsigned (or its magnitude when Negative and small).
-    Number number(uint64_t& value);
+    // The next number, classified; `text` (optional) receives it as written, for messages.
+    Number number(uint64_t& value, std::string_view* text = nullptr);
     void skipValue();
 
-    [[noreturn]] void fail(const std::string& what) const { throw JsonSyntaxError(m_pos, what); }
+    [[noreturn]] void fail(const std::string& what) const {
+        throw JsonError(ErrorKind::JsonSyntax, m_pos, {}, what);
+    }
+    [[noreturn]] void fail(ErrorKind kind, std::string tensor, const std::string& what) const {
+        throw JsonError(kind, m_pos, std::move(tensor), what);
+    }
 
-    // [n, n, ...] of non-negative integers into `out`. A wrong shape is returned as a message
-    // that starts with `field` ("shape holds a negative number (-2)"); bad JSON still throws.
-    std::string unsignedArray(Shape& out, const char* field);
+    // [n, n, ...] of non-negative integers into `out`, as the reference loader reads a usize
+    // array. A wrong value throws JsonError with its kind, a message that starts with `field`
+    // ("shape holds a negative number (-2)") and `tensor`.
+    void unsignedArray(Shape& out, const char* field, const std::string& tensor);
 
 private:
     void skipWhitespace() {
@@ -64,10 +81,10 @@ private:
         }
     }
     void slowString(std::string& out, size_t start);
-    void skipValue(int depth);
 
     std::string_view m_text;
     size_t m_pos = 0;
+    int m_depth = 0; // arrays and objects open around m_pos
 };
 
 } // namespace shardscope

@@ -47,7 +47,7 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3); // editors' byte-order mark
     const size_t bom = json.size() - text.size();
     auto where = [&](size_t position) { return lineAndColumn(json, position + bom); };
-    if (!isValidUtf8(text)) throw Error(source, "", "the mapping is not valid UTF-8");
+    if (!isValidUtf8(text)) throw Error(ErrorKind::MappingInvalid, source, "", "the mapping is not valid UTF-8");
 
     JsonCursor cur(text);
     Mapping m;
@@ -55,9 +55,9 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
     std::map<std::string, size_t> keyAt; // for duplicate messages
     std::string scratch;
     try {
-        if (cur.atEnd()) throw Error(source, "", "the mapping file is empty");
+        if (cur.atEnd()) throw Error(ErrorKind::MappingInvalid, source, "", "the mapping file is empty");
         if (cur.peek() != '{')
-            throw Error(source, "",
+            throw Error(ErrorKind::MappingInvalid, source, "",
                         where(cur.position()) +
                             ": the mapping must be a JSON object {\"<fqn>\": <file index>}, "
                             "found " +
@@ -70,14 +70,14 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
                 std::string fqn(cur.string(scratch));
                 auto [seen, inserted] = keyAt.try_emplace(fqn, keyPosition);
                 if (!inserted)
-                    throw Error(source, fqn,
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(keyPosition) + ": listed twice in the mapping (first at " +
                                     where(seen->second) + ")");
                 cur.expect(':', "':' after the tensor name");
                 const char next = cur.peek();
                 const size_t valuePosition = cur.position();
                 if (next != '-' && (next < '0' || next > '9'))
-                    throw Error(source, fqn,
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(valuePosition) +
                                     ": file index must be a positive integer, found " +
                                     cur.describeNext());
@@ -85,24 +85,30 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
                 JsonCursor::Number kind = JsonCursor::Number::Unsigned;
                 try {
                     kind = cur.number(value);
-                } catch (const JsonSyntaxError& e) {
-                    // Still this tensor's value (too many digits, a bare '.'): name the tensor.
-                    throw Error(source, fqn, where(e.position) + ": " + e.what());
+                } catch (const JsonError& e) {
+                    // Still this tensor's value (a bare '.', a lone '-'): name the tensor.
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
+                                where(e.position()) + ": " + e.what());
                 }
+                if (kind == JsonCursor::Number::Overflow)
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
+                                where(valuePosition) + ": file index " +
+                                    "is above the limit of " + std::to_string(kMaxFileIndex));
                 if (kind == JsonCursor::Number::Fraction)
-                    throw Error(source, fqn,
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(valuePosition) +
                                     ": file index must be a positive integer, found a fraction");
-                if (kind == JsonCursor::Number::Negative)
-                    throw Error(source, fqn,
+                if (kind == JsonCursor::Number::Negative ||
+                    kind == JsonCursor::Number::NegativeZero)
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(valuePosition) +
                                     ": file index must be positive, found a negative number");
                 if (value == 0)
-                    throw Error(source, fqn,
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(valuePosition) +
                                     ": file index 0 is not allowed (indices start at 1)");
                 if (value > uint64_t(kMaxFileIndex))
-                    throw Error(source, fqn,
+                    throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(valuePosition) + ": file index " + std::to_string(value) +
                                     " is above the limit of " + std::to_string(kMaxFileIndex));
                 m.fileIndex.emplace(std::move(fqn), int(value));
@@ -110,8 +116,8 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
             cur.expect('}', "',' or '}'");
         }
         if (!cur.atEnd()) cur.fail("unexpected text after the mapping's closing '}'");
-    } catch (const JsonSyntaxError& e) {
-        throw Error(source, "", where(e.position) + ": " + e.what());
+    } catch (const JsonError& e) {
+        throw Error(ErrorKind::MappingInvalid, source, "", where(e.position()) + ": " + e.what());
     }
     return m;
 }

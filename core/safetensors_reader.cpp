@@ -10,13 +10,6 @@
 
 namespace shardscope {
 
-// A header field with the wrong shape; parse turns it into an Error naming the file.
-struct JsonFieldError : std::runtime_error {
-    explicit JsonFieldError(const std::string& message, std::string tensorName = {})
-        : std::runtime_error(message), tensor(std::move(tensorName)) {}
-    std::string tensor;
-};
-
 bool isValidUtf8(std::string_view text) {
     const auto* s = reinterpret_cast<const unsigned char*>(text.data());
     const size_t n = text.size();
@@ -62,84 +55,99 @@ bool isValidUtf8(std::string_view text) {
 namespace {
 
 void readMetadata(JsonCursor& cur, SafetensorsHeader& h) {
-    if (cur.peek() != '{')
-        throw JsonFieldError(std::string("__metadata__ must be an object of strings, found ") +
-                             cur.describeNext());
-    cur.consume('{');
+    if (!cur.enter('{'))
+        cur.fail(ErrorKind::InvalidHeaderField, {},
+                 std::string("__metadata__ must be an object of strings, found ") +
+                     cur.describeNext());
     h.hasMetadata = true;
-    if (cur.consume('}')) return;
+    if (cur.leaveIf('}')) return;
     std::string keyScratch, valueScratch;
     do {
+        const size_t keyAt = cur.position();
         std::string key(cur.string(keyScratch));
         cur.expect(':', "':'");
         if (cur.peek() != '"')
-            throw JsonFieldError("__metadata__ must map strings to strings; \"" + key +
-                                 "\" holds " + cur.describeNext());
-        h.metadata[key] = std::string(cur.string(valueScratch));
+            cur.fail(ErrorKind::InvalidHeaderField, {},
+                     "__metadata__ must map strings to strings; \"" + key + "\" holds " +
+                         cur.describeNext());
+        // Elsewhere the last value would win silently; which one was meant is unknowable.
+        auto [it, inserted] = h.metadata.try_emplace(key);
+        if (!inserted)
+            throw JsonError(ErrorKind::DuplicateKey, keyAt, {},
+                            "duplicate key \"" + key + "\" in __metadata__");
+        it->second = cur.string(valueScratch);
     } while (cur.consume(','));
-    cur.expect('}', "',' or '}'");
+    cur.leave('}');
 }
 
 void readEntry(JsonCursor& cur, TensorEntry& t) {
-    if (cur.peek() != '{')
-        throw JsonFieldError(std::string("entry must be an object, found ") + cur.describeNext(),
-                             t.name);
-    cur.consume('{');
+    if (!cur.enter('{'))
+        cur.fail(ErrorKind::InvalidHeaderField, t.name,
+                 std::string("entry must be an object, found ") + cur.describeNext());
     constexpr unsigned kDType = 1, kShape = 2, kOffsets = 4;
     unsigned seen = 0;
     std::string scratch;
     Shape offsets;
-    if (!cur.consume('}')) {
+    if (!cur.leaveIf('}')) {
         do {
+            const size_t keyAt = cur.position();
             const std::string_view key = cur.string(scratch);
             unsigned bit = key == "dtype"          ? kDType
                            : key == "shape"        ? kShape
                            : key == "data_offsets" ? kOffsets
                                                    : 0;
             if (bit & seen)
-                throw JsonFieldError("duplicate key \"" + std::string(key) + "\"", t.name);
+                throw JsonError(ErrorKind::DuplicateKey, keyAt, t.name,
+                                "duplicate key \"" + std::string(key) + "\"");
             seen |= bit;
             cur.expect(':', "':'");
             if (bit == kDType) {
-                if (cur.peek() != '"') throw JsonFieldError("dtype must be a string", t.name);
+                if (cur.peek() != '"')
+                    cur.fail(ErrorKind::InvalidHeaderField, t.name, "dtype must be a string");
+                const size_t at = cur.position();
                 const std::string_view name = cur.string(scratch);
                 auto type = parseDType(name);
                 if (!type)
-                    throw JsonFieldError("unknown dtype \"" + std::string(name) + "\"", t.name);
+                    throw JsonError(ErrorKind::UnknownDtype, at, t.name,
+                                    "unknown dtype \"" + std::string(name) + "\"");
                 t.dtype = *type;
             } else if (bit == kShape) {
-                if (auto problem = cur.unsignedArray(t.shape, "shape"); !problem.empty())
-                    throw JsonFieldError(problem, t.name);
+                cur.unsignedArray(t.shape, "shape", t.name);
             } else if (bit == kOffsets) {
-                if (auto problem = cur.unsignedArray(offsets, "data_offsets"); !problem.empty())
-                    throw JsonFieldError(problem, t.name);
+                const size_t at = cur.position();
+                cur.unsignedArray(offsets, "data_offsets", t.name);
                 if (offsets.size() != 2)
-                    throw JsonFieldError("data_offsets must hold exactly 2 numbers, found " +
-                                             std::to_string(offsets.size()),
-                                         t.name);
+                    throw JsonError(ErrorKind::InvalidHeaderField, at, t.name,
+                                    "data_offsets must hold exactly 2 numbers, found " +
+                                        std::to_string(offsets.size()));
             } else {
                 cur.skipValue(); // unknown keys are tolerated, as the reference loader does
             }
         } while (cur.consume(','));
-        cur.expect('}', "',' or '}'");
+        cur.leave('}');
     }
-    if (!(seen & kDType)) throw JsonFieldError("missing \"dtype\"", t.name);
-    if (!(seen & kShape)) throw JsonFieldError("missing \"shape\"", t.name);
-    if (!(seen & kOffsets)) throw JsonFieldError("missing \"data_offsets\"", t.name);
+    const size_t at = cur.position();
+    if (!(seen & kDType)) throw JsonError(ErrorKind::MissingField, at, t.name, "missing \"dtype\"");
+    if (!(seen & kShape)) throw JsonError(ErrorKind::MissingField, at, t.name, "missing \"shape\"");
+    if (!(seen & kOffsets))
+        throw JsonError(ErrorKind::MissingField, at, t.name, "missing \"data_offsets\"");
     t.begin = offsets[0];
     t.end = offsets[1];
 }
 
 void parseHeaderJson(std::string_view json, SafetensorsHeader& h) {
     JsonCursor cur(json);
-    cur.expect('{', "'{'");
+    if (!cur.enter('{')) cur.fail("expected '{'");
     std::string scratch;
     bool seenMetadata = false;
-    if (!cur.consume('}')) {
+    if (!cur.leaveIf('}')) {
         do {
+            const size_t keyAt = cur.position();
             const std::string_view key = cur.string(scratch);
             if (key == "__metadata__") {
-                if (seenMetadata) throw JsonFieldError("duplicate tensor name \"__metadata__\"");
+                if (seenMetadata)
+                    throw JsonError(ErrorKind::DuplicateTensorName, keyAt, {},
+                                    "duplicate tensor name \"__metadata__\"");
                 seenMetadata = true;
                 cur.expect(':', "':'");
                 if (cur.peek() == 'n')
@@ -153,28 +161,39 @@ void parseHeaderJson(std::string_view json, SafetensorsHeader& h) {
                 readEntry(cur, t);
             }
         } while (cur.consume(','));
-        cur.expect('}', "',' or '}'");
+        cur.leave('}');
     }
     if (!cur.atEnd()) cur.fail("unexpected characters after the header object");
+}
+
+// The cursor's JsonError, as an Error naming the file; syntax keeps its byte position.
+Error headerError(const std::string& path, const JsonError& e) {
+    const std::string at = " at byte " + std::to_string(e.position()) + ": ";
+    switch (e.kind()) {
+    case ErrorKind::JsonSyntax:
+        return Error(e.kind(), path, e.tensor(), "header not valid JSON" + at + e.what());
+    case ErrorKind::NestingTooDeep:
+        return Error(e.kind(), path, e.tensor(), "header" + at + e.what());
+    default:
+        return Error(e.kind(), path, e.tensor(), std::string("header: ") + e.what());
+    }
 }
 
 } // namespace
 
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSize,
                                          const std::string& path) {
-    if (!isValidUtf8(json)) throw Error(path, "", "header is not valid UTF-8");
+    if (!isValidUtf8(json))
+        throw Error(ErrorKind::InvalidUtf8, path, "", "header is not valid UTF-8");
     // The reference loader insists on '{' first; padding may only trail.
     if (json.empty() || json.front() != '{')
-        throw Error(path, "", "header is not a JSON object (it must start with '{')");
+        throw Error(ErrorKind::InvalidHeaderStart, path, "",
+                    "header is not a JSON object (it must start with '{')");
     SafetensorsHeader h;
     try {
         parseHeaderJson(json, h);
-    } catch (const JsonSyntaxError& e) {
-        throw Error(path, "",
-                    "header not valid JSON at byte " + std::to_string(e.position) + ": " +
-                        e.what());
-    } catch (const JsonFieldError& e) {
-        throw Error(path, e.tensor, std::string("header: ") + e.what());
+    } catch (const JsonError& e) {
+        throw headerError(path, e);
     }
     // Duplicate names, once the tensor list no longer moves (views stay valid).
     {
@@ -182,7 +201,8 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
         names.reserve(h.tensors.size());
         for (const auto& t : h.tensors)
             if (!names.insert(t.name).second)
-                throw Error(path, t.name, "header: duplicate tensor name \"" + t.name + "\"");
+                throw Error(ErrorKind::DuplicateTensorName, path, t.name,
+                            "header: duplicate tensor name \"" + t.name + "\"");
     }
     h.path = path;
     h.fileSize = fileSize;
@@ -191,23 +211,25 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
     const uint64_t dataSize = h.dataSize();
     for (const auto& t : h.tensors) {
         if (t.begin > t.end)
-            throw Error(path, t.name,
+            throw Error(ErrorKind::InvalidOffsets, path, t.name,
                         "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
                             "] end before they begin");
         if (t.end > dataSize)
-            throw Error(path, t.name,
+            throw Error(ErrorKind::OffsetsOutOfBounds, path, t.name,
                         "data_offsets end at " + std::to_string(t.end) +
                             ", past the end of the data section (" + std::to_string(dataSize) +
                             " bytes)");
         auto numel = checkedNumel(t.shape);
-        if (!numel) throw Error(path, t.name, "shape " + formatShape(t.shape) + " overflows");
+        if (!numel)
+            throw Error(ErrorKind::InvalidShape, path, t.name,
+                        "shape " + formatShape(t.shape) + " overflows");
         auto bytes = checkedBytes(*numel, dtypeBits(t.dtype));
         if (!bytes)
-            throw Error(path, t.name,
+            throw Error(ErrorKind::MisalignedSlice, path, t.name,
                         std::to_string(*numel) + " elements of " + std::string(dtypeName(t.dtype)) +
                             " are not a whole number of bytes");
         if (t.end - t.begin != *bytes)
-            throw Error(path, t.name,
+            throw Error(ErrorKind::TensorSizeMismatch, path, t.name,
                         "data_offsets span " + std::to_string(t.end - t.begin) +
                             " bytes but shape " + formatShape(t.shape) + " of " +
                             std::string(dtypeName(t.dtype)) + " needs " + std::to_string(*bytes));
@@ -225,18 +247,18 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
     const TensorEntry* previous = nullptr;
     for (const auto* t : order) {
         if (t->begin < expected)
-            throw Error(path, t->name,
+            throw Error(ErrorKind::DataOverlap, path, t->name,
                         "data_offsets [" + std::to_string(t->begin) + ", " +
                             std::to_string(t->end) + ") overlap tensor '" + previous->name + "'");
         if (t->begin > expected)
-            throw Error(path, t->name,
+            throw Error(ErrorKind::DataHole, path, t->name,
                         "hole in the data section: bytes " + std::to_string(expected) + ".." +
                             std::to_string(t->begin) + " belong to no tensor");
         expected = t->end;
         previous = t;
     }
     if (expected != dataSize)
-        throw Error(path, "",
+        throw Error(ErrorKind::MetadataIncompleteBuffer, path, "",
                     std::to_string(dataSize - expected) +
                         " trailing bytes after the last tensor (data ends at " +
                         std::to_string(expected) + " of " + std::to_string(dataSize) + ")");
@@ -245,27 +267,40 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
 
 SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path) {
     const std::string name = path.string();
-    PosixFile file = PosixFile::openRead(path);
-    const uint64_t size = file.size();
-    if (size < 8)
-        throw Error(name, "",
-                    "file is " + std::to_string(size) +
-                        " bytes, shorter than the 8-byte header length");
-    unsigned char lenBytes[8];
-    file.readExact(lenBytes, 8, 0);
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; --i)
-        n = (n << 8) | lenBytes[i];
-    if (n > kMaxHeaderSize)
-        throw Error(name, "",
-                    "header length " + std::to_string(n) + " exceeds the limit of " +
-                        std::to_string(kMaxHeaderSize) + " bytes");
-    if (n > size - 8)
-        throw Error(name, "",
-                    "header length " + std::to_string(n) + " runs past the end of the file (" +
-                        std::to_string(size) + " bytes)");
-    std::string json(n, '\0');
-    file.readExact(json.data(), n, 8);
+    // Opening a FIFO would block and a directory only fails at the first read.
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+        throw Error(ErrorKind::NotRegularFile, name, "", "not a regular file");
+    PosixFile file;
+    uint64_t size = 0;
+    std::string json;
+    try {
+        file = PosixFile::openRead(path);
+        size = file.size();
+        if (size < 8)
+            throw Error(ErrorKind::HeaderTooSmall, name, "",
+                        "file is " + std::to_string(size) +
+                            " bytes, shorter than the 8-byte header length");
+        unsigned char lenBytes[8];
+        file.readExact(lenBytes, 8, 0);
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; --i)
+            n = (n << 8) | lenBytes[i];
+        if (n > kMaxHeaderSize)
+            throw Error(ErrorKind::HeaderTooLarge, name, "",
+                        "header length " + std::to_string(n) + " exceeds the limit of " +
+                            std::to_string(kMaxHeaderSize) + " bytes");
+        if (n > size - 8)
+            throw Error(ErrorKind::InvalidHeaderLength, name, "",
+                        "header length " + std::to_string(n) + " runs past the end of the file (" +
+                            std::to_string(size) + " bytes)");
+        json.assign(n, '\0');
+        file.readExact(json.data(), n, 8);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Other) throw;
+        throw Error(ErrorKind::Io, e.file(), e.tensor(), e.message()); // from PosixFile
+    }
     return parseSafetensorsHeader(json, size, name);
 }
 

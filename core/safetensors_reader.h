@@ -33,10 +33,12 @@ struct SafetensorsHeader {
     bool hasMetadata = false;
 };
 
-// Reads only the 8-byte length and the header, never the data; throws Error naming the file.
+// Reads only the 8-byte length and the header, never the data; throws Error naming the file,
+// with the ErrorKind of the check that failed (Io when the file cannot be read).
 SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path);
 
-// The checks behind readSafetensorsHeader, on header bytes already in memory.
+// The checks behind readSafetensorsHeader, on header bytes already in memory. JSON nesting is
+// limited as serde_json limits it, so no header can exhaust the stack.
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSize,
                                          const std::string& path);
 

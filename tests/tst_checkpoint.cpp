@@ -1,5 +1,6 @@
 #include "checkpoint.h"
 #include "shard_builder.h"
+#include "sharding_info.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -39,6 +40,8 @@ private slots:
     void subByteChunks();
     void scanErrors_data();
     void scanErrors();
+    void duplicateMetadataKey();
+    void shardingInfoParser();
     void dtypeAndRankConflicts();
     void emptyDirectory();
     void brokenFileIsAProblemNotACrash();
@@ -52,6 +55,11 @@ private:
         const TensorInfo* t = c.find(fqn);
         if (!t) throw std::runtime_error(std::string("missing ") + fqn);
         return *t;
+    }
+    const Problem* problem(const Checkpoint& c, const QString& text) {
+        for (const Problem& p : c.problems)
+            if (QString::fromStdString(p.text()).contains(text)) return &p;
+        return nullptr;
     }
     bool hasProblem(const Checkpoint& c, const QString& text, const QString& tensorName = {}) {
         return std::any_of(c.problems.begin(), c.problems.end(), [&](const Problem& p) {
@@ -206,59 +214,124 @@ void TestCheckpoint::subByteChunks() {
 }
 
 void TestCheckpoint::scanErrors_data() {
-    QTest::addColumn<int>("kind");
+    QTest::addColumn<QString>("shardingInfo"); // "-" for none
     QTest::addColumn<QString>("expected");
-    QTest::newRow("no sharding info") << 0 << "no DCP_SHARDING_INFO";
-    QTest::newRow("sharding info not json") << 1 << "DCP_SHARDING_INFO is not valid JSON";
-    QTest::newRow("sharding info not object") << 2 << "sharding info is not a JSON object";
-    QTest::newRow("tensor without saved_offsets") << 3 << "no saved_offsets";
-    QTest::newRow("entry without saved_offsets key") << 4 << "sharding info has no saved_offsets";
-    QTest::newRow("offsets wrong length") << 5 << "has 1 entries but the chunk [2, 2] has rank 2";
-    QTest::newRow("negative offsets") << 6 << "negative number";
-    QTest::newRow("offsets not integers") << 7 << "non-negative integers";
+    QTest::addColumn<int>("kind"); // an ErrorKind, or -1 where the merge reports it
+    QTest::addColumn<QString>("tensor");
+    auto row = [](const char* tag, const std::string& info, const char* expected, int kind,
+                  const char* tensor) {
+        QTest::newRow(tag) << QString::fromStdString(info) << expected << kind << tensor;
+    };
+    auto k = [](ErrorKind kind) { return int(kind); };
+    row("no sharding info", "-", "no DCP_SHARDING_INFO", k(ErrorKind::MissingShardingInfo), "");
+    row("sharding info not json", "{not json", "DCP_SHARDING_INFO is not valid JSON",
+        k(ErrorKind::ShardingInfoSyntax), "");
+    row("sharding info not object", "[1]", "sharding info is not a JSON object",
+        k(ErrorKind::InvalidShardingInfo), "");
+    row("tensor without saved_offsets", R"({"other":{"saved_offsets":[0,0]}})", "no saved_offsets",
+        -1, "w");
+    row("entry without saved_offsets key", R"({"w":{"offsets":[0,0]}})",
+        "sharding info has no saved_offsets", k(ErrorKind::InvalidShardingInfo), "w");
+    row("entry not object", R"({"w":[0,0]})", "sharding info entry is an array",
+        k(ErrorKind::InvalidShardingInfo), "w");
+    row("offsets wrong length", R"({"w":{"saved_offsets":[0]}})",
+        "has 1 entries but the chunk [2, 2] has rank 2", -1, "w");
+    row("negative offsets", R"({"w":{"saved_offsets":[0,-2]}})",
+        "saved_offsets holds a negative number (-2)", k(ErrorKind::NegativeNumber), "w");
+    row("offsets not integers", R"({"w":{"saved_offsets":[0,"1"]}})", "non-negative integers",
+        k(ErrorKind::NotAnInteger), "w");
+    row("offsets not an array", R"({"w":{"saved_offsets":0}})", "saved_offsets must be an array",
+        k(ErrorKind::InvalidShardingInfo), "w");
+    row("negative zero offset", R"({"w":{"saved_offsets":[0,-0]}})", "saved_offsets holds -0",
+        k(ErrorKind::NegativeZero), "w");
+    row("negative offset past int64", R"({"w":{"saved_offsets":[-18446744073709551617,0]}})",
+        "saved_offsets holds a negative number (-18446744073709551617)",
+        k(ErrorKind::NegativeNumber), "w");
+    row("offset past u64", R"({"w":{"saved_offsets":[0,18446744073709551616]}})",
+        "saved_offsets holds 18446744073709551616, too large", k(ErrorKind::NumberOverflow), "w");
+    row("duplicate sharding entry", R"({"w":{"saved_offsets":[0,0]},"w":{"saved_offsets":[0,0]}})",
+        "DCP_SHARDING_INFO lists this tensor twice", k(ErrorKind::DuplicateShardingEntry), "w");
+    row("saved_offsets twice", R"({"w":{"saved_offsets":[0,0],"saved_offsets":[2,0]}})",
+        "saved_offsets twice", k(ErrorKind::DuplicateKey), "w");
+    row("deep nesting", R"({"w":{"saved_offsets":[0,0],"x":)" + std::string(100'000, '[') + "}}",
+        "recursion limit", k(ErrorKind::NestingTooDeep), "w");
 }
 
 void TestCheckpoint::scanErrors() {
-    QFETCH(int, kind);
+    QFETCH(QString, shardingInfo);
     QFETCH(QString, expected);
+    QFETCH(int, kind);
+    QFETCH(QString, tensor);
     fs::create_directories(dir());
     ShardOptions o;
-    switch (kind) {
-    case 0:
+    if (shardingInfo == "-")
         o.withShardingInfo = false;
-        break;
-    case 1:
-        o.shardingInfoOverride = "{not json";
-        break;
-    case 2:
-        o.shardingInfoOverride = "[1]";
-        break;
-    case 3:
-        o.shardingInfoOverride = R"({"other":{"saved_offsets":[0,0]}})";
-        break;
-    case 4:
-        o.shardingInfoOverride = R"({"w":{"offsets":[0,0]}})";
-        break;
-    case 5:
-        o.shardingInfoOverride = R"({"w":{"saved_offsets":[0]}})";
-        break;
-    case 6:
-        o.shardingInfoOverride = R"({"w":{"saved_offsets":[0,-2]}})";
-        break;
-    case 7:
-        o.shardingInfoOverride = R"({"w":{"saved_offsets":[0,"1"]}})";
-        break;
-    }
+    else
+        o.shardingInfoOverride = shardingInfo.toStdString();
     writeShard(dir() / "shard-1.safetensors", {{"w", "F32", {0, 0}, {2, 2}, std::string(16, 'q')}},
                o);
     Checkpoint c = scanCheckpoint(dir());
     QVERIFY(c.hasErrors());
-    QVERIFY2(hasProblem(c, expected),
-             c.problems.empty() ? "none" : c.problems.front().text().c_str());
-    QVERIFY(hasProblem(c, "shard-1.safetensors"));
-    if (kind >= 3 && kind != 4 /* the SAX error happens before a tensor is known for 4 too */)
-        QVERIFY(std::any_of(c.problems.begin(), c.problems.end(),
-                            [](const Problem& p) { return p.tensor == "w"; }));
+    const Problem* p = problem(c, expected);
+    QVERIFY2(p, c.problems.empty() ? "none" : c.problems.front().text().c_str());
+    QCOMPARE(QString::fromStdString(p->file), QString("shard-1.safetensors"));
+    QCOMPARE(QString::fromStdString(p->tensor), tensor);
+    if (kind >= 0) QCOMPARE(errorKindName(p->kind), errorKindName(ErrorKind(kind)));
+    QVERIFY(!c.files.front().valid || kind < 0);
+}
+
+void TestCheckpoint::duplicateMetadataKey() {
+    // writeShard always writes "format": "pt"; a second one is a duplicate key.
+    fs::create_directories(dir());
+    ShardOptions o;
+    o.extraMetadata["format"] = "pt";
+    writeShard(dir() / "shard-1.safetensors", {{"w", "U8", {0}, {2}, "ab"}}, o);
+    Checkpoint c = scanCheckpoint(dir());
+    const Problem* p = problem(c, "duplicate key \"format\" in __metadata__");
+    QVERIFY2(p, c.problems.empty() ? "none" : c.problems.front().text().c_str());
+    QCOMPARE(p->kind, ErrorKind::DuplicateKey);
+    QCOMPARE(p->file, std::string("shard-1.safetensors"));
+    QVERIFY(!c.files.front().valid);
+}
+
+void TestCheckpoint::shardingInfoParser() {
+    const auto entries = parseShardingInfo(
+        R"( {"b":{"saved_offsets":[4,0]},"a\u00e9":{"other":{"x":[1e400,-0]},"saved_offsets":[]}} )");
+    QCOMPARE(entries.size(), size_t(2));
+    QCOMPARE(entries[0].fqn, std::string("b")); // written order, not sorted
+    QCOMPARE(entries[0].offsets, (Shape{4, 0}));
+    QCOMPARE(entries[1].fqn, std::string("a\u00e9"));
+    QVERIFY(entries[1].offsets.empty());
+    QVERIFY(parseShardingInfo("{}").empty());
+
+    struct Case {
+        std::string text;
+        ErrorKind kind;
+        std::string tensor;
+    };
+    const std::vector<Case> cases = {
+        {"", ErrorKind::ShardingInfoSyntax, ""},
+        {R"({"a":{"saved_offsets":[0]}} x)", ErrorKind::ShardingInfoSyntax, "a"},
+        {R"({"a":{"saved_offsets":[0]},"b":{"saved_offsets":[0,)", ErrorKind::ShardingInfoSyntax,
+         "b"},
+        {"null", ErrorKind::InvalidShardingInfo, ""},
+        {R"({"a":{"saved_offsets":[0]},"a":{"saved_offsets":[1]}})",
+         ErrorKind::DuplicateShardingEntry, "a"},
+        {R"({"a":{"saved_offsets":[-0]}})", ErrorKind::NegativeZero, "a"},
+        {R"({"a":{"saved_offsets":[1.0]}})", ErrorKind::NotAnInteger, "a"},
+        {std::string(100'000, '{'), ErrorKind::ShardingInfoSyntax, ""}, // a key must follow
+        {"{\"a\":" + std::string(100'000, '['), ErrorKind::InvalidShardingInfo, "a"},
+        {R"({"a":{"x":)" + std::string(100'000, '[') + "]}}", ErrorKind::NestingTooDeep, "a"},
+    };
+    for (const Case& c : cases) {
+        try {
+            parseShardingInfo(c.text);
+            QFAIL(qPrintable(QString::fromStdString("accepted " + c.text.substr(0, 60))));
+        } catch (const JsonError& e) {
+            QCOMPARE(errorKindName(e.kind()), errorKindName(c.kind));
+            QCOMPARE(e.tensor(), c.tensor);
+        }
+    }
 }
 
 void TestCheckpoint::dtypeAndRankConflicts() {
@@ -281,7 +354,8 @@ void TestCheckpoint::dtypeAndRankConflicts() {
     writeShard(dir() / "a.safetensors", {{"d", "F32", {0}, {2}, std::string(8, 'x')}}, noOffsets);
     writeShard(dir() / "b.safetensors", {{"d", "BF16", {2}, {2}, std::string(4, 'x')}});
     Checkpoint again = scanCheckpoint(dir());
-    QVERIFY(hasProblem(again, "b.safetensors: tensor 'd': dtype BF16 here but F32 in a.safetensors"));
+    QVERIFY(
+        hasProblem(again, "b.safetensors: tensor 'd': dtype BF16 here but F32 in a.safetensors"));
 }
 
 void TestCheckpoint::emptyDirectory() {
@@ -308,6 +382,7 @@ void TestCheckpoint::brokenFileIsAProblemNotACrash() {
     QCOMPARE(c.files.size(), size_t(3));
     QVERIFY(!c.files[2].valid);
     QVERIFY(hasProblem(c, "shard-00003-broken.safetensors: header not valid JSON"));
+    QCOMPARE(problem(c, "shard-00003-broken")->kind, ErrorKind::JsonSyntax);
     QCOMPARE(tensor(c, "w").status, CoverageStatus::Complete);
 }
 

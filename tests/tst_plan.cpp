@@ -102,7 +102,7 @@ void TestPlan::badMappings_data() {
                                << "file index 100000 is above the limit of 99999"
                                << "a";
     QTest::newRow("beyond 64 bits") << R"({"a": 99999999999999999999999})"
-                                    << "line 1, column 30: number too large"
+                                    << "line 1, column 7: file index is above the limit of 99999"
                                     << "a";
     QTest::newRow("empty") << ""
                            << "the mapping file is empty"

@@ -1,5 +1,6 @@
 #include "checkpoint.h"
 #include "error.h"
+#include "json_cursor.h"
 #include "safetensors_reader.h"
 #include "shard_builder.h"
 
@@ -8,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 using namespace shardscope;
 using namespace testing;
@@ -20,6 +22,9 @@ private slots:
     void rejectsBadFiles_data();
     void rejectsBadFiles();
     void rejectsShortFile();
+    void rejectsWhatIsNotAFile();
+    void nestingStopsAtTheReferenceLimit();
+    void errorKinds();
     void acceptsMetadataAnywhereAndPadding();
     void acceptsEveryDtype();
     void acceptsZeroSizeAndUnknownKeysAndUnicode();
@@ -37,89 +42,155 @@ static std::string entry(const std::string& name, const std::string& dtype,
            ",\"data_offsets\":[" + std::to_string(b) + "," + std::to_string(e) + "]}";
 }
 
+Q_DECLARE_METATYPE(shardscope::ErrorKind)
+
+static std::string nested(char open, size_t depth) {
+    std::string out;
+    out.reserve(depth * 5);
+    for (size_t i = 0; i < depth; ++i)
+        out += open == '[' ? "[" : "{\"k\":";
+    out += "0";
+    for (size_t i = 0; i < depth; ++i)
+        out += open == '[' ? ']' : '}';
+    return out;
+}
+
+// One entry "a" of a U8 [1] whose unknown key "x" holds `value`.
+static std::string withExtra(const std::string& value) {
+    return "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1],\"x\":" + value + "}}";
+}
+
 void TestSafetensorsReader::rejectsBadFiles_data() {
     QTest::addColumn<QByteArray>("header");
     QTest::addColumn<QByteArray>("data");
     QTest::addColumn<qint64>("length");
     QTest::addColumn<QString>("expected");
+    QTest::addColumn<ErrorKind>("kind");
+    QTest::addColumn<QString>("tensor");
     auto row = [](const char* tag, const std::string& header, const std::string& data,
-                  const char* expected, qint64 length = -1) {
+                  const char* expected, ErrorKind kind, const char* tensor = "",
+                  qint64 length = -1) {
         QTest::newRow(tag) << QByteArray::fromStdString(header) << QByteArray::fromStdString(data)
-                           << length << QString(expected);
+                           << length << QString(expected) << kind << QString::fromUtf8(tensor);
     };
+    using K = ErrorKind;
     const std::string ok = entry("a", "F32", "[2]", 0, 8);
-    row("header too long", "{}", "", "exceeds the limit of 100000000", 100'000'001);
-    row("header past end", "{}", "", "runs past the end of the file", 4096);
-    row("not utf8", "{\"a\xff\":{}}", "", "not valid UTF-8");
-    row("overlong utf8", "{\"a\xc0\xaf\":{}}", "", "not valid UTF-8");
-    row("not json", "{\"a\": }", "", "not valid JSON");
-    row("trailing garbage", "{} x", "", "not valid JSON");
-    row("array", "[1,2]", "", "must start with '{'");
-    row("leading space", " {}", "", "must start with '{'");
-    row("entry not object", "{\"a\":5}", "", "entry must be an object");
-    row("missing dtype", "{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", std::string(8, 'x'),
-        "missing \"dtype\"");
-    row("missing shape", "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", std::string(8, 'x'),
-        "missing \"shape\"");
+    const std::string x8(8, 'x');
+    row("header too long", "{}", "", "exceeds the limit of 100000000", K::HeaderTooLarge, "",
+        100'000'001);
+    row("header past end", "{}", "", "runs past the end of the file", K::InvalidHeaderLength, "",
+        4096);
+    row("not utf8", "{\"a\xff\":{}}", "", "not valid UTF-8", K::InvalidUtf8);
+    row("overlong utf8", "{\"a\xc0\xaf\":{}}", "", "not valid UTF-8", K::InvalidUtf8);
+    row("not json", "{\"a\": }", "", "not valid JSON", K::JsonSyntax);
+    row("trailing garbage", "{} x", "", "not valid JSON", K::JsonSyntax);
+    row("array", "[1,2]", "", "must start with '{'", K::InvalidHeaderStart);
+    row("leading space", " {}", "", "must start with '{'", K::InvalidHeaderStart);
+    row("empty header", "", "", "must start with '{'", K::InvalidHeaderStart);
+    row("entry not object", "{\"a\":5}", "", "entry must be an object", K::InvalidHeaderField, "a");
+    row("missing dtype", "{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", x8, "missing \"dtype\"",
+        K::MissingField, "a");
+    row("missing shape", "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", x8,
+        "missing \"shape\"", K::MissingField, "a");
     row("missing offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", "",
-        "missing \"data_offsets\"");
-    row("dtype not string", "{\"a\":{\"dtype\":4,\"shape\":[2],\"data_offsets\":[0,8]}}",
-        std::string(8, 'x'), "dtype must be a string");
-    row("shape not array", "{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}",
-        std::string(8, 'x'), "shape must be an array");
-    row("negative shape", "{" + entry("a", "F32", "[-2]", 0, 8) + "}", std::string(8, 'x'),
-        "negative number");
-    row("fractional shape", "{" + entry("a", "F32", "[2.5]", 0, 8) + "}", std::string(8, 'x'),
-        "non-negative integers");
-    row("nested shape", "{" + entry("a", "F32", "[[2]]", 0, 8) + "}", std::string(8, 'x'),
-        "non-negative integers");
-    row("three offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,9]}}",
-        std::string(8, 'x'), "exactly 2");
-    row("negative offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-1,8]}}",
-        std::string(8, 'x'), "negative number");
-    row("unknown dtype", "{" + entry("a", "F128", "[2]", 0, 8) + "}", std::string(8, 'x'),
-        "unknown dtype \"F128\"");
-    row("lowercase dtype", "{" + entry("a", "f32", "[2]", 0, 8) + "}", std::string(8, 'x'),
-        "unknown dtype \"f32\"");
-    row("size mismatch", "{" + entry("a", "F32", "[3]", 0, 8) + "}", std::string(8, 'x'),
-        "needs 12");
+        "missing \"data_offsets\"", K::MissingField, "a");
+    row("dtype not string", "{\"a\":{\"dtype\":4,\"shape\":[2],\"data_offsets\":[0,8]}}", x8,
+        "dtype must be a string", K::InvalidHeaderField, "a");
+    row("shape not array", "{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", x8,
+        "shape must be an array", K::InvalidHeaderField, "a");
+    row("negative shape", "{" + entry("a", "F32", "[-2]", 0, 8) + "}", x8,
+        "shape holds a negative number (-2)", K::NegativeNumber, "a");
+    row("fractional shape", "{" + entry("a", "F32", "[2.5]", 0, 8) + "}", x8,
+        "non-negative integers", K::NotAnInteger, "a");
+    row("nested shape", "{" + entry("a", "F32", "[[2]]", 0, 8) + "}", x8, "non-negative integers",
+        K::NotAnInteger, "a");
+    row("string in shape", "{" + entry("a", "F32", "[\"2\"]", 0, 8) + "}", x8,
+        "non-negative integers, found a string", K::NotAnInteger, "a");
+    row("three offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,9]}}", x8,
+        "exactly 2", K::InvalidHeaderField, "a");
+    row("negative offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-1,8]}}", x8,
+        "data_offsets holds a negative number (-1)", K::NegativeNumber, "a");
+    row("unknown dtype", "{" + entry("a", "F128", "[2]", 0, 8) + "}", x8, "unknown dtype \"F128\"",
+        K::UnknownDtype, "a");
+    row("lowercase dtype", "{" + entry("a", "f32", "[2]", 0, 8) + "}", x8, "unknown dtype \"f32\"",
+        K::UnknownDtype, "a");
+    row("size mismatch", "{" + entry("a", "F32", "[3]", 0, 8) + "}", x8, "needs 12",
+        K::TensorSizeMismatch, "a");
     row("past data end", "{" + entry("a", "F32", "[2]", 0, 8) + "}", std::string(4, 'x'),
-        "past the end of the data section");
-    row("begin after end", "{" + entry("a", "F32", "[0]", 8, 4) + "}", std::string(8, 'x'),
-        "end before they begin");
+        "past the end of the data section", K::OffsetsOutOfBounds, "a");
+    row("begin after end", "{" + entry("a", "F32", "[0]", 8, 4) + "}", x8, "end before they begin",
+        K::InvalidOffsets, "a");
     row("overlap", "{" + ok + "," + entry("b", "F32", "[2]", 4, 12) + "}", std::string(12, 'x'),
-        "overlap");
+        "overlap", K::DataOverlap, "b");
     row("hole", "{" + ok + "," + entry("b", "F32", "[1]", 12, 16) + "}", std::string(16, 'x'),
-        "hole in the data section");
-    row("hole at start", "{" + entry("a", "F32", "[1]", 4, 8) + "}", std::string(8, 'x'),
-        "hole in the data section");
-    row("trailing bytes", "{" + ok + "}", std::string(12, 'x'), "4 trailing bytes");
-    row("duplicate name", "{" + ok + "," + entry("a", "F32", "[0]", 8, 8) + "}",
-        std::string(8, 'x'), "duplicate tensor name \"a\"");
+        "hole in the data section", K::DataHole, "b");
+    row("hole at start", "{" + entry("a", "F32", "[1]", 4, 8) + "}", x8, "hole in the data section",
+        K::DataHole, "a");
+    row("trailing bytes", "{" + ok + "}", std::string(12, 'x'), "4 trailing bytes",
+        K::MetadataIncompleteBuffer);
+    row("duplicate name", "{" + ok + "," + entry("a", "F32", "[0]", 8, 8) + "}", x8,
+        "duplicate tensor name \"a\"", K::DuplicateTensorName, "a");
     row("duplicate key",
-        "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
-        std::string(8, 'x'), "duplicate key");
+        "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", x8,
+        "duplicate key \"dtype\"", K::DuplicateKey, "a");
     row("metadata value not string", "{\"__metadata__\":{\"k\":1}}", "",
-        "must map strings to strings");
-    row("metadata not object", "{\"__metadata__\":\"x\"}", "", "__metadata__ must be an object");
-    row("bad escape", "{\"a\\q\":{}}", "", "invalid escape");
-    row("raw control character", "{\"a\tb\":{}}", "", "control character");
-    row("lone surrogate", "{\"a\\ud800\":{}}", "", "unpaired surrogate");
-    row("bad hex", "{\"a\\u00zz\":{}}", "", "bad hex digit");
-    row("unterminated", "{\"abc", "", "unterminated string");
-    row("leading zero", "{" + entry("a", "U8", "[01]", 0, 1) + "}", "x", "not valid JSON");
+        "must map strings to strings", K::InvalidHeaderField);
+    row("metadata not object", "{\"__metadata__\":\"x\"}", "", "__metadata__ must be an object",
+        K::InvalidHeaderField);
+    row("bad escape", "{\"a\\q\":{}}", "", "invalid escape", K::JsonSyntax);
+    row("raw control character", "{\"a\tb\":{}}", "", "control character", K::JsonSyntax);
+    row("lone surrogate", "{\"a\\ud800\":{}}", "", "unpaired surrogate", K::JsonSyntax);
+    row("bad hex", "{\"a\\u00zz\":{}}", "", "bad hex digit", K::JsonSyntax);
+    row("unterminated", "{\"abc", "", "unterminated string", K::JsonSyntax);
+    row("leading zero", "{" + entry("a", "U8", "[01]", 0, 1) + "}", "x", "not valid JSON",
+        K::JsonSyntax);
     row("exponent", "{" + entry("a", "U8", "[1e0]", 0, 1) + "}", "x",
-        "non-negative integers, found a fraction");
+        "non-negative integers, found a fraction", K::NotAnInteger, "a");
     row("huge number", "{" + entry("a", "U8", "[99999999999999999999]", 0, 1) + "}", "x",
-        "too large");
+        "shape holds 99999999999999999999, too large", K::NumberOverflow, "a");
     row("metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", "",
-        "duplicate tensor name \"__metadata__\"");
+        "duplicate tensor name \"__metadata__\"", K::DuplicateTensorName);
     row("metadata nested", "{\"__metadata__\":{\"k\":{\"x\":\"y\"}}}", "",
-        "must map strings to strings");
+        "must map strings to strings", K::InvalidHeaderField);
     row("sub-byte partial byte", "{" + entry("a", "F4", "[3]", 0, 2) + "}", std::string(2, 'x'),
-        "not a whole number of bytes");
+        "not a whole number of bytes", K::MisalignedSlice, "a");
     row("shape overflow", "{" + entry("a", "U8", "[4294967296,4294967296]", 0, 0) + "}", "",
-        "overflows");
+        "overflows", K::InvalidShape, "a");
+
+    // As strict as the reference loader (serde_json reads -0 as a float, not an integer).
+    row("negative zero in shape", "{" + entry("a", "U8", "[-0]", 0, 0) + "}", "", "shape holds -0",
+        K::NegativeZero, "a");
+    row("negative zero begin", "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[-0,0]}}",
+        "", "data_offsets holds -0", K::NegativeZero, "a");
+    row("negative zero end", "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,-0]}}", "",
+        "data_offsets holds -0", K::NegativeZero, "a");
+    row("negative zero fraction", "{" + entry("a", "U8", "[-0.0]", 0, 0) + "}", "",
+        "found a fraction (-0.0)", K::NotAnInteger, "a");
+    // Negative numbers past int64 are reported as written, never as a wrapped magnitude.
+    row("negative past int64", "{" + entry("a", "U8", "[-18446744073709551617]", 0, 0) + "}", "",
+        "shape holds a negative number (-18446744073709551617)", K::NegativeNumber, "a");
+    row("negative 2^64", "{" + entry("a", "U8", "[-18446744073709551616]", 0, 0) + "}", "",
+        "negative number (-18446744073709551616)", K::NegativeNumber, "a");
+    row("negative int64 min",
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[-9223372036854775808,0]}}", "",
+        "negative number (-9223372036854775808)", K::NegativeNumber, "a");
+    row("offset past u64",
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,"
+        "18446744073709551616]}}",
+        "", "data_offsets holds 18446744073709551616, too large", K::NumberOverflow, "a");
+    row("offset u64 max",
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,18446744073709551615]}}", "",
+        "data_offsets end at 18446744073709551615", K::OffsetsOutOfBounds, "a");
+    row("duplicate metadata key", "{\"__metadata__\":{\"k\":\"a\",\"j\":\"b\",\"k\":\"a\"}}", "",
+        "duplicate key \"k\" in __metadata__", K::DuplicateKey);
+    // serde_json's recursion limit, not the stack, bounds nesting.
+    row("deep arrays", withExtra(std::string(100'000, '[')), "x", "recursion limit",
+        K::NestingTooDeep);
+    row("deep closed arrays", withExtra(nested('[', 100'000)), "x", "recursion limit",
+        K::NestingTooDeep);
+    row("deep objects", withExtra(nested('{', 100'000)), "x", "recursion limit", K::NestingTooDeep);
+    row("deep in metadata", "{\"__metadata__\":" + nested('[', 100'000) + "}", "",
+        "__metadata__ must be an object", K::InvalidHeaderField);
 }
 
 void TestSafetensorsReader::rejectsBadFiles() {
@@ -127,6 +198,8 @@ void TestSafetensorsReader::rejectsBadFiles() {
     QFETCH(QByteArray, data);
     QFETCH(qint64, length);
     QFETCH(QString, expected);
+    QFETCH(ErrorKind, kind);
+    QFETCH(QString, tensor);
     const fs::path p = path("bad.safetensors");
     writeRaw(p, header.toStdString(), data.toStdString(), length);
     try {
@@ -134,9 +207,12 @@ void TestSafetensorsReader::rejectsBadFiles() {
         QFAIL("accepted a broken file");
     } catch (const Error& e) {
         const QString what = QString::fromStdString(e.what());
+        QCOMPARE(errorKindName(e.kind()), errorKindName(kind));
         QVERIFY2(what.contains(expected), qPrintable(what));
         QVERIFY2(what.contains("bad.safetensors"), qPrintable(what)); // names the file
         QCOMPARE(QString::fromStdString(e.file()), QString::fromStdString(p.string()));
+        QCOMPARE(QString::fromStdString(e.tensor()), tensor);
+        if (!tensor.isEmpty()) QVERIFY2(what.contains("tensor '" + tensor + "'"), qPrintable(what));
     }
 }
 
@@ -148,8 +224,85 @@ void TestSafetensorsReader::rejectsShortFile() {
             readSafetensorsHeader(p);
             QFAIL("accepted a short file");
         } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::HeaderTooSmall);
             QVERIFY2(QString(e.what()).contains("shorter than the 8-byte header length"), e.what());
         }
+    }
+}
+
+void TestSafetensorsReader::rejectsWhatIsNotAFile() {
+    const fs::path dir = path("dir.safetensors");
+    fs::create_directories(dir);
+    try {
+        readSafetensorsHeader(dir);
+        QFAIL("read a directory");
+    } catch (const Error& e) {
+        QCOMPARE(e.kind(), ErrorKind::NotRegularFile);
+        QCOMPARE(e.file(), dir.string());
+    }
+    try {
+        readSafetensorsHeader(path("missing.safetensors"));
+        QFAIL("read a missing file");
+    } catch (const Error& e) {
+        QCOMPARE(e.kind(), ErrorKind::Io);
+        QVERIFY2(QString(e.what()).contains("missing.safetensors"), e.what());
+    }
+}
+
+void TestSafetensorsReader::nestingStopsAtTheReferenceLimit() {
+    // serde_json parses 127 nested arrays or objects and refuses the 128th.
+    for (char open : {'[', '{'}) {
+        const std::string fits = nested(open, 127), tooDeep = nested(open, 128);
+        JsonCursor ok(fits);
+        ok.skipValue();
+        QVERIFY(ok.atEnd());
+        JsonCursor cur(tooDeep);
+        try {
+            cur.skipValue();
+            QFAIL("accepted 128 levels");
+        } catch (const JsonError& e) {
+            QCOMPARE(e.kind(), ErrorKind::NestingTooDeep);
+            QCOMPARE(e.position(), open == '[' ? size_t(127) : size_t(127 * 5));
+        }
+    }
+    // In a header the top object and the entry are two of those levels.
+    const fs::path p = path("deep.safetensors");
+    writeRaw(p, withExtra(nested('[', 125)), "x");
+    QCOMPARE(readSafetensorsHeader(p).tensors.size(), size_t(1));
+    writeRaw(p, withExtra(nested('[', 126)), "x");
+    try {
+        readSafetensorsHeader(p);
+        QFAIL("accepted 128 levels in a header");
+    } catch (const Error& e) {
+        QCOMPARE(e.kind(), ErrorKind::NestingTooDeep);
+    }
+    // 100,000 levels: a clean error, not a stack overflow.
+    const std::string brackets(100'000, '[');
+    JsonCursor deep(brackets);
+    try {
+        deep.skipValue();
+        QFAIL("accepted 100,000 levels");
+    } catch (const JsonError& e) {
+        QCOMPARE(e.kind(), ErrorKind::NestingTooDeep);
+    }
+}
+
+void TestSafetensorsReader::errorKinds() {
+    // The form without a kind stays for callers not yet converted.
+    const Error plain("f", "t", "m");
+    QCOMPARE(plain.kind(), ErrorKind::Other);
+    QCOMPARE(std::string(plain.what()), std::string("f: tensor 't': m"));
+    const Error kinded(ErrorKind::NoSpace, "f", "", "full");
+    QCOMPARE(kinded.kind(), ErrorKind::NoSpace);
+    QCOMPARE(std::string(kinded.what()), std::string("f: full"));
+    const Problem problem{Severity::Warning, "f", "t", "m"};
+    QCOMPARE(problem.kind, ErrorKind::Other);
+    QCOMPARE(std::string(errorKindName(ErrorKind::NestingTooDeep)), std::string("NestingTooDeep"));
+    std::set<std::string> names;
+    for (int k = int(ErrorKind::Other); k <= int(ErrorKind::Usage); ++k) {
+        const std::string name = errorKindName(ErrorKind(k));
+        QVERIFY2(name != "?", qPrintable(QString::number(k)));
+        QVERIFY2(names.insert(name).second, name.c_str());
     }
 }
 
