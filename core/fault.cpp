@@ -15,7 +15,7 @@ struct FaultPlan {
     bool active = false;
     FaultOp op = FaultOp::Write;
     long at = 0;
-    enum class Action { Fail, Kill, Interrupt } action = Action::Fail;
+    enum class Action { Fail, Kill, Interrupt, Pause } action = Action::Fail;
 };
 
 FaultPlan parsePlan() {
@@ -45,6 +45,8 @@ FaultPlan parsePlan() {
         plan.action = FaultPlan::Action::Kill;
     else if (end && std::strcmp(end, ":int") == 0)
         plan.action = FaultPlan::Action::Interrupt;
+    else if (end && std::strcmp(end, ":pause") == 0)
+        plan.action = FaultPlan::Action::Pause;
     plan.active = true;
     return plan;
 }
@@ -68,6 +70,9 @@ int faultPoint(FaultOp op) {
         break;
     case FaultPlan::Action::Interrupt:
         ::kill(::getpid(), SIGINT); // process-directed: the CLI takes signals on one thread
+        return 0;
+    case FaultPlan::Action::Pause: // a test holds the run here (SIGSTOP) and resumes it later
+        ::kill(::getpid(), SIGSTOP);
         return 0;
     case FaultPlan::Action::Fail:
         break;

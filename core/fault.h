@@ -9,6 +9,7 @@ namespace shardscope {
 //   SHARDSCOPE_TEST_FAULT=rename:3        the 3rd rename fails with EIO
 //   SHARDSCOPE_TEST_FAULT=write:10:kill   the process is killed (SIGKILL) at the 10th write
 //   SHARDSCOPE_TEST_FAULT=copy:1:int      SIGINT is raised at the 1st sidecar copy
+//   SHARDSCOPE_TEST_FAULT=mkdir:2:pause   the process stops itself (SIGSTOP) at the 2nd mkdir
 // Counting is per operation kind and process-wide.
 enum class FaultOp { Write, Rename, Copy, Mkdir, Remove };
 
