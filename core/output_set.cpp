@@ -268,7 +268,7 @@ void OutputSet::recoverLeftovers() {
             publishSteps(m_directory, staging, journal, done);
             removeTree(m_directory / journal.aside);
             removeTree(staging);
-            m_notes.push_back("an earlier run was interrupted while publishing a verified export; "
+            m_notes.push_back("an earlier run was interrupted while publishing a complete export; "
                               "its publishing was completed (" +
                               staging.filename().string() + ")");
         } else {
