@@ -6,8 +6,8 @@
 #include "format_units.h"
 #include "plan.h"
 #include "posix_file.h"
-#include "signal_stop.h"
 #include "safetensors_writer.h"
+#include "signal_stop.h"
 #include "verify.h"
 
 #include <atomic>
@@ -55,8 +55,7 @@ Exit codes: 0 success, 1 bad input or failed run, 2 usage error.
 struct Args {
     std::vector<std::string> positional;
     std::optional<std::string> mapping, against, unmapped, threads;
-    bool json = false, overwrite = false, quiet = false, sync = false, help = false,
-         verify = false;
+    bool json = false, overwrite = false, quiet = false, sync = false, help = false, verify = false;
 };
 
 class UsageError : public std::runtime_error {
@@ -335,7 +334,8 @@ int cmdConsolidate(const Args& a) {
                             phaseStart = start](const EngineProgress& p) mutable {
             if (p.phase != phase) phase = p.phase, phaseStart = std::chrono::steady_clock::now();
             const double elapsed =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - phaseStart).count();
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - phaseStart)
+                    .count();
             const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 1;
             const double rate = elapsed > 0 ? double(p.bytesDone) / elapsed : 0;
             std::string eta = rate > 0 && fraction > 0.01

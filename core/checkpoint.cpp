@@ -5,13 +5,13 @@
 #include "posix_file.h"
 #include "runs.h"
 #include "safetensors_reader.h"
-#include "sidecars.h"
 #include "sharding_info.h"
+#include "sidecars.h"
 
 #include <algorithm>
 #include <chrono>
-#include <mutex>
 #include <cstring>
+#include <mutex>
 #include <unordered_map>
 
 namespace fs = std::filesystem;
@@ -173,13 +173,13 @@ public:
                                formatRegion(p.primary.offsets, end) +
                                (failures[i].empty() ? " with different bytes"
                                                     : ", and reading them failed: " + failures[i]);
-            ckpt.problems.push_back({Severity::Error, "", t.fqn, t.coverageDetail});
+            ckpt.problems.push_back(
+                {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::Coverage});
         }
     }
 
 private:
-    static bool equal(const std::vector<PosixFile>& files, const Pair& p,
-                      ScanReporter& reporter) {
+    static bool equal(const std::vector<PosixFile>& files, const Pair& p, ScanReporter& reporter) {
         if (p.primary.bytes() != p.other.bytes()) return false;
         constexpr uint64_t kBlock = 1 << 20;
         std::vector<char> a(std::min(kBlock, p.primary.bytes())), b(a.size());
@@ -222,7 +222,8 @@ std::string subByteProblem(const TensorInfo& t) {
 
 std::vector<fs::path> listShardFiles(const fs::path& directory, std::vector<Problem>* skipped) {
     std::error_code ec;
-    if (!fs::is_directory(directory, ec)) throw Error(directory.string(), "", "not a directory");
+    if (!fs::is_directory(directory, ec))
+        throw Error(ErrorKind::Io, directory.string(), "", "not a directory");
     std::vector<fs::path> out;
     std::vector<Problem> odd;
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
@@ -242,9 +243,9 @@ std::vector<fs::path> listShardFiles(const fs::path& directory, std::vector<Prob
             kind = "is a symbolic link to a missing file";
         else if (status.type() == fs::file_type::none)
             kind = "cannot be examined: " + fileEc.message();
-        odd.push_back({Severity::Warning, name, "", kind + "; skipped"});
+        odd.push_back({Severity::Warning, name, "", kind + "; skipped", ErrorKind::NotRegularFile});
     }
-    if (ec) throw Error(directory.string(), "", "cannot list: " + ec.message());
+    if (ec) throw Error(ErrorKind::Io, directory.string(), "", "cannot list: " + ec.message());
     std::sort(out.begin(), out.end(),
               [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
     std::sort(odd.begin(), odd.end(),
@@ -258,7 +259,7 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
     ckpt.directory = directory;
     const auto paths = listShardFiles(directory, &ckpt.problems);
     if (paths.empty())
-        throw Error(directory.string(), "",
+        throw Error(ErrorKind::NoShards, directory.string(), "",
                     "no *.safetensors shard files in this directory" +
                         (ckpt.problems.empty() ? std::string()
                                                : " (" + ckpt.problems.front().text() + ")"));
@@ -294,7 +295,8 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             ckpt.tensors[t].status = CoverageStatus::Invalid;
             ckpt.tensors[t].coverageDetail = message;
         }
-        ckpt.problems.push_back({Severity::Error, file, ckpt.tensors[t].fqn, message});
+        ckpt.problems.push_back(
+            {Severity::Error, file, ckpt.tensors[t].fqn, message, ErrorKind::ChunkConflict});
     };
 
     for (size_t f = 0; f < paths.size(); ++f) {
@@ -420,7 +422,8 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
             return true; // compared below, all pairs at once
         });
         if (t.status != CoverageStatus::Complete)
-            ckpt.problems.push_back({Severity::Error, "", t.fqn, t.coverageDetail});
+            ckpt.problems.push_back(
+                {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::Coverage});
     }
 
     reporter.add(ckpt.tensors.size() % 1024);

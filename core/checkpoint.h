@@ -4,10 +4,10 @@
 #include "error.h"
 #include "shape.h"
 
-#include <stop_token>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -126,7 +126,7 @@ bool chunkFor(const DemoTensor& t, int r, Shape& offsets, Shape& shape) {
 void writeText(const fs::path& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
-    if (!out) throw Error(path.string(), "", "cannot write");
+    if (!out) throw Error(ErrorKind::Io, path.string(), "", "cannot write");
 }
 
 } // namespace
@@ -134,7 +134,7 @@ void writeText(const fs::path& path, const std::string& text) {
 void writeDemoCheckpoint(const fs::path& directory) {
     std::error_code ec;
     fs::create_directories(directory / ".hf_metadata", ec);
-    if (ec) throw Error(directory.string(), "", "cannot create: " + ec.message());
+    if (ec) throw Error(ErrorKind::Io, directory.string(), "", "cannot create: " + ec.message());
     const auto model = demoModel();
     std::map<std::string, std::string> full;
     for (const auto& t : model)

@@ -181,9 +181,9 @@ private:
                 break;
             }
             if (n == 0)
-                throw Error(m_sources[file].path(), "",
+                throw Error(ErrorKind::Io, m_sources[file].path(), "",
                             "file ended early at byte " + std::to_string(in));
-            throw Error(out.path(), "", "copy failed: " + systemError(errno));
+            throw Error(ErrorKind::Io, out.path(), "", "copy failed: " + systemError(errno));
         }
         while (left > 0) { // through memory, in bounded blocks
             uint64_t n = std::min<uint64_t>(left, scratch.size());
@@ -315,8 +315,9 @@ private:
             if (t.status != CoverageStatus::Complete) continue;
             bool allLong = !t.chunks.empty();
             for (const Chunk& c : t.chunks)
-                allLong = allLong && ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype))
-                                             .runBytes() >= kDirectRunBytes;
+                allLong = allLong &&
+                          ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype)).runBytes() >=
+                              kDirectRunBytes;
             direct[i] = allLong;
         }
         return direct;
@@ -331,7 +332,7 @@ private:
 void copySidecar(const fs::path& from, const fs::path& to, const EngineOptions& options,
                  ProgressReporter& reporter) {
     if (const int injected = faultPoint(FaultOp::Copy))
-        throw Error(from.string(), "", "cannot copy: " + systemError(injected));
+        throw Error(ErrorKind::Io, from.string(), "", "cannot copy: " + systemError(injected));
     PosixFile in = PosixFile::openRead(from);
     PosixFile out = PosixFile::createNew(to);
     const uint64_t size = in.size();
@@ -365,12 +366,12 @@ uint64_t sidecarBytes(const Checkpoint& ckpt) {
     return sum;
 }
 
-std::string firstError(const std::vector<Problem>& problems, size_t* count) {
-    std::string text;
+const Problem* firstError(const std::vector<Problem>& problems, size_t* count) {
+    const Problem* first = nullptr;
     *count = 0;
     for (const auto& p : problems)
-        if (p.severity == Severity::Error && (*count)++ == 0) text = p.text();
-    return text;
+        if (p.severity == Severity::Error && (*count)++ == 0) first = &p;
+    return first;
 }
 
 } // namespace
@@ -418,30 +419,32 @@ uint64_t bytesToWrite(const Checkpoint& checkpoint, const Plan& plan) {
 void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& outDir,
                bool overwrite) {
     size_t errors = 0;
-    std::string first = firstError(checkpoint.problems, &errors);
-    if (errors)
-        throw Error("", "",
-                    "the checkpoint cannot be consolidated: " + first +
+    const Problem* first = firstError(checkpoint.problems, &errors);
+    if (first)
+        throw Error(first->kind, "", "",
+                    "the checkpoint cannot be consolidated: " + first->text() +
                         (errors > 1 ? " (and " + std::to_string(errors - 1) +
                                           " more problems; run inspect to see them all)"
                                     : ""));
     first = firstError(plan.problems, &errors);
-    if (errors) throw Error("", "", first);
-    if (plan.files.empty()) throw Error(checkpoint.directory.string(), "", "nothing to write");
+    if (first) throw Error(first->kind, "", "", first->text());
+    if (plan.files.empty())
+        throw Error(ErrorKind::NothingToWrite, checkpoint.directory.string(), "",
+                    "nothing to write");
     if (samePath(outDir, checkpoint.directory))
-        throw Error(outDir.string(), "",
+        throw Error(ErrorKind::OutputIsInput, outDir.string(), "",
                     "the output directory is the shard directory; choose another so the shards "
                     "are never touched");
     std::error_code ec;
     if (fs::exists(outDir, ec) && !fs::is_directory(outDir, ec))
-        throw Error(outDir.string(), "", "exists and is not a directory");
+        throw Error(ErrorKind::OutputExists, outDir.string(), "", "exists and is not a directory");
     const auto existing = existingOutputs(checkpoint, outDir);
     if (!overwrite && !existing.empty()) {
         std::string list;
         for (size_t i = 0; i < existing.size() && i < 5; ++i)
             list += (i ? ", " : "") + existing[i];
         if (existing.size() > 5) list += ", …";
-        throw Error(outDir.string(), "",
+        throw Error(ErrorKind::OutputExists, outDir.string(), "",
                     "already holds output from an earlier run (" + list +
                         "); choose an empty directory or allow overwriting");
     }
@@ -455,7 +458,7 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& o
         const uint64_t free = uint64_t(vfs.f_bavail) * vfs.f_frsize;
         const uint64_t needed = bytesToWrite(checkpoint, plan);
         if (free < needed)
-            throw Error(outDir.string(), "",
+            throw Error(ErrorKind::NoSpace, outDir.string(), "",
                         "not enough free space: " + formatBytes(needed) +
                             " needed (data files, index and sidecars), " + formatBytes(free) +
                             " available" +
@@ -505,7 +508,8 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
             const VerifyReport report = verifyOutput(
                 staging, &ckpt, options.stop, [&](uint64_t done, uint64_t) { reporter.set(done); });
             if (!report.ok())
-                throw Error(report.problems.front().file, report.problems.front().tensor,
+                throw Error(ErrorKind::VerifyFailed, report.problems.front().file,
+                            report.problems.front().tensor,
                             "verification of the new files failed, so they were not published: " +
                                 report.problems.front().message);
             result.verified = true;
@@ -516,12 +520,13 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         result.replacedFiles = set.previousFiles().size();
         set.publish();
     } catch (const Cancelled&) {
-        throw ExportFailed(Error("", "", "cancelled"), true, set.abandon(), result.notes);
+        throw ExportFailed(Error(ErrorKind::Cancelled, "", "", "cancelled"), true, set.abandon(),
+                           result.notes);
     } catch (const Error& e) {
         throw ExportFailed(e, false, set.abandon(), result.notes);
     } catch (const std::exception& e) { // out of memory, a file system error
-        throw ExportFailed(Error(outDir.string(), "", e.what()), false, set.abandon(),
-                           result.notes);
+        throw ExportFailed(Error(ErrorKind::Io, outDir.string(), "", e.what()), false,
+                           set.abandon(), result.notes);
     }
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <functional>
 #include <stop_token>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shardscope {

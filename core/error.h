@@ -57,7 +57,19 @@ enum class ErrorKind {
     OutputExists,
     OutputLocked,
     NoSpace,
-    Usage, // command-line usage
+    Usage,           // command-line usage
+    ChunkConflict,   // chunks of one tensor disagree on dtype or rank, or lack saved_offsets
+    ReplicaConflict, // replicas of one region hold different bytes
+    Unmapped,        // tensors the mapping does not name
+    NothingToWrite,
+    OutputIsInput, // the output directory is the shard directory
+    VerifyFailed,  // written bytes differ from the shards, or the layout is wrong
+    PublishFailed, // renaming the new set into place failed
+    SidecarSkipped,
+    FileTooLarge, // a mapping or journal over its documented size limit
+    NoShards,     // a directory without *.safetensors shard files
+    Cancelled,    // the user stopped the run // a sidecar that is not a regular file, or one that
+                  // leaves the checkpoint
 };
 
 // The enumerator's own spelling: stable, for logs, JSON output and tests.
@@ -137,6 +149,28 @@ constexpr const char* errorKindName(ErrorKind kind) {
         return "NoSpace";
     case ErrorKind::Usage:
         return "Usage";
+    case ErrorKind::ChunkConflict:
+        return "ChunkConflict";
+    case ErrorKind::ReplicaConflict:
+        return "ReplicaConflict";
+    case ErrorKind::Unmapped:
+        return "Unmapped";
+    case ErrorKind::NothingToWrite:
+        return "NothingToWrite";
+    case ErrorKind::OutputIsInput:
+        return "OutputIsInput";
+    case ErrorKind::VerifyFailed:
+        return "VerifyFailed";
+    case ErrorKind::PublishFailed:
+        return "PublishFailed";
+    case ErrorKind::SidecarSkipped:
+        return "SidecarSkipped";
+    case ErrorKind::FileTooLarge:
+        return "FileTooLarge";
+    case ErrorKind::NoShards:
+        return "NoShards";
+    case ErrorKind::Cancelled:
+        return "Cancelled";
     }
     return "?";
 }

@@ -39,9 +39,9 @@ void renameOrThrow(const fs::path& from, const fs::path& to) {
     int error = faultPoint(FaultOp::Rename);
     if (error == 0 && ::rename(from.c_str(), to.c_str()) != 0) error = errno;
     if (error != 0)
-        throw Error(to.string(), "",
-                    "cannot rename " + from.filename().string() + " into place: " +
-                        systemError(error));
+        throw Error(ErrorKind::PublishFailed, to.string(), "",
+                    "cannot rename " + from.filename().string() +
+                        " into place: " + systemError(error));
 }
 
 void syncDirectory(const fs::path& dir) {
@@ -60,9 +60,9 @@ std::string runId() {
 
 // What publishing needs to be redone by another process: written before the first rename.
 struct Journal {
-    std::string aside;                  // directory name for the previous set
-    std::vector<std::string> files;     // the new set, index last
-    std::vector<std::string> previous;  // the previous set's names
+    std::string aside;                 // directory name for the previous set
+    std::vector<std::string> files;    // the new set, index last
+    std::vector<std::string> previous; // the previous set's names
 };
 
 std::string journalJson(const Journal& j) {
@@ -114,7 +114,7 @@ void publishSteps(const fs::path& dir, const fs::path& staging, const Journal& j
     const fs::path aside = dir / j.aside;
     if (!present(aside)) {
         if (faultPoint(FaultOp::Mkdir) != 0 || ::mkdir(aside.c_str(), 0755) != 0)
-            throw Error(aside.string(), "",
+            throw Error(ErrorKind::Io, aside.string(), "",
                         "cannot create a directory for the previous export: " +
                             systemError(errno ? errno : EIO));
     }
@@ -139,7 +139,8 @@ void publishSteps(const fs::path& dir, const fs::path& staging, const Journal& j
 void undo(const std::vector<Move>& done) {
     for (auto it = done.rbegin(); it != done.rend(); ++it)
         if (::rename(it->to.c_str(), it->from.c_str()) != 0)
-            throw Error(it->to.string(), "", "cannot move back: " + systemError(errno));
+            throw Error(ErrorKind::PublishFailed, it->to.string(), "",
+                        "cannot move back: " + systemError(errno));
 }
 
 void removeTree(const fs::path& p) {
@@ -178,7 +179,7 @@ OutputLock OutputLock::acquire(const fs::path& directory) {
         const int fd =
             ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
         if (fd < 0)
-            throw Error(directory.string(), "",
+            throw Error(ErrorKind::Io, directory.string(), "",
                         "cannot create the lock file " + std::string(kLockFileName) + ": " +
                             systemError(errno));
         if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -187,14 +188,16 @@ OutputLock OutputLock::acquire(const fs::path& directory) {
             const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
             ::close(fd);
             if (error != EWOULDBLOCK)
-                throw Error(directory.string(), "", "cannot lock: " + systemError(error));
+                throw Error(ErrorKind::OutputLocked, directory.string(), "",
+                            "cannot lock: " + systemError(error));
             const long pid = n > 0 ? std::strtol(text, nullptr, 10) : 0;
-            throw Error(directory.string(), "",
+            throw Error(ErrorKind::OutputLocked, directory.string(), "",
                         "another ShardScope run is writing to this directory" +
                             (pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string()) +
                             "; wait for it to finish or choose another directory");
         }
-        struct stat held {}, named {};
+        struct stat held {
+        }, named{};
         if (::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 &&
             held.st_ino == named.st_ino && held.st_dev == named.st_dev) {
             const std::string pid = std::to_string(::getpid()) + "\n";
@@ -208,7 +211,8 @@ OutputLock OutputLock::acquire(const fs::path& directory) {
         }
         ::close(fd);
     }
-    throw Error(directory.string(), "", "cannot lock: the lock file keeps changing");
+    throw Error(ErrorKind::OutputLocked, directory.string(), "",
+                "cannot lock: the lock file keeps changing");
 }
 
 void OutputLock::release() {
@@ -231,10 +235,12 @@ void OutputSet::open() {
     std::error_code ec;
     if (!fs::exists(m_directory, ec)) {
         if (faultPoint(FaultOp::Mkdir) != 0)
-            throw Error(m_directory.string(), "", "cannot create: " + systemError(EIO));
+            throw Error(ErrorKind::Io, m_directory.string(), "",
+                        "cannot create: " + systemError(EIO));
         m_created = fs::create_directories(m_directory, ec);
         if (ec)
-            throw Error(m_directory.string(), "", "cannot create the directory: " + ec.message());
+            throw Error(ErrorKind::Io, m_directory.string(), "",
+                        "cannot create the directory: " + ec.message());
     }
     m_lock = OutputLock::acquire(m_directory);
     recoverLeftovers();
@@ -243,7 +249,7 @@ void OutputSet::open() {
     m_staging = m_directory / (kStagingPrefix + id);
     m_aside = m_directory / (kAsidePrefix + id);
     if (faultPoint(FaultOp::Mkdir) != 0 || ::mkdir(m_staging.c_str(), 0755) != 0)
-        throw Error(m_staging.string(), "",
+        throw Error(ErrorKind::Io, m_staging.string(), "",
                     "cannot create the staging directory: " + systemError(errno ? errno : EIO));
 }
 
@@ -260,7 +266,7 @@ void OutputSet::recoverLeftovers() {
                  name.compare(name.size() - 20, 20, ".shardscope-partial") == 0)
             partials.push_back(entry.path());
     }
-    if (ec) throw Error(m_directory.string(), "", "cannot list: " + ec.message());
+    if (ec) throw Error(ErrorKind::Io, m_directory.string(), "", "cannot list: " + ec.message());
     for (const auto& staging : stagings) {
         Journal journal;
         if (readJournal(staging, journal)) {
@@ -299,7 +305,8 @@ void OutputSet::recoverLeftovers() {
     }
     for (const auto& partial : partials) {
         fs::remove(partial, ec);
-        m_notes.push_back("removed " + partial.filename().string() + ", left by an interrupted run");
+        m_notes.push_back("removed " + partial.filename().string() +
+                          ", left by an interrupted run");
     }
 }
 
@@ -353,7 +360,7 @@ void OutputSet::writeJournal() const {
 
 void OutputSet::publish() {
     if (!contains(m_files, kIndexFileName))
-        throw Error(m_directory.string(), "", "internal: the new set has no index");
+        throw Error(ErrorKind::Io, m_directory.string(), "", "internal: the new set has no index");
     // Everything the manifest lists, so the next run knows which sidecars were ours.
     {
         nlohmann::json manifest;
@@ -371,7 +378,8 @@ void OutputSet::publish() {
     writeJournal();
     Journal journal;
     if (!readJournal(m_staging, journal))
-        throw Error(m_staging.string(), "", "cannot read back the publishing journal");
+        throw Error(ErrorKind::Io, m_staging.string(), "",
+                    "cannot read back the publishing journal");
 
     std::vector<Move> done;
     try {
@@ -384,7 +392,7 @@ void OutputSet::publish() {
         } catch (const Error&) {
             m_rolledBack = false;
         }
-        throw Error(e.file(), e.tensor(),
+        throw Error(ErrorKind::PublishFailed, e.file(), e.tensor(),
                     e.message() + (m_rolledBack
                                        ? "; publishing was undone"
                                        : "; publishing stopped part-way and the journal is kept: "
@@ -408,7 +416,8 @@ std::string OutputSet::abandon() {
         m_lock.release();
         return "publishing into " + dir +
                " stopped part-way; the next consolidate run into it completes it "
-               "(its journal is kept in " + m_staging.filename().string() + ").";
+               "(its journal is kept in " +
+               m_staging.filename().string() + ").";
     }
     if (!m_staging.empty()) removeTree(m_staging);
     if (!m_aside.empty()) removeTree(m_aside); // empty when publishing was undone

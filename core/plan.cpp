@@ -47,7 +47,8 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3); // editors' byte-order mark
     const size_t bom = json.size() - text.size();
     auto where = [&](size_t position) { return lineAndColumn(json, position + bom); };
-    if (!isValidUtf8(text)) throw Error(ErrorKind::MappingInvalid, source, "", "the mapping is not valid UTF-8");
+    if (!isValidUtf8(text))
+        throw Error(ErrorKind::MappingInvalid, source, "", "the mapping is not valid UTF-8");
 
     JsonCursor cur(text);
     Mapping m;
@@ -55,7 +56,8 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
     std::map<std::string, size_t> keyAt; // for duplicate messages
     std::string scratch;
     try {
-        if (cur.atEnd()) throw Error(ErrorKind::MappingInvalid, source, "", "the mapping file is empty");
+        if (cur.atEnd())
+            throw Error(ErrorKind::MappingInvalid, source, "", "the mapping file is empty");
         if (cur.peek() != '{')
             throw Error(ErrorKind::MappingInvalid, source, "",
                         where(cur.position()) +
@@ -92,8 +94,8 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
                 }
                 if (kind == JsonCursor::Number::Overflow)
                     throw Error(ErrorKind::MappingInvalid, source, fqn,
-                                where(valuePosition) + ": file index " +
-                                    "is above the limit of " + std::to_string(kMaxFileIndex));
+                                where(valuePosition) + ": file index " + "is above the limit of " +
+                                    std::to_string(kMaxFileIndex));
                 if (kind == JsonCursor::Number::Fraction)
                     throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(valuePosition) +
@@ -232,12 +234,14 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                  std::to_string(plan.unmapped.size()) +
                      " tensor(s) are in the shards but not in the mapping: " +
                      nameList(plan.unmapped, 10) +
-                     ". Assign them, or choose to put unmapped tensors in the last file"});
+                     ". Assign them, or choose to put unmapped tensors in the last file",
+                 ErrorKind::Unmapped});
         else
             plan.problems.push_back(
                 {Severity::Warning, mapping.source, "",
                  std::to_string(plan.unmapped.size()) +
-                     " unmapped tensor(s) go to the last file: " + nameList(plan.unmapped, 10)});
+                     " unmapped tensor(s) go to the last file: " + nameList(plan.unmapped, 10),
+                 ErrorKind::Unmapped});
     }
     size_t absent = 0;
     for (const auto& [fqn, index] : mapping.fileIndex) {
@@ -245,12 +249,14 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
         if (++absent <= 50)
             plan.problems.push_back({Severity::Warning, mapping.source, fqn,
                                      "in the mapping but in no shard (a tied or aliased weight?); "
-                                     "skipped"});
+                                     "skipped",
+                                     ErrorKind::Unmapped});
     }
     if (absent > 50)
         plan.problems.push_back(
             {Severity::Warning, mapping.source, "",
-             std::to_string(absent - 50) + " more mapped tensors are in no shard; skipped"});
+             std::to_string(absent - 50) + " more mapped tensors are in no shard; skipped",
+             ErrorKind::Unmapped});
 
     for (auto& [index, tensors] : byFile) {
         sortForOutput(tensors);
@@ -264,7 +270,8 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                 {Severity::Error, file.name, "",
                  "its header would be " + std::to_string(file.header.size() - 8) +
                      " bytes, over the safetensors limit of " + std::to_string(kMaxHeaderSize) +
-                     "; spread the tensors over more files"});
+                     "; spread the tensors over more files",
+                 ErrorKind::HeaderTooLarge});
         for (const auto& t : tensors) {
             file.tensors.push_back({t.tag, t.begin, t.end});
             plan.weightMap[t.name] = file.name;

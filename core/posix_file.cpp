@@ -107,25 +107,29 @@ PosixFile PosixFile::openRead(const std::filesystem::path& path) {
         const int error = errno;
         struct stat st {};
         if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && error == ENOENT)
-            throw Error(f.m_path, "", "is a symbolic link to a missing file");
+            throw Error(ErrorKind::NotRegularFile, f.m_path, "",
+                        "is a symbolic link to a missing file");
         // A socket cannot be opened at all (ENXIO); say what it is rather than the errno text.
         if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-            throw Error(f.m_path, "", notRegular(st.st_mode));
-        throw Error(f.m_path, "", "cannot open: " + systemError(error));
+            throw Error(ErrorKind::NotRegularFile, f.m_path, "", notRegular(st.st_mode));
+        throw Error(ErrorKind::Io, f.m_path, "", "cannot open: " + systemError(error));
     }
     struct stat st {};
-    if (::fstat(f.m_fd, &st) != 0) throw Error(f.m_path, "", "cannot stat: " + systemError(errno));
-    if (!S_ISREG(st.st_mode)) throw Error(f.m_path, "", notRegular(st.st_mode));
+    if (::fstat(f.m_fd, &st) != 0)
+        throw Error(ErrorKind::Io, f.m_path, "", "cannot stat: " + systemError(errno));
+    if (!S_ISREG(st.st_mode))
+        throw Error(ErrorKind::NotRegularFile, f.m_path, "", notRegular(st.st_mode));
     const int flags = ::fcntl(f.m_fd, F_GETFL);
     if (flags < 0 || ::fcntl(f.m_fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
-        throw Error(f.m_path, "", "cannot set blocking reads: " + systemError(errno));
+        throw Error(ErrorKind::Io, f.m_path, "",
+                    "cannot set blocking reads: " + systemError(errno));
     return f;
 }
 
 std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, const char* what) {
     PosixFile f = PosixFile::openRead(path);
     auto tooLarge = [&](uint64_t size, bool atLeast) {
-        return Error(f.path(), "",
+        return Error(ErrorKind::FileTooLarge, f.path(), "",
                      std::string(what) + " is " + (atLeast ? "more than " : "") +
                          std::to_string(size) + " bytes, over the limit of " + limitText(maxBytes));
     };
@@ -139,7 +143,7 @@ std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, 
         ssize_t got = ::read(f.fd(), buffer, sizeof buffer);
         if (got < 0) {
             if (errno == EINTR) continue;
-            throw Error(f.path(), "",
+            throw Error(ErrorKind::Io, f.path(), "",
                         "read failed at byte " + std::to_string(out.size()) + ": " +
                             systemError(errno));
         }
@@ -154,13 +158,15 @@ PosixFile PosixFile::createNew(const std::filesystem::path& path) {
     PosixFile f;
     f.m_path = path.string();
     f.m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (f.m_fd < 0) throw Error(f.m_path, "", "cannot create: " + systemError(errno));
+    if (f.m_fd < 0)
+        throw Error(ErrorKind::Io, f.m_path, "", "cannot create: " + systemError(errno));
     return f;
 }
 
 uint64_t PosixFile::size() const {
     struct stat st {};
-    if (::fstat(m_fd, &st) != 0) throw Error(m_path, "", "cannot stat: " + systemError(errno));
+    if (::fstat(m_fd, &st) != 0)
+        throw Error(ErrorKind::Io, m_path, "", "cannot stat: " + systemError(errno));
     return uint64_t(st.st_size);
 }
 
@@ -170,12 +176,12 @@ void PosixFile::readExact(void* buffer, uint64_t length, uint64_t offset) const 
         ssize_t got = ::pread(m_fd, p, length, off_t(offset));
         if (got < 0) {
             if (errno == EINTR) continue;
-            throw Error(m_path, "",
+            throw Error(ErrorKind::Io, m_path, "",
                         "read failed at byte " + std::to_string(offset) + ": " +
                             systemError(errno));
         }
         if (got == 0)
-            throw Error(m_path, "",
+            throw Error(ErrorKind::Io, m_path, "",
                         "file ended early at byte " + std::to_string(offset) +
                             " (was it truncated while reading?)");
         p += got, offset += uint64_t(got), length -= uint64_t(got);
@@ -185,16 +191,18 @@ void PosixFile::readExact(void* buffer, uint64_t length, uint64_t offset) const 
 void PosixFile::writeExact(const void* buffer, uint64_t length, uint64_t offset) const {
     const auto* p = static_cast<const char*>(buffer);
     if (const int injected = faultPoint(FaultOp::Write))
-        throw Error(m_path, "",
+        throw Error(ErrorKind::Io, m_path, "",
                     "write failed at byte " + std::to_string(offset) + ": " +
                         systemError(injected));
     while (length > 0) {
         ssize_t put = ::pwrite(m_fd, p, length, off_t(offset));
         if (put < 0) {
-            if (errno == EINTR) continue;
-            throw Error(m_path, "",
+            const int error = errno;
+            if (error == EINTR) continue;
+            const bool full = error == ENOSPC || error == EDQUOT || error == EFBIG;
+            throw Error(full ? ErrorKind::NoSpace : ErrorKind::Io, m_path, "",
                         "write failed at byte " + std::to_string(offset) + ": " +
-                            systemError(errno));
+                            systemError(error));
         }
         p += put, offset += uint64_t(put), length -= uint64_t(put);
     }
@@ -202,18 +210,20 @@ void PosixFile::writeExact(const void* buffer, uint64_t length, uint64_t offset)
 
 void PosixFile::truncate(uint64_t length) const {
     if (::ftruncate(m_fd, off_t(length)) != 0)
-        throw Error(m_path, "", "cannot set the file size: " + systemError(errno));
+        throw Error(ErrorKind::Io, m_path, "", "cannot set the file size: " + systemError(errno));
 }
 
 void PosixFile::sync() const {
-    if (::fdatasync(m_fd) != 0) throw Error(m_path, "", "cannot sync: " + systemError(errno));
+    if (::fdatasync(m_fd) != 0)
+        throw Error(ErrorKind::Io, m_path, "", "cannot sync: " + systemError(errno));
 }
 
 void PosixFile::close() {
     if (m_fd < 0) return;
     int fd = m_fd;
     m_fd = -1;
-    if (::close(fd) != 0) throw Error(m_path, "", "close failed: " + systemError(errno));
+    if (::close(fd) != 0)
+        throw Error(ErrorKind::Io, m_path, "", "close failed: " + systemError(errno));
 }
 
 } // namespace shardscope

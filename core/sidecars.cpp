@@ -23,7 +23,8 @@ SidecarList collectSidecars(const fs::path& hfMetadataDir, const fs::path& check
     if (hfMetadataDir.empty()) return out;
     const std::string folder = hfMetadataDir.filename().string();
     auto warn = [&](const std::string& name, const std::string& message) {
-        out.warnings.push_back({Severity::Warning, folder + "/" + name, "", message});
+        out.warnings.push_back(
+            {Severity::Warning, folder + "/" + name, "", message, ErrorKind::SidecarSkipped});
     };
 
     std::error_code ec;
@@ -32,7 +33,8 @@ SidecarList collectSidecars(const fs::path& hfMetadataDir, const fs::path& check
         entries.push_back(entry);
     if (ec) {
         out.warnings.push_back({Severity::Warning, hfMetadataDir.string(), "",
-                                "cannot list: " + ec.message() + "; no sidecar file is copied"});
+                                "cannot list: " + ec.message() + "; no sidecar file is copied",
+                                ErrorKind::SidecarSkipped});
         return out;
     }
     std::sort(entries.begin(), entries.end(),

@@ -32,7 +32,8 @@ struct OutputTensor {
 
 void checkLayout(const SafetensorsHeader& h, const std::string& name, VerifyReport& report) {
     auto problem = [&](const std::string& tensor, const std::string& message) {
-        report.problems.push_back({Severity::Error, name, tensor, message});
+        report.problems.push_back(
+            {Severity::Error, name, tensor, message, ErrorKind::VerifyFailed});
     };
     if (h.dataStart() % 8 != 0) problem("", "header is not padded to a multiple of 8 bytes");
     if (!h.hasMetadata || h.metadata != std::map<std::string, std::string>{{"format", "pt"}})
@@ -56,12 +57,11 @@ void checkLayout(const SafetensorsHeader& h, const std::string& name, VerifyRepo
 
 } // namespace
 
-VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
-                          std::stop_token stop,
+VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std::stop_token stop,
                           const std::function<void(uint64_t, uint64_t)>& progress) {
     VerifyReport report;
     auto error = [&](const std::string& file, const std::string& tensor, const std::string& m) {
-        report.problems.push_back({Severity::Error, file, tensor, m});
+        report.problems.push_back({Severity::Error, file, tensor, m, ErrorKind::VerifyFailed});
     };
     const fs::path indexPath = outDir / kIndexFileName;
     nlohmann::json index;
@@ -110,7 +110,8 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against,
             checkLayout(headers[file], file, report);
             ++report.files;
         } catch (const Error& e) {
-            report.problems.push_back({Severity::Error, file, e.tensor(), e.message()});
+            report.problems.push_back(
+                {Severity::Error, file, e.tensor(), e.message(), ErrorKind::VerifyFailed});
             headers[file] = {};
         }
     }

@@ -2,9 +2,9 @@
 
 #include "checkpoint.h"
 
-#include <stop_token>
 #include <filesystem>
 #include <functional>
+#include <stop_token>
 #include <vector>
 
 namespace shardscope {
@@ -17,8 +17,9 @@ struct VerifyReport {
     bool ok() const;
 };
 
-// Re-opens a consolidated directory (dot-files, ShardScope's own bookkeeping, are ignored) with the strict reader and checks the index, the layout
-// rules ShardScope writes by, and (with `against`) every chunk's bytes at their place.
+// Re-opens a consolidated directory (dot-files, ShardScope's own bookkeeping, are ignored) with the
+// strict reader and checks the index, the layout rules ShardScope writes by, and (with `against`)
+// every chunk's bytes at their place.
 VerifyReport verifyOutput(const std::filesystem::path& outDir, const Checkpoint* against,
                           std::stop_token stop = {},
                           const std::function<void(uint64_t done, uint64_t total)>& progress = {});
