@@ -262,8 +262,7 @@ void OutputSet::recoverLeftovers() {
             stagings.push_back(entry.path());
         else if (name.rfind(kAsidePrefix, 0) == 0)
             asides.push_back(entry.path());
-        else if (name.size() > 20 && name[0] == '.' &&
-                 name.compare(name.size() - 20, 20, ".shardscope-partial") == 0)
+        else if (name[0] == '.' && name.ends_with(".shardscope-partial")) // older versions' temps
             partials.push_back(entry.path());
     }
     if (ec) throw Error(ErrorKind::Io, m_directory.string(), "", "cannot list: " + ec.message());
@@ -316,7 +315,8 @@ void OutputSet::findPrevious() {
     try {
         const std::string text =
             readSmallFile(m_directory / kManifestFileName, kMaxJournalBytes, "the manifest");
-        for (const auto& name : nlohmann::json::parse(text).at("files"))
+        const auto doc = nlohmann::json::parse(text); // kept alive: the loop borrows from it
+        for (const auto& name : doc.at("files"))
             if (name.is_string() && plainName(name.get<std::string>()) &&
                 present(m_directory / name.get<std::string>()))
                 m_previous.push_back(name.get<std::string>());

@@ -219,7 +219,9 @@ std::vector<std::string> outputLeftovers(const fs::path& dir) {
     if (!fs::is_directory(dir, ec)) return found;
     for (const auto& e : fs::directory_iterator(dir)) {
         const std::string name = e.path().filename().string();
-        if (name.rfind("model", 0) == 0 || name.find("shardscope-partial") != std::string::npos)
+        // Output files, and anything of ShardScope's own: staging, the set moved aside, the lock.
+        if (name.rfind("model", 0) == 0 || name.rfind(".shardscope", 0) == 0 ||
+            name.find("shardscope-partial") != std::string::npos)
             found.push_back(name);
     }
     return found;
