@@ -174,7 +174,7 @@ public:
                                (failures[i].empty() ? " with different bytes"
                                                     : ", and reading them failed: " + failures[i]);
             ckpt.problems.push_back(
-                {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::Coverage});
+                {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::ReplicaConflict});
         }
     }
 

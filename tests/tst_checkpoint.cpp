@@ -47,6 +47,10 @@ private slots:
     void brokenFileIsAProblemNotACrash();
     void nonRegularShardEntriesAreReported();
     void onlyAFifoIsNotAScan();
+    void scanPhasesReportInOrder();
+    void cancelInEveryScanPhase_data();
+    void cancelInEveryScanPhase();
+    void replicaConflictFoundInLaterBytes();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -461,6 +465,85 @@ void TestCheckpoint::onlyAFifoIsNotAScan() {
     QVERIFY2(QString::fromStdString(*outcome).contains(
                  "no *.safetensors shard files in this directory (x.safetensors: is a FIFO"),
              outcome->c_str());
+}
+
+// 5,000 tensors over two ranks (merge and coverage report every few thousand), and a 3 MiB
+// replicated tensor whose copies the scan compares.
+static void writePhaseCheckpoint(const fs::path& dir, char lastByteOfSecondReplica) {
+    std::vector<SplitTensor> tensors;
+    for (int i = 0; i < 5000; ++i)
+        tensors.push_back({"t" + std::to_string(i), "U8", {4}, splitDim({4}, 0, 2)});
+    writeCheckpoint(dir, tensors, 2);
+    std::string replica(3 << 20, 'r');
+    writeShard(dir / "rep-a.safetensors", {{"emb", "U8", {0}, {3u << 20}, replica}});
+    replica.back() = lastByteOfSecondReplica;
+    writeShard(dir / "rep-b.safetensors", {{"emb", "U8", {0}, {3u << 20}, replica}});
+}
+
+void TestCheckpoint::scanPhasesReportInOrder() {
+    writePhaseCheckpoint(dir(), 'r');
+    std::vector<ScanProgress> seen;
+    ScanOptions options;
+    options.progress = [&](const ScanProgress& p) { seen.push_back(p); };
+    Checkpoint c = scanCheckpoint(dir(), options);
+    QVERIFY(!c.hasErrors());
+    std::vector<ScanPhase> phases;
+    for (size_t i = 0; i < seen.size(); ++i) {
+        if (phases.empty() || phases.back() != seen[i].phase) {
+            QVERIFY(phases.empty() || phases.back() < seen[i].phase);
+            if (i > 0) QCOMPARE(seen[i - 1].done, seen[i - 1].total); // each phase ends full
+            phases.push_back(seen[i].phase);
+        } else {
+            QVERIFY(seen[i].done >= seen[i - 1].done);
+        }
+    }
+    QCOMPARE(seen.back().done, seen.back().total);
+    QCOMPARE(phases, (std::vector<ScanPhase>{ScanPhase::ReadingHeaders, ScanPhase::Merging,
+                                             ScanPhase::CheckingCoverage,
+                                             ScanPhase::ComparingReplicas}));
+    for (const auto& p : seen) {
+        if (p.phase == ScanPhase::ReadingHeaders) QCOMPARE(p.total, uint64_t(4)); // files
+        if (p.phase == ScanPhase::Merging) QCOMPARE(p.total, uint64_t(10002));   // chunks
+        if (p.phase == ScanPhase::CheckingCoverage) QCOMPARE(p.total, uint64_t(5001));
+        if (p.phase == ScanPhase::ComparingReplicas) QCOMPARE(p.total, uint64_t(3 << 20));
+    }
+}
+
+void TestCheckpoint::cancelInEveryScanPhase_data() {
+    QTest::addColumn<int>("phase");
+    QTest::newRow("reading headers") << int(ScanPhase::ReadingHeaders);
+    QTest::newRow("merging") << int(ScanPhase::Merging);
+    QTest::newRow("checking coverage") << int(ScanPhase::CheckingCoverage);
+    QTest::newRow("comparing replicas") << int(ScanPhase::ComparingReplicas);
+}
+
+void TestCheckpoint::cancelInEveryScanPhase() {
+    QFETCH(int, phase);
+    writePhaseCheckpoint(dir(), 'r');
+    std::stop_source stop;
+    ScanOptions options;
+    options.threads = 1;
+    bool reached = false;
+    options.progress = [&](const ScanProgress& p) {
+        if (int(p.phase) == phase && p.done < p.total) {
+            reached = true;
+            stop.request_stop();
+        }
+    };
+    options.stop = stop.get_token();
+    QVERIFY_THROWS_EXCEPTION(Cancelled, scanCheckpoint(dir(), options));
+    QVERIFY(reached);
+}
+
+void TestCheckpoint::replicaConflictFoundInLaterBytes() {
+    // The copies differ only in their last byte, past the first MiB block read.
+    writePhaseCheckpoint(dir(), 'X');
+    Checkpoint c = scanCheckpoint(dir());
+    QCOMPARE(tensor(c, "emb").status, CoverageStatus::Conflict);
+    QVERIFY(hasProblem(c, "rep-a.safetensors and rep-b.safetensors both hold region [0:3145728]",
+                       "emb"));
+    for (const auto& p : c.problems)
+        if (p.tensor == "emb") QCOMPARE(p.kind, ErrorKind::ReplicaConflict);
 }
 
 QTEST_GUILESS_MAIN(TestCheckpoint)
