@@ -10,15 +10,22 @@
 #include "signal_stop.h"
 #include "verify.h"
 
-#include <atomic>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <charconv>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
+
+#ifndef SHARDSCOPE_VERSION
+#define SHARDSCOPE_VERSION "unknown"
+#endif
 
 namespace fs = std::filesystem;
 
@@ -27,108 +34,43 @@ namespace {
 
 constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 
-std::stop_token g_stop; // set by runCli from its SignalStop
-
-const char* kUsageText =
-    R"(Usage: shardscope-cli <command> [options]
-
-Commands:
-  inspect DIR [--json] [--mapping FILE] [--unmapped error|last]
-      List every tensor of a DCP shard directory (dtype, full shape, chunks,
-      coverage, target file) and every problem. Exit 1 when it cannot be
-      consolidated.
-  consolidate IN OUT [--mapping FILE] [--threads N] [--unmapped error|last]
-                     [--overwrite] [--verify] [--sync] [--quiet]
-      Write Hugging Face safetensors files and model.safetensors.index.json
-      into OUT (created if needed). Files are staged inside OUT, verified
-      with --verify, and only then published; until then OUT keeps its
-      previous export.
-  verify OUT [--against IN]
-      Check a consolidated directory; with --against, compare every byte
-      with the shards.
-  demo DIR
-      Write a small sharded demo checkpoint into DIR.
-
-Exit codes: 0 success, 1 bad input or failed run, 2 usage error.
-)";
-
-struct Args {
-    std::vector<std::string> positional;
-    std::optional<std::string> mapping, against, unmapped, threads;
-    bool json = false, overwrite = false, quiet = false, sync = false, help = false, verify = false;
+// One struct per command: what its options and arguments say, checked by the parser.
+struct InspectOptions {
+    std::string dir;
+    std::string mapping; // empty: the checkpoint's own mapping
+    std::string unmapped = "error";
+    bool json = false;
 };
 
-class UsageError : public std::runtime_error {
-    using std::runtime_error::runtime_error;
+struct ConsolidateOptions {
+    std::string in, out;
+    std::string mapping;
+    std::string unmapped = "error";
+    int threads = 0; // 0: one per core
+    bool overwrite = false, verify = false, sync = false, quiet = false;
 };
 
-Args parseArgs(int argc, char** argv, int first) {
-    Args a;
-    for (int i = first; i < argc; ++i) {
-        std::string arg = argv[i];
-        auto value = [&](std::optional<std::string>& slot) {
-            auto eq = arg.find('=');
-            if (eq != std::string::npos) {
-                slot = arg.substr(eq + 1);
-                return;
-            }
-            if (i + 1 >= argc) throw UsageError(arg + " needs a value");
-            slot = argv[++i];
-        };
-        auto is = [&](const char* name) {
-            return arg == name || arg.rfind(std::string(name) + "=", 0) == 0;
-        };
-        if (arg == "--json")
-            a.json = true;
-        else if (arg == "--overwrite")
-            a.overwrite = true;
-        else if (arg == "--quiet" || arg == "-q")
-            a.quiet = true;
-        else if (arg == "--verify")
-            a.verify = true;
-        else if (arg == "--sync")
-            a.sync = true;
-        else if (arg == "--help" || arg == "-h")
-            a.help = true;
-        else if (is("--mapping"))
-            value(a.mapping);
-        else if (is("--against"))
-            value(a.against);
-        else if (is("--unmapped"))
-            value(a.unmapped);
-        else if (is("--threads"))
-            value(a.threads);
-        else if (arg.size() > 1 && arg[0] == '-')
-            throw UsageError("unknown option " + arg);
-        else
-            a.positional.push_back(arg);
-    }
-    return a;
+struct VerifyOptions {
+    std::string out;
+    std::string against; // empty: check OUT on its own
+};
+
+struct DemoOptions {
+    std::string dir;
+};
+
+UnmappedPolicy policyOf(const std::string& unmapped) {
+    return unmapped == "last" ? UnmappedPolicy::LastFile : UnmappedPolicy::Error;
 }
 
-void expectPositional(const Args& a, size_t count, const char* what) {
-    if (a.positional.size() != count) throw UsageError(std::string("expected ") + what);
+Mapping mappingOf(const std::string& file, const Checkpoint& ckpt) {
+    return file.empty() ? defaultMapping(ckpt) : loadMapping(file);
 }
 
-UnmappedPolicy policyOf(const Args& a) {
-    if (!a.unmapped || *a.unmapped == "error") return UnmappedPolicy::Error;
-    if (*a.unmapped == "last") return UnmappedPolicy::LastFile;
-    throw UsageError("--unmapped takes 'error' or 'last', not '" + *a.unmapped + "'");
-}
-
-int threadsOf(const Args& a) {
-    if (!a.threads) return 0;
-    try {
-        size_t used = 0;
-        int n = std::stoi(*a.threads, &used);
-        if (used == a.threads->size() && n >= 1 && n <= 256) return n;
-    } catch (const std::exception&) {
-    }
-    throw UsageError("--threads takes a number from 1 to 256, not '" + *a.threads + "'");
-}
-
-Mapping mappingOf(const Args& a, const Checkpoint& ckpt) {
-    return a.mapping ? loadMapping(*a.mapping) : defaultMapping(ckpt);
+Checkpoint scan(const std::string& dir, std::stop_token stop) {
+    ScanOptions options;
+    options.stop = stop;
+    return scanCheckpoint(dir, options);
 }
 
 std::string mappingSource(const Mapping& m) {
@@ -273,28 +215,28 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
                   << formatBytes(f.fileSize()) << "\n";
 }
 
-int cmdInspect(const Args& a) {
-    expectPositional(a, 1, "inspect DIR");
-    UnmappedPolicy policy = policyOf(a);
-    ScanOptions scan;
-    scan.stop = g_stop;
-    Checkpoint ckpt = scanCheckpoint(a.positional[0], scan);
-    Mapping mapping = mappingOf(a, ckpt);
-    Plan plan = makePlan(ckpt, mapping, policy);
+void printInspectProblems(const Checkpoint& ckpt, const Plan& plan) {
+    std::vector<Problem> all = ckpt.problems;
+    all.insert(all.end(), plan.problems.begin(), plan.problems.end());
+    if (all.empty()) {
+        std::cout << "\nNo problems: ready to consolidate.\n";
+        return;
+    }
+    std::cout << "\nProblems (" << all.size() << "):\n";
+    std::cout.flush();
+    printProblems(std::cout, all, 200);
+}
+
+int runInspect(const InspectOptions& o, std::stop_token stop) {
+    Checkpoint ckpt = scan(o.dir, stop);
+    Mapping mapping = mappingOf(o.mapping, ckpt);
+    Plan plan = makePlan(ckpt, mapping, policyOf(o.unmapped));
     const bool ok = !ckpt.hasErrors() && plan.ok();
-    if (a.json) {
+    if (o.json) {
         printInspectJson(ckpt, mapping, plan, ok);
     } else {
         printInspectText(ckpt, mapping, plan);
-        std::vector<Problem> all = ckpt.problems;
-        all.insert(all.end(), plan.problems.begin(), plan.problems.end());
-        if (all.empty())
-            std::cout << "\nNo problems: ready to consolidate.\n";
-        else {
-            std::cout << "\nProblems (" << all.size() << "):\n";
-            std::cout.flush();
-            printProblems(std::cout, all, 200);
-        }
+        printInspectProblems(ckpt, plan);
     }
     std::cout.flush();
     if (!ok)
@@ -303,21 +245,51 @@ int cmdInspect(const Args& a) {
     return ok ? kOk : kFailed;
 }
 
-int cmdConsolidate(const Args& a) {
-    expectPositional(a, 2, "consolidate IN OUT");
-    UnmappedPolicy policy = policyOf(a);
-    EngineOptions options;
-    options.threads = threadsOf(a);
-    options.overwrite = a.overwrite;
-    options.sync = a.sync;
-    options.verify = a.verify;
-    options.stop = g_stop;
+// The live line on stderr: phase, percent, bytes, rate and ETA of the current phase.
+std::function<void(const EngineProgress&)> progressLine() {
+    const auto start = std::chrono::steady_clock::now();
+    return [phase = EnginePhase::Preparing, phaseStart = start](const EngineProgress& p) mutable {
+        if (p.phase != phase) phase = p.phase, phaseStart = std::chrono::steady_clock::now();
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - phaseStart).count();
+        const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 1;
+        const double rate = elapsed > 0 ? double(p.bytesDone) / elapsed : 0;
+        std::string eta = rate > 0 && fraction > 0.01
+                              ? formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)
+                              : "?";
+        std::fprintf(stderr, "\r\033[K%s [%3d%%] %s / %s  %s/s  ETA %s  %s",
+                     std::string(enginePhaseName(p.phase)).c_str(), int(fraction * 100),
+                     formatBytes(p.bytesDone).c_str(), formatBytes(p.bytesTotal).c_str(),
+                     formatBytes(uint64_t(rate)).c_str(), eta.c_str(), p.currentFile.c_str());
+        std::fflush(stderr);
+    };
+}
 
-    ScanOptions scan;
-    scan.stop = g_stop;
-    Checkpoint ckpt = scanCheckpoint(a.positional[0], scan);
-    Mapping mapping = mappingOf(a, ckpt);
-    Plan plan = makePlan(ckpt, mapping, policy);
+void reportExportFailed(const ExportFailed& e) {
+    for (const auto& note : e.notes())
+        std::fprintf(stderr, "note: %s\n", note.c_str());
+    if (e.cancelled())
+        std::fprintf(stderr, "shardscope-cli: cancelled. %s\n", e.onDisk().c_str());
+    else
+        std::fprintf(stderr, "shardscope-cli: error: %s\n%s\n", e.what(), e.onDisk().c_str());
+}
+
+void printSummary(const EngineResult& result, const std::string& out) {
+    const double gib = double(result.bytesWritten) / double(1ull << 30);
+    std::printf("Wrote %zu file(s), %s in %.2f s (%.2f GiB/s) to %s", result.files.size(),
+                formatBytes(result.bytesWritten).c_str(), result.seconds,
+                result.seconds > 0 ? gib / result.seconds : 0.0, out.c_str());
+    if (!result.sidecars.empty())
+        std::printf("; copied %zu sidecar file(s)", result.sidecars.size());
+    if (result.verified) std::printf("; verified byte for byte before publishing");
+    if (result.replacedFiles) std::printf("; replaced the previous export");
+    std::printf("\n");
+}
+
+int runConsolidate(const ConsolidateOptions& o, std::stop_token stop) {
+    Checkpoint ckpt = scan(o.in, stop);
+    Mapping mapping = mappingOf(o.mapping, ckpt);
+    Plan plan = makePlan(ckpt, mapping, policyOf(o.unmapped));
     std::vector<Problem> all = ckpt.problems;
     all.insert(all.end(), plan.problems.begin(), plan.problems.end());
     if (ckpt.hasErrors() || !plan.ok()) {
@@ -325,89 +297,57 @@ int cmdConsolidate(const Args& a) {
         std::cerr << "shardscope-cli: nothing written: fix the errors above first\n";
         return kFailed;
     }
-    if (!a.quiet) printProblems(std::cerr, all, 50); // warnings only at this point
+    if (!o.quiet) printProblems(std::cerr, all, 50); // warnings only at this point
 
-    const bool live = !a.quiet && ::isatty(STDERR_FILENO);
-    const auto start = std::chrono::steady_clock::now();
-    if (live) {
-        options.progress = [start, phase = EnginePhase::Preparing,
-                            phaseStart = start](const EngineProgress& p) mutable {
-            if (p.phase != phase) phase = p.phase, phaseStart = std::chrono::steady_clock::now();
-            const double elapsed =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - phaseStart)
-                    .count();
-            const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 1;
-            const double rate = elapsed > 0 ? double(p.bytesDone) / elapsed : 0;
-            std::string eta = rate > 0 && fraction > 0.01
-                                  ? formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)
-                                  : "?";
-            std::fprintf(stderr, "\r\033[K%s [%3d%%] %s / %s  %s/s  ETA %s  %s",
-                         std::string(enginePhaseName(p.phase)).c_str(), int(fraction * 100),
-                         formatBytes(p.bytesDone).c_str(), formatBytes(p.bytesTotal).c_str(),
-                         formatBytes(uint64_t(rate)).c_str(), eta.c_str(), p.currentFile.c_str());
-            std::fflush(stderr);
-        };
-    }
+    EngineOptions options;
+    options.threads = o.threads;
+    options.overwrite = o.overwrite;
+    options.sync = o.sync;
+    options.verify = o.verify;
+    options.stop = stop;
+    const bool live = !o.quiet && ::isatty(STDERR_FILENO);
+    if (live) options.progress = progressLine();
     EngineResult result;
     try {
-        result = consolidate(ckpt, plan, a.positional[1], options);
+        result = consolidate(ckpt, plan, o.out, options);
     } catch (const ExportFailed& e) {
         if (live) std::fprintf(stderr, "\r\033[K");
-        for (const auto& note : e.notes())
-            std::fprintf(stderr, "note: %s\n", note.c_str());
-        if (e.cancelled())
-            std::fprintf(stderr, "shardscope-cli: cancelled. %s\n", e.onDisk().c_str());
-        else
-            std::fprintf(stderr, "shardscope-cli: error: %s\n%s\n", e.what(), e.onDisk().c_str());
+        reportExportFailed(e);
         return kFailed;
     }
     if (live) std::fprintf(stderr, "\r\033[K");
     for (const auto& note : result.notes)
         std::fprintf(stderr, "note: %s\n", note.c_str());
-    if (!a.quiet) {
-        const double gib = double(result.bytesWritten) / double(1ull << 30);
-        std::printf("Wrote %zu file(s), %s in %.2f s (%.2f GiB/s) to %s", result.files.size(),
-                    formatBytes(result.bytesWritten).c_str(), result.seconds,
-                    result.seconds > 0 ? gib / result.seconds : 0.0, a.positional[1].c_str());
-        if (!result.sidecars.empty())
-            std::printf("; copied %zu sidecar file(s)", result.sidecars.size());
-        if (result.verified) std::printf("; verified byte for byte before publishing");
-        if (result.replacedFiles) std::printf("; replaced the previous export");
-        std::printf("\n");
-    }
+    if (!o.quiet) printSummary(result, o.out);
     return kOk;
 }
 
-int cmdVerify(const Args& a) {
-    expectPositional(a, 1, "verify OUT");
+int runVerify(const VerifyOptions& o, std::stop_token stop) {
     std::optional<Checkpoint> ckpt;
-    if (a.against) {
-        ScanOptions scan;
-        scan.stop = g_stop;
-        ckpt = scanCheckpoint(*a.against, scan);
+    if (!o.against.empty()) {
+        ckpt = scan(o.against, stop);
         if (ckpt->hasErrors()) {
             printProblems(std::cerr, ckpt->problems, 50);
             std::cerr << "shardscope-cli: the shards given to --against have errors\n";
             return kFailed;
         }
     }
-    VerifyReport report = verifyOutput(a.positional[0], ckpt ? &*ckpt : nullptr, g_stop);
+    VerifyReport report = verifyOutput(o.out, ckpt ? &*ckpt : nullptr, stop);
     if (!report.ok()) {
         printProblems(std::cerr, report.problems, 100);
-        std::cerr << "shardscope-cli: verification FAILED for " << a.positional[0] << "\n";
+        std::cerr << "shardscope-cli: verification FAILED for " << o.out << "\n";
         return kFailed;
     }
     std::printf("OK: %zu file(s), %zu tensors", report.files, report.tensors);
     if (ckpt)
         std::printf(", %s compared byte for byte with %s",
-                    formatBytes(report.bytesCompared).c_str(), a.against->c_str());
+                    formatBytes(report.bytesCompared).c_str(), o.against.c_str());
     std::printf("\n");
     return kOk;
 }
 
-int cmdDemo(const Args& a) {
-    expectPositional(a, 1, "demo DIR");
-    const fs::path dir = a.positional[0];
+int runDemo(const DemoOptions& o) {
+    const fs::path dir = o.dir;
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
         throw Error(dir.string(), "",
@@ -417,40 +357,340 @@ int cmdDemo(const Args& a) {
     return kOk;
 }
 
+// CLI11 prefixes a validator's message with the option's name and a colon; these messages
+// already name their option, so they leave the parser as they are.
+class UsageError : public CLI::ParseError {
+public:
+    explicit UsageError(std::string message)
+        : CLI::ParseError(std::move(message), CLI::ExitCodes::ValidationError) {}
+};
+
+// CLI11 takes the word after an option as its value even when it is another option, so
+// `--mapping --json` would read a mapping file named "--json".
+CLI::Validator pathValue(const std::string& option, const std::string& what) {
+    return CLI::Validator(
+        [=](const std::string& value) -> std::string {
+            if (value.empty()) throw UsageError(option + " needs " + what);
+            if (value.size() > 1 && value[0] == '-')
+                throw UsageError(option + " needs " + what + ", not the option '" + value + "'");
+            return {};
+        },
+        "");
+}
+
+CLI::Validator threadCount() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            int n = 0;
+            const char* end = value.data() + value.size();
+            auto [used, ec] = std::from_chars(value.data(), end, n);
+            if (ec == std::errc() && used == end && n >= 1 && n <= 256) {
+                value = std::to_string(n); // CLI11 would read "010" as octal
+                return {};
+            }
+            throw UsageError("--threads takes a number from 1 to 256, not '" + value + "'");
+        },
+        "");
+}
+
+CLI::Validator unmappedPolicy() {
+    return CLI::Validator(
+        [](const std::string& value) -> std::string {
+            if (value == "error" || value == "last") return {};
+            throw UsageError("--unmapped takes 'error' or 'last', not '" + value + "'");
+        },
+        "");
+}
+
+// Usage first, then what the command does; the command list shows each command's synopsis,
+// built from its options so it cannot drift from them.
+class CliFormatter : public CLI::Formatter {
+public:
+    CliFormatter() {
+        label("SUBCOMMAND", "COMMAND");
+        label("Positionals", "Arguments");
+        label("REQUIRED", "");
+        column_width(26);
+    }
+
+    std::string make_help(const CLI::App* app, std::string name,
+                          CLI::AppFormatMode mode) const override {
+        return make_usage(app, name) + "\n" + make_description(app) + make_positionals(app) +
+               make_groups(app, mode) + make_subcommands(app, mode) + "\n" + make_footer(app);
+    }
+
+    std::string make_subcommand(const CLI::App* sub) const override {
+        const std::vector<std::string> words = synopsisWords(sub);
+        std::string out = wrap(words, 2, 2 + words.front().size() + 1);
+        std::istringstream description(sub->get_description());
+        for (std::string line; std::getline(description, line);)
+            out += "      " + line + "\n";
+        return out;
+    }
+
+private:
+    // "consolidate IN OUT", then one "[--option VALUE]" per option.
+    static std::vector<std::string> synopsisWords(const CLI::App* sub) {
+        std::vector<std::string> words{sub->get_name()};
+        for (const CLI::Option* o : sub->get_options())
+            if (o->get_positional()) words.front() += " " + o->get_name();
+        for (const CLI::Option* o : sub->get_options()) {
+            if (o->get_positional() || o == sub->get_help_ptr()) continue;
+            std::string word = "[--" + o->get_lnames().front();
+            if (!o->get_type_name().empty()) word += " " + o->get_type_name();
+            words.push_back(word + "]");
+        }
+        return words;
+    }
+
+    // Lines of at most 80 columns; continuation lines start at column `hang`.
+    static std::string wrap(const std::vector<std::string>& words, size_t indent, size_t hang) {
+        std::string out(indent, ' ');
+        size_t column = indent;
+        for (size_t i = 0; i < words.size(); ++i) {
+            if (i > 0 && column + 1 + words[i].size() > 80) {
+                out += "\n" + std::string(hang, ' ');
+                column = hang;
+            } else if (i > 0) {
+                out += ' ';
+                ++column;
+            }
+            out += words[i];
+            column += words[i].size();
+        }
+        return out + "\n";
+    }
+};
+
+const char* kExitCodes = "Exit codes: 0 success, 1 bad input or failed run, 2 usage error.";
+
+// The parser and the options it fills; one instance per run.
+class CommandLine {
+public:
+    CommandLine();
+
+    // Returns an exit code when the run ends here: help, version or a usage error.
+    std::optional<int> parse(int argc, char** argv);
+    int run(std::stop_token stop) const;
+    void printUsage(std::FILE* to) const { std::fputs(m_app.help().c_str(), to); }
+
+private:
+    CLI::App* addCommand(const char* name, const char* description);
+    void addInspect();
+    void addConsolidate();
+    void addVerify();
+    void addDemo();
+    const CLI::App* selected() const;
+    std::optional<std::string> leftoverProblem() const;
+    bool isOption(const std::string& word) const;
+    bool knownToACommand(const std::string& option) const;
+    int usageError(const std::string& message) const;
+
+    CLI::App m_app;
+    CLI::App *m_inspect = nullptr, *m_consolidate = nullptr, *m_verify = nullptr, *m_demo = nullptr;
+    InspectOptions m_inspectOptions;
+    ConsolidateOptions m_consolidateOptions;
+    VerifyOptions m_verifyOptions;
+    DemoOptions m_demoOptions;
+    std::vector<std::string> m_beforeDashes, m_afterDashes; // the words around the first "--"
+};
+
+CommandLine::CommandLine()
+    : m_app("Inspect and consolidate sharded safetensors checkpoints (PyTorch DCP shard\n"
+            "directories) into Hugging Face safetensors files.",
+            "shardscope-cli") {
+    m_app.formatter(std::make_shared<CliFormatter>());
+    m_app.set_help_flag("-h,--help", "Print this help and exit");
+    m_app.set_version_flag("--version", std::string("shardscope-cli ") + SHARDSCOPE_VERSION,
+                           "Print the version and exit");
+    m_app.require_subcommand(1);
+    // The last of a repeated option wins, as in most tools.
+    m_app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    m_app.footer(kExitCodes);
+    addInspect();
+    addConsolidate();
+    addVerify();
+    addDemo();
+    m_app.footer(std::string("Run 'shardscope-cli COMMAND --help' for the options of one "
+                             "command.\n\n") +
+                 kExitCodes);
+}
+
+CLI::App* CommandLine::addCommand(const char* name, const char* description) {
+    CLI::App* cmd = m_app.add_subcommand(name, description);
+    cmd->group("Commands");
+    cmd->set_help_flag("-h,--help", "Print this help and exit");
+    return cmd;
+}
+
+void CommandLine::addInspect() {
+    auto& o = m_inspectOptions;
+    m_inspect =
+        addCommand("inspect", "List every tensor of a DCP shard directory (dtype, full shape, "
+                              "chunks,\ncoverage, target file) and every problem. Exit 1 when it "
+                              "cannot be\nconsolidated.");
+    m_inspect->add_option("DIR", o.dir, "The shard directory")->required()->type_name("");
+    m_inspect->add_flag("--json", o.json, "Print everything as one JSON document");
+    m_inspect
+        ->add_option("--mapping", o.mapping,
+                     "Tensor-to-file mapping (JSON); default: the\ncheckpoint's own, or every "
+                     "tensor in one file")
+        ->type_name("FILE")
+        ->check(pathValue("--mapping", "a file"));
+    m_inspect
+        ->add_option("--unmapped", o.unmapped,
+                     "Tensors the mapping does not name: an error (default)\nor into the last file")
+        ->type_name("error|last")
+        ->check(unmappedPolicy());
+}
+
+void CommandLine::addConsolidate() {
+    auto& o = m_consolidateOptions;
+    m_consolidate = addCommand(
+        "consolidate",
+        "Write Hugging Face safetensors files and model.safetensors.index.json\ninto OUT "
+        "(created if needed). Files are staged inside OUT, verified\nwith --verify, and only "
+        "then published; until then OUT keeps its\nprevious export.");
+    m_consolidate->add_option("IN", o.in, "The shard directory")->required()->type_name("");
+    m_consolidate->add_option("OUT", o.out, "The output directory")->required()->type_name("");
+    m_consolidate
+        ->add_option("--mapping", o.mapping,
+                     "Tensor-to-file mapping (JSON); default: the\ncheckpoint's own, or every "
+                     "tensor in one file")
+        ->type_name("FILE")
+        ->check(pathValue("--mapping", "a file"));
+    m_consolidate
+        ->add_option("--threads", o.threads, "Worker threads, 1 to 256; default: one per core")
+        ->type_name("N")
+        ->transform(threadCount());
+    m_consolidate
+        ->add_option("--unmapped", o.unmapped,
+                     "Tensors the mapping does not name: an error (default)\nor into the last file")
+        ->type_name("error|last")
+        ->check(unmappedPolicy());
+    m_consolidate->add_flag("--overwrite", o.overwrite,
+                            "Replace an earlier export in OUT (refused otherwise)");
+    m_consolidate->add_flag("--verify", o.verify,
+                            "Compare every byte with the shards before publishing");
+    m_consolidate->add_flag("--sync", o.sync, "fdatasync every file before publishing");
+    m_consolidate->add_flag("-q,--quiet", o.quiet,
+                            "No warnings, progress line or summary on success");
+}
+
+void CommandLine::addVerify() {
+    auto& o = m_verifyOptions;
+    m_verify = addCommand("verify", "Check a consolidated directory; with --against, compare "
+                                    "every byte\nwith the shards.");
+    m_verify->add_option("OUT", o.out, "The consolidated directory")->required()->type_name("");
+    m_verify->add_option("--against", o.against, "The shard directory OUT was written from")
+        ->type_name("IN")
+        ->check(pathValue("--against", "a directory"));
+}
+
+void CommandLine::addDemo() {
+    m_demo = addCommand("demo", "Write a small sharded demo checkpoint into DIR (new or empty).");
+    m_demo->add_option("DIR", m_demoOptions.dir, "Where to write it")->required()->type_name("");
+}
+
+const CLI::App* CommandLine::selected() const {
+    auto parsed = m_app.get_subcommands();
+    return parsed.empty() ? nullptr : parsed.front();
+}
+
+bool CommandLine::knownToACommand(const std::string& option) const {
+    for (const CLI::App* cmd : {m_inspect, m_consolidate, m_verify, m_demo})
+        if (cmd->get_option_no_throw(option)) return true;
+    return false;
+}
+
+// CLI11's leftovers lose which side of "--" they came from; a word only after it is positional.
+bool CommandLine::isOption(const std::string& word) const {
+    if (word.size() < 2 || word[0] != '-') return false;
+    return std::ranges::find(m_afterDashes, word) == m_afterDashes.end() ||
+           std::ranges::find(m_beforeDashes, word) != m_beforeDashes.end();
+}
+
+// The words CLI11 could not place, explained; the first one usually says more than CLI11's
+// own error (a missing DIR after `demo --overwrite` is the option's fault).
+std::optional<std::string> CommandLine::leftoverProblem() const {
+    const CLI::App* cmd = selected();
+    std::vector<std::string> left = m_app.remaining(true);
+    std::erase(left, "--");
+    for (const auto& word : left)
+        if (!cmd && !isOption(word)) return "unknown command '" + word + "'";
+    for (const auto& word : left) {
+        if (!isOption(word)) continue;
+        const std::string name = word.substr(0, word.find('='));
+        if (m_app.get_option_no_throw(name)) return name + " goes before the command";
+        if (cmd && cmd->get_option_no_throw(name)) // given before the command
+            return "misplaced option " + name + ": it goes after '" + cmd->get_name() + "'";
+        if (!knownToACommand(name)) return "unknown option " + name;
+        if (!cmd) return "misplaced option " + name + ": it goes after its command";
+        return cmd->get_name() + " does not take " + name;
+    }
+    if (!left.empty()) return "unexpected argument '" + left.front() + "'";
+    return std::nullopt;
+}
+
+int CommandLine::usageError(const std::string& message) const {
+    const CLI::App* cmd = selected();
+    const std::string help =
+        cmd ? "shardscope-cli " + cmd->get_name() + " --help" : "shardscope-cli --help";
+    std::fprintf(stderr, "shardscope-cli: %s\nRun '%s' for usage.\n", message.c_str(),
+                 help.c_str());
+    return kUsage;
+}
+
+std::optional<int> CommandLine::parse(int argc, char** argv) {
+    const auto dashes = std::find(argv + 1, argv + argc, std::string_view("--"));
+    m_beforeDashes.assign(argv + 1, dashes);
+    if (dashes != argv + argc) m_afterDashes.assign(dashes + 1, argv + argc);
+    try {
+        m_app.parse(argc, argv);
+        return std::nullopt;
+    } catch (const CLI::Success& e) {
+        return m_app.exit(e); // help or version, on stdout
+    } catch (const CLI::ArgumentMismatch& e) {
+        // CLI11 says "--threads: 1 required N missing"; with TakeLast that is its only mismatch.
+        const std::string what = e.what();
+        return usageError(
+            leftoverProblem().value_or(what.substr(0, what.find(':')) + " needs a value"));
+    } catch (const CLI::ParseError& e) {
+        if (auto problem = leftoverProblem()) return usageError(*problem);
+        if (selected()) return usageError(e.what());
+        std::fputs("shardscope-cli: no command given\n\n", stderr);
+        printUsage(stderr);
+        return kUsage;
+    }
+}
+
+int CommandLine::run(std::stop_token stop) const {
+    if (*m_inspect) return runInspect(m_inspectOptions, stop);
+    if (*m_consolidate) return runConsolidate(m_consolidateOptions, stop);
+    if (*m_verify) return runVerify(m_verifyOptions, stop);
+    return runDemo(m_demoOptions);
+}
+
 } // namespace
 
 int runCli(int argc, char** argv) {
+    CommandLine cli;
     if (argc < 2) {
-        std::fputs(kUsageText, stderr);
+        cli.printUsage(stderr);
         return kUsage;
     }
-    const std::string command = argv[1];
-    if (command == "--help" || command == "-h" || command == "help") {
-        std::fputs(kUsageText, stdout);
+    if (argc == 2 && std::string_view(argv[1]) == "help") {
+        cli.printUsage(stdout);
         return kOk;
     }
+    if (auto code = cli.parse(argc, argv)) return *code;
     raiseOpenFileLimit();
+    // Parsing starts no thread; every thread the command starts inherits the blocked signals.
     SignalStop signals;
-    g_stop = signals.token();
     try {
-        Args a = parseArgs(argc, argv, 2);
-        if (a.help) {
-            std::fputs(kUsageText, stdout);
-            return kOk;
-        }
-        if (command == "inspect") return cmdInspect(a);
-        if (command == "consolidate") return cmdConsolidate(a);
-        if (command == "verify") return cmdVerify(a);
-        if (command == "demo") return cmdDemo(a);
-        throw UsageError("unknown command '" + command + "'");
-    } catch (const UsageError& e) {
-        std::fprintf(stderr, "shardscope-cli: %s\n\n%s", e.what(), kUsageText);
-        return kUsage;
+        return cli.run(signals.token());
     } catch (const Cancelled&) {
         std::fprintf(stderr, "shardscope-cli: cancelled; nothing was written\n");
-        return kFailed;
-    } catch (const Error& e) {
-        std::fprintf(stderr, "shardscope-cli: error: %s\n", e.what());
         return kFailed;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "shardscope-cli: error: %s\n", e.what());

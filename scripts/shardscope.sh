@@ -10,7 +10,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
-packages=(cmake g++ ninja-build qt6-base-dev nlohmann-json3-dev fontconfig fonts-dejavu-core)
+packages=(cmake g++ ninja-build qt6-base-dev nlohmann-json3-dev libcli11-dev fontconfig fonts-dejavu-core)
 
 install_missing() {
     local missing=()

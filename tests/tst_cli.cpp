@@ -1,10 +1,14 @@
 #include "shard_builder.h"
 
+#include <QElapsedTimer>
+#include <QFile>
 #include <QJsonArray>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -20,6 +24,11 @@ private slots:
     void usageErrorsExitTwo_data();
     void usageErrorsExitTwo();
     void helpExitsZero();
+    void commandHelpExitsZero_data();
+    void commandHelpExitsZero();
+    void versionExitsZero();
+    void doubleDashEndsOptions();
+    void inspectCancelledBySigint();
     void demoInspectConsolidateVerify();
     void inspectJsonIsComplete();
     void badInputExitsOneAndWritesNothing();
@@ -35,6 +44,7 @@ private:
     };
     Result run(const QStringList& args) {
         QProcess p;
+        p.setWorkingDirectory(m_tmp->path()); // relative paths in usage tests stay in the sandbox
         p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
         if (!p.waitForFinished(120000)) return {};
         return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
@@ -54,17 +64,47 @@ void TestCli::usageErrorsExitTwo_data() {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QString>("expected");
     QTest::newRow("no command") << QStringList{} << "Usage:";
+    QTest::newRow("only --") << QStringList{"--"} << "no command given";
     QTest::newRow("unknown command") << QStringList{"frobnicate"} << "unknown command 'frobnicate'";
     QTest::newRow("unknown option")
         << QStringList{"inspect", "x", "--bogus"} << "unknown option --bogus";
+    QTest::newRow("option of another command")
+        << QStringList{"verify", "out", "--mapping", "x", "--json", "--sync"}
+        << "verify does not take --mapping";
+    QTest::newRow("demo --overwrite")
+        << QStringList{"demo", "dir", "--overwrite"} << "demo does not take --overwrite";
+    QTest::newRow("inspect --sync")
+        << QStringList{"inspect", "x", "--sync"} << "inspect does not take --sync";
+    QTest::newRow("option before the command")
+        << QStringList{"--json", "inspect", "x"} << "misplaced option --json";
+    QTest::newRow("--version after the command")
+        << QStringList{"inspect", "x", "--version"} << "--version goes before the command";
+    QTest::newRow("mapping value is an option")
+        << QStringList{"inspect", "x", "--mapping", "--json"}
+        << "--mapping needs a file, not the option '--json'";
+    QTest::newRow("against value is an option")
+        << QStringList{"verify", "out", "--against", "-q"} << "--against needs a directory";
     QTest::newRow("missing argument")
-        << QStringList{"consolidate", "only-one"} << "expected consolidate IN OUT";
-    QTest::newRow("bad threads") << QStringList{"consolidate", "a", "b", "--threads", "zero"}
-                                 << "--threads";
+        << QStringList{"consolidate", "only-one"} << "OUT is required";
+    QTest::newRow("no arguments") << QStringList{"demo"} << "DIR is required";
+    QTest::newRow("extra argument")
+        << QStringList{"inspect", "a", "b"} << "unexpected argument 'b'";
+    QTest::newRow("option after --")
+        << QStringList{"consolidate", "--", "a", "b", "--quiet"} << "unexpected argument '--quiet'";
+    QTest::newRow("threads zero") << QStringList{"consolidate", "a", "b", "--threads", "0"}
+                                  << "--threads takes a number from 1 to 256, not '0'";
+    QTest::newRow("threads 257") << QStringList{"consolidate", "a", "b", "--threads=257"}
+                                 << "--threads takes a number from 1 to 256, not '257'";
+    QTest::newRow("threads x") << QStringList{"consolidate", "a", "b", "--threads", "x"}
+                               << "--threads takes a number from 1 to 256, not 'x'";
+    QTest::newRow("threads without value")
+        << QStringList{"consolidate", "a", "b", "--threads"} << "--threads needs a value";
     QTest::newRow("bad policy") << QStringList{"consolidate", "a", "b", "--unmapped", "drop"}
-                                << "--unmapped";
-    QTest::newRow("option without value")
-        << QStringList{"consolidate", "a", "b", "--mapping"} << "needs a value";
+                                << "--unmapped takes 'error' or 'last', not 'drop'";
+    QTest::newRow("policy maybe") << QStringList{"inspect", "x", "--unmapped", "maybe"}
+                                  << "--unmapped takes 'error' or 'last', not 'maybe'";
+    QTest::newRow("mapping without value")
+        << QStringList{"consolidate", "a", "b", "--mapping"} << "--mapping needs a value";
 }
 
 void TestCli::usageErrorsExitTwo() {
@@ -73,12 +113,73 @@ void TestCli::usageErrorsExitTwo() {
     Result r = run(args);
     QCOMPARE(r.code, 2);
     QVERIFY2(r.err.contains(expected), qPrintable(r.err));
+    QVERIFY2(r.err.contains("--help"), qPrintable(r.err)); // where to read on
+    QVERIFY(r.out.isEmpty());
+    QCOMPARE(QDir(m_tmp->path()).entryList(QDir::AllEntries | QDir::NoDotAndDotDot),
+             QStringList{}); // nothing was written
 }
 
 void TestCli::helpExitsZero() {
-    Result r = run({"--help"});
+    for (const char* flag : {"--help", "-h", "help"}) {
+        Result r = run({flag});
+        QCOMPARE(r.code, 0);
+        QVERIFY(r.err.isEmpty());
+        QVERIFY(r.out.contains("consolidate IN OUT"));
+        QVERIFY(r.out.contains("publish"));
+        QVERIFY(r.out.contains("Exit codes: 0 success, 1 bad input or failed run, 2 usage error"));
+    }
+}
+
+void TestCli::commandHelpExitsZero_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QStringList>("expected");
+    QTest::newRow("consolidate") << QStringList{"consolidate", "--help"}
+                                 << QStringList{
+                                        "Usage: shardscope-cli consolidate [OPTIONS] IN OUT",
+                                        "--overwrite",
+                                        "--verify",
+                                        "--sync",
+                                        "--threads N",
+                                        "--unmapped error|last",
+                                        "staged"};
+    QTest::newRow("consolidate -h after arguments")
+        << QStringList{"consolidate", "a", "b", "-h"} << QStringList{"--overwrite"};
+    QTest::newRow("inspect") << QStringList{"inspect", "--help"}
+                             << QStringList{"inspect [OPTIONS] DIR", "--json", "--mapping FILE"};
+    QTest::newRow("verify") << QStringList{"verify", "-h"}
+                            << QStringList{"verify [OPTIONS] OUT", "--against"};
+    QTest::newRow("demo") << QStringList{"demo", "--help"} << QStringList{"demo [OPTIONS] DIR"};
+}
+
+void TestCli::commandHelpExitsZero() {
+    QFETCH(QStringList, args);
+    QFETCH(QStringList, expected);
+    Result r = run(args);
     QCOMPARE(r.code, 0);
-    QVERIFY(r.out.contains("consolidate IN OUT"));
+    QVERIFY(r.err.isEmpty());
+    for (const auto& text : expected)
+        QVERIFY2(r.out.contains(text), qPrintable(text + " missing from\n" + r.out));
+    QVERIFY(r.out.contains("Exit codes:"));
+}
+
+void TestCli::versionExitsZero() {
+    Result r = run({"--version"});
+    QCOMPARE(r.code, 0);
+    QVERIFY(r.err.isEmpty());
+    QVERIFY2(QRegularExpression(R"(^shardscope-cli \d+\.\d+\.\d+\n$)").match(r.out).hasMatch(),
+             qPrintable(r.out));
+}
+
+void TestCli::doubleDashEndsOptions() {
+    // Relative names resolve in the sandbox, the process's working directory.
+    Result demo = run({"demo", "--", "-dir"});
+    QVERIFY2(demo.code == 0, qPrintable(demo.err));
+    QVERIFY(QFile::exists(path("-dir/.hf_metadata/config.json")));
+    Result inspect = run({"inspect", "--json", "--", "-dir"});
+    QVERIFY2(inspect.code == 0, qPrintable(inspect.err));
+    Result cons = run({"consolidate", "--quiet", "--", "-dir", "-out"});
+    QVERIFY2(cons.code == 0, qPrintable(cons.err));
+    QCOMPARE(run({"verify", "--against=./-dir", "--", "-out"}).code, 0);
 }
 
 void TestCli::demoInspectConsolidateVerify() {
@@ -234,6 +335,48 @@ void TestCli::moreShardFilesThanTheSoftLimit() {
     QVERIFY(p.waitForFinished(60000));
     QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
     QCOMPARE(readOutput(path("ranks-out").toStdString()).at("w").bytes, full);
+}
+
+// Ctrl+C during a scan: exit 1 with the cancel message, or exit 0 with complete output when the
+// scan had already finished; never a hang or a death by signal.
+void TestCli::inspectCancelledBySigint() {
+    // 300 files x 1000 tensors, a row of each tensor per file: 300,000 chunks to scan.
+    constexpr int kFiles = 300, kTensors = 1000;
+    const fs::path dir = path("big").toStdString();
+    fs::create_directories(dir);
+    for (int f = 0; f < kFiles; ++f) {
+        std::vector<TestChunk> chunks;
+        for (int t = 0; t < kTensors; ++t)
+            chunks.push_back({"t" + std::to_string(t), "U8", {uint64_t(f), 0}, {1, 2}, "ab"});
+        writeShard(dir / ("shard-" + std::to_string(f) + ".safetensors"), chunks);
+    }
+    QProcess p;
+    p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), {"inspect", path("big"), "--json"});
+    QVERIFY(p.waitForStarted());
+    // Signal only once SIGINT is blocked (SignalStop is up); before that it would kill the process.
+    QElapsedTimer waited;
+    waited.start();
+    bool ready = false;
+    while (!ready && p.state() == QProcess::Running && waited.elapsed() < 30000) {
+        QFile status(QString("/proc/%1/status").arg(p.processId()));
+        if (status.open(QIODevice::ReadOnly))
+            for (const QByteArray& line : status.readAll().split('\n'))
+                if (line.startsWith("SigBlk:"))
+                    ready = line.mid(7).trimmed().toULongLong(nullptr, 16) & (1ull << (SIGINT - 1));
+        if (!ready) QTest::qWait(1);
+    }
+    if (ready) ::kill(pid_t(p.processId()), SIGINT);
+    QVERIFY2(p.waitForFinished(60000), "inspect did not end after SIGINT");
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    const QByteArray out = p.readAllStandardOutput(), err = p.readAllStandardError();
+    if (p.exitCode() == 1) {
+        QVERIFY2(err.contains("shardscope-cli: cancelled; nothing was written"), err.constData());
+        QVERIFY(out.isEmpty());
+        return;
+    }
+    QCOMPARE(p.exitCode(), 0);
+    qInfo("inspect finished before SIGINT arrived");
+    QCOMPARE(QJsonDocument::fromJson(out).object()["tensors"].toArray().size(), kTensors);
 }
 
 QTEST_GUILESS_MAIN(TestCli)
