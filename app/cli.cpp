@@ -338,6 +338,7 @@ int runVerify(const VerifyOptions& o, std::stop_token stop) {
         std::cerr << "shardscope-cli: verification FAILED for " << o.out << "\n";
         return kFailed;
     }
+    printProblems(std::cerr, report.problems, 100); // warnings: leftovers of interrupted runs
     std::printf("OK: %zu file(s), %zu tensors", report.files, report.tensors);
     if (ckpt)
         std::printf(", %s compared byte for byte with %s",

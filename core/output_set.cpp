@@ -1,5 +1,6 @@
 #include "output_set.h"
 
+#include "bounded_json.h"
 #include "error.h"
 #include "fault.h"
 #include "plan.h"
@@ -82,7 +83,7 @@ bool readJournal(const fs::path& staging, Journal& out) {
     std::string text;
     try {
         text = readSmallFile(staging / kJournalFileName, kMaxJournalBytes, "the journal");
-        auto doc = nlohmann::json::parse(text);
+        auto doc = parseBoundedJson(text);
         out.aside = doc.at("aside").get<std::string>();
         out.files = doc.at("files").get<std::vector<std::string>>();
         out.previous = doc.at("previous").get<std::vector<std::string>>();
@@ -315,7 +316,7 @@ void OutputSet::findPrevious() {
     try {
         const std::string text =
             readSmallFile(m_directory / kManifestFileName, kMaxJournalBytes, "the manifest");
-        const auto doc = nlohmann::json::parse(text); // kept alive: the loop borrows from it
+        const auto doc = parseBoundedJson(text); // kept alive: the loop borrows from it
         for (const auto& name : doc.at("files"))
             if (name.is_string() && plainName(name.get<std::string>()) &&
                 present(m_directory / name.get<std::string>()))

@@ -1,5 +1,7 @@
 #include "verify.h"
 
+#include "bounded_json.h"
+#include "output_set.h"
 #include "pieces.h"
 #include "plan.h"
 #include "posix_file.h"
@@ -23,6 +25,9 @@ bool VerifyReport::ok() const {
 }
 
 namespace {
+
+// An index lists every tensor once; even a million tensors stay far below this.
+constexpr uint64_t kMaxIndexBytes = 512ull << 20;
 
 struct OutputTensor {
     std::string file;
@@ -55,6 +60,21 @@ void checkLayout(const SafetensorsHeader& h, const std::string& name, VerifyRepo
     }
 }
 
+// A run killed while writing or publishing leaves its staging directory; the next consolidate
+// into the directory completes or removes it. Say so, since the directory is not final yet.
+void reportInterruptedRuns(const fs::path& outDir, VerifyReport& report) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(outDir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(kStagingPrefix, 0) != 0 && name.rfind(kAsidePrefix, 0) != 0) continue;
+        report.problems.push_back(
+            {Severity::Warning, name, "",
+             "left by an interrupted ShardScope run; the next consolidate into this directory "
+             "completes its publishing or removes it",
+             ErrorKind::VerifyFailed});
+    }
+}
+
 } // namespace
 
 VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std::stop_token stop,
@@ -63,18 +83,21 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std
     auto error = [&](const std::string& file, const std::string& tensor, const std::string& m) {
         report.problems.push_back({Severity::Error, file, tensor, m, ErrorKind::VerifyFailed});
     };
+    reportInterruptedRuns(outDir, report);
     const fs::path indexPath = outDir / kIndexFileName;
     nlohmann::json index;
     {
-        std::ifstream in(indexPath, std::ios::binary);
-        if (!in) {
-            error(indexPath.string(), "", "missing: the output is not complete");
+        std::string text;
+        try {
+            text = readSmallFile(indexPath, kMaxIndexBytes, "the index");
+        } catch (const Error& e) {
+            const bool missing = !fs::exists(fs::symlink_status(indexPath));
+            error(indexPath.string(), "",
+                  missing ? "missing: the output is not complete" : e.message());
             return report;
         }
-        std::stringstream text;
-        text << in.rdbuf();
         try {
-            index = nlohmann::json::parse(text.str());
+            index = parseBoundedJson(text);
         } catch (const nlohmann::json::exception& e) {
             error(indexPath.string(), "", std::string("not valid JSON: ") + e.what());
             return report;

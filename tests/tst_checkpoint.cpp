@@ -498,12 +498,12 @@ void TestCheckpoint::scanPhasesReportInOrder() {
         }
     }
     QCOMPARE(seen.back().done, seen.back().total);
-    QCOMPARE(phases, (std::vector<ScanPhase>{ScanPhase::ReadingHeaders, ScanPhase::Merging,
-                                             ScanPhase::CheckingCoverage,
-                                             ScanPhase::ComparingReplicas}));
+    QCOMPARE(phases,
+             (std::vector<ScanPhase>{ScanPhase::ReadingHeaders, ScanPhase::Merging,
+                                     ScanPhase::CheckingCoverage, ScanPhase::ComparingReplicas}));
     for (const auto& p : seen) {
         if (p.phase == ScanPhase::ReadingHeaders) QCOMPARE(p.total, uint64_t(4)); // files
-        if (p.phase == ScanPhase::Merging) QCOMPARE(p.total, uint64_t(10002));   // chunks
+        if (p.phase == ScanPhase::Merging) QCOMPARE(p.total, uint64_t(10002));    // chunks
         if (p.phase == ScanPhase::CheckingCoverage) QCOMPARE(p.total, uint64_t(5001));
         if (p.phase == ScanPhase::ComparingReplicas) QCOMPARE(p.total, uint64_t(3 << 20));
     }

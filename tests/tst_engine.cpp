@@ -10,6 +10,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <sys/stat.h>
 
 using namespace shardscope;
 using namespace testing;
@@ -36,6 +38,7 @@ private slots:
     void sidecarsAreCopiedNotMoved();
     void progressIsMonotonicAndComplete();
     void verifyCatchesDamage();
+    void verifyRefusesHostileIndexes();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -400,8 +403,9 @@ void TestEngine::cancelLeavesNothing() {
         QFAIL("a cancelled run completed");
     } catch (const ExportFailed& e) {
         QVERIFY(e.cancelled());
-        QVERIFY2(QString::fromStdString(e.onDisk()).contains("did not exist before and was removed"),
-                 e.onDisk().c_str());
+        QVERIFY2(
+            QString::fromStdString(e.onDisk()).contains("did not exist before and was removed"),
+            e.onDisk().c_str());
     }
     QVERIFY(sawWriting);
     QVERIFY(!fs::exists(out())); // the run made the directory, so the run takes it back
@@ -478,7 +482,7 @@ void TestEngine::progressIsMonotonicAndComplete() {
             QCOMPARE(seen[i].bytesTotal, bytesToWrite(c, plan));
     }
     QCOMPARE(phases, (std::vector<EnginePhase>{EnginePhase::Preparing, EnginePhase::Writing,
-                                                EnginePhase::Publishing, EnginePhase::Done}));
+                                               EnginePhase::Publishing, EnginePhase::Done}));
     QCOMPARE(bytesToWrite(c, plan), plan.totalFileBytes() + plan.indexJson().size());
 }
 
@@ -501,6 +505,30 @@ void TestEngine::verifyCatchesDamage() {
     VerifyReport noIndex = verifyOutput(out(), nullptr);
     QVERIFY(!noIndex.ok());
     QVERIFY(QString::fromStdString(noIndex.problems.front().text()).contains("missing"));
+}
+
+void TestEngine::verifyRefusesHostileIndexes() {
+    Checkpoint c = simple();
+    Plan plan = makePlan(c, {}, UnmappedPolicy::Error);
+    consolidate(c, plan, out(), {});
+    const fs::path index = out() / "model.safetensors.index.json";
+    // Nested 100,000 deep: an error, not a stack overflow.
+    fs::remove(index);
+    std::ofstream(index) << std::string(100000, '[') << std::string(100000, ']');
+    VerifyReport deep = verifyOutput(out(), &c);
+    QVERIFY(!deep.ok());
+    QVERIFY2(deep.problems.front().message.find("nesting deeper than 128") != std::string::npos,
+             deep.problems.front().message.c_str());
+    // A FIFO in the index's place is reported at once, never opened for reading.
+    fs::remove(index);
+    QCOMPARE(::mkfifo(index.c_str(), 0644), 0);
+    auto fifo = std::async(std::launch::async, [&] { return verifyOutput(out(), &c); });
+    QVERIFY2(fifo.wait_for(std::chrono::seconds(20)) == std::future_status::ready,
+             "verify blocked on a FIFO index");
+    const VerifyReport report = fifo.get();
+    QVERIFY(!report.ok());
+    QVERIFY2(report.problems.front().message.find("FIFO") != std::string::npos,
+             report.problems.front().message.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestEngine)

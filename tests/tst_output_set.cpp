@@ -87,9 +87,10 @@ private:
         writeText(out() / kIndex, "old-index");
         writeText(out() / "config.json", "old-config");
         writeText(out() / "tokenizer.json", "old-tokenizer");
-        writeText(out() / kManifestFileName,
-                  R"({"files":["model-00001-of-00002.safetensors","model-00002-of-00002.safetensors",)"
-                  R"("config.json","tokenizer.json","model.safetensors.index.json",".shardscope-export.json"]})");
+        writeText(
+            out() / kManifestFileName,
+            R"({"files":["model-00001-of-00002.safetensors","model-00002-of-00002.safetensors",)"
+            R"("config.json","tokenizer.json","model.safetensors.index.json",".shardscope-export.json"]})");
         writeText(out() / "README.md", "the user's own");
     }
     void stageNewSet(OutputSet& set) {
@@ -139,8 +140,8 @@ void TestOutputSet::publishReplacesThePreviousSet() {
     writePreviousExport();
     OutputSet set(out(), true);
     set.open();
-    const std::vector<std::string> expected = {kManifestFileName, "config.json", kOld1,
-                                               kOld2,             kIndex,        "tokenizer.json"};
+    const std::vector<std::string> expected = {
+        kManifestFileName, "config.json", kOld1, kOld2, kIndex, "tokenizer.json"};
     QCOMPARE(set.previousFiles().size(), expected.size());
     for (size_t i = 0; i < expected.size(); ++i)
         QCOMPARE(set.previousFiles()[i], expected[i]);
@@ -174,8 +175,7 @@ void TestOutputSet::abandonRemovesADirectoryItCreated() {
         said = set.abandon();
     }
     QVERIFY(!fs::exists(out()));
-    QVERIFY2(said.find("did not exist before and was removed") != std::string::npos,
-             said.c_str());
+    QVERIFY2(said.find("did not exist before and was removed") != std::string::npos, said.c_str());
     // The destructor abandons too.
     {
         OutputSet set(out(), false);
@@ -220,9 +220,13 @@ void TestOutputSet::lockIsFreeAgainAfterRelease() {
 // Each row is a moment inside publishing: which names have already moved.
 void TestOutputSet::recoversFromEveryPublishingState_data() {
     QTest::addColumn<int>("step");
-    const char* names[] = {"journal written, nothing moved", "old index aside",
-                           "old index and one model file aside", "old set aside",
-                           "one new file in", "all but the index in", "index in",
+    const char* names[] = {"journal written, nothing moved",
+                           "old index aside",
+                           "old index and one model file aside",
+                           "old set aside",
+                           "one new file in",
+                           "all but the index in",
+                           "index in",
                            "aside removed"};
     for (int i = 0; i < 8; ++i)
         QTest::newRow(names[i]) << i;
@@ -241,8 +245,8 @@ void TestOutputSet::recoversFromEveryPublishingState() {
     const std::vector<std::string> previous = {
         kManifestFileName, "config.json", kOld1, kOld2, kIndex, "tokenizer.json"};
     writeText(staging / ".shardscope-journal",
-              journal(aside.filename().string(),
-                      {kNew1, "config.json", kManifestFileName, kIndex}, previous));
+              journal(aside.filename().string(), {kNew1, "config.json", kManifestFileName, kIndex},
+                      previous));
     auto move = [](const fs::path& from, const fs::path& to) { fs::rename(from, to); };
     if (step >= 1) fs::create_directories(aside), move(out() / kIndex, aside / kIndex);
     if (step >= 2) move(out() / kOld1, aside / kOld1);
