@@ -521,12 +521,12 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         set.publish();
     } catch (const Cancelled&) {
         throw ExportFailed(Error(ErrorKind::Cancelled, "", "", "cancelled"), true, set.abandon(),
-                           result.notes);
+                           set.notes());
     } catch (const Error& e) {
-        throw ExportFailed(e, false, set.abandon(), result.notes);
+        throw ExportFailed(e, false, set.abandon(), set.notes());
     } catch (const std::exception& e) { // out of memory, a file system error
         throw ExportFailed(Error(ErrorKind::Io, outDir.string(), "", e.what()), false,
-                           set.abandon(), result.notes);
+                           set.abandon(), set.notes());
     }
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

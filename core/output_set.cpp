@@ -101,6 +101,14 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
     return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+void makeDirectory(const fs::path& p, const char* what) {
+    int error = faultPoint(FaultOp::Mkdir);
+    if (error == 0 && ::mkdir(p.c_str(), 0755) != 0) error = errno;
+    if (error != 0)
+        throw Error(ErrorKind::Io, p.string(), "",
+                    std::string("cannot create ") + what + ": " + systemError(error));
+}
+
 // One rename that publishing made, so a failure can undo it.
 struct Move {
     fs::path from, to;
@@ -113,12 +121,7 @@ struct Move {
 void publishSteps(const fs::path& dir, const fs::path& staging, const Journal& j,
                   std::vector<Move>& done) {
     const fs::path aside = dir / j.aside;
-    if (!present(aside)) {
-        if (faultPoint(FaultOp::Mkdir) != 0 || ::mkdir(aside.c_str(), 0755) != 0)
-            throw Error(ErrorKind::Io, aside.string(), "",
-                        "cannot create a directory for the previous export: " +
-                            systemError(errno ? errno : EIO));
-    }
+    if (!present(aside)) makeDirectory(aside, "a directory for the previous export");
     auto move = [&](const fs::path& from, const fs::path& to) {
         renameOrThrow(from, to);
         done.push_back({from, to});
@@ -233,25 +236,28 @@ OutputSet::~OutputSet() {
 }
 
 void OutputSet::open() {
-    std::error_code ec;
-    if (!fs::exists(m_directory, ec)) {
-        if (faultPoint(FaultOp::Mkdir) != 0)
-            throw Error(ErrorKind::Io, m_directory.string(), "",
-                        "cannot create: " + systemError(EIO));
-        m_created = fs::create_directories(m_directory, ec);
-        if (ec)
-            throw Error(ErrorKind::Io, m_directory.string(), "",
-                        "cannot create the directory: " + ec.message());
+    // Each missing directory on the way is made (and so can be taken back) one by one.
+    std::vector<fs::path> missing;
+    for (fs::path p = m_directory; !p.empty() && !present(p); p = p.parent_path()) {
+        missing.push_back(p);
+        if (p == p.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        makeDirectory(*it, "the output directory");
+        m_createdDirectories.insert(m_createdDirectories.begin(), *it); // innermost first
     }
     m_lock = OutputLock::acquire(m_directory);
-    recoverLeftovers();
+    try {
+        recoverLeftovers();
+    } catch (const Error&) {
+        m_recoveryStopped = true;
+        throw;
+    }
     findPrevious();
     const std::string id = runId();
     m_staging = m_directory / (kStagingPrefix + id);
     m_aside = m_directory / (kAsidePrefix + id);
-    if (faultPoint(FaultOp::Mkdir) != 0 || ::mkdir(m_staging.c_str(), 0755) != 0)
-        throw Error(ErrorKind::Io, m_staging.string(), "",
-                    "cannot create the staging directory: " + systemError(errno ? errno : EIO));
+    makeDirectory(m_staging, "the staging directory");
 }
 
 void OutputSet::recoverLeftovers() {
@@ -271,7 +277,12 @@ void OutputSet::recoverLeftovers() {
         Journal journal;
         if (readJournal(staging, journal)) {
             std::vector<Move> done;
-            publishSteps(m_directory, staging, journal, done);
+            try {
+                publishSteps(m_directory, staging, journal, done);
+            } catch (const Error&) {
+                undo(done); // back to exactly what the interrupted run left
+                throw;
+            }
             removeTree(m_directory / journal.aside);
             removeTree(staging);
             m_notes.push_back("an earlier run was interrupted while publishing a complete export; "
@@ -401,11 +412,14 @@ void OutputSet::publish() {
     }
     m_published = true;
     if (m_sync) syncDirectory(m_directory);
-    // The old set goes only now that the new one is complete; the journal last.
-    removeTree(m_aside);
-    std::error_code ec;
-    fs::remove(m_staging / kJournalFileName, ec);
-    fs::remove(m_staging, ec);
+    // The old set goes only now that the new one is complete; the journal last. If this is cut
+    // short, the next run removes what is left (the new index is in place, so nothing mixes).
+    if (faultPoint(FaultOp::Remove) == 0) {
+        removeTree(m_aside);
+        std::error_code ec;
+        fs::remove(m_staging / kJournalFileName, ec);
+        fs::remove(m_staging, ec);
+    }
     m_lock.release();
 }
 
@@ -420,15 +434,24 @@ std::string OutputSet::abandon() {
                "(its journal is kept in " +
                m_staging.filename().string() + ").";
     }
+    if (m_recoveryStopped) {
+        m_lock.release();
+        return "An earlier, interrupted run's publishing into " + dir +
+               " could not be completed now; it is as that run left it, and the next consolidate "
+               "run into " +
+               dir + " completes it.";
+    }
     if (!m_staging.empty()) removeTree(m_staging);
     if (!m_aside.empty()) removeTree(m_aside); // empty when publishing was undone
     const bool hadLock = m_lock.held();
     m_lock.release();
-    if (m_created && hadLock) {
+    if (!m_createdDirectories.empty() && hadLock) {
         std::error_code ec;
-        if (fs::remove(m_directory, ec))
-            return "Nothing was left behind: " + dir + " did not exist before and was removed.";
-        return dir + " was created by this run; nothing of the export is in it.";
+        for (const auto& d : m_createdDirectories) // innermost first; only while empty
+            if (!fs::remove(d, ec))
+                return dir + " was created by this run; nothing of the export is in it.";
+        return "Nothing was left behind: " + m_createdDirectories.back().string() +
+               " did not exist before and was removed.";
     }
     if (m_previous.empty()) return "Nothing was written to " + dir + ".";
     size_t models = 0;

@@ -76,7 +76,8 @@ private:
     std::filesystem::path m_staging;
     std::filesystem::path m_aside;
     bool m_sync = false;
-    bool m_created = false;
+    std::vector<std::filesystem::path> m_createdDirectories; // by this run, innermost first
+    bool m_recoveryStopped = false; // finishing an interrupted run's publishing failed
     bool m_published = false;
     bool m_abandoned = false;
     bool m_rolledBack = true; // false only when publish() failed and could not put things back

@@ -63,6 +63,7 @@ private slots:
     void cancelledFirstRun_data();
     void cancelledFirstRun();
     void refusedWithoutOverwrite();
+    void cleanupCutShort();
 
 private:
     using Snapshot = QMap<QString, QByteArray>; // file name -> SHA-256; dot-files left out
@@ -491,9 +492,6 @@ void TestFaults::failure_data() {
     QTest::newRow("mkdir:3 (no third mkdir)") << "mkdir:3"
                                               << "new"
                                               << "";
-    QTest::newRow("remove:1 (no remove fault point)") << "remove:1"
-                                                      << "new"
-                                                      << "";
     QTest::newRow("int write:1") << "write:1:int"
                                  << "cancelled"
                                  << "";
@@ -1090,6 +1088,31 @@ void TestFaults::refusedWithoutOverwrite() {
     QVERIFY2(r.err.contains("already holds output from an earlier run"), qPrintable(r.err));
     QCOMPARE(disk, QString("unchanged"));
     QVERIFY2(left.isEmpty(), qPrintable(left.join(", ")));
+}
+
+// Removing the replaced set after publishing fails: the new export is complete and in place,
+// verify names what is left, and the next run removes it and says so.
+void TestFaults::cleanupCutShort() {
+    const fs::path out = m_tmp->filePath("out").toStdString();
+    Snapshot before;
+    QVERIFY(makePrevious(out, before));
+    const QString in2 = QString::fromStdString(m_in2.string());
+    const QString outText = QString::fromStdString(out.string());
+    const Run r = run({"consolidate", in2, outText, "--overwrite"}, "remove:1");
+    const QString disk = classify(out, before, m_refNew, m_in2);
+    matrix("remove:1 (cleanup after publishing)", r,
+           disk + " + " + leftovers(out, false).join(','));
+    QCOMPARE(r.code, 0);
+    QCOMPARE(disk, QString("new export"));
+    QVERIFY(!leftovers(out, false).isEmpty());
+    const Run verify = run({"verify", outText, "--against", in2});
+    QCOMPARE(verify.code, 0);
+    QVERIFY2(verify.err.contains("left by an interrupted ShardScope run"), qPrintable(verify.err));
+    const Run next = run({"consolidate", in2, outText, "--overwrite"});
+    QCOMPARE(next.code, 0);
+    QVERIFY2(next.err.contains("note: "), qPrintable(next.err));
+    QVERIFY2(leftovers(out).isEmpty(), qPrintable(leftovers(out).join(", ")));
+    QCOMPARE(classify(out, before, m_refNew, m_in2), QString("new export"));
 }
 
 QTEST_GUILESS_MAIN(TestFaults)
