@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
 // shardscope-bench: consolidation against the physical limit, a plain copy of the same shards.
 // Generates its workloads once into a cache, then alternates `cp -r` and `shardscope-cli
 // consolidate` with a warm page cache and reports medians, ratios, throughput and peak RSS.

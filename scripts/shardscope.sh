@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# SPDX-FileCopyrightText: 2026 The ShardScope authors
 # ShardScope's one entry point for set-up: installs what is missing (Debian 12 packages),
 # configures and builds into build/, then runs the GUI, the tests or the benchmark.
 #

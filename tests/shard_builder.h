@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
 #pragma once
 
 // Test-side shard writing and output reading, kept independent of the core's own writer and

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
 #include "chunk_table_model.h"
 #include "coverage_view.h"
 #include "mapping_document.h"

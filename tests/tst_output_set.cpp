@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
 // The staged output transaction on its own: publishing, abandoning, the lock, and recovery from
 // every state a run killed during publishing can leave. The crash states are laid out by hand
 // (journal included) so the recovery code is checked against the documented protocol, not

@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
 #include "mapping_document.h"
 
 #include "mapping_commands.h"

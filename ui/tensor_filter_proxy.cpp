@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
 #include "tensor_filter_proxy.h"
 
 #include "tensor_table_model.h"
