@@ -33,7 +33,7 @@ QString bytesText(uint64_t bytes) {
 QLabel* makeNote(const QString& text) {
     auto* note = new QLabel(text);
     note->setWordWrap(true);
-    note->setStyleSheet("color: palette(mid)");
+    note->setStyleSheet("color: #5f6368");
     return note;
 }
 
@@ -299,13 +299,11 @@ void ExportDialog::onProgress(const ExportProgress& p) {
 
 QString ExportDialog::successText(const ExportOutcome& outcome) const {
     const EngineResult& r = outcome.result;
-    const double gib = double(r.bytesWritten) / double(1ull << 30);
-    QString text = tr("<b>Export complete.</b><br><br>%1 file(s), %2 in %3 s (%4 GiB/s)<br>"
-                      "into <tt>%5</tt>")
+    QString text = tr("<b>Export complete.</b><br><br>%1 file(s), %2, published in %3 s<br>"
+                      "into <tt>%4</tt>")
                        .arg(r.files.size())
                        .arg(bytesText(r.bytesWritten))
-                       .arg(r.seconds, 0, 'f', 2)
-                       .arg(r.seconds > 0 ? gib / r.seconds : 0.0, 0, 'f', 2)
+                       .arg(r.seconds, 0, 'f', 1)
                        .arg(m_resultDirectory.toHtmlEscaped());
     if (!r.sidecars.empty())
         text += tr("<br>%1 sidecar file(s) copied from .hf_metadata").arg(r.sidecars.size());
