@@ -5,12 +5,12 @@
 
 #include "format_units.h"
 
-#include <QCheckBox>
 #include <QComboBox>
 #include <QDesktopServices>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -25,6 +25,22 @@
 #include <QVBoxLayout>
 
 namespace shardscope {
+namespace {
+
+enum Page { SetupPage, ProgressPage, ResultPage };
+
+QString bytesText(uint64_t bytes) {
+    return QString::fromStdString(formatBytes(bytes));
+}
+
+QLabel* makeNote(const QString& text) {
+    auto* note = new QLabel(text);
+    note->setWordWrap(true);
+    note->setStyleSheet("color: #5f6368");
+    return note;
+}
+
+} // namespace
 
 ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping mapping,
                            size_t unassigned, QWidget* parent)
@@ -35,9 +51,18 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     m_pages = new QStackedWidget(this);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_pages);
+    m_pages->addWidget(createSetupPage());
+    m_pages->addWidget(createProgressPage());
+    m_pages->addWidget(createResultPage());
 
-    // Set-up page.
-    auto* setup = new QWidget;
+    connect(&m_worker, &ExportWorker::progress, this, &ExportDialog::onProgress);
+    connect(&m_worker, &ExportWorker::finished, this, &ExportDialog::onFinished);
+    setOutputDirectory(QString::fromStdString((m_checkpoint->directory / "consolidated").string()));
+    m_start->setDefault(true); // only once the button sits inside the dialog does this stick
+}
+
+QWidget* ExportDialog::createSetupPage() {
+    auto* page = new QWidget;
     auto* form = new QFormLayout;
     m_directory = new QLineEdit;
     auto* browseButton = new QPushButton(tr("Browse…"));
@@ -50,32 +75,37 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     m_threads->setRange(1, 64);
     m_threads->setValue(std::max(1, QThread::idealThreadCount()));
     form->addRow(tr("Threads:"), m_threads);
-    m_verify = new QCheckBox(tr("Verify every byte against the shards afterwards"));
-    m_verify->setChecked(true);
-    form->addRow(QString(), m_verify);
     m_policy = new QComboBox;
     m_policy->addItem(tr("Stop: assign them first"));
     m_policy->addItem(tr("Put them in the last output file"));
-    form->addRow(tr("%n unassigned tensor(s):", nullptr, int(unassigned)), m_policy);
-    m_policy->setVisible(unassigned > 0);
-    form->labelForField(m_policy)->setVisible(unassigned > 0);
+    form->addRow(tr("%n unassigned tensor(s):", nullptr, int(m_unassigned)), m_policy);
+    m_policy->setVisible(m_unassigned > 0);
+    form->labelForField(m_policy)->setVisible(m_unassigned > 0);
     m_setupError = new QLabel;
     m_setupError->setWordWrap(true);
     m_setupError->setStyleSheet("color: #c62828");
     m_setupError->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    auto* setupLayout = new QVBoxLayout(setup);
-    setupLayout->addLayout(form);
-    setupLayout->addWidget(m_setupError);
-    setupLayout->addStretch();
-    auto* setupButtons = new QDialogButtonBox;
-    m_start = setupButtons->addButton(tr("Export"), QDialogButtonBox::AcceptRole);
-    setupButtons->addButton(QDialogButtonBox::Cancel);
-    setupLayout->addWidget(setupButtons);
-    m_pages->addWidget(setup);
+    auto* pageLayout = new QVBoxLayout(page);
+    pageLayout->addLayout(form);
+    pageLayout->addWidget(
+        makeNote(tr("The new files are written into a staging folder inside the output directory "
+                    "and verified byte for byte against the shards before they replace anything "
+                    "there.")));
+    pageLayout->addWidget(m_setupError);
+    pageLayout->addStretch();
+    auto* buttons = new QDialogButtonBox;
+    m_start = buttons->addButton(tr("Export"), QDialogButtonBox::AcceptRole);
+    buttons->addButton(QDialogButtonBox::Cancel);
+    pageLayout->addWidget(buttons);
+    connect(browseButton, &QPushButton::clicked, this, &ExportDialog::browse);
+    connect(buttons, &QDialogButtonBox::accepted, this, &ExportDialog::startExport);
+    connect(buttons, &QDialogButtonBox::rejected, this, &ExportDialog::reject);
+    return page;
+}
 
-    // Progress page.
-    auto* running = new QWidget;
-    auto* runLayout = new QVBoxLayout(running);
+QWidget* ExportDialog::createProgressPage() {
+    auto* page = new QWidget;
+    auto* pageLayout = new QVBoxLayout(page);
     m_phase = new QLabel;
     QFont bold = m_phase->font();
     bold.setBold(true);
@@ -87,48 +117,41 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     m_bar->setFormat("%p%");
     m_stats = new QLabel;
     m_cancel = new QPushButton(tr("Cancel"));
-    runLayout->addWidget(m_phase);
-    runLayout->addWidget(m_file);
-    runLayout->addWidget(m_bar);
-    runLayout->addWidget(m_stats);
-    runLayout->addStretch();
+    pageLayout->addWidget(m_phase);
+    pageLayout->addWidget(m_file);
+    pageLayout->addWidget(m_bar);
+    pageLayout->addWidget(m_stats);
+    pageLayout->addWidget(makeNote(tr("Nothing in the output directory is replaced until the new "
+                                      "files have been verified.")));
+    pageLayout->addStretch();
     auto* cancelRow = new QHBoxLayout;
     cancelRow->addStretch();
     cancelRow->addWidget(m_cancel);
-    runLayout->addLayout(cancelRow);
-    m_pages->addWidget(running);
+    pageLayout->addLayout(cancelRow);
+    connect(m_cancel, &QPushButton::clicked, this, &ExportDialog::requestCancel);
+    return page;
+}
 
-    // Result page.
-    auto* done = new QWidget;
-    auto* doneLayout = new QVBoxLayout(done);
+QWidget* ExportDialog::createResultPage() {
+    auto* page = new QWidget;
+    auto* pageLayout = new QVBoxLayout(page);
     m_summary = new QLabel;
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    doneLayout->addWidget(m_summary);
-    doneLayout->addStretch();
-    auto* doneButtons = new QDialogButtonBox;
-    m_openFolder = doneButtons->addButton(tr("Open folder"), QDialogButtonBox::ActionRole);
-    doneButtons->addButton(QDialogButtonBox::Close);
-    doneLayout->addWidget(doneButtons);
-    m_pages->addWidget(done);
-
-    connect(browseButton, &QPushButton::clicked, this, &ExportDialog::browse);
-    connect(setupButtons, &QDialogButtonBox::accepted, this, &ExportDialog::startExport);
-    connect(setupButtons, &QDialogButtonBox::rejected, this, &ExportDialog::reject);
-    connect(m_cancel, &QPushButton::clicked, this, [this] {
-        m_cancel->setEnabled(false);
-        m_phase->setText(tr("Cancelling… removing partial files"));
-        m_worker.cancel();
-    });
-    connect(doneButtons, &QDialogButtonBox::rejected, this, &QDialog::accept);
+    pageLayout->addWidget(m_summary);
+    pageLayout->addStretch();
+    auto* buttons = new QDialogButtonBox;
+    m_back = buttons->addButton(tr("Back"), QDialogButtonBox::ActionRole);
+    m_openFolder = buttons->addButton(tr("Open folder"), QDialogButtonBox::ActionRole);
+    buttons->addButton(QDialogButtonBox::Close);
+    m_back->setAutoDefault(false);
+    m_openFolder->setAutoDefault(false);
+    pageLayout->addWidget(buttons);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::accept);
+    connect(m_back, &QPushButton::clicked, this, [this] { m_pages->setCurrentIndex(SetupPage); });
     connect(m_openFolder, &QPushButton::clicked, this,
             [this] { QDesktopServices::openUrl(QUrl::fromLocalFile(m_resultDirectory)); });
-    connect(&m_worker, &ExportWorker::progress, this, &ExportDialog::onProgress);
-    connect(&m_worker, &ExportWorker::finished, this, &ExportDialog::onFinished);
-
-    setOutputDirectory(QString::fromStdString((m_checkpoint->directory / "consolidated").string()));
-    m_openFolder->setAutoDefault(false);
-    m_start->setDefault(true); // only once the button sits inside the dialog does this stick
+    return page;
 }
 
 void ExportDialog::setOutputDirectory(const QString& directory) {
@@ -146,9 +169,17 @@ int ExportDialog::threads() const {
 void ExportDialog::setUnassignedToLastFile(bool last) {
     m_policy->setCurrentIndex(last ? 1 : 0);
 }
-
 QString ExportDialog::errorText() const {
     return m_setupError->text();
+}
+QString ExportDialog::phaseText() const {
+    return m_phase->text();
+}
+QString ExportDialog::resultText() const {
+    return m_summary->text();
+}
+bool ExportDialog::isCancelOffered() const {
+    return isRunning() && !m_cancel->isHidden() && m_cancel->isEnabled();
 }
 
 void ExportDialog::browse() {
@@ -159,10 +190,26 @@ void ExportDialog::browse() {
 
 void ExportDialog::showError(const QString& text) {
     m_setupError->setText(text);
-    m_pages->setCurrentIndex(0);
+    m_pages->setCurrentIndex(SetupPage);
+}
+
+bool ExportDialog::confirmReplace(const QString& directory,
+                                  const std::vector<std::string>& existing) {
+    QStringList names;
+    for (size_t i = 0; i < existing.size() && i < 8; ++i)
+        names << QString::fromStdString(existing[i]);
+    if (existing.size() > 8) names << tr("… and %1 more").arg(existing.size() - 8);
+    const auto answer = QMessageBox::question(
+        this, tr("Replace existing output?"),
+        tr("%1 already holds output from an earlier run:\n\n%2\n\nReplace it? It stays as it is "
+           "until the new files are written and verified.")
+            .arg(directory, names.join("\n")),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    return answer == QMessageBox::Yes;
 }
 
 bool ExportDialog::startExport() {
+    if (isRunning()) return false;
     m_setupError->clear();
     const QString dir = outputDirectory();
     if (dir.isEmpty()) {
@@ -172,98 +219,134 @@ bool ExportDialog::startExport() {
     const bool last = m_policy->currentIndex() == 1;
     ExportRequest request;
     request.checkpoint = m_checkpoint;
-    request.plan =
-        makePlan(*m_checkpoint, m_mapping, last ? UnmappedPolicy::LastFile : UnmappedPolicy::Error);
     request.outputDirectory = QDir::cleanPath(QDir(dir).absolutePath());
     request.threads = threads();
-    request.verify = m_verify->isChecked();
     const std::filesystem::path out = request.outputDirectory.toStdString();
     try {
+        request.plan = makePlan(*m_checkpoint, m_mapping,
+                                last ? UnmappedPolicy::LastFile : UnmappedPolicy::Error);
         preflight(*m_checkpoint, request.plan, out, true); // everything but existing outputs
         const auto existing = existingOutputs(*m_checkpoint, out);
-        if (!existing.empty()) {
-            QStringList names;
-            for (size_t i = 0; i < existing.size() && i < 8; ++i)
-                names << QString::fromStdString(existing[i]);
-            if (existing.size() > 8) names << tr("… and %1 more").arg(existing.size() - 8);
-            const auto answer = QMessageBox::question(
-                this, tr("Replace existing output?"),
-                tr("%1 already holds output from an earlier run:\n\n%2\n\nReplace it? Model files "
-                   "of the earlier layout are removed once the new files are complete.")
-                    .arg(request.outputDirectory, names.join("\n")),
-                QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
-            if (answer != QMessageBox::Yes) return false;
-            request.overwrite = true;
-        }
+        if (!existing.empty() && !confirmReplace(request.outputDirectory, existing)) return false;
+        request.overwrite = !existing.empty();
     } catch (const Error& e) {
         showError(QString::fromStdString(e.what()));
         return false;
     }
     m_resultDirectory = request.outputDirectory;
-    m_pages->setCurrentIndex(1);
-    m_phase->setText(tr("Preparing"));
+    m_cancelRequested = false;
+    m_phaseShown = EnginePhase::Preparing;
+    m_pages->setCurrentIndex(ProgressPage);
+    m_phase->setText(phaseTitle(EnginePhase::Preparing));
     m_file->clear();
     m_bar->setValue(0);
     m_stats->setText(tr("Starting…"));
+    m_cancel->setText(tr("Cancel"));
+    m_cancel->setVisible(true);
     m_cancel->setEnabled(true);
     m_cancel->setFocus();
+    m_running = true;
     m_worker.start(std::move(request));
     return true;
 }
 
+void ExportDialog::requestCancel() {
+    if (!isRunning() || m_phaseShown >= EnginePhase::Publishing) return;
+    m_cancelRequested = true;
+    m_cancel->setEnabled(false);
+    m_cancel->setText(tr("Cancelling…"));
+    m_phase->setText(phaseTitle(m_phaseShown));
+    m_worker.cancel();
+}
+
+QString ExportDialog::phaseTitle(EnginePhase phase) const {
+    const QString cancelling = m_cancelRequested ? tr(" · cancelling…") : QString();
+    switch (phase) {
+    case EnginePhase::Preparing:
+        return tr("Preparing the output directory") + cancelling;
+    case EnginePhase::Writing:
+        return tr("Step 1 of 3 · Writing the new files") + cancelling;
+    case EnginePhase::Verifying:
+        return tr("Step 2 of 3 · Verifying every byte against the shards") + cancelling;
+    case EnginePhase::Publishing:
+    case EnginePhase::Done: // past the point of no return: cancel is no longer possible
+        return tr("Step 3 of 3 · Publishing… the export completes now");
+    }
+    return {};
+}
+
 void ExportDialog::onProgress(const ExportProgress& p) {
+    m_phaseShown = p.phase;
+    m_phase->setText(phaseTitle(p.phase));
+    if (p.phase >= EnginePhase::Publishing) {
+        m_cancel->setVisible(false);
+        m_bar->setRange(0, 0); // a few renames: no bytes to count
+        m_file->clear();
+        m_stats->setText(tr("Moving the verified files into place."));
+        return;
+    }
+    m_bar->setRange(0, 1000);
     const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 0;
     m_bar->setValue(int(fraction * 1000));
-    if (m_cancel->isEnabled()) m_phase->setText(p.phase);
     m_file->setText(p.currentFile);
-    const double rate = p.elapsedSeconds > 0 ? double(p.bytesDone) / p.elapsedSeconds : 0;
+    const double rate = p.phaseSeconds > 0 ? double(p.bytesDone) / p.phaseSeconds : 0;
     QString eta = tr("estimating…");
     if (rate > 0 && fraction > 0.02)
-        eta = QString::fromStdString(formatSeconds(double(p.bytesTotal - p.bytesDone) / rate));
-    m_stats->setText(tr("%1 of %2 · %3/s · %4 left")
-                         .arg(QString::fromStdString(formatBytes(p.bytesDone)),
-                              QString::fromStdString(formatBytes(p.bytesTotal)),
-                              QString::fromStdString(formatBytes(uint64_t(rate))), eta));
+        eta = tr("about %1 left")
+                  .arg(QString::fromStdString(
+                      formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)));
+    m_stats->setText(
+        tr("%1 of %2 · %3/s · %4")
+            .arg(bytesText(p.bytesDone), bytesText(p.bytesTotal), bytesText(uint64_t(rate)), eta));
+}
+
+QString ExportDialog::successText(const ExportOutcome& outcome) const {
+    const EngineResult& r = outcome.result;
+    QString text = tr("<b>Export complete.</b><br><br>%1 file(s), %2, published in %3 s<br>"
+                      "into <tt>%4</tt>")
+                       .arg(r.files.size())
+                       .arg(bytesText(r.bytesWritten))
+                       .arg(r.seconds, 0, 'f', 1)
+                       .arg(m_resultDirectory.toHtmlEscaped());
+    if (!r.sidecars.empty())
+        text += tr("<br>%1 sidecar file(s) copied from .hf_metadata").arg(r.sidecars.size());
+    if (r.verified)
+        text += tr("<br><br>All %1 tensors were verified byte for byte before publishing.")
+                    .arg(m_checkpoint->tensors.size());
+    if (r.replacedFiles > 0)
+        text +=
+            tr("<br>It replaced the previous export (%n file(s)).", nullptr, int(r.replacedFiles));
+    for (const auto& w : r.warnings)
+        text += "<br>" + tr("Warning: %1").arg(QString::fromStdString(w.text()).toHtmlEscaped());
+    for (const QString& note : outcome.notes)
+        text += "<br>" + tr("Left by an earlier run: %1").arg(note.toHtmlEscaped());
+    return text;
 }
 
 void ExportDialog::onFinished(const ExportOutcome& outcome) {
-    if (outcome.cancelled) {
-        m_pages->setCurrentIndex(0);
-        m_setupError->setText(tr("Export cancelled. Every partial file was removed; nothing that "
-                                 "looks complete was left in %1.")
-                                  .arg(m_resultDirectory));
-    } else if (!outcome.ok) {
-        m_pages->setCurrentIndex(0);
-        m_setupError->setText(
-            tr("Export failed: %1\nNothing half-written was left behind.").arg(outcome.error));
+    m_running = false;
+    m_cancel->setVisible(true);
+    QString text;
+    if (outcome.ok) {
+        m_summary->setTextFormat(Qt::RichText);
+        text = successText(outcome);
     } else {
-        const double gib = double(outcome.result.bytesWritten) / double(1ull << 30);
-        const double write = outcome.result.seconds;
-        QString text =
-            tr("<b>Export complete.</b><br><br>%1 file(s), %2 written in %3 s (%4 GiB/s)<br>"
-               "into <tt>%5</tt>")
-                .arg(outcome.result.files.size())
-                .arg(QString::fromStdString(formatBytes(outcome.result.bytesWritten)))
-                .arg(write, 0, 'f', 2)
-                .arg(write > 0 ? gib / write : 0.0, 0, 'f', 2)
-                .arg(m_resultDirectory.toHtmlEscaped());
-        if (!outcome.result.sidecars.empty())
-            text += tr("<br>%1 sidecar file(s) copied from .hf_metadata")
-                        .arg(outcome.result.sidecars.size());
-        text += outcome.verifyMessage.isEmpty()
-                    ? tr("<br><br>Verification: skipped")
-                    : tr("<br><br>Verification (%1 s): %2")
-                          .arg(std::max(0.0, outcome.seconds - write), 0, 'f', 2)
-                          .arg(outcome.verifyMessage.toHtmlEscaped());
-        m_summary->setText(text);
-        m_pages->setCurrentIndex(2);
+        m_summary->setTextFormat(Qt::PlainText); // the engine's words, verbatim
+        text = outcome.cancelled ? tr("Export cancelled. ") + outcome.onDisk
+                                 : tr("Export failed: %1\n").arg(outcome.cause) + outcome.onDisk;
+        for (const QString& note : outcome.notes)
+            text += "\n" + tr("Left by an earlier run: %1").arg(note);
     }
+    m_summary->setText(text);
+    m_back->setVisible(!outcome.ok);
+    m_openFolder->setVisible(QFileInfo(m_resultDirectory).isDir());
+    m_pages->setCurrentIndex(ResultPage);
     emit exportFinished(outcome);
 }
 
 void ExportDialog::reject() {
-    if (m_worker.isRunning()) {
-        m_cancel->click(); // closing while writing means cancel; the dialog stays until clean
+    if (isRunning()) {
+        requestCancel(); // the dialog stays until the engine reports what is on disk
         return;
     }
     QDialog::reject();

@@ -9,7 +9,6 @@
 
 #include <memory>
 
-class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -20,8 +19,9 @@ class QStackedWidget;
 
 namespace shardscope {
 
-// Export in three steps on one dialog: choose where, watch it run (progress by bytes, current
-// file, throughput, ETA, Cancel), then the summary with "Open folder".
+// Export in three steps on one dialog: choose where, watch it run (one phase at a time, each with
+// its own bytes, rate and ETA, and Cancel until publishing starts), then the outcome as the
+// engine reported it, with "Open folder".
 class ExportDialog : public QDialog {
     Q_OBJECT
 
@@ -34,34 +34,47 @@ public:
     void setThreads(int threads);
     int threads() const;
     void setUnassignedToLastFile(bool last);
-    bool isRunning() const { return m_worker.isRunning(); }
-    QString errorText() const; // why the last start or run failed, as shown
+    bool isRunning() const { return m_running; } // until the outcome is shown
+    QString errorText() const;                   // why the last start failed, as shown
+    QString phaseText() const;                   // the running phase, as shown
+    QString resultText() const;                  // the outcome of the last run, as shown
+    bool isCancelOffered() const;
     ExportWorker* worker() { return &m_worker; }
 
     // Pre-flight and start; returns false (with the reason shown) when it cannot start.
     bool startExport();
+    // Same as the Cancel button; does nothing once publishing has started.
+    void requestCancel();
 
 signals:
     void exportFinished(const shardscope::ExportOutcome& outcome);
 
 protected:
-    void reject() override; // Esc / close while running asks to cancel instead
+    void reject() override; // Esc / close while running means cancel, and nothing when publishing
 
 private:
+    QWidget* createSetupPage();
+    QWidget* createProgressPage();
+    QWidget* createResultPage();
     void browse();
+    bool confirmReplace(const QString& directory, const std::vector<std::string>& existing);
     void onProgress(const ExportProgress& progress);
     void onFinished(const ExportOutcome& outcome);
+    QString successText(const ExportOutcome& outcome) const;
+    QString phaseTitle(EnginePhase phase) const;
     void showError(const QString& text);
 
     std::shared_ptr<const Checkpoint> m_checkpoint;
     Mapping m_mapping;
     size_t m_unassigned;
     ExportWorker m_worker;
+    EnginePhase m_phaseShown = EnginePhase::Preparing;
+    bool m_cancelRequested = false;
+    bool m_running = false;
 
     QStackedWidget* m_pages;
     QLineEdit* m_directory;
     QSpinBox* m_threads;
-    QCheckBox* m_verify;
     QComboBox* m_policy;
     QLabel* m_setupError;
     QPushButton* m_start;
@@ -72,6 +85,7 @@ private:
     QPushButton* m_cancel;
     QLabel* m_summary;
     QPushButton* m_openFolder;
+    QPushButton* m_back;
     QString m_resultDirectory;
 };
 

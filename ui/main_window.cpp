@@ -126,11 +126,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_cancelScanAction->setShortcut(QKeySequence(Qt::Key_Escape));
     m_cancelScanAction->setEnabled(false);
     connect(m_cancelScanAction, &QAction::triggered, this, [this] {
-        m_scan.cancel();
+        m_scan.cancel(); // its result is never delivered: the open checkpoint stays
         m_scanProgress->setVisible(false);
         m_cancelScanAction->setEnabled(false);
-        statusBar()->showMessage(tr("Scan cancelled"), 4000);
         updateStatus();
+        statusBar()->showMessage(tr("Scan cancelled"), 4000);
     });
     addAction(m_cancelScanAction);
     auto* cancelButton = new QToolButton;
@@ -149,10 +149,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         updateStatus();
         updateFilterChoices();
     });
-    connect(&m_scan, &ScanWorker::progress, this, [this](int done, int total) {
-        m_scanProgress->setRange(0, total);
-        m_scanProgress->setValue(done);
-    });
+    connect(&m_scan, &ScanWorker::progress, this, &MainWindow::showScanProgress);
     connect(&m_scan, &ScanWorker::finished, this, &MainWindow::onScanFinished);
     connect(m_problemView, &QTableView::activated, this, [this](const QModelIndex& index) {
         const int tensor = index.data(ProblemsModel::TensorIndexRole).toInt();
@@ -495,15 +492,41 @@ void MainWindow::startScan(const QString& directory) {
     m_pendingDirectory = QDir::cleanPath(QDir(directory).absolutePath());
     m_cancelScanAction->setEnabled(true);
     m_scanProgress->setRange(0, 0);
+    m_scanProgress->setFormat("%p%");
     m_scanProgress->setVisible(true);
     m_statusLabel->setText(tr("Scanning %1…").arg(m_pendingDirectory));
-    m_scan.start(m_pendingDirectory);
+    m_scan.start(m_pendingDirectory); // supersedes a running scan without waiting for it
+}
+
+void MainWindow::showScanProgress(const ScanProgress& p) {
+    const auto name = scanPhaseName(p.phase);
+    const QString phase = QString::fromLatin1(name.data(), qsizetype(name.size()));
+    m_scanProgress->setRange(0, 1000);
+    m_scanProgress->setValue(p.total ? int(1000.0 * double(p.done) / double(p.total)) : 0);
+    m_scanProgress->setFormat(phase + " %p%");
+    QString count;
+    switch (p.phase) {
+    case ScanPhase::ReadingHeaders:
+        count = tr("%1 of %2 files").arg(p.done).arg(p.total);
+        break;
+    case ScanPhase::Merging:
+        count = tr("%1 of %2 chunks").arg(p.done).arg(p.total);
+        break;
+    case ScanPhase::CheckingCoverage:
+        count = tr("%1 of %2 tensors").arg(p.done).arg(p.total);
+        break;
+    case ScanPhase::ComparingReplicas:
+        count = tr("%1 of %2")
+                    .arg(QString::fromStdString(formatBytes(p.done)),
+                         QString::fromStdString(formatBytes(p.total)));
+        break;
+    }
+    m_statusLabel->setText(tr("Scanning %1 · %2: %3").arg(m_pendingDirectory, phase, count));
 }
 
 void MainWindow::onScanFinished(const ScanResult& result) {
     m_scanProgress->setVisible(false);
     m_cancelScanAction->setEnabled(false);
-    if (result.cancelled) return;
     if (!result.error.empty()) {
         updateStatus();
         showMessage(tr("Cannot open checkpoint"), QString::fromStdString(result.error), true);
@@ -843,22 +866,44 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     if (m_exportDialog && m_exportDialog->isRunning()) {
-        const auto answer = QMessageBox::question(this, tr("Export running"),
-                                                  tr("An export is running. Cancel it and quit? "
-                                                     "Partial files are removed."));
-        if (answer != QMessageBox::Yes) {
-            event->ignore();
-            return;
-        }
-        m_exportDialog->worker()->cancel();
-        m_exportDialog->worker()->waitForFinished();
-    } else if (!confirmDiscardEdits()) {
+        event->ignore(); // closes once the export reports; nothing here waits for it
+        if (!m_quitAfterExport) askToCancelExportAndQuit();
+        return;
+    }
+    if (!m_quitAfterExport && !confirmDiscardEdits()) {
         event->ignore();
         return;
     }
-    m_scan.cancel();
+    m_scan.cancel(); // stops at its next check; its result is dropped, so no need to wait
     writeSettings();
     event->accept();
+}
+
+void MainWindow::askToCancelExportAndQuit() {
+    // Window-modal and non-blocking, so the export's progress keeps arriving meanwhile.
+    auto* box = new QMessageBox(QMessageBox::Question, tr("Export running"),
+                                tr("An export is running. Cancel it and quit?"),
+                                QMessageBox::Yes | QMessageBox::No, this);
+    box->setDefaultButton(QMessageBox::No);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    connect(box, &QMessageBox::finished, this, [this](int answer) {
+        if (answer == QMessageBox::Yes) quitAfterExport();
+    });
+    box->open();
+}
+
+void MainWindow::quitAfterExport() {
+    if (!m_exportDialog || !m_exportDialog->isRunning()) {
+        close();
+        return;
+    }
+    m_quitAfterExport = true;
+    m_exportDialog->requestCancel(); // a no-op once publishing: that export completes first
+    centralWidget()->setEnabled(false);
+    menuBar()->setEnabled(false);
+    statusBar()->showMessage(tr("Stopping the export; ShardScope closes when it has stopped…"));
+    connect(m_exportDialog, &ExportDialog::exportFinished, this, &QWidget::close,
+            Qt::QueuedConnection);
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {

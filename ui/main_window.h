@@ -82,6 +82,9 @@ private:
     void addRecent(const QString& directory);
     void rebuildRecentMenu();
     void onScanFinished(const ScanResult& result);
+    void showScanProgress(const ScanProgress& progress);
+    void askToCancelExportAndQuit();
+    void quitAfterExport(); // cancels the export and closes once it has reported
     void updateDetails();
     void updateStatus();
     void updateFilterChoices();
@@ -156,6 +159,7 @@ private:
     int m_lastThreads = 0;
     QString m_lastOutputDirectory;
     QPointer<ExportDialog> m_exportDialog;
+    bool m_quitAfterExport = false;
 };
 
 } // namespace shardscope

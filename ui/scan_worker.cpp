@@ -5,74 +5,84 @@
 
 #include "cpu_state.h"
 
-#include <QPointer>
 #include <QtConcurrent>
 
 #include <chrono>
 
 namespace shardscope {
+namespace {
+
+using ProgressChannel = std::shared_ptr<LatestValue<ScanProgress>>;
+
+ScanResult scan(QPromise<ScanResult>& promise, const std::filesystem::path& directory,
+                const ProgressChannel& progress) {
+    ScanResult result;
+    const auto started = std::chrono::steady_clock::now();
+    std::stop_source stop;
+    ScanOptions options;
+    options.stop = stop.get_token();
+    // The core reports every few thousand chunks or MiB, so polling here makes cancel prompt.
+    options.progress = [&](const ScanProgress& p) {
+        if (promise.isCanceled()) stop.request_stop();
+        progress->post(p);
+    };
+    auto ckpt = std::make_shared<Checkpoint>(scanCheckpoint(directory, options));
+    try {
+        result.mapping = defaultMapping(*ckpt);
+    } catch (const Error& e) {
+        result.mappingError = e.what();
+    }
+    result.checkpoint = std::move(ckpt);
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+}
+
+} // namespace
 
 ScanWorker::ScanWorker(QObject* parent) : QObject(parent) {
-    connect(&m_watcher, &QFutureWatcher<ScanResult>::finished, this, [this] {
-        if (m_watcher.future().isCanceled()) return;
-        emit finished(m_watcher.result());
-    });
+    connect(&m_watcher, &QFutureWatcher<ScanResult>::finished, this, &ScanWorker::onFutureFinished);
 }
 
 ScanWorker::~ScanWorker() {
-    cancel();
-    m_watcher.waitForFinished();
+    cancel(); // the pool thread stops at its next check; it holds nothing of ours
 }
 
 void ScanWorker::cancel() {
-    if (m_cancel) *m_cancel = true;
+    m_wanted = false;
+    m_future.cancel();
+    if (m_progress) m_progress->detach();
+    m_progress.reset();
 }
 
 void ScanWorker::start(const QString& directory) {
     cancel();
-    m_watcher.waitForFinished(); // the old scan stops at its next file
-    m_cancel = std::make_shared<std::atomic<bool>>(false);
-    const int generation = ++m_generation;
-    QPointer<ScanWorker> self(this);
-    auto cancelFlag = m_cancel;
-    m_watcher.setFuture(QtConcurrent::run([self, generation, cancelFlag, directory] {
-        clearVectorUpperState(); // pool threads start with whatever the GUI thread left
-        ScanResult result;
-        const auto started = std::chrono::steady_clock::now();
-        ScanOptions options;
-        std::stop_source stop;
-        if (cancelFlag->load()) stop.request_stop();
-        options.stop = stop.get_token();
-        options.progress = [self, generation, cancelFlag, stop](const ScanProgress& p) mutable {
-            if (cancelFlag->load()) stop.request_stop();
-            const size_t done = p.phase == ScanPhase::ReadingHeaders ? p.done : p.total;
-            const size_t total = p.total;
-            QMetaObject::invokeMethod(
-                self.data(),
-                [self, generation, done, total] {
-                    if (self && self->m_generation == generation)
-                        emit self->progress(int(done), int(total));
-                },
-                Qt::QueuedConnection);
-        };
-        try {
-            auto ckpt = std::make_shared<Checkpoint>(
-                scanCheckpoint(std::filesystem::path(directory.toStdString()), options));
+    m_wanted = true;
+    m_progress = std::make_shared<LatestValue<ScanProgress>>(
+        this, [this](const ScanProgress& p) { emit progress(p); });
+    m_future = QtConcurrent::run(
+        [](QPromise<ScanResult>& promise, std::filesystem::path dir, ProgressChannel channel) {
+            clearVectorUpperState(); // pool threads start with whatever the GUI thread left
+            ScanResult result;
             try {
-                result.mapping = defaultMapping(*ckpt);
-            } catch (const Error& e) {
-                result.mappingError = e.what();
+                result = scan(promise, dir, channel);
+            } catch (const Cancelled&) {
+                return; // nobody wants it
+            } catch (const std::exception& e) {
+                result.error = e.what();
             }
-            result.checkpoint = std::move(ckpt);
-        } catch (const Cancelled&) {
-            result.cancelled = true;
-        } catch (const std::exception& e) {
-            result.error = e.what();
-        }
-        result.seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        return result;
-    }));
+            promise.addResult(std::move(result)); // dropped by Qt when cancelled meanwhile
+        },
+        std::filesystem::path(directory.toStdString()), m_progress);
+    m_watcher.setFuture(m_future); // the old future's pending signals are discarded
+}
+
+void ScanWorker::onFutureFinished() {
+    const QFuture<ScanResult> future = m_watcher.future();
+    if (!m_wanted || future.isCanceled() || future.resultCount() == 0) return;
+    m_wanted = false;
+    m_progress->detach();
+    emit finished(future.result());
 }
 
 } // namespace shardscope

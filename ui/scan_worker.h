@@ -4,13 +4,14 @@
 #pragma once
 
 #include "checkpoint.h"
+#include "latest_value.h"
 #include "plan.h"
 
+#include <QFuture>
 #include <QFutureWatcher>
 #include <QObject>
 #include <QString>
 
-#include <atomic>
 #include <memory>
 
 namespace shardscope {
@@ -21,11 +22,12 @@ struct ScanResult {
     Mapping mapping;          // the starting mapping (.hf_metadata's when present)
     std::string mappingError; // the .hf_metadata mapping could not be read
     std::string error;        // the directory could not be scanned at all
-    bool cancelled = false;
     double seconds = 0;
 };
 
-// Scans a directory on a pool thread; progress and the result arrive as queued signals.
+// Scans a directory on a pool thread; progress and the result arrive on the GUI thread. Nothing
+// here ever waits for a scan: a cancelled or superseded scan stops at its next check in the core
+// and its result is dropped, never delivered.
 class ScanWorker : public QObject {
     Q_OBJECT
 
@@ -33,21 +35,25 @@ public:
     explicit ScanWorker(QObject* parent = nullptr);
     ~ScanWorker() override;
 
-    void start(const QString& directory); // a running scan is cancelled and its result ignored
-    void cancel();
-    bool isRunning() const { return m_watcher.isRunning(); }
-    void waitForFinished() { m_watcher.waitForFinished(); }
+    void start(const QString& directory); // supersedes a running scan at once
+    void cancel();                        // the running scan's result is never delivered
+    // A scan whose result is still wanted is under way.
+    bool isRunning() const { return m_wanted; }
 
 signals:
-    void progress(int filesDone, int filesTotal);
+    void progress(const shardscope::ScanProgress& progress);
     void finished(const shardscope::ScanResult& result);
 
 private:
+    void onFutureFinished();
+
     QFutureWatcher<ScanResult> m_watcher;
-    std::shared_ptr<std::atomic<bool>> m_cancel;
-    int m_generation = 0;
+    QFuture<ScanResult> m_future;
+    std::shared_ptr<LatestValue<ScanProgress>> m_progress;
+    bool m_wanted = false;
 };
 
 } // namespace shardscope
 
 Q_DECLARE_METATYPE(shardscope::ScanResult)
+Q_DECLARE_METATYPE(shardscope::ScanProgress)
