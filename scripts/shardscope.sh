@@ -127,7 +127,7 @@ fuzz_one() {
     fi
     printf '%-19s time %5ss  executions %10s  corpus %6s files %6s  findings %s\n' "$t" \
         "$((end - start))" "${runs:-?}" "$(find "$corpus" -type f | wc -l)" \
-        "$(du -sh "$corpus" | cut -f1)" "$found" >"$fb/logs/$t.summary"
+        "$(du -sh --apparent-size "$corpus" | cut -f1)" "$found" >"$fb/logs/$t.summary"
     return 0
 }
 
@@ -139,14 +139,13 @@ fuzz() {
     rm -rf "$fb/seeds"
     "$fb/bin/make_seeds" "$fb/seeds"
     # fuzz_scan rewrites its shard files every run: keep them on tmpfs when there is one.
-    local scratch
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-        scratch=$(mktemp -d /dev/shm/shardscope-fuzz.XXXXXX)
+        fuzz_scratch=$(mktemp -d /dev/shm/shardscope-fuzz.XXXXXX)
     else
-        scratch=$(mktemp -d)
+        fuzz_scratch=$(mktemp -d)
     fi
-    trap 'rm -rf "$scratch"' EXIT
-    export SHARDSCOPE_FUZZ_TMPDIR="$scratch"
+    trap 'rm -rf "$fuzz_scratch"' EXIT
+    export SHARDSCOPE_FUZZ_TMPDIR="$fuzz_scratch"
     local targets=() t
     for t in "${fuzz_targets[@]}"; do
         [ -x "$fb/bin/$t" ] && targets+=("$t")
