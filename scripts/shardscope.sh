@@ -11,7 +11,8 @@
 #   scripts/shardscope.sh fuzz [SECONDS]
 #                                     build the libFuzzer targets (build-fuzz/), write the seeds,
 #                                     fuzz each target for SECONDS (default 1800); non-zero exit
-#                                     on any finding. SHARDSCOPE_FUZZ_JOBS=2 runs two at a time.
+#                                     on any finding. SHARDSCOPE_FUZZ_JOBS=2 runs two at a time;
+#                                     SHARDSCOPE_FUZZ_BINARIES=build-asan reuses sanitize's tree.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,10 +45,13 @@ sanitized_tests=(tst_safetensors_reader tst_checkpoint tst_plan tst_engine tst_c
 sanitize() {
     local asan="$root/build-asan" tsan="$root/build-tsan" supp="$root/tests/sanitizers"
     echo "== ASan+UBSan: $asan"
+    # The same tree also holds the fuzz targets (coverage instrumentation costs the tests little),
+    # so `SHARDSCOPE_FUZZ_BINARIES=build-asan scripts/shardscope.sh fuzz` needs no second build.
     CC=clang CXX=clang++ cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=ON \
+        -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=ON -DSHARDSCOPE_FUZZ=ON \
         -DSHARDSCOPE_SANITIZERS=address,undefined >/dev/null
-    cmake --build "$asan" --parallel "$(nproc)" --target shardscope-cli "${sanitized_tests[@]}"
+    cmake --build "$asan" --parallel "$(nproc)" --target shardscope-cli "${sanitized_tests[@]}" \
+        shardscope_fuzz
     local regex
     regex="^($(IFS='|'; echo "${sanitized_tests[*]}"))\$"
     # Reports go to files as well as failing the process (exit code 86), so a report in a
@@ -96,9 +100,9 @@ sanitizer_reports() {
 
 fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info)
 
-# fuzz_one TARGET SECONDS: one libFuzzer run; its summary goes to logs/TARGET.summary.
+# fuzz_one TARGET SECONDS BINDIR: one libFuzzer run; its summary goes to logs/TARGET.summary.
 fuzz_one() {
-    local t="$1" seconds="$2" fb="$root/build-fuzz"
+    local t="$1" seconds="$2" fb="$root/build-fuzz" bin="$3"
     local dict="$root/tests/fuzz/safetensors.dict"
     case "$t" in
     fuzz_mapping) dict="$root/tests/fuzz/mapping.dict" ;;
@@ -113,7 +117,7 @@ fuzz_one() {
     mkdir -p "$findings"
     local start end rc=0
     start=$(date +%s)
-    "$fb/bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    "$bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -dict="$dict" -artifact_prefix="$findings/" -print_final_stats=1 \
         "$corpus" "$fb/seeds/$t" >"$log" 2>&1 || rc=$?
     end=$(date +%s)
@@ -133,11 +137,25 @@ fuzz_one() {
 
 fuzz() {
     local seconds="${1:-1800}" fb="$root/build-fuzz" jobs="${SHARDSCOPE_FUZZ_JOBS:-1}"
-    CC=clang CXX=clang++ cmake -S "$root" -B "$fb" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=OFF -DSHARDSCOPE_FUZZ=ON >/dev/null
-    cmake --build "$fb" --parallel "$(nproc)" --target shardscope_fuzz
+    # The binaries come from build-fuzz/ (Qt-free) unless SHARDSCOPE_FUZZ_BINARIES names another
+    # tree configured with SHARDSCOPE_FUZZ=ON (CI reuses build-asan/); corpus, seeds, findings
+    # and logs always live in build-fuzz/.
+    local tree="$fb"
+    if [ -n "${SHARDSCOPE_FUZZ_BINARIES:-}" ]; then
+        tree="$(cd "$SHARDSCOPE_FUZZ_BINARIES" && pwd)"
+        grep -q '^SHARDSCOPE_FUZZ:BOOL=ON' "$tree/CMakeCache.txt" || {
+            echo "$tree is not configured with SHARDSCOPE_FUZZ=ON" >&2
+            return 2
+        }
+    else
+        CC=clang CXX=clang++ cmake -S "$root" -B "$fb" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=OFF -DSHARDSCOPE_FUZZ=ON >/dev/null
+    fi
+    cmake --build "$tree" --parallel "$(nproc)" --target shardscope_fuzz
+    local bin="$tree/bin"
+    mkdir -p "$fb"
     rm -rf "$fb/seeds"
-    "$fb/bin/make_seeds" "$fb/seeds"
+    "$bin/make_seeds" "$fb/seeds"
     # fuzz_scan rewrites its shard files every run: keep them on tmpfs when there is one.
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
         fuzz_scratch=$(mktemp -d /dev/shm/shardscope-fuzz.XXXXXX)
@@ -148,13 +166,13 @@ fuzz() {
     export SHARDSCOPE_FUZZ_TMPDIR="$fuzz_scratch"
     local targets=() t
     for t in "${fuzz_targets[@]}"; do
-        [ -x "$fb/bin/$t" ] && targets+=("$t")
+        [ -x "$bin/$t" ] && targets+=("$t")
     done
     echo "Fuzzing ${targets[*]} for ${seconds}s each, $jobs at a time; logs in $fb/logs/"
     local running=0
     for t in "${targets[@]}"; do
         rm -f "$fb/logs/$t.summary"
-        fuzz_one "$t" "$seconds" &
+        fuzz_one "$t" "$seconds" "$bin" &
         running=$((running + 1))
         if [ "$running" -ge "$jobs" ]; then
             wait -n || true
