@@ -8,11 +8,20 @@
 #   scripts/shardscope.sh test        build, then run every test suite with ctest
 #   scripts/shardscope.sh bench       build, then run the consolidation benchmark
 #   scripts/shardscope.sh build       install and build only
+#   scripts/shardscope.sh sanitize    build with clang's ASan+UBSan (build-asan/) and TSan
+#                                     (build-tsan/), then run the Qt-free suites and tst_cli
+#   scripts/shardscope.sh fuzz [SECONDS]
+#                                     build the libFuzzer targets (build-fuzz/), write the seeds,
+#                                     fuzz each target for SECONDS (default 1800); non-zero exit
+#                                     on any finding. SHARDSCOPE_FUZZ_JOBS=2 runs two at a time;
+#                                     SHARDSCOPE_FUZZ_BINARIES=build-asan reuses sanitize's tree.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
 packages=(cmake g++ ninja-build qt6-base-dev nlohmann-json3-dev libcli11-dev fontconfig fonts-dejavu-core)
+# fuzz and sanitize build with clang (libFuzzer and the sanitizer runtimes).
+clang_packages=(clang libclang-rt-14-dev)
 
 install_missing() {
     local missing=()
@@ -30,6 +39,159 @@ install_missing() {
 build_all() {
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$build" --parallel "$(nproc)"
+}
+
+# Qt-free suites plus tst_cli: the ones that run under the sanitizers.
+sanitized_tests=(tst_safetensors_reader tst_checkpoint tst_plan tst_engine tst_cli)
+
+sanitize() {
+    local asan="$root/build-asan" tsan="$root/build-tsan" supp="$root/tests/sanitizers"
+    echo "== ASan+UBSan: $asan"
+    # The same tree also holds the fuzz targets (coverage instrumentation costs the tests little),
+    # so `SHARDSCOPE_FUZZ_BINARIES=build-asan scripts/shardscope.sh fuzz` needs no second build.
+    CC=clang CXX=clang++ cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=ON -DSHARDSCOPE_FUZZ=ON \
+        -DSHARDSCOPE_SANITIZERS=address,undefined >/dev/null
+    cmake --build "$asan" --parallel "$(nproc)" --target shardscope-cli "${sanitized_tests[@]}" \
+        shardscope_fuzz
+    local regex
+    regex="^($(IFS='|'; echo "${sanitized_tests[*]}"))\$"
+    # Reports go to files as well as failing the process (exit code 86), so a report in a
+    # shardscope-cli child of tst_cli fails the run even if the test only looks at its output.
+    local reports="$asan/sanitizer-reports"
+    rm -rf "$reports" && mkdir -p "$reports"
+    local rc=0
+    (
+        export QT_QPA_PLATFORM=offscreen
+        export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=86:detect_stack_use_after_return=1:strict_init_order=1:log_path=$reports/asan"
+        export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=86:log_path=$reports/ubsan"
+        export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+        cd "$asan"
+        ctest --output-on-failure --timeout 900 -j "$(nproc)" -R "$regex"
+    ) || rc=$?
+    sanitizer_reports "$reports" || rc=1
+    [ "$rc" -eq 0 ] || return "$rc"
+    echo "== TSan: $tsan (tst_engine)"
+    CC=clang CXX=clang++ cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=ON \
+        -DSHARDSCOPE_SANITIZERS=thread >/dev/null
+    cmake --build "$tsan" --parallel "$(nproc)" --target tst_engine
+    reports="$tsan/sanitizer-reports"
+    rm -rf "$reports" && mkdir -p "$reports"
+    (
+        export QT_QPA_PLATFORM=offscreen
+        export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=86:suppressions=$supp/tsan.supp:log_path=$reports/tsan"
+        cd "$tsan"
+        ctest --output-on-failure --timeout 900 -R '^tst_engine$'
+    ) || rc=$?
+    sanitizer_reports "$reports" || rc=1
+    return "$rc"
+}
+
+# Prints every sanitizer report left in DIR; fails when there is one.
+sanitizer_reports() {
+    local f found=0
+    for f in "$1"/*; do
+        [ -s "$f" ] || continue
+        echo "---- sanitizer report: $f" >&2
+        cat "$f" >&2
+        found=1
+    done
+    [ "$found" -eq 0 ]
+}
+
+fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info)
+
+# fuzz_one TARGET SECONDS BINDIR: one libFuzzer run; its summary goes to logs/TARGET.summary.
+fuzz_one() {
+    local t="$1" seconds="$2" fb="$root/build-fuzz" bin="$3"
+    local dict="$root/tests/fuzz/safetensors.dict"
+    case "$t" in
+    fuzz_mapping) dict="$root/tests/fuzz/mapping.dict" ;;
+    fuzz_sharding_info) dict="$root/tests/fuzz/sharding_info.dict" ;;
+    esac
+    local corpus="$fb/corpus/$t" findings="$fb/findings/$t" log="$fb/logs/$t.log"
+    mkdir -p "$corpus" "$fb/logs"
+    # Keep the findings of an earlier run instead of counting them again.
+    if [ -d "$findings" ] && [ -n "$(ls -A "$findings")" ]; then
+        mv "$findings" "$findings.$(date +%Y%m%d-%H%M%S)"
+    fi
+    mkdir -p "$findings"
+    local start end rc=0
+    start=$(date +%s)
+    "$bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -dict="$dict" -artifact_prefix="$findings/" -print_final_stats=1 \
+        "$corpus" "$fb/seeds/$t" >"$log" 2>&1 || rc=$?
+    end=$(date +%s)
+    local runs found
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    [ -n "$runs" ] || runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)
+    found=$(find "$findings" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' \
+        -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+    if [ "$rc" -ne 0 ] && [ "$found" -eq 0 ]; then
+        found=1 # libFuzzer failed without leaving an input: still a finding, see the log
+    fi
+    printf '%-19s time %5ss  executions %10s  corpus %6s files %6s  findings %s\n' "$t" \
+        "$((end - start))" "${runs:-?}" "$(find "$corpus" -type f | wc -l)" \
+        "$(du -sh --apparent-size "$corpus" | cut -f1)" "$found" >"$fb/logs/$t.summary"
+    return 0
+}
+
+fuzz() {
+    local seconds="${1:-1800}" fb="$root/build-fuzz" jobs="${SHARDSCOPE_FUZZ_JOBS:-1}"
+    # The binaries come from build-fuzz/ (Qt-free) unless SHARDSCOPE_FUZZ_BINARIES names another
+    # tree configured with SHARDSCOPE_FUZZ=ON (CI reuses build-asan/); corpus, seeds, findings
+    # and logs always live in build-fuzz/.
+    local tree="$fb"
+    if [ -n "${SHARDSCOPE_FUZZ_BINARIES:-}" ]; then
+        tree="$(cd "$SHARDSCOPE_FUZZ_BINARIES" && pwd)"
+        grep -q '^SHARDSCOPE_FUZZ:BOOL=ON' "$tree/CMakeCache.txt" || {
+            echo "$tree is not configured with SHARDSCOPE_FUZZ=ON" >&2
+            return 2
+        }
+    else
+        CC=clang CXX=clang++ cmake -S "$root" -B "$fb" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=OFF -DSHARDSCOPE_FUZZ=ON >/dev/null
+    fi
+    cmake --build "$tree" --parallel "$(nproc)" --target shardscope_fuzz
+    local bin="$tree/bin"
+    mkdir -p "$fb"
+    rm -rf "$fb/seeds"
+    "$bin/make_seeds" "$fb/seeds"
+    # fuzz_scan rewrites its shard files every run: keep them on tmpfs when there is one.
+    if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+        fuzz_scratch=$(mktemp -d /dev/shm/shardscope-fuzz.XXXXXX)
+    else
+        fuzz_scratch=$(mktemp -d)
+    fi
+    trap 'rm -rf "$fuzz_scratch"' EXIT
+    export SHARDSCOPE_FUZZ_TMPDIR="$fuzz_scratch"
+    local targets=() t
+    for t in "${fuzz_targets[@]}"; do
+        [ -x "$bin/$t" ] && targets+=("$t")
+    done
+    echo "Fuzzing ${targets[*]} for ${seconds}s each, $jobs at a time; logs in $fb/logs/"
+    local running=0
+    for t in "${targets[@]}"; do
+        rm -f "$fb/logs/$t.summary"
+        fuzz_one "$t" "$seconds" "$bin" &
+        running=$((running + 1))
+        if [ "$running" -ge "$jobs" ]; then
+            wait -n || true
+            running=$((running - 1))
+        fi
+    done
+    wait
+    local total=0 n
+    for t in "${targets[@]}"; do
+        cat "$fb/logs/$t.summary"
+        n=$(awk '{print $NF}' "$fb/logs/$t.summary")
+        total=$((total + n))
+    done
+    if [ "$total" -ne 0 ]; then
+        echo "FUZZ FINDINGS: $total (inputs in $fb/findings/, logs in $fb/logs/)" >&2
+        return 1
+    fi
 }
 
 cmd="${1:-run}"
@@ -61,8 +223,16 @@ bench)
     build_all
     exec "$build/bin/shardscope-bench" "$@"
     ;;
+sanitize)
+    install_missing "${clang_packages[@]}"
+    sanitize
+    ;;
+fuzz)
+    install_missing "${clang_packages[@]}"
+    fuzz "$@"
+    ;;
 *)
-    echo "usage: $0 run [DIR] | test | bench [options] | build" >&2
+    echo "usage: $0 run [DIR] | test | bench [options] | build | sanitize | fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

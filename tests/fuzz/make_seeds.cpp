@@ -1,0 +1,340 @@
+// Writes the seed corpora for the ShardScope fuzz targets: make_seeds OUTDIR creates
+// OUTDIR/fuzz_header, fuzz_scan, fuzz_mapping and fuzz_sharding_info with valid and near-valid
+// inputs. Shard bytes are built here, byte by byte, independent of the core's writer and of Qt.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Dims = std::vector<uint64_t>;
+
+unsigned bitsOf(const std::string& dtype) {
+    static const std::map<std::string, unsigned> bits = {
+        {"BOOL", 8},    {"U8", 8},          {"I8", 8},          {"F8_E4M3", 8}, {"F8_E5M2", 8},
+        {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},
+        {"F16", 16},    {"BF16", 16},       {"I32", 32},        {"U32", 32},    {"F32", 32},
+        {"I64", 64},    {"U64", 64},        {"F64", 64},        {"C64", 64},    {"F4", 4},
+        {"F6_E2M3", 6}, {"F6_E3M2", 6}};
+    auto it = bits.find(dtype);
+    return it == bits.end() ? 8 : it->second;
+}
+
+uint64_t numel(const Dims& d) {
+    uint64_t n = 1;
+    for (auto x : d)
+        n *= x;
+    return n;
+}
+
+std::string quote(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += char(c);
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += char(c);
+        }
+    }
+    return out + "\"";
+}
+
+std::string dims(const Dims& d) {
+    std::string out = "[";
+    for (size_t i = 0; i < d.size(); ++i)
+        out += (i ? "," : "") + std::to_string(d[i]);
+    return out + "]";
+}
+
+std::string le64(uint64_t n) {
+    std::string out;
+    for (int i = 0; i < 8; ++i)
+        out += char((n >> (8 * i)) & 0xFF);
+    return out;
+}
+
+// length prefix + header + data; the prefix is the header size unless overridden.
+std::string rawFile(const std::string& header, const std::string& data, int64_t length = -1) {
+    return le64(length >= 0 ? uint64_t(length) : header.size()) + header + data;
+}
+
+struct Chunk {
+    Chunk(std::string name, std::string dtype, Dims shape, Dims offsets = {}, int64_t bytes = -1,
+          int64_t shift = 0, char fill = 0)
+        : name(std::move(name)), dtype(std::move(dtype)), shape(std::move(shape)),
+          offsets(std::move(offsets)), bytes(bytes), shift(shift), fill(fill) {}
+    std::string name;
+    std::string dtype;
+    Dims shape;
+    Dims offsets;  // saved_offsets; empty: all zero
+    int64_t bytes; // data bytes; -1: exactly what the shape needs
+    int64_t shift; // added to data_offsets' end (near-valid inputs)
+    char fill;     // the byte pattern; 0: derived from the name
+};
+
+struct Options {
+    bool shardingInfo = true;
+    std::string shardingOverride;
+    bool metadataLast = false;
+    std::string extraMetadata; // raw `"k":"v"` pairs appended inside __metadata__
+    std::string trailing;      // bytes after the data section
+};
+
+std::string shard(const std::vector<Chunk>& chunks, const Options& o = {}) {
+    std::string entries, info = "{", data;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+        const Chunk& c = chunks[i];
+        const uint64_t n = c.bytes >= 0 ? uint64_t(c.bytes) : numel(c.shape) * bitsOf(c.dtype) / 8;
+        const uint64_t begin = data.size();
+        for (uint64_t b = 0; b < n; ++b)
+            data += c.fill ? c.fill : char(c.name.size() * 31 + b * 7);
+        entries += (i ? "," : "") + quote(c.name) + ":{\"dtype\":" + quote(c.dtype) +
+                   ",\"shape\":" + dims(c.shape) + ",\"data_offsets\":[" + std::to_string(begin) +
+                   "," + std::to_string(int64_t(data.size()) + c.shift) + "]}";
+        info += (i ? "," : "") + quote(c.name) + ":{\"saved_offsets\":" +
+                dims(c.offsets.empty() ? Dims(c.shape.size(), 0) : c.offsets) + "}";
+    }
+    info += "}";
+    std::string meta = "\"__metadata__\":{\"format\":\"pt\"";
+    if (o.shardingInfo)
+        meta += ",\"DCP_SHARDING_INFO\":" +
+                quote(o.shardingOverride.empty() ? info : o.shardingOverride);
+    if (!o.extraMetadata.empty()) meta += "," + o.extraMetadata;
+    meta += "}";
+    std::string header = "{";
+    if (o.metadataLast)
+        header += entries + (entries.empty() ? "" : ",") + meta;
+    else
+        header += meta + (entries.empty() ? "" : ",") + entries;
+    header += "}";
+    while (header.size() % 8)
+        header += ' ';
+    return rawFile(header, data + o.trailing);
+}
+
+void write(const fs::path& dir, const std::string& name, const std::string& bytes) {
+    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+    out << bytes;
+    if (!out) {
+        std::fprintf(stderr, "make_seeds: cannot write %s\n", (dir / name).c_str());
+        std::exit(1);
+    }
+}
+
+const char* kSep = "@@SHARD@@";
+
+void headerSeeds(const fs::path& dir) {
+    write(dir, "valid_f32", shard({{"w", "F32", {2, 3}}}));
+    std::vector<Chunk> all;
+    for (const char* d :
+         {"BOOL", "U8",  "I8",  "F8_E4M3", "F8_E5M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ",
+          "I16",  "U16", "F16", "BF16",    "I32",     "U32",     "F32",         "I64",
+          "U64",  "F64", "C64", "F4",      "F6_E2M3", "F6_E3M2"})
+        all.push_back({std::string("t.") + d, d, {2, 4}});
+    write(dir, "valid_all_dtypes", shard(all));
+    write(dir, "valid_metadata_last",
+          shard({{"a.weight", "BF16", {4, 2}, {4, 0}}}, {.metadataLast = true}));
+    write(dir, "valid_scalar_and_empty",
+          shard({{"s", "F64", {}}, {"e", "F32", {0, 5}}, {"v", "I8", {3}}}));
+    write(dir, "valid_empty_header", rawFile("{}      ", ""));
+    write(dir, "valid_no_metadata",
+          rawFile(R"({"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", "ab"));
+    write(dir, "valid_escaped_names",
+          shard({{"caf\xc3\xa9.w\"q\\", "F16", {2}}, {"layers.10.mlp", "F16", {1}}},
+                {.extraMetadata = "\"note\":\"tab\\there \\u00e9 \\ud83d\\ude00\""}));
+
+    write(dir, "bad_dtype", shard({{"w", "F12", {2}, {}, 2}}));
+    write(dir, "bad_offsets_short", shard({{"w", "F32", {2, 3}, {}, 20}}));
+    write(dir, "bad_offsets_past_end", shard({{"w", "F32", {2}, {}, -1, 4}}));
+    write(dir, "bad_trailing_bytes", shard({{"w", "U8", {4}}}, {.trailing = "xyz"}));
+    write(
+        dir, "bad_overlap",
+        rawFile(
+            R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})",
+            "abcdef"));
+    write(
+        dir, "bad_hole",
+        rawFile(
+            R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[4,6]}})",
+            "abcdef"));
+    write(
+        dir, "bad_duplicate",
+        rawFile(
+            R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
+            "ab"));
+    write(dir, "bad_reversed",
+          rawFile(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}})", "a"));
+    write(dir, "bad_metadata_value", rawFile(R"({"__metadata__":{"format":1,"k":["v"]}})", ""));
+    write(dir, "bad_metadata_type", rawFile(R"({"__metadata__":"pt"})", ""));
+    write(dir, "bad_negative_shape",
+          rawFile(R"({"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}})", ""));
+    write(dir, "bad_fraction_shape",
+          rawFile(R"({"a":{"dtype":"U8","shape":[1.5e0],"data_offsets":[0,1]}})", "a"));
+    write(
+        dir, "bad_shape_overflow",
+        rawFile(R"({"a":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})",
+                "abcdefgh"));
+    write(
+        dir, "bad_huge_offsets",
+        rawFile(
+            R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[18446744073709551615,18446744073709551616]}})",
+            "a"));
+    write(
+        dir, "bad_missing_field",
+        rawFile(R"({"a":{"dtype":"U8","shape":[1]},"b":{"shape":[1],"data_offsets":[0,1]}})", "a"));
+    write(
+        dir, "bad_extra_field",
+        rawFile(
+            R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":{"y":[null,true,false]}}})",
+            "a"));
+    write(dir, "bad_sub_byte_bits",
+          rawFile(R"({"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", "ab"));
+    write(dir, "bad_utf8_name",
+          rawFile("{\"\xff\xfe\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", "a"));
+    write(dir, "bad_not_object", rawFile("[1,2,3] ", ""));
+    write(dir, "bad_leading_space", rawFile(" {}     ", ""));
+    write(dir, "bad_length_past_end", rawFile("{}", "", 4096));
+    write(dir, "bad_length_over_limit", rawFile("{}", "", 100000001));
+    write(dir, "bad_short_file", std::string("\x02\0\0\0", 4));
+    write(dir, "bad_truncated_json", rawFile(R"({"a":{"dtype":"U8","shape":[1],"data_off)", ""));
+    write(
+        dir, "bad_deep_nesting",
+        rawFile("{\"__metadata__\":{},\"a\":" + std::string(200, '[') + std::string(200, ']') + "}",
+                ""));
+    // Raw header JSON without the length prefix, for the in-memory parse.
+    write(
+        dir, "json_only_valid",
+        R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})");
+}
+
+void scanSeeds(const fs::path& dir) {
+    auto two = [](const std::string& a, const std::string& b) { return a + kSep + b; };
+    auto three = [&](const std::string& a, const std::string& b, const std::string& m) {
+        return a + kSep + b + kSep + m;
+    };
+    // Rows of w over two ranks, a replicated bias, a column split of v.
+    const std::string r0 = shard({{"w", "F32", {2, 4}, {0, 0}},
+                                  {"b", "F32", {4}, {0}, -1, 0, 'b'},
+                                  {"v", "BF16", {4, 2}, {0, 0}}});
+    const std::string r1 = shard({{"w", "F32", {2, 4}, {2, 0}},
+                                  {"b", "F32", {4}, {0}, -1, 0, 'b'},
+                                  {"v", "BF16", {4, 2}, {0, 2}}});
+    write(dir, "valid_rows_and_cols", two(r0, r1));
+    write(dir, "valid_one_shard",
+          shard({{"layers.0.w", "F16", {3, 3}}, {"layers.10.w", "F4", {4}}}));
+    write(dir, "valid_with_mapping", three(r0, r1, R"({"w":1,"b":2,"v":2})"));
+    write(dir, "valid_mapping_partial", three(r0, r1, R"({"w":3})"));
+    write(
+        dir, "valid_sub_byte_rows",
+        two(shard({{"q", "F6_E2M3", {2, 4}, {0, 0}}}), shard({{"q", "F6_E2M3", {2, 4}, {2, 0}}})));
+    write(dir, "bad_gap",
+          two(shard({{"w", "F32", {1, 4}, {0, 0}}}), shard({{"w", "F32", {1, 4}, {2, 0}}})));
+    write(dir, "bad_overlap",
+          two(shard({{"w", "F32", {2, 4}, {0, 0}}}), shard({{"w", "F32", {2, 4}, {1, 0}}})));
+    write(dir, "bad_dtype_conflict",
+          two(shard({{"w", "F32", {2}, {0}}}), shard({{"w", "F16", {2}, {2}}})));
+    write(dir, "bad_rank_mismatch",
+          two(shard({{"w", "F32", {2, 2}, {0, 0}}}), shard({{"w", "F32", {4}, {4}}})));
+    write(dir, "bad_replica_conflict",
+          two(shard({{"b", "U8", {4}, {0}, -1, 0, 'x'}}),
+              shard({{"b", "U8", {4}, {0}, -1, 0, 'y'}})));
+    write(dir, "bad_no_sharding_info",
+          two(shard({{"w", "U8", {2}}}, {.shardingInfo = false}), shard({{"w", "U8", {2}, {2}}})));
+    write(dir, "bad_sharding_info_missing_tensor",
+          shard({{"w", "U8", {2}}, {"z", "U8", {2}}},
+                {.shardingOverride = R"({"w":{"saved_offsets":[0]}})"}));
+    write(dir, "bad_sharding_info_json",
+          shard({{"w", "U8", {2}}}, {.shardingOverride = R"({"w":{"saved_offsets":[0]})"}));
+    write(dir, "bad_offsets_rank", shard({{"w", "U8", {2}, {0, 0}}}));
+    write(dir, "bad_huge_offsets", shard({{"w", "U8", {2}, {18446744073709551615ull}}}));
+    write(dir, "bad_mapping_zero", three(r0, r1, R"({"w":0})"));
+    write(dir, "bad_mapping_json", three(r0, r1, R"({"w":1)"));
+    write(dir, "bad_second_file_broken", two(r0, rawFile("{}", "", 9999)));
+}
+
+void mappingSeeds(const fs::path& dir) {
+    const std::map<std::string, std::string> seeds = {
+        {"valid_one", R"({"model.layers.0.weight": 1})"},
+        {"valid_many", R"({"a": 1, "b": 2, "layers.10.w": 3, "layers.2.w": 99999})"},
+        {"valid_empty", "{}"},
+        {"valid_escapes", R"({"caf\u00e9\n\"x\"": 2, "\ud83d\ude00": 1})"},
+        {"valid_pretty", "{\n  \"a\": 1,\n  \"b\": 2\n}\n"},
+        {"bad_zero", R"({"a": 0})"},
+        {"bad_negative", R"({"a": -1})"},
+        {"bad_fraction", R"({"a": 1.5})"},
+        {"bad_exponent", R"({"a": 1e3})"},
+        {"bad_too_large", R"({"a": 100000})"},
+        {"bad_huge", R"({"a": 18446744073709551616})"},
+        {"bad_string", R"({"a": "1"})"},
+        {"bad_null", R"({"a": null, "b": [1], "c": {"d": true}})"},
+        {"bad_array", "[1, 2]"},
+        {"bad_truncated", R"({"a": 1)"},
+        {"bad_duplicate", R"({"a": 1, "a": 2})"},
+        {"bad_utf8", "{\"\xc3\x28\": 1}"},
+        {"bad_trailing", R"({"a": 1} x)"},
+    };
+    for (const auto& [name, text] : seeds)
+        write(dir, name, text);
+}
+
+void shardingInfoSeeds(const fs::path& dir) {
+    const std::map<std::string, std::string> seeds = {
+        {"valid_one", R"({"w":{"saved_offsets":[0,0]}})"},
+        {"valid_many",
+         R"({"a":{"saved_offsets":[4,0]},"b":{"saved_offsets":[]},"c":{"saved_offsets":[0]}})"},
+        {"valid_empty", "{}"},
+        {"valid_extra_keys",
+         R"({"w":{"other":{"x":[1,2.5,"s",null,true]},"saved_offsets":[1,2,3]}})"},
+        {"valid_escapes", R"({"caf\u00e9\t":{"saved_offsets":[7]}})"},
+        {"valid_whitespace", " {\n \"w\" : { \"saved_offsets\" : [ 0 , 8 ] } } \n"},
+        {"bad_missing", R"({"w":{}})"},
+        {"bad_negative", R"({"w":{"saved_offsets":[-1]}})"},
+        {"bad_fraction", R"({"w":{"saved_offsets":[0.5]}})"},
+        {"bad_overflow", R"({"w":{"saved_offsets":[18446744073709551616]}})"},
+        {"bad_not_array", R"({"w":{"saved_offsets":3}})"},
+        {"bad_entry_type", R"({"w":[0]})"},
+        {"bad_not_object", "[]"},
+        {"bad_truncated", R"({"w":{"saved_offsets":[0)"},
+        {"bad_trailing", R"({"w":{"saved_offsets":[0]}}})"},
+        {"bad_duplicate", R"({"w":{"saved_offsets":[0]},"w":{"saved_offsets":[1]}})"},
+        {"bad_utf8", "{\"\xed\xa0\x80\":{\"saved_offsets\":[0]}}"},
+        {"bad_deep", R"({"w":{"x":)" + std::string(300, '[') + std::string(300, ']') +
+                         R"(,"saved_offsets":[0]}})"},
+    };
+    for (const auto& [name, text] : seeds)
+        write(dir, name, text);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make_seeds OUTDIR\n");
+        return 2;
+    }
+    const fs::path out = argv[1];
+    const std::pair<const char*, void (*)(const fs::path&)> targets[] = {
+        {"fuzz_header", headerSeeds},
+        {"fuzz_scan", scanSeeds},
+        {"fuzz_mapping", mappingSeeds},
+        {"fuzz_sharding_info", shardingInfoSeeds},
+    };
+    for (const auto& [name, make] : targets) {
+        fs::create_directories(out / name);
+        make(out / name);
+    }
+    return 0;
+}
