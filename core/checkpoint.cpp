@@ -10,6 +10,7 @@
 #include "safetensors_reader.h"
 #include "sharding_info.h"
 #include "sidecars.h"
+#include "throttled_progress.h"
 
 #include <algorithm>
 #include <chrono>
@@ -91,38 +92,31 @@ FileScan scanFile(const fs::path& path, const std::string& name) {
     return out;
 }
 
-// Throttled progress for one scan phase; calls arrive from several threads.
+// Progress of the scan's phases, and the stop check every phase makes.
 class ScanReporter {
 public:
-    explicit ScanReporter(const ScanOptions& options) : m_options(options) {}
+    explicit ScanReporter(const ScanOptions& options)
+        : m_options(options), m_progress(options.progress, std::chrono::milliseconds(50)) {}
 
     void phase(ScanPhase phase, uint64_t total) {
-        std::lock_guard lock(m_mutex);
-        m_progress = {phase, 0, total};
-        emit(true);
+        m_progress.update([&](ScanProgress& p) {
+            p = {phase, 0, total};
+            return true;
+        });
     }
     void add(uint64_t n) {
-        std::lock_guard lock(m_mutex);
-        m_progress.done += n;
-        emit(m_progress.done >= m_progress.total);
+        m_progress.update([&](ScanProgress& p) {
+            p.done += n;
+            return p.done >= p.total;
+        });
     }
     void checkStop() const {
         if (m_options.stop.stop_requested()) throw Cancelled();
     }
 
 private:
-    void emit(bool force) {
-        if (!m_options.progress) return;
-        const auto now = std::chrono::steady_clock::now();
-        if (!force && now - m_last < std::chrono::milliseconds(50)) return;
-        m_last = now;
-        m_options.progress(m_progress);
-    }
-
     const ScanOptions& m_options;
-    std::mutex m_mutex;
-    ScanProgress m_progress;
-    std::chrono::steady_clock::time_point m_last{};
+    ThrottledProgress<ScanProgress> m_progress;
 };
 
 // Replicas must hold the same bytes. Coverage only records the pairs; this compares them all

@@ -10,6 +10,7 @@
 #include "posix_file.h"
 #include "runs.h"
 #include "sidecars.h"
+#include "throttled_progress.h"
 #include "verify.h"
 
 #include <algorithm>
@@ -207,41 +208,34 @@ private:
     bool m_noKernelCopy = false;
 };
 
-// Throttled, thread-safe progress within one phase at a time.
+// Progress within one phase at a time, from any thread.
 class ProgressReporter {
 public:
-    explicit ProgressReporter(const EngineOptions& options) : m_options(options) {}
+    explicit ProgressReporter(const EngineOptions& options)
+        : m_progress(options.progress, options.progressInterval) {}
 
     void phase(EnginePhase phase, uint64_t total, const std::string& file = {}) {
-        std::lock_guard lock(m_mutex);
-        m_progress = {phase, 0, total, file};
-        emit(true);
+        m_progress.update([&](EngineProgress& p) {
+            p = {phase, 0, total, file};
+            return true;
+        });
     }
     void add(uint64_t bytes, const std::string& file) {
-        std::lock_guard lock(m_mutex);
-        m_progress.bytesDone += bytes;
-        m_progress.currentFile = file;
-        emit(m_progress.bytesDone >= m_progress.bytesTotal);
+        m_progress.update([&](EngineProgress& p) {
+            p.bytesDone += bytes;
+            p.currentFile = file;
+            return p.bytesDone >= p.bytesTotal;
+        });
     }
     void set(uint64_t done) {
-        std::lock_guard lock(m_mutex);
-        m_progress.bytesDone = done;
-        emit(done >= m_progress.bytesTotal);
+        m_progress.update([&](EngineProgress& p) {
+            p.bytesDone = done;
+            return done >= p.bytesTotal;
+        });
     }
 
 private:
-    void emit(bool force) {
-        if (!m_options.progress) return;
-        const auto now = std::chrono::steady_clock::now();
-        if (!force && now - m_last < m_options.progressInterval) return;
-        m_last = now;
-        m_options.progress(m_progress);
-    }
-
-    const EngineOptions& m_options;
-    std::mutex m_mutex;
-    EngineProgress m_progress;
-    std::chrono::steady_clock::time_point m_last{};
+    ThrottledProgress<EngineProgress> m_progress;
 };
 
 // Writes the plan's data files into a directory: headers first, then every window of every file,

@@ -159,25 +159,6 @@ void removeTree(const fs::path& p) {
 
 // ---- OutputLock ------------------------------------------------------------------------------
 
-OutputLock::~OutputLock() {
-    if (m_fd >= 0) ::close(m_fd);
-}
-
-OutputLock::OutputLock(OutputLock&& other) noexcept
-    : m_fd(other.m_fd), m_path(std::move(other.m_path)) {
-    other.m_fd = -1;
-}
-
-OutputLock& OutputLock::operator=(OutputLock&& other) noexcept {
-    if (this != &other) {
-        if (m_fd >= 0) ::close(m_fd);
-        m_fd = other.m_fd;
-        m_path = std::move(other.m_path);
-        other.m_fd = -1;
-    }
-    return *this;
-}
-
 OutputLock OutputLock::acquire(const fs::path& directory) {
     const fs::path path = directory / kLockFileName;
     // A holder may remove the lock file as it finishes: retry until the locked file is the one
@@ -212,8 +193,7 @@ OutputLock OutputLock::acquire(const fs::path& directory) {
                 // The pid is only for the other run's message; the lock itself holds.
             }
             OutputLock lock;
-            lock.m_fd = fd;
-            lock.m_path = path;
+            lock.m_file = PosixFile::adopt(fd, path);
             return lock;
         }
         ::close(fd);
@@ -223,10 +203,9 @@ OutputLock OutputLock::acquire(const fs::path& directory) {
 }
 
 void OutputLock::release() {
-    if (m_fd < 0) return;
-    ::unlink(m_path.c_str()); // while still holding it, so no one locks the file being removed
-    ::close(m_fd);
-    m_fd = -1;
+    if (!m_file.isOpen()) return;
+    ::unlink(m_file.path().c_str()); // while still holding it: no one locks the file being removed
+    m_file = PosixFile();            // closing drops the lock
 }
 
 // ---- OutputSet -------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 
 #pragma once
 
+#include "posix_file.h"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -14,21 +16,13 @@ namespace shardscope {
 // The kernel drops the lock when the process dies, so a crashed run never blocks the next.
 class OutputLock {
 public:
-    OutputLock() = default;
-    ~OutputLock();
-    OutputLock(OutputLock&& other) noexcept;
-    OutputLock& operator=(OutputLock&& other) noexcept;
-    OutputLock(const OutputLock&) = delete;
-    OutputLock& operator=(const OutputLock&) = delete;
-
     // Throws Error (OutputLocked) naming the directory and the holder's pid.
     static OutputLock acquire(const std::filesystem::path& directory);
-    bool held() const { return m_fd >= 0; }
+    bool held() const { return m_file.isOpen(); }
     void release(); // removes the lock file, then unlocks
 
 private:
-    int m_fd = -1;
-    std::filesystem::path m_path;
+    PosixFile m_file; // closing it drops the lock
 };
 
 inline constexpr const char* kLockFileName = ".shardscope.lock";

@@ -32,6 +32,13 @@ uint64_t raiseOpenFileLimit() {
     return uint64_t(limit.rlim_cur);
 }
 
+PosixFile PosixFile::adopt(int fd, const std::filesystem::path& path) {
+    PosixFile f;
+    f.m_fd = fd;
+    f.m_path = path.string();
+    return f;
+}
+
 PosixFile::~PosixFile() {
     if (m_fd >= 0) ::close(m_fd);
 }

@@ -23,6 +23,8 @@ public:
     static PosixFile openRead(const std::filesystem::path& path);
     // Creates a new file; fails if it exists so a temporary never clobbers anything.
     static PosixFile createNew(const std::filesystem::path& path);
+    // Takes ownership of an open descriptor (a lock file opened with its own flags).
+    static PosixFile adopt(int fd, const std::filesystem::path& path);
 
     int fd() const { return m_fd; }
     const std::string& path() const { return m_path; }

@@ -3,11 +3,19 @@
 
 #include "shard_builder.h"
 
+#include "error.h"
+
 #include <QJsonArray>
 
+#include <cstring>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <stdexcept>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -228,6 +236,35 @@ std::vector<std::string> outputLeftovers(const fs::path& dir) {
             found.push_back(name);
     }
     return found;
+}
+
+std::optional<std::string> finishWithin(std::function<void()> call, int seconds) {
+    auto done = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> future = done->get_future();
+    std::thread([call = std::move(call), done] {
+        try {
+            call();
+            done->set_value("");
+        } catch (const shardscope::Error& e) {
+            done->set_value(e.what());
+        } catch (const std::exception& e) { // input problems must be Errors: make it visible
+            done->set_value(std::string("not an Error: ") + e.what());
+        }
+    }).detach();
+    if (future.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
+        return std::nullopt;
+    return future.get();
+}
+
+bool makeSocket(const std::filesystem::path& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return bound;
 }
 
 } // namespace testing

@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,5 +84,15 @@ std::vector<std::string> outputLeftovers(const std::filesystem::path& dir);
 
 std::string readFile(const std::filesystem::path& path);
 std::string joined(const std::vector<std::string>& names);
+
+// Runs `call` on a thread of its own; nullopt when it has not finished within `seconds`, so a
+// regression that blocks (in open() on a FIFO, say) fails the test instead of hanging the suite
+// (the stuck thread is abandoned). Otherwise the Error's text (any other exception's prefixed
+// "not an Error: "), or "" when it returned. A hang
+// guard, not a speed check.
+std::optional<std::string> finishWithin(std::function<void()> call, int seconds = 20);
+
+// A Unix socket at path, for "not a regular file" cases.
+bool makeSocket(const std::filesystem::path& path);
 
 } // namespace testing

@@ -393,39 +393,7 @@ void TestCheckpoint::brokenFileIsAProblemNotACrash() {
     QCOMPARE(tensor(c, "w").status, CoverageStatus::Complete);
 }
 
-namespace {
-
-// Runs `call` on a thread of its own; nullopt when it has not finished within `seconds`, so a
-// scan that blocks on a FIFO fails the test instead of hanging the suite (the stuck thread is
-// abandoned). Otherwise the Error text, or "" when it returned. Not a speed check.
-std::optional<std::string> finishWithin(std::function<void()> call, int seconds = 20) {
-    auto done = std::make_shared<std::promise<std::string>>();
-    std::future<std::string> future = done->get_future();
-    std::thread([call = std::move(call), done] {
-        try {
-            call();
-            done->set_value("");
-        } catch (const std::exception& e) {
-            done->set_value(e.what());
-        }
-    }).detach();
-    if (future.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
-        return std::nullopt;
-    return future.get();
-}
-
-bool makeSocket(const fs::path& path) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    ::close(fd);
-    return bound;
-}
-
-} // namespace
+namespace {} // namespace
 
 void TestCheckpoint::nonRegularShardEntriesAreReported() {
     writeCheckpoint(dir(), {{"w", "F32", {4}, splitDim({4}, 0, 2)}}, 2);

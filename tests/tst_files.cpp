@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "posix_file.h"
+#include "shard_builder.h"
 #include "sidecars.h"
 
 #include <QTemporaryDir>
@@ -24,38 +25,9 @@
 
 using namespace shardscope;
 namespace fs = std::filesystem;
+using namespace testing;
 
 namespace {
-
-// Runs `call` on a thread of its own; nullopt when it has not finished within `seconds`, so a
-// regression that blocks in open() fails instead of hanging the suite (the stuck thread is
-// abandoned). Otherwise the Error text, or "" when it returned. Not a speed check.
-std::optional<std::string> finishWithin(std::function<void()> call, int seconds = 20) {
-    auto done = std::make_shared<std::promise<std::string>>();
-    std::future<std::string> future = done->get_future();
-    std::thread([call = std::move(call), done] {
-        try {
-            call();
-            done->set_value("");
-        } catch (const std::exception& e) {
-            done->set_value(e.what());
-        }
-    }).detach();
-    if (future.wait_for(std::chrono::seconds(seconds)) != std::future_status::ready)
-        return std::nullopt;
-    return future.get();
-}
-
-bool makeSocket(const fs::path& path) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    ::close(fd);
-    return bound;
-}
 
 void writeFile(const fs::path& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary) << bytes;
