@@ -5,6 +5,7 @@
 #include "coverage_view.h"
 #include "dtype_totals.h"
 #include "files_model.h"
+#include "main_window.h"
 #include "mapping_document.h"
 #include "output_files_model.h"
 #include "problems_model.h"
@@ -13,8 +14,13 @@
 #include "tensor_table_model.h"
 
 #include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QHeaderView>
 #include <QLocale>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -46,6 +52,7 @@ private slots:
     void sizeTiesInNaturalOrderAndShapesByDims();
     void countsUseTheLocale();
     void dtypeTotals();
+    void mainWindowLeadsToTheFileAndFits1024();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -108,6 +115,9 @@ private:
 
 void TestModels::initTestCase() {
     QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates)); // "2,048"
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("ShardScopeTest");
+    QCoreApplication::setApplicationName("ShardScopeModelsTest");
 }
 
 void TestModels::init() {
@@ -594,6 +604,45 @@ void TestModels::dtypeTotals() {
     QCOMPARE(broken.tensors, 1ull);
     QCOMPARE(broken.parameters, 4ull);
     QCOMPARE(broken.bytes, 16ull);
+}
+
+void TestModels::mainWindowLeadsToTheFileAndFits1024() {
+    QSettings().clear();
+    MainWindow w;
+    // Nothing open: every filter combo offers its "Any …" entry.
+    for (QComboBox* combo : w.findChildren<QComboBox*>())
+        QVERIFY2(combo->count() > 0 && combo->currentText().startsWith("Any"),
+                 qPrintable(combo->currentText()));
+    w.resize(1024, 700);
+    w.show();
+    openBroken();
+    m_doc.reset(nullptr, {});
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    w.openDirectory(QString::fromStdString(dir("broken").string()));
+    QVERIFY(opened.wait(30000));
+    QTest::qWait(50);
+    // The column to edit and the coverage are in view without scrolling.
+    QTableView* table = w.tensorView();
+    for (int c : {TensorTableModel::TargetColumn, TensorTableModel::StatusColumn})
+        QVERIFY2(table->columnViewportPosition(c) + table->columnWidth(c) <=
+                     table->viewport()->width(),
+                 qPrintable(QString("column %1 ends at %2 of %3")
+                                .arg(c)
+                                .arg(table->columnViewportPosition(c) + table->columnWidth(c))
+                                .arg(table->viewport()->width())));
+    if (qEnvironmentVariableIsSet("SHARDSCOPE_SHOTS"))
+        w.grab().save(qEnvironmentVariable("SHARDSCOPE_SHOTS") + "/models-1024x700.png");
+    // A click on the truncated file's problem selects that file's row in the Files view.
+    ProblemsModel* problems = w.problemsModel();
+    int fileProblem = -1;
+    for (int r = 0; r < problems->rowCount() && fileProblem < 0; ++r)
+        if (problems->index(r, 0).data(ProblemsModel::FileLevelRole).toBool()) fileProblem = r;
+    QVERIFY(fileProblem >= 0);
+    emit w.problemsView()->activated(problems->index(fileProblem, 0));
+    QVERIFY(w.filesView()->isVisible());
+    const QModelIndexList rows = w.filesView()->selectionModel()->selectedRows();
+    QCOMPARE(rows.size(), 1);
+    QCOMPARE(rows.front().data().toString(), QString("rank-3.safetensors"));
 }
 
 QTEST_MAIN(TestModels)
