@@ -3,6 +3,9 @@
 
 #include "chunk_table_model.h"
 #include "coverage_view.h"
+#include "dtype_totals.h"
+#include "files_model.h"
+#include "main_window.h"
 #include "mapping_document.h"
 #include "output_files_model.h"
 #include "problems_model.h"
@@ -11,7 +14,13 @@
 #include "tensor_table_model.h"
 
 #include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QHeaderView>
+#include <QLocale>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -25,6 +34,7 @@ class TestModels : public QObject {
     Q_OBJECT
 
 private slots:
+    void initTestCase();
     void init();
     void modelsPassTheTesterThroughEdits();
     void naturalSortAndSortBySize();
@@ -34,6 +44,15 @@ private slots:
     void groupBySizeThroughTheDocument();
     void unassignedAreFlagged();
     void coverageViewSlices();
+    void invalidTensorRowsAndTargetAgreeWithThePlan();
+    void brokenFileIsNeverComplete();
+    void filesModelListsSkippedFiles();
+    void shortOutputFormWithFullNameTooltip();
+    void emptyStatesAndFilterChoices();
+    void sizeTiesInNaturalOrderAndShapesByDims();
+    void countsUseTheLocale();
+    void dtypeTotals();
+    void mainWindowLeadsToTheFileAndFits1024();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -55,6 +74,37 @@ private:
                 {"cube", "F16", {3, 4, 6}, splitDim({3, 4, 6}, 2, 2)},
                 {"holey", "U8", {8}, {{{0}, {3}}, {{5}, {3}}}}};
     }
+    fs::path dir(const char* name) const { return fs::path(m_tmp->path().toStdString()) / name; }
+    std::shared_ptr<const Checkpoint> openDir(const fs::path& d, const Mapping& m = {}) {
+        auto ckpt = std::make_shared<const Checkpoint>(scanCheckpoint(d));
+        m_doc.reset(ckpt, m);
+        return ckpt;
+    }
+    // "w" has a dtype conflict (F32 [3, 6] at [0, 0], F16 [1, 6] at [9, 0]); "nooff" has no
+    // saved_offsets at all; "ok" is sound; the third file is truncated.
+    std::shared_ptr<const Checkpoint> openBroken() {
+        const fs::path d = dir("broken");
+        fs::remove_all(d);
+        fs::create_directories(d);
+        const std::string six(6 * 4, 'x');
+        writeShard(d / "rank-1.safetensors", {{"ok", "F32", {0}, {2}, std::string(8, 'a')},
+                                              {"w", "F32", {0, 0}, {3, 6}, std::string(72, 'w')}});
+        ShardOptions noOffsets;
+        noOffsets.shardingInfoOverride =
+            R"({"ok":{"saved_offsets":[2]},"w":{"saved_offsets":[9,0]}})";
+        writeShard(d / "rank-2.safetensors",
+                   {{"ok", "F32", {2}, {2}, std::string(8, 'b')},
+                    {"w", "F16", {9, 0}, {1, 6}, std::string(12, 'v')},
+                    {"nooff", "F32", {0}, {2}, std::string(8, 'n')}},
+                   noOffsets);
+        writeShard(d / "rank-3.safetensors", {{"ok", "F32", {0}, {2}, std::string(8, 'a')}});
+        fs::resize_file(d / "rank-3.safetensors", fs::file_size(d / "rank-3.safetensors") - 3);
+        return openDir(d);
+    }
+    int row(const char* fqn) const {
+        auto ckpt = m_doc.checkpoint();
+        return int(ckpt->find(fqn) - ckpt->tensors.data());
+    }
     static QStringList column(QAbstractItemModel* m, int col) {
         QStringList out;
         for (int r = 0; r < m->rowCount(); ++r)
@@ -62,6 +112,13 @@ private:
         return out;
     }
 };
+
+void TestModels::initTestCase() {
+    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates)); // "2,048"
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("ShardScopeTest");
+    QCoreApplication::setApplicationName("ShardScopeModelsTest");
+}
 
 void TestModels::init() {
     m_tmp = std::make_unique<QTemporaryDir>();
@@ -74,11 +131,13 @@ void TestModels::modelsPassTheTesterThroughEdits() {
     ChunkTableModel chunks;
     OutputFilesModel outputs(&m_doc);
     ProblemsModel problems(&m_doc);
+    FilesModel files(&m_doc);
     QAbstractItemModelTester t1(&tensors, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QAbstractItemModelTester t2(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QAbstractItemModelTester t3(&chunks, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QAbstractItemModelTester t4(&outputs, QAbstractItemModelTester::FailureReportingMode::QtTest);
     QAbstractItemModelTester t5(&problems, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester t6(&files, QAbstractItemModelTester::FailureReportingMode::QtTest);
 
     auto ckpt = open(sample());
     QCOMPARE(tensors.rowCount(), 6);
@@ -99,6 +158,16 @@ void TestModels::modelsPassTheTesterThroughEdits() {
     chunks.setTensor(nullptr, -1);
     QCOMPARE(chunks.rowCount(), 0);
     QVERIFY(problems.rowCount() >= 1); // the hole
+    QCOMPARE(files.rowCount(), 2);
+    proxy.sort(TensorTableModel::ShapeColumn);
+    proxy.sort(TensorTableModel::SizeColumn, Qt::DescendingOrder);
+    // Broken checkpoints through the same models: a skipped file, an invalid tensor.
+    openBroken();
+    QCOMPARE(files.rowCount(), 3);
+    chunks.setTensor(m_doc.checkpoint(), 0);
+    m_doc.reset(nullptr, {});
+    QCOMPARE(files.rowCount(), 0);
+    QCOMPARE(tensors.rowCount(), 0);
 }
 
 void TestModels::naturalSortAndSortBySize() {
@@ -152,7 +221,9 @@ void TestModels::editTargetThroughTheModelAndUndo() {
     QVERIFY(tensors.setData(cell, 2));
     QCOMPARE(m_doc.target(2), 2);
     QCOMPARE(m_doc.fileCount(), 2);
-    QCOMPARE(cell.data().toString(), QString("model-00002-of-00002.safetensors"));
+    QCOMPARE(cell.data().toString(), QString("00002/00002"));
+    QCOMPARE(cell.data(TensorTableModel::TargetFileNameRole).toString(),
+             QString("model-00002-of-00002.safetensors"));
     QVERIFY(changed.count() >= 1);
     QVERIFY(m_doc.undoStack()->undoText().startsWith("Assign "));
     QVERIFY(!tensors.setData(cell, 0)); // index 0 is not a file
@@ -172,7 +243,7 @@ void TestModels::assignManyAndNewFile() {
     m_doc.assign({0, 3, 5}, 2);
     QCOMPARE(m_doc.undoStack()->undoText(), QString("Assign 3 tensors to file 2"));
     QCOMPARE(outputs.rowCount(), 2);
-    QCOMPARE(outputs.index(1, OutputFilesModel::TensorsColumn).data().toULongLong(), 3ull);
+    QCOMPARE(outputs.index(1, OutputFilesModel::TensorsColumn).data().toString(), QString("3"));
     const int added = m_doc.addOutputFile();
     QCOMPARE(added, 3);
     QCOMPARE(outputs.rowCount(), 3);
@@ -201,8 +272,9 @@ void TestModels::groupBySizeThroughTheDocument() {
         const qulonglong size = outputs.index(r, OutputFilesModel::BytesColumn)
                                     .data(OutputFilesModel::SortRole)
                                     .toULongLong();
-        const qulonglong count =
-            outputs.index(r, OutputFilesModel::TensorsColumn).data().toULongLong();
+        const qulonglong count = outputs.index(r, OutputFilesModel::TensorsColumn)
+                                     .data(OutputFilesModel::SortRole)
+                                     .toULongLong();
         QVERIFY(size <= 400 || count == 1);
     }
     QCOMPARE(m_doc.undoStack()->undoText(), QString("Group by maximum size"));
@@ -261,6 +333,316 @@ void TestModels::coverageViewSlices() {
     QVERIFY(background > 10);
     const uint32_t firstFile = ckpt->find("holey")->chunks.front().file;
     QCOMPARE(image.pixelColor(60, 139).rgb(), ChunkTableModel::fileColor(firstFile).rgb());
+}
+
+void TestModels::invalidTensorRowsAndTargetAgreeWithThePlan() {
+    auto ckpt = openBroken();
+    TensorTableModel tensors(&m_doc);
+    QAbstractItemModelTester tester(&tensors,
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
+    auto cell = [&](const char* fqn, int column) { return tensors.index(row(fqn), column); };
+    // The shape the readable chunks imply, marked; never "[]", 1 element, 0 B.
+    QCOMPARE(cell("w", TensorTableModel::StatusColumn).data().toString(), QString("Invalid"));
+    QCOMPARE(cell("w", TensorTableModel::ShapeColumn).data().toString(), QString("[3, 6]?"));
+    QCOMPARE(cell("w", TensorTableModel::ElementsColumn).data().toString(), QString("18?"));
+    QCOMPARE(cell("w", TensorTableModel::SizeColumn).data().toString(), QString("?"));
+    QVERIFY(cell("w", TensorTableModel::ShapeColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains("dtype F16 here but F32"));
+    QCOMPARE(cell("nooff", TensorTableModel::ShapeColumn).data().toString(), QString("?"));
+    QCOMPARE(cell("nooff", TensorTableModel::ElementsColumn).data().toString(), QString("?"));
+    QCOMPARE(cell("nooff", TensorTableModel::SizeColumn).data().toString(), QString("?"));
+    // The target is what the export (and `shardscope-cli inspect`) would do: makePlan's map.
+    const Plan plan = makePlan(*ckpt, m_doc.toMapping(), UnmappedPolicy::Error);
+    for (int r = 0; r < tensors.rowCount(); ++r) {
+        const std::string& fqn = ckpt->tensors[size_t(r)].fqn;
+        auto it = plan.weightMap.find(fqn);
+        const QString expected =
+            it == plan.weightMap.end() ? "(unassigned)" : QString::fromStdString(it->second);
+        QCOMPARE(tensors.index(r, 0).data(TensorTableModel::TargetFileNameRole).toString(),
+                 expected);
+    }
+    QCOMPARE(cell("w", TensorTableModel::TargetColumn).data().toString(), QString("(unassigned)"));
+    QCOMPARE(cell("w", 0).data(TensorTableModel::TargetRole).toInt(), 0);
+    QVERIFY(!(cell("w", TensorTableModel::TargetColumn).flags() & Qt::ItemIsEditable));
+    QVERIFY(!tensors.setData(cell("w", TensorTableModel::TargetColumn), 1));
+    QCOMPARE(cell("ok", TensorTableModel::TargetColumn).data().toString(), QString("00001/00001"));
+    // The output file list agrees: the invalid tensors are counted nowhere.
+    OutputFilesModel outputs(&m_doc);
+    QCOMPARE(outputs.rowCount(), 1);
+    QCOMPARE(outputs.index(0, OutputFilesModel::TensorsColumn).data().toString(), QString("1"));
+}
+
+void TestModels::brokenFileIsNeverComplete() {
+    auto ckpt = openBroken();
+    QCOMPARE(ckpt->find("ok")->status, CoverageStatus::Complete); // the core's view
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    const QModelIndex status = tensors.index(row("ok"), TensorTableModel::StatusColumn);
+    QCOMPARE(status.data().toString(), QString("Broken file"));
+    QCOMPARE(status.data(TensorTableModel::StatusRole).toInt(), TensorTableModel::BrokenFileStatus);
+    QCOMPARE(status.data(Qt::ForegroundRole).value<QColor>(),
+             TensorTableModel::statusColor(TensorTableModel::BrokenFileStatus));
+    QVERIFY(status.data(Qt::ToolTipRole).toString().contains("rank-3.safetensors"));
+    QVERIFY(tensors.statusDetail(row("ok")).contains("past the end"));
+    proxy.setStatusFilter(TensorFilterProxy::AnyProblem);
+    QCOMPARE(proxy.rowCount(), 3); // ok (broken file), w and nooff (invalid)
+    proxy.setStatusFilter(int(CoverageStatus::Complete));
+    QCOMPARE(proxy.rowCount(), 0);
+    proxy.setStatusFilter(TensorTableModel::BrokenFileStatus);
+    QCOMPARE(proxy.rowCount(), 1);
+    // A sound checkpoint has no broken file.
+    open(sample());
+    for (int r = 0; r < tensors.rowCount(); ++r)
+        QVERIFY(tensors.index(r, 0).data(TensorTableModel::StatusRole).toInt() !=
+                TensorTableModel::BrokenFileStatus);
+}
+
+void TestModels::filesModelListsSkippedFiles() {
+    openBroken();
+    FilesModel files(&m_doc);
+    ProblemsModel problems(&m_doc);
+    QAbstractItemModelTester tester(&files, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(column(&files, FilesModel::NameColumn),
+             (QStringList{"rank-1.safetensors", "rank-2.safetensors", "rank-3.safetensors"}));
+    QCOMPARE(column(&files, FilesModel::StatusColumn),
+             (QStringList{"Valid", "Read, with problems", "Skipped"}));
+    QCOMPARE(files.index(2, FilesModel::TensorsColumn).data().toString(), QString("—"));
+    QCOMPARE(files.index(0, FilesModel::TensorsColumn).data().toString(), QString("2"));
+    QVERIFY(files.index(2, FilesModel::ReasonColumn).data().toString().contains("past the end"));
+    QCOMPARE(files.index(2, FilesModel::SizeColumn).data(FilesModel::SortRole).toULongLong(),
+             qulonglong(fs::file_size(dir("broken") / "rank-3.safetensors")));
+    QCOMPARE(files.skippedCount(), 1);
+    // The truncated file's problem is file-level and leads to the file's row.
+    int fileLevel = 0;
+    for (int r = 0; r < problems.rowCount(); ++r) {
+        const QModelIndex p = problems.index(r, 0);
+        if (!p.data(ProblemsModel::FileLevelRole).toBool()) continue;
+        ++fileLevel;
+        QCOMPARE(p.data(ProblemsModel::FileIndexRole).toInt(), 2);
+        QCOMPARE(files.rowOfFile(p.data(ProblemsModel::FileNameRole).toString()), 2);
+    }
+    QCOMPARE(fileLevel, 1);
+
+    // Unknown dtype in every shard ("0 of 0 tensors"), plus an entry that is not a file.
+    const fs::path d = dir("unknown");
+    fs::create_directories(d);
+    for (const char* name : {"a.safetensors", "b.safetensors"})
+        writeShard(d / name, {{"x", "F7", {0}, {4}, "abcd"}});
+    QVERIFY(makeSocket(d / "c.safetensors"));
+    openDir(d);
+    TensorTableModel tensors(&m_doc);
+    QCOMPARE(tensors.rowCount(), 0);
+    QVERIFY(tensors.emptyText().contains("every shard file was skipped"));
+    QCOMPARE(files.rowCount(), 3);
+    QCOMPARE(files.skippedCount(), 3);
+    QVERIFY(files.index(0, FilesModel::ReasonColumn).data().toString().contains("F7"));
+    QVERIFY(files.index(2, FilesModel::ReasonColumn).data().toString().contains("not a regular"));
+    QCOMPARE(files.index(2, 0).data(FilesModel::FileIndexRole).toInt(), -1);
+    for (int r = 0; r < problems.rowCount(); ++r) {
+        const QModelIndex p = problems.index(r, 0);
+        QVERIFY(p.data(ProblemsModel::FileLevelRole).toBool());
+        QVERIFY(files.rowOfFile(p.data(ProblemsModel::FileNameRole).toString()) >= 0);
+    }
+}
+
+void TestModels::shortOutputFormWithFullNameTooltip() {
+    open(sample());
+    TensorTableModel tensors(&m_doc);
+    m_doc.assign({1}, 3);
+    const QModelIndex cell = tensors.index(1, TensorTableModel::TargetColumn);
+    QCOMPARE(cell.data().toString(), QString("00003/00003"));
+    QCOMPARE(cell.data(Qt::ToolTipRole).toString(), QString("model-00003-of-00003.safetensors"));
+    QCOMPARE(tensors.index(0, TensorTableModel::TargetColumn).data().toString(),
+             QString("00001/00003"));
+    QCOMPARE(TensorTableModel::shortTargetName(0, 4), QString("(unassigned)"));
+    // The layout: the column to edit and the coverage come before the wide numeric ones.
+    QCOMPARE(int(TensorTableModel::TargetColumn), 2);
+    QVERIFY(TensorTableModel::StatusColumn < TensorTableModel::SizeColumn);
+    QCOMPARE(tensors.headerData(TensorTableModel::TargetColumn, Qt::Horizontal, Qt::DisplayRole)
+                 .toString(),
+             QString("Output file"));
+    const QFontMetrics metrics(QFont{});
+    int width = 0;
+    for (int c : {TensorTableModel::NameColumn, TensorTableModel::DTypeColumn,
+                  TensorTableModel::TargetColumn, TensorTableModel::StatusColumn}) {
+        QVERIFY(TensorTableModel::defaultColumnWidth(c, metrics) >=
+                metrics.horizontalAdvance(
+                    tensors.headerData(c, Qt::Horizontal, Qt::DisplayRole).toString()));
+        width += TensorTableModel::defaultColumnWidth(c, metrics);
+    }
+    QVERIFY2(width < 600, qPrintable(QString::number(width))); // the table's share of 1024
+    QVERIFY(TensorTableModel::defaultColumnWidth(TensorTableModel::TargetColumn, metrics) >=
+            metrics.horizontalAdvance("00003/00004"));
+}
+
+void TestModels::emptyStatesAndFilterChoices() {
+    m_doc.reset(nullptr, {});
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    ProblemsModel problems(&m_doc);
+    ChunkTableModel chunks;
+    // Nothing open: every combo still has its "Any" entry, and nothing else.
+    QCOMPARE(TensorFilterProxy::dtypeChoices(m_doc).size(), size_t(1));
+    QCOMPARE(TensorFilterProxy::dtypeChoices(m_doc).front().text, QString("Any dtype"));
+    QCOMPARE(TensorFilterProxy::targetChoices(m_doc).size(), size_t(1));
+    QCOMPARE(TensorFilterProxy::targetChoices(m_doc).front().text, QString("Any output file"));
+    const auto statuses = TensorFilterProxy::statusChoices();
+    QCOMPARE(statuses.front().text, QString("Any coverage"));
+    QCOMPARE(statuses.back().text, QString("Broken file"));
+    QCOMPARE(proxy.emptyText(), QString("No checkpoint open"));
+    QCOMPARE(problems.emptyText(), QString("No checkpoint open"));
+    QCOMPARE(chunks.emptyText(), QString("No tensor selected"));
+    // A clean checkpoint: no rows, and the view paints "No problems" (no placeholder row).
+    auto sound = sample();
+    sound.pop_back(); // without "holey"
+    open(sound);
+    QCOMPARE(problems.rowCount(), 0);
+    QCOMPARE(problems.emptyText(), QString("No problems"));
+    QCOMPARE(problems.property("emptyText").toString(), QString("No problems"));
+    QCOMPARE(TensorFilterProxy::dtypeChoices(m_doc).size(), size_t(5));  // Any, U8, F16, BF16, F32
+    QCOMPARE(TensorFilterProxy::targetChoices(m_doc).size(), size_t(3)); // Any, 1, unassigned
+    QCOMPARE(proxy.emptyText(), QString());
+    proxy.setText("no such tensor", false);
+    QCOMPARE(proxy.rowCount(), 0);
+    QCOMPARE(proxy.emptyText(), QString("No tensor matches the filter"));
+    QCOMPARE(proxy.property("emptyText").toString(), QString("No tensor matches the filter"));
+    // The chunk table's headers stay short enough to read in a narrow pane.
+    for (int c = 0; c < ChunkTableModel::ColumnCount; ++c)
+        QVERIFY(chunks.headerData(c, Qt::Horizontal, Qt::DisplayRole).toString().size() <= 10);
+    QVERIFY(chunks.headerData(ChunkTableModel::OffsetsColumn, Qt::Horizontal, Qt::ToolTipRole)
+                .toString()
+                .contains("saved_offsets"));
+    chunks.setTensor(m_doc.checkpoint(), 0);
+    QCOMPARE(chunks.emptyText(), QString());
+}
+
+void TestModels::sizeTiesInNaturalOrderAndShapesByDims() {
+    open({{"a.10", "U8", {4}, splitDim({4}, 0, 2)},
+          {"a.2", "U8", {4}, splitDim({4}, 0, 2)},
+          {"a.100", "U8", {4}, splitDim({4}, 0, 2)},
+          {"a.1", "U8", {4}, splitDim({4}, 0, 2)},
+          {"big", "U8", {16}, splitDim({16}, 0, 2)},
+          {"s.wide", "U8", {1024, 2}, splitDim({1024, 2}, 0, 2)},
+          {"s.narrow", "U8", {256, 2}, splitDim({256, 2}, 0, 2)},
+          {"s.cube", "U8", {2, 2, 2}, splitDim({2, 2, 2}, 0, 2)}});
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    proxy.setText("a.", false);
+    proxy.sort(TensorTableModel::SizeColumn, Qt::AscendingOrder);
+    const QStringList natural{"a.1", "a.2", "a.10", "a.100"};
+    QCOMPARE(column(&proxy, TensorTableModel::NameColumn), natural);
+    proxy.sort(TensorTableModel::SizeColumn, Qt::DescendingOrder);
+    QCOMPARE(column(&proxy, TensorTableModel::NameColumn), natural); // ties stay ascending
+    proxy.sort(TensorTableModel::DTypeColumn, Qt::AscendingOrder);
+    QCOMPARE(column(&proxy, TensorTableModel::NameColumn), natural);
+    // Shapes by rank, then each dim as a number: not "[1024, 2]" before "[256, 2]".
+    proxy.setText("s.", false);
+    proxy.sort(TensorTableModel::ShapeColumn, Qt::AscendingOrder);
+    QCOMPARE(column(&proxy, TensorTableModel::ShapeColumn),
+             (QStringList{"[256, 2]", "[1024, 2]", "[2, 2, 2]"}));
+    proxy.sort(TensorTableModel::ShapeColumn, Qt::DescendingOrder);
+    QCOMPARE(column(&proxy, TensorTableModel::ShapeColumn),
+             (QStringList{"[2, 2, 2]", "[1024, 2]", "[256, 2]"}));
+}
+
+void TestModels::countsUseTheLocale() {
+    std::vector<SplitTensor> many;
+    for (int i = 0; i < 2100; ++i)
+        many.push_back({"t." + std::to_string(i), "U8", {1}, {{{0}, {1}}}});
+    many.push_back({"wide", "U8", {2048}, splitDim({2048}, 0, 2)});
+    Mapping m = parseMapping(R"({"wide": 1})", "map.json");
+    open(many, m);
+    TensorTableModel tensors(&m_doc);
+    OutputFilesModel outputs(&m_doc);
+    ProblemsModel problems(&m_doc);
+    QCOMPARE(tensors.index(row("wide"), TensorTableModel::ElementsColumn).data().toString(),
+             QString("2,048"));
+    QCOMPARE(outputs.rowCount(), 2); // file 1 and the unassigned
+    QCOMPARE(outputs.index(1, OutputFilesModel::TensorsColumn).data().toString(), QString("2,100"));
+    QCOMPARE(outputs.index(1, OutputFilesModel::TensorsColumn)
+                 .data(OutputFilesModel::SortRole)
+                 .toULongLong(),
+             2100ull);
+    QVERIFY(outputs.index(0, OutputFilesModel::BytesColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .startsWith("2,048 bytes"));
+    // 1,000 clickable rows, then one row that counts the rest with separators.
+    const QModelIndex last = problems.index(problems.rowCount() - 1, ProblemsModel::MessageColumn);
+    QCOMPARE(last.data().toString(),
+             QString("1,100 more tensors are not assigned to an output file"));
+    QCOMPARE(problems.rowCount(), int(ProblemsModel::kMaxUnassignedRows) + 1);
+}
+
+void TestModels::dtypeTotals() {
+    auto ckpt = open(sample());
+    const DTypeTotals totals = computeDTypeTotals(*ckpt);
+    QCOMPARE(totals.tensors, 6ull);
+    QCOMPARE(totals.parameters, 16ull + 2 + 512 + 300 + 72 + 8);
+    QCOMPARE(totals.bytes, ckpt->totalBytes());
+    QCOMPARE(totals.invalidTensors, 0ull);
+    QCOMPARE(totals.byDType.size(), size_t(4));
+    // Largest first: BF16 1,024 B; U8 308 B; F16 144 B; F32 72 B.
+    QCOMPARE(totals.byDType[0].dtype, DType::BF16);
+    QCOMPARE(totals.byDType[0].parameters, 512ull);
+    QCOMPARE(totals.byDType[0].bytes, 1024ull);
+    QCOMPARE(totals.byDType[1].dtype, DType::U8);
+    QCOMPARE(totals.byDType[1].tensors, 2ull);
+    QCOMPARE(totals.byDType[1].parameters, 308ull);
+    QCOMPARE(totals.byDType[3].dtype, DType::F32);
+    QCOMPARE(totals.byDType[3].tensors, 2ull);
+    QCOMPARE(totals.byDType[3].parameters, 18ull);
+    QCOMPARE(totals.byDType[3].bytes, 72ull);
+    // Invalid tensors are counted apart, never as one element of 0 bytes.
+    const DTypeTotals broken = computeDTypeTotals(*openBroken());
+    QCOMPARE(broken.invalidTensors, 2ull);
+    QCOMPARE(broken.tensors, 1ull);
+    QCOMPARE(broken.parameters, 4ull);
+    QCOMPARE(broken.bytes, 16ull);
+}
+
+void TestModels::mainWindowLeadsToTheFileAndFits1024() {
+    QSettings().clear();
+    MainWindow w;
+    // Nothing open: every filter combo offers its "Any …" entry.
+    for (QComboBox* combo : w.findChildren<QComboBox*>())
+        QVERIFY2(combo->count() > 0 && combo->currentText().startsWith("Any"),
+                 qPrintable(combo->currentText()));
+    w.resize(1024, 700);
+    w.show();
+    openBroken();
+    m_doc.reset(nullptr, {});
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    w.openDirectory(QString::fromStdString(dir("broken").string()));
+    QVERIFY(opened.wait(30000));
+    QTest::qWait(50);
+    // The column to edit and the coverage are in view without scrolling.
+    QTableView* table = w.tensorView();
+    for (int c : {TensorTableModel::TargetColumn, TensorTableModel::StatusColumn})
+        QVERIFY2(table->columnViewportPosition(c) + table->columnWidth(c) <=
+                     table->viewport()->width(),
+                 qPrintable(QString("column %1 ends at %2 of %3")
+                                .arg(c)
+                                .arg(table->columnViewportPosition(c) + table->columnWidth(c))
+                                .arg(table->viewport()->width())));
+    if (qEnvironmentVariableIsSet("SHARDSCOPE_SHOTS"))
+        w.grab().save(qEnvironmentVariable("SHARDSCOPE_SHOTS") + "/models-1024x700.png");
+    // A click on the truncated file's problem selects that file's row in the Files view.
+    ProblemsModel* problems = w.problemsModel();
+    int fileProblem = -1;
+    for (int r = 0; r < problems->rowCount() && fileProblem < 0; ++r)
+        if (problems->index(r, 0).data(ProblemsModel::FileLevelRole).toBool()) fileProblem = r;
+    QVERIFY(fileProblem >= 0);
+    emit w.problemsView()->activated(problems->index(fileProblem, 0));
+    QVERIFY(w.filesView()->isVisible());
+    const QModelIndexList rows = w.filesView()->selectionModel()->selectedRows();
+    QCOMPARE(rows.size(), 1);
+    QCOMPARE(rows.front().data().toString(), QString("rank-3.safetensors"));
 }
 
 QTEST_MAIN(TestModels)

@@ -5,6 +5,8 @@
 
 #include "format_units.h"
 
+#include <QLocale>
+
 namespace shardscope {
 
 ChunkTableModel::ChunkTableModel(QObject* parent) : QAbstractTableModel(parent) {}
@@ -46,12 +48,21 @@ QVariant ChunkTableModel::data(const QModelIndex& index, int role) const {
         case ShapeColumn:
             return QString::fromStdString(formatShape(c.shape));
         case DataOffsetsColumn:
-            return QStringLiteral("[%1, %2)").arg(c.begin - f.dataStart).arg(c.end - f.dataStart);
+            return QStringLiteral("[%1, %2)")
+                .arg(QLocale().toString(qulonglong(c.begin - f.dataStart)),
+                     QLocale().toString(qulonglong(c.end - f.dataStart)));
         case BytesColumn:
             return QString::fromStdString(formatBytes(c.bytes()));
         case NoteColumn:
-            return c.replica ? tr("replica (counted once)") : QString();
+            return c.replica ? tr("replica") : QString();
         }
+    } else if (role == Qt::ToolTipRole) {
+        if (index.column() == NoteColumn && c.replica)
+            return tr("Holds the same region as an earlier chunk: counted once, and checked to "
+                      "hold the same bytes");
+        if (index.column() == FileColumn) return QString::fromStdString(f.path.string());
+        if (index.column() == BytesColumn)
+            return tr("%1 bytes").arg(QLocale().toString(qulonglong(c.bytes())));
     } else if (role == Qt::DecorationRole && index.column() == FileColumn) {
         return fileColor(c.file);
     } else if (role == SortRole) {
@@ -71,21 +82,47 @@ QVariant ChunkTableModel::data(const QModelIndex& index, int role) const {
     return {};
 }
 
+QString ChunkTableModel::emptyText() const {
+    if (m_tensor < 0) return tr("No tensor selected");
+    return rowCount() == 0 ? tr("No readable chunk") : QString();
+}
+
 QVariant ChunkTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    if (orientation != Qt::Horizontal) return {};
+    if (role == Qt::ToolTipRole) return headerToolTip(section);
+    if (role != Qt::DisplayRole) return {};
+    // Short labels keep every column in a narrow details pane; tooltips give the DCP names.
     switch (section) {
     case FileColumn:
         return tr("Shard file");
     case OffsetsColumn:
-        return tr("saved_offsets");
+        return tr("Offsets");
     case ShapeColumn:
-        return tr("Chunk shape");
+        return tr("Shape");
     case DataOffsetsColumn:
-        return tr("data_offsets");
+        return tr("Data range");
     case BytesColumn:
         return tr("Bytes");
     case NoteColumn:
         return tr("Note");
+    }
+    return {};
+}
+
+} // namespace shardscope
+
+namespace shardscope {
+
+QString ChunkTableModel::headerToolTip(int section) {
+    switch (section) {
+    case OffsetsColumn:
+        return tr("saved_offsets: where the chunk starts in the full tensor");
+    case ShapeColumn:
+        return tr("The chunk's own shape");
+    case DataOffsetsColumn:
+        return tr("data_offsets: the chunk's bytes in the shard's data section");
+    case BytesColumn:
+        return tr("The chunk's size");
     }
     return {};
 }

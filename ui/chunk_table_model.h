@@ -15,6 +15,7 @@ namespace shardscope {
 // The chunks of one tensor: file (with its colour), saved_offsets, shape, data_offsets, bytes.
 class ChunkTableModel : public QAbstractTableModel {
     Q_OBJECT
+    Q_PROPERTY(QString emptyText READ emptyText)
 
 public:
     enum Column {
@@ -37,11 +38,14 @@ public:
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+    QString emptyText() const; // "No tensor selected" / "No readable chunk" / ""
 
     // A stable, distinct colour per shard file, shared with the coverage picture.
     static QColor fileColor(uint32_t file);
 
 private:
+    static QString headerToolTip(int section);
+
     std::shared_ptr<const Checkpoint> m_checkpoint;
     int m_tensor = -1;
 };

@@ -7,6 +7,7 @@
 #include "coverage_view.h"
 #include "demo.h"
 #include "export_dialog.h"
+#include "files_model.h"
 #include "format_units.h"
 #include "output_files_model.h"
 #include "problems_model.h"
@@ -36,9 +37,11 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QPainter>
 #include <QProgressBar>
 #include <QSaveFile>
 #include <QScreen>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -57,8 +60,27 @@ namespace {
 
 constexpr int kMaxRecent = 8;
 
+// A table that says why it is empty: its model's "emptyText" ("No problems", "No tensor
+// matches the filter"), painted over the viewport rather than as a placeholder row.
+class EmptyStateTable : public QTableView {
+public:
+    using QTableView::QTableView;
+
+protected:
+    void paintEvent(QPaintEvent* event) override {
+        QTableView::paintEvent(event);
+        if (!model() || model()->rowCount() > 0) return;
+        const QString text = model()->property("emptyText").toString();
+        if (text.isEmpty()) return;
+        QPainter p(viewport());
+        p.setPen(palette().color(QPalette::PlaceholderText));
+        p.drawText(viewport()->rect().adjusted(8, 8, -8, -8),
+                   Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap, text);
+    }
+};
+
 QTableView* makeTable(QWidget* parent) {
-    auto* view = new QTableView(parent);
+    auto* view = new EmptyStateTable(parent);
     view->setSelectionBehavior(QAbstractItemView::SelectRows);
     view->setAlternatingRowColors(true);
     view->setWordWrap(false);
@@ -80,6 +102,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_chunks = new ChunkTableModel(this);
     m_outputs = new OutputFilesModel(&m_document, this);
     m_problems = new ProblemsModel(&m_document, this);
+    m_files = new FilesModel(&m_document, this);
 
     createActions();
     createMenus();
@@ -97,13 +120,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::SelectedClicked);
     m_table->setContextMenuPolicy(Qt::CustomContextMenu);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::NameColumn, 280);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::DTypeColumn, 55);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::ShapeColumn, 92);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::ElementsColumn, 92);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::SizeColumn, 80);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::ChunksColumn, 52);
-    m_table->horizontalHeader()->resizeSection(TensorTableModel::StatusColumn, 92);
+    for (int c = 0; c < TensorTableModel::ColumnCount; ++c)
+        m_table->horizontalHeader()->resizeSection(
+            c, TensorTableModel::defaultColumnWidth(c, m_table->fontMetrics()));
     leftLayout->addWidget(m_table);
 
     m_mainSplitter = new QSplitter(Qt::Horizontal);
@@ -152,11 +171,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(&m_scan, &ScanWorker::progress, this, &MainWindow::showScanProgress);
     connect(&m_scan, &ScanWorker::finished, this, &MainWindow::onScanFinished);
     connect(m_problemView, &QTableView::activated, this, [this](const QModelIndex& index) {
+        if (index.data(ProblemsModel::FileLevelRole).toBool()) { // a whole shard file
+            selectFile(m_files->rowOfFile(index.data(ProblemsModel::FileNameRole).toString()));
+            return;
+        }
         const int tensor = index.data(ProblemsModel::TensorIndexRole).toInt();
         if (tensor >= 0) selectTensor(tensor);
     });
     connect(m_problemView, &QTableView::clicked, m_problemView, &QTableView::activated);
 
+    updateFilterChoices(); // the "Any …" entries, also before anything is open
     readSettings();
     updateDetails();
     updateStatus();
@@ -292,12 +316,8 @@ QWidget* MainWindow::createFilterBar() {
     m_targetFilter = new QComboBox;
     for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_targetFilter})
         c->setSizeAdjustPolicy(QComboBox::AdjustToContents);
-    m_statusFilter->addItem(tr("Any coverage"), TensorFilterProxy::Any);
-    m_statusFilter->addItem(tr("Problems only"), TensorFilterProxy::AnyProblem);
-    for (auto s : {CoverageStatus::Complete, CoverageStatus::Gap, CoverageStatus::Overlap,
-                   CoverageStatus::Conflict, CoverageStatus::Invalid})
-        m_statusFilter->addItem(TensorTableModel::statusIcon(s), TensorTableModel::statusText(s),
-                                int(s));
+    for (const auto& choice : TensorFilterProxy::statusChoices())
+        m_statusFilter->addItem(choice.icon, choice.text, choice.value);
     layout->addWidget(m_filter, 1);
     layout->addWidget(m_regex);
     layout->addWidget(m_dtypeFilter);
@@ -379,6 +399,15 @@ void MainWindow::createDocks() {
     m_outputsDock->setWidget(m_outputView);
     addDockWidget(Qt::BottomDockWidgetArea, m_outputsDock);
     splitDockWidget(m_problemsDock, m_outputsDock, Qt::Horizontal);
+
+    m_fileView = makeTable(this);
+    m_fileView->setModel(m_files);
+    m_fileView->horizontalHeader()->resizeSection(FilesModel::NameColumn, 230);
+    m_filesDock = new QDockWidget(tr("Files"), this);
+    m_filesDock->setObjectName("filesDock");
+    m_filesDock->setWidget(m_fileView);
+    tabifyDockWidget(m_problemsDock, m_filesDock);
+    m_problemsDock->raise();
     resizeDocks({m_problemsDock}, {170}, Qt::Vertical);
     // Clicking an output file filters the table to it.
     connect(m_outputView, &QTableView::clicked, this, [this](const QModelIndex& index) {
@@ -387,6 +416,7 @@ void MainWindow::createDocks() {
     });
     m_viewMenu->addAction(m_problemsDock->toggleViewAction());
     m_viewMenu->addAction(m_outputsDock->toggleViewAction());
+    m_viewMenu->addAction(m_filesDock->toggleViewAction());
 }
 
 void MainWindow::readSettings() {
@@ -553,28 +583,16 @@ void MainWindow::onScanFinished(const ScanResult& result) {
 }
 
 void MainWindow::updateFilterChoices() {
-    auto ckpt = m_document.checkpoint();
-    // dtype choices: only what the checkpoint has.
-    const QVariant dtype = m_dtypeFilter->currentData();
-    std::set<int> dtypes;
-    if (ckpt)
-        for (const auto& t : ckpt->tensors)
-            dtypes.insert(int(t.dtype));
-    QSignalBlocker blockD(m_dtypeFilter), blockT(m_targetFilter);
-    m_dtypeFilter->clear();
-    m_dtypeFilter->addItem(tr("Any dtype"), TensorFilterProxy::Any);
-    for (int d : dtypes)
-        m_dtypeFilter->addItem(QString::fromLatin1(dtypeName(DType(d)).data()), d);
-    m_dtypeFilter->setCurrentIndex(std::max(0, m_dtypeFilter->findData(dtype)));
-
-    const QVariant target = m_targetFilter->currentData();
-    m_targetFilter->clear();
-    m_targetFilter->addItem(tr("Any output file"), TensorFilterProxy::Any);
-    const int count = m_document.fileCount();
-    for (int i = 1; i <= count; ++i)
-        m_targetFilter->addItem(TensorTableModel::targetName(i, count), i);
-    m_targetFilter->addItem(tr("(unassigned)"), 0);
-    m_targetFilter->setCurrentIndex(std::max(0, m_targetFilter->findData(target)));
+    auto refill = [](QComboBox* combo, const std::vector<TensorFilterProxy::Choice>& choices) {
+        const QVariant current = combo->currentData();
+        QSignalBlocker block(combo);
+        combo->clear();
+        for (const auto& choice : choices)
+            combo->addItem(choice.icon, choice.text, choice.value);
+        combo->setCurrentIndex(std::max(0, combo->findData(current)));
+    };
+    refill(m_dtypeFilter, TensorFilterProxy::dtypeChoices(m_document));
+    refill(m_targetFilter, TensorFilterProxy::targetChoices(m_document));
 }
 
 void MainWindow::applyFilters() {
@@ -603,6 +621,14 @@ void MainWindow::selectTensor(int tensor) {
     m_table->selectionModel()->setCurrentIndex(proxied, QItemSelectionModel::ClearAndSelect |
                                                             QItemSelectionModel::Rows);
     m_table->scrollTo(proxied);
+}
+
+void MainWindow::selectFile(int row) {
+    if (row < 0) return;
+    m_filesDock->show();
+    m_filesDock->raise();
+    m_fileView->selectRow(row);
+    m_fileView->scrollTo(m_files->index(row, 0));
 }
 
 std::vector<size_t> MainWindow::selectedTensors() const {
@@ -634,20 +660,22 @@ void MainWindow::updateDetails() {
     }
     const TensorInfo& t = ckpt->tensors[size_t(tensor)];
     m_detailTitle->setText(QString::fromStdString(t.fqn));
+    auto cell = [&](int column) { return m_tensors->index(tensor, column).data().toString(); };
     QString facts = tr("%1 · %2 · %3 · %4 chunk(s) · <span style='color:%5'>%6</span>")
                         .arg(QString::fromLatin1(dtypeName(t.dtype).data()),
-                             QString::fromStdString(formatShape(t.shape)),
-                             QString::fromStdString(formatBytes(t.bytes)))
+                             cell(TensorTableModel::ShapeColumn), // "[3, 6]?" when invalid
+                             cell(TensorTableModel::SizeColumn))
                         .arg(t.chunks.size())
-                        .arg(TensorTableModel::statusColor(t.status).name(),
-                             TensorTableModel::statusText(t.status));
-    if (!t.coverageDetail.empty())
-        facts += "<br>" + QString::fromStdString(t.coverageDetail).toHtmlEscaped();
+                        .arg(TensorTableModel::statusColor(m_tensors->displayStatus(tensor)).name(),
+                             TensorTableModel::statusText(m_tensors->displayStatus(tensor)));
+    if (const QString detail = m_tensors->statusDetail(tensor); !detail.isEmpty())
+        facts += "<br>" + detail.toHtmlEscaped().replace('\n', "<br>");
     facts += "<br>" + tr("Output: %1")
-                          .arg(TensorTableModel::targetName(m_document.target(size_t(tensor)),
+                          .arg(TensorTableModel::targetName(m_tensors->exportTarget(tensor),
                                                             m_document.fileCount()));
     m_detailFacts->setText(facts);
     m_chunks->setTensor(ckpt, tensor);
+    m_chunkView->horizontalScrollBar()->setValue(0); // each tensor's chunks from the left
     m_coverage->setTensor(ckpt, tensor);
     const uint64_t slices = m_coverage->sliceCount();
     m_slice->setVisible(slices > 1);

@@ -25,6 +25,7 @@ class QTimer;
 namespace shardscope {
 
 class ChunkTableModel;
+class FilesModel;
 class CoverageView;
 class ExportDialog;
 class OutputFilesModel;
@@ -56,8 +57,12 @@ public:
     CoverageView* coverageView() { return m_coverage; }
     OutputFilesModel* outputFilesModel() { return m_outputs; }
     ProblemsModel* problemsModel() { return m_problems; }
+    FilesModel* filesModel() { return m_files; }
+    QTableView* filesView() { return m_fileView; }
+    QTableView* problemsView() { return m_problemView; }
     QString directory() const { return m_directory; }
     void selectTensor(int tensor);
+    void selectFile(int row); // a row of the Files view, shown and selected
     std::vector<size_t> selectedTensors() const;
     void assignSelectionTo(int fileIndex);
     ExportDialog* showExportDialog(); // nullptr when export is blocked (the reason is shown)
@@ -112,11 +117,13 @@ private:
     ChunkTableModel* m_chunks;
     OutputFilesModel* m_outputs;
     ProblemsModel* m_problems;
+    FilesModel* m_files;
 
     QTableView* m_table = nullptr;
     QTableView* m_chunkView = nullptr;
     QTableView* m_outputView = nullptr;
     QTableView* m_problemView = nullptr;
+    QTableView* m_fileView = nullptr;
     CoverageView* m_coverage = nullptr;
     QLabel* m_detailTitle = nullptr;
     QLabel* m_detailFacts = nullptr;
@@ -126,6 +133,7 @@ private:
     QSplitter* m_detailSplitter = nullptr;
     QDockWidget* m_problemsDock = nullptr;
     QDockWidget* m_outputsDock = nullptr;
+    QDockWidget* m_filesDock = nullptr;
 
     QLineEdit* m_filter = nullptr;
     QCheckBox* m_regex = nullptr;

@@ -8,6 +8,7 @@
 #include "tensor_table_model.h"
 
 #include <QColor>
+#include <QLocale>
 
 namespace shardscope {
 
@@ -29,6 +30,8 @@ void OutputFilesModel::recompute() {
         for (size_t t = 0; t < targets.size(); ++t) {
             const int target = targets[t];
             if (target < 0 || target > count) continue;
+            // As makePlan: an invalid tensor is written nowhere, so no file counts it.
+            if (ckpt->tensors[t].status == CoverageStatus::Invalid) continue;
             rows[size_t(target)].tensors++;
             rows[size_t(target)].bytes += ckpt->tensors[t].bytes;
         }
@@ -41,6 +44,10 @@ void OutputFilesModel::recompute() {
     beginResetModel();
     m_rows = std::move(rows);
     endResetModel();
+}
+
+QString OutputFilesModel::emptyText() const {
+    return m_rows.empty() ? tr("No checkpoint open") : QString();
 }
 
 int OutputFilesModel::rowCount(const QModelIndex& parent) const {
@@ -63,10 +70,14 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
             return TensorTableModel::targetName(row.index, m_document->fileCount()) +
                    (row.tensors == 0 ? tr("  (empty, not written)") : QString());
         case TensorsColumn:
-            return qulonglong(row.tensors);
+            return QLocale().toString(qulonglong(row.tensors));
         case BytesColumn:
             return QString::fromStdString(formatBytes(row.bytes));
         }
+        break;
+    case Qt::ToolTipRole:
+        if (index.column() == BytesColumn)
+            return tr("%1 bytes of tensor data").arg(QLocale().toString(qulonglong(row.bytes)));
         break;
     case Qt::ForegroundRole:
         if (row.index == 0) return QColor(0xc6, 0x28, 0x28);

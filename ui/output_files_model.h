@@ -12,9 +12,11 @@ namespace shardscope {
 
 class MappingDocument;
 
-// The planned output files with tensor count and bytes, kept live as the mapping changes.
+// The planned output files with tensor count and bytes, kept live as the mapping changes;
+// invalid tensors are counted nowhere, as the export skips them.
 class OutputFilesModel : public QAbstractTableModel {
     Q_OBJECT
+    Q_PROPERTY(QString emptyText READ emptyText)
 
 public:
     enum Column { NameColumn, TensorsColumn, BytesColumn, ColumnCount };
@@ -26,6 +28,7 @@ public:
     int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+    QString emptyText() const;
 
 private:
     struct Row {

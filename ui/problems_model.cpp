@@ -3,11 +3,15 @@
 
 #include "problems_model.h"
 
+#include "files_model.h"
 #include "mapping_document.h"
 
 #include <QApplication>
 #include <QColor>
+#include <QLocale>
 #include <QStyle>
+
+#include <unordered_map>
 
 namespace shardscope {
 
@@ -23,39 +27,88 @@ void ProblemsModel::setExtra(std::vector<Problem> problems) {
     recompute();
 }
 
+namespace {
+
+// Locates a problem: its tensor, and its shard file when the problem is about the whole file.
+class ProblemLocator {
+public:
+    explicit ProblemLocator(const Checkpoint* ckpt) : m_ckpt(ckpt) {
+        if (!ckpt) return;
+        m_broken = brokenFileReasons(*ckpt);
+        for (size_t f = 0; f < ckpt->files.size(); ++f)
+            m_files.emplace(ckpt->files[f].name, int(f));
+    }
+    int tensor(const std::string& fqn) const {
+        if (!m_ckpt || fqn.empty()) return -1;
+        const TensorInfo* t = m_ckpt->find(fqn);
+        return t ? int(t - m_ckpt->tensors.data()) : -1;
+    }
+    int file(const std::string& name) const {
+        auto it = m_files.find(name);
+        return it == m_files.end() ? -1 : it->second;
+    }
+    bool fileLevel(const Problem& p, int file) const {
+        if (p.kind == ErrorKind::NotRegularFile) return !p.file.empty();
+        return file >= 0 && (p.tensor.empty() || !m_broken[size_t(file)].empty());
+    }
+
+private:
+    const Checkpoint* m_ckpt;
+    std::vector<std::string> m_broken;
+    std::unordered_map<std::string, int> m_files;
+};
+
+} // namespace
+
 void ProblemsModel::recompute() {
     std::vector<Row> rows;
     auto ckpt = m_document->checkpoint();
-    auto tensorIndex = [&](const std::string& fqn) {
-        if (!ckpt || fqn.empty()) return -1;
-        const TensorInfo* t = ckpt->find(fqn);
-        return t ? int(t - ckpt->tensors.data()) : -1;
+    const ProblemLocator locate(ckpt.get());
+    auto add = [&](const Problem& p) {
+        const int file = locate.file(p.file);
+        rows.push_back({p, locate.tensor(p.tensor), file, locate.fileLevel(p, file)});
     };
     for (const auto& p : m_extra)
-        rows.push_back({p, tensorIndex(p.tensor)});
+        add(p);
     if (ckpt) {
         for (const auto& p : ckpt->problems)
-            rows.push_back({p, tensorIndex(p.tensor)});
-        // The mapping's own findings, one row per unassigned tensor so each can be clicked.
-        const auto& targets = m_document->targets();
-        size_t shown = 0;
-        for (size_t t = 0; t < targets.size(); ++t) {
-            if (targets[t] != 0) continue;
-            if (++shown > 1000) break;
-            rows.push_back(
-                {{Severity::Error, m_document->mappingSource().toStdString(), ckpt->tensors[t].fqn,
-                  "not assigned to an output file (assign it, or export with the "
-                  "unassigned tensors in the last file)"},
-                 int(t)});
-        }
-        for (const auto& fqn : m_document->absentFqns())
-            rows.push_back({{Severity::Warning, m_document->mappingSource().toStdString(), fqn,
-                             "in the mapping but in no shard (a tied or aliased weight?); skipped"},
-                            -1});
+            add(p);
+        addMappingRows(*ckpt, rows);
     }
     beginResetModel();
     m_rows = std::move(rows);
     endResetModel();
+}
+
+// The mapping's own findings, one row per unassigned tensor so each can be clicked.
+void ProblemsModel::addMappingRows(const Checkpoint& ckpt, std::vector<Row>& rows) const {
+    const std::string source = m_document->mappingSource().toStdString();
+    const auto& targets = m_document->targets();
+    size_t unassigned = 0;
+    for (size_t t = 0; t < targets.size(); ++t) {
+        if (targets[t] != 0) continue;
+        if (++unassigned > kMaxUnassignedRows) continue;
+        rows.push_back({{Severity::Error, source, ckpt.tensors[t].fqn,
+                         "not assigned to an output file (assign it, or export with the "
+                         "unassigned tensors in the last file)"},
+                        int(t)});
+    }
+    if (unassigned > kMaxUnassignedRows) {
+        const qulonglong more = unassigned - kMaxUnassignedRows;
+        const QString count = QLocale().toString(more);
+        const QString text =
+            more == 1 ? tr("1 more tensor is not assigned to an output file")
+                      : tr("%1 more tensors are not assigned to an output file").arg(count);
+        rows.push_back({{Severity::Error, source, "", text.toStdString()}});
+    }
+    for (const auto& fqn : m_document->absentFqns())
+        rows.push_back({{Severity::Warning, source, fqn,
+                         "in the mapping but in no shard (a tied or aliased weight?); skipped"}});
+}
+
+QString ProblemsModel::emptyText() const {
+    if (!m_rows.empty()) return {};
+    return m_document->isOpen() ? tr("No problems") : tr("No checkpoint open");
 }
 
 int ProblemsModel::errorCount() const {
@@ -80,17 +133,7 @@ QVariant ProblemsModel::data(const QModelIndex& index, int role) const {
     const bool error = row.problem.severity == Severity::Error;
     switch (role) {
     case Qt::DisplayRole:
-        switch (index.column()) {
-        case SeverityColumn:
-            return error ? tr("Error") : tr("Warning");
-        case FileColumn:
-            return QString::fromStdString(row.problem.file);
-        case TensorColumn:
-            return QString::fromStdString(row.problem.tensor);
-        case MessageColumn:
-            return QString::fromStdString(row.problem.message);
-        }
-        break;
+        return display(row, index.column());
     case Qt::ToolTipRole:
         return QString::fromStdString(row.problem.text());
     case Qt::DecorationRole:
@@ -107,6 +150,26 @@ QVariant ProblemsModel::data(const QModelIndex& index, int role) const {
         return data(index, Qt::DisplayRole);
     case TensorIndexRole:
         return row.tensor;
+    case FileLevelRole:
+        return row.fileLevel;
+    case FileIndexRole:
+        return row.file;
+    case FileNameRole:
+        return QString::fromStdString(row.problem.file);
+    }
+    return {};
+}
+
+QVariant ProblemsModel::display(const Row& row, int column) const {
+    switch (column) {
+    case SeverityColumn:
+        return row.problem.severity == Severity::Error ? tr("Error") : tr("Warning");
+    case FileColumn:
+        return QString::fromStdString(row.problem.file);
+    case TensorColumn:
+        return QString::fromStdString(row.problem.tensor);
+    case MessageColumn:
+        return QString::fromStdString(row.problem.message);
     }
     return {};
 }

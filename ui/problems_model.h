@@ -3,6 +3,7 @@
 
 #pragma once
 
+#include "checkpoint.h"
 #include "error.h"
 
 #include <QAbstractTableModel>
@@ -13,14 +14,23 @@ namespace shardscope {
 
 class MappingDocument;
 
-// Every error and warning of the scan and of the current mapping; a row knows its tensor so a
-// click can select it.
+// Every error and warning of the scan and of the current mapping; a row knows its tensor, or
+// for a problem with a whole shard file that file, so a click can select it.
 class ProblemsModel : public QAbstractTableModel {
     Q_OBJECT
+    Q_PROPERTY(QString emptyText READ emptyText)
 
 public:
     enum Column { SeverityColumn, FileColumn, TensorColumn, MessageColumn, ColumnCount };
-    enum Role { SortRole = Qt::UserRole + 1, TensorIndexRole };
+    enum Role {
+        SortRole = Qt::UserRole + 1,
+        TensorIndexRole, // row in Checkpoint::tensors, -1 when none
+        FileLevelRole,   // bool: about a whole shard file (skipped, unreadable, not a file)
+        FileIndexRole,   // index into Checkpoint::files, -1 when none (or never opened)
+        FileNameRole,    // the shard file's name, for FilesModel::rowOfFile
+    };
+    // Unassigned tensors listed one per row; the rest are summed up in one more row.
+    static constexpr size_t kMaxUnassignedRows = 1000;
 
     explicit ProblemsModel(MappingDocument* document, QObject* parent = nullptr);
 
@@ -30,14 +40,19 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
 
     int errorCount() const;
+    QString emptyText() const; // "No problems" when there are none, for the view to paint
     void setExtra(std::vector<Problem> problems); // e.g. a mapping file that failed to load
 
 private:
     struct Row {
         Problem problem;
         int tensor = -1;
+        int file = -1;
+        bool fileLevel = false;
     };
     void recompute();
+    void addMappingRows(const Checkpoint& ckpt, std::vector<Row>& rows) const;
+    QVariant display(const Row& row, int column) const;
 
     MappingDocument* m_document;
     std::vector<Row> m_rows;

@@ -6,6 +6,7 @@
 #include "mapping_document.h"
 #include "tensor_table_model.h"
 
+#include <QAbstractItemView>
 #include <QComboBox>
 
 namespace shardscope {
@@ -21,6 +22,8 @@ QWidget* TargetDelegate::createEditor(QWidget* parent, const QStyleOptionViewIte
         combo->addItem(TensorTableModel::targetName(i, count), i);
     combo->addItem(tr("New file (%1)").arg(TensorTableModel::targetName(count + 1, count + 1)),
                    count + 1);
+    // The cell shows the short form; the list shows full names, wider than the column.
+    combo->view()->setMinimumWidth(combo->view()->sizeHintForColumn(0) + 24);
     // Commit as soon as a file is picked, as a spreadsheet's drop-down does.
     connect(combo, &QComboBox::activated, this, [this, combo] {
         emit const_cast<TargetDelegate*>(this)->commitData(combo);

@@ -3,13 +3,46 @@
 
 #include "tensor_filter_proxy.h"
 
+#include "mapping_document.h"
 #include "tensor_table_model.h"
+
+#include <set>
 
 namespace shardscope {
 
 TensorFilterProxy::TensorFilterProxy(QObject* parent) : QSortFilterProxyModel(parent) {
     setSortRole(TensorTableModel::SortRole);
     setDynamicSortFilter(true);
+}
+
+std::vector<TensorFilterProxy::Choice>
+TensorFilterProxy::dtypeChoices(const MappingDocument& document) {
+    std::vector<Choice> out{{tr("Any dtype"), Any}};
+    std::set<int> dtypes; // only what the checkpoint has, in enum order
+    if (auto ckpt = document.checkpoint())
+        for (const auto& t : ckpt->tensors)
+            dtypes.insert(int(t.dtype));
+    for (int d : dtypes)
+        out.push_back({QString::fromLatin1(dtypeName(DType(d)).data()), d});
+    return out;
+}
+
+std::vector<TensorFilterProxy::Choice> TensorFilterProxy::statusChoices() {
+    std::vector<Choice> out{{tr("Any coverage"), Any}, {tr("Problems only"), AnyProblem}};
+    for (int s = 0; s < TensorTableModel::StatusCount; ++s)
+        out.push_back({TensorTableModel::statusText(s), s, TensorTableModel::statusIcon(s)});
+    return out;
+}
+
+std::vector<TensorFilterProxy::Choice>
+TensorFilterProxy::targetChoices(const MappingDocument& document) {
+    std::vector<Choice> out{{tr("Any output file"), Any}};
+    if (!document.isOpen()) return out;
+    const int count = document.fileCount();
+    for (int i = 1; i <= count; ++i)
+        out.push_back({TensorTableModel::targetName(i, count), i});
+    out.push_back({TensorTableModel::targetName(0, count), 0});
+    return out;
 }
 
 void TensorFilterProxy::setText(const QString& text, bool regex) {
@@ -38,6 +71,14 @@ void TensorFilterProxy::setTargetFilter(int target) {
     invalidateRowsFilter();
 }
 
+QString TensorFilterProxy::emptyText() const {
+    if (rowCount() > 0 || !sourceModel()) return {};
+    if (sourceModel()->rowCount() == 0) return sourceModel()->property("emptyText").toString();
+    if (!isRegexValid())
+        return tr("No tensor matches: the filter is not a valid regular expression");
+    return tr("No tensor matches the filter");
+}
+
 bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const {
     const QModelIndex index = sourceModel()->index(sourceRow, 0, sourceParent);
     if (m_dtype != Any && index.data(TensorTableModel::DTypeRole).toInt() != m_dtype) return false;
@@ -52,6 +93,18 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
     const QString name = index.data(TensorTableModel::FilterTextRole).toString();
     if (m_regexMode) return m_regex.isValid() && m_regex.match(name).hasMatch();
     return name.contains(m_text, Qt::CaseInsensitive);
+}
+
+// Equal keys (sizes, dtypes, statuses) fall back to natural name order, ascending whichever way
+// the column is sorted, so "a.2" comes before "a.10" among tensors of one size.
+bool TensorFilterProxy::lessThan(const QModelIndex& left, const QModelIndex& right) const {
+    const QVariant l = left.data(sortRole()), r = right.data(sortRole());
+    const auto order = QVariant::compare(l, r);
+    if (order != QPartialOrdering::Equivalent || left.column() == TensorTableModel::NameColumn)
+        return order == QPartialOrdering::Less;
+    const int lName = left.siblingAtColumn(TensorTableModel::NameColumn).data(sortRole()).toInt();
+    const int rName = right.siblingAtColumn(TensorTableModel::NameColumn).data(sortRole()).toInt();
+    return sortOrder() == Qt::AscendingOrder ? lName < rName : lName > rName;
 }
 
 } // namespace shardscope

@@ -3,19 +3,36 @@
 
 #pragma once
 
+#include <QIcon>
 #include <QRegularExpression>
 #include <QSortFilterProxyModel>
 
+#include <vector>
+
 namespace shardscope {
 
+class MappingDocument;
+
 // Filters the tensor table by name (substring or regular expression) and by dtype, coverage
-// status and output file; sorts by the model's SortRole (natural order for names).
+// status and output file; sorts by the model's SortRole, equal keys in natural name order.
 class TensorFilterProxy : public QSortFilterProxyModel {
     Q_OBJECT
+    Q_PROPERTY(QString emptyText READ emptyText)
 
 public:
     static constexpr int Any = -1;
     static constexpr int AnyProblem = -2; // status filter: everything not complete
+
+    // One entry of a filter combo box: its text, the value for the setter, an optional icon.
+    struct Choice {
+        QString text;
+        int value = Any;
+        QIcon icon = {};
+    };
+    // "Any …" first, also when no checkpoint is open, then the choices the document offers.
+    static std::vector<Choice> dtypeChoices(const MappingDocument& document);
+    static std::vector<Choice> statusChoices();
+    static std::vector<Choice> targetChoices(const MappingDocument& document);
 
     explicit TensorFilterProxy(QObject* parent = nullptr);
 
@@ -25,8 +42,12 @@ public:
     void setStatusFilter(int status);
     void setTargetFilter(int target); // 0 = unassigned
 
+    // What an empty view should say: the source's own text, or that the filter hides every row.
+    QString emptyText() const;
+
 protected:
     bool filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const override;
+    bool lessThan(const QModelIndex& left, const QModelIndex& right) const override;
 
 private:
     QString m_text;

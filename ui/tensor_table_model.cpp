@@ -3,16 +3,19 @@
 
 #include "tensor_table_model.h"
 
+#include "files_model.h"
 #include "format_units.h"
 #include "mapping_document.h"
 #include "natural_order.h"
 
+#include <QFontMetrics>
 #include <QLocale>
 #include <QPainter>
 #include <QPixmap>
 
 #include <algorithm>
 #include <numeric>
+#include <unordered_map>
 
 namespace shardscope {
 
@@ -28,6 +31,8 @@ void TensorTableModel::rebuild() {
     m_checkpoint = m_document->checkpoint();
     m_names.clear();
     m_naturalRank.clear();
+    m_brokenFile.clear();
+    m_shapeRank.clear();
     if (m_checkpoint) {
         const auto& tensors = m_checkpoint->tensors;
         m_names.reserve(tensors.size());
@@ -41,8 +46,58 @@ void TensorTableModel::rebuild() {
         m_naturalRank.resize(tensors.size());
         for (size_t i = 0; i < order.size(); ++i)
             m_naturalRank[size_t(order[i])] = int(i);
+        markBrokenFiles();
+        rankShapes();
     }
     endResetModel();
+}
+
+// Shapes sort by rank, then dim by dim as numbers ("[256, 4]" before "[1024, 4]"); an invalid
+// tensor by the shape its chunks imply, unknown shapes last. Equal shapes share a rank.
+void TensorTableModel::rankShapes() {
+    const auto& tensors = m_checkpoint->tensors;
+    std::vector<std::optional<Shape>> shapes(tensors.size());
+    for (size_t t = 0; t < tensors.size(); ++t)
+        shapes[t] = tensors[t].status == CoverageStatus::Invalid ? impliedShape(tensors[t])
+                                                                 : tensors[t].shape;
+    auto less = [&](int a, int b) {
+        const auto &x = shapes[size_t(a)], &y = shapes[size_t(b)];
+        if (!x || !y) return x.has_value() && !y.has_value();
+        if (x->size() != y->size()) return x->size() < y->size();
+        return *x < *y;
+    };
+    std::vector<int> order(tensors.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), less);
+    m_shapeRank.assign(tensors.size(), 0);
+    for (size_t i = 1; i < order.size(); ++i)
+        m_shapeRank[size_t(order[i])] =
+            m_shapeRank[size_t(order[i - 1])] + (less(order[i - 1], order[i]) ? 1 : 0);
+}
+
+// A tensor is in a broken file when one of its chunks is, or when an error about that file
+// names it (a skipped file's chunks never reach the tensor, so the problem is the only trace).
+void TensorTableModel::markBrokenFiles() {
+    const Checkpoint& ckpt = *m_checkpoint;
+    const auto reasons = brokenFileReasons(ckpt);
+    m_brokenFile.assign(ckpt.tensors.size(), QString());
+    if (std::all_of(reasons.begin(), reasons.end(), [](const auto& r) { return r.empty(); }))
+        return;
+    auto why = [&](size_t f) {
+        return QString::fromStdString(ckpt.files[f].name + ": " + reasons[f]);
+    };
+    std::unordered_map<std::string, size_t> fileByName;
+    for (size_t f = 0; f < ckpt.files.size(); ++f)
+        if (!reasons[f].empty()) fileByName.emplace(ckpt.files[f].name, f);
+    for (size_t t = 0; t < ckpt.tensors.size(); ++t)
+        for (const Chunk& c : ckpt.tensors[t].chunks)
+            if (!reasons[c.file].empty()) m_brokenFile[t] = why(c.file);
+    for (const Problem& p : ckpt.problems) {
+        if (p.severity != Severity::Error || p.tensor.empty()) continue;
+        auto file = fileByName.find(p.file);
+        const TensorInfo* t = file == fileByName.end() ? nullptr : ckpt.find(p.tensor);
+        if (t) m_brokenFile[size_t(t - ckpt.tensors.data())] = why(file->second);
+    }
 }
 
 void TensorTableModel::targetsChanged() {
@@ -58,52 +113,85 @@ int TensorTableModel::columnCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : ColumnCount;
 }
 
-QString TensorTableModel::statusText(CoverageStatus status) {
+int TensorTableModel::displayStatus(int tensor) const {
+    const CoverageStatus s = m_checkpoint->tensors[size_t(tensor)].status;
+    const bool hidesCause = s == CoverageStatus::Complete || s == CoverageStatus::Gap;
+    return hidesCause && !m_brokenFile[size_t(tensor)].isEmpty() ? BrokenFileStatus : int(s);
+}
+
+QString TensorTableModel::statusDetail(int tensor) const {
+    const TensorInfo& t = m_checkpoint->tensors[size_t(tensor)];
+    QString detail = QString::fromStdString(t.coverageDetail);
+    const QString& broken = m_brokenFile[size_t(tensor)];
+    if (broken.isEmpty()) return detail;
+    const QString text = tr("Its bytes are in a broken shard file, %1").arg(broken);
+    return detail.isEmpty() ? text : text + '\n' + detail;
+}
+
+int TensorTableModel::exportTarget(int tensor) const {
+    if (m_checkpoint->tensors[size_t(tensor)].status == CoverageStatus::Invalid) return 0;
+    return m_document->target(size_t(tensor));
+}
+
+QString TensorTableModel::emptyText() const {
+    if (!m_checkpoint) return tr("No checkpoint open");
+    if (m_checkpoint->tensors.empty())
+        return tr("No tensors: every shard file was skipped (see Files and Problems)");
+    return {};
+}
+
+QString TensorTableModel::statusText(int status) {
     switch (status) {
-    case CoverageStatus::Complete:
+    case int(CoverageStatus::Complete):
         return tr("Complete");
-    case CoverageStatus::Gap:
+    case int(CoverageStatus::Gap):
         return tr("Gap");
-    case CoverageStatus::Overlap:
+    case int(CoverageStatus::Overlap):
         return tr("Overlap");
-    case CoverageStatus::Conflict:
+    case int(CoverageStatus::Conflict):
         return tr("Conflict");
-    case CoverageStatus::Invalid:
+    case int(CoverageStatus::Invalid):
         return tr("Invalid");
+    case BrokenFileStatus:
+        return tr("Broken file");
     }
     return {};
 }
 
-QColor TensorTableModel::statusColor(CoverageStatus status) {
+QColor TensorTableModel::statusColor(int status) {
     switch (status) {
-    case CoverageStatus::Complete:
+    case int(CoverageStatus::Complete):
         return QColor(0x2e, 0x7d, 0x32);
-    case CoverageStatus::Gap:
+    case int(CoverageStatus::Gap):
         return QColor(0xc6, 0x28, 0x28);
-    case CoverageStatus::Overlap:
+    case int(CoverageStatus::Overlap):
         return QColor(0xef, 0x6c, 0x00);
-    case CoverageStatus::Conflict:
+    case int(CoverageStatus::Conflict):
         return QColor(0xad, 0x14, 0x57);
-    case CoverageStatus::Invalid:
+    case int(CoverageStatus::Invalid):
         return QColor(0x6a, 0x1b, 0x9a);
+    case BrokenFileStatus:
+        return QColor(0x8d, 0x3b, 0x1f);
     }
     return {};
 }
 
-QIcon TensorTableModel::statusIcon(CoverageStatus status) {
+QIcon TensorTableModel::statusIcon(int status) {
     // Drawn, not loaded: a filled disc for complete, a ring with a bar for problems.
-    static QIcon cache[5];
-    QIcon& icon = cache[int(status)];
+    static QIcon cache[StatusCount];
+    if (status < 0 || status >= StatusCount) return {};
+    QIcon& icon = cache[status];
     if (!icon.isNull()) return icon;
+    const bool complete = status == int(CoverageStatus::Complete);
     QPixmap pm(16, 16);
     pm.fill(Qt::transparent);
     QPainter p(&pm);
     p.setRenderHint(QPainter::Antialiasing);
     const QColor c = statusColor(status);
     p.setPen(QPen(c, 1.5));
-    p.setBrush(status == CoverageStatus::Complete ? c : QColor(Qt::white));
+    p.setBrush(complete ? c : QColor(Qt::white));
     p.drawEllipse(QRectF(2, 2, 12, 12));
-    if (status == CoverageStatus::Complete) {
+    if (complete) {
         p.setPen(QPen(Qt::white, 1.8));
         p.drawPolyline(QPolygonF({QPointF(5, 8), QPointF(7.2, 10.5), QPointF(11, 5.5)}));
     } else {
@@ -120,93 +208,200 @@ QString TensorTableModel::targetName(int index, int fileCount) {
     return QString::fromStdString(outputFileName(index, std::max(index, fileCount)));
 }
 
+QString TensorTableModel::shortTargetName(int index, int fileCount) {
+    if (index <= 0) return tr("(unassigned)");
+    return QStringLiteral("%1/%2")
+        .arg(index, 5, 10, QLatin1Char('0'))
+        .arg(std::max(index, fileCount), 5, 10, QLatin1Char('0'));
+}
+
+int TensorTableModel::defaultColumnWidth(int column, const QFontMetrics& metrics) {
+    auto fit = [&](const QString& sample, int extra) {
+        return metrics.horizontalAdvance(sample) + extra;
+    };
+    switch (column) {
+    case NameColumn:
+        return fit(QString(34, QLatin1Char('m')), 0) * 2 / 3;
+    case DTypeColumn:
+        return fit(QStringLiteral("F8_E4M3"), 16);
+    case TargetColumn:
+        return fit(QStringLiteral("00000/00000"), 34); // room for the editor's arrow
+    case StatusColumn:
+        return fit(tr("Broken file"), 40); // and the icon
+    case ShapeColumn:
+        return fit(QStringLiteral("[16384, 4096]"), 16);
+    case ElementsColumn:
+        return fit(QLocale().toString(67108864), 16);
+    case SizeColumn:
+        return fit(QStringLiteral("999.99 MiB"), 16);
+    case ChunksColumn:
+        return fit(tr("Chunks"), 20);
+    }
+    return 80;
+}
+
+std::optional<Shape> TensorTableModel::impliedShape(const TensorInfo& t) {
+    if (t.chunks.empty()) return std::nullopt;
+    const size_t rank = t.chunks.front().shape.size();
+    Shape shape(rank, 0);
+    for (const Chunk& c : t.chunks) {
+        if (c.shape.size() != rank || c.offsets.size() != rank) return std::nullopt;
+        for (size_t d = 0; d < rank; ++d) {
+            uint64_t end;
+            if (__builtin_add_overflow(c.offsets[d], c.shape[d], &end)) return std::nullopt;
+            shape[d] = std::max(shape[d], end);
+        }
+    }
+    return shape;
+}
+
+// An invalid tensor's shape is the one its chunks imply, marked with "?", or just "?".
+QString TensorTableModel::shapeText(const TensorInfo& t) const {
+    if (t.status != CoverageStatus::Invalid) return QString::fromStdString(formatShape(t.shape));
+    const auto implied = impliedShape(t);
+    return implied ? QString::fromStdString(formatShape(*implied)) + '?' : QStringLiteral("?");
+}
+
+QString TensorTableModel::elementsText(const TensorInfo& t) const {
+    if (t.status != CoverageStatus::Invalid) {
+        auto n = checkedNumel(t.shape);
+        return n ? QLocale().toString(qulonglong(*n)) : QString();
+    }
+    const auto implied = impliedShape(t);
+    const auto n = implied ? checkedNumel(*implied) : std::nullopt;
+    return n ? QLocale().toString(qulonglong(*n)) + '?' : QStringLiteral("?");
+}
+
+QVariant TensorTableModel::display(const TensorInfo& t, size_t row, int column) const {
+    switch (column) {
+    case NameColumn:
+        return m_names[row];
+    case DTypeColumn:
+        return QString::fromLatin1(dtypeName(t.dtype).data());
+    case ShapeColumn:
+        return shapeText(t);
+    case ElementsColumn:
+        return elementsText(t);
+    case SizeColumn:
+        if (t.status == CoverageStatus::Invalid) return QStringLiteral("?");
+        return QString::fromStdString(formatBytes(t.bytes));
+    case ChunksColumn:
+        return QLocale().toString(qulonglong(t.chunks.size()));
+    case StatusColumn:
+        return statusText(displayStatus(int(row)));
+    case TargetColumn:
+        return shortTargetName(exportTarget(int(row)), m_document->fileCount());
+    }
+    return {};
+}
+
+QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) const {
+    const bool invalid = t.status == CoverageStatus::Invalid;
+    switch (column) {
+    case NameColumn:
+        return m_naturalRank[row];
+    case DTypeColumn:
+        return display(t, row, column);
+    case ShapeColumn:
+        return m_shapeRank[row];
+    case ElementsColumn: {
+        auto n = invalid ? std::nullopt : checkedNumel(t.shape);
+        return qulonglong(n ? *n : 0);
+    }
+    case SizeColumn:
+        return qulonglong(t.bytes);
+    case ChunksColumn:
+        return qulonglong(t.chunks.size());
+    case StatusColumn:
+        return displayStatus(int(row));
+    case TargetColumn: {
+        const int target = exportTarget(int(row));
+        return target == 0 ? kMaxFileIndex + 1 : target; // unassigned last
+    }
+    }
+    return {};
+}
+
+QVariant TensorTableModel::toolTip(const TensorInfo& t, size_t row, int column) const {
+    const bool invalid = t.status == CoverageStatus::Invalid;
+    switch (column) {
+    case NameColumn:
+    case StatusColumn: {
+        const QString detail = statusDetail(int(row));
+        return detail.isEmpty() ? statusText(displayStatus(int(row))) : detail;
+    }
+    case TargetColumn:
+        if (invalid)
+            return tr("(unassigned): an invalid tensor is not exported\n%1")
+                .arg(QString::fromStdString(t.coverageDetail));
+        return targetName(exportTarget(int(row)), m_document->fileCount());
+    case ShapeColumn:
+    case ElementsColumn:
+    case SizeColumn:
+        if (invalid)
+            return tr("Implied by the chunks that could be read; the tensor is invalid: %1")
+                .arg(QString::fromStdString(t.coverageDetail));
+        if (column == SizeColumn)
+            return tr("%1 bytes").arg(QLocale().toString(qulonglong(t.bytes)));
+        break;
+    }
+    return {};
+}
+
 QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
     const size_t row = size_t(index.row());
+    const int column = index.column();
     const TensorInfo& t = m_checkpoint->tensors[row];
-    const int target = m_document->target(row);
     switch (role) {
     case Qt::DisplayRole:
-        switch (index.column()) {
-        case NameColumn:
-            return m_names[row];
-        case DTypeColumn:
-            return QString::fromLatin1(dtypeName(t.dtype).data());
-        case ShapeColumn:
-            return QString::fromStdString(formatShape(t.shape));
-        case ElementsColumn: {
-            auto n = checkedNumel(t.shape);
-            return n ? QLocale().toString(qulonglong(*n)) : QString();
-        }
-        case SizeColumn:
-            return QString::fromStdString(formatBytes(t.bytes));
-        case ChunksColumn:
-            return int(t.chunks.size());
-        case StatusColumn:
-            return statusText(t.status);
-        case TargetColumn:
-            return targetName(target, m_document->fileCount());
-        }
-        break;
+        return display(t, row, column);
     case Qt::EditRole:
-        if (index.column() == TargetColumn) return target;
+        if (column == TargetColumn) return m_document->target(row);
         break;
     case Qt::ToolTipRole:
-        if (index.column() == StatusColumn || index.column() == NameColumn)
-            return t.coverageDetail.empty() ? statusText(t.status)
-                                            : QString::fromStdString(t.coverageDetail);
-        break;
+        return toolTip(t, row, column);
     case Qt::DecorationRole:
-        if (index.column() == StatusColumn) return statusIcon(t.status);
+        if (column == StatusColumn) return statusIcon(displayStatus(int(row)));
         break;
-    case Qt::ForegroundRole:
-        if (index.column() == StatusColumn && t.status != CoverageStatus::Complete)
-            return statusColor(t.status);
-        if (index.column() == TargetColumn && target == 0) return QColor(0xc6, 0x28, 0x28);
+    case Qt::ForegroundRole: {
+        const int status = displayStatus(int(row));
+        if (column == StatusColumn && status != int(CoverageStatus::Complete))
+            return statusColor(status);
+        if (column == TargetColumn && exportTarget(int(row)) == 0) return QColor(0xc6, 0x28, 0x28);
+        if (t.status == CoverageStatus::Invalid &&
+            (column == ShapeColumn || column == ElementsColumn || column == SizeColumn))
+            return QColor(Qt::gray);
         break;
+    }
     case Qt::TextAlignmentRole:
-        if (index.column() == ElementsColumn || index.column() == SizeColumn ||
-            index.column() == ChunksColumn)
+        if (column == ElementsColumn || column == SizeColumn || column == ChunksColumn)
             return int(Qt::AlignRight | Qt::AlignVCenter);
         break;
     case SortRole:
-        switch (index.column()) {
-        case NameColumn:
-            return m_naturalRank[row];
-        case DTypeColumn:
-        case ShapeColumn:
-            return data(index, Qt::DisplayRole);
-        case ElementsColumn: {
-            auto n = checkedNumel(t.shape);
-            return qulonglong(n ? *n : 0);
-        }
-        case SizeColumn:
-            return qulonglong(t.bytes);
-        case ChunksColumn:
-            return int(t.chunks.size());
-        case StatusColumn:
-            return int(t.status);
-        case TargetColumn:
-            return target;
-        }
-        break;
+        return sortKey(t, row, column);
     case TensorIndexRole:
         return int(row);
     case FilterTextRole:
         return m_names[row];
     case StatusRole:
-        return int(t.status);
+        return displayStatus(int(row));
     case TargetRole:
-        return target;
+        return exportTarget(int(row));
     case DTypeRole:
         return int(t.dtype);
+    case TargetFileNameRole:
+        return targetName(exportTarget(int(row)), m_document->fileCount());
     }
     return {};
 }
 
 QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+    if (orientation != Qt::Horizontal) return {};
+    if (role == Qt::ToolTipRole && section == TargetColumn)
+        return tr("Output file: number / count, as in model-00003-of-00004.safetensors");
+    if (role != Qt::DisplayRole) return {};
     switch (section) {
     case NameColumn:
         return tr("Tensor");
@@ -230,12 +425,15 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
 
 Qt::ItemFlags TensorTableModel::flags(const QModelIndex& index) const {
     Qt::ItemFlags f = QAbstractTableModel::flags(index);
-    if (index.isValid() && index.column() == TargetColumn) f |= Qt::ItemIsEditable;
+    if (index.isValid() && index.column() == TargetColumn &&
+        m_checkpoint->tensors[size_t(index.row())].status != CoverageStatus::Invalid)
+        f |= Qt::ItemIsEditable;
     return f;
 }
 
 bool TensorTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
     if (role != Qt::EditRole || !index.isValid() || index.column() != TargetColumn) return false;
+    if (!(flags(index) & Qt::ItemIsEditable)) return false;
     bool ok = false;
     const int target = value.toInt(&ok);
     if (!ok || target < 1 || target > kMaxFileIndex) return false;

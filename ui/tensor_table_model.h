@@ -10,7 +10,10 @@
 #include <QIcon>
 
 #include <memory>
+#include <optional>
 #include <vector>
+
+class QFontMetrics;
 
 namespace shardscope {
 
@@ -19,27 +22,33 @@ class MappingDocument;
 // One row per tensor of the open checkpoint, reset from the document's snapshot.
 class TensorTableModel : public QAbstractTableModel {
     Q_OBJECT
+    Q_PROPERTY(QString emptyText READ emptyText)
 
 public:
+    // The columns to edit and to check come first, so they fit a 1024-pixel window.
     enum Column {
         NameColumn,
         DTypeColumn,
+        TargetColumn,
+        StatusColumn,
         ShapeColumn,
         ElementsColumn,
         SizeColumn,
         ChunksColumn,
-        StatusColumn,
-        TargetColumn,
         ColumnCount
     };
     enum Role {
         SortRole = Qt::UserRole + 1, // numbers for numeric columns, natural rank for names
         TensorIndexRole,             // row in Checkpoint::tensors
         FilterTextRole,              // the name, for the filter proxy
-        StatusRole,                  // CoverageStatus as int
-        TargetRole,                  // output file index, 0 when unassigned
+        StatusRole,                  // CoverageStatus as int, or BrokenFileStatus
+        TargetRole,                  // output file index, 0 when unassigned or not exported
         DTypeRole,                   // DType as int
+        TargetFileNameRole,          // the full output file name, or "(unassigned)"
     };
+    // A tensor whose bytes live in a shard file that is broken: shown instead of Complete.
+    static constexpr int BrokenFileStatus = int(CoverageStatus::Invalid) + 1;
+    static constexpr int StatusCount = BrokenFileStatus + 1;
 
     explicit TensorTableModel(MappingDocument* document, QObject* parent = nullptr);
 
@@ -50,19 +59,44 @@ public:
     Qt::ItemFlags flags(const QModelIndex& index) const override;
     bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
 
-    static QColor statusColor(CoverageStatus status);
-    static QIcon statusIcon(CoverageStatus status);
-    static QString statusText(CoverageStatus status);
-    static QString targetName(int index, int fileCount);
+    // What the table shows for a tensor: its CoverageStatus, or BrokenFileStatus.
+    int displayStatus(int tensor) const;
+    QString statusDetail(int tensor) const; // what is wrong, "" when complete
+    // The output file the export writes the tensor to, 0 when none: as makePlan, an invalid
+    // tensor is never written whatever the mapping says.
+    int exportTarget(int tensor) const;
+    QString emptyText() const;
+
+    static QColor statusColor(int status);
+    static QIcon statusIcon(int status);
+    static QString statusText(int status);
+    static QColor statusColor(CoverageStatus s) { return statusColor(int(s)); }
+    static QIcon statusIcon(CoverageStatus s) { return statusIcon(int(s)); }
+    static QString statusText(CoverageStatus s) { return statusText(int(s)); }
+    static QString targetName(int index, int fileCount);      // model-00003-of-00004.safetensors
+    static QString shortTargetName(int index, int fileCount); // 00003/00004
+    // A default width for a column that fits its usual content, for the view's header.
+    static int defaultColumnWidth(int column, const QFontMetrics& metrics);
+    // The full shape of an invalid tensor as far as its readable chunks show it.
+    static std::optional<Shape> impliedShape(const TensorInfo& tensor);
 
 private:
     void rebuild();
+    void markBrokenFiles();
+    void rankShapes();
     void targetsChanged();
+    QVariant display(const TensorInfo& t, size_t row, int column) const;
+    QVariant sortKey(const TensorInfo& t, size_t row, int column) const;
+    QVariant toolTip(const TensorInfo& t, size_t row, int column) const;
+    QString shapeText(const TensorInfo& t) const;
+    QString elementsText(const TensorInfo& t) const;
 
     MappingDocument* m_document;
     std::shared_ptr<const Checkpoint> m_checkpoint;
-    std::vector<QString> m_names;   // cached: the hot path of filtering and painting
-    std::vector<int> m_naturalRank; // position of each tensor in natural name order
+    std::vector<QString> m_names;      // cached: the hot path of filtering and painting
+    std::vector<int> m_naturalRank;    // position of each tensor in natural name order
+    std::vector<QString> m_brokenFile; // per tensor: why its shard file is broken, or empty
+    std::vector<int> m_shapeRank;      // position of each tensor's shape in shape order
 };
 
 } // namespace shardscope
