@@ -41,8 +41,9 @@ build_all() {
     cmake --build "$build" --parallel "$(nproc)"
 }
 
-# Qt-free suites plus tst_cli: the ones that run under the sanitizers.
-sanitized_tests=(tst_safetensors_reader tst_checkpoint tst_plan tst_engine tst_cli)
+# The Qt-free suites and the process-level CLI suites (their shardscope-cli children are
+# sanitized too): the ones that run under the sanitizers.
+sanitized_tests=(tst_safetensors_reader tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults)
 
 sanitize() {
     local asan="$root/build-asan" tsan="$root/build-tsan" supp="$root/tests/sanitizers"
