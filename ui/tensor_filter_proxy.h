@@ -6,6 +6,8 @@
 #include <QRegularExpression>
 #include <QSortFilterProxyModel>
 
+#include <vector>
+
 namespace shardscope {
 
 // Filters the tensor table by name (substring or regular expression) and by dtype, coverage
@@ -24,6 +26,9 @@ public:
     void setDTypeFilter(int dtype);
     void setStatusFilter(int status);
     void setTargetFilter(int target); // 0 = unassigned
+    // Only the source rows whose flag is set (the module tree's selection); empty: every row.
+    void setRowSubset(std::vector<bool> rows);
+    bool hasRowSubset() const { return !m_rows.empty(); }
 
 protected:
     bool filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const override;
@@ -33,6 +38,7 @@ private:
     QRegularExpression m_regex;
     bool m_regexMode = false;
     int m_dtype = Any, m_status = Any, m_target = Any;
+    std::vector<bool> m_rows;
 };
 
 } // namespace shardscope
