@@ -4,7 +4,10 @@
 // shardscope-bench: consolidation against the physical limit, a plain copy of the same shards.
 // Generates its workloads once into a cache, then alternates `cp -r` and `shardscope-cli
 // consolidate` with a warm page cache and reports medians, ratios, throughput and peak RSS.
+// The TREE workload times the module tree the desktop window builds for 100,000 tensors, in
+// memory, without files.
 
+#include "module_tree.h"
 #include "workloads.h"
 
 #include <algorithm>
@@ -91,10 +94,81 @@ uint64_t modelBytes(const fs::path& dir) {
     return sum;
 }
 
+// 100,000 tensors named as a large mixture-of-experts model names them:
+// model.layers.{0..N}.mlp.experts.{0..63}.{gate,up,down}_proj.weight and the like.
+std::vector<shardscope::TensorInfo> treeTensors(size_t count) {
+    using shardscope::TensorInfo;
+    std::vector<TensorInfo> out;
+    out.reserve(count);
+    auto add = [&](std::string fqn, shardscope::Shape shape) {
+        TensorInfo t;
+        t.fqn = std::move(fqn);
+        t.dtype = shardscope::DType::BF16;
+        t.bytes = shardscope::checkedNumel(shape).value_or(0) * 2;
+        t.shape = std::move(shape);
+        out.push_back(std::move(t));
+    };
+    add("model.embed_tokens.weight", {151936, 4096});
+    add("model.norm.weight", {4096});
+    add("lm_head.weight", {151936, 4096});
+    for (int l = 0; out.size() < count; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        for (const char* w : {"self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                              "self_attn.v_proj.weight", "self_attn.o_proj.weight"})
+            add(p + w, {4096, 4096});
+        add(p + "input_layernorm.weight", {4096});
+        add(p + "post_attention_layernorm.weight", {4096});
+        add(p + "mlp.gate.weight", {64, 4096});
+        for (int e = 0; e < 64; ++e)
+            for (const char* w : {"gate_proj", "up_proj", "down_proj"})
+                add(p + "mlp.experts." + std::to_string(e) + "." + w + ".weight", {1408, 4096});
+    }
+    out.resize(count);
+    std::sort(out.begin(), out.end(),
+              [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });
+    return out;
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Times buildModuleTree on the tensors above: the first build of the process on its own (its
+// memory is fresh, as when the window opens a checkpoint), then the median of `runs` more.
+std::string runTreeWorkload(int runs) {
+    constexpr size_t kTensors = 100000;
+    const auto tensors = treeTensors(kTensors);
+    auto start = std::chrono::steady_clock::now();
+    size_t nodes = shardscope::buildModuleTree(tensors).nodes.size();
+    const double first = secondsSince(start);
+    std::vector<Run> builds;
+    for (int r = 0; r < runs; ++r) {
+        start = std::chrono::steady_clock::now();
+        const shardscope::ModuleTree tree = shardscope::buildModuleTree(tensors);
+        Run run;
+        run.seconds = secondsSince(start);
+        nodes = tree.nodes.size();
+        builds.push_back(run);
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const Stats s = stats(builds);
+    std::printf("TREE  module tree of %zu tensors (%zu nodes): first build %.3f s, then %.3f s "
+                "median (%.3f-%.3f) over %d runs; budget 0.5 s; peak RSS %.0f MiB\n",
+                kTensors, nodes, first, s.median, s.min, s.max, runs,
+                double(usage.ru_maxrss) / 1024);
+    char row[256];
+    std::snprintf(row, sizeof row, "| TREE, %zu tensors | %.3f | %.3f (%.3f–%.3f) | %zu |\n",
+                  kTensors, first, s.median, s.min, s.max, nodes);
+    std::fflush(stdout);
+    return row;
+}
+
 void usage() {
     std::fputs(
         "usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
-        "                        [--cli PATH] [--threads N]\n",
+        "                        [--cli PATH] [--threads N]\n"
+        "  --only TREE times the module tree of 100,000 in-memory tensors (no files)\n",
         stderr);
 }
 
@@ -145,6 +219,18 @@ int main(int argc, char** argv) {
             return a == "--help" ? 0 : 2;
         }
     }
+    auto wanted = [&](const std::string& name) {
+        return only.empty() || ("," + only + ",").find("," + name + ",") != std::string::npos;
+    };
+    if (wanted("TREE")) {
+        const std::string row = runTreeWorkload(runs);
+        if (only == "TREE") {
+            std::printf("\n| workload | first build (s) | build, median (s) | nodes |\n"
+                        "|---|---|---|---|\n%s",
+                        row.c_str());
+            return 0;
+        }
+    }
     if (scratch.empty()) scratch = cache / "scratch";
     fs::create_directories(scratch);
 
@@ -156,8 +242,7 @@ int main(int argc, char** argv) {
         "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS |\n"
         "|---|---|---|---|---|---|\n";
     for (const Workload& w : workloads()) {
-        if (!only.empty() && ("," + only + ",").find("," + w.name + ",") == std::string::npos)
-            continue;
+        if (!wanted(w.name)) continue;
         // A forked child's peak RSS includes the parent's at fork time, so generation (which
         // holds chunk buffers) runs in a process of its own.
         if (!isGenerated(w, cache)) {

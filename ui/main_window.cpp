@@ -9,6 +9,8 @@
 #include "export_dialog.h"
 #include "files_model.h"
 #include "format_units.h"
+#include "module_tree_model.h"
+#include "module_tree_view.h"
 #include "output_files_model.h"
 #include "problems_model.h"
 #include "target_delegate.h"
@@ -133,6 +135,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_mainSplitter->setSizes({960, 480});
     setCentralWidget(m_mainSplitter);
     createDocks();
+    createModulesDock();
 
     m_statusLabel = new QLabel(tr("No checkpoint open"));
     m_scanProgress = new QProgressBar;
@@ -417,6 +420,35 @@ void MainWindow::createDocks() {
     m_viewMenu->addAction(m_problemsDock->toggleViewAction());
     m_viewMenu->addAction(m_outputsDock->toggleViewAction());
     m_viewMenu->addAction(m_filesDock->toggleViewAction());
+}
+
+// The module tree beside the table; selecting modules narrows the table to their tensors.
+void MainWindow::createModulesDock() {
+    auto* view = new ModuleTreeView(new ModuleTreeModel(&m_document, this), this);
+    auto* dock = new QDockWidget(tr("Modules"), this);
+    dock->setObjectName("modulesDock");
+    dock->setWidget(view);
+    addDockWidget(Qt::LeftDockWidgetArea, dock);
+    resizeDocks({dock}, {320}, Qt::Horizontal);
+    m_viewMenu->addAction(dock->toggleViewAction());
+    connect(view, &ModuleTreeView::tensorFilterChanged, this, [this](const std::vector<bool>& m) {
+        m_proxy->setRowSubset(m);
+        if (!m_table->selectionModel()->hasSelection() && m_proxy->rowCount() > 0) {
+            const QModelIndex current = m_table->currentIndex();
+            m_table->selectRow(current.isValid() ? current.row() : 0);
+        }
+        m_table->scrollTo(m_table->currentIndex());
+        updateStatus();
+    });
+    connect(view, &ModuleTreeView::tensorActivated, this, &MainWindow::selectTensor);
+    // A problem's tensor outside the selected modules: show every module again, then select it.
+    connect(m_problemView, &QTableView::activated, this, [this, view](const QModelIndex& index) {
+        const int tensor = index.data(ProblemsModel::TensorIndexRole).toInt();
+        const std::vector<bool>& mask = view->tensorMask();
+        if (tensor < 0 || size_t(tensor) >= mask.size() || mask[size_t(tensor)]) return;
+        view->clearSelection();
+        selectTensor(tensor);
+    });
 }
 
 void MainWindow::readSettings() {

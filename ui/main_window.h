@@ -82,6 +82,7 @@ private:
     QWidget* createFilterBar();
     QWidget* createDetails();
     void createDocks();
+    void createModulesDock();
     void readSettings();
     void writeSettings();
     void addRecent(const QString& directory);

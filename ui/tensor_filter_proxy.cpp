@@ -79,7 +79,15 @@ QString TensorFilterProxy::emptyText() const {
     return tr("No tensor matches the filter");
 }
 
+void TensorFilterProxy::setRowSubset(std::vector<bool> rows) {
+    if (rows == m_rows) return;
+    m_rows = std::move(rows);
+    invalidateRowsFilter();
+}
+
 bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const {
+    if (!m_rows.empty() && (size_t(sourceRow) >= m_rows.size() || !m_rows[size_t(sourceRow)]))
+        return false;
     const QModelIndex index = sourceModel()->index(sourceRow, 0, sourceParent);
     if (m_dtype != Any && index.data(TensorTableModel::DTypeRole).toInt() != m_dtype) return false;
     if (m_status != Any) {

@@ -41,6 +41,9 @@ public:
     void setDTypeFilter(int dtype);
     void setStatusFilter(int status);
     void setTargetFilter(int target); // 0 = unassigned
+    // Only the source rows whose flag is set (the module tree's selection); empty: every row.
+    void setRowSubset(std::vector<bool> rows);
+    bool hasRowSubset() const { return !m_rows.empty(); }
 
     // What an empty view should say: the source's own text, or that the filter hides every row.
     QString emptyText() const;
@@ -54,6 +57,7 @@ private:
     QRegularExpression m_regex;
     bool m_regexMode = false;
     int m_dtype = Any, m_status = Any, m_target = Any;
+    std::vector<bool> m_rows;
 };
 
 } // namespace shardscope
