@@ -42,6 +42,36 @@ QLabel* makeNote(const QString& text) {
 
 } // namespace
 
+bool isInsideDirectory(const QString& path, const QString& directory) {
+    if (path.isEmpty() || directory.isEmpty()) return false;
+    const QStringList inner = QDir::cleanPath(path).split('/');
+    QStringList outer = QDir::cleanPath(directory).split('/');
+    if (outer.size() > 1 && outer.back().isEmpty()) outer.removeLast(); // "/" splits to {"", ""}
+    if (outer.size() > inner.size()) return false;
+    for (qsizetype i = 0; i < outer.size(); ++i)
+        if (outer[i] != inner[i]) return false;
+    return true;
+}
+
+QString proposedOutputDirectory(const QString& shards, const QString& lastOutput,
+                                const QString& lastShards) {
+    const QString here = QDir::cleanPath(shards);
+    const QString fallback = here + "/consolidated";
+    if (lastOutput.isEmpty()) return fallback;
+    const QString last = QDir::cleanPath(lastOutput);
+    QString proposal;
+    if (lastShards.isEmpty() ? isInsideDirectory(last, here) : QDir::cleanPath(lastShards) == here)
+        proposal = last; // the same shards as last time
+    else if (!lastShards.isEmpty() && isInsideDirectory(last, lastShards))
+        proposal = QDir::cleanPath(here + "/" + QDir(lastShards).relativeFilePath(last));
+    else if (!lastShards.isEmpty())
+        proposal = QFileInfo(last).path() + "/" + QFileInfo(here).fileName() + "-consolidated";
+    else
+        return fallback; // an older setting without its shards: unknown whose export it was
+    if (proposal == here || !QFileInfo(proposal).dir().exists()) return fallback;
+    return proposal;
+}
+
 ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping mapping,
                            size_t unassigned, QWidget* parent)
     : QDialog(parent), m_checkpoint(std::move(checkpoint)), m_mapping(std::move(mapping)),
