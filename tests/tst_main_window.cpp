@@ -704,9 +704,8 @@ void TestMainWindow::titleMarksUnsavedEdits() {
     w.document()->undoStack()->setClean(); // what saving the mapping does
     QVERIFY(!w.isWindowModified());
     QTest::keyClick(&w, Qt::Key_Z, Qt::ControlModifier);
-    QVERIFY(w.isWindowModified());           // undoing past a save is an unsaved change again
-    onNextModal<QMessageBox>(
-        [](QMessageBox* box) { box->button(QMessageBox::Discard)->click(); });
+    QVERIFY(w.isWindowModified()); // undoing past a save is an unsaved change again
+    onNextModal<QMessageBox>([](QMessageBox* box) { box->button(QMessageBox::Discard)->click(); });
     const QString other = manyTensors(3);
     QVERIFY(openAndWait(w, other));
     QVERIFY(!w.isWindowModified()); // a new checkpoint starts clean
@@ -769,8 +768,10 @@ void TestMainWindow::chunkTableFitsAndStartsAtTheTop() {
         if (c != ChunkTableModel::FileColumn) QVERIFY2(fits(c), qPrintable(QString::number(c)));
     // The file column starts in view and is not squeezed to nothing.
     QCOMPARE(header->sectionViewportPosition(ChunkTableModel::FileColumn), 0);
+    // Wide enough for what tells the files apart: the icon and "shard-00001-…".
     QVERIFY(header->sectionSize(ChunkTableModel::FileColumn) >=
-            view->fontMetrics().horizontalAdvance("shard-00001"));
+            view->fontMetrics().horizontalAdvance(QString("shard-00001-") + QChar(0x2026)) +
+                view->style()->pixelMetric(QStyle::PM_SmallIconSize));
 
     // Scrolled down and right in one tensor; the next one starts at its top left.
     w.selectTensor(tensorIndex(w, "many"));

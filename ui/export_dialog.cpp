@@ -95,16 +95,18 @@ QWidget* ExportDialog::createSetupPage() {
     auto* page = new QWidget;
     auto* form = new QFormLayout;
     m_directory = new QLineEdit;
-    auto* browseButton = new QPushButton(tr("Browse…"));
+    auto* browseButton = new QPushButton(tr("B&rowse…"));
     browseButton->setAutoDefault(false); // Return means Export, not Browse
     auto* dirRow = new QHBoxLayout;
     dirRow->addWidget(m_directory);
     dirRow->addWidget(browseButton);
-    form->addRow(tr("Output directory:"), dirRow);
+    form->addRow(tr("&Output directory:"), dirRow);
+    if (auto* label = qobject_cast<QLabel*>(form->labelForField(dirRow)))
+        label->setBuddy(m_directory); // Alt+O goes to the directory field
     m_threads = new QSpinBox;
     m_threads->setRange(1, 64);
     m_threads->setValue(std::max(1, QThread::idealThreadCount()));
-    form->addRow(tr("Threads:"), m_threads);
+    form->addRow(tr("&Threads:"), m_threads);
     m_policy = new QComboBox;
     m_policy->addItem(tr("Stop: assign them first"));
     m_policy->addItem(tr("Put them in the last output file"));
@@ -124,7 +126,7 @@ QWidget* ExportDialog::createSetupPage() {
     pageLayout->addWidget(m_setupError);
     pageLayout->addStretch();
     auto* buttons = new QDialogButtonBox;
-    m_start = buttons->addButton(tr("Export"), QDialogButtonBox::AcceptRole);
+    m_start = buttons->addButton(tr("&Export"), QDialogButtonBox::AcceptRole);
     buttons->addButton(QDialogButtonBox::Cancel);
     pageLayout->addWidget(buttons);
     connect(browseButton, &QPushButton::clicked, this, &ExportDialog::browse);

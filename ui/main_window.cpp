@@ -68,6 +68,8 @@ QTableView* makeTable(QWidget* parent) {
     view->setAlternatingRowColors(true);
     view->setWordWrap(false);
     view->setTabKeyNavigation(false); // Tab moves to the next pane, arrows move between cells
+    // Which pane has the keyboard shows even when it is empty (Tab lands on it).
+    view->setStyleSheet("QTableView:focus { border: 1px solid palette(highlight); }");
     view->verticalHeader()->hide();
     view->verticalHeader()->setDefaultSectionSize(view->fontMetrics().height() + 8);
     view->horizontalHeader()->setHighlightSections(false);
@@ -108,6 +110,32 @@ QIcon editIcon(const QString& themeName, bool redo, const QPalette& palette) {
                        QIcon::Disabled);
     }
     return icon;
+}
+
+// Width of the column's texts cut just after the part that tells them apart ("shard-00003-…"),
+// plus what the cells add around the text (icon, margins): below this the column says nothing.
+int distinguishingWidth(const QAbstractItemView* view, int column) {
+    const QAbstractItemModel* model = view->model();
+    std::set<QString> names;
+    for (int row = 0; row < model->rowCount(); ++row)
+        names.insert(model->index(row, column).data().toString());
+    if (names.empty()) return 0;
+    qsizetype longest = 0, length = 1;
+    for (const QString& n : names)
+        longest = std::max(longest, n.size());
+    for (; length < longest; ++length) {
+        std::set<QString> prefixes;
+        for (const QString& n : names)
+            prefixes.insert(n.left(length));
+        if (prefixes.size() == names.size()) break;
+    }
+    const QFontMetrics fm = view->fontMetrics();
+    int text = 0, cut = 0;
+    for (const QString& n : names) {
+        text = std::max(text, fm.horizontalAdvance(n));
+        cut = std::max(cut, fm.horizontalAdvance(n.left(length + 1) + QChar(0x2026)));
+    }
+    return view->sizeHintForColumn(column) - text + std::min(cut, text);
 }
 
 // The platform's keys for a standard action, plus `extra` where the platform lacks it, each once.
@@ -321,8 +349,12 @@ QWidget* MainWindow::createFilterBar() {
     m_dtypeFilter = new QComboBox;
     m_statusFilter = new QComboBox;
     m_targetFilter = new QComboBox;
-    for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_targetFilter})
+    for (QComboBox* c : {m_dtypeFilter, m_statusFilter})
         c->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    // Output file names are long: the closed combo keeps a modest width, the list shows them whole.
+    m_targetFilter->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_targetFilter->setMinimumContentsLength(16);
+    m_filter->setMinimumWidth(m_filter->fontMetrics().averageCharWidth() * 20);
     m_statusFilter->addItem(tr("Any coverage"), TensorFilterProxy::Any);
     m_statusFilter->addItem(tr("Problems only"), TensorFilterProxy::AnyProblem);
     for (auto s : {CoverageStatus::Complete, CoverageStatus::Gap, CoverageStatus::Overlap,
@@ -450,6 +482,9 @@ QWidget* MainWindow::createDetails() {
     big.setBold(true);
     big.setPointSizeF(big.pointSizeF() * 1.15);
     m_detailTitle->setFont(big);
+    // A long name is elided, not allowed to widen the pane (the splitter would jump per row).
+    m_detailTitle->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_detailTitle->installEventFilter(this);
     m_detailFacts = new QLabel;
     m_detailFacts->setWordWrap(true);
     m_detailFacts->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -712,6 +747,8 @@ void MainWindow::updateFilterChoices() {
         m_targetFilter->addItem(TensorTableModel::targetName(i, count), i);
     m_targetFilter->addItem(tr("(unassigned)"), 0);
     m_targetFilter->setCurrentIndex(std::max(0, m_targetFilter->findData(target)));
+    m_targetFilter->view()->setMinimumWidth(
+        static_cast<QAbstractItemView*>(m_targetFilter->view())->sizeHintForColumn(0) + 24);
 }
 
 void MainWindow::updateWindowTitle() {
@@ -815,7 +852,7 @@ void MainWindow::updateDetails() {
 void MainWindow::clearDetails() {
     const bool open = m_document.isOpen();
     m_detailTensor = -1;
-    m_detailTitle->setText(open ? tr("No tensor selected") : tr("No checkpoint open"));
+    setDetailTitle(open ? tr("No tensor selected") : tr("No checkpoint open"));
     m_detailFacts->setText(open ? QString()
                                 : tr("Open a shard directory with Ctrl+O, or drop a folder here."));
     m_chunks->setTensor(nullptr, -1);
@@ -828,7 +865,7 @@ void MainWindow::showTensorDetails(int tensor) {
     auto ckpt = m_document.checkpoint();
     const bool sameTensor = tensor == m_detailTensor;
     m_detailTensor = tensor;
-    m_detailTitle->setText(QString::fromStdString(ckpt->tensors[size_t(tensor)].fqn));
+    setDetailTitle(QString::fromStdString(ckpt->tensors[size_t(tensor)].fqn));
     m_detailFacts->setText(detailFacts(tensor));
     m_chunks->setTensor(ckpt, tensor);
     fitChunkColumns();
@@ -874,7 +911,19 @@ QString MainWindow::detailFacts(int tensor) const {
 QString MainWindow::detailText() const {
     QTextDocument doc;
     doc.setHtml(m_detailFacts->text());
-    return m_detailTitle->text() + "\n" + doc.toPlainText();
+    return m_detailTitleText + "\n" + doc.toPlainText();
+}
+
+void MainWindow::setDetailTitle(const QString& title) {
+    m_detailTitleText = title;
+    elideDetailTitle();
+}
+
+void MainWindow::elideDetailTitle() {
+    const QString shown = m_detailTitle->fontMetrics().elidedText(
+        m_detailTitleText, Qt::ElideMiddle, std::max(40, m_detailTitle->width()));
+    m_detailTitle->setText(shown);
+    m_detailTitle->setToolTip(shown == m_detailTitleText ? QString() : m_detailTitleText);
 }
 
 void MainWindow::fitChunkColumns() {
@@ -891,7 +940,8 @@ void MainWindow::fitChunkColumns() {
         header->resizeSection(c, contentWidth(c));
         others += header->sectionSize(c);
     }
-    const int minimum = m_chunkView->fontMetrics().horizontalAdvance(QString(14, QChar('m')));
+    const int minimum = std::max(m_chunkView->fontMetrics().averageCharWidth() * 8,
+                                 distinguishingWidth(view, ChunkTableModel::FileColumn));
     const int room = m_chunkView->viewport()->width() - others;
     header->resizeSection(
         ChunkTableModel::FileColumn,
@@ -1130,6 +1180,7 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
         return true;
     }
     if (watched == m_chunkView && event->type() == QEvent::Resize) fitChunkColumns();
+    if (watched == m_detailTitle && event->type() == QEvent::Resize) elideDetailTitle();
     // X11 line edits claim Ctrl+E (end of line); in ShardScope it is Export everywhere.
     if (watched == m_filter && event->type() == QEvent::ShortcutOverride) {
         auto* key = static_cast<QKeyEvent*>(event);

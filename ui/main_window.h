@@ -22,7 +22,6 @@ class QSpinBox;
 class QSplitter;
 class QTableView;
 class QTimer;
-class QToolBar;
 
 namespace shardscope {
 
@@ -107,6 +106,8 @@ private:
     void clearDetails();
     void refreshDetailFacts(); // after a mapping change: same tensor, new output file
     QString detailFacts(int tensor) const;
+    void setDetailTitle(const QString& title);
+    void elideDetailTitle();
     void fitChunkColumns();
     void updateStatus();
     void updateFilterChoices();
@@ -157,6 +158,7 @@ private:
     QDockWidget* m_problemsDock = nullptr;
     QDockWidget* m_outputsDock = nullptr;
     int m_detailTensor = -1;
+    QString m_detailTitleText; // in full; the label shows it elided to its width
 
     QLineEdit* m_filter = nullptr;
     QCheckBox* m_regex = nullptr;
