@@ -3,6 +3,7 @@
 
 #include "checkpoint.h"
 #include "chunk_table_model.h"
+#include "demo.h"
 #include "export_dialog.h"
 #include "export_worker.h"
 #include "main_window.h"
@@ -14,14 +15,25 @@
 #include "verify.h"
 
 #include <QAbstractButton>
+#include <QAction>
 #include <QApplication>
+#include <QComboBox>
 #include <QCryptographicHash>
+#include <QDragEnterEvent>
 #include <QElapsedTimer>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLineEdit>
+#include <QMenu>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QProcess>
 #include <QProgressBar>
+#include <QRegularExpression>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTableView>
@@ -29,9 +41,13 @@
 #include <QTest>
 #include <QThreadPool>
 #include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
+#include <QUndoStack>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 using namespace shardscope;
 using namespace testing;
@@ -74,6 +90,34 @@ void answerNextQuestion(QMessageBox::StandardButton button, int attempts = 500) 
     });
 }
 
+// Runs `act` on the next modal dialog of type T once it shows (QInputDialog, QMessageBox).
+template <typename T> void onNextModal(std::function<void(T*)> act, int attempts = 500) {
+    QTimer::singleShot(10, [=] {
+        if (auto* dialog = qobject_cast<T*>(QApplication::activeModalWidget()))
+            act(dialog);
+        else if (attempts > 0)
+            onNextModal<T>(act, attempts - 1);
+    });
+}
+
+// Records the texts of the next popup menu once it shows, then closes it.
+void recordNextPopup(QStringList* texts, int attempts = 500) {
+    QTimer::singleShot(10, [=] {
+        if (auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget())) {
+            for (QAction* a : menu->actions())
+                *texts << (a->menu() ? a->menu()->title() : a->text());
+            menu->close();
+        } else if (attempts > 0) {
+            recordNextPopup(texts, attempts - 1);
+        }
+    });
+}
+
+int tensorIndex(const MainWindow& w, const std::string& fqn) {
+    auto ckpt = const_cast<MainWindow&>(w).document()->checkpoint();
+    return int(ckpt->find(fqn) - ckpt->tensors.data());
+}
+
 ExportOutcome outcomeOf(const QSignalSpy& finished) {
     return finished.at(0).at(0).value<ExportOutcome>();
 }
@@ -105,6 +149,21 @@ private slots:
     void newScanSupersedesTheRunningOne();
     void escapeWhileComparingReplicasDiscardsTheScan();
     void closingDuringAnExportReturnsPromptly();
+    void undoAndRedoKeys();
+    void detailsFollowEveryMappingChange();
+    void titleMarksUnsavedEdits();
+    void undoToolBarNamesTheEdit();
+    void chunkTableFitsAndStartsAtTheTop();
+    void filterKeepsOrClearsTheSelection();
+    void sortingKeepsTheSelectedRowInView();
+    void tabMovesBetweenPanes();
+    void contextMenuFromTheKeyboard();
+    void unsavedPromptHasMnemonics();
+    void outputDirectoryComparesPathComponents();
+    void exportProposesTheLastOutputDirectory();
+    void demoLivesInOneApplicationFolder();
+    void badMappingFileSaysWhereItIsWrong();
+    void droppingAFolderOpensIt();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -122,6 +181,34 @@ private:
     void exportWithCore(const Checkpoint& ckpt, const QString& out) {
         consolidate(ckpt, makePlan(ckpt, defaultMapping(ckpt), UnmappedPolicy::Error),
                     out.toStdString(), {});
+    }
+    // The demo checkpoint (46 tensors, 4 ranks, 3 output files) in a directory of the test's own.
+    QString demo() {
+        const QString dir = m_tmp->filePath("demo");
+        if (!QFileInfo::exists(dir)) writeDemoCheckpoint(dir.toStdString());
+        return dir;
+    }
+    // n one-dimensional tensors t000.., each bigger than the last, over 2 ranks.
+    QString manyTensors(int n) {
+        const fs::path dir = m_tmp->filePath("many").toStdString();
+        std::vector<SplitTensor> tensors;
+        for (int i = 0; i < n; ++i) {
+            char name[16];
+            std::snprintf(name, sizeof name, "t%03d", i);
+            const Dims shape{uint64_t(2 * (i + 1))};
+            tensors.push_back({name, "U8", shape, splitDim(shape, 0, 2)});
+        }
+        writeCheckpoint(dir, tensors, 2);
+        return QString::fromStdString(dir.string());
+    }
+    // A shown, active window with `dir` open and `fqn` selected.
+    void openShown(MainWindow& w, const QString& dir, const std::string& fqn = {}) {
+        w.resize(1024, 700);
+        w.show();
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        QVERIFY(openAndWait(w, dir));
+        if (!fqn.empty()) w.selectTensor(tensorIndex(w, fqn));
     }
     bool openAndWait(MainWindow& w, const QString& dir) {
         QSignalSpy opened(&w, &MainWindow::checkpointOpened);
@@ -519,6 +606,449 @@ void TestMainWindow::closingDuringAnExportReturnsPromptly() {
         QCOMPARE(dialog->resultText(), expectedFailureText(outcome));
         QVERIFY(!QFileInfo::exists(out));
     }
+}
+
+void TestMainWindow::undoAndRedoKeys() {
+    QTest::failOnWarning(QRegularExpression("Ambiguous shortcut"));
+    MainWindow w;
+    openShown(w, demo(), "lm_head.weight");
+    QUndoStack* stack = w.document()->undoStack();
+    w.assignSelectionTo(w.document()->fileCount() + 1);
+    QCOMPARE(stack->index(), 1);
+    QTest::keyClick(&w, Qt::Key_Z, Qt::ControlModifier);
+    QCOMPARE(stack->index(), 0);
+    QTest::keyClick(&w, Qt::Key_Z, Qt::ControlModifier | Qt::ShiftModifier);
+    QCOMPARE(stack->index(), 1);
+    QTest::keyClick(&w, Qt::Key_Z, Qt::ControlModifier);
+    QCOMPARE(stack->index(), 0);
+    QTest::keyClick(&w, Qt::Key_Y, Qt::ControlModifier);
+    QCOMPARE(stack->index(), 1);
+    // The same keys while the tensor table has the focus.
+    w.tensorView()->setFocus();
+    QTest::keyClick(w.tensorView(), Qt::Key_Z, Qt::ControlModifier);
+    QCOMPARE(stack->index(), 0);
+    QTest::keyClick(w.tensorView(), Qt::Key_Y, Qt::ControlModifier);
+    QCOMPARE(stack->index(), 1);
+}
+
+void TestMainWindow::detailsFollowEveryMappingChange() {
+    MainWindow w;
+    openShown(w, demo(), "lm_head.weight");
+    const int lmHead = tensorIndex(w, "lm_head.weight");
+    QCOMPARE(w.detailTensor(), lmHead);
+    auto output = [&w] {
+        const QString text = w.detailText();
+        const qsizetype at = text.indexOf("Output: ");
+        return at < 0 ? QString() : text.mid(at + 8).section('\n', 0, 0);
+    };
+    QCOMPARE(output(), QString("model-00003-of-00003.safetensors"));
+
+    // In place, as the Output file cell's editor commits.
+    const QModelIndex cell = w.tensorProxy()->mapFromSource(
+        w.tensorModel()->index(lmHead, TensorTableModel::TargetColumn));
+    QVERIFY(w.tensorProxy()->setData(cell, 2, Qt::EditRole));
+    QCOMPARE(output(), QString("model-00002-of-00003.safetensors"));
+
+    // Ctrl+T: the assign dialog, answered with the first file.
+    bool asked = false;
+    onNextModal<QInputDialog>([&](QInputDialog* d) {
+        asked = true;
+        d->setTextValue(d->comboBoxItems().value(0));
+        d->accept();
+    });
+    QTest::keyClick(&w, Qt::Key_T, Qt::ControlModifier);
+    QVERIFY(asked);
+    w.activateWindow(); // offscreen does not hand activation back when a dialog closes
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    QCOMPARE(output(), QString("model-00001-of-00003.safetensors"));
+
+    QTest::keyClick(&w, Qt::Key_N, Qt::ControlModifier); // a new file
+    QCOMPARE(output(), QString("model-00004-of-00004.safetensors"));
+
+    // Ctrl+G: group by a size that holds everything in one file.
+    asked = false;
+    onNextModal<QInputDialog>([&](QInputDialog* d) {
+        asked = true;
+        d->setDoubleValue(1000);
+        d->accept();
+    });
+    QTest::keyClick(&w, Qt::Key_G, Qt::ControlModifier);
+    QVERIFY(asked);
+    w.activateWindow(); // offscreen does not hand activation back when a dialog closes
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    QCOMPARE(output(), QString("model-00001-of-00001.safetensors"));
+
+    const QString mapping = m_tmp->filePath("mapping.json");
+    std::ofstream(mapping.toStdString()) << R"({"lm_head.weight": 2, "model.norm.weight": 1})";
+    QVERIFY(w.loadMappingFile(mapping));
+    QCOMPARE(output(), QString("model-00002-of-00002.safetensors"));
+
+    QTest::keyClick(&w, Qt::Key_Z, Qt::ControlModifier); // undo the load
+    QCOMPARE(output(), QString("model-00001-of-00001.safetensors"));
+    QTest::keyClick(&w, Qt::Key_Y, Qt::ControlModifier); // and redo it
+    QCOMPARE(output(), QString("model-00002-of-00002.safetensors"));
+    QCOMPARE(w.detailTensor(), lmHead); // still the same tensor throughout
+}
+
+void TestMainWindow::titleMarksUnsavedEdits() {
+    MainWindow w;
+    openShown(w, demo(), "lm_head.weight");
+    QVERIFY(w.windowTitle().contains("[*]"));
+    QVERIFY(!w.isWindowModified());
+    w.assignSelectionTo(1);
+    QVERIFY(w.isWindowModified());
+    QTest::keyClick(&w, Qt::Key_Z, Qt::ControlModifier);
+    QVERIFY(!w.isWindowModified()); // back at the saved state
+    QTest::keyClick(&w, Qt::Key_Y, Qt::ControlModifier);
+    QVERIFY(w.isWindowModified());
+    w.document()->undoStack()->setClean(); // what saving the mapping does
+    QVERIFY(!w.isWindowModified());
+    QTest::keyClick(&w, Qt::Key_Z, Qt::ControlModifier);
+    QVERIFY(w.isWindowModified()); // undoing past a save is an unsaved change again
+    onNextModal<QMessageBox>([](QMessageBox* box) { box->button(QMessageBox::Discard)->click(); });
+    const QString other = manyTensors(3);
+    QVERIFY(openAndWait(w, other));
+    QVERIFY(!w.isWindowModified()); // a new checkpoint starts clean
+    QCOMPARE(w.windowTitle(), other + "[*] — ShardScope");
+}
+
+void TestMainWindow::undoToolBarNamesTheEdit() {
+    MainWindow w;
+    openShown(w, demo(), "lm_head.weight");
+    auto* undo = w.findChild<QAction*>("undoToolAction");
+    auto* redo = w.findChild<QAction*>("redoToolAction");
+    QVERIFY(undo && redo);
+    QCOMPARE(undo->text(), QString("Undo"));
+    QCOMPARE(redo->text(), QString("Redo"));
+    QVERIFY(!undo->icon().isNull());
+    QVERIFY(!redo->icon().isNull());
+    QVERIFY(!undo->isEnabled());
+    QCOMPARE(undo->toolTip(), QString("Nothing to undo"));
+    w.assignSelectionTo(w.document()->fileCount() + 1);
+    QVERIFY(undo->isEnabled());
+    QVERIFY2(undo->toolTip().startsWith("Undo \"Assign lm_head.weight to file 4\" ("),
+             qPrintable(undo->toolTip()));
+    undo->trigger();
+    QCOMPARE(w.document()->undoStack()->index(), 0);
+    QVERIFY2(redo->toolTip().startsWith("Redo \"Assign lm_head.weight to file 4\" ("),
+             qPrintable(redo->toolTip()));
+    QVERIFY(redo->shortcuts().isEmpty()); // the keys belong to the Edit menu's actions only
+    // On the toolbar with its text beside the icon.
+    auto* bar = w.findChild<QToolBar*>("mainToolBar");
+    auto* button = qobject_cast<QToolButton*>(bar->widgetForAction(undo));
+    QVERIFY(button);
+    QCOMPARE(button->toolButtonStyle(), Qt::ToolButtonTextBesideIcon);
+}
+
+void TestMainWindow::chunkTableFitsAndStartsAtTheTop() {
+    const fs::path dir = m_tmp->filePath("chunks").toStdString();
+    std::vector<std::pair<Dims, Dims>> many = splitDim({64}, 0, 32);
+    writeCheckpoint(dir,
+                    {{"many", "U8", {64}, many},
+                     {"replicated", "U8", {8}, {{{0}, {8}}, {{0}, {8}}}},
+                     {"small", "U8", {8}, splitDim({8}, 0, 2)}},
+                    32); // one chunk per rank and tensor
+    MainWindow w;
+    openShown(w, QString::fromStdString(dir.string()), "replicated");
+    auto* view = w.findChild<QTableView*>("chunkTable");
+    QVERIFY(view);
+    QHeaderView* header = view->horizontalHeader();
+    auto fits = [view, header](int c) {
+        const int content = std::max(static_cast<QAbstractItemView*>(view)->sizeHintForColumn(c),
+                                     header->sectionSizeHint(c));
+        return header->sectionSize(c) >= content;
+    };
+    QCOMPARE(w.chunkModel()->rowCount(), 2);
+    QVERIFY(w.chunkModel()
+                ->index(1, ChunkTableModel::NoteColumn)
+                .data()
+                .toString()
+                .startsWith("replica"));
+    for (int c = 0; c < header->count(); ++c)
+        if (c != ChunkTableModel::FileColumn) QVERIFY2(fits(c), qPrintable(QString::number(c)));
+    // The file column starts in view and is not squeezed to nothing.
+    QCOMPARE(header->sectionViewportPosition(ChunkTableModel::FileColumn), 0);
+    // Wide enough for what tells the files apart: the icon and "shard-00001-…".
+    QVERIFY(header->sectionSize(ChunkTableModel::FileColumn) >=
+            view->fontMetrics().horizontalAdvance(QString("shard-00001-") + QChar(0x2026)) +
+                view->style()->pixelMetric(QStyle::PM_SmallIconSize));
+
+    // Scrolled down and right in one tensor; the next one starts at its top left.
+    w.selectTensor(tensorIndex(w, "many"));
+    QCOMPARE(w.chunkModel()->rowCount(), 32);
+    QTRY_VERIFY(view->verticalScrollBar()->maximum() > 0);
+    view->verticalScrollBar()->setValue(view->verticalScrollBar()->maximum());
+    view->horizontalScrollBar()->setValue(view->horizontalScrollBar()->maximum());
+    w.selectTensor(tensorIndex(w, "small"));
+    QCOMPARE(view->verticalScrollBar()->value(), 0);
+    QCOMPARE(view->horizontalScrollBar()->value(), 0);
+}
+
+void TestMainWindow::filterKeepsOrClearsTheSelection() {
+    MainWindow w;
+    openShown(w, manyTensors(45), "t015");
+    const int t15 = tensorIndex(w, "t015");
+    auto* filter = w.findChild<QLineEdit*>("tensorFilter");
+    QVERIFY(filter);
+    filter->setText("t01"); // still shown: stays selected and in the details
+    QTRY_COMPARE(w.tensorProxy()->rowCount(), 10);
+    QCOMPARE(w.selectedTensors(), std::vector<size_t>{size_t(t15)});
+    QCOMPARE(w.detailTensor(), t15);
+    QVERIFY(w.tensorView()->selectionModel()->currentIndex().isValid());
+
+    filter->setText("t04"); // filtered out: nothing highlighted, so no details either
+    QTRY_COMPARE(w.tensorProxy()->rowCount(), 5);
+    QVERIFY(w.selectedTensors().empty());
+    QCOMPARE(w.detailTensor(), -1);
+    QVERIFY(w.detailText().startsWith("No tensor selected"));
+    QVERIFY(!w.tensorView()->selectionModel()->currentIndex().isValid());
+
+    // The same through a combo: only rows of a dtype the checkpoint lacks would empty it, so
+    // pick a file filter that keeps the row, then one that hides it.
+    filter->clear();
+    QTRY_COMPARE(w.tensorProxy()->rowCount(), 45);
+    w.selectTensor(t15);
+    w.document()->assign({size_t(t15)}, 2);
+    auto combos = w.findChildren<QComboBox*>();
+    QComboBox* target = nullptr;
+    for (QComboBox* c : combos)
+        if (c->itemText(0) == "Any output file") target = c;
+    QVERIFY(target);
+    target->setCurrentIndex(target->findData(2));
+    QCOMPARE(w.detailTensor(), t15);
+    QCOMPARE(w.selectedTensors(), std::vector<size_t>{size_t(t15)});
+    target->setCurrentIndex(target->findData(1));
+    QCOMPARE(w.detailTensor(), -1);
+    QVERIFY(w.selectedTensors().empty());
+
+    // An edit that moves the row out of a target filter clears the details too.
+    target->setCurrentIndex(0);
+    w.selectTensor(t15);
+    target->setCurrentIndex(target->findData(2));
+    QCOMPARE(w.detailTensor(), t15);
+    w.assignSelectionTo(1);
+    QCOMPARE(w.tensorProxy()->rowCount(), 0);
+    QCOMPARE(w.detailTensor(), -1);
+}
+
+void TestMainWindow::sortingKeepsTheSelectedRowInView() {
+    MainWindow w;
+    openShown(w, manyTensors(200), "t000");
+    QTableView* view = w.tensorView();
+    auto inView = [view] {
+        const QModelIndex current = view->selectionModel()->currentIndex();
+        return current.isValid() && view->viewport()->rect().contains(view->visualRect(current));
+    };
+    QVERIFY(inView());
+    view->sortByColumn(TensorTableModel::SizeColumn, Qt::DescendingOrder); // t000 is smallest
+    QCOMPARE(w.selectedTensors(), std::vector<size_t>{size_t(tensorIndex(w, "t000"))});
+    QCOMPARE(view->selectionModel()->currentIndex().row(), 199);
+    QVERIFY(inView());
+    view->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
+    QCOMPARE(view->selectionModel()->currentIndex().row(), 0);
+    QVERIFY(inView());
+}
+
+void TestMainWindow::tabMovesBetweenPanes() {
+    MainWindow w;
+    openShown(w, demo(), "lm_head.weight");
+    QTableView* table = w.tensorView();
+    QVERIFY(!table->tabKeyNavigation());
+    table->setFocus();
+    QTRY_VERIFY(table->hasFocus());
+    const int row = table->selectionModel()->currentIndex().row();
+    QTest::keyClick(table, Qt::Key_Tab);
+    QWidget* next = QApplication::focusWidget();
+    QVERIFY(next != table);
+    QVERIFY2(next == w.findChild<QTableView*>("chunkTable") || qobject_cast<QSpinBox*>(next),
+             next ? next->metaObject()->className() : "none");
+    QCOMPARE(table->selectionModel()->currentIndex().row(), row); // Tab did not move the cell
+    QTest::keyClick(next, Qt::Key_Backtab, Qt::ShiftModifier);
+    QCOMPARE(QApplication::focusWidget(), table);
+    QTest::keyClick(table, Qt::Key_Backtab, Qt::ShiftModifier); // back to the filter bar
+    QVERIFY(qobject_cast<QComboBox*>(QApplication::focusWidget()));
+    // From the chunks on to the problems and output files docks.
+    w.findChild<QTableView*>("chunkTable")->setFocus();
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+    QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("problemTable"));
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+    QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("outputTable"));
+}
+
+void TestMainWindow::contextMenuFromTheKeyboard() {
+    MainWindow w;
+    openShown(w, demo(), "lm_head.weight");
+    QTableView* table = w.tensorView();
+    table->setFocus();
+    QTRY_VERIFY(table->hasFocus());
+    for (auto [key, modifiers] :
+         {std::pair{Qt::Key_F10, Qt::ShiftModifier}, std::pair{Qt::Key_Menu, Qt::NoModifier}}) {
+        QStringList texts;
+        recordNextPopup(&texts);
+        QTest::keyClick(table, key, modifiers);
+        QVERIFY2(texts.join('|').contains("Assign 1 Tensor"), qPrintable(texts.join('|')));
+        QVERIFY(texts.contains("Copy Name"));
+    }
+}
+
+void TestMainWindow::unsavedPromptHasMnemonics() {
+    MainWindow w;
+    openShown(w, demo(), "lm_head.weight");
+    w.assignSelectionTo(1);
+    // Presses Alt+<key> on the prompt; clicks `fallback` if the key did not close it, so a
+    // failure cannot leave the modal prompt open.
+    auto pressOnPrompt = [](Qt::Key key, QMessageBox::StandardButton fallback, bool* closed,
+                            QStringList* buttons) {
+        onNextModal<QMessageBox>([=](QMessageBox* box) {
+            for (QAbstractButton* b : box->buttons())
+                *buttons << b->text();
+            QApplication::setActiveWindow(box); // offscreen does not activate it by itself
+            QTest::keyClick(box, key, Qt::AltModifier);
+            *closed = QTest::qWaitFor([box] { return !box->isVisible(); }, 2000); // animateClick
+            if (!*closed) box->button(fallback)->click();
+        });
+    };
+    QStringList buttons;
+    bool closed = false;
+    pressOnPrompt(Qt::Key_D, QMessageBox::Discard, &closed, &buttons);
+    const QString other = manyTensors(3);
+    QVERIFY(openAndWait(w, other));
+    QVERIFY2(buttons.contains("&Save…") && buttons.contains("&Discard") &&
+                 buttons.contains("&Cancel"),
+             qPrintable(buttons.join(", ")));
+    QVERIFY2(closed, "Alt+D did not discard");
+    QCOMPARE(w.directory(), other);
+
+    // Alt+C cancels: the checkpoint and its edit stay.
+    w.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    w.selectTensor(0);
+    w.assignSelectionTo(2);
+    closed = false;
+    pressOnPrompt(Qt::Key_C, QMessageBox::Cancel, &closed, &buttons);
+    QSignalSpy scanned(w.scanWorker(), &ScanWorker::finished);
+    w.openDirectory(demo());
+    QVERIFY2(closed, "Alt+C did not cancel");
+    QVERIFY(!scanned.wait(300));
+    QCOMPARE(w.directory(), other);
+    QVERIFY(w.isWindowModified());
+}
+
+void TestMainWindow::outputDirectoryComparesPathComponents() {
+    QVERIFY(!isInsideDirectory("/data/ckpt2/out", "/data/ckpt")); // was a string prefix
+    QVERIFY(!isInsideDirectory("/data/ckpt2", "/data/ckpt"));
+    QVERIFY(isInsideDirectory("/data/ckpt/out", "/data/ckpt"));
+    QVERIFY(isInsideDirectory("/data/ckpt/out", "/data/ckpt/"));
+    QVERIFY(isInsideDirectory("/data/ckpt", "/data/ckpt"));
+    QVERIFY(isInsideDirectory("/data/./ckpt//out/", "/data/ckpt"));
+    QVERIFY(!isInsideDirectory("/data/ckpt/../ckpt2/out", "/data/ckpt"));
+    QVERIFY(isInsideDirectory("/data", "/"));
+    QVERIFY(!isInsideDirectory("", "/data"));
+
+    const QString root = m_tmp->path();
+    QVERIFY(QDir(root).mkpath("ckpt/out") && QDir(root).mkpath("ckpt2/out") &&
+            QDir(root).mkpath("exports"));
+    const QString ckpt = root + "/ckpt", ckpt2 = root + "/ckpt2";
+    QCOMPARE(proposedOutputDirectory(ckpt, "", ""), ckpt + "/consolidated");
+    // An older setting without its shards: only used when inside these shards, by components.
+    QCOMPARE(proposedOutputDirectory(ckpt, ckpt2 + "/out", ""), ckpt + "/consolidated");
+    QCOMPARE(proposedOutputDirectory(ckpt, ckpt + "/out", ""), ckpt + "/out");
+    // The same shards: the same place, wherever it is.
+    QCOMPARE(proposedOutputDirectory(ckpt, root + "/exports/llama", ckpt), root + "/exports/llama");
+    QCOMPARE(proposedOutputDirectory(ckpt + "/", root + "/exports/llama/", ckpt),
+             root + "/exports/llama");
+    // Other shards: the same place relative to them, or beside the last export.
+    QCOMPARE(proposedOutputDirectory(ckpt, ckpt2 + "/out", ckpt2), ckpt + "/out");
+    QCOMPARE(proposedOutputDirectory(ckpt2, root + "/exports/llama", ckpt),
+             root + "/exports/ckpt2-consolidated");
+    // A last export whose parent is gone: the default.
+    QCOMPARE(proposedOutputDirectory(ckpt, root + "/gone/out", ckpt), ckpt + "/consolidated");
+}
+
+void TestMainWindow::exportProposesTheLastOutputDirectory() {
+    const fs::path dir = m_tmp->filePath("small").toStdString();
+    writeCheckpoint(dir, {{"w", "U8", {64}, splitDim({64}, 0, 2)}}, 2);
+    const QString shards = QString::fromStdString(dir.string());
+    const QString out = m_tmp->filePath("exports/first");
+    QVERIFY(QDir().mkpath(m_tmp->filePath("exports")));
+    {
+        MainWindow w;
+        QVERIFY(openAndWait(w, shards));
+        ExportDialog* dialog = w.showExportDialog();
+        QVERIFY(dialog);
+        QCOMPARE(dialog->outputDirectory(), shards + "/consolidated"); // nothing stored yet
+        dialog->setOutputDirectory(out);
+        QSignalSpy finished(dialog, &ExportDialog::exportFinished);
+        QVERIFY(dialog->startExport());
+        QVERIFY(finished.wait(30000));
+        QVERIFY(outcomeOf(finished).ok);
+        dialog->close();
+    }
+    MainWindow again; // reads the settings the export stored
+    QVERIFY(openAndWait(again, shards));
+    ExportDialog* dialog = again.showExportDialog();
+    QVERIFY(dialog);
+    QCOMPARE(dialog->outputDirectory(), out);
+    dialog->close();
+    QTRY_VERIFY(!again.findChild<ExportDialog*>());
+    const fs::path other = m_tmp->filePath("other").toStdString();
+    writeCheckpoint(other, {{"v", "U8", {8}, splitDim({8}, 0, 2)}}, 2);
+    QVERIFY(openAndWait(again, QString::fromStdString(other.string())));
+    dialog = again.showExportDialog();
+    QVERIFY(dialog);
+    QCOMPARE(dialog->outputDirectory(), m_tmp->filePath("exports/other-consolidated"));
+    dialog->close();
+}
+
+void TestMainWindow::demoLivesInOneApplicationFolder() {
+    const QString demo = MainWindow::demoDirectory();
+    QVERIFY2(demo.endsWith("/ShardScopeTest/demo-checkpoint"), qPrintable(demo));
+    QVERIFY2(!demo.contains("ShardScopeTest/ShardScopeTest"), qPrintable(demo));
+}
+
+void TestMainWindow::badMappingFileSaysWhereItIsWrong() {
+    MainWindow w;
+    openShown(w, demo());
+    const QString file = m_tmp->filePath("bad.json");
+    std::ofstream(file.toStdString())
+        << "{\n  \"lm_head.weight\": 2,\n  \"model.norm.weight\": }\n";
+    QVERIFY(!w.loadMappingFile(file));
+    QCOMPARE(w.document()->undoStack()->count(), 0); // nothing applied
+    QMessageBox* box = nullptr;
+    QTRY_VERIFY((box = w.findChild<QMessageBox*>()));
+    const QString text = box->text();
+    QVERIFY2(text.contains("line 3, column"), qPrintable(text));
+    QVERIFY2(text.contains("bad.json"), qPrintable(text));
+    QVERIFY2(!text.contains("json.exception") && !text.contains("parse_error"), qPrintable(text));
+    box->close();
+}
+
+void TestMainWindow::droppingAFolderOpensIt() {
+    const fs::path dir = m_tmp->filePath("dropped").toStdString();
+    writeCheckpoint(dir, {{"w", "U8", {8}, splitDim({8}, 0, 2)}}, 2);
+    const QString folder = QString::fromStdString(dir.string());
+    MainWindow w;
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+
+    QMimeData file; // a shard file, not a folder: refused
+    file.setUrls({QUrl::fromLocalFile(folder + "/shard-00001-model-00001-of-00001.safetensors")});
+    QDragEnterEvent refused(QPoint(20, 20), Qt::CopyAction, &file, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &refused);
+    QVERIFY(!refused.isAccepted());
+
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(folder)});
+    QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &enter);
+    QVERIFY(enter.isAccepted());
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &drop);
+    QVERIFY(drop.isAccepted());
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(w.directory(), folder);
+    QCOMPARE(w.tensorModel()->rowCount(), 1);
 }
 
 QTEST_MAIN(TestMainWindow)

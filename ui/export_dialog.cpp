@@ -42,6 +42,36 @@ QLabel* makeNote(const QString& text) {
 
 } // namespace
 
+bool isInsideDirectory(const QString& path, const QString& directory) {
+    if (path.isEmpty() || directory.isEmpty()) return false;
+    const QStringList inner = QDir::cleanPath(path).split('/');
+    QStringList outer = QDir::cleanPath(directory).split('/');
+    if (outer.size() > 1 && outer.back().isEmpty()) outer.removeLast(); // "/" splits to {"", ""}
+    if (outer.size() > inner.size()) return false;
+    for (qsizetype i = 0; i < outer.size(); ++i)
+        if (outer[i] != inner[i]) return false;
+    return true;
+}
+
+QString proposedOutputDirectory(const QString& shards, const QString& lastOutput,
+                                const QString& lastShards) {
+    const QString here = QDir::cleanPath(shards);
+    const QString fallback = here + "/consolidated";
+    if (lastOutput.isEmpty()) return fallback;
+    const QString last = QDir::cleanPath(lastOutput);
+    QString proposal;
+    if (lastShards.isEmpty() ? isInsideDirectory(last, here) : QDir::cleanPath(lastShards) == here)
+        proposal = last; // the same shards as last time
+    else if (!lastShards.isEmpty() && isInsideDirectory(last, lastShards))
+        proposal = QDir::cleanPath(here + "/" + QDir(lastShards).relativeFilePath(last));
+    else if (!lastShards.isEmpty())
+        proposal = QFileInfo(last).path() + "/" + QFileInfo(here).fileName() + "-consolidated";
+    else
+        return fallback; // an older setting without its shards: unknown whose export it was
+    if (proposal == here || !QFileInfo(proposal).dir().exists()) return fallback;
+    return proposal;
+}
+
 ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping mapping,
                            size_t unassigned, QWidget* parent)
     : QDialog(parent), m_checkpoint(std::move(checkpoint)), m_mapping(std::move(mapping)),
@@ -65,16 +95,18 @@ QWidget* ExportDialog::createSetupPage() {
     auto* page = new QWidget;
     auto* form = new QFormLayout;
     m_directory = new QLineEdit;
-    auto* browseButton = new QPushButton(tr("Browse…"));
+    auto* browseButton = new QPushButton(tr("B&rowse…"));
     browseButton->setAutoDefault(false); // Return means Export, not Browse
     auto* dirRow = new QHBoxLayout;
     dirRow->addWidget(m_directory);
     dirRow->addWidget(browseButton);
-    form->addRow(tr("Output directory:"), dirRow);
+    form->addRow(tr("&Output directory:"), dirRow);
+    if (auto* label = qobject_cast<QLabel*>(form->labelForField(dirRow)))
+        label->setBuddy(m_directory); // Alt+O goes to the directory field
     m_threads = new QSpinBox;
     m_threads->setRange(1, 64);
     m_threads->setValue(std::max(1, QThread::idealThreadCount()));
-    form->addRow(tr("Threads:"), m_threads);
+    form->addRow(tr("&Threads:"), m_threads);
     m_policy = new QComboBox;
     m_policy->addItem(tr("Stop: assign them first"));
     m_policy->addItem(tr("Put them in the last output file"));
@@ -94,7 +126,7 @@ QWidget* ExportDialog::createSetupPage() {
     pageLayout->addWidget(m_setupError);
     pageLayout->addStretch();
     auto* buttons = new QDialogButtonBox;
-    m_start = buttons->addButton(tr("Export"), QDialogButtonBox::AcceptRole);
+    m_start = buttons->addButton(tr("&Export"), QDialogButtonBox::AcceptRole);
     buttons->addButton(QDialogButtonBox::Cancel);
     pageLayout->addWidget(buttons);
     connect(browseButton, &QPushButton::clicked, this, &ExportDialog::browse);

@@ -19,6 +19,18 @@ class QStackedWidget;
 
 namespace shardscope {
 
+// True when `path` is `directory` or lies below it, compared by whole path components after
+// QDir::cleanPath: /data/ckpt2/out is not inside /data/ckpt.
+bool isInsideDirectory(const QString& path, const QString& directory);
+
+// The output directory to propose for the shards in `shards`, given where the last export went
+// (`lastOutput`, written from `lastShards`): the same place for the same shards; for other shards
+// the same place relative to them (<shards>/consolidated stays <shards>/consolidated), or, when
+// the last export went outside its shards, a "<name>-consolidated" folder beside it. Without a
+// usable last export: <shards>/consolidated.
+QString proposedOutputDirectory(const QString& shards, const QString& lastOutput,
+                                const QString& lastShards);
+
 // Export in three steps on one dialog: choose where, watch it run (one phase at a time, each with
 // its own bytes, rate and ETA, and Cancel until publishing starts), then the outcome as the
 // engine reported it, with "Open folder".

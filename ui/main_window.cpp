@@ -8,9 +8,9 @@
 #include "demo.h"
 #include "export_dialog.h"
 #include "files_model.h"
-#include "format_units.h"
 #include "module_tree_model.h"
 #include "module_tree_view.h"
+#include "format_units.h"
 #include "output_files_model.h"
 #include "problems_model.h"
 #include "target_delegate.h"
@@ -40,6 +40,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QPainter>
+#include <QPainterPath>
 #include <QProgressBar>
 #include <QSaveFile>
 #include <QScreen>
@@ -50,9 +51,11 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTableView>
+#include <QTextDocument>
 #include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
+#include <QUndoStack>
 #include <QVBoxLayout>
 
 #include <set>
@@ -86,6 +89,9 @@ QTableView* makeTable(QWidget* parent) {
     view->setSelectionBehavior(QAbstractItemView::SelectRows);
     view->setAlternatingRowColors(true);
     view->setWordWrap(false);
+    view->setTabKeyNavigation(false); // Tab moves to the next pane, arrows move between cells
+    // Which pane has the keyboard shows even when it is empty (Tab lands on it).
+    view->setStyleSheet("QTableView:focus { border: 1px solid palette(highlight); }");
     view->verticalHeader()->hide();
     view->verticalHeader()->setDefaultSectionSize(view->fontMetrics().height() + 8);
     view->horizontalHeader()->setHighlightSections(false);
@@ -93,10 +99,85 @@ QTableView* makeTable(QWidget* parent) {
     return view;
 }
 
+// A curved arrow: a turn back (undo) or forward (redo), unlike the back/forward of navigation.
+QPixmap editArrow(int size, bool redo, const QColor& color) {
+    QPixmap pixmap(size, size);
+    pixmap.fill(Qt::transparent);
+    QPainter p(&pixmap);
+    p.setRenderHint(QPainter::Antialiasing);
+    if (redo) p.setTransform(QTransform(-1, 0, 0, 1, size, 0)); // mirrored
+    const qreal s = size;
+    QPainterPath hook;
+    hook.moveTo(0.30 * s, 0.38 * s);
+    hook.lineTo(0.62 * s, 0.38 * s);
+    hook.cubicTo(0.95 * s, 0.38 * s, 0.95 * s, 0.84 * s, 0.62 * s, 0.84 * s);
+    hook.lineTo(0.40 * s, 0.84 * s);
+    p.setPen(QPen(color, std::max<qreal>(1.5, s / 9), Qt::SolidLine, Qt::RoundCap));
+    p.drawPath(hook);
+    QPainterPath head;
+    head.moveTo(0.08 * s, 0.38 * s);
+    head.lineTo(0.36 * s, 0.14 * s);
+    head.lineTo(0.36 * s, 0.62 * s);
+    head.closeSubpath();
+    p.fillPath(head, color);
+    return pixmap;
+}
+
+QIcon editIcon(const QString& themeName, bool redo, const QPalette& palette) {
+    if (QIcon::hasThemeIcon(themeName)) return QIcon::fromTheme(themeName);
+    QIcon icon;
+    for (int size : {16, 22, 24, 32, 48}) {
+        icon.addPixmap(editArrow(size, redo, palette.color(QPalette::Active, QPalette::Text)));
+        icon.addPixmap(editArrow(size, redo, palette.color(QPalette::Disabled, QPalette::Text)),
+                       QIcon::Disabled);
+    }
+    return icon;
+}
+
+// Width of the column's texts cut just after the part that tells them apart ("shard-00003-…"),
+// plus what the cells add around the text (icon, margins): below this the column says nothing.
+int distinguishingWidth(const QAbstractItemView* view, int column) {
+    const QAbstractItemModel* model = view->model();
+    std::set<QString> names;
+    for (int row = 0; row < model->rowCount(); ++row)
+        names.insert(model->index(row, column).data().toString());
+    if (names.empty()) return 0;
+    qsizetype longest = 0, length = 1;
+    for (const QString& n : names)
+        longest = std::max(longest, n.size());
+    for (; length < longest; ++length) {
+        std::set<QString> prefixes;
+        for (const QString& n : names)
+            prefixes.insert(n.left(length));
+        if (prefixes.size() == names.size()) break;
+    }
+    const QFontMetrics fm = view->fontMetrics();
+    int text = 0, cut = 0;
+    for (const QString& n : names) {
+        text = std::max(text, fm.horizontalAdvance(n));
+        cut = std::max(cut, fm.horizontalAdvance(n.left(length + 1) + QChar(0x2026)));
+    }
+    return view->sizeHintForColumn(column) - text + std::min(cut, text);
+}
+
+// The platform's keys for a standard action, plus `extra` where the platform lacks it, each once.
+QList<QKeySequence> standardKeys(QKeySequence::StandardKey key, const QList<QKeySequence>& extra) {
+    QList<QKeySequence> keys = QKeySequence::keyBindings(key);
+    for (const QKeySequence& k : extra)
+        if (!keys.contains(k)) keys << k;
+    return keys;
+}
+
+// The undo stack's "&Undo Assign …" as the tooltip 'Undo "Assign …" (Ctrl+Z)'.
+QString undoToolTip(const QString& verb, const QString& edit, const QKeySequence& key) {
+    const QString keyText = key.toString(QKeySequence::NativeText);
+    if (edit.isEmpty()) return QObject::tr("Nothing to %1").arg(verb.toLower());
+    return QObject::tr("%1 \"%2\" (%3)").arg(verb, edit, keyText);
+}
+
 } // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
-    setWindowTitle(tr("ShardScope"));
     setAcceptDrops(true);
     m_tensors = new TensorTableModel(&m_document, this);
     m_proxy = new TensorFilterProxy(this);
@@ -108,27 +189,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     createActions();
     createMenus();
-
-    auto* left = new QWidget;
-    auto* leftLayout = new QVBoxLayout(left);
-    leftLayout->setContentsMargins(0, 0, 0, 0);
-    leftLayout->addWidget(createFilterBar());
-    m_table = makeTable(left);
-    m_table->setModel(m_proxy);
-    m_table->setSortingEnabled(true);
-    m_table->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
-    m_table->setItemDelegateForColumn(TensorTableModel::TargetColumn,
-                                      new TargetDelegate(&m_document, this));
-    m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
-                             QAbstractItemView::SelectedClicked);
-    m_table->setContextMenuPolicy(Qt::CustomContextMenu);
-    for (int c = 0; c < TensorTableModel::ColumnCount; ++c)
-        m_table->horizontalHeader()->resizeSection(
-            c, TensorTableModel::defaultColumnWidth(c, m_table->fontMetrics()));
-    leftLayout->addWidget(m_table);
-
+    createToolBar();
     m_mainSplitter = new QSplitter(Qt::Horizontal);
-    m_mainSplitter->addWidget(left);
+    m_mainSplitter->addWidget(createTensorPane());
     m_mainSplitter->addWidget(createDetails());
     m_mainSplitter->setStretchFactor(0, 3);
     m_mainSplitter->setStretchFactor(1, 2);
@@ -136,55 +199,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setCentralWidget(m_mainSplitter);
     createDocks();
     createModulesDock();
-
-    m_statusLabel = new QLabel(tr("No checkpoint open"));
-    m_scanProgress = new QProgressBar;
-    m_scanProgress->setMaximumWidth(220);
-    m_scanProgress->setVisible(false);
-    statusBar()->addWidget(m_statusLabel, 1);
-    statusBar()->addPermanentWidget(m_scanProgress);
-    m_cancelScanAction =
-        new QAction(style()->standardIcon(QStyle::SP_BrowserStop), tr("Cancel Scan"), this);
-    m_cancelScanAction->setShortcut(QKeySequence(Qt::Key_Escape));
-    m_cancelScanAction->setEnabled(false);
-    connect(m_cancelScanAction, &QAction::triggered, this, [this] {
-        m_scan.cancel(); // its result is never delivered: the open checkpoint stays
-        m_scanProgress->setVisible(false);
-        m_cancelScanAction->setEnabled(false);
-        updateStatus();
-        statusBar()->showMessage(tr("Scan cancelled"), 4000);
-    });
-    addAction(m_cancelScanAction);
-    auto* cancelButton = new QToolButton;
-    cancelButton->setDefaultAction(m_cancelScanAction);
-    cancelButton->setAutoRaise(true);
-    statusBar()->addPermanentWidget(cancelButton);
-    cancelButton->setVisible(false);
-    connect(m_cancelScanAction, &QAction::enabledChanged, cancelButton, &QWidget::setVisible);
-
-    connect(m_table, &QTableView::customContextMenuRequested, this, &MainWindow::showTableMenu);
-    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            &MainWindow::updateDetails);
-    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
-            [this] { m_assignAction->setEnabled(!selectedTensors().empty()); });
-    connect(&m_document, &MappingDocument::targetsChanged, this, [this] {
-        updateStatus();
-        updateFilterChoices();
-    });
-    connect(&m_scan, &ScanWorker::progress, this, &MainWindow::showScanProgress);
-    connect(&m_scan, &ScanWorker::finished, this, &MainWindow::onScanFinished);
-    connect(m_problemView, &QTableView::activated, this, [this](const QModelIndex& index) {
-        if (index.data(ProblemsModel::FileLevelRole).toBool()) { // a whole shard file
-            selectFile(m_files->rowOfFile(index.data(ProblemsModel::FileNameRole).toString()));
-            return;
-        }
-        const int tensor = index.data(ProblemsModel::TensorIndexRole).toInt();
-        if (tensor >= 0) selectTensor(tensor);
-    });
-    connect(m_problemView, &QTableView::clicked, m_problemView, &QTableView::activated);
+    createStatusBar();
+    connectSignals();
+    setUpKeyboardNavigation();
 
     updateFilterChoices(); // the "Any …" entries, also before anything is open
     readSettings();
+    updateWindowTitle();
     updateDetails();
     updateStatus();
 }
@@ -192,6 +213,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 MainWindow::~MainWindow() = default;
 
 void MainWindow::createActions() {
+    createFileActions();
+    createUndoActions();
+    createEditActions();
+}
+
+void MainWindow::createFileActions() {
     m_openAction = new QAction(style()->standardIcon(QStyle::SP_DirOpenIcon),
                                tr("&Open Shard Directory…"), this);
     m_openAction->setShortcut(QKeySequence::Open);
@@ -218,14 +245,25 @@ void MainWindow::createActions() {
     m_quitAction = new QAction(tr("&Quit"), this);
     m_quitAction->setShortcut(QKeySequence::Quit);
     connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
+}
 
-    m_undoAction = m_document.undoStack()->createUndoAction(this, tr("&Undo"));
-    m_undoAction->setShortcut(QKeySequence::Undo);
-    m_undoAction->setIcon(style()->standardIcon(QStyle::SP_ArrowBack));
-    m_redoAction = m_document.undoStack()->createRedoAction(this, tr("&Redo"));
+void MainWindow::createUndoActions() {
+    // One action per edit direction and each key once: a key bound twice is ambiguous to Qt
+    // and then does nothing. Ctrl+Y and Ctrl+Shift+Z both redo, whatever the platform lists.
+    QUndoStack* stack = m_document.undoStack();
+    m_undoAction = stack->createUndoAction(this, tr("&Undo"));
+    m_undoAction->setShortcuts(QKeySequence::keyBindings(QKeySequence::Undo));
+    m_undoAction->setIcon(editIcon("edit-undo", false, palette()));
+    m_redoAction = stack->createRedoAction(this, tr("&Redo"));
     m_redoAction->setShortcuts(
-        {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence::Redo});
-    m_redoAction->setIcon(style()->standardIcon(QStyle::SP_ArrowForward));
+        standardKeys(QKeySequence::Redo, {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z),
+                                          QKeySequence(Qt::CTRL | Qt::Key_Y)}));
+    m_redoAction->setIcon(editIcon("edit-redo", true, palette()));
+    addAction(m_undoAction); // window-wide, also while the menu bar is hidden
+    addAction(m_redoAction);
+}
+
+void MainWindow::createEditActions() {
     m_assignAction = new QAction(tr("&Assign Selection to File…"), this);
     m_assignAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
     m_assignAction->setEnabled(false);
@@ -288,21 +326,39 @@ void MainWindow::createMenus() {
                            tr("<b>ShardScope</b><br>Inspect and consolidate sharded safetensors "
                               "checkpoints into Hugging Face files, exactly and safely."));
     });
+}
 
+void MainWindow::createToolBar() {
     QToolBar* bar = addToolBar(tr("Main"));
     bar->setObjectName("mainToolBar");
     bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     bar->addAction(m_openAction);
     bar->addAction(m_exportAction);
     bar->addSeparator();
-    // Undo/redo texts name the edit and grow long; on the toolbar the icon and tooltip suffice.
-    for (QAction* action : {m_undoAction, m_redoAction}) {
-        auto* button = new QToolButton;
-        button->setDefaultAction(action);
-        button->setToolButtonStyle(Qt::ToolButtonIconOnly);
-        button->setAutoRaise(true);
-        bar->addWidget(button);
-    }
+    // The menu texts name the edit and grow long: the toolbar says Undo / Redo and the tooltip
+    // names the edit. The keys stay on the menu actions only.
+    QAction* undo = toolBarProxy(m_undoAction, tr("Undo"), m_undoAction->icon());
+    QAction* redo = toolBarProxy(m_redoAction, tr("Redo"), m_redoAction->icon());
+    undo->setObjectName("undoToolAction");
+    redo->setObjectName("redoToolAction");
+    QUndoStack* stack = m_document.undoStack();
+    auto tips = [this, stack, undo, redo] {
+        undo->setToolTip(undoToolTip(tr("Undo"), stack->undoText(), m_undoAction->shortcut()));
+        redo->setToolTip(undoToolTip(tr("Redo"), stack->redoText(), m_redoAction->shortcut()));
+    };
+    connect(stack, &QUndoStack::indexChanged, this, tips);
+    connect(stack, &QUndoStack::cleanChanged, this, tips);
+    tips();
+    bar->addAction(undo);
+    bar->addAction(redo);
+}
+
+QAction* MainWindow::toolBarProxy(QAction* action, const QString& text, const QIcon& icon) {
+    auto* proxy = new QAction(icon, text, this);
+    proxy->setEnabled(action->isEnabled());
+    connect(proxy, &QAction::triggered, action, &QAction::trigger);
+    connect(action, &QAction::enabledChanged, proxy, &QAction::setEnabled);
+    return proxy;
 }
 
 QWidget* MainWindow::createFilterBar() {
@@ -310,15 +366,20 @@ QWidget* MainWindow::createFilterBar() {
     auto* layout = new QHBoxLayout(bar);
     layout->setContentsMargins(4, 4, 4, 0);
     m_filter = new QLineEdit;
+    m_filter->setObjectName("tensorFilter");
     m_filter->setPlaceholderText(tr("Filter tensors (Ctrl+F)"));
     m_filter->setClearButtonEnabled(true);
     m_filter->installEventFilter(this); // so Ctrl+E exports even while typing a filter
-    m_regex = new QCheckBox(tr("Regex"));
+    m_regex = new QCheckBox(tr("Rege&x"));
     m_dtypeFilter = new QComboBox;
     m_statusFilter = new QComboBox;
     m_targetFilter = new QComboBox;
-    for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_targetFilter})
+    for (QComboBox* c : {m_dtypeFilter, m_statusFilter})
         c->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    // Output file names are long: the closed combo keeps a modest width, the list shows them whole.
+    m_targetFilter->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_targetFilter->setMinimumContentsLength(16);
+    m_filter->setMinimumWidth(m_filter->fontMetrics().averageCharWidth() * 20);
     for (const auto& choice : TensorFilterProxy::statusChoices())
         m_statusFilter->addItem(choice.icon, choice.text, choice.value);
     layout->addWidget(m_filter, 1);
@@ -337,6 +398,100 @@ QWidget* MainWindow::createFilterBar() {
     return bar;
 }
 
+QWidget* MainWindow::createTensorPane() {
+    auto* left = new QWidget;
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(createFilterBar());
+    m_table = makeTable(left);
+    configureTensorTable();
+    leftLayout->addWidget(m_table);
+    return left;
+}
+
+void MainWindow::configureTensorTable() {
+    m_table->setObjectName("tensorTable");
+    m_table->setModel(m_proxy);
+    m_table->setSortingEnabled(true);
+    m_table->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
+    m_table->setItemDelegateForColumn(TensorTableModel::TargetColumn,
+                                      new TargetDelegate(&m_document, this));
+    m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
+                             QAbstractItemView::SelectedClicked);
+    m_table->setContextMenuPolicy(Qt::CustomContextMenu);
+    m_table->installEventFilter(this); // Shift+F10 and the Menu key open the context menu
+    QHeaderView* header = m_table->horizontalHeader();
+    for (int c = 0; c < TensorTableModel::ColumnCount; ++c)
+        header->resizeSection(c, TensorTableModel::defaultColumnWidth(c, m_table->fontMetrics()));
+}
+
+void MainWindow::createStatusBar() {
+    m_statusLabel = new QLabel(tr("No checkpoint open"));
+    m_scanProgress = new QProgressBar;
+    m_scanProgress->setMaximumWidth(220);
+    m_scanProgress->setVisible(false);
+    statusBar()->addWidget(m_statusLabel, 1);
+    statusBar()->addPermanentWidget(m_scanProgress);
+    m_cancelScanAction =
+        new QAction(style()->standardIcon(QStyle::SP_BrowserStop), tr("Cancel Scan"), this);
+    m_cancelScanAction->setShortcut(QKeySequence(Qt::Key_Escape));
+    m_cancelScanAction->setEnabled(false);
+    connect(m_cancelScanAction, &QAction::triggered, this, [this] {
+        m_scan.cancel(); // its result is never delivered: the open checkpoint stays
+        m_scanProgress->setVisible(false);
+        m_cancelScanAction->setEnabled(false);
+        updateStatus();
+        statusBar()->showMessage(tr("Scan cancelled"), 4000);
+    });
+    addAction(m_cancelScanAction);
+    auto* cancelButton = new QToolButton;
+    cancelButton->setDefaultAction(m_cancelScanAction);
+    cancelButton->setAutoRaise(true);
+    statusBar()->addPermanentWidget(cancelButton);
+    cancelButton->setVisible(false);
+    connect(m_cancelScanAction, &QAction::enabledChanged, cancelButton, &QWidget::setVisible);
+}
+
+void MainWindow::connectSignals() {
+    connect(m_table, &QTableView::customContextMenuRequested, this, &MainWindow::showTableMenu);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &MainWindow::updateDetails);
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this] { m_assignAction->setEnabled(!selectedTensors().empty()); });
+    // Rows that leave the table (a filter, an edit under a target filter) take the details along;
+    // a sort keeps the current row in view.
+    connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &MainWindow::dropHiddenCurrent);
+    connect(m_proxy, &QAbstractItemModel::modelReset, this, &MainWindow::dropHiddenCurrent);
+    connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &MainWindow::dropHiddenCurrent);
+    connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &MainWindow::scrollToCurrent);
+    connect(&m_document, &MappingDocument::targetsChanged, this, [this] {
+        updateStatus();
+        updateFilterChoices();
+        refreshDetailFacts();
+    });
+    connect(m_document.undoStack(), &QUndoStack::cleanChanged, this,
+            [this](bool clean) { setWindowModified(!clean); });
+    connect(&m_scan, &ScanWorker::progress, this, &MainWindow::showScanProgress);
+    connect(&m_scan, &ScanWorker::finished, this, &MainWindow::onScanFinished);
+    connect(m_problemView, &QTableView::activated, this, [this](const QModelIndex& index) {
+        if (index.data(ProblemsModel::FileLevelRole).toBool()) { // a whole shard file
+            selectFile(m_files->rowOfFile(index.data(ProblemsModel::FileNameRole).toString()));
+            return;
+        }
+        const int tensor = index.data(ProblemsModel::TensorIndexRole).toInt();
+        if (tensor >= 0) selectTensor(tensor);
+    });
+    connect(m_problemView, &QTableView::clicked, m_problemView, &QTableView::activated);
+}
+
+void MainWindow::setUpKeyboardNavigation() {
+    // Tab goes pane to pane: filters, tensors, chunks, problems, output files.
+    QList<QWidget*> order{m_filter, m_regex, m_dtypeFilter, m_statusFilter, m_targetFilter,
+                          m_table,  m_slice, m_chunkView,   m_problemView,  m_outputView};
+    for (qsizetype i = 0; i + 1 < order.size(); ++i)
+        setTabOrder(order[i], order[i + 1]);
+}
+
 QWidget* MainWindow::createDetails() {
     auto* details = new QWidget;
     auto* layout = new QVBoxLayout(details);
@@ -347,6 +502,9 @@ QWidget* MainWindow::createDetails() {
     big.setBold(true);
     big.setPointSizeF(big.pointSizeF() * 1.15);
     m_detailTitle->setFont(big);
+    // A long name is elided, not allowed to widen the pane (the splitter would jump per row).
+    m_detailTitle->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_detailTitle->installEventFilter(this);
     m_detailFacts = new QLabel;
     m_detailFacts->setWordWrap(true);
     m_detailFacts->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -372,9 +530,13 @@ QWidget* MainWindow::createDetails() {
         m_coverageSummary->setText(m_coverage->summary());
     });
     m_chunkView = makeTable(details);
+    m_chunkView->setObjectName("chunkTable");
     m_chunkView->setModel(m_chunks);
-    m_chunkView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_chunkView->horizontalHeader()->setStretchLastSection(true);
+    // Every column as wide as its header and cells (nothing cut, "replica (counted once)"
+    // included); the shard file column gets what is left, so the others stay in view.
+    QHeaderView* header = m_chunkView->horizontalHeader();
+    header->setStretchLastSection(false);
+    m_chunkView->installEventFilter(this); // refit on resize
     m_detailSplitter->addWidget(picture);
     m_detailSplitter->addWidget(m_chunkView);
     m_detailSplitter->setStretchFactor(0, 3);
@@ -385,6 +547,7 @@ QWidget* MainWindow::createDetails() {
 
 void MainWindow::createDocks() {
     m_problemView = makeTable(this);
+    m_problemView->setObjectName("problemTable");
     m_problemView->setModel(m_problems);
     m_problemView->horizontalHeader()->resizeSection(ProblemsModel::SeverityColumn, 78);
     m_problemView->horizontalHeader()->resizeSection(ProblemsModel::FileColumn, 170);
@@ -395,6 +558,7 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_problemsDock);
 
     m_outputView = makeTable(this);
+    m_outputView->setObjectName("outputTable");
     m_outputView->setModel(m_outputs);
     m_outputView->horizontalHeader()->resizeSection(OutputFilesModel::NameColumn, 280);
     m_outputsDock = new QDockWidget(tr("Output Files"), this);
@@ -404,6 +568,7 @@ void MainWindow::createDocks() {
     splitDockWidget(m_problemsDock, m_outputsDock, Qt::Horizontal);
 
     m_fileView = makeTable(this);
+    m_fileView->setObjectName("fileTable");
     m_fileView->setModel(m_files);
     m_fileView->horizontalHeader()->resizeSection(FilesModel::NameColumn, 230);
     m_filesDock = new QDockWidget(tr("Files"), this);
@@ -412,11 +577,12 @@ void MainWindow::createDocks() {
     tabifyDockWidget(m_problemsDock, m_filesDock);
     m_problemsDock->raise();
     resizeDocks({m_problemsDock}, {170}, Qt::Vertical);
-    // Clicking an output file filters the table to it.
-    connect(m_outputView, &QTableView::clicked, this, [this](const QModelIndex& index) {
+    // Clicking an output file (or Return on it) filters the table to it.
+    connect(m_outputView, &QTableView::activated, this, [this](const QModelIndex& index) {
         const int file = index.data(OutputFilesModel::FileIndexRole).toInt();
         m_targetFilter->setCurrentIndex(std::max(0, m_targetFilter->findData(file)));
     });
+    connect(m_outputView, &QTableView::clicked, m_outputView, &QTableView::activated);
     m_viewMenu->addAction(m_problemsDock->toggleViewAction());
     m_viewMenu->addAction(m_outputsDock->toggleViewAction());
     m_viewMenu->addAction(m_filesDock->toggleViewAction());
@@ -424,31 +590,24 @@ void MainWindow::createDocks() {
 
 // The module tree beside the table; selecting modules narrows the table to their tensors.
 void MainWindow::createModulesDock() {
-    auto* view = new ModuleTreeView(new ModuleTreeModel(&m_document, this), this);
-    auto* dock = new QDockWidget(tr("Modules"), this);
-    dock->setObjectName("modulesDock");
-    dock->setWidget(view);
-    addDockWidget(Qt::LeftDockWidgetArea, dock);
-    resizeDocks({dock}, {320}, Qt::Horizontal);
-    m_viewMenu->addAction(dock->toggleViewAction());
-    connect(view, &ModuleTreeView::tensorFilterChanged, this, [this](const std::vector<bool>& m) {
-        m_proxy->setRowSubset(m);
-        if (!m_table->selectionModel()->hasSelection() && m_proxy->rowCount() > 0) {
-            const QModelIndex current = m_table->currentIndex();
-            m_table->selectRow(current.isValid() ? current.row() : 0);
-        }
-        m_table->scrollTo(m_table->currentIndex());
-        updateStatus();
-    });
-    connect(view, &ModuleTreeView::tensorActivated, this, &MainWindow::selectTensor);
-    // A problem's tensor outside the selected modules: show every module again, then select it.
-    connect(m_problemView, &QTableView::activated, this, [this, view](const QModelIndex& index) {
-        const int tensor = index.data(ProblemsModel::TensorIndexRole).toInt();
-        const std::vector<bool>& mask = view->tensorMask();
-        if (tensor < 0 || size_t(tensor) >= mask.size() || mask[size_t(tensor)]) return;
-        view->clearSelection();
-        selectTensor(tensor);
-    });
+    m_modules = new ModuleTreeView(new ModuleTreeModel(&m_document, this), this);
+    m_modulesDock = new QDockWidget(tr("Modules"), this);
+    m_modulesDock->setObjectName("modulesDock");
+    m_modulesDock->setWidget(m_modules);
+    addDockWidget(Qt::LeftDockWidgetArea, m_modulesDock);
+    resizeDocks({m_modulesDock}, {320}, Qt::Horizontal);
+    m_viewMenu->addAction(m_modulesDock->toggleViewAction());
+    connect(m_modules, &ModuleTreeView::tensorFilterChanged, this,
+            [this](const std::vector<bool>& mask) {
+                m_proxy->setRowSubset(mask);
+                if (!m_table->selectionModel()->hasSelection() && m_proxy->rowCount() > 0) {
+                    const QModelIndex current = m_table->currentIndex();
+                    m_table->selectRow(current.isValid() ? current.row() : 0);
+                }
+                m_table->scrollTo(m_table->currentIndex());
+                updateStatus();
+            });
+    connect(m_modules, &ModuleTreeView::tensorActivated, this, &MainWindow::selectTensor);
 }
 
 void MainWindow::readSettings() {
@@ -464,6 +623,7 @@ void MainWindow::readSettings() {
     m_detailSplitter->restoreState(s.value("window/detailSplitter").toByteArray());
     m_recent = s.value("recentDirectories").toStringList();
     m_lastOutputDirectory = s.value("export/lastOutputDirectory").toString();
+    m_lastExportedDirectory = s.value("export/lastShardDirectory").toString();
     m_lastThreads = s.value("export/threads", 0).toInt();
     rebuildRecentMenu();
 }
@@ -476,6 +636,7 @@ void MainWindow::writeSettings() {
     s.setValue("window/detailSplitter", m_detailSplitter->saveState());
     s.setValue("recentDirectories", m_recent);
     s.setValue("export/lastOutputDirectory", m_lastOutputDirectory);
+    s.setValue("export/lastShardDirectory", m_lastExportedDirectory);
     s.setValue("export/threads", m_lastThreads);
 }
 
@@ -507,7 +668,10 @@ void MainWindow::rebuildRecentMenu() {
 }
 
 QString MainWindow::demoDirectory() {
-    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/demo-checkpoint";
+    // AppDataLocation appends the organization and the application name, both "ShardScope":
+    // ~/.local/share/ShardScope/ShardScope. One level is enough.
+    return QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + "/" +
+           QCoreApplication::applicationName() + "/demo-checkpoint";
 }
 
 QString MainWindow::ensureDemo(QString* error) {
@@ -597,15 +761,14 @@ void MainWindow::onScanFinished(const ScanResult& result) {
     m_directory = m_pendingDirectory;
     m_scanSeconds = result.seconds;
     addRecent(m_directory);
-    setWindowTitle(tr("%1 — ShardScope").arg(m_directory));
     std::vector<Problem> extra;
     if (!result.mappingError.empty())
         extra.push_back({Severity::Error, "", "",
                          result.mappingError + " (starting with every tensor in one file)"});
     m_document.reset(result.checkpoint, result.mapping);
     m_problems->setExtra(std::move(extra));
-    m_chunks->setTensor(nullptr, -1);
-    m_coverage->setTensor(nullptr, -1);
+    clearDetails();
+    updateWindowTitle();
     updateFilterChoices();
     if (m_proxy->rowCount() > 0) m_table->selectRow(0);
     m_table->setFocus();
@@ -625,9 +788,20 @@ void MainWindow::updateFilterChoices() {
     };
     refill(m_dtypeFilter, TensorFilterProxy::dtypeChoices(m_document));
     refill(m_targetFilter, TensorFilterProxy::targetChoices(m_document));
+    m_targetFilter->view()->setMinimumWidth(
+        static_cast<QAbstractItemView*>(m_targetFilter->view())->sizeHintForColumn(0) + 24);
+}
+
+void MainWindow::updateWindowTitle() {
+    // [*] shows while the mapping has edits that are not saved (the undo stack is not clean).
+    setWindowTitle(m_directory.isEmpty() ? tr("ShardScope[*]")
+                                         : tr("%1[*] — ShardScope").arg(m_directory));
+    setWindowModified(m_document.isOpen() && !m_document.undoStack()->isClean());
 }
 
 void MainWindow::applyFilters() {
+    const int current = currentTensor();
+    const std::vector<size_t> selected = selectedTensors();
     m_proxy->setText(m_filter->text(), m_regex->isChecked());
     m_filter->setStyleSheet(m_proxy->isRegexValid() ? QString() : QStringLiteral("color: #c62828"));
     m_filter->setToolTip(m_proxy->isRegexValid() ? QString()
@@ -635,7 +809,48 @@ void MainWindow::applyFilters() {
     m_proxy->setDTypeFilter(m_dtypeFilter->currentData().toInt());
     m_proxy->setStatusFilter(m_statusFilter->currentData().toInt());
     m_proxy->setTargetFilter(m_targetFilter->currentData().toInt());
+    restoreSelection(current, selected);
     updateStatus();
+}
+
+int MainWindow::currentTensor() const {
+    const QModelIndex current = m_table->selectionModel()->currentIndex();
+    return current.isValid() ? current.data(TensorTableModel::TensorIndexRole).toInt() : -1;
+}
+
+void MainWindow::restoreSelection(int current, const std::vector<size_t>& selected) {
+    QItemSelectionModel* model = m_table->selectionModel();
+    QItemSelection visible;
+    for (size_t tensor : selected) {
+        const QModelIndex row = m_proxy->mapFromSource(m_tensors->index(int(tensor), 0));
+        if (row.isValid()) visible.select(row, row);
+    }
+    const QModelIndex now =
+        current < 0 ? QModelIndex() : m_proxy->mapFromSource(m_tensors->index(current, 0));
+    if (!now.isValid()) { // filtered out: nothing shown that is not highlighted
+        model->setCurrentIndex(QModelIndex(), QItemSelectionModel::NoUpdate);
+        model->select(visible, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+        updateDetails();
+        return;
+    }
+    model->select(visible, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    model->setCurrentIndex(now, QItemSelectionModel::NoUpdate);
+    scrollToCurrent();
+}
+
+void MainWindow::dropHiddenCurrent() {
+    // When its row leaves the table the selection model moves the current index to a
+    // neighbour that is not selected; the details must not show that one.
+    QItemSelectionModel* model = m_table->selectionModel();
+    const QModelIndex current = model->currentIndex();
+    if (current.isValid() && !model->isRowSelected(current.row(), current.parent()))
+        model->setCurrentIndex(QModelIndex(), QItemSelectionModel::NoUpdate);
+    if (!model->currentIndex().isValid() && m_detailTensor >= 0) updateDetails();
+}
+
+void MainWindow::scrollToCurrent() {
+    const QModelIndex current = m_table->selectionModel()->currentIndex();
+    if (current.isValid()) m_table->scrollTo(current);
 }
 
 void MainWindow::selectTensor(int tensor) {
@@ -643,6 +858,7 @@ void MainWindow::selectTensor(int tensor) {
     QModelIndex source = m_tensors->index(tensor, 0);
     QModelIndex proxied = m_proxy->mapFromSource(source);
     if (!proxied.isValid()) { // hidden by a filter: clear filters so the tensor shows
+        if (m_modules) m_modules->clearSelection();
         m_filter->clear();
         m_statusFilter->setCurrentIndex(0);
         m_dtypeFilter->setCurrentIndex(0);
@@ -653,14 +869,6 @@ void MainWindow::selectTensor(int tensor) {
     m_table->selectionModel()->setCurrentIndex(proxied, QItemSelectionModel::ClearAndSelect |
                                                             QItemSelectionModel::Rows);
     m_table->scrollTo(proxied);
-}
-
-void MainWindow::selectFile(int row) {
-    if (row < 0) return;
-    m_filesDock->show();
-    m_filesDock->raise();
-    m_fileView->selectRow(row);
-    m_fileView->scrollTo(m_files->index(row, 0));
 }
 
 std::vector<size_t> MainWindow::selectedTensors() const {
@@ -676,38 +884,37 @@ void MainWindow::assignSelectionTo(int fileIndex) {
 }
 
 void MainWindow::updateDetails() {
-    const QModelIndex current = m_table->selectionModel()->currentIndex();
+    const int tensor = m_document.isOpen() ? currentTensor() : -1;
+    if (tensor < 0)
+        clearDetails();
+    else
+        showTensorDetails(tensor);
+}
+
+void MainWindow::clearDetails() {
+    const bool open = m_document.isOpen();
+    m_detailTensor = -1;
+    setDetailTitle(open ? tr("No tensor selected") : tr("No checkpoint open"));
+    m_detailFacts->setText(open ? QString()
+                                : tr("Open a shard directory with Ctrl+O, or drop a folder here."));
+    m_chunks->setTensor(nullptr, -1);
+    m_coverage->setTensor(nullptr, -1);
+    m_coverageSummary->clear();
+    m_slice->setVisible(false);
+}
+
+void MainWindow::showTensorDetails(int tensor) {
     auto ckpt = m_document.checkpoint();
-    const int tensor =
-        current.isValid() ? current.data(TensorTableModel::TensorIndexRole).toInt() : -1;
-    if (!ckpt || tensor < 0) {
-        m_detailTitle->setText(ckpt ? tr("No tensor selected") : tr("No checkpoint open"));
-        m_detailFacts->setText(
-            ckpt ? QString() : tr("Open a shard directory with Ctrl+O, or drop a folder here."));
-        m_chunks->setTensor(nullptr, -1);
-        m_coverage->setTensor(nullptr, -1);
-        m_coverageSummary->clear();
-        m_slice->setVisible(false);
-        return;
-    }
-    const TensorInfo& t = ckpt->tensors[size_t(tensor)];
-    m_detailTitle->setText(QString::fromStdString(t.fqn));
-    auto cell = [&](int column) { return m_tensors->index(tensor, column).data().toString(); };
-    QString facts = tr("%1 · %2 · %3 · %4 chunk(s) · <span style='color:%5'>%6</span>")
-                        .arg(QString::fromLatin1(dtypeName(t.dtype).data()),
-                             cell(TensorTableModel::ShapeColumn), // "[3, 6]?" when invalid
-                             cell(TensorTableModel::SizeColumn))
-                        .arg(t.chunks.size())
-                        .arg(TensorTableModel::statusColor(m_tensors->displayStatus(tensor)).name(),
-                             TensorTableModel::statusText(m_tensors->displayStatus(tensor)));
-    if (const QString detail = m_tensors->statusDetail(tensor); !detail.isEmpty())
-        facts += "<br>" + detail.toHtmlEscaped().replace('\n', "<br>");
-    facts += "<br>" + tr("Output: %1")
-                          .arg(TensorTableModel::targetName(m_tensors->exportTarget(tensor),
-                                                            m_document.fileCount()));
-    m_detailFacts->setText(facts);
+    const bool sameTensor = tensor == m_detailTensor;
+    m_detailTensor = tensor;
+    setDetailTitle(QString::fromStdString(ckpt->tensors[size_t(tensor)].fqn));
+    m_detailFacts->setText(detailFacts(tensor));
     m_chunks->setTensor(ckpt, tensor);
-    m_chunkView->horizontalScrollBar()->setValue(0); // each tensor's chunks from the left
+    fitChunkColumns();
+    if (!sameTensor) { // a new tensor starts at its first chunk, not where the last one was
+        m_chunkView->scrollToTop();
+        m_chunkView->horizontalScrollBar()->setValue(0);
+    }
     m_coverage->setTensor(ckpt, tensor);
     const uint64_t slices = m_coverage->sliceCount();
     m_slice->setVisible(slices > 1);
@@ -716,6 +923,81 @@ void MainWindow::updateDetails() {
     m_slice->setValue(0);
     m_slice->blockSignals(false);
     m_coverageSummary->setText(m_coverage->summary());
+}
+
+void MainWindow::selectFile(int row) {
+    if (row < 0) return;
+    m_filesDock->show();
+    m_filesDock->raise();
+    m_fileView->selectRow(row);
+    m_fileView->scrollTo(m_files->index(row, 0));
+}
+
+void MainWindow::refreshDetailFacts() {
+    // Every mapping change (an edit, a regrouping, a load, undo/redo) can move the shown tensor
+    // to another output file; the picture and chunks stay as they are.
+    if (m_detailTensor >= 0 && m_document.isOpen() &&
+        size_t(m_detailTensor) < m_document.targets().size())
+        m_detailFacts->setText(detailFacts(m_detailTensor));
+}
+
+QString MainWindow::detailFacts(int tensor) const {
+    const TensorInfo& t = m_document.checkpoint()->tensors[size_t(tensor)];
+    auto cell = [&](int column) { return m_tensors->index(tensor, column).data().toString(); };
+    const auto status = m_tensors->displayStatus(tensor);
+    QString facts = tr("%1 · %2 · %3 · %4 · <span style='color:%5'>%6</span>")
+                        .arg(QString::fromLatin1(dtypeName(t.dtype).data()),
+                             cell(TensorTableModel::ShapeColumn), // "[3, 6]?" when invalid
+                             cell(TensorTableModel::SizeColumn),
+                             tr("%n chunk(s)", nullptr, int(t.chunks.size())))
+                        .arg(TensorTableModel::statusColor(status).name(),
+                             TensorTableModel::statusText(status));
+    if (const QString detail = m_tensors->statusDetail(tensor); !detail.isEmpty())
+        facts += "<br>" + detail.toHtmlEscaped().replace('\n', "<br>");
+    facts += "<br>" + tr("Output: %1")
+                          .arg(TensorTableModel::targetName(m_tensors->exportTarget(tensor),
+                                                            m_document.fileCount()));
+    return facts;
+}
+
+QString MainWindow::detailText() const {
+    QTextDocument doc;
+    doc.setHtml(m_detailFacts->text());
+    return m_detailTitleText + "\n" + doc.toPlainText();
+}
+
+void MainWindow::setDetailTitle(const QString& title) {
+    m_detailTitleText = title;
+    elideDetailTitle();
+}
+
+void MainWindow::elideDetailTitle() {
+    const QString shown = m_detailTitle->fontMetrics().elidedText(
+        m_detailTitleText, Qt::ElideMiddle, std::max(40, m_detailTitle->width()));
+    m_detailTitle->setText(shown);
+    m_detailTitle->setToolTip(shown == m_detailTitleText ? QString() : m_detailTitleText);
+}
+
+void MainWindow::fitChunkColumns() {
+    // The other columns fit their header and cells; the file column takes the rest of the width
+    // (at least a readable minimum, at most its own contents), so the short columns stay in view.
+    QHeaderView* header = m_chunkView->horizontalHeader();
+    const QAbstractItemView* view = m_chunkView; // sizeHintForColumn is public up there
+    auto contentWidth = [view, header](int c) {
+        return std::max(view->sizeHintForColumn(c), header->sectionSizeHint(c));
+    };
+    int others = 0;
+    for (int c = 0; c < header->count(); ++c) {
+        if (c == ChunkTableModel::FileColumn || header->isSectionHidden(c)) continue;
+        header->resizeSection(c, contentWidth(c));
+        others += header->sectionSize(c);
+    }
+    const int minimum = std::max(m_chunkView->fontMetrics().averageCharWidth() * 8,
+                                 distinguishingWidth(view, ChunkTableModel::FileColumn));
+    const int room = m_chunkView->viewport()->width() - others;
+    header->resizeSection(
+        ChunkTableModel::FileColumn,
+        std::min(contentWidth(ChunkTableModel::FileColumn), std::max(minimum, room)));
 }
 
 void MainWindow::updateStatus() {
@@ -756,13 +1038,24 @@ void MainWindow::loadMapping() {
     if (!m_document.isOpen()) return;
     const QString file = QFileDialog::getOpenFileName(this, tr("Load mapping"), m_directory,
                                                       tr("Mapping (*.json);;All files (*)"));
-    if (file.isEmpty()) return;
+    if (!file.isEmpty()) loadMappingFile(file);
+}
+
+bool MainWindow::loadMappingFile(const QString& file) {
+    if (!m_document.isOpen()) return false;
     try {
-        Mapping m = shardscope::loadMapping(std::filesystem::path(file.toStdString()));
+        const Mapping m = shardscope::loadMapping(std::filesystem::path(file.toStdString()));
         m_document.applyMapping(m, tr("Load mapping %1").arg(QFileInfo(file).fileName()));
-    } catch (const std::exception& e) {
+        return true;
+    } catch (const Error& e) { // the core says what is wrong, with the line and column
         showMessage(tr("Cannot load mapping"), QString::fromUtf8(e.what()), true);
+    } catch (const std::exception& e) {
+        showMessage(
+            tr("Cannot load mapping"),
+            tr("%1 cannot be read as a mapping (%2).").arg(file, QString::fromUtf8(e.what())),
+            true);
     }
+    return false;
 }
 
 void MainWindow::saveMapping() {
@@ -793,11 +1086,16 @@ bool MainWindow::writeMapping(const QString& file) {
 
 bool MainWindow::confirmDiscardEdits() {
     if (!m_document.isOpen() || m_document.undoStack()->isClean()) return true;
-    const auto answer = QMessageBox::question(
-        this, tr("Unsaved mapping changes"),
-        tr("The output-file mapping of %1 has changes that are not saved. Save them first?")
-            .arg(m_directory),
-        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+    QMessageBox box(QMessageBox::Question, tr("Unsaved mapping changes"),
+                    tr("The output-file mapping of %1 has changes that are not saved. Save them "
+                       "first?")
+                        .arg(m_directory),
+                    QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+    box.setDefaultButton(QMessageBox::Save);
+    box.button(QMessageBox::Save)->setText(tr("&Save…"));
+    box.button(QMessageBox::Discard)->setText(tr("&Discard"));
+    box.button(QMessageBox::Cancel)->setText(tr("&Cancel"));
+    const auto answer = QMessageBox::StandardButton(box.exec());
     if (answer == QMessageBox::Cancel) return false;
     if (answer == QMessageBox::Discard) return true;
     const QString file = QFileDialog::getSaveFileName(
@@ -856,6 +1154,21 @@ void MainWindow::showTableMenu(const QPoint& pos) {
     menu.exec(m_table->viewport()->mapToGlobal(pos));
 }
 
+void MainWindow::showTableMenuAtCurrent() {
+    const QModelIndex current = m_table->selectionModel()->currentIndex();
+    const QRect cell = current.isValid() ? m_table->visualRect(current) : QRect();
+    const QRect visible = m_table->viewport()->rect();
+    showTableMenu(cell.intersects(visible) ? QPoint(visible.left() + 8, cell.center().y())
+                                           : visible.topLeft() + QPoint(8, 8));
+}
+
+bool MainWindow::isContextMenuKey(QEvent* event) const {
+    if (event->type() != QEvent::KeyPress) return false;
+    const auto* key = static_cast<QKeyEvent*>(event);
+    return key->key() == Qt::Key_Menu ||
+           (key->key() == Qt::Key_F10 && key->modifiers() == Qt::ShiftModifier);
+}
+
 ExportDialog* MainWindow::showExportDialog() {
     auto ckpt = m_document.checkpoint();
     if (!ckpt) return nullptr;
@@ -883,15 +1196,16 @@ ExportDialog* MainWindow::showExportDialog() {
     auto* dialog =
         new ExportDialog(ckpt, m_document.toMapping(), m_document.unassignedCount(), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    if (!m_lastOutputDirectory.isEmpty() && QFileInfo(m_lastOutputDirectory).dir().exists() &&
-        m_lastOutputDirectory.startsWith(m_directory))
-        dialog->setOutputDirectory(m_lastOutputDirectory);
+    dialog->setOutputDirectory(
+        proposedOutputDirectory(m_directory, m_lastOutputDirectory, m_lastExportedDirectory));
     if (m_lastThreads > 0) dialog->setThreads(m_lastThreads);
     connect(dialog, &ExportDialog::exportFinished, this,
             [this, dialog](const ExportOutcome& outcome) {
                 m_lastThreads = dialog->threads();
                 if (outcome.ok) {
-                    m_lastOutputDirectory = dialog->outputDirectory();
+                    m_lastOutputDirectory =
+                        QDir::cleanPath(QDir(dialog->outputDirectory()).absolutePath());
+                    m_lastExportedDirectory = m_directory;
                     statusBar()->showMessage(tr("Exported %1 file(s) to %2")
                                                  .arg(outcome.result.files.size())
                                                  .arg(m_lastOutputDirectory),
@@ -913,6 +1227,12 @@ void MainWindow::showMessage(const QString& title, const QString& text, bool err
 }
 
 bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == m_table && isContextMenuKey(event)) {
+        showTableMenuAtCurrent();
+        return true;
+    }
+    if (watched == m_chunkView && event->type() == QEvent::Resize) fitChunkColumns();
+    if (watched == m_detailTitle && event->type() == QEvent::Resize) elideDetailTitle();
     // X11 line edits claim Ctrl+E (end of line); in ShardScope it is Export everywhere.
     if (watched == m_filter && event->type() == QEvent::ShortcutOverride) {
         auto* key = static_cast<QKeyEvent*>(event);

@@ -13,6 +13,7 @@ class QAction;
 class QCheckBox;
 class QComboBox;
 class QDockWidget;
+class QIcon;
 class QLabel;
 class QLineEdit;
 class QMenu;
@@ -26,6 +27,7 @@ namespace shardscope {
 
 class ChunkTableModel;
 class FilesModel;
+class ModuleTreeView;
 class CoverageView;
 class ExportDialog;
 class OutputFilesModel;
@@ -66,6 +68,11 @@ public:
     std::vector<size_t> selectedTensors() const;
     void assignSelectionTo(int fileIndex);
     ExportDialog* showExportDialog(); // nullptr when export is blocked (the reason is shown)
+    // Applies a mapping file as one undoable edit; false (with the core's message shown) if bad.
+    bool loadMappingFile(const QString& file);
+    // The details pane as shown: the tensor name, then its facts as plain text.
+    QString detailText() const;
+    int detailTensor() const { return m_detailTensor; } // -1 when the details show no tensor
 
 signals:
     void checkpointOpened();
@@ -78,11 +85,21 @@ protected:
 
 private:
     void createActions();
+    void createFileActions();
+    void createEditActions();
+    void createUndoActions();
     void createMenus();
+    void createToolBar();
+    QAction* toolBarProxy(QAction* action, const QString& text, const QIcon& icon);
     QWidget* createFilterBar();
+    QWidget* createTensorPane();
+    void configureTensorTable();
     QWidget* createDetails();
     void createDocks();
     void createModulesDock();
+    void createStatusBar();
+    void connectSignals();
+    void setUpKeyboardNavigation();
     void readSettings();
     void writeSettings();
     void addRecent(const QString& directory);
@@ -91,16 +108,31 @@ private:
     void showScanProgress(const ScanProgress& progress);
     void askToCancelExportAndQuit();
     void quitAfterExport(); // cancels the export and closes once it has reported
-    void updateDetails();
+    void updateDetails();   // follows the current row
+    void showTensorDetails(int tensor);
+    void clearDetails();
+    void refreshDetailFacts(); // after a mapping change: same tensor, new output file
+    QString detailFacts(int tensor) const;
+    void setDetailTitle(const QString& title);
+    void elideDetailTitle();
+    void fitChunkColumns();
     void updateStatus();
     void updateFilterChoices();
     void applyFilters();
+    int currentTensor() const;
+    // Keeps the current and selected tensors across a filter change when they stay visible.
+    void restoreSelection(int current, const std::vector<size_t>& selected);
+    void dropHiddenCurrent(); // after rows leave the table: no details for an unselected row
+    void scrollToCurrent();
+    void updateWindowTitle();
     void openDialog();
     void loadMapping();
     void saveMapping();
     void groupBySizeDialog();
     void assignDialog();
     void showTableMenu(const QPoint& pos);
+    void showTableMenuAtCurrent(); // Shift+F10 and the Menu key
+    bool isContextMenuKey(QEvent* event) const;
     void showMessage(const QString& title, const QString& text, bool error);
     // Unsaved mapping edits: ask to save or discard. False when the user cancels.
     bool confirmDiscardEdits();
@@ -125,6 +157,7 @@ private:
     QTableView* m_outputView = nullptr;
     QTableView* m_problemView = nullptr;
     QTableView* m_fileView = nullptr;
+    ModuleTreeView* m_modules = nullptr;
     CoverageView* m_coverage = nullptr;
     QLabel* m_detailTitle = nullptr;
     QLabel* m_detailFacts = nullptr;
@@ -135,6 +168,9 @@ private:
     QDockWidget* m_problemsDock = nullptr;
     QDockWidget* m_outputsDock = nullptr;
     QDockWidget* m_filesDock = nullptr;
+    QDockWidget* m_modulesDock = nullptr;
+    int m_detailTensor = -1;
+    QString m_detailTitleText; // in full; the label shows it elided to its width
 
     QLineEdit* m_filter = nullptr;
     QCheckBox* m_regex = nullptr;
@@ -167,6 +203,7 @@ private:
     double m_scanSeconds = 0;
     int m_lastThreads = 0;
     QString m_lastOutputDirectory;
+    QString m_lastExportedDirectory; // the shard directory m_lastOutputDirectory was written from
     QPointer<ExportDialog> m_exportDialog;
     bool m_quitAfterExport = false;
 };
