@@ -164,6 +164,7 @@ private slots:
     void demoLivesInOneApplicationFolder();
     void badMappingFileSaysWhereItIsWrong();
     void droppingAFolderOpensIt();
+    void statusBarShowsParametersAndDTypeTotals();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -1021,6 +1022,28 @@ void TestMainWindow::badMappingFileSaysWhereItIsWrong() {
     QVERIFY2(text.contains("bad.json"), qPrintable(text));
     QVERIFY2(!text.contains("json.exception") && !text.contains("parse_error"), qPrintable(text));
     box->close();
+}
+
+void TestMainWindow::statusBarShowsParametersAndDTypeTotals() {
+    // 3 BF16 tensors of 4x8 and 1 F32 of 100: 96 + 100 parameters, 192 + 400 bytes.
+    const fs::path dir = m_tmp->filePath("totals").toStdString();
+    writeCheckpoint(dir,
+                    {{"a", "BF16", {4, 8}, splitDim({4, 8}, 0, 2)},
+                     {"b", "BF16", {4, 8}, splitDim({4, 8}, 1, 2)},
+                     {"c", "BF16", {4, 8}, splitDim({4, 8}, 0, 2)},
+                     {"d", "F32", {100}, splitDim({100}, 0, 2)}},
+                    2);
+    MainWindow w;
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    w.openDirectory(QString::fromStdString(dir.string()));
+    QVERIFY(opened.wait(30000));
+    QVERIFY2(w.statusText().startsWith("196 parameters · "), qPrintable(w.statusText()));
+    const QString tip = w.statusToolTip();
+    for (const char* cell : {"<td>BF16</td><td align=right>3</td><td align=right>96</td>",
+                             "<td>F32</td><td align=right>1</td><td align=right>100</td>",
+                             "<td align=right>4</td><td align=right>196</td>"})
+        QVERIFY2(tip.contains(cell), qPrintable(tip));
+    QVERIFY2(tip.indexOf("F32") < tip.indexOf("BF16"), qPrintable(tip)); // largest bytes first
 }
 
 void TestMainWindow::droppingAFolderOpensIt() {

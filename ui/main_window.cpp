@@ -7,6 +7,7 @@
 #include "coverage_view.h"
 #include "demo.h"
 #include "export_dialog.h"
+#include "dtype_totals.h"
 #include "files_model.h"
 #include "module_tree_model.h"
 #include "module_tree_view.h"
@@ -374,12 +375,15 @@ QWidget* MainWindow::createFilterBar() {
     m_dtypeFilter = new QComboBox;
     m_statusFilter = new QComboBox;
     m_targetFilter = new QComboBox;
-    for (QComboBox* c : {m_dtypeFilter, m_statusFilter})
-        c->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    // Closed combos stay narrow so the filter bar fits a 1024 px window; their lists show all.
+    for (QComboBox* c : {m_dtypeFilter, m_statusFilter}) {
+        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        c->setMinimumContentsLength(10);
+    }
     // Output file names are long: the closed combo keeps a modest width, the list shows them whole.
     m_targetFilter->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    m_targetFilter->setMinimumContentsLength(16);
-    m_filter->setMinimumWidth(m_filter->fontMetrics().averageCharWidth() * 20);
+    m_targetFilter->setMinimumContentsLength(12);
+    m_filter->setMinimumWidth(m_filter->fontMetrics().averageCharWidth() * 14);
     for (const auto& choice : TensorFilterProxy::statusChoices())
         m_statusFilter->addItem(choice.icon, choice.text, choice.value);
     layout->addWidget(m_filter, 1);
@@ -596,7 +600,13 @@ void MainWindow::createModulesDock() {
     m_modulesDock->setWidget(m_modules);
     addDockWidget(Qt::LeftDockWidgetArea, m_modulesDock);
     resizeDocks({m_modulesDock}, {320}, Qt::Horizontal);
-    m_viewMenu->addAction(m_modulesDock->toggleViewAction());
+    // Beside the table it needs a wide screen; on a small one (1024 px) the table and details
+    // come first and View ▸ Modules (Ctrl+M) brings the tree in.
+    const QScreen* screen = QGuiApplication::primaryScreen();
+    if (screen && screen->availableGeometry().width() < 1280) m_modulesDock->hide();
+    QAction* toggle = m_modulesDock->toggleViewAction();
+    toggle->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
+    m_viewMenu->addAction(toggle);
     connect(m_modules, &ModuleTreeView::tensorFilterChanged, this,
             [this](const std::vector<bool>& mask) {
                 m_proxy->setRowSubset(mask);
@@ -788,8 +798,8 @@ void MainWindow::updateFilterChoices() {
     };
     refill(m_dtypeFilter, TensorFilterProxy::dtypeChoices(m_document));
     refill(m_targetFilter, TensorFilterProxy::targetChoices(m_document));
-    m_targetFilter->view()->setMinimumWidth(
-        static_cast<QAbstractItemView*>(m_targetFilter->view())->sizeHintForColumn(0) + 24);
+    for (QComboBox* combo : {m_dtypeFilter, m_statusFilter, m_targetFilter})
+        combo->view()->setMinimumWidth(combo->view()->sizeHintForColumn(0) + 24);
 }
 
 void MainWindow::updateWindowTitle() {
@@ -1000,6 +1010,36 @@ void MainWindow::fitChunkColumns() {
         std::min(contentWidth(ChunkTableModel::FileColumn), std::max(minimum, room)));
 }
 
+QString MainWindow::statusText() const {
+    return m_statusLabel->text();
+}
+
+QString MainWindow::statusToolTip() const {
+    return m_statusLabel->toolTip();
+}
+
+// The per-dtype table behind the status bar's parameter count.
+QString MainWindow::dtypeTotalsText(const DTypeTotals& totals) const {
+    const QLocale locale;
+    QString html = "<table><tr><th align=left>" + tr("dtype") + "</th><th align=right>" +
+                   tr("tensors") + "</th><th align=right>" + tr("parameters") +
+                   "</th><th align=right>" + tr("size") + "</th></tr>";
+    auto row = [&](const QString& name, uint64_t tensors, uint64_t parameters, uint64_t bytes) {
+        html += "<tr><td>" + name + "</td><td align=right>" + locale.toString(qulonglong(tensors)) +
+                "</td><td align=right>" + locale.toString(qulonglong(parameters)) +
+                "</td><td align=right>" + QString::fromStdString(formatBytes(bytes)) +
+                "</td></tr>";
+    };
+    for (const DTypeTotal& t : totals.byDType)
+        row(QString::fromLatin1(dtypeName(t.dtype).data()), t.tensors, t.parameters, t.bytes);
+    row("<b>" + tr("total") + "</b>", totals.tensors, totals.parameters, totals.bytes);
+    html += "</table>";
+    if (totals.invalidTensors)
+        html += tr("%n tensor(s) with problems are not counted", nullptr,
+                   int(totals.invalidTensors));
+    return html;
+}
+
 void MainWindow::updateStatus() {
     auto ckpt = m_document.checkpoint();
     const bool open = ckpt != nullptr;
@@ -1022,7 +1062,13 @@ void MainWindow::updateStatus() {
                        .arg(m_document.fileCount());
     text += errors ? tr("%n problem(s) block export", nullptr, errors) : tr("ready to export");
     text += tr(" · scanned in %1 s").arg(m_scanSeconds, 0, 'f', 2);
+    if (m_totalsFor != ckpt) { // per checkpoint, not per status update
+        m_totalsFor = ckpt;
+        m_totals = computeDTypeTotals(*ckpt);
+    }
+    text = tr("%1 parameters · ").arg(ModuleTreeModel::shortCount(m_totals.parameters)) + text;
     m_statusLabel->setText(text);
+    m_statusLabel->setToolTip(dtypeTotalsText(m_totals));
     m_problemsDock->setWindowTitle(errors ? tr("Problems (%1)").arg(m_problems->rowCount())
                                           : tr("Problems"));
 }

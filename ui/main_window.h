@@ -3,6 +3,8 @@
 
 #pragma once
 
+#include "dtype_totals.h"
+
 #include "mapping_document.h"
 #include "scan_worker.h"
 
@@ -63,6 +65,8 @@ public:
     QTableView* filesView() { return m_fileView; }
     QTableView* problemsView() { return m_problemView; }
     QString directory() const { return m_directory; }
+    QString statusText() const;        // the status bar's summary line
+    QString statusToolTip() const;     // its per-dtype table
     void selectTensor(int tensor);
     void selectFile(int row); // a row of the Files view, shown and selected
     std::vector<size_t> selectedTensors() const;
@@ -97,6 +101,7 @@ private:
     QWidget* createDetails();
     void createDocks();
     void createModulesDock();
+    QString dtypeTotalsText(const DTypeTotals& totals) const;
     void createStatusBar();
     void connectSignals();
     void setUpKeyboardNavigation();
@@ -169,6 +174,8 @@ private:
     QDockWidget* m_outputsDock = nullptr;
     QDockWidget* m_filesDock = nullptr;
     QDockWidget* m_modulesDock = nullptr;
+    std::shared_ptr<const Checkpoint> m_totalsFor; // the checkpoint m_totals was computed for
+    DTypeTotals m_totals;
     int m_detailTensor = -1;
     QString m_detailTitleText; // in full; the label shows it elided to its width
 
