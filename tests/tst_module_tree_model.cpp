@@ -14,6 +14,8 @@
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QDockWidget>
+#include <QGuiApplication>
+#include <QScreen>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
@@ -290,7 +292,13 @@ void TestModuleTreeModel::modulesDockInTheWindow() {
     w.resize(1024, 700);
     w.show();
     QVERIFY(QTest::qWaitForWindowExposed(&w));
-    QVERIFY(dock->isVisible());
+    // Beside the table only on a wide screen; Ctrl+M (View ▸ Modules) brings it in anywhere.
+    const bool wide = QGuiApplication::primaryScreen()->availableGeometry().width() >= 1280;
+    QCOMPARE(dock->isVisible(), wide);
+    if (!wide) {
+        QTest::keyClick(&w, Qt::Key_M, Qt::ControlModifier);
+        QTRY_VERIFY(dock->isVisible());
+    }
 
     auto ckpt = llamaLike();
     w.document()->reset(ckpt, {});

@@ -6,12 +6,12 @@
 #include "chunk_table_model.h"
 #include "coverage_view.h"
 #include "demo.h"
-#include "export_dialog.h"
 #include "dtype_totals.h"
+#include "export_dialog.h"
 #include "files_model.h"
+#include "format_units.h"
 #include "module_tree_model.h"
 #include "module_tree_view.h"
-#include "format_units.h"
 #include "output_files_model.h"
 #include "problems_model.h"
 #include "target_delegate.h"
@@ -1027,16 +1027,15 @@ QString MainWindow::dtypeTotalsText(const DTypeTotals& totals) const {
     auto row = [&](const QString& name, uint64_t tensors, uint64_t parameters, uint64_t bytes) {
         html += "<tr><td>" + name + "</td><td align=right>" + locale.toString(qulonglong(tensors)) +
                 "</td><td align=right>" + locale.toString(qulonglong(parameters)) +
-                "</td><td align=right>" + QString::fromStdString(formatBytes(bytes)) +
-                "</td></tr>";
+                "</td><td align=right>" + QString::fromStdString(formatBytes(bytes)) + "</td></tr>";
     };
     for (const DTypeTotal& t : totals.byDType)
         row(QString::fromLatin1(dtypeName(t.dtype).data()), t.tensors, t.parameters, t.bytes);
     row("<b>" + tr("total") + "</b>", totals.tensors, totals.parameters, totals.bytes);
     html += "</table>";
     if (totals.invalidTensors)
-        html += tr("%n tensor(s) with problems are not counted", nullptr,
-                   int(totals.invalidTensors));
+        html +=
+            tr("%n tensor(s) with problems are not counted", nullptr, int(totals.invalidTensors));
     return html;
 }
 

@@ -65,8 +65,8 @@ public:
     QTableView* filesView() { return m_fileView; }
     QTableView* problemsView() { return m_problemView; }
     QString directory() const { return m_directory; }
-    QString statusText() const;        // the status bar's summary line
-    QString statusToolTip() const;     // its per-dtype table
+    QString statusText() const;    // the status bar's summary line
+    QString statusToolTip() const; // its per-dtype table
     void selectTensor(int tensor);
     void selectFile(int row); // a row of the Files view, shown and selected
     std::vector<size_t> selectedTensors() const;
