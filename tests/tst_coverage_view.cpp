@@ -28,6 +28,7 @@ private slots:
     void legendShowsEveryFileByWhatTellsThemApart();
     void invalidTensorIsDrawnFromItsChunks();
     void invalidTensorWithoutChunksSaysWhy();
+    void countsHaveTheirPlural();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -219,6 +220,25 @@ void TestCoverageView::invalidTensorWithoutChunksSaysWhy() {
     QVERIFY(!v->summary().contains("Scalar"));
     QVERIFY(v->legendEntries().isEmpty());
     QVERIFY(!v->grab().isNull());
+}
+
+void TestCoverageView::countsHaveTheirPlural() {
+    auto ckpt = std::make_shared<Checkpoint>();
+    ckpt->files.push_back({"one.safetensors", {}, 0, 0, 3, true});
+    for (const Shape& shape : {Shape{1, 128}, Shape{2048, 1}, Shape{1}}) {
+        TensorInfo t;
+        t.fqn = "t" + std::to_string(ckpt->tensors.size());
+        t.shape = shape;
+        t.chunks.push_back({0, Shape(shape.size(), 0), shape, 0, 0, false});
+        ckpt->tensors.push_back(t);
+    }
+    auto v = view();
+    v->setTensor(ckpt, 0);
+    QVERIFY2(v->summary().startsWith("2-D: 1 row × 128 columns"), qPrintable(v->summary()));
+    v->setTensor(ckpt, 1);
+    QVERIFY2(v->summary().startsWith("2-D: 2,048 rows × 1 column"), qPrintable(v->summary()));
+    v->setTensor(ckpt, 2);
+    QVERIFY2(v->summary().startsWith("1-D: 1 element,"), qPrintable(v->summary()));
 }
 
 QTEST_MAIN(TestCoverageView)

@@ -887,7 +887,7 @@ void TestMainWindow::contextMenuFromTheKeyboard() {
         QStringList texts;
         recordNextPopup(&texts);
         QTest::keyClick(table, key, modifiers);
-        QVERIFY2(texts.join('|').contains("Assign 1 Tensor"), qPrintable(texts.join('|')));
+        QVERIFY2(texts.join('|').contains("Assign Tensor To"), qPrintable(texts.join('|')));
         QVERIFY(texts.contains("Copy Name"));
     }
 }

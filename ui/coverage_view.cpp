@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "coverage_view.h"
+#include "plural.h"
 
 #include "chunk_table_model.h"
 #include "coverage.h"
@@ -564,14 +565,20 @@ QString CoverageView::summary() const {
                                  : QString();
     QString text;
     if (invalid())
-        text = tr("Not valid: %1 drawn from %n readable chunk(s)", "", int(m_tensor->chunks.size()))
-                   .arg(QString::fromStdString(formatShape(s)));
+        text = tr("Not valid: %1 drawn from %2")
+                   .arg(QString::fromStdString(formatShape(s)),
+                        counted(qint64(m_tensor->chunks.size()), tr("readable chunk"),
+                                tr("readable chunks")));
     else if (s.empty())
         text = tr("Scalar: one element");
     else if (s.size() == 1)
-        text = tr("1-D: %1 elements, drawn as a bar").arg(s[0]);
+        text =
+            tr("1-D: %1, drawn as a bar").arg(counted(qint64(s[0]), tr("element"), tr("elements")));
     else if (s.size() == 2)
-        text = tr("2-D: %1 rows × %2 columns").arg(s[0]).arg(s[1]) + squeezed;
+        text = tr("2-D: %1 × %2")
+                   .arg(counted(qint64(s[0]), tr("row"), tr("rows")),
+                        counted(qint64(s[1]), tr("column"), tr("columns"))) +
+               squeezed;
     else
         text = tr("%1-D: slice %2 of %3").arg(s.size()).arg(sliceLabel()).arg(sliceCount());
     if (invalid() && s.size() > 2) text += tr(" · slice %1").arg(sliceLabel());

@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "export_dialog.h"
+#include "plural.h"
 
 #include "format_units.h"
 
@@ -110,7 +111,8 @@ QWidget* ExportDialog::createSetupPage() {
     m_policy = new QComboBox;
     m_policy->addItem(tr("Stop: assign them first"));
     m_policy->addItem(tr("Put them in the last output file"));
-    form->addRow(tr("%n unassigned tensor(s):", nullptr, int(m_unassigned)), m_policy);
+    form->addRow(counted(qint64(m_unassigned), tr("unassigned tensor:"), tr("unassigned tensors:")),
+                 m_policy);
     m_policy->setVisible(m_unassigned > 0);
     form->labelForField(m_policy)->setVisible(m_unassigned > 0);
     m_setupError = new QLabel;
@@ -334,20 +336,22 @@ void ExportDialog::onProgress(const ExportProgress& p) {
 
 QString ExportDialog::successText(const ExportOutcome& outcome) const {
     const EngineResult& r = outcome.result;
-    QString text = tr("<b>Export complete.</b><br><br>%1 file(s), %2, published in %3 s<br>"
+    QString text = tr("<b>Export complete.</b><br><br>%1, %2, published in %3 s<br>"
                       "into <tt>%4</tt>")
-                       .arg(r.files.size())
+                       .arg(counted(qint64(r.files.size()), tr("file"), tr("files")))
                        .arg(bytesText(r.bytesWritten))
                        .arg(r.seconds, 0, 'f', 1)
                        .arg(m_resultDirectory.toHtmlEscaped());
     if (!r.sidecars.empty())
-        text += tr("<br>%1 sidecar file(s) copied from .hf_metadata").arg(r.sidecars.size());
+        text +=
+            tr("<br>%1 copied from .hf_metadata")
+                .arg(counted(qint64(r.sidecars.size()), tr("sidecar file"), tr("sidecar files")));
     if (r.verified)
         text += tr("<br><br>All %1 tensors were verified byte for byte before publishing.")
                     .arg(m_checkpoint->tensors.size());
     if (r.replacedFiles > 0)
-        text +=
-            tr("<br>It replaced the previous export (%n file(s)).", nullptr, int(r.replacedFiles));
+        text += tr("<br>It replaced the previous export (%1).")
+                    .arg(counted(qint64(r.replacedFiles), tr("file"), tr("files")));
     for (const auto& w : r.warnings)
         text += "<br>" + tr("Warning: %1").arg(QString::fromStdString(w.text()).toHtmlEscaped());
     for (const QString& note : outcome.notes)

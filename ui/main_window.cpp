@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "main_window.h"
+#include "plural.h"
 
 #include "chunk_table_model.h"
 #include "coverage_view.h"
@@ -959,7 +960,7 @@ QString MainWindow::detailFacts(int tensor) const {
                         .arg(QString::fromLatin1(dtypeName(t.dtype).data()),
                              cell(TensorTableModel::ShapeColumn), // "[3, 6]?" when invalid
                              cell(TensorTableModel::SizeColumn),
-                             tr("%n chunk(s)", nullptr, int(t.chunks.size())))
+                             counted(qint64(t.chunks.size()), tr("chunk"), tr("chunks")))
                         .arg(TensorTableModel::statusColor(status).name(),
                              TensorTableModel::statusText(status));
     if (const QString detail = m_tensors->statusDetail(tensor); !detail.isEmpty())
@@ -1034,8 +1035,8 @@ QString MainWindow::dtypeTotalsText(const DTypeTotals& totals) const {
     row("<b>" + tr("total") + "</b>", totals.tensors, totals.parameters, totals.bytes);
     html += "</table>";
     if (totals.invalidTensors)
-        html +=
-            tr("%n tensor(s) with problems are not counted", nullptr, int(totals.invalidTensors));
+        html += tr("%1 with problems not counted")
+                    .arg(counted(qint64(totals.invalidTensors), tr("tensor"), tr("tensors")));
     return html;
 }
 
@@ -1059,7 +1060,8 @@ void MainWindow::updateStatus() {
                        .arg(QString::fromStdString(formatBytes(ckpt->totalBytes())))
                        .arg(ckpt->files.size())
                        .arg(m_document.fileCount());
-    text += errors ? tr("%n problem(s) block export", nullptr, errors) : tr("ready to export");
+    text += errors ? tr("%1 block export").arg(counted(errors, tr("problem"), tr("problems")))
+                   : tr("ready to export");
     text += tr(" · scanned in %1 s").arg(m_scanSeconds, 0, 'f', 2);
     if (m_totalsFor != ckpt) { // per checkpoint, not per status update
         m_totalsFor = ckpt;
@@ -1106,10 +1108,11 @@ bool MainWindow::loadMappingFile(const QString& file) {
 void MainWindow::saveMapping() {
     if (!m_document.isOpen()) return;
     if (m_document.unassignedCount() > 0 &&
-        QMessageBox::question(
-            this, tr("Save mapping"),
-            tr("%n tensor(s) are unassigned and will not be in the file. Save anyway?", nullptr,
-               int(m_document.unassignedCount()))) != QMessageBox::Yes)
+        QMessageBox::question(this, tr("Save mapping"),
+                              tr("%1 unassigned and will not be in the file. Save anyway?")
+                                  .arg(counted(qint64(m_document.unassignedCount()),
+                                               tr("tensor is"), tr("tensors are")))) !=
+            QMessageBox::Yes)
         return;
     const QString file = QFileDialog::getSaveFileName(
         this, tr("Save mapping"), m_directory + "/" + kMappingFileName, tr("Mapping (*.json)"));
@@ -1172,7 +1175,9 @@ void MainWindow::assignDialog() {
     bool ok = false;
     const QString choice = QInputDialog::getItem(
         this, tr("Assign to output file"),
-        tr("%n selected tensor(s) go to:", nullptr, int(selected.size())), choices, 0, false, &ok);
+        tr("%1 go to:")
+            .arg(counted(qint64(selected.size()), tr("selected tensor"), tr("selected tensors"))),
+        choices, 0, false, &ok);
     if (ok) assignSelectionTo(int(choices.indexOf(choice)) + 1);
 }
 
@@ -1180,7 +1185,10 @@ void MainWindow::showTableMenu(const QPoint& pos) {
     if (!m_document.isOpen()) return;
     const auto selected = selectedTensors();
     QMenu menu(this);
-    QMenu* assign = menu.addMenu(tr("Assign %n Tensor(s) To", nullptr, int(selected.size())));
+    QMenu* assign = menu.addMenu(
+        selected.size() == 1
+            ? tr("Assign Tensor To")
+            : tr("Assign %1 Tensors To").arg(QLocale().toString(qint64(selected.size()))));
     assign->setEnabled(!selected.empty());
     const int count = m_document.fileCount();
     for (int i = 1; i <= count; ++i)
@@ -1227,14 +1235,12 @@ ExportDialog* MainWindow::showExportDialog() {
         for (const auto& p : ckpt->problems)
             if (p.severity == Severity::Error && errors++ == 0)
                 first = QString::fromStdString(p.text());
-        showMessage(
-            tr("Export blocked"),
-            tr("This checkpoint cannot be consolidated exactly: %n problem(s) in the shards "
-               "(gaps, overlaps or broken files) would give a wrong model.\n\nFirst: %1\n\n"
-               "The Problems panel lists them all; click one to see the tensor.",
-               nullptr, errors)
-                .arg(first),
-            true);
+        showMessage(tr("Export blocked"),
+                    tr("This checkpoint cannot be consolidated exactly: %1 in the shards "
+                       "(gaps, overlaps or broken files) would give a wrong model.\n\nFirst: %2\n\n"
+                       "The Problems panel lists them all; click one to see the tensor.")
+                        .arg(counted(errors, tr("problem"), tr("problems")), first),
+                    true);
         m_problemsDock->show();
         return nullptr;
     }
@@ -1244,20 +1250,21 @@ ExportDialog* MainWindow::showExportDialog() {
     dialog->setOutputDirectory(
         proposedOutputDirectory(m_directory, m_lastOutputDirectory, m_lastExportedDirectory));
     if (m_lastThreads > 0) dialog->setThreads(m_lastThreads);
-    connect(dialog, &ExportDialog::exportFinished, this,
-            [this, dialog](const ExportOutcome& outcome) {
-                m_lastThreads = dialog->threads();
-                if (outcome.ok) {
-                    m_lastOutputDirectory =
-                        QDir::cleanPath(QDir(dialog->outputDirectory()).absolutePath());
-                    m_lastExportedDirectory = m_directory;
-                    statusBar()->showMessage(tr("Exported %1 file(s) to %2")
-                                                 .arg(outcome.result.files.size())
-                                                 .arg(m_lastOutputDirectory),
-                                             8000);
-                }
-                writeSettings();
-            });
+    connect(
+        dialog, &ExportDialog::exportFinished, this, [this, dialog](const ExportOutcome& outcome) {
+            m_lastThreads = dialog->threads();
+            if (outcome.ok) {
+                m_lastOutputDirectory =
+                    QDir::cleanPath(QDir(dialog->outputDirectory()).absolutePath());
+                m_lastExportedDirectory = m_directory;
+                statusBar()->showMessage(
+                    tr("Exported %1 to %2")
+                        .arg(counted(qint64(outcome.result.files.size()), tr("file"), tr("files")))
+                        .arg(m_lastOutputDirectory),
+                    8000);
+            }
+            writeSettings();
+        });
     m_exportDialog = dialog;
     dialog->open();
     return dialog;
