@@ -527,6 +527,21 @@ CLI::App* CommandLine::addCommand(const char* name, const char* description) {
     return cmd;
 }
 
+// --mapping and --unmapped, shared by inspect and consolidate.
+void addMappingOptions(CLI::App* command, std::string& mapping, std::string& unmapped) {
+    command
+        ->add_option("--mapping", mapping,
+                     "Tensor-to-file mapping (JSON); default: the\ncheckpoint's own, or every "
+                     "tensor in one file")
+        ->type_name("FILE")
+        ->check(pathValue("--mapping", "a file"));
+    command
+        ->add_option("--unmapped", unmapped,
+                     "Tensors the mapping does not name: an error (default)\nor into the last file")
+        ->type_name("error|last")
+        ->check(unmappedPolicy());
+}
+
 void CommandLine::addInspect() {
     auto& o = m_inspectOptions;
     m_inspect =
@@ -535,17 +550,7 @@ void CommandLine::addInspect() {
                               "cannot be\nconsolidated.");
     m_inspect->add_option("DIR", o.dir, "The shard directory")->required()->type_name("");
     m_inspect->add_flag("--json", o.json, "Print everything as one JSON document");
-    m_inspect
-        ->add_option("--mapping", o.mapping,
-                     "Tensor-to-file mapping (JSON); default: the\ncheckpoint's own, or every "
-                     "tensor in one file")
-        ->type_name("FILE")
-        ->check(pathValue("--mapping", "a file"));
-    m_inspect
-        ->add_option("--unmapped", o.unmapped,
-                     "Tensors the mapping does not name: an error (default)\nor into the last file")
-        ->type_name("error|last")
-        ->check(unmappedPolicy());
+    addMappingOptions(m_inspect, o.mapping, o.unmapped);
 }
 
 void CommandLine::addConsolidate() {
@@ -557,21 +562,11 @@ void CommandLine::addConsolidate() {
         "then published; until then OUT keeps its\nprevious export.");
     m_consolidate->add_option("IN", o.in, "The shard directory")->required()->type_name("");
     m_consolidate->add_option("OUT", o.out, "The output directory")->required()->type_name("");
-    m_consolidate
-        ->add_option("--mapping", o.mapping,
-                     "Tensor-to-file mapping (JSON); default: the\ncheckpoint's own, or every "
-                     "tensor in one file")
-        ->type_name("FILE")
-        ->check(pathValue("--mapping", "a file"));
+    addMappingOptions(m_consolidate, o.mapping, o.unmapped);
     m_consolidate
         ->add_option("--threads", o.threads, "Worker threads, 1 to 256; default: one per core")
         ->type_name("N")
         ->transform(threadCount());
-    m_consolidate
-        ->add_option("--unmapped", o.unmapped,
-                     "Tensors the mapping does not name: an error (default)\nor into the last file")
-        ->type_name("error|last")
-        ->check(unmappedPolicy());
     m_consolidate->add_flag("--overwrite", o.overwrite,
                             "Replace an earlier export in OUT (refused otherwise)");
     m_consolidate->add_flag("--verify", o.verify,

@@ -7,6 +7,8 @@
 
 #include "module_tree.h"
 
+#include "tensor_values.h"
+
 #include <QTest>
 
 #include <algorithm>
@@ -19,13 +21,7 @@ namespace {
 
 TensorInfo tensor(std::string fqn, Shape shape = {4, 4},
                   CoverageStatus status = CoverageStatus::Complete) {
-    TensorInfo t;
-    t.fqn = std::move(fqn);
-    t.dtype = DType::F32;
-    t.bytes = checkedNumel(shape).value_or(0) * 4;
-    t.shape = std::move(shape);
-    t.status = status;
-    return t;
+    return testing::tensorValue(std::move(fqn), std::move(shape), status);
 }
 
 // Sorted by name in byte order, as a scan delivers them.

@@ -11,6 +11,7 @@
 #include "tensor_filter_proxy.h"
 #include "tensor_table_model.h"
 
+#include "tensor_values.h"
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QDockWidget>
@@ -20,6 +21,7 @@
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
 #include <QTableView>
+
 #include <QTest>
 #include <QTreeView>
 
@@ -31,13 +33,7 @@ namespace {
 
 TensorInfo tensor(std::string fqn, Shape shape = {4, 4},
                   CoverageStatus status = CoverageStatus::Complete) {
-    TensorInfo t;
-    t.fqn = std::move(fqn);
-    t.dtype = DType::F32;
-    t.bytes = checkedNumel(shape).value_or(0) * 4;
-    t.shape = std::move(shape);
-    t.status = status;
-    return t;
+    return testing::tensorValue(std::move(fqn), std::move(shape), status);
 }
 
 std::shared_ptr<const Checkpoint> checkpoint(std::vector<TensorInfo> tensors) {
