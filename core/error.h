@@ -68,11 +68,25 @@ enum class ErrorKind {
     OutputIsInput, // the output directory is the shard directory
     VerifyFailed,  // written bytes differ from the shards, or the layout is wrong
     PublishFailed, // renaming the new set into place failed
-    SidecarSkipped,
+    SidecarSkipped, // a sidecar that is not a regular file, or one that leaves the checkpoint
     FileTooLarge, // a mapping or journal over its documented size limit
     NoShards,     // a directory without *.safetensors shard files
-    Cancelled,    // the user stopped the run // a sidecar that is not a regular file, or one that
-                  // leaves the checkpoint
+    Cancelled,    // the user stopped the run
+
+    // PyTorch DCP checkpoints (.metadata + *.distcp)
+    MixedCheckpoint,    // .metadata beside *.safetensors shards, or *.distcp without .metadata
+    PickleInvalid,      // truncated pickle, unknown opcode, stack or memo misuse
+    PickleLimit,        // a pickle past a size, nesting or count limit
+    UnknownClass,       // a class whose value is needed but which the reader does not know
+    DcpMetadataInvalid, // .metadata objects of the wrong shape
+    MissingDataFile,    // a *.distcp file that .metadata names is absent
+    ItemOutOfRange,     // an item's byte range runs past the end of its file
+    ZipInvalid,         // a torch.save archive whose records are broken or disagree
+    StorageMismatch,    // storage class, size or layout of an item disagrees with .metadata
+    StrideOutOfBounds,  // strides that reach outside the stored bytes
+    UnknownTransform,   // a transform descriptor other than stream.zstd/1
+    DecompressFailed,   // a zstd stream that does not decode
+    BigEndian,          // an archive whose byteorder is not little
 };
 
 // The enumerator's own spelling: stable, for logs, JSON output and tests.
@@ -174,6 +188,32 @@ constexpr const char* errorKindName(ErrorKind kind) {
         return "NoShards";
     case ErrorKind::Cancelled:
         return "Cancelled";
+    case ErrorKind::MixedCheckpoint:
+        return "MixedCheckpoint";
+    case ErrorKind::PickleInvalid:
+        return "PickleInvalid";
+    case ErrorKind::PickleLimit:
+        return "PickleLimit";
+    case ErrorKind::UnknownClass:
+        return "UnknownClass";
+    case ErrorKind::DcpMetadataInvalid:
+        return "DcpMetadataInvalid";
+    case ErrorKind::MissingDataFile:
+        return "MissingDataFile";
+    case ErrorKind::ItemOutOfRange:
+        return "ItemOutOfRange";
+    case ErrorKind::ZipInvalid:
+        return "ZipInvalid";
+    case ErrorKind::StorageMismatch:
+        return "StorageMismatch";
+    case ErrorKind::StrideOutOfBounds:
+        return "StrideOutOfBounds";
+    case ErrorKind::UnknownTransform:
+        return "UnknownTransform";
+    case ErrorKind::DecompressFailed:
+        return "DecompressFailed";
+    case ErrorKind::BigEndian:
+        return "BigEndian";
     }
     return "?";
 }

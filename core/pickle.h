@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shardscope::pickle {
+
+// A bounded reader of Python pickles (protocols 0-style GLOBAL through 5) that executes nothing:
+// every callable stays a description. REDUCE and NEWOBJ build an Object naming the callable and
+// its arguments; BUILD stores its state in that Object. Callers interpret the tree they need
+// (torch.Size, dataclasses, enums) and ignore the rest, so unknown classes cost nothing.
+//
+// Values live in one arena owned by the Document and are referred to by index, so memo
+// references, shared sub-objects and even cycles (a list appended to itself) need no ownership
+// and cannot leak. Strings and bytes are views into the input, which the Document keeps.
+
+using Ref = uint32_t;
+
+enum class Type : uint8_t {
+    None,
+    Bool,
+    Int,    // fits int64
+    BigInt, // LONG1/LONG4 wider than 64 bits: bytes() holds little-endian two's complement
+    Float,
+    Str,   // UTF-8 (unicode opcodes) or latin-1 (protocol 0/1 STRING opcodes)
+    Bytes, // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+    Tuple,
+    List,
+    Dict, // items() alternates key, value, in insertion order (duplicates kept: last wins on lookup)
+    Set,  // set and frozenset
+    Global,        // GLOBAL / STACK_GLOBAL: module() and name()
+    Object,        // REDUCE(callable, args) or NEWOBJ(cls, args), then BUILD(state)
+    PersistentId,  // BINPERSID/PERSID: persistentId() is the pid value
+};
+
+struct Limits {
+    uint64_t maxInputBytes = uint64_t(4) << 30;
+    uint64_t maxValues = 200'000'000; // arena entries
+    uint64_t maxMemo = 50'000'000;    // memo slots (an index past this is an error, never a resize)
+    uint32_t maxStackDepth = 1'000'000; // values + marks on the VM stack
+    uint32_t maxMarkDepth = 10'000;     // nested MARKs
+    uint64_t maxStringBytes = uint64_t(1) << 31;
+};
+
+// Thrown for every malformed or over-limit input, with the byte position of the opcode. The
+// caller wraps it into an Error naming the file (kind PickleInvalid or PickleLimit).
+class PickleError : public std::runtime_error {
+public:
+    PickleError(bool limit, uint64_t position, const std::string& message)
+        : std::runtime_error(message), m_limit(limit), m_position(position) {}
+    bool limit() const { return m_limit; }       // true: a Limits value was exceeded
+    uint64_t position() const { return m_position; }
+
+private:
+    bool m_limit;
+    uint64_t m_position;
+};
+
+enum class ObjectKind : uint8_t { Reduce, NewObj };
+
+class Document {
+public:
+    // Runs the pickle in `data` (which must stay alive as long as the Document) to its STOP.
+    // Bytes after STOP are ignored, as Python ignores them.
+    static Document load(std::string_view data, const Limits& limits = {});
+
+    Ref root() const { return m_root; }
+    Type type(Ref v) const;
+
+    bool boolean(Ref v) const;          // Bool
+    int64_t integer(Ref v) const;       // Int (and Bool as 0/1)
+    double real(Ref v) const;           // Float
+    std::string_view text(Ref v) const; // Str or Bytes: the raw bytes (BigInt: its LE bytes)
+    std::string_view module(Ref v) const; // Global
+    std::string_view name(Ref v) const;   // Global
+    std::span<const Ref> items(Ref v) const; // Tuple, List, Set; Dict as key, value, key, value
+    Ref callable(Ref v) const;    // Object: the Global (or any value) that was called
+    Ref args(Ref v) const;        // Object: the argument tuple
+    Ref state(Ref v) const;       // Object: the BUILD state, or noState() when never built
+    ObjectKind objectKind(Ref v) const;
+    Ref persistentId(Ref v) const; // PersistentId
+
+    static constexpr Ref noState() { return ~Ref(0); }
+
+    // Helpers for the common questions; all return false / noState() rather than throw.
+    bool isGlobal(Ref v, std::string_view name) const; // a Global with this class name
+    // For an Object whose callable is a Global: that Global's class name, else "".
+    std::string_view className(Ref v) const;
+    // Dict lookup by string key (last occurrence wins); noState() when absent or not a Dict.
+    Ref get(Ref dict, std::string_view key) const;
+
+    size_t valueCount() const;
+
+    // Implementation detail, public for the VM in pickle.cpp.
+    struct Value {
+        Type type = Type::None;
+        uint8_t kind = 0;  // ObjectKind for Object
+        uint32_t a = 0;    // Str/Bytes/BigInt: length; containers: index into m_lists; Global:
+                           // index into m_globals; Object: index into m_objects
+        uint64_t b = 0;    // Int/Bool: value; Float: bits; Str/Bytes/BigInt: offset in m_data
+                           // or in m_owned (high bit set); PersistentId: the pid Ref
+    };
+    struct GlobalName {
+        std::string_view module, name;
+    };
+    struct ObjectSlots {
+        Ref callable, args, state;
+    };
+
+private:
+    friend class Machine;
+    std::string_view m_data;
+    std::string m_owned; // strings the VM had to build (protocol-0 STRING unescaping, etc.)
+    std::vector<Value> m_values;
+    std::vector<std::vector<Ref>> m_lists;
+    std::vector<GlobalName> m_globals;
+    std::vector<ObjectSlots> m_objects;
+    Ref m_root = 0;
+};
+
+} // namespace shardscope::pickle
