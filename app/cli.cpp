@@ -43,14 +43,17 @@ struct InspectOptions {
     std::string mapping; // empty: the checkpoint's own mapping
     std::string unmapped = "error";
     bool json = false;
+    bool includeTrainingState = false;
 };
 
 struct ConsolidateOptions {
     std::string in, out;
     std::string mapping;
     std::string unmapped = "error";
-    int threads = 0; // 0: one per core
+    std::string hfAssets; // an HF model folder whose config and tokenizer files are copied
+    int threads = 0;      // 0: one per core
     bool overwrite = false, verify = false, sync = false, quiet = false;
+    bool includeTrainingState = false;
 };
 
 struct VerifyOptions {
@@ -66,8 +69,8 @@ UnmappedPolicy policyOf(const std::string& unmapped) {
     return unmapped == "last" ? UnmappedPolicy::LastFile : UnmappedPolicy::Error;
 }
 
-Mapping mappingOf(const std::string& file, const Checkpoint& ckpt) {
-    return file.empty() ? defaultMapping(ckpt) : loadMapping(file);
+Mapping mappingOf(const std::string& file, const Checkpoint& ckpt, bool includeTrainingState) {
+    return file.empty() ? defaultMapping(ckpt, includeTrainingState) : loadMapping(file);
 }
 
 Checkpoint scan(const std::string& dir, std::stop_token stop) {
@@ -78,6 +81,9 @@ Checkpoint scan(const std::string& dir, std::stop_token stop) {
 
 std::string mappingSource(const Mapping& m) {
     if (m.fileIndex.empty()) return "none (every tensor in one file)";
+    if (m.source.empty())
+        return "model weights in files of at most 5 GB (" + std::to_string(m.fileCount()) +
+               " files)";
     return m.source + " (" + std::to_string(m.fileCount()) + " files)";
 }
 
@@ -95,7 +101,8 @@ void printProblems(std::ostream& out, const std::vector<Problem>& problems, size
 std::string problemJson(const Problem& p) {
     return std::string(R"({"severity":")") + (p.severity == Severity::Error ? "error" : "warning") +
            R"(","file":)" + jsonQuote(p.file) + R"(,"tensor":)" + jsonQuote(p.tensor) +
-           R"(,"message":)" + jsonQuote(p.message) + "}";
+           R"(,"message":)" + jsonQuote(p.message) + R"(,"kind":")" + errorKindName(p.kind) +
+           "\"}";
 }
 
 // Written by hand so 800,000 chunks stream out without building a DOM.
@@ -110,6 +117,7 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     auto number = [&](uint64_t v) { appendDecimal(out, v); };
     out += R"({"directory":)";
     appendJsonQuoted(out, ckpt.directory.string());
+    out += ckpt.format == CheckpointFormat::Dcp ? R"(,"format":"dcp")" : R"(,"format":"safetensors")";
     out += R"(,"mapping":)";
     if (mapping.fileIndex.empty())
         out += "null";
@@ -134,9 +142,15 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     out += R"(],"tensors":[)";
     for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
         const auto& t = ckpt.tensors[i];
-        auto target = plan.weightMap.find(t.fqn);
+        auto target = plan.weightMap.find(t.exportName());
         out += i ? R"(,{"fqn":)" : R"({"fqn":)";
         appendJsonQuoted(out, t.fqn);
+        out += R"(,"name":)";
+        appendJsonQuoted(out, t.exportName());
+        out += R"(,"kind":")";
+        out += tensorKindName(t.kind);
+        out += R"(","exported":)";
+        out += target != plan.weightMap.end() ? "true" : "false";
         out += R"(,"dtype":")";
         out += dtypeName(t.dtype);
         out += R"(","shape":)";
@@ -169,10 +183,29 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
             number(ch.begin - file.dataStart);
             out += ',';
             number(ch.end - file.dataStart);
-            out += ch.replica ? R"(],"replica":true})" : R"(],"replica":false})";
+            out += ch.replica ? R"(],"replica":true)" : R"(],"replica":false)";
+            if (ch.stored)
+                out += ckpt.stored[ch.stored - 1].zstd ? R"(,"stored":"zstd")"
+                                                       : R"(,"stored":"strided")";
+            out += '}';
         }
         out += "]}";
         if (out.size() > (1 << 20)) flush();
+    }
+    out += R"(],"byte_items":[)";
+    for (size_t i = 0; i < ckpt.byteItems.size(); ++i) {
+        const ByteItem& b = ckpt.byteItems[i];
+        out += i ? R"(,{"fqn":)" : R"({"fqn":)";
+        appendJsonQuoted(out, b.fqn);
+        out += R"(,"type":)";
+        appendJsonQuoted(out, b.type);
+        out += R"(,"size":)";
+        number(b.size);
+        if (!b.value.empty() || b.type == "str") {
+            out += R"(,"value":)";
+            appendJsonQuoted(out, b.value);
+        }
+        out += '}';
     }
     out += R"(],"problems":[)";
     bool first = true;
@@ -192,17 +225,25 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
            std::to_string(ckpt.tensors.size()) + " tensors, " + formatBytes(ckpt.totalBytes()) +
            "\n  mapping: " + mappingSource(mapping) + "\n\n";
     for (const auto& t : ckpt.tensors) {
-        auto target = plan.weightMap.find(t.fqn);
+        auto target = plan.weightMap.find(t.exportName());
+        const bool excluded = t.kind != TensorKind::Model && target == plan.weightMap.end();
         out += t.fqn + "  " + std::string(dtypeName(t.dtype)) + " " + formatShape(t.shape) + "  " +
                formatBytes(t.bytes) + "  " + std::to_string(t.chunks.size()) + " chunk(s)  " +
                std::string(coverageStatusName(t.status)) + "  -> " +
-               (target == plan.weightMap.end() ? "(unassigned)" : target->second) + "\n";
+               (excluded ? "(not exported: " + std::string(tensorKindName(t.kind)) +
+                               " state; --include-training-state exports it)"
+                : target == plan.weightMap.end() ? "(unassigned)"
+                                                 : target->second) +
+               (t.name.empty() ? "" : " as " + t.name) + "\n";
         for (const auto& c : t.chunks) {
             const auto& f = ckpt.files[c.file];
             out += "    " + f.name + "  saved_offsets " + formatShape(c.offsets) + "  shape " +
                    formatShape(c.shape) + "  data_offsets [" +
                    std::to_string(c.begin - f.dataStart) + ", " +
                    std::to_string(c.end - f.dataStart) + ")" + (c.replica ? "  (replica)" : "") +
+                   (!c.stored                          ? ""
+                    : ckpt.stored[c.stored - 1].zstd ? "  (zstd)"
+                                                     : "  (strided)") +
                    "\n";
         }
         if (out.size() > (1 << 20)) {
@@ -210,6 +251,10 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
             out.clear();
         }
     }
+    for (const ByteItem& b : ckpt.byteItems)
+        out += (&b == &ckpt.byteItems.front() ? "\nByte items (listed, never exported):\n" : "") +
+               std::string("  ") + b.fqn + "  " + b.type + (b.value.empty() ? "" : " = " + b.value) +
+               "  " + formatBytes(b.size) + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::cout << "\nOutput plan: " << plan.files.size() << " file(s), "
               << formatBytes(plan.totalFileBytes()) << "\n";
@@ -232,8 +277,8 @@ void printInspectProblems(const Checkpoint& ckpt, const Plan& plan) {
 
 int runInspect(const InspectOptions& o, std::stop_token stop) {
     Checkpoint ckpt = scan(o.dir, stop);
-    Mapping mapping = mappingOf(o.mapping, ckpt);
-    Plan plan = makePlan(ckpt, mapping, policyOf(o.unmapped));
+    Mapping mapping = mappingOf(o.mapping, ckpt, o.includeTrainingState);
+    Plan plan = makePlan(ckpt, mapping, policyOf(o.unmapped), o.includeTrainingState);
     const bool ok = !ckpt.hasErrors() && plan.ok();
     if (o.json) {
         printInspectJson(ckpt, mapping, plan, ok);
@@ -290,9 +335,15 @@ void printSummary(const EngineResult& result, const std::string& out) {
 }
 
 int runConsolidate(const ConsolidateOptions& o, std::stop_token stop) {
+    std::error_code ec;
+    if (!o.hfAssets.empty() && !fs::is_directory(o.hfAssets, ec)) {
+        std::cerr << "shardscope-cli: --hf-assets " << o.hfAssets << ": not a directory\n";
+        return kUsage;
+    }
     Checkpoint ckpt = scan(o.in, stop);
-    Mapping mapping = mappingOf(o.mapping, ckpt);
-    Plan plan = makePlan(ckpt, mapping, policyOf(o.unmapped));
+    ckpt.hfAssetsDir = o.hfAssets;
+    Mapping mapping = mappingOf(o.mapping, ckpt, o.includeTrainingState);
+    Plan plan = makePlan(ckpt, mapping, policyOf(o.unmapped), o.includeTrainingState);
     std::vector<Problem> all = ckpt.problems;
     all.insert(all.end(), plan.problems.begin(), plan.problems.end());
     if (ckpt.hasErrors() || !plan.ok()) {
@@ -542,15 +593,23 @@ void addMappingOptions(CLI::App* command, std::string& mapping, std::string& unm
         ->check(unmappedPolicy());
 }
 
+// DCP checkpoints: optimizer, scheduler, dataloader and trainer state are left out by default.
+void addTrainingStateFlag(CLI::App* command, bool& include) {
+    command->add_flag("--include-training-state", include,
+                      "Also export a DCP checkpoint's optimizer, scheduler,\ndataloader and "
+                      "trainer tensors (left out by default)");
+}
+
 void CommandLine::addInspect() {
     auto& o = m_inspectOptions;
     m_inspect =
-        addCommand("inspect", "List every tensor of a DCP shard directory (dtype, full shape, "
+        addCommand("inspect", "List every tensor of a checkpoint directory (DCP safetensors shards or\n.metadata + *.distcp) (dtype, full shape, "
                               "chunks,\ncoverage, target file) and every problem. Exit 1 when it "
                               "cannot be\nconsolidated.");
     m_inspect->add_option("DIR", o.dir, "The shard directory")->required()->type_name("");
     m_inspect->add_flag("--json", o.json, "Print everything as one JSON document");
     addMappingOptions(m_inspect, o.mapping, o.unmapped);
+    addTrainingStateFlag(m_inspect, o.includeTrainingState);
 }
 
 void CommandLine::addConsolidate() {
@@ -563,6 +622,13 @@ void CommandLine::addConsolidate() {
     m_consolidate->add_option("IN", o.in, "The shard directory")->required()->type_name("");
     m_consolidate->add_option("OUT", o.out, "The output directory")->required()->type_name("");
     addMappingOptions(m_consolidate, o.mapping, o.unmapped);
+    addTrainingStateFlag(m_consolidate, o.includeTrainingState);
+    m_consolidate
+        ->add_option("--hf-assets", o.hfAssets,
+                     "Copy config.json, generation_config.json, tokenizer files\nand the chat "
+                     "template from this Hugging Face model folder")
+        ->type_name("DIR")
+        ->check(pathValue("--hf-assets", "a directory"));
     m_consolidate
         ->add_option("--threads", o.threads, "Worker threads, 1 to 256; default: one per core")
         ->type_name("N")

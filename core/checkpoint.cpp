@@ -10,7 +10,8 @@
 #include "safetensors_reader.h"
 #include "sharding_info.h"
 #include "sidecars.h"
-#include "throttled_progress.h"
+#include "dcp_scan.h"
+#include "scan_support.h"
 
 #include <algorithm>
 #include <chrono>
@@ -48,6 +49,22 @@ std::string_view coverageStatusName(CoverageStatus status) {
         return "conflict";
     case CoverageStatus::Invalid:
         return "invalid";
+    }
+    return "?";
+}
+
+std::string_view tensorKindName(TensorKind kind) {
+    switch (kind) {
+    case TensorKind::Model:
+        return "model";
+    case TensorKind::Optimizer:
+        return "optimizer";
+    case TensorKind::Scheduler:
+        return "scheduler";
+    case TensorKind::Dataloader:
+        return "dataloader";
+    case TensorKind::TrainState:
+        return "train_state";
     }
     return "?";
 }
@@ -92,129 +109,6 @@ FileScan scanFile(const fs::path& path, const std::string& name) {
     return out;
 }
 
-// Progress of the scan's phases, and the stop check every phase makes.
-class ScanReporter {
-public:
-    explicit ScanReporter(const ScanOptions& options)
-        : m_options(options), m_progress(options.progress, std::chrono::milliseconds(50)) {}
-
-    void phase(ScanPhase phase, uint64_t total) {
-        m_progress.update([&](ScanProgress& p) {
-            p = {phase, 0, total};
-            return true;
-        });
-    }
-    void add(uint64_t n) {
-        m_progress.update([&](ScanProgress& p) {
-            p.done += n;
-            return p.done >= p.total;
-        });
-    }
-    void checkStop() const {
-        if (m_options.stop.stop_requested()) throw Cancelled();
-    }
-
-private:
-    const ScanOptions& m_options;
-    ThrottledProgress<ScanProgress> m_progress;
-};
-
-// Replicas must hold the same bytes. Coverage only records the pairs; this compares them all
-// afterwards, in parallel, with every shard file opened once, as a phase of its own with progress
-// and cancel (it is the only part of a scan that reads tensor data).
-class ReplicaChecker {
-public:
-    struct Pair {
-        size_t tensor;
-        Chunk primary, other;
-    };
-
-    void record(size_t tensor, const Chunk& primary, const Chunk& other) {
-        m_pairs.push_back({tensor, primary, other});
-    }
-
-    // Marks tensors whose replicas differ as Conflict and reports each.
-    void run(Checkpoint& ckpt, const ScanOptions& options, ScanReporter& reporter) {
-        if (m_pairs.empty()) return;
-        uint64_t total = 0;
-        std::vector<PosixFile> files(ckpt.files.size());
-        std::vector<bool> used(ckpt.files.size(), false);
-        for (const Pair& p : m_pairs) {
-            total += p.primary.bytes();
-            used[p.primary.file] = used[p.other.file] = true;
-        }
-        reporter.phase(ScanPhase::ComparingReplicas, total);
-        for (size_t f = 0; f < files.size(); ++f)
-            if (used[f]) files[f] = PosixFile::openRead(ckpt.files[f].path);
-        std::vector<char> differs(m_pairs.size(), 0);
-        std::vector<std::string> failures(m_pairs.size());
-        parallelFor(m_pairs.size(), options.threads, [&](size_t i) {
-            try {
-                differs[i] = !equal(files, m_pairs[i], reporter);
-            } catch (const Error& e) { // a file that cannot be read: its tensor is not sound
-                differs[i] = 1;
-                failures[i] = e.what();
-            }
-        });
-        for (size_t i = 0; i < m_pairs.size(); ++i) {
-            if (!differs[i]) continue;
-            const Pair& p = m_pairs[i];
-            TensorInfo& t = ckpt.tensors[p.tensor];
-            if (t.status != CoverageStatus::Complete) continue; // already reported
-            Shape end = p.primary.offsets;
-            for (size_t d = 0; d < end.size(); ++d)
-                end[d] += p.primary.shape[d];
-            t.status = CoverageStatus::Conflict;
-            t.coverageDetail = "conflict: " + ckpt.files[p.primary.file].name + " and " +
-                               ckpt.files[p.other.file].name + " both hold region " +
-                               formatRegion(p.primary.offsets, end) +
-                               (failures[i].empty() ? " with different bytes"
-                                                    : ", and reading them failed: " + failures[i]);
-            ckpt.problems.push_back(
-                {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::ReplicaConflict});
-        }
-    }
-
-private:
-    static bool equal(const std::vector<PosixFile>& files, const Pair& p, ScanReporter& reporter) {
-        if (p.primary.bytes() != p.other.bytes()) return false;
-        constexpr uint64_t kBlock = 1 << 20;
-        std::vector<char> a(std::min(kBlock, p.primary.bytes())), b(a.size());
-        for (uint64_t done = 0; done < p.primary.bytes();) {
-            reporter.checkStop();
-            const uint64_t n = std::min<uint64_t>(kBlock, p.primary.bytes() - done);
-            files[p.primary.file].readExact(a.data(), n, p.primary.begin + done);
-            files[p.other.file].readExact(b.data(), n, p.other.begin + done);
-            if (std::memcmp(a.data(), b.data(), n) != 0) return false;
-            done += n;
-            reporter.add(n);
-        }
-        return true;
-    }
-
-    std::vector<Pair> m_pairs;
-};
-
-// Rows of a sub-byte chunk must start on byte boundaries to be copied exactly.
-std::string subByteProblem(const TensorInfo& t) {
-    const unsigned bits = dtypeBits(t.dtype);
-    if (bits % 8 == 0) return {};
-    for (const Chunk& c : t.chunks) {
-        ChunkRuns runs(t.shape, c.offsets, c.shape, bits);
-        if (runs.count() == 0) continue;
-        if ((runs.elements() * bits) % 8 != 0)
-            return "a chunk at " + formatShape(c.offsets) + " has rows of " +
-                   std::to_string(runs.elements()) + " " + std::string(dtypeName(t.dtype)) +
-                   " elements, not a whole number of bytes, so it cannot be placed exactly";
-        for (uint64_t r = 0; r < runs.count(); ++r)
-            if ((runs.dstElement(r) * bits) % 8 != 0)
-                return "a chunk at " + formatShape(c.offsets) + " starts a row at element " +
-                       std::to_string(runs.dstElement(r)) +
-                       ", not on a byte boundary, so it cannot be placed exactly";
-    }
-    return {};
-}
-
 } // namespace
 
 std::vector<fs::path> listShardFiles(const fs::path& directory, std::vector<Problem>* skipped) {
@@ -251,7 +145,9 @@ std::vector<fs::path> listShardFiles(const fs::path& directory, std::vector<Prob
     return out;
 }
 
-Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options) {
+namespace {
+
+Checkpoint scanShardDirectory(const fs::path& directory, const ScanOptions& options) {
     Checkpoint ckpt;
     ckpt.directory = directory;
     const auto paths = listShardFiles(directory, &ckpt.problems);
@@ -287,13 +183,7 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
     std::vector<bool> invalid;
     std::vector<uint32_t> firstSeen; // the file that set each tensor's dtype, for messages
     auto markInvalid = [&](size_t t, const std::string& file, const std::string& message) {
-        if (!invalid[t]) {
-            invalid[t] = true;
-            ckpt.tensors[t].status = CoverageStatus::Invalid;
-            ckpt.tensors[t].coverageDetail = message;
-        }
-        ckpt.problems.push_back(
-            {Severity::Error, file, ckpt.tensors[t].fqn, message, ErrorKind::ChunkConflict});
+        rejectTensor(ckpt, invalid, t, file, message);
     };
 
     for (size_t f = 0; f < paths.size(); ++f) {
@@ -377,58 +267,42 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
         scan = FileScan{}; // release header memory early on huge checkpoints
     }
 
-    // Full shapes and byte sizes, then the tiling proof.
-    reporter.phase(ScanPhase::CheckingCoverage, ckpt.tensors.size());
-    ReplicaChecker replicas;
-    for (size_t ti = 0; ti < ckpt.tensors.size(); ++ti) {
-        if (ti % 1024 == 1023) {
-            reporter.checkStop();
-            reporter.add(1024);
-        }
-        TensorInfo& t = ckpt.tensors[ti];
-        if (invalid[ti] || t.chunks.empty()) {
-            if (t.chunks.empty() && !invalid[ti]) markInvalid(ti, "", "no valid chunk");
-            continue;
-        }
-        const size_t rank = t.chunks.front().shape.size();
-        t.shape.assign(rank, 0);
-        bool overflow = false;
-        for (const Chunk& c : t.chunks)
-            for (size_t d = 0; d < rank; ++d) {
-                uint64_t e;
-                if (__builtin_add_overflow(c.offsets[d], c.shape[d], &e))
-                    overflow = true;
-                else
-                    t.shape[d] = std::max(t.shape[d], e);
-            }
-        auto numel = checkedNumel(t.shape);
-        auto bytes = numel ? checkedBytes(*numel, dtypeBits(t.dtype)) : std::nullopt;
-        if (overflow || !bytes) {
-            markInvalid(ti, ckpt.files[t.chunks.front().file].name,
-                        "saved_offsets and chunk shapes give a full shape that is too large or "
-                        "not a whole number of bytes");
-            continue;
-        }
-        t.bytes = *bytes;
-        if (auto problem = subByteProblem(t); !problem.empty()) {
-            markInvalid(ti, "", problem);
-            continue;
-        }
-        checkCoverage(t, ckpt.files, [&](const Chunk& a, const Chunk& b) {
-            replicas.record(ti, a, b);
-            return true; // compared below, all pairs at once
-        });
-        if (t.status != CoverageStatus::Complete)
-            ckpt.problems.push_back(
-                {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::Coverage});
-    }
-
-    reporter.add(ckpt.tensors.size() % 1024);
-    replicas.run(ckpt, options, reporter);
+    proveCoverage(ckpt, invalid, options, reporter, false);
 
     std::sort(ckpt.tensors.begin(), ckpt.tensors.end(),
               [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });
     return ckpt;
+}
+
+} // namespace
+
+bool isDcpDirectory(const fs::path& directory) {
+    std::error_code ec;
+    return fs::exists(fs::symlink_status(directory / ".metadata", ec));
+}
+
+// A directory holds one kind of checkpoint; a mix would make every answer a guess.
+Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options) {
+    std::error_code ec;
+    if (!fs::is_directory(directory, ec))
+        throw Error(ErrorKind::Io, directory.string(), "", "not a directory");
+    bool distcp = false, safetensors = false;
+    for (const auto& entry : fs::directory_iterator(directory, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || name[0] == '.') continue;
+        distcp = distcp || entry.path().extension() == ".distcp";
+        safetensors = safetensors || entry.path().extension() == ".safetensors";
+    }
+    const bool dcp = isDcpDirectory(directory);
+    if (dcp && safetensors)
+        throw Error(ErrorKind::MixedCheckpoint, directory.string(), "",
+                    "holds both a DCP .metadata file and *.safetensors files; a directory must "
+                    "hold one checkpoint of one kind");
+    if (!dcp && distcp && !safetensors)
+        throw Error(ErrorKind::MixedCheckpoint, (directory / ".metadata").string(), "",
+                    "missing: the directory holds *.distcp data files but no .metadata, which "
+                    "says what they hold (an interrupted save?)");
+    return dcp ? scanDcpCheckpoint(directory, options) : scanShardDirectory(directory, options);
 }
 
 } // namespace shardscope

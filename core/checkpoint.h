@@ -33,8 +33,41 @@ struct Chunk {
     uint64_t begin = 0; // absolute byte range in the shard file
     uint64_t end = 0;
     bool replica = false; // same region as an earlier chunk: counted once, checked for equality
+    // 0: begin..end holds the chunk row-major, ready to copy. Otherwise 1 + an index into
+    // Checkpoint::stored: a DCP item stored with other strides or compressed, which is decoded
+    // into row-major bytes before copying (see stored_chunk.h).
+    uint32_t stored = 0;
     uint64_t bytes() const { return end - begin; }
 };
+
+// How a DCP item holds a chunk when it is not plain row-major bytes in its file.
+struct StoredLayout {
+    Shape strides;             // element strides of the stored tensor (empty: row-major)
+    uint64_t storageOffset = 0; // in elements, from the start of the stored bytes
+    bool zstd = false;         // the item is a zstd stream of the torch.save archive
+    uint64_t itemBegin = 0;    // the item's byte range in its file (compressed when zstd)
+    uint64_t itemEnd = 0;
+    uint64_t dataOffset = 0;   // zstd: where the storage bytes start in the decompressed archive
+    uint64_t dataBytes = 0;    // the storage bytes
+    uint64_t streamBytes = 0;  // zstd: the decompressed archive's size
+};
+
+// What a tensor is for, from its place in the state dict (a DCP checkpoint's first path
+// component): only model weights are exported unless the user asks for the rest.
+enum class TensorKind : uint8_t { Model, Optimizer, Scheduler, Dataloader, TrainState };
+std::string_view tensorKindName(TensorKind kind); // "model", "optimizer", ...
+
+// A non-tensor entry of a DCP checkpoint (step counter, RNG state, any pickled object): listed,
+// never exported.
+struct ByteItem {
+    std::string fqn;
+    std::string type;  // "int", "float", "str", "bytes", "dict", "list", or the class name
+    std::string value; // for int, float and str; empty otherwise
+    uint64_t size = 0; // bytes in its file
+    uint32_t file = 0;
+};
+
+enum class CheckpointFormat : uint8_t { SafetensorsShards, Dcp };
 
 enum class CoverageStatus { Complete, Gap, Overlap, Conflict, Invalid };
 std::string_view coverageStatusName(CoverageStatus status);
@@ -47,6 +80,9 @@ struct TensorInfo {
     std::vector<Chunk> chunks;
     CoverageStatus status = CoverageStatus::Complete;
     std::string coverageDetail; // what is wrong, with the region, when not complete
+    TensorKind kind = TensorKind::Model;
+    std::string name; // the name it is exported under when that differs from fqn, else empty
+    const std::string& exportName() const { return name.empty() ? fqn : name; }
 };
 
 struct Checkpoint {
@@ -55,6 +91,12 @@ struct Checkpoint {
     std::vector<TensorInfo> tensors; // sorted by fqn (byte order)
     std::vector<Problem> problems;
     std::filesystem::path hfMetadataDir; // empty when there is no .hf_metadata/
+    // An HF model folder whose config and tokenizer files an export copies (DCP checkpoints have
+    // no .hf_metadata/); set by the user.
+    std::filesystem::path hfAssetsDir;
+    CheckpointFormat format = CheckpointFormat::SafetensorsShards;
+    std::vector<StoredLayout> stored; // see Chunk::stored
+    std::vector<ByteItem> byteItems;  // DCP only, sorted by fqn
 
     bool hasErrors() const;
     const TensorInfo* find(std::string_view fqn) const;
@@ -83,6 +125,9 @@ struct ScanOptions {
 // when `skipped` is given each gets a warning there naming it and what it is.
 std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory,
                                                   std::vector<Problem>* skipped = nullptr);
+
+// A directory with a .metadata file is a DCP checkpoint; scanCheckpoint reads either kind.
+bool isDcpDirectory(const std::filesystem::path& directory);
 
 // Reads every header once, builds the tensors with their chunks and proves coverage; then reads
 // the bytes of replicated chunks (only those) to check that replicas agree. Problems in

@@ -10,6 +10,7 @@
 #include "posix_file.h"
 #include "runs.h"
 #include "sidecars.h"
+#include "stored_chunk.h"
 #include "throttled_progress.h"
 #include "verify.h"
 
@@ -54,9 +55,9 @@ class Copier {
 public:
     Copier(const Checkpoint& ckpt, const Plan& plan, const EngineOptions& options,
            const std::vector<PosixFile>& sources, const std::vector<PosixFile>& outputs,
-           const std::vector<bool>& directTensors)
+           const std::vector<bool>& directTensors, DecodedChunks& decoded)
         : m_ckpt(ckpt), m_plan(plan), m_options(options), m_sources(sources), m_outputs(outputs),
-          m_direct(directTensors) {}
+          m_direct(directTensors), m_decoded(decoded) {}
 
     void run(const Task& task, std::vector<char>& window, std::vector<char>& scratch) {
         const PlannedFile& file = m_plan.files[task.file];
@@ -64,6 +65,7 @@ public:
         const uint64_t dataStart = file.header.size();
         m_spans.clear();
         m_writes.clear();
+        if (window.size() < task.to - task.from) window.resize(task.to - task.from);
 
         auto it =
             std::upper_bound(file.tensors.begin(), file.tensors.end(), task.from,
@@ -89,6 +91,12 @@ public:
                 if (runs.count() == 0 || runBytes == 0) continue;
                 const uint64_t r0 = runs.firstEndingAfter(lo), r1 = runs.firstStartingFrom(hi);
                 if (r0 >= r1) continue;
+                if (chunk.stored) { // decoded once into row-major bytes, then scattered
+                    const auto bytes = m_decoded.get(tensor, chunk, m_options.stop);
+                    Span s{chunk.file, 0, 0, &tensor, &chunk, it->begin, lo, hi, r0, r1};
+                    scatterRuns(s, bytes->data(), window.data(), task.from);
+                    continue;
+                }
                 // The runs of one chunk are back to back in its shard: one span to read.
                 const uint64_t first = runs.dstByte(r0), last = runs.dstByte(r1 - 1);
                 const uint64_t srcStart =
@@ -108,10 +116,7 @@ public:
                     {chunk.file, srcStart, srcEnd, &tensor, &chunk, it->begin, lo, hi, r0, r1});
             }
         }
-        if (m_spans.empty()) return;
-
         // Read in shard order, neighbouring spans merged into one read, then scatter the runs.
-        if (window.size() < task.to - task.from) window.resize(task.to - task.from);
         std::sort(m_spans.begin(), m_spans.end(), [](const Span& a, const Span& b) {
             return a.file != b.file ? a.file < b.file : a.srcStart < b.srcStart;
         });
@@ -153,6 +158,11 @@ private:
     // on.
     static void scatter(const Span& s, const char* source, uint64_t sourceFrom, char* window,
                         uint64_t windowFrom) {
+        scatterRuns(s, source + (s.chunk->begin - sourceFrom), window, windowFrom);
+    }
+
+    // `chunk` holds the chunk's row-major bytes.
+    static void scatterRuns(const Span& s, const char* chunk, char* window, uint64_t windowFrom) {
         ChunkRuns runs(s.tensor->shape, s.chunk->offsets, s.chunk->shape,
                        dtypeBits(s.tensor->dtype));
         const uint64_t runBytes = runs.runBytes();
@@ -160,7 +170,7 @@ private:
             const uint64_t start = runs.dstByte(r);
             const uint64_t a = std::max(start, s.lo), b = std::min(start + runBytes, s.hi);
             std::memcpy(window + (s.tensorBegin + a - windowFrom),
-                        source + (s.chunk->begin + r * runBytes + (a - start) - sourceFrom), b - a);
+                        chunk + (r * runBytes + (a - start)), b - a);
         }
     }
 
@@ -203,6 +213,7 @@ private:
     const std::vector<PosixFile>& m_sources;
     const std::vector<PosixFile>& m_outputs;
     const std::vector<bool>& m_direct;
+    DecodedChunks& m_decoded;
     std::vector<Span> m_spans;
     std::vector<std::pair<uint64_t, uint64_t>> m_writes;
     bool m_noKernelCopy = false;
@@ -267,11 +278,12 @@ public:
             std::max(1, std::min<int>(effectiveThreads(m_options.threads), int(tasks.size())));
         const std::vector<bool> direct = directTensors();
         const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 4096);
+        DecodedChunks decoded(m_ckpt, sources);
         std::vector<std::unique_ptr<Copier>> copiers;
         std::vector<std::vector<char>> windows(threads), scratches(threads);
         for (int t = 0; t < threads; ++t) {
             copiers.push_back(
-                std::make_unique<Copier>(m_ckpt, m_plan, m_options, sources, outputs, direct));
+                std::make_unique<Copier>(m_ckpt, m_plan, m_options, sources, outputs, direct, decoded));
             scratches[t].resize(std::min<uint64_t>(window, 16 << 20));
         }
         parallelForWorkers(tasks.size(), threads, [&](size_t i, int worker) {
@@ -312,7 +324,7 @@ private:
             if (t.status != CoverageStatus::Complete) continue;
             bool allLong = !t.chunks.empty();
             for (const Chunk& c : t.chunks)
-                allLong = allLong &&
+                allLong = allLong && !c.stored &&
                           ChunkRuns(t.shape, c.offsets, c.shape, dtypeBits(t.dtype)).runBytes() >=
                               kDirectRunBytes;
             direct[i] = allLong;
@@ -390,9 +402,16 @@ std::string_view enginePhaseName(EnginePhase phase) {
 }
 
 std::vector<fs::path> sidecarFiles(const Checkpoint& checkpoint) {
-    if (checkpoint.hfMetadataDir.empty()) return {};
+    std::vector<fs::path> files;
+    if (!checkpoint.hfAssetsDir.empty()) files = collectHfAssets(checkpoint.hfAssetsDir).files;
+    if (checkpoint.hfMetadataDir.empty()) return files;
     // The scan reported what is left out (special files) or leaves the checkpoint (links).
-    return collectSidecars(checkpoint.hfMetadataDir, checkpoint.directory).files;
+    // The user's HF assets win over .hf_metadata's files of the same name.
+    for (auto& f : collectSidecars(checkpoint.hfMetadataDir, checkpoint.directory).files)
+        if (std::none_of(files.begin(), files.end(),
+                         [&](const fs::path& a) { return a.filename() == f.filename(); }))
+            files.push_back(std::move(f));
+    return files;
 }
 
 std::vector<std::string> existingOutputs(const Checkpoint& checkpoint, const fs::path& outDir) {

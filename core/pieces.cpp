@@ -14,6 +14,7 @@ void collectPieces(const TensorInfo& tensor, uint64_t from, uint64_t to, uint64_
     const unsigned bits = dtypeBits(tensor.dtype);
     for (const Chunk& chunk : tensor.chunks) {
         if (chunk.replica && !includeReplicas) continue;
+        if (chunk.stored) continue; // decoded, not copied: callers compare those themselves
         ChunkRuns runs(tensor.shape, chunk.offsets, chunk.shape, bits);
         const uint64_t runBytes = runs.runBytes();
         if (runs.count() == 0 || runBytes == 0) continue;

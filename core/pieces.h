@@ -20,7 +20,8 @@ struct Piece {
 };
 
 // Appends the pieces that fill bytes [from, to) of `tensor` (tensor-local offsets), placing them
-// at dstBase + local offset. Replicas are skipped unless asked for (verify checks them too).
+// at dstBase + local offset. Replicas are skipped unless asked for (verify checks them too);
+// chunks stored strided or compressed (Chunk::stored) are skipped, they are decoded instead.
 void collectPieces(const TensorInfo& tensor, uint64_t from, uint64_t to, uint64_t dstBase,
                    bool includeReplicas, std::vector<Piece>& out);
 

@@ -140,7 +140,9 @@ std::string mappingToJson(const Mapping& mapping) {
     return doc.dump(2) + "\n";
 }
 
-Mapping defaultMapping(const Checkpoint& checkpoint) {
+Mapping defaultMapping(const Checkpoint& checkpoint, bool includeTrainingState) {
+    if (checkpoint.format == CheckpointFormat::Dcp)
+        return groupBySize(checkpoint, kDefaultMaxShardBytes, includeTrainingState);
     if (!checkpoint.hfMetadataDir.empty()) {
         fs::path p = checkpoint.hfMetadataDir / kMappingFileName;
         std::error_code ec;
@@ -150,12 +152,12 @@ Mapping defaultMapping(const Checkpoint& checkpoint) {
     return {};
 }
 
-Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes) {
+Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes, bool includeTrainingState) {
     std::vector<const TensorInfo*> order;
     for (const auto& t : checkpoint.tensors)
-        order.push_back(&t);
+        if (includeTrainingState || t.kind == TensorKind::Model) order.push_back(&t);
     std::stable_sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
-        return naturalLess(a->fqn, b->fqn);
+        return naturalLess(a->exportName(), b->exportName());
     });
     Mapping m;
     int index = 1;
@@ -205,9 +207,27 @@ std::string nameList(const std::vector<std::string>& names, size_t limit) {
     return out;
 }
 
+// Two tensors exported under one name (a "model." prefix removed from one of them) would make
+// the index ambiguous.
+template <typename ByFile>
+void reportNameClashes(const Checkpoint& checkpoint, const ByFile& byFile, Plan& plan) {
+    std::map<std::string_view, size_t> seen;
+    for (const auto& [index, tensors] : byFile)
+        for (const auto& h : tensors) {
+            auto [it, inserted] = seen.emplace(h.name, h.tag);
+            if (inserted) continue;
+            plan.problems.push_back(
+                {Severity::Error, "", h.name,
+                 "both " + checkpoint.tensors[it->second].fqn + " and " +
+                     checkpoint.tensors[h.tag].fqn + " would be exported under this name",
+                 ErrorKind::MappingInvalid});
+        }
+}
+
 } // namespace
 
-Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy) {
+Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy,
+              bool includeTrainingState) {
     Plan plan;
     const bool allInOne = mapping.fileIndex.empty();
     plan.fileCount = mapping.fileCount();
@@ -216,6 +236,11 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
     for (size_t i = 0; i < checkpoint.tensors.size(); ++i) {
         const TensorInfo& t = checkpoint.tensors[i];
         if (t.status == CoverageStatus::Invalid) continue; // no layout can be trusted
+        const bool named = !allInOne && mapping.fileIndex.count(t.fqn);
+        if (t.kind != TensorKind::Model && !includeTrainingState && !named) {
+            plan.excluded.push_back(t.fqn);
+            continue;
+        }
         int index = 1;
         if (!allInOne) {
             auto it = mapping.fileIndex.find(t.fqn);
@@ -227,8 +252,9 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                 index = it->second;
             }
         }
-        byFile[index].push_back({t.fqn, t.dtype, t.shape, 0, t.bytes, i});
+        byFile[index].push_back({t.exportName(), t.dtype, t.shape, 0, t.bytes, i});
     }
+    reportNameClashes(checkpoint, byFile, plan);
 
     if (!plan.unmapped.empty()) {
         if (policy == UnmappedPolicy::Error)

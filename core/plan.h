@@ -32,12 +32,18 @@ Mapping parseMapping(const std::string& json, const std::string& source);
 // Reads a regular file of at most kMaxMappingBytes; a FIFO, device or directory is an Error.
 Mapping loadMapping(const std::filesystem::path& path);
 std::string mappingToJson(const Mapping& mapping);
-// The mapping a checkpoint starts from: .hf_metadata's when present, else everything in one file.
-Mapping defaultMapping(const Checkpoint& checkpoint);
+// The largest output file a DCP export starts from, as Hugging Face's max_shard_size.
+inline constexpr uint64_t kDefaultMaxShardBytes = 5'000'000'000;
+
+// The mapping a checkpoint starts from: .hf_metadata's when present; for a DCP checkpoint its
+// model weights (and training state when asked) in files of at most kDefaultMaxShardBytes;
+// else everything in one file.
+Mapping defaultMapping(const Checkpoint& checkpoint, bool includeTrainingState = false);
 
 // Greedy in name order: a new file starts when the next tensor would pass maxBytes; a tensor
-// larger than the limit gets a file of its own.
-Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes);
+// larger than the limit gets a file of its own. Training state is left out unless asked for.
+Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes,
+                    bool includeTrainingState = false);
 
 std::string outputFileName(int index, int count);
 
@@ -69,9 +75,12 @@ struct Plan {
     uint64_t totalFileBytes() const;
     std::string indexJson() const;
     std::vector<std::string> unmapped; // shard tensors the mapping does not name
+    std::vector<std::string> excluded; // training state left out (fqn)
 };
 
-// Pure computation: no file is touched.
-Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy);
+// Pure computation: no file is touched. Training state (optimizer, scheduler, ...) is exported
+// only when includeTrainingState is set or the mapping names it.
+Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy,
+              bool includeTrainingState = false);
 
 } // namespace shardscope

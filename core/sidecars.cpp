@@ -77,4 +77,29 @@ SidecarList collectSidecars(const fs::path& hfMetadataDir, const fs::path& check
     return out;
 }
 
+SidecarList collectHfAssets(const fs::path& dir) {
+    static const char* const kAssets[] = {
+        "config.json",           "generation_config.json", "tokenizer.json",
+        "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+        "vocab.json",            "vocab.txt",               "merges.txt",
+        "added_tokens.json",     "chat_template.jinja",     "chat_template.json",
+        "preprocessor_config.json",
+    };
+    SidecarList out;
+    std::error_code ec;
+    for (const char* name : kAssets) {
+        const fs::path p = dir / name;
+        if (!fs::exists(fs::symlink_status(p, ec))) continue;
+        const auto status = fs::status(p, ec);
+        if (status.type() == fs::file_type::regular)
+            out.files.push_back(p);
+        else
+            out.warnings.push_back({Severity::Warning, p.string(), "",
+                                    std::string("is ") + fileKindName(status.type()) +
+                                        ", not a regular file; not copied",
+                                    ErrorKind::SidecarSkipped});
+    }
+    return out;
+}
+
 } // namespace shardscope

@@ -23,4 +23,10 @@ struct SidecarList {
 SidecarList collectSidecars(const std::filesystem::path& hfMetadataDir,
                             const std::filesystem::path& checkpointDir);
 
+// The files of a Hugging Face model folder an export copies beside a DCP checkpoint's weights:
+// config, generation config, tokenizer files and chat template, those present. Links are
+// followed (the Hub's cache links every file to a blob); anything not a regular file is warned
+// about and left out.
+SidecarList collectHfAssets(const std::filesystem::path& hfAssetsDir);
+
 } // namespace shardscope

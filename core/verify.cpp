@@ -8,7 +8,9 @@
 #include "pieces.h"
 #include "plan.h"
 #include "posix_file.h"
+#include "runs.h"
 #include "safetensors_reader.h"
+#include "stored_chunk.h"
 
 #include <nlohmann/json.hpp>
 
@@ -75,6 +77,35 @@ void reportInterruptedRuns(const fs::path& outDir, VerifyReport& report) {
              "left by an interrupted ShardScope run; the next consolidate into this directory "
              "completes its publishing or removes it",
              ErrorKind::VerifyFailed});
+    }
+}
+
+// Chunks a DCP item holds strided or compressed are decoded and compared run by run.
+void compareStoredChunks(const Checkpoint& ckpt, const TensorInfo& t,
+                         const std::vector<PosixFile>& sources, const PosixFile& out,
+                         uint64_t base, const std::string& outName, std::stop_token stop,
+                         VerifyReport& report) {
+    std::vector<char> written;
+    for (const Chunk& chunk : t.chunks) {
+        if (!chunk.stored) continue;
+        if (stop.stop_requested()) throw Cancelled();
+        const std::vector<char> bytes = decodeStoredChunk(ckpt, t, chunk, sources[chunk.file], stop);
+        ChunkRuns runs(t.shape, chunk.offsets, chunk.shape, dtypeBits(t.dtype));
+        const uint64_t runBytes = runs.runBytes();
+        written.resize(runBytes);
+        for (uint64_t r = 0; r < runs.count() && runBytes; ++r) {
+            out.readExact(written.data(), runBytes, base + runs.dstByte(r));
+            if (std::memcmp(written.data(), bytes.data() + r * runBytes, runBytes) != 0) {
+                report.problems.push_back(
+                    {Severity::Error, outName, t.fqn,
+                     "bytes at " + std::to_string(runs.dstByte(r)) + ".." +
+                         std::to_string(runs.dstByte(r) + runBytes) + " differ from the chunk at " +
+                         formatShape(chunk.offsets) + " in " + ckpt.files[chunk.file].name,
+                     ErrorKind::VerifyFailed});
+                return;
+            }
+            report.bytesCompared += runBytes;
+        }
     }
 }
 
@@ -184,8 +215,9 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std
     std::vector<Piece> pieces;
     for (const TensorInfo& t : against->tensors) {
         if (stop.stop_requested()) throw Cancelled();
-        auto it = outputs.find(t.fqn);
+        auto it = outputs.find(t.exportName());
         if (it == outputs.end()) {
+            if (t.kind != TensorKind::Model) continue; // training state is exported only on request
             error("", t.fqn, "in the shards but in no output file");
             continue;
         }
@@ -222,6 +254,8 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std
             done += to - from;
             if (progress) progress(done, totalBytes);
         }
+        if (!mismatch)
+            compareStoredChunks(*against, t, sources, fileIt->second, base, o.file, stop, report);
     }
     return report;
 }

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "dcp_items.h"
+
+#include "pickle.h"
+#include "posix_file.h"
+#include "torch_names.h"
+#include "zip_reader.h"
+#include "zstd_stream.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace shardscope {
+namespace {
+
+constexpr uint64_t kMaxRecordBytes = 1 << 20;       // a tensor's data.pkl is a few hundred bytes
+constexpr uint64_t kMaxByteItemPickle = 16 << 20;   // larger objects are listed without a value
+constexpr uint64_t kMaxByteItemStream = 64 << 20;   // zstd byte items decoded at most this far
+constexpr uint64_t kArchiveOverhead = 1 << 20;      // records around the storage bytes
+
+// Archive bytes for the zip reader. Plain items are read with one read at each end (a small item
+// entirely), which covers the records of a torch.save archive; zstd items come decoded.
+class ItemBytes {
+public:
+    ItemBytes(const PosixFile& file, uint64_t offset, uint64_t length)
+        : m_file(&file), m_offset(offset), m_length(length) {
+        constexpr uint64_t kEnd = 64 << 10;
+        m_head.resize(std::min(length, 2 * kEnd));
+        file.readExact(m_head.data(), m_head.size(), offset);
+        if (length > m_head.size()) {
+            m_tail.resize(kEnd);
+            file.readExact(m_tail.data(), kEnd, offset + length - kEnd);
+        }
+    }
+    explicit ItemBytes(ZstdEnds&& ends)
+        : m_length(ends.total), m_head(std::move(ends.head)), m_tail(std::move(ends.tail)) {}
+
+    uint64_t size() const { return m_length; }
+
+    void read(uint64_t at, uint64_t n, char* out) const {
+        if (at > m_length || n > m_length - at)
+            throw Error(ErrorKind::ZipInvalid, "", "",
+                        "a record at " + std::to_string(at) + " runs past the item's end");
+        if (at + n <= m_head.size()) {
+            std::memcpy(out, m_head.data() + at, n);
+            return;
+        }
+        const uint64_t tailStart = m_length - m_tail.size();
+        if (at >= tailStart) {
+            std::memcpy(out, m_tail.data() + (at - tailStart), n);
+            return;
+        }
+        if (!m_file)
+            throw Error(ErrorKind::ZipInvalid, "", "",
+                        "a record at " + std::to_string(at) +
+                            " lies in the middle of a zstd item's archive; only its first and "
+                            "last " + std::to_string(ZstdEnds::kEndBytes >> 10) +
+                            " KiB are kept");
+        m_file->readExact(out, n, m_offset + at);
+    }
+
+    std::string readString(uint64_t at, uint64_t n) const {
+        std::string s(n, '\0');
+        read(at, n, s.data());
+        return s;
+    }
+
+private:
+    const PosixFile* m_file = nullptr;
+    uint64_t m_offset = 0;
+    uint64_t m_length = 0;
+    std::string m_head, m_tail;
+};
+
+bool isZstd(const ItemRange& item) {
+    return item.transforms && !item.transforms->empty();
+}
+
+ItemBytes openItem(const PosixFile& file, const ItemRange& item, uint64_t maxStream,
+                   const std::string& fileName, const std::string& fqn) {
+    if (!isZstd(item)) return ItemBytes(file, item.offset, item.length);
+    ZstdEnds ends;
+    decompressItem(file, item.offset, item.length, maxStream, nullptr, &ends, {}, fileName, fqn);
+    return ItemBytes(std::move(ends));
+}
+
+// Errors from the zip reader name neither the file nor the item; add both.
+template <typename F>
+auto naming(const std::string& fileName, const std::string& fqn, uint64_t offset, F&& f) {
+    try {
+        return f();
+    } catch (const Error& e) {
+        if (!e.tensor().empty()) throw; // already names both
+        throw Error(e.kind(), fileName, fqn,
+                    "the item at byte " + std::to_string(offset) + ": " + e.message());
+    }
+}
+
+struct Archive {
+    ZipDirectory dir;
+    std::string prefix; // everything before data.pkl, slash included
+    const ZipEntry* record = nullptr;
+};
+
+Archive openArchive(const ItemBytes& bytes, const std::string& fileName) {
+    Archive a;
+    a.dir = readZipDirectory(
+        [&](uint64_t at, uint64_t n, char* out) { bytes.read(at, n, out); }, bytes.size(),
+        fileName);
+    a.record = a.dir.findRecord("data.pkl");
+    if (!a.record)
+        throw Error(ErrorKind::ZipInvalid, "", "",
+                    "the torch.save archive has no data.pkl entry");
+    a.prefix = a.record->name.substr(0, a.record->name.size() - std::strlen("data.pkl"));
+    return a;
+}
+
+void checkByteOrder(const ItemBytes& bytes, const Archive& a) {
+    const ZipEntry* order = a.dir.find(a.prefix + "byteorder");
+    if (!order) return; // absent means little-endian
+    if (order->size > 16)
+        throw Error(ErrorKind::BigEndian, "", "", "the byteorder entry is not 'little'");
+    const std::string value = bytes.readString(order->dataOffset, order->size);
+    if (value != "little")
+        throw Error(ErrorKind::BigEndian, "", "",
+                    "the archive's byteorder is '" + value +
+                        "'; only little-endian archives can be copied byte for byte");
+}
+
+void checkRecord(const TensorRecord& r, const ZipEntry& data, DType dtype, const Shape& sizes) {
+    if (r.dtype != dtype)
+        throw Error(ErrorKind::StorageMismatch, "", "",
+                    "the archive's storage is torch." + r.storageClass + " (" +
+                        std::string(dtypeName(r.dtype)) + ") but .metadata says " +
+                        std::string(dtypeName(dtype)) + " (torch." +
+                        std::string(storageClassOf(dtype)) + ")");
+    if (r.size != sizes)
+        throw Error(ErrorKind::StorageMismatch, "", "",
+                    "the archive holds a tensor of size " + formatShape(r.size) +
+                        " but .metadata gives the chunk size " + formatShape(sizes));
+    const unsigned bits = dtypeBits(dtype);
+    uint64_t bytes;
+    if (__builtin_mul_overflow(r.storageNumel, uint64_t(bits / 8), &bytes) || bytes != data.size)
+        throw Error(ErrorKind::StorageMismatch, "", "",
+                    "storage " + data.name + " holds " + std::to_string(data.size) +
+                        " bytes but data.pkl says " + std::to_string(r.storageNumel) + " " +
+                        std::string(dtypeName(dtype)) + " elements");
+    const auto extent = stridedExtent(r.size, r.stride, r.storageOffset);
+    if (!extent || *extent > r.storageNumel)
+        throw Error(ErrorKind::StrideOutOfBounds, "", "",
+                    "size " + formatShape(r.size) + ", stride " + formatShape(r.stride) +
+                        " and storage offset " + std::to_string(r.storageOffset) +
+                        " reach outside the storage of " + std::to_string(r.storageNumel) +
+                        " elements");
+}
+
+std::string formatReal(double v) {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc() ? std::string(buf, end) : std::string("?");
+}
+
+void summarize(const pickle::Document& doc, ByteItem& out) {
+    using pickle::Type;
+    const pickle::Ref v = doc.root();
+    switch (doc.type(v)) {
+    case Type::None:
+        out.type = "None";
+        break;
+    case Type::Bool:
+        out.type = "bool", out.value = doc.boolean(v) ? "True" : "False";
+        break;
+    case Type::Int:
+        out.type = "int", out.value = std::to_string(doc.integer(v));
+        break;
+    case Type::BigInt:
+        out.type = "int";
+        break;
+    case Type::Float:
+        out.type = "float", out.value = formatReal(doc.real(v));
+        break;
+    case Type::Str:
+        out.type = "str", out.value = std::string(doc.text(v).substr(0, 1000));
+        break;
+    case Type::Bytes:
+        out.type = "bytes";
+        break;
+    case Type::Tuple:
+        out.type = "tuple";
+        break;
+    case Type::List:
+        out.type = "list";
+        break;
+    case Type::Dict:
+        out.type = "dict";
+        break;
+    case Type::Set:
+        out.type = "set";
+        break;
+    case Type::Object:
+        out.type = doc.className(v).empty() ? "object" : std::string(doc.className(v));
+        break;
+    default:
+        out.type = "object";
+    }
+}
+
+} // namespace
+
+bool checkTransforms(const std::vector<std::string>& transforms, const std::string& fileName,
+                     const std::string& fqn) {
+    if (transforms.empty()) return false;
+    if (transforms.size() == 1 && transforms[0] == "stream.zstd/1") return true;
+    std::string list;
+    for (const auto& t : transforms)
+        list += (list.empty() ? "'" : ", '") + t + "'";
+    throw Error(ErrorKind::UnknownTransform, fileName, fqn,
+                "the item was written with the transform " + list +
+                    "; only 'stream.zstd/1' can be read");
+}
+
+bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length) {
+    if (length < 4) return false;
+    char magic[4];
+    file.readExact(magic, 4, offset);
+    return std::memcmp(magic, "PK\3\4", 4) == 0;
+}
+
+TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dtype,
+                          const Shape& sizes, const std::string& fileName,
+                          const std::string& fqn) {
+    return naming(fileName, fqn, item.offset, [&] {
+        const auto numel = checkedNumel(sizes);
+        const uint64_t maxStream =
+            numel ? *numel * (dtypeBits(dtype) / 8) + kArchiveOverhead : kArchiveOverhead;
+        const ItemBytes bytes = openItem(file, item, maxStream, fileName, fqn);
+        const Archive a = openArchive(bytes, fileName);
+        if (a.record->size > kMaxRecordBytes)
+            throw Error(ErrorKind::StorageMismatch, "", "",
+                        "data.pkl is " + std::to_string(a.record->size) +
+                            " bytes, too large for one tensor's record");
+        const std::string pkl = bytes.readString(a.record->dataOffset, a.record->size);
+        TensorItem out;
+        out.record = parseTensorRecord(pkl, fileName, fqn);
+        checkByteOrder(bytes, a);
+        const ZipEntry* data = a.dir.find(a.prefix + "data/" + out.record.key);
+        if (!data)
+            throw Error(ErrorKind::ZipInvalid, "", "",
+                        "data.pkl names storage '" + out.record.key + "' but the archive has no " +
+                            a.prefix + "data/" + out.record.key + " entry");
+        checkRecord(out.record, *data, dtype, sizes);
+        out.dataOffset = data->dataOffset;
+        out.dataBytes = data->size;
+        out.zstd = isZstd(item);
+        out.streamBytes = bytes.size();
+        return out;
+    });
+}
+
+void describeByteItem(const PosixFile& file, const ItemRange& item, const std::string& fileName,
+                      ByteItem& out) {
+    out.size = item.length;
+    naming(fileName, out.fqn, item.offset, [&] {
+        const ItemBytes bytes = openItem(file, item, kMaxByteItemStream, fileName, out.fqn);
+        const Archive a = openArchive(bytes, fileName);
+        if (a.record->size > kMaxByteItemPickle) {
+            out.type = "object";
+            return 0;
+        }
+        const std::string pkl = bytes.readString(a.record->dataOffset, a.record->size);
+        pickle::Limits limits;
+        limits.maxValues = 10'000'000;
+        try {
+            summarize(pickle::Document::load(pkl, limits), out);
+        } catch (const pickle::PickleError&) {
+            out.type = "object"; // a pickle this reader cannot follow; it is never exported
+        }
+        return 0;
+    });
+}
+
+} // namespace shardscope

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#pragma once
+
+#include "checkpoint.h"
+#include "torch_record.h"
+
+#include <string>
+#include <vector>
+
+namespace shardscope {
+
+class PosixFile;
+
+// One item of a .distcp file: the byte range storage_data gives and the transforms applied to it.
+struct ItemRange {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    const std::vector<std::string>* transforms = nullptr; // empty or {"stream.zstd/1"}
+};
+
+// Where a chunk's storage bytes are, from its torch.save archive.
+struct TensorItem {
+    TensorRecord record;
+    uint64_t dataOffset = 0; // archive-relative (zstd: in the decoded stream)
+    uint64_t dataBytes = 0;
+    bool zstd = false;
+    uint64_t streamBytes = 0; // zstd: the decoded archive's size
+};
+
+// Reads the archive's central directory and data.pkl, then checks them against .metadata: the
+// storage class holds `dtype`, the view's size is `sizes`, the storage is as large as the class
+// and count say, the strides stay inside it, and byteorder (when present) is little. Every
+// failure throws Error naming fileName and fqn with the kind of the failed check.
+TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dtype,
+                          const Shape& sizes, const std::string& fileName,
+                          const std::string& fqn);
+
+// True when the item starts like a zip archive (a torch.save item) rather than a safetensors
+// blob (SerializationFormat.SAFETENSORS) or a zstd stream.
+bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length);
+
+// The type and, for int, float, str and bool, the value of a byte item (a torch.save'd object).
+void describeByteItem(const PosixFile& file, const ItemRange& item, const std::string& fileName,
+                      ByteItem& out);
+
+// Throws UnknownTransform unless the list is empty or {"stream.zstd/1"}.
+bool checkTransforms(const std::vector<std::string>& transforms, const std::string& fileName,
+                     const std::string& fqn);
+
+} // namespace shardscope

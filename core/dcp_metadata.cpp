@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "dcp_metadata.h"
+
+#include "error.h"
+#include "pickle.h"
+#include "torch_names.h"
+
+#include <map>
+#include <unordered_map>
+
+namespace shardscope {
+namespace {
+
+using pickle::Document;
+using pickle::Ref;
+using pickle::Type;
+
+// Turns the unpickled object graph into DcpMetadata. Every accessor checks the type it expects,
+// so a hostile .metadata gives a message, never a wrong read.
+class MetadataReader {
+public:
+    MetadataReader(const Document& doc, const std::string& file) : m_doc(doc), m_file(file) {
+        m_out.transforms.emplace_back();
+    }
+
+    DcpMetadata read() {
+        const Ref root = m_doc.root();
+        expectClass(root, "Metadata", "", "the top-level object");
+        const Ref state = stateDict(root, "", "Metadata");
+        const Ref sdm = field(state, "state_dict_metadata", "", "Metadata");
+        if (m_doc.type(sdm) != Type::Dict) invalid("", "state_dict_metadata is not a dict");
+        readEntries(sdm);
+        if (const Ref planner = m_doc.get(state, "planner_data");
+            planner != Document::noState() && m_doc.type(planner) == Type::Dict)
+            readPlannerData(planner);
+        const Ref storage = field(state, "storage_data", "", "Metadata");
+        if (m_doc.type(storage) != Type::Dict) invalid("", "storage_data is not a dict");
+        readStorageData(storage);
+        if (const Ref v = m_doc.get(state, "version");
+            v != Document::noState() && m_doc.type(v) == Type::Str)
+            m_out.version = std::string(m_doc.text(v));
+        for (const auto& t : m_out.tensors)
+            m_out.chunkCount += t.chunks.size();
+        return std::move(m_out);
+    }
+
+private:
+    void readEntries(Ref sdm) {
+        const auto items = m_doc.items(sdm);
+        for (size_t i = 0; i + 1 < items.size(); i += 2) {
+            const std::string fqn = str(items[i], "", "a state_dict_metadata key");
+            const Ref entry = items[i + 1];
+            const std::string_view cls = m_doc.className(entry);
+            if (m_doc.type(entry) == Type::Object && cls == "BytesStorageMetadata") {
+                if (!m_bytes.emplace(fqn, m_out.bytes.size()).second) duplicate(fqn);
+                m_out.bytes.push_back({fqn, {}, {}});
+            } else if (m_doc.type(entry) == Type::Object && cls == "TensorStorageMetadata") {
+                if (!m_tensors.emplace(fqn, m_out.tensors.size()).second) duplicate(fqn);
+                m_out.tensors.push_back(readTensor(fqn, entry));
+            } else {
+                unknown(entry, fqn, "a state_dict_metadata entry");
+            }
+        }
+    }
+
+    DcpTensorMeta readTensor(const std::string& fqn, Ref entry) {
+        DcpTensorMeta t;
+        t.fqn = fqn;
+        const Ref state = stateDict(entry, fqn, "TensorStorageMetadata");
+        readDtype(field(state, "properties", fqn, "TensorStorageMetadata"), t);
+        t.size = size(field(state, "size", fqn, "TensorStorageMetadata"), fqn, "size");
+        const Ref chunks = field(state, "chunks", fqn, "TensorStorageMetadata");
+        if (m_doc.type(chunks) != Type::List && m_doc.type(chunks) != Type::Tuple)
+            invalid(fqn, "chunks is not a list");
+        const auto list = m_doc.items(chunks);
+        t.chunks.reserve(list.size());
+        for (Ref c : list) {
+            expectClass(c, "ChunkStorageMetadata", fqn, "a chunk");
+            const Ref cs = stateDict(c, fqn, "ChunkStorageMetadata");
+            DcpChunkMeta chunk;
+            chunk.offsets = size(field(cs, "offsets", fqn, "ChunkStorageMetadata"), fqn, "offsets");
+            chunk.sizes = size(field(cs, "sizes", fqn, "ChunkStorageMetadata"), fqn, "sizes");
+            t.chunks.push_back(std::move(chunk));
+        }
+        return t;
+    }
+
+    // TensorProperties pickles its state as a 5-tuple (dtype, layout, requires_grad,
+    // memory_format, pin_memory) through __getstate__; older writers used a dict.
+    void readDtype(Ref props, DcpTensorMeta& t) {
+        expectClass(props, "TensorProperties", t.fqn, "properties");
+        const Ref state = m_doc.state(props);
+        Ref dtype = Document::noState();
+        if (state != Document::noState() && m_doc.type(state) == Type::Tuple &&
+            !m_doc.items(state).empty())
+            dtype = m_doc.items(state)[0];
+        else if (state != Document::noState() && m_doc.type(state) == Type::Dict)
+            dtype = m_doc.get(state, "dtype");
+        else if (m_doc.type(m_doc.args(props)) == Type::Tuple && !m_doc.items(m_doc.args(props)).empty())
+            dtype = m_doc.items(m_doc.args(props))[0]; // constructed with arguments
+        if (dtype == Document::noState() || m_doc.type(dtype) != Type::Global)
+            invalid(t.fqn, "TensorProperties holds no dtype");
+        const auto parsed = dtypeFromTorchName(m_doc.name(dtype));
+        if (!parsed)
+            t.problem = "dtype torch." + std::string(m_doc.name(dtype)) +
+                        " has no safetensors equivalent";
+        else
+            t.dtype = *parsed;
+    }
+
+    void readPlannerData(Ref planner) {
+        const auto items = m_doc.items(planner);
+        for (size_t i = 0; i + 1 < items.size(); i += 2) {
+            if (m_doc.type(items[i]) != Type::Str) continue;
+            const std::string fqn(m_doc.text(items[i]));
+            const Ref path = items[i + 1];
+            if (m_doc.type(path) != Type::Tuple && m_doc.type(path) != Type::List) continue;
+            std::vector<std::string> parts;
+            for (Ref part : m_doc.items(path)) {
+                if (m_doc.type(part) == Type::Str)
+                    parts.emplace_back(m_doc.text(part));
+                else if (m_doc.type(part) == Type::Int)
+                    parts.push_back(std::to_string(m_doc.integer(part)));
+                else
+                    parts.emplace_back("?");
+            }
+            if (auto it = m_tensors.find(fqn); it != m_tensors.end())
+                m_out.tensors[it->second].path = std::move(parts);
+            else if (auto b = m_bytes.find(fqn); b != m_bytes.end())
+                m_out.bytes[b->second].path = std::move(parts);
+        }
+    }
+
+    void readStorageData(Ref storage) {
+        const auto items = m_doc.items(storage);
+        for (size_t i = 0; i + 1 < items.size(); i += 2) {
+            const Ref key = items[i];
+            expectClass(key, "MetadataIndex", "", "a storage_data key");
+            const Ref ks = stateDict(key, "", "MetadataIndex");
+            const std::string fqn = str(field(ks, "fqn", "", "MetadataIndex"), "", "fqn");
+            const DcpStorage where = storageInfo(items[i + 1], fqn);
+            if (auto b = m_bytes.find(fqn); b != m_bytes.end()) {
+                m_out.bytes[b->second].storage = where;
+                continue;
+            }
+            auto t = m_tensors.find(fqn);
+            if (t == m_tensors.end()) continue; // storage for an entry not listed: never read
+            const Ref offsetRef = m_doc.get(ks, "offset");
+            if (offsetRef == Document::noState() || m_doc.type(offsetRef) == Type::None)
+                invalid(fqn, "its storage_data key has no chunk offset");
+            const Shape offset = size(offsetRef, fqn, "MetadataIndex.offset");
+            const Ref indexRef = m_doc.get(ks, "index");
+            const int64_t hint = indexRef != Document::noState() && m_doc.type(indexRef) == Type::Int
+                                     ? m_doc.integer(indexRef)
+                                     : -1;
+            attach(m_out.tensors[t->second], t->second, offset, hint, where);
+        }
+    }
+
+    // Matches a storage entry to its chunk by offsets; `index` is only a hint (it can be stale).
+    void attach(DcpTensorMeta& t, size_t ti, const Shape& offset, int64_t hint,
+                const DcpStorage& where) {
+        size_t found = t.chunks.size();
+        if (hint >= 0 && size_t(hint) < t.chunks.size() && t.chunks[size_t(hint)].offsets == offset)
+            found = size_t(hint);
+        else {
+            auto& byOffset = m_chunkIndex[ti];
+            if (byOffset.empty())
+                for (size_t c = 0; c < t.chunks.size(); ++c)
+                    byOffset.emplace(t.chunks[c].offsets, c);
+            if (auto it = byOffset.find(offset); it != byOffset.end()) found = it->second;
+        }
+        if (found == t.chunks.size()) {
+            if (t.problem.empty())
+                t.problem = "storage_data names a chunk at offsets " + formatShape(offset) +
+                            " that the tensor's chunk list does not have";
+            return;
+        }
+        DcpStorage& slot = t.chunks[found].storage;
+        if (slot.path != kNoStorage && t.problem.empty())
+            t.problem = "storage_data names the chunk at offsets " + formatShape(offset) + " twice";
+        slot = where;
+    }
+
+    DcpStorage storageInfo(Ref info, const std::string& fqn) {
+        expectClass(info, "_StorageInfo", fqn, "a storage_data value");
+        const Ref s = stateDict(info, fqn, "_StorageInfo");
+        DcpStorage out;
+        const std::string path = str(field(s, "relative_path", fqn, "_StorageInfo"), fqn,
+                                     "relative_path");
+        auto [it, inserted] = m_paths.emplace(path, uint32_t(m_out.paths.size()));
+        if (inserted) m_out.paths.push_back(path);
+        out.path = it->second;
+        out.offset = count(field(s, "offset", fqn, "_StorageInfo"), fqn, "offset");
+        out.length = count(field(s, "length", fqn, "_StorageInfo"), fqn, "length");
+        const Ref tr = m_doc.get(s, "transform_descriptors");
+        if (tr != Document::noState() && m_doc.type(tr) != Type::None) {
+            if (m_doc.type(tr) != Type::List && m_doc.type(tr) != Type::Tuple)
+                invalid(fqn, "transform_descriptors is not a list");
+            std::vector<std::string> names;
+            for (Ref n : m_doc.items(tr))
+                names.push_back(str(n, fqn, "a transform descriptor"));
+            if (!names.empty()) {
+                out.transforms = uint32_t(m_out.transforms.size());
+                m_out.transforms.push_back(std::move(names));
+            }
+        }
+        return out;
+    }
+
+    // torch.Size pickles as REDUCE(torch.Size, ((d0, d1, ...),)); plain tuples and lists of ints
+    // are taken too.
+    Shape size(Ref v, const std::string& fqn, const char* what) {
+        Ref dims = v;
+        if (m_doc.type(v) == Type::Object) {
+            const auto args = m_doc.items(m_doc.args(v));
+            if (m_doc.className(v) != "Size" || args.size() != 1)
+                invalid(fqn, std::string(what) + " is not a torch.Size");
+            dims = args[0];
+        }
+        if (m_doc.type(dims) != Type::Tuple && m_doc.type(dims) != Type::List)
+            invalid(fqn, std::string(what) + " is not a torch.Size");
+        Shape out;
+        for (Ref d : m_doc.items(dims))
+            out.push_back(count(d, fqn, what));
+        return out;
+    }
+
+    uint64_t count(Ref v, const std::string& fqn, const char* what) {
+        if (m_doc.type(v) != Type::Int || m_doc.integer(v) < 0)
+            invalid(fqn, std::string(what) + " is not a non-negative integer");
+        return uint64_t(m_doc.integer(v));
+    }
+
+    std::string str(Ref v, const std::string& fqn, const char* what) {
+        if (m_doc.type(v) != Type::Str) invalid(fqn, std::string(what) + " is not a string");
+        return std::string(m_doc.text(v));
+    }
+
+    // Dataclasses BUILD with a dict; with __slots__ the state is (dict or None, slots dict).
+    Ref stateDict(Ref obj, const std::string& fqn, const char* cls) {
+        Ref s = m_doc.state(obj);
+        if (s != Document::noState() && m_doc.type(s) == Type::Tuple &&
+            m_doc.items(s).size() == 2)
+            s = m_doc.type(m_doc.items(s)[1]) == Type::Dict ? m_doc.items(s)[1] : m_doc.items(s)[0];
+        if (s == Document::noState() || m_doc.type(s) != Type::Dict)
+            invalid(fqn, std::string(cls) + " has no field dict");
+        return s;
+    }
+
+    Ref field(Ref dict, const char* key, const std::string& fqn, const char* cls) {
+        const Ref v = m_doc.get(dict, key);
+        if (v == Document::noState())
+            invalid(fqn, std::string(cls) + " has no field '" + key + "'");
+        return v;
+    }
+
+    void expectClass(Ref v, std::string_view cls, const std::string& fqn, const char* what) {
+        if (m_doc.type(v) != Type::Object || m_doc.className(v) != cls) unknown(v, fqn, what);
+    }
+
+    [[noreturn]] void unknown(Ref v, const std::string& fqn, const char* what) {
+        std::string found = "a value that is not an object";
+        if (m_doc.type(v) == Type::Object) {
+            const Ref c = m_doc.callable(v);
+            found = m_doc.type(c) == Type::Global
+                        ? "an object of class " + std::string(m_doc.module(c)) + "." +
+                              std::string(m_doc.name(c))
+                        : "an object made by a call of something other than a class";
+        }
+        throw Error(ErrorKind::UnknownClass, m_file, fqn,
+                    std::string(what) + " is " + found + ", which this reader does not know");
+    }
+    [[noreturn]] void invalid(const std::string& fqn, const std::string& message) {
+        throw Error(ErrorKind::DcpMetadataInvalid, m_file, fqn, message);
+    }
+    [[noreturn]] void duplicate(const std::string& fqn) {
+        invalid(fqn, "listed twice in state_dict_metadata");
+    }
+
+    const Document& m_doc;
+    const std::string& m_file;
+    DcpMetadata m_out;
+    std::unordered_map<std::string, size_t> m_tensors, m_bytes;
+    std::unordered_map<std::string, uint32_t> m_paths;
+    std::unordered_map<size_t, std::map<Shape, size_t>> m_chunkIndex;
+};
+
+} // namespace
+
+DcpMetadata parseDcpMetadata(std::string_view data, const std::string& file) {
+    if (data.empty()) throw Error(ErrorKind::PickleInvalid, file, "", "the file is empty");
+    try {
+        const Document doc = Document::load(data);
+        return MetadataReader(doc, file).read();
+    } catch (const pickle::PickleError& e) {
+        throw Error(e.limit() ? ErrorKind::PickleLimit : ErrorKind::PickleInvalid, file, "",
+                    std::string("not a readable pickle: ") + e.what());
+    }
+}
+
+} // namespace shardscope

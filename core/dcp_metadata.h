@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#pragma once
+
+#include "dtype.h"
+#include "shape.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shardscope {
+
+// A DCP .metadata file, reduced to what consolidation needs. Built from the pickle's objects by
+// class name, so both module layouts (torch.distributed._shard.checkpoint and
+// torch.distributed.checkpoint) and enum-by-name or by-value pickles read the same.
+
+inline constexpr uint32_t kNoStorage = ~uint32_t(0);
+
+// Where an item's bytes are: storage_data's (relative_path, offset, length, transforms).
+struct DcpStorage {
+    uint32_t path = kNoStorage; // index into DcpMetadata::paths; kNoStorage when none was found
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint32_t transforms = 0; // index into DcpMetadata::transforms (0: none)
+};
+
+struct DcpChunkMeta {
+    Shape offsets;
+    Shape sizes;
+    DcpStorage storage;
+};
+
+struct DcpTensorMeta {
+    std::string fqn;
+    DType dtype = DType::U8;
+    Shape size;
+    std::vector<DcpChunkMeta> chunks; // in .metadata order (plan order, not offset order)
+    std::vector<std::string> path;    // planner_data's path, or empty
+    std::string problem;              // set when the entry cannot be used (unknown dtype, ...)
+};
+
+struct DcpBytesMeta {
+    std::string fqn;
+    DcpStorage storage;
+    std::vector<std::string> path;
+};
+
+struct DcpMetadata {
+    std::vector<DcpTensorMeta> tensors; // .metadata order
+    std::vector<DcpBytesMeta> bytes;
+    std::vector<std::string> paths;                   // every relative_path named
+    std::vector<std::vector<std::string>> transforms; // [0] is the empty list
+    std::string version;                              // Metadata.version, when present
+    size_t chunkCount = 0;
+};
+
+// Throws Error naming `file` (and the fqn when one entry is at fault): PickleInvalid or
+// PickleLimit for bytes that do not unpickle, UnknownClass for an object the reader needs but
+// does not know, DcpMetadataInvalid for known objects of the wrong shape.
+DcpMetadata parseDcpMetadata(std::string_view data, const std::string& file);
+
+} // namespace shardscope

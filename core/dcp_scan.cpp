@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "dcp_scan.h"
+
+#include "dcp_items.h"
+#include "dcp_metadata.h"
+#include "parallel.h"
+#include "posix_file.h"
+#include "safetensors_reader.h"
+#include "scan_support.h"
+#include "sharding_info.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+namespace fs = std::filesystem;
+
+namespace shardscope {
+namespace {
+
+constexpr uint64_t kMaxMetadataBytes = uint64_t(4) << 30;
+
+bool isPlainFileName(const std::string& name) {
+    return !name.empty() && name != "." && name != ".." &&
+           name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+// One chunk's item and what reading it found.
+struct ItemJob {
+    size_t tensor = 0;
+    size_t chunk = 0;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint32_t transforms = 0;
+    // results
+    std::string error;
+    ErrorKind kind = ErrorKind::Other;
+    uint64_t begin = 0, end = 0;
+    bool special = false;
+    StoredLayout layout;
+};
+
+// A rank file written with SerializationFormat.SAFETENSORS: after the byte items, one
+// safetensors blob whose DCP_SHARDING_INFO places each chunk. The blob is parsed once per file.
+class SafetensorsBlobs {
+public:
+    void locate(const PosixFile& file, const std::string& fileName, uint64_t blobStart,
+                const TensorInfo& t, const Chunk& c, ItemJob& job) {
+        auto it = m_blobs.find(blobStart);
+        if (it == m_blobs.end()) it = m_blobs.emplace(blobStart, parse(file, fileName, blobStart)).first;
+        const Blob& blob = it->second;
+        if (!blob.error.empty())
+            throw Error(blob.kind, fileName, t.fqn, blob.error);
+        const auto found = blob.byName.find(t.fqn);
+        if (found == blob.byName.end())
+            throw Error(ErrorKind::StorageMismatch, fileName, t.fqn,
+                        "the item at byte " + std::to_string(blobStart) +
+                            " is neither a torch.save archive nor a safetensors blob holding "
+                            "this tensor");
+        const TensorEntry& e = blob.header.tensors[found->second.first];
+        if (found->second.second != c.offsets || e.shape != c.shape || e.dtype != t.dtype)
+            throw Error(ErrorKind::StorageMismatch, fileName, t.fqn,
+                        "the safetensors blob at byte " + std::to_string(blobStart) + " holds " +
+                            std::string(dtypeName(e.dtype)) + " " + formatShape(e.shape) +
+                            " at offsets " + formatShape(found->second.second) +
+                            " but .metadata says " + std::string(dtypeName(t.dtype)) + " " +
+                            formatShape(c.shape) + " at " + formatShape(c.offsets));
+        job.begin = blobStart + blob.header.dataStart() + e.begin;
+        job.end = blobStart + blob.header.dataStart() + e.end;
+    }
+
+private:
+    struct Blob {
+        SafetensorsHeader header;
+        std::unordered_map<std::string, std::pair<size_t, Shape>> byName;
+        std::string error;
+        ErrorKind kind = ErrorKind::Other;
+    };
+
+    static Blob parse(const PosixFile& file, const std::string& fileName, uint64_t start) {
+        Blob blob;
+        try {
+            const uint64_t size = file.size() - start;
+            if (size < 8) throw Error(ErrorKind::HeaderTooSmall, fileName, "", "too small");
+            uint64_t n = 0;
+            file.readExact(&n, 8, start);
+            if (n > kMaxHeaderSize || n > size - 8)
+                throw Error(ErrorKind::InvalidHeaderLength, fileName, "",
+                            "the safetensors blob at byte " + std::to_string(start) +
+                                " has an impossible header length");
+            std::string json(n, '\0');
+            file.readExact(json.data(), n, start + 8);
+            blob.header = parseSafetensorsHeader(json, size, fileName);
+            const auto sharding = shardingInfoOf(blob.header);
+            std::unordered_map<std::string_view, const Shape*> offsets;
+            for (const auto& s : sharding)
+                offsets.emplace(s.fqn, &s.offsets);
+            for (size_t i = 0; i < blob.header.tensors.size(); ++i) {
+                const auto o = offsets.find(blob.header.tensors[i].name);
+                blob.byName.emplace(blob.header.tensors[i].name,
+                                    std::pair{i, o == offsets.end() ? Shape{} : *o->second});
+            }
+        } catch (const Error& e) {
+            blob.error = "the safetensors blob at byte " + std::to_string(start) + ": " +
+                         e.message();
+            blob.kind = e.kind();
+        }
+        return blob;
+    }
+
+    std::map<uint64_t, Blob> m_blobs;
+};
+
+class DcpScanner {
+public:
+    DcpScanner(const fs::path& directory, const ScanOptions& options)
+        : m_directory(directory), m_options(options), m_reporter(options) {
+        m_ckpt.directory = directory;
+        m_ckpt.format = CheckpointFormat::Dcp;
+    }
+
+    Checkpoint scan() {
+        const std::string text =
+            readSmallFile(m_directory / ".metadata", kMaxMetadataBytes, "the DCP metadata");
+        m_meta = parseDcpMetadata(text, ".metadata");
+        m_reporter.checkStop();
+        openFiles();
+        buildTensors();
+        buildByteItems();
+        readItems();
+        proveCoverage(m_ckpt, m_invalid, m_options, m_reporter, true);
+        std::sort(m_ckpt.tensors.begin(), m_ckpt.tensors.end(),
+                  [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });
+        std::sort(m_ckpt.byteItems.begin(), m_ckpt.byteItems.end(),
+                  [](const ByteItem& a, const ByteItem& b) { return a.fqn < b.fqn; });
+        return std::move(m_ckpt);
+    }
+
+private:
+    // Every file .metadata names, plus *.distcp files it does not name (listed, with a warning).
+    void openFiles() {
+        std::vector<std::string> names = m_meta.paths;
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(m_directory, ec))
+            if (entry.path().extension() == ".distcp" &&
+                std::find(names.begin(), names.end(), entry.path().filename().string()) ==
+                    names.end())
+                names.push_back(entry.path().filename().string());
+        std::sort(names.begin(), names.end());
+        for (const std::string& name : names) {
+            ShardFile f;
+            f.name = name;
+            f.path = m_directory / name;
+            f.valid = isPlainFileName(name);
+            const auto status = f.valid ? fs::status(f.path, ec) : fs::file_status{};
+            if (!f.valid)
+                fileProblem(name, "is not a plain file name inside the checkpoint directory",
+                            ErrorKind::DcpMetadataInvalid);
+            else if (status.type() == fs::file_type::not_found)
+                f.valid = false, fileProblem(name, "missing: .metadata names it but it is not "
+                                                   "in the directory", ErrorKind::MissingDataFile);
+            else if (status.type() != fs::file_type::regular)
+                f.valid = false,
+                fileProblem(name, std::string("is ") + fileKindName(status.type()) +
+                                      ", not a regular file", ErrorKind::NotRegularFile);
+            else
+                f.size = fs::file_size(f.path, ec);
+            m_ckpt.files.push_back(f);
+        }
+        for (size_t p = 0; p < m_meta.paths.size(); ++p)
+            m_fileOf.push_back(uint32_t(
+                std::find(names.begin(), names.end(), m_meta.paths[p]) - names.begin()));
+        for (const auto& f : m_ckpt.files)
+            if (std::find(m_meta.paths.begin(), m_meta.paths.end(), f.name) == m_meta.paths.end())
+                m_ckpt.problems.push_back({Severity::Warning, f.name, "",
+                                           ".metadata does not name this file; it is ignored",
+                                           ErrorKind::Other});
+    }
+
+    void fileProblem(const std::string& name, const std::string& message, ErrorKind kind) {
+        m_ckpt.problems.push_back({Severity::Error, name, "", message, kind});
+    }
+
+    void buildTensors() {
+        m_reporter.phase(ScanPhase::Merging, m_meta.chunkCount);
+        for (auto& meta : m_meta.tensors) {
+            const size_t ti = m_ckpt.tensors.size();
+            TensorInfo t;
+            t.fqn = meta.fqn;
+            t.dtype = meta.dtype;
+            t.shape = meta.size;
+            t.kind = classifyTensor(meta.path.empty() ? firstComponent(meta.fqn) : meta.path[0]);
+            t.name = exportNameOf(meta.fqn, meta.path);
+            if (t.name == t.fqn) t.name.clear();
+            m_ckpt.tensors.push_back(std::move(t));
+            m_invalid.push_back(false);
+            if (!meta.problem.empty()) {
+                rejectTensor(m_ckpt, m_invalid, ti, ".metadata", meta.problem,
+                             ErrorKind::DcpMetadataInvalid);
+                continue;
+            }
+            if (meta.chunks.empty()) {
+                rejectTensor(m_ckpt, m_invalid, ti, ".metadata", "has no chunks",
+                             ErrorKind::Coverage);
+                continue;
+            }
+            addChunks(ti, meta);
+            m_reporter.add(meta.chunks.size());
+        }
+    }
+
+    void addChunks(size_t ti, DcpTensorMeta& meta) {
+        TensorInfo& t = m_ckpt.tensors[ti];
+        for (size_t c = 0; c < meta.chunks.size(); ++c) {
+            DcpChunkMeta& cm = meta.chunks[c];
+            if (cm.offsets.size() != t.shape.size() || cm.sizes.size() != t.shape.size()) {
+                rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
+                             "the chunk at offsets " + formatShape(cm.offsets) + " of size " +
+                                 formatShape(cm.sizes) + " does not have the tensor's rank " +
+                                 std::to_string(t.shape.size()),
+                             ErrorKind::DcpMetadataInvalid);
+                return;
+            }
+            if (cm.storage.path == kNoStorage) {
+                rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
+                             "storage_data has no entry for the chunk at offsets " +
+                                 formatShape(cm.offsets),
+                             ErrorKind::DcpMetadataInvalid);
+                return;
+            }
+            const uint32_t file = m_fileOf[cm.storage.path];
+            const ShardFile& f = m_ckpt.files[file];
+            Chunk chunk;
+            chunk.file = file;
+            chunk.offsets = std::move(cm.offsets);
+            chunk.shape = std::move(cm.sizes);
+            chunk.begin = cm.storage.offset;
+            chunk.end = cm.storage.offset; // set once the item is read
+            if (!f.valid) {
+                rejectTensor(m_ckpt, m_invalid, ti, f.name,
+                             "its chunk at offsets " + formatShape(chunk.offsets) +
+                                 " is in this file, which cannot be read",
+                             ErrorKind::MissingDataFile);
+                return;
+            }
+            uint64_t end;
+            if (__builtin_add_overflow(cm.storage.offset, cm.storage.length, &end) ||
+                end > f.size) {
+                rejectTensor(m_ckpt, m_invalid, ti, f.name,
+                             "the item of the chunk at offsets " + formatShape(chunk.offsets) +
+                                 " is at bytes " + std::to_string(cm.storage.offset) + ".." +
+                                 std::to_string(cm.storage.offset + cm.storage.length) +
+                                 ", past the end of the file (" + std::to_string(f.size) +
+                                 " bytes)",
+                             ErrorKind::ItemOutOfRange);
+                return;
+            }
+            m_jobs.push_back(makeJob(ti, t.chunks.size(), cm.storage));
+            t.chunks.push_back(std::move(chunk));
+        }
+    }
+
+    void buildByteItems() {
+        for (const auto& b : m_meta.bytes) {
+            ByteItem item;
+            item.fqn = b.fqn;
+            if (b.storage.path == kNoStorage) {
+                item.type = "missing";
+                m_ckpt.problems.push_back({Severity::Warning, ".metadata", b.fqn,
+                                           "storage_data has no entry for this byte item",
+                                           ErrorKind::DcpMetadataInvalid});
+            } else {
+                item.file = m_fileOf[b.storage.path];
+                item.size = b.storage.length;
+                m_byteJobs.push_back(makeJob(m_ckpt.byteItems.size(), 0, b.storage));
+            }
+            m_ckpt.byteItems.push_back(std::move(item));
+        }
+    }
+
+    // Items are read file by file in offset order, so each file is read front to back.
+    void readItems() {
+        std::vector<std::vector<ItemJob*>> byFile(m_ckpt.files.size());
+        for (auto& job : m_jobs)
+            byFile[m_ckpt.tensors[job.tensor].chunks[job.chunk].file].push_back(&job);
+        for (auto& list : byFile)
+            std::sort(list.begin(), list.end(),
+                      [](const ItemJob* a, const ItemJob* b) { return a->offset < b->offset; });
+        m_reporter.phase(ScanPhase::ReadingHeaders, m_jobs.size() + m_byteJobs.size());
+        parallelFor(m_ckpt.files.size(), m_options.threads, [&](size_t f) {
+            if (byFile[f].empty() && !hasByteItems(f)) return;
+            m_reporter.checkStop();
+            readFile(f, byFile[f]);
+        });
+        for (const ItemJob& job : m_jobs)
+            applyJob(job);
+    }
+
+    bool hasByteItems(size_t f) const {
+        for (const auto& b : m_byteJobs)
+            if (m_ckpt.byteItems[b.tensor].file == f) return true;
+        return false;
+    }
+
+    void readFile(size_t f, const std::vector<ItemJob*>& jobs) {
+        const ShardFile& sf = m_ckpt.files[f];
+        PosixFile file;
+        try {
+            file = PosixFile::openRead(sf.path);
+        } catch (const Error& e) {
+            for (ItemJob* job : jobs)
+                job->error = e.message(), job->kind = e.kind();
+            return;
+        }
+        SafetensorsBlobs blobs;
+        size_t n = 0;
+        for (ItemJob* job : jobs) {
+            if (++n % 256 == 0) {
+                m_reporter.checkStop();
+                m_reporter.add(256);
+            }
+            try {
+                readItem(file, sf.name, blobs, *job);
+            } catch (const Error& e) {
+                job->error = e.message();
+                job->kind = e.kind();
+            }
+        }
+        m_reporter.add(n % 256);
+        for (const auto& b : m_byteJobs) {
+            ByteItem& item = m_ckpt.byteItems[b.tensor];
+            if (item.file != f) continue;
+            try {
+                checkTransforms(m_meta.transforms[b.transforms], sf.name, item.fqn);
+                describeByteItem(file, {b.offset, b.length, &m_meta.transforms[b.transforms]},
+                                 sf.name, item);
+            } catch (const Error& e) {
+                item.type = "unreadable";
+                std::lock_guard lock(m_problemMutex);
+                m_ckpt.problems.push_back({Severity::Warning, sf.name, item.fqn,
+                                           e.message() + " (byte items are never exported)",
+                                           e.kind()});
+            }
+        }
+    }
+
+    void readItem(const PosixFile& file, const std::string& fileName, SafetensorsBlobs& blobs,
+                  ItemJob& job) {
+        const TensorInfo& t = m_ckpt.tensors[job.tensor];
+        const Chunk& c = t.chunks[job.chunk];
+        const auto& transforms = m_meta.transforms[job.transforms];
+        const bool zstd = checkTransforms(transforms, fileName, t.fqn);
+        if (!zstd && !startsLikeZip(file, job.offset, job.length)) {
+            blobs.locate(file, fileName, job.offset, t, c, job);
+            return;
+        }
+        const TensorItem item =
+            readTensorItem(file, {job.offset, job.length, &transforms}, t.dtype, c.shape,
+                           fileName, t.fqn);
+        const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
+        const uint64_t chunkBytes = *checkedNumel(c.shape) * elementBytes;
+        const bool plain = !zstd && item.record.storageOffset == 0 &&
+                           isRowMajor(c.shape, item.record.stride);
+        if (plain) {
+            job.begin = job.offset + item.dataOffset;
+            job.end = job.begin + chunkBytes;
+            return;
+        }
+        job.special = true;
+        job.layout.strides = item.record.stride;
+        job.layout.storageOffset = item.record.storageOffset;
+        job.layout.zstd = zstd;
+        job.layout.itemBegin = job.offset;
+        job.layout.itemEnd = job.offset + job.length;
+        job.layout.dataOffset = item.dataOffset;
+        job.layout.dataBytes = item.dataBytes;
+        job.layout.streamBytes = item.streamBytes;
+        job.begin = zstd ? job.offset : job.offset + item.dataOffset;
+        job.end = zstd ? job.offset + job.length : job.begin + item.dataBytes;
+    }
+
+    void applyJob(const ItemJob& job) {
+        TensorInfo& t = m_ckpt.tensors[job.tensor];
+        Chunk& c = t.chunks[job.chunk];
+        if (!job.error.empty()) {
+            rejectTensor(m_ckpt, m_invalid, job.tensor, m_ckpt.files[c.file].name, job.error,
+                         job.kind);
+            return;
+        }
+        c.begin = job.begin;
+        c.end = job.end;
+        if (job.special) {
+            m_ckpt.stored.push_back(job.layout);
+            c.stored = uint32_t(m_ckpt.stored.size());
+        }
+    }
+
+    static ItemJob makeJob(size_t owner, size_t chunk, const DcpStorage& storage) {
+        ItemJob job;
+        job.tensor = owner;
+        job.chunk = chunk;
+        job.offset = storage.offset;
+        job.length = storage.length;
+        job.transforms = storage.transforms;
+        return job;
+    }
+
+    static std::string firstComponent(const std::string& fqn) {
+        return fqn.substr(0, fqn.find('.'));
+    }
+
+    fs::path m_directory;
+    const ScanOptions& m_options;
+    ScanReporter m_reporter;
+    Checkpoint m_ckpt;
+    DcpMetadata m_meta;
+    std::vector<bool> m_invalid;
+    std::vector<uint32_t> m_fileOf; // metadata path index -> file index
+    std::vector<ItemJob> m_jobs;
+    std::vector<ItemJob> m_byteJobs; // `tensor` is the byte item's index
+    std::mutex m_problemMutex;
+};
+
+} // namespace
+
+TensorKind classifyTensor(std::string_view first) {
+    static const std::pair<std::string_view, TensorKind> kKinds[] = {
+        {"optimizer", TensorKind::Optimizer},      {"optim", TensorKind::Optimizer},
+        {"optimizers", TensorKind::Optimizer},     {"optimizer_state", TensorKind::Optimizer},
+        {"lr_scheduler", TensorKind::Scheduler},   {"lr_schedulers", TensorKind::Scheduler},
+        {"scheduler", TensorKind::Scheduler},      {"schedulers", TensorKind::Scheduler},
+        {"dataloader", TensorKind::Dataloader},    {"data_loader", TensorKind::Dataloader},
+        {"dataloaders", TensorKind::Dataloader},   {"train_state", TensorKind::TrainState},
+        {"training_state", TensorKind::TrainState}, {"trainer_state", TensorKind::TrainState},
+        {"rng_state", TensorKind::TrainState},     {"rng_states", TensorKind::TrainState},
+        {"extra_state", TensorKind::TrainState},
+    };
+    for (const auto& [name, kind] : kKinds)
+        if (first == name) return kind;
+    return TensorKind::Model;
+}
+
+std::string exportNameOf(const std::string& fqn, const std::vector<std::string>& path) {
+    if (path.size() < 2 || path[0] != "model") return fqn;
+    std::string name;
+    for (size_t i = 1; i < path.size(); ++i)
+        name += (i > 1 ? "." : "") + path[i];
+    return name;
+}
+
+Checkpoint scanDcpCheckpoint(const fs::path& directory, const ScanOptions& options) {
+    return DcpScanner(directory, options).scan();
+}
+
+} // namespace shardscope
