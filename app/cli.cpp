@@ -119,7 +119,7 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     appendJsonQuoted(out, ckpt.directory.string());
     out += ckpt.format == CheckpointFormat::Dcp ? R"(,"format":"dcp")" : R"(,"format":"safetensors")";
     out += R"(,"mapping":)";
-    if (mapping.fileIndex.empty())
+    if (mapping.fileIndex.empty() || mapping.source.empty())
         out += "null";
     else
         appendJsonQuoted(out, mapping.source);

@@ -144,41 +144,53 @@ private:
     // Every file .metadata names, plus *.distcp files it does not name (listed, with a warning).
     void openFiles() {
         std::vector<std::string> names = m_meta.paths;
+        std::unordered_map<std::string, uint32_t> named;
+        for (const auto& n : names)
+            named.emplace(n, 0);
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(m_directory, ec))
             if (entry.path().extension() == ".distcp" &&
-                std::find(names.begin(), names.end(), entry.path().filename().string()) ==
-                    names.end())
+                !named.count(entry.path().filename().string()))
                 names.push_back(entry.path().filename().string());
         std::sort(names.begin(), names.end());
+        std::unordered_map<std::string, uint32_t> indexOf;
         for (const std::string& name : names) {
-            ShardFile f;
-            f.name = name;
-            f.path = m_directory / name;
-            f.valid = isPlainFileName(name);
-            const auto status = f.valid ? fs::status(f.path, ec) : fs::file_status{};
-            if (!f.valid)
-                fileProblem(name, "is not a plain file name inside the checkpoint directory",
-                            ErrorKind::DcpMetadataInvalid);
-            else if (status.type() == fs::file_type::not_found)
-                f.valid = false, fileProblem(name, "missing: .metadata names it but it is not "
-                                                   "in the directory", ErrorKind::MissingDataFile);
-            else if (status.type() != fs::file_type::regular)
-                f.valid = false,
-                fileProblem(name, std::string("is ") + fileKindName(status.type()) +
-                                      ", not a regular file", ErrorKind::NotRegularFile);
-            else
-                f.size = fs::file_size(f.path, ec);
-            m_ckpt.files.push_back(f);
-        }
-        for (size_t p = 0; p < m_meta.paths.size(); ++p)
-            m_fileOf.push_back(uint32_t(
-                std::find(names.begin(), names.end(), m_meta.paths[p]) - names.begin()));
-        for (const auto& f : m_ckpt.files)
-            if (std::find(m_meta.paths.begin(), m_meta.paths.end(), f.name) == m_meta.paths.end())
-                m_ckpt.problems.push_back({Severity::Warning, f.name, "",
+            indexOf.emplace(name, uint32_t(m_ckpt.files.size()));
+            m_ckpt.files.push_back(describeFile(name));
+            if (!named.count(name))
+                m_ckpt.problems.push_back({Severity::Warning, name, "",
                                            ".metadata does not name this file; it is ignored",
                                            ErrorKind::Other});
+        }
+        for (const auto& path : m_meta.paths)
+            m_fileOf.push_back(indexOf.at(path));
+    }
+
+    ShardFile describeFile(const std::string& name) {
+        ShardFile f;
+        f.name = name;
+        f.path = m_directory / name;
+        f.valid = isPlainFileName(name);
+        if (!f.valid) {
+            fileProblem(name, "is not a plain file name inside the checkpoint directory",
+                        ErrorKind::DcpMetadataInvalid);
+            return f;
+        }
+        std::error_code ec;
+        const auto status = fs::status(f.path, ec);
+        if (status.type() == fs::file_type::not_found) {
+            f.valid = false;
+            fileProblem(name, "missing: .metadata names it but it is not in the directory",
+                        ErrorKind::MissingDataFile);
+        } else if (status.type() != fs::file_type::regular) {
+            f.valid = false;
+            fileProblem(name,
+                        std::string("is ") + fileKindName(status.type()) + ", not a regular file",
+                        ErrorKind::NotRegularFile);
+        } else {
+            f.size = fs::file_size(f.path, ec);
+        }
+        return f;
     }
 
     void fileProblem(const std::string& name, const std::string& message, ErrorKind kind) {
@@ -393,6 +405,7 @@ private:
         }
         c.begin = job.begin;
         c.end = job.end;
+        ++m_ckpt.files[c.file].tensorCount;
         if (job.special) {
             m_ckpt.stored.push_back(job.layout);
             c.stored = uint32_t(m_ckpt.stored.size());

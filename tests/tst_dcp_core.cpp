@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+// The DCP reader's building blocks on their own: data.pkl records (bytes from CPython's pickle),
+// strided copies, tensor kinds and export names, and planning with training state.
+
+#include "dcp_scan.h"
+#include "error.h"
+#include "plan.h"
+#include "stored_chunk.h"
+#include "torch_record.h"
+
+#include <QtTest>
+
+#include <cstring>
+#include <numeric>
+
+using namespace shardscope;
+
+namespace {
+
+// python3: a pickle.Pickler(protocol=2) subclass whose persistent_id returns
+// ('storage', torch.<X>Storage, '0', 'cpu', numel), dumping an object that reduces to
+// torch._utils._rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict()[, {'a': 1}]),
+// exactly as torch.save writes data.pkl.
+// kTransposed: FloatStorage, numel 960, size (40, 24), stride (1, 40)
+// kSevenArgs: BFloat16Storage, numel 6, size (2, 3), stride (3, 1), metadata {'a': 1}
+// kScalar: FloatStorage, numel 1, size (), stride ()
+const std::string kTransposed(
+    "\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f\x72\x65\x62\x75\x69\x6c\x64"
+    "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07\x00\x00\x00\x73\x74\x6f\x72"
+    "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x46\x6c\x6f\x61\x74\x53\x74\x6f\x72\x61\x67\x65"
+    "\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63\x70\x75\x71\x04\x4d\xc0\x03"
+    "\x74\x71\x05\x51\x4b\x00\x4b\x28\x4b\x18\x86\x71\x06\x4b\x01\x4b\x28\x86\x71\x07\x89\x63\x63\x6f"
+    "\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64\x65\x72\x65\x64\x44\x69\x63\x74\x0a\x71\x08"
+    "\x29\x52\x71\x09\x74\x71\x0a\x52\x71\x0b\x2e",
+    155);
+const std::string kSevenArgs(
+    "\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f\x72\x65\x62\x75\x69\x6c\x64"
+    "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07\x00\x00\x00\x73\x74\x6f\x72"
+    "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x42\x46\x6c\x6f\x61\x74\x31\x36\x53\x74\x6f\x72"
+    "\x61\x67\x65\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63\x70\x75\x71\x04"
+    "\x4b\x06\x74\x71\x05\x51\x4b\x00\x4b\x02\x4b\x03\x86\x71\x06\x4b\x03\x4b\x01\x86\x71\x07\x89\x63"
+    "\x63\x6f\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64\x65\x72\x65\x64\x44\x69\x63\x74\x0a"
+    "\x71\x08\x29\x52\x71\x09\x7d\x71\x0a\x58\x01\x00\x00\x00\x61\x71\x0b\x4b\x01\x73\x74\x71\x0c\x52"
+    "\x71\x0d\x2e",
+    171);
+const std::string kScalar(
+    "\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f\x72\x65\x62\x75\x69\x6c\x64"
+    "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07\x00\x00\x00\x73\x74\x6f\x72"
+    "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x46\x6c\x6f\x61\x74\x53\x74\x6f\x72\x61\x67\x65"
+    "\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63\x70\x75\x71\x04\x4b\x01\x74"
+    "\x71\x05\x51\x4b\x00\x29\x29\x89\x63\x63\x6f\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64"
+    "\x65\x72\x65\x64\x44\x69\x63\x74\x0a\x71\x06\x29\x52\x71\x07\x74\x71\x08\x52\x71\x09\x2e",
+    142);
+
+TensorInfo tensor(const std::string& fqn, TensorKind kind, uint64_t rows) {
+    TensorInfo t;
+    t.fqn = fqn;
+    t.dtype = DType::F32;
+    t.shape = {rows, 4};
+    t.bytes = rows * 16;
+    t.kind = kind;
+    Chunk c;
+    c.offsets = {0, 0};
+    c.shape = t.shape;
+    c.end = t.bytes;
+    t.chunks.push_back(c);
+    return t;
+}
+
+Checkpoint trainingCheckpoint() {
+    Checkpoint ckpt;
+    ckpt.format = CheckpointFormat::Dcp;
+    ckpt.files.push_back({"__0_0.distcp", "__0_0.distcp", 1 << 20, 0, 3, true});
+    ckpt.tensors.push_back(tensor("layers.0.w", TensorKind::Model, 2));
+    ckpt.tensors.push_back(tensor("optimizer.state.layers.0.w.exp_avg", TensorKind::Optimizer, 2));
+    ckpt.tensors.push_back(tensor("tok_embeddings.weight", TensorKind::Model, 8));
+    return ckpt;
+}
+
+std::vector<std::string> plannedNames(const Plan& plan) {
+    std::vector<std::string> names;
+    for (const auto& [name, file] : plan.weightMap)
+        names.push_back(name);
+    return names;
+}
+
+} // namespace
+
+class TestDcpCore : public QObject {
+    Q_OBJECT
+
+private slots:
+    void recordOfATransposedTensor() {
+        const TensorRecord r = parseTensorRecord(kTransposed, "__0_0.distcp", "w");
+        QCOMPARE(r.dtype, DType::F32);
+        QCOMPARE(r.storageClass, std::string("FloatStorage"));
+        QCOMPARE(r.key, std::string("0"));
+        QCOMPARE(r.storageNumel, uint64_t(960));
+        QCOMPARE(r.storageOffset, uint64_t(0));
+        QVERIFY(r.size == Shape({40, 24}));
+        QVERIFY(r.stride == Shape({1, 40}));
+        QVERIFY(!isRowMajor(r.size, r.stride));
+    }
+
+    void recordWithSevenArguments() {
+        const TensorRecord r = parseTensorRecord(kSevenArgs, "f", "w");
+        QCOMPARE(r.dtype, DType::BF16);
+        QVERIFY(r.size == Shape({2, 3}));
+        QVERIFY(isRowMajor(r.size, r.stride));
+    }
+
+    void recordOfAScalar() {
+        const TensorRecord r = parseTensorRecord(kScalar, "f", "w");
+        QCOMPARE(r.size.size(), size_t(0));
+        QCOMPARE(r.storageNumel, uint64_t(1));
+        QCOMPARE(stridedExtent(r.size, r.stride, 0), std::optional<uint64_t>(1));
+    }
+
+    // Every prefix of a record is an error naming the file and tensor, never a crash.
+    void truncatedRecordsAreErrors() {
+        for (size_t n = 0; n < kTransposed.size(); ++n) {
+            try {
+                parseTensorRecord(kTransposed.substr(0, n), "__3_0.distcp", "layers.1.w");
+                QFAIL(qPrintable(QString("prefix %1 was accepted").arg(n)));
+            } catch (const Error& e) {
+                QCOMPARE(e.file(), std::string("__3_0.distcp"));
+                QCOMPARE(e.tensor(), std::string("layers.1.w"));
+                QVERIFY(e.kind() == ErrorKind::PickleInvalid ||
+                        e.kind() == ErrorKind::StorageMismatch);
+            }
+        }
+    }
+
+    void aRecordThatIsNotATensor() {
+        // python3 -c "import pickle; print(pickle.dumps(1234, protocol=2))"
+        const std::string intPickle("\x80\x02M\xd2\x04.", 6);
+        try {
+            parseTensorRecord(intPickle, "f", "step");
+            QFAIL("an int was taken for a tensor");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::StorageMismatch);
+            QVERIFY2(std::string(e.what()).find("_rebuild_tensor_v2") != std::string::npos,
+                     e.what());
+        }
+    }
+
+    void stridedExtents() {
+        QCOMPARE(stridedExtent({40, 24}, {1, 40}, 0), std::optional<uint64_t>(960));
+        QCOMPARE(stridedExtent({4, 3, 2, 5}, {30, 1, 15, 3}, 0), std::optional<uint64_t>(120));
+        QCOMPARE(stridedExtent({0, 4}, {4, 1}, 7), std::optional<uint64_t>(0));
+        QCOMPARE(stridedExtent({2, 2}, {2, 1}, 3), std::optional<uint64_t>(7));
+        QVERIFY(!stridedExtent({3, 3}, {~uint64_t(0) / 2, 1}, 0));
+        QVERIFY(isRowMajor({4, 1, 5}, {5, 99, 1}));
+        QVERIFY(!isRowMajor({4, 3, 2, 5}, {30, 1, 15, 3}));
+    }
+
+    // A (rows, cols) chunk stored transposed: storage holds column after column.
+    void gatherOfATransposedChunk() {
+        const uint64_t rows = 40, cols = 24;
+        std::vector<float> storage(rows * cols), out(rows * cols);
+        for (uint64_t c = 0; c < cols; ++c)
+            for (uint64_t r = 0; r < rows; ++r)
+                storage[c * rows + r] = float(r * 1000 + c);
+        gatherStrided(reinterpret_cast<const char*>(storage.data()), {rows, cols}, {1, rows}, 0, 4,
+                      reinterpret_cast<char*>(out.data()));
+        for (uint64_t r = 0; r < rows; ++r)
+            for (uint64_t c = 0; c < cols; ++c)
+                QCOMPARE(out[r * cols + c], float(r * 1000 + c));
+    }
+
+    // channels_last [N, C, H, W] = [4, 3, 2, 5]: memory order N, H, W, C.
+    void gatherOfAChannelsLastChunk() {
+        const uint64_t N = 4, C = 3, H = 2, W = 5;
+        std::vector<uint16_t> storage(N * C * H * W), out(storage.size());
+        for (uint64_t n = 0; n < N; ++n)
+            for (uint64_t c = 0; c < C; ++c)
+                for (uint64_t h = 0; h < H; ++h)
+                    for (uint64_t w = 0; w < W; ++w)
+                        storage[n * 30 + h * 15 + w * 3 + c] = uint16_t(n * 1000 + c * 100 + h * 10 + w);
+        gatherStrided(reinterpret_cast<const char*>(storage.data()), {N, C, H, W}, {30, 1, 15, 3}, 0,
+                      2, reinterpret_cast<char*>(out.data()));
+        uint64_t i = 0;
+        for (uint64_t n = 0; n < N; ++n)
+            for (uint64_t c = 0; c < C; ++c)
+                for (uint64_t h = 0; h < H; ++h)
+                    for (uint64_t w = 0; w < W; ++w)
+                        QCOMPARE(out[i++], uint16_t(n * 1000 + c * 100 + h * 10 + w));
+    }
+
+    void gatherWithAStorageOffsetAndAScalar() {
+        const std::vector<int32_t> storage{9, 9, 1, 2, 3, 4};
+        std::vector<int32_t> out(4);
+        gatherStrided(reinterpret_cast<const char*>(storage.data()), {2, 2}, {2, 1}, 2, 4,
+                      reinterpret_cast<char*>(out.data()));
+        QCOMPARE(out, (std::vector<int32_t>{1, 2, 3, 4}));
+        int32_t scalar = 0;
+        gatherStrided(reinterpret_cast<const char*>(storage.data()), {}, {}, 5, 4,
+                      reinterpret_cast<char*>(&scalar));
+        QCOMPARE(scalar, 4);
+    }
+
+    void kindsFromTheFirstPathComponent() {
+        QCOMPARE(classifyTensor("optimizer"), TensorKind::Optimizer);
+        QCOMPARE(classifyTensor("optim"), TensorKind::Optimizer);
+        QCOMPARE(classifyTensor("lr_scheduler"), TensorKind::Scheduler);
+        QCOMPARE(classifyTensor("dataloader"), TensorKind::Dataloader);
+        QCOMPARE(classifyTensor("train_state"), TensorKind::TrainState);
+        QCOMPARE(classifyTensor("model"), TensorKind::Model);
+        QCOMPARE(classifyTensor("layers"), TensorKind::Model);
+        QCOMPARE(classifyTensor("Optimizer"), TensorKind::Model); // names are case-sensitive
+    }
+
+    void exportNamesDropTheModelContainer() {
+        QCOMPARE(exportNameOf("model.model.layers.0.w", {"model", "model.layers.0.w"}),
+                 std::string("model.layers.0.w"));
+        QCOMPARE(exportNameOf("model.a.0", {"model", "a", "0"}), std::string("a.0"));
+        QCOMPARE(exportNameOf("model.w", {}), std::string("model.w")); // no planner data
+        QCOMPARE(exportNameOf("layers.0.w", {"layers.0.w"}), std::string("layers.0.w"));
+        QCOMPARE(exportNameOf("model", {"model"}), std::string("model"));
+    }
+
+    void trainingStateIsLeftOutUnlessAskedFor() {
+        const Checkpoint ckpt = trainingCheckpoint();
+        const Plan plain = makePlan(ckpt, defaultMapping(ckpt), UnmappedPolicy::Error);
+        QVERIFY(plain.ok());
+        QCOMPARE(plannedNames(plain),
+                 (std::vector<std::string>{"layers.0.w", "tok_embeddings.weight"}));
+        QCOMPARE(plain.excluded,
+                 (std::vector<std::string>{"optimizer.state.layers.0.w.exp_avg"}));
+        QCOMPARE(plain.totalTensorBytes, uint64_t(32 + 128));
+
+        const Plan all = makePlan(ckpt, defaultMapping(ckpt, true), UnmappedPolicy::Error, true);
+        QVERIFY(all.ok());
+        QCOMPARE(plannedNames(all).size(), size_t(3));
+        QVERIFY(all.excluded.empty());
+
+        Mapping named; // a mapping that names a training tensor exports it
+        named.fileIndex = {{"layers.0.w", 1}, {"tok_embeddings.weight", 1},
+                           {"optimizer.state.layers.0.w.exp_avg", 2}};
+        const Plan chosen = makePlan(ckpt, named, UnmappedPolicy::Error);
+        QVERIFY(chosen.ok());
+        QCOMPARE(chosen.weightMap.at("optimizer.state.layers.0.w.exp_avg"),
+                 outputFileName(2, 2));
+    }
+
+    void twoTensorsUnderOneNameAreAnError() {
+        Checkpoint ckpt = trainingCheckpoint();
+        ckpt.tensors[0].name = "tok_embeddings.weight";
+        const Plan plan = makePlan(ckpt, {}, UnmappedPolicy::Error);
+        QVERIFY(!plan.ok());
+        QCOMPARE(plan.problems.front().tensor, std::string("tok_embeddings.weight"));
+        QVERIFY(plan.problems.front().message.find("layers.0.w") != std::string::npos);
+    }
+
+    void dcpDefaultMappingGroupsModelWeights() {
+        const Checkpoint ckpt = trainingCheckpoint();
+        const Mapping m = defaultMapping(ckpt);
+        QCOMPARE(m.fileIndex.size(), size_t(2));
+        QCOMPARE(m.fileCount(), 1);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDcpCore)
+#include "tst_dcp_core.moc"
