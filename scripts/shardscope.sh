@@ -19,7 +19,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
-packages=(cmake g++ ninja-build qt6-base-dev nlohmann-json3-dev libcli11-dev fontconfig fonts-dejavu-core)
+# python3 and zstd write the PyTorch DCP test fixtures (tests/dcp).
+packages=(cmake g++ ninja-build qt6-base-dev nlohmann-json3-dev libcli11-dev fontconfig fonts-dejavu-core python3 zstd)
 # fuzz and sanitize build with clang (libFuzzer and the sanitizer runtimes).
 clang_packages=(clang libclang-rt-14-dev)
 
