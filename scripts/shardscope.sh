@@ -19,8 +19,9 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
-packages=(cmake g++ ninja-build pkg-config qt6-base-dev nlohmann-json3-dev libcli11-dev libzstd-dev python3 zstd
-          fontconfig fonts-dejavu-core)
+# libzstd decodes zstd DCP items; python3 and zstd write the DCP test fixtures (tests/dcp).
+packages=(cmake g++ ninja-build pkg-config qt6-base-dev nlohmann-json3-dev libcli11-dev libzstd-dev
+          python3 zstd fontconfig fonts-dejavu-core)
 # fuzz and sanitize build with clang (libFuzzer and the sanitizer runtimes).
 clang_packages=(clang libclang-rt-14-dev)
 
