@@ -200,9 +200,12 @@ void summarize(const pickle::Document& doc, ByteItem& out) {
     case Type::Set:
         out.type = "set";
         break;
-    case Type::Object:
-        out.type = doc.className(v).empty() ? "object" : std::string(doc.className(v));
+    case Type::Object: {
+        // Protocol 2 pickles bytes as _codecs.encode(text, 'latin1').
+        const std::string_view cls = doc.className(v);
+        out.type = cls == "encode" ? "bytes" : cls.empty() ? "object" : std::string(cls);
         break;
+    }
     default:
         out.type = "object";
     }

@@ -66,14 +66,15 @@ void decompressItem(const PosixFile& file, uint64_t begin, uint64_t length, uint
     std::vector<char> out(ZSTD_DStreamOutSize() * 8);
     Sink sink(slice, ends);
     uint64_t consumed = 0, produced = 0;
-    size_t last = 1; // ZSTD's hint: 0 once a frame is complete
+    size_t last = 1; // ZSTD's hint: 0 once a frame is decoded and flushed
     while (consumed < length) {
         if (stop.stop_requested()) throw Cancelled();
         const uint64_t n = std::min<uint64_t>(in.size(), length - consumed);
         file.readExact(in.data(), n, begin + consumed);
         consumed += n;
         ZSTD_inBuffer input{in.data(), n, 0};
-        while (input.pos < input.size) {
+        bool pending = false; // a full output buffer may leave decoded bytes inside ZSTD
+        while (input.pos < input.size || pending) {
             ZSTD_outBuffer output{out.data(), out.size(), 0};
             last = ZSTD_decompressStream(stream.get(), &output, &input);
             if (ZSTD_isError(last))
@@ -83,20 +84,8 @@ void decompressItem(const PosixFile& file, uint64_t begin, uint64_t length, uint
                      " bytes its tensor can need");
             sink.take(out.data(), output.pos, produced);
             produced += output.pos;
+            pending = last != 0 && output.pos == output.size;
         }
-    }
-    // Flush what the decoder still holds once all input is in.
-    for (;;) {
-        ZSTD_inBuffer input{nullptr, 0, 0};
-        ZSTD_outBuffer output{out.data(), out.size(), 0};
-        last = ZSTD_decompressStream(stream.get(), &output, &input);
-        if (ZSTD_isError(last)) fail(std::string("does not decode: ") + ZSTD_getErrorName(last));
-        if (produced + output.pos > maxOutput)
-            fail("decodes to more than the " + std::to_string(maxOutput) +
-                 " bytes its tensor can need");
-        sink.take(out.data(), output.pos, produced);
-        produced += output.pos;
-        if (output.pos < output.size) break;
     }
     if (last != 0) fail("is truncated: the zstd frame does not end");
     if (slice && slice->offset + slice->length > produced)
