@@ -16,3 +16,8 @@ execute_process(COMMAND "${PYTHON}" "${SOURCE}/check_export.py" --cli "${CLI}" -
 if(NOT rc EQUAL 0)
     message(FATAL_ERROR "check_export.py: DCP cases failed (${rc})")
 endif()
+execute_process(COMMAND "${PYTHON}" "${SOURCE}/check_faults.py" --cli "${CLI}" --fixtures "${FIXTURES}"
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "check_faults.py: DCP fault checks failed (${rc})")
+endif()
