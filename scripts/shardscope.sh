@@ -19,7 +19,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
-packages=(cmake g++ ninja-build qt6-base-dev nlohmann-json3-dev libcli11-dev fontconfig fonts-dejavu-core)
+packages=(cmake g++ ninja-build qt6-base-dev nlohmann-json3-dev libcli11-dev zlib1g-dev fontconfig fonts-dejavu-core)
 # fuzz and sanitize build with clang (libFuzzer and the sanitizer runtimes).
 clang_packages=(clang libclang-rt-14-dev)
 
