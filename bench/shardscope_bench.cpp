@@ -35,8 +35,10 @@ struct Run {
     int status = 0;
 };
 
-// fork/exec/wait4: wall time and the child's own peak RSS.
-Run runCommand(const std::vector<std::string>& args, bool quietStdout) {
+// fork/exec/wait4: wall time and the child's own peak RSS. With `stderrPath`, the child's
+// stderr goes to that file, so a failure can be quoted in the report.
+Run runCommand(const std::vector<std::string>& args, bool quietStdout,
+               const fs::path& stderrPath = {}) {
     std::vector<char*> argv;
     for (const auto& a : args)
         argv.push_back(const_cast<char*>(a.c_str()));
@@ -47,6 +49,10 @@ Run runCommand(const std::vector<std::string>& args, bool quietStdout) {
         if (quietStdout) {
             int null = open("/dev/null", O_WRONLY);
             dup2(null, STDOUT_FILENO);
+        }
+        if (!stderrPath.empty()) {
+            int err = open(stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (err >= 0) dup2(err, STDERR_FILENO);
         }
         execvp(argv[0], argv.data());
         _exit(127);
@@ -89,7 +95,8 @@ Stats stats(std::vector<Run> runs) {
 
 uint64_t modelBytes(const fs::path& dir) {
     uint64_t sum = 0;
-    for (const auto& e : fs::directory_iterator(dir))
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
         if (e.path().extension() == ".safetensors") sum += e.file_size();
     return sum;
 }
@@ -164,11 +171,169 @@ std::string runTreeWorkload(int runs) {
     return row;
 }
 
+struct Bench {
+    fs::path self, cli, cache, scratch;
+    int runs = 5;
+    std::string threads; // --threads for consolidate, empty: its default
+};
+
+// One workload's markdown row, and whether shardscope-cli failed on it.
+struct Outcome {
+    std::string row;
+    bool failed = false;
+};
+
+// The first line of what a failed command wrote to stderr, for the report.
+std::string firstLine(const fs::path& path) {
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return "";
+    char line[400] = {};
+    std::string text;
+    while (text.empty() && std::fgets(line, sizeof line, f)) {
+        text = line;
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+            text.pop_back();
+    }
+    std::fclose(f);
+    return text;
+}
+
+std::string failureText(const std::string& command, const Run& run, const fs::path& stderrPath) {
+    std::string text =
+        "shardscope-cli " + command + " failed (exit " + std::to_string(run.status) + ")";
+    std::string why = firstLine(stderrPath);
+    if (why.rfind("shardscope-cli: ", 0) == 0) why.erase(0, 16);
+    return why.empty() ? text : text + ": " + why;
+}
+
+std::string targetText(const Target& t) {
+    std::string text;
+    auto add = [&](const char* format, double value) {
+        char part[64];
+        std::snprintf(part, sizeof part, format, value);
+        text += (text.empty() ? "" : ", ") + std::string(part);
+    };
+    if (t.maxRatio > 0) add("<= %.2fx cp -r", t.maxRatio);
+    if (t.maxSeconds > 0) add("<= %.1f s", t.maxSeconds);
+    if (t.maxRssMiB > 0) add("<= %.0f MiB", t.maxRssMiB);
+    return text.empty() ? "-" : text;
+}
+
+// The target and "met", or "MISSED" with the figures that are over it.
+std::string verdict(const Target& t, double ratio, double seconds, double rssMiB) {
+    const std::string text = targetText(t);
+    if (text == "-") return text;
+    std::string over;
+    auto add = [&](const char* figure) {
+        over += (over.empty() ? "" : ", ") + std::string(figure);
+    };
+    if (t.maxRatio > 0 && ratio > t.maxRatio) add("ratio");
+    if (t.maxSeconds > 0 && seconds > t.maxSeconds) add("time");
+    if (t.maxRssMiB > 0 && rssMiB > t.maxRssMiB) add("RSS");
+    return text + (over.empty() ? ": met" : ": MISSED (" + over + ")");
+}
+
+// Prints and returns the row of a workload shardscope-cli failed on; `copy` is the cp -r
+// baseline when there is one.
+std::string failedRow(const Workload& w, const std::string& why, const Stats* copy = nullptr) {
+    char console[64] = "-", markdown[64] = "-";
+    if (copy) {
+        std::snprintf(console, sizeof console, "%6.3f (%.3f-%.3f)", copy->median, copy->min,
+                      copy->max);
+        std::snprintf(markdown, sizeof markdown, "%.3f (%.3f–%.3f)", copy->median, copy->min,
+                      copy->max);
+    }
+    std::printf("%-7s %-22s FAILED: %s\n", w.name.c_str(), console, why.c_str());
+    return "| " + w.name + " | " + markdown + " | **failed**: " + why + " | - | - | - | " +
+           targetText(w.target) + " |\n";
+}
+
+// `inspect DIR [args]`, timed: run 0 warms the page cache and is not counted.
+Outcome runInspectWorkload(const Bench& b, const Workload& w) {
+    const fs::path dir = b.cache / w.name, errors = b.scratch / "stderr.txt";
+    std::vector<std::string> args = {b.cli.string(), "inspect", dir.string()};
+    args.insert(args.end(), w.inspectArgs.begin(), w.inspectArgs.end());
+    std::vector<Run> inspect;
+    for (int r = 0; r <= b.runs; ++r) {
+        Run run = runCommand(args, true, errors);
+        if (run.status != 0) return {failedRow(w, failureText("inspect", run, errors)), true};
+        if (r > 0) inspect.push_back(run);
+    }
+    const Stats s = stats(inspect);
+    const double rss = double(s.rssKiB) / 1024;
+    const std::string target = verdict(w.target, 0, s.median, rss);
+    std::printf("%-7s %-22s %6.3f (%.3f-%.3f)   %-7s %-9s %-8.0f %-8s %-8.2f %s\n", w.name.c_str(),
+                "-", s.median, s.min, s.max, "-", "-", rss, "-", s.cpuMedian, target.c_str());
+    char row[320];
+    std::snprintf(row, sizeof row,
+                  "| %s inspect | - | %.3f (%.3f–%.3f) | - | - | %.0f MiB | %s |\n", w.name.c_str(),
+                  s.median, s.min, s.max, rss, target.c_str());
+    return {row, false};
+}
+
+// Alternates `cp -r` and `consolidate` (run 0 warms the cache). When consolidate fails, the
+// copies still run, so the report has the baseline next to the failure.
+Outcome runConsolidateWorkload(const Bench& b, const Workload& w) {
+    const fs::path dir = b.cache / w.name, copyDir = b.scratch / "copy", outDir = b.scratch / "out";
+    const fs::path errors = b.scratch / "stderr.txt";
+    std::vector<Run> copies, consolidations;
+    uint64_t outBytes = 0;
+    std::string failure;
+    // Each timed command starts with no dirty pages of an earlier run still being written
+    // back: outputs are removed and the disk synced, untimed, before it.
+    auto settle = [&] {
+        fs::remove_all(copyDir);
+        fs::remove_all(outDir);
+        ::sync();
+    };
+    for (int r = 0; r <= b.runs; ++r) {
+        settle();
+        Run copy = runCommand({"cp", "-r", dir.string(), copyDir.string()}, false);
+        if (copy.status != 0) {
+            settle();
+            return {failedRow(w, "cp -r failed (exit " + std::to_string(copy.status) + ")"), true};
+        }
+        if (r > 0) copies.push_back(copy);
+        if (!failure.empty()) continue;
+        settle();
+        std::vector<std::string> args = {b.cli.string(), "consolidate", dir.string(),
+                                         outDir.string(), "--quiet"};
+        if (!b.threads.empty()) args.insert(args.end(), {"--threads", b.threads});
+        Run cons = runCommand(args, false, errors);
+        if (cons.status != 0) {
+            failure = failureText("consolidate", cons, errors);
+            continue;
+        }
+        if (r == 0)
+            outBytes = modelBytes(outDir);
+        else
+            consolidations.push_back(cons);
+    }
+    settle();
+    const Stats c = stats(copies);
+    if (!failure.empty()) return {failedRow(w, failure, &c), true};
+    const Stats s = stats(consolidations);
+    const double ratio = s.median / c.median, rss = double(s.rssKiB) / 1024;
+    const double gibs = double(outBytes) / double(1ull << 30) / s.median;
+    const std::string target = verdict(w.target, ratio, s.median, rss);
+    std::printf(
+        "%-7s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f %s\n",
+        w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
+        c.cpuMedian, s.cpuMedian, target.c_str());
+    char row[400];
+    std::snprintf(row, sizeof row,
+                  "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f | %.0f MiB | %s |\n",
+                  w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
+                  target.c_str());
+    return {row, false};
+}
+
 void usage() {
     std::fputs(
         "usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
         "                        [--cli PATH] [--threads N]\n"
-        "  --only TREE times the module tree of 100,000 in-memory tensors (no files)\n",
+        "  --only takes W1,W2,W3,W4,W1x2 (safetensors shards), W1d,W2d,DCPMETA (PyTorch DCP\n"
+        "         folders) and TREE (the module tree of 100,000 in-memory tensors, no files)\n",
         stderr);
 }
 
@@ -234,92 +399,40 @@ int main(int argc, char** argv) {
     if (scratch.empty()) scratch = cache / "scratch";
     fs::create_directories(scratch);
 
+    const Bench bench{self, cli, cache, scratch, runs, threads};
     std::printf("ShardScope benchmark: %d runs each, alternating, warm page cache; %ld cores\n",
                 runs, sysconf(_SC_NPROCESSORS_ONLN));
-    std::printf("%-5s %-22s %-22s %-7s %-9s %-8s %-8s %-8s\n", "load", "copy s (min-max)",
-                "shardscope s (min-max)", "ratio", "out GiB/s", "RSS MiB", "cp CPU s", "ss CPU s");
+    std::printf("%-7s %-22s %-22s %-7s %-9s %-8s %-8s %-8s %s\n", "load", "copy s (min-max)",
+                "shardscope s (min-max)", "ratio", "out GiB/s", "RSS MiB", "cp CPU s", "ss CPU s",
+                "target");
     std::string markdown =
-        "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS |\n"
-        "|---|---|---|---|---|---|\n";
+        "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS | target |\n"
+        "|---|---|---|---|---|---|---|\n";
+    int failures = 0;
     for (const Workload& w : workloads()) {
         if (!wanted(w.name)) continue;
         // A forked child's peak RSS includes the parent's at fork time, so generation (which
         // holds chunk buffers) runs in a process of its own.
         if (!isGenerated(w, cache)) {
+            const auto start = std::chrono::steady_clock::now();
             Run gen =
                 runCommand({self.string(), "--generate", w.name, "--cache", cache.string()}, false);
             if (gen.status != 0) {
-                std::fprintf(stderr, "%s: generation failed\n", w.name.c_str());
-                return 1;
-            }
-        }
-        const fs::path dir = cache / w.name;
-        if (w.inspectOnly) {
-            std::vector<Run> inspect;
-            for (int r = 0; r <= runs; ++r) {
-                Run run = runCommand({cli.string(), "inspect", dir.string(), "--json"}, true);
-                if (run.status != 0) {
-                    std::fprintf(stderr, "%s: inspect failed (%d)\n", w.name.c_str(), run.status);
-                    return 1;
-                }
-                if (r > 0) inspect.push_back(run); // the first run warms the cache
-            }
-            Stats s = stats(inspect);
-            std::printf("%-5s %-22s %6.3f (%.3f-%.3f)   %-7s %-9s %-10.0f\n", w.name.c_str(), "-",
-                        s.median, s.min, s.max, "-", "-", double(s.rssKiB) / 1024);
-            char row[256];
-            std::snprintf(row, sizeof row,
-                          "| %s inspect | - | %.3f (%.3f–%.3f) | - | - | %.0f MiB |\n",
-                          w.name.c_str(), s.median, s.min, s.max, double(s.rssKiB) / 1024);
-            markdown += row;
-            continue;
-        }
-        std::vector<Run> copies, consolidations;
-        const fs::path copyDir = scratch / "copy", outDir = scratch / "out";
-        uint64_t outBytes = 0;
-        // Each timed command starts with no dirty pages of an earlier run still being written
-        // back: outputs are removed and the disk synced, untimed, before it.
-        auto settle = [&] {
-            fs::remove_all(copyDir);
-            fs::remove_all(outDir);
-            ::sync();
-        };
-        for (int r = 0; r <= runs; ++r) { // run 0 warms the cache and is not counted
-            settle();
-            Run copy = runCommand({"cp", "-r", dir.string(), copyDir.string()}, false);
-            settle();
-            std::vector<std::string> args = {cli.string(), "consolidate", dir.string(),
-                                             outDir.string(), "--quiet"};
-            if (!threads.empty()) args.insert(args.end(), {"--threads", threads});
-            Run cons = runCommand(args, false);
-            if (copy.status != 0 || cons.status != 0) {
-                std::fprintf(stderr, "%s: a run failed (cp %d, consolidate %d)\n", w.name.c_str(),
-                             copy.status, cons.status);
-                return 1;
-            }
-            if (r == 0) {
-                outBytes = modelBytes(outDir);
+                ++failures;
+                markdown +=
+                    failedRow(w, "generation failed (exit " + std::to_string(gen.status) + ")");
                 continue;
             }
-            copies.push_back(copy);
-            consolidations.push_back(cons);
+            std::fprintf(stderr, "%s: generated in %.1f s\n", w.name.c_str(), secondsSince(start));
         }
-        fs::remove_all(outDir);
-        Stats c = stats(copies), s = stats(consolidations);
-        const double ratio = s.median / c.median;
-        const double gibs = double(outBytes) / double(1ull << 30) / s.median;
-        std::printf(
-            "%-5s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f\n",
-            w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
-            double(s.rssKiB) / 1024, c.cpuMedian, s.cpuMedian);
-        char row[320];
-        std::snprintf(row, sizeof row,
-                      "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f | %.0f MiB |\n",
-                      w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
-                      double(s.rssKiB) / 1024);
-        markdown += row;
+        const Outcome out = w.mode == Mode::Inspect ? runInspectWorkload(bench, w)
+                                                    : runConsolidateWorkload(bench, w);
+        failures += out.failed;
+        markdown += out.row;
         std::fflush(stdout);
     }
     std::printf("\n%s", markdown.c_str());
-    return 0;
+    if (failures)
+        std::printf("\n%d workload(s) failed; their other figures are above.\n", failures);
+    return failures ? 1 : 0;
 }

@@ -3,9 +3,11 @@
 
 #include "workloads.h"
 
+#include "dcp_writer.h"
 #include "parallel.h"
 #include "shard_writer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -63,6 +65,13 @@ void fillBytes(std::string& bytes, uint64_t size, uint64_t seed) {
         bytes[i] = char(s >> (i % 8));
 }
 
+// Replicas must be byte-identical; other chunks just differ. The DCP workloads use the same
+// seeds, so their chunks hold the same bytes as W1's and W2's.
+uint64_t chunkSeed(const std::string& fqn, const std::vector<uint64_t>& offsets) {
+    return std::hash<std::string>{}(fqn) +
+           (offsets.empty() ? 0 : offsets[0] * 31 + (offsets.size() > 1 ? offsets[1] : 0));
+}
+
 void writeMapping(const fs::path& dir, const std::map<std::string, int>& mapping) {
     fs::create_directories(dir / ".hf_metadata");
     std::ofstream out(dir / ".hf_metadata" / "fqn_to_file_index_mapping.json");
@@ -96,12 +105,7 @@ void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, i
             uint64_t n = 2;
             for (auto d : c.shape)
                 n *= d;
-            // Replicas must be byte-identical; other chunks just differ.
-            const uint64_t seed =
-                std::hash<std::string>{}(c.fqn) +
-                (c.offsets.empty() ? 0
-                                   : c.offsets[0] * 31 + (c.offsets.size() > 1 ? c.offsets[1] : 0));
-            fillBytes(bytes, n, seed);
+            fillBytes(bytes, n, chunkSeed(c.fqn, {c.offsets.begin(), c.offsets.end()}));
         });
     });
 }
@@ -148,16 +152,123 @@ void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, 
     writeMapping(dir, mapping);
 }
 
+std::vector<uint64_t> dims(const Shape& s) {
+    return {s.begin(), s.end()};
+}
+
+// A model as torch 2.x's DCP saves it from `ranks` ranks. A replicated tensor is written once:
+// dedup_save_plans gives it to the plan with the fewest bytes so far while it walks rank 0's
+// items (which list every tensor), so the norms go round ranks 1..7.
+dcp::Checkpoint dcpPlan(const std::vector<TensorSpec>& tensors, int ranks) {
+    dcp::Checkpoint ckpt;
+    ckpt.ranks.resize(size_t(ranks));
+    std::vector<uint64_t> planned(size_t(ranks), 0);
+    for (size_t t = 0; t < tensors.size(); ++t) {
+        const TensorSpec& spec = tensors[t];
+        ckpt.tensors.push_back({spec.fqn, dcp::DType::BF16, dims(spec.shape)});
+        const dcp::Chunk whole{t, std::vector<uint64_t>(spec.shape.size(), 0), dims(spec.shape)};
+        if (spec.split == Split::Replicated) {
+            const auto r =
+                size_t(std::min_element(planned.begin(), planned.end()) - planned.begin());
+            ckpt.ranks[r].push_back(whole);
+            planned[r] += dcp::chunkBytes(ckpt, whole);
+            continue;
+        }
+        const size_t dim = spec.split == Split::Rows ? 0 : 1;
+        const uint64_t step = spec.shape[dim] / uint64_t(ranks);
+        for (size_t r = 0; r < size_t(ranks); ++r) {
+            dcp::Chunk c = whole;
+            c.offsets[dim] = step * r;
+            c.sizes[dim] = r + 1 == size_t(ranks) ? spec.shape[dim] - step * r : step;
+            ckpt.ranks[r].push_back(std::move(c));
+        }
+        planned[0] += dcp::chunkBytes(ckpt, ckpt.ranks[0].back());
+    }
+    return ckpt;
+}
+
+// W1 or W2 as a DCP folder: the same tensors, chunks and chunk bytes, and the same mapping.
+void writeLlamaDcp(const fs::path& dir, Split matrices, Split norms) {
+    const auto tensors = llama(2048, 5504, 24, matrices, norms, 4);
+    const dcp::Checkpoint ckpt = dcpPlan(tensors, 8);
+    auto fill = [&](size_t rank, size_t i, std::string& bytes) {
+        const dcp::Chunk& c = ckpt.ranks[rank][i];
+        fillBytes(bytes, dcp::chunkBytes(ckpt, c),
+                  chunkSeed(ckpt.tensors[c.tensor].fqn, c.offsets));
+    };
+    dcp::writeCheckpoint(dir, ckpt, fill, {});
+    std::map<std::string, int> mapping;
+    for (const auto& t : tensors)
+        mapping[t.fqn] = t.file;
+    writeMapping(dir, mapping);
+}
+
+// 20,000 MoE-style tensors of [160, 64] BF16, rows over 40 ranks: 800,000 chunks. The data files
+// are sparse, of the size the archives would have: the workload times reading .metadata.
+void writeDcpMetadataOnly(const fs::path& dir) {
+    constexpr size_t kTensors = 20000, kRanks = 40, kOutputFiles = 5;
+    static const char* const kProj[] = {"gate_proj", "up_proj", "down_proj"};
+    dcp::Checkpoint ckpt;
+    ckpt.ranks.resize(kRanks);
+    std::map<std::string, int> mapping;
+    char name[96];
+    for (size_t t = 0; t < kTensors; ++t) {
+        std::snprintf(name, sizeof name, "model.layers.%zu.mlp.experts.%zu.%s.weight", t / 192,
+                      t % 192 / 3, kProj[t % 3]);
+        ckpt.tensors.push_back({name, dcp::DType::BF16, {160, 64}});
+        mapping[name] = int(1 + t * kOutputFiles / kTensors);
+        for (size_t r = 0; r < kRanks; ++r)
+            ckpt.ranks[r].push_back({t, {4 * r, 0}, {4, 64}});
+    }
+    dcp::writeCheckpoint(dir, ckpt, nullptr, {.threads = 0, .sparse = true});
+    writeMapping(dir, mapping);
+}
+
 } // namespace
 
 const std::vector<Workload>& workloads() {
     static const std::vector<Workload> list = {
         {"W1",
-         "FSDP: ~2.5 GiB BF16 Llama-like, every tensor split by rows over 8 ranks, 4 output files"},
-        {"W2", "TP: the same model, matrices split by columns over 8 ranks, norms replicated"},
-        {"W3", "many small: 20,000 tensors of 4 KiB, rows over 8 ranks (160,000 chunks), 5 files"},
-        {"W4", "inspect: 100,000 tensors, rows over 8 of 64 ranks (800,000 chunks)", true},
-        {"W1x2", "W1 at 2x width (hidden 4096, ffn 11008, 6 layers): the largest tensor doubles"},
+         "FSDP: ~2.5 GiB BF16 Llama-like, every tensor split by rows over 8 ranks, 4 output files",
+         {.maxRatio = 1.1, .maxRssMiB = 256},
+         Mode::Consolidate,
+         {}},
+        {"W2",
+         "TP: the same model, matrices split by columns over 8 ranks, norms replicated",
+         {.maxRatio = 1.25, .maxRssMiB = 256},
+         Mode::Consolidate,
+         {}},
+        {"W3",
+         "many small: 20,000 tensors of 4 KiB, rows over 8 ranks (160,000 chunks), 5 files",
+         {.maxSeconds = 0.5},
+         Mode::Consolidate,
+         {}},
+        {"W4",
+         "inspect: 100,000 tensors, rows over 8 of 64 ranks (800,000 chunks)",
+         {.maxSeconds = 2},
+         Mode::Inspect,
+         {"--json"}},
+        {"W1x2",
+         "W1 at 2x width (hidden 4096, ffn 11008, 6 layers): the largest tensor doubles",
+         {},
+         Mode::Consolidate,
+         {}},
+        {"W1d",
+         "W1 as a PyTorch 2.x DCP folder: .metadata + 8 __<rank>_0.distcp of torch.save "
+         "archives",
+         {.maxRatio = 1.1, .maxRssMiB = 256},
+         Mode::Consolidate,
+         {}},
+        {"W2d",
+         "W2 as a PyTorch 2.x DCP folder (each replicated norm saved once, by one rank)",
+         {.maxRatio = 1.25, .maxRssMiB = 256},
+         Mode::Consolidate,
+         {}},
+        {"DCPMETA",
+         "inspect a DCP .metadata of 800,000 chunks (20,000 tensors x 40 ranks), sparse .distcp",
+         {.maxSeconds = 2},
+         Mode::Inspect,
+         {}},
     };
     return list;
 }
@@ -185,6 +296,12 @@ fs::path ensureWorkload(const Workload& w, const fs::path& cache) {
         writeSmall(dir, 100000, {8, 4}, DType::F32, 64, 8, 5);
     else if (w.name == "W1x2")
         writeLlama(dir, 4096, 11008, 6, Split::Rows, Split::Rows);
+    else if (w.name == "W1d")
+        writeLlamaDcp(dir, Split::Rows, Split::Rows);
+    else if (w.name == "W2d")
+        writeLlamaDcp(dir, Split::Columns, Split::Replicated);
+    else if (w.name == "DCPMETA")
+        writeDcpMetadataOnly(dir);
     std::ofstream(marker) << kVersion;
     return dir;
 }

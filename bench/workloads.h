@@ -9,10 +9,24 @@
 
 namespace shardscope::bench {
 
+// What a workload must reach; 0 leaves a figure unchecked.
+struct Target {
+    double maxRatio = 0;   // consolidate time / cp -r time
+    double maxSeconds = 0; // consolidate or inspect time
+    double maxRssMiB = 0;  // peak RSS of shardscope-cli
+};
+
+enum class Mode {
+    Consolidate, // timed against cp -r of the same folder
+    Inspect,     // W4, DCPMETA: times `shardscope-cli inspect DIR [inspectArgs]`
+};
+
 struct Workload {
     std::string name; // "W1"
     std::string description;
-    bool inspectOnly = false; // W4 times inspect, not consolidate
+    Target target;
+    Mode mode = Mode::Consolidate;
+    std::vector<std::string> inspectArgs;
 };
 
 const std::vector<Workload>& workloads();

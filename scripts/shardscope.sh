@@ -19,9 +19,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
-# libzstd decodes zstd DCP items; python3 and zstd write the DCP test fixtures (tests/dcp).
+# libzstd decodes zstd DCP items; python3 and zstd write the DCP test fixtures (tests/dcp);
+# zlib gives the benchmark's DCP archives their CRCs.
 packages=(cmake g++ ninja-build pkg-config qt6-base-dev nlohmann-json3-dev libcli11-dev libzstd-dev
-          python3 zstd fontconfig fonts-dejavu-core)
+          zlib1g-dev python3 zstd fontconfig fonts-dejavu-core)
 # fuzz and sanitize build with clang (libFuzzer and the sanitizer runtimes).
 clang_packages=(clang libclang-rt-14-dev)
 
