@@ -21,10 +21,12 @@ constexpr uint64_t kMaxByteItemPickle = 16 << 20;   // larger objects are listed
 constexpr uint64_t kMaxByteItemStream = 64 << 20;   // zstd byte items decoded at most this far
 constexpr uint64_t kArchiveOverhead = 1 << 20;      // records around the storage bytes
 
-// Archive bytes for the zip reader. Plain items are read with one read at each end (a small item
-// entirely), which covers the records of a torch.save archive; zstd items come decoded.
+// Archive bytes for the zip reader: the whole item when the caller read it; else, for plain
+// items, one read at each end (a small item entirely), which covers a torch.save archive's
+// records; zstd items come decoded, their two ends kept.
 class ItemBytes {
 public:
+    explicit ItemBytes(std::string_view whole) : m_length(whole.size()), m_headView(whole) {}
     ItemBytes(const PosixFile& file, uint64_t offset, uint64_t length)
         : m_file(&file), m_offset(offset), m_length(length) {
         constexpr uint64_t kEnd = 64 << 10;
@@ -34,9 +36,15 @@ public:
             m_tail.resize(kEnd);
             file.readExact(m_tail.data(), kEnd, offset + length - kEnd);
         }
+        m_headView = m_head, m_tailView = m_tail;
     }
     explicit ItemBytes(ZstdEnds&& ends)
-        : m_length(ends.total), m_head(std::move(ends.head)), m_tail(std::move(ends.tail)) {}
+        : m_length(ends.total), m_head(std::move(ends.head)), m_tail(std::move(ends.tail)) {
+        m_headView = m_head, m_tailView = m_tail;
+    }
+    // Returned only as a prvalue (guaranteed elision): the views may point into the strings.
+    ItemBytes(const ItemBytes&) = delete;
+    ItemBytes& operator=(const ItemBytes&) = delete;
 
     uint64_t size() const { return m_length; }
 
@@ -44,13 +52,13 @@ public:
         if (at > m_length || n > m_length - at)
             throw Error(ErrorKind::ZipInvalid, "", "",
                         "a record at " + std::to_string(at) + " runs past the item's end");
-        if (at + n <= m_head.size()) {
-            std::memcpy(out, m_head.data() + at, n);
+        if (at + n <= m_headView.size()) {
+            std::memcpy(out, m_headView.data() + at, n);
             return;
         }
-        const uint64_t tailStart = m_length - m_tail.size();
+        const uint64_t tailStart = m_length - m_tailView.size();
         if (at >= tailStart) {
-            std::memcpy(out, m_tail.data() + (at - tailStart), n);
+            std::memcpy(out, m_tailView.data() + (at - tailStart), n);
             return;
         }
         if (!m_file)
@@ -73,6 +81,7 @@ private:
     uint64_t m_offset = 0;
     uint64_t m_length = 0;
     std::string m_head, m_tail;
+    std::string_view m_headView, m_tailView;
 };
 
 bool isZstd(const ItemRange& item) {
@@ -81,7 +90,10 @@ bool isZstd(const ItemRange& item) {
 
 ItemBytes openItem(const PosixFile& file, const ItemRange& item, uint64_t maxStream,
                    const std::string& fileName, const std::string& fqn) {
-    if (!isZstd(item)) return ItemBytes(file, item.offset, item.length);
+    if (!isZstd(item))
+        return item.bytes.size() == item.length && !item.bytes.empty()
+                   ? ItemBytes(item.bytes)
+                   : ItemBytes(file, item.offset, item.length);
     ZstdEnds ends;
     decompressItem(file, item.offset, item.length, maxStream, nullptr, &ends, {}, fileName, fqn);
     return ItemBytes(std::move(ends));
@@ -225,8 +237,10 @@ bool checkTransforms(const std::vector<std::string>& transforms, const std::stri
                     "; only 'stream.zstd/1' can be read");
 }
 
-bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length) {
+bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length,
+                   std::string_view bytes) {
     if (length < 4) return false;
+    if (bytes.size() >= 4) return bytes.substr(0, 4) == std::string_view("PK\3\4", 4);
     char magic[4];
     file.readExact(magic, 4, offset);
     return std::memcmp(magic, "PK\3\4", 4) == 0;
@@ -234,7 +248,7 @@ bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length) {
 
 TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dtype,
                           const Shape& sizes, const std::string& fileName,
-                          const std::string& fqn) {
+                          const std::string& fqn, RecordCache* cache) {
     return naming(fileName, fqn, item.offset, [&] {
         const auto numel = checkedNumel(sizes);
         const uint64_t maxStream =
@@ -247,7 +261,14 @@ TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dt
                             " bytes, too large for one tensor's record");
         const std::string pkl = bytes.readString(a.record->dataOffset, a.record->size);
         TensorItem out;
-        out.record = parseTensorRecord(pkl, fileName, fqn);
+        if (cache) {
+            auto it = cache->find(pkl);
+            if (it == cache->end())
+                it = cache->emplace(pkl, parseTensorRecord(pkl, fileName, fqn)).first;
+            out.record = it->second;
+        } else {
+            out.record = parseTensorRecord(pkl, fileName, fqn);
+        }
         checkByteOrder(bytes, a);
         const ZipEntry* data = a.dir.find(a.prefix + "data/" + out.record.key);
         if (!data)

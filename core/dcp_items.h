@@ -7,6 +7,8 @@
 #include "torch_record.h"
 
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace shardscope {
@@ -18,7 +20,12 @@ struct ItemRange {
     uint64_t offset = 0;
     uint64_t length = 0;
     const std::vector<std::string>* transforms = nullptr; // empty or {"stream.zstd/1"}
+    std::string_view bytes; // the item's bytes when the caller already read them, else empty
 };
+
+// data.pkl records already read, by their bytes: the chunks of one checkpoint share a handful
+// of shapes, so most items need no pickle run. One per thread.
+using RecordCache = std::unordered_map<std::string, TensorRecord>;
 
 // Where a chunk's storage bytes are, from its torch.save archive.
 struct TensorItem {
@@ -35,11 +42,12 @@ struct TensorItem {
 // failure throws Error naming fileName and fqn with the kind of the failed check.
 TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dtype,
                           const Shape& sizes, const std::string& fileName,
-                          const std::string& fqn);
+                          const std::string& fqn, RecordCache* cache = nullptr);
 
 // True when the item starts like a zip archive (a torch.save item) rather than a safetensors
 // blob (SerializationFormat.SAFETENSORS) or a zstd stream.
-bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length);
+bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length,
+                   std::string_view bytes = {});
 
 // The type and, for int, float, str and bool, the value of a byte item (a torch.save'd object).
 void describeByteItem(const PosixFile& file, const ItemRange& item, const std::string& fileName,
