@@ -1,6 +1,9 @@
 // Writes the seed corpora for the ShardScope fuzz targets: make_seeds OUTDIR creates
-// OUTDIR/fuzz_header, fuzz_scan, fuzz_mapping and fuzz_sharding_info with valid and near-valid
-// inputs. Shard bytes are built here, byte by byte, independent of the core's writer and of Qt.
+// OUTDIR/fuzz_header, fuzz_scan, fuzz_mapping, fuzz_sharding_info and fuzz_zip with valid and
+// near-valid inputs. Shard and archive bytes are built here, byte by byte, independent of the
+// core's writer and of Qt; the zip seeds add the archives Python's zipfile wrote for the tests.
+
+#include "../zip_fixtures.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -318,6 +321,171 @@ void shardingInfoSeeds(const fs::path& dir) {
         write(dir, name, text);
 }
 
+// ---- zip archives (fuzz_zip) ----
+
+void putLe(std::string& s, uint64_t v, int width) {
+    for (int i = 0; i < width; ++i)
+        s += char((v >> (8 * i)) & 0xFF);
+}
+
+struct ZipFile {
+    std::string name;
+    std::string data;
+};
+
+uint32_t crc32(const std::string& data) {
+    uint32_t crc = 0xFFFFFFFF;
+    for (unsigned char c : data) {
+        crc ^= c;
+        for (int k = 0; k < 8; ++k)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
+struct ZipStyle {
+    bool torch = true;         // flags 0x0808, zero local sizes, FB padding, data descriptors
+    bool placeholders = false; // 0xFFFFFFFF/0xFFFF + ZIP64 extras and 8-byte descriptors
+    bool zip64End = true;      // ZIP64 end record + locator before the EOCD
+    std::string comment;
+};
+
+// torch.save's layout (PyTorch's miniz writer) or, with torch = false, zipfile's: real sizes in
+// the local headers, no padding, no descriptors.
+std::string zipArchive(const std::vector<ZipFile>& files, const ZipStyle& o) {
+    std::string out;
+    std::vector<uint64_t> locals;
+    const uint64_t version = o.placeholders ? 45 : 20;
+    for (const ZipFile& f : files) {
+        locals.push_back(out.size());
+        putLe(out, 0x04034b50, 4);
+        putLe(out, version, 2);
+        putLe(out, o.torch ? 0x0808 : 0, 2);
+        out.append(2 + 4, '\0'); // method, time and date
+        putLe(out, o.torch ? 0 : crc32(f.data), 4);
+        putLe(out, o.torch ? 0 : f.data.size(), 4);
+        putLe(out, o.torch ? 0 : f.data.size(), 4);
+        putLe(out, f.name.size(), 2);
+        uint64_t pad = 0;
+        if (o.torch) {
+            const uint64_t start = out.size() + 2 + f.name.size() + 4;
+            pad = (64 - start % 64) % 64;
+        }
+        putLe(out, o.torch ? 4 + pad : 0, 2);
+        out += f.name;
+        if (o.torch) {
+            out += "FB";
+            putLe(out, pad, 2);
+            out.append(pad, 'Z');
+        }
+        out += f.data;
+        if (o.torch) {
+            putLe(out, 0x08074b50, 4);
+            putLe(out, crc32(f.data), 4);
+            putLe(out, f.data.size(), o.placeholders ? 8 : 4);
+            putLe(out, f.data.size(), o.placeholders ? 8 : 4);
+        }
+    }
+    const uint64_t directory = out.size();
+    for (size_t i = 0; i < files.size(); ++i) {
+        std::string extra;
+        if (o.placeholders) {
+            putLe(extra, 1, 2);
+            putLe(extra, 24, 2);
+            putLe(extra, files[i].data.size(), 8);
+            putLe(extra, files[i].data.size(), 8);
+            putLe(extra, locals[i], 8);
+        }
+        putLe(out, 0x02014b50, 4);
+        putLe(out, version, 2);
+        putLe(out, version, 2);
+        putLe(out, o.torch ? 0x0808 : 0, 2);
+        out.append(2 + 4, '\0'); // method, time and date
+        putLe(out, crc32(files[i].data), 4);
+        putLe(out, o.placeholders ? 0xFFFFFFFF : files[i].data.size(), 4);
+        putLe(out, o.placeholders ? 0xFFFFFFFF : files[i].data.size(), 4);
+        putLe(out, files[i].name.size(), 2);
+        putLe(out, extra.size(), 2);
+        out.append(2 + 2 + 2 + 4, '\0'); // comment, disk, attributes
+        putLe(out, o.placeholders ? 0xFFFFFFFF : locals[i], 4);
+        out += files[i].name + extra;
+    }
+    const uint64_t directorySize = out.size() - directory;
+    if (o.zip64End || o.placeholders) {
+        const uint64_t record = out.size();
+        putLe(out, 0x06064b50, 4);
+        putLe(out, 44, 8);
+        putLe(out, 45, 2);
+        putLe(out, 45, 2);
+        putLe(out, 0, 8);
+        putLe(out, files.size(), 8);
+        putLe(out, files.size(), 8);
+        putLe(out, directorySize, 8);
+        putLe(out, directory, 8);
+        putLe(out, 0x07064b50, 4);
+        putLe(out, 0, 4);
+        putLe(out, record, 8);
+        putLe(out, 1, 4);
+    }
+    putLe(out, 0x06054b50, 4);
+    putLe(out, 0, 4);
+    putLe(out, o.placeholders ? 0xFFFF : files.size(), 2);
+    putLe(out, o.placeholders ? 0xFFFF : files.size(), 2);
+    putLe(out, o.placeholders ? 0xFFFFFFFF : directorySize, 4);
+    putLe(out, o.placeholders ? 0xFFFFFFFF : directory, 4);
+    putLe(out, o.comment.size(), 2);
+    return out + o.comment;
+}
+
+std::vector<ZipFile> torchRecords(const std::string& prefix, size_t storage) {
+    std::string bytes;
+    for (size_t i = 0; i < storage; ++i)
+        bytes += char(i * 37 + 11);
+    return {
+        {prefix + "/data.pkl", std::string("\x80\x02\x63torch._utils\n_rebuild_tensor_v2\n.", 36)},
+        {prefix + "/.format_version", "1"},
+        {prefix + "/.storage_alignment", "64"},
+        {prefix + "/byteorder", "little"},
+        {prefix + "/data/0", bytes},
+        {prefix + "/version", "3\n"},
+        {prefix + "/.data/serialization_id", "1620471298237617485000123412907410001234"}};
+}
+
+void zipSeeds(const fs::path& dir) {
+    const std::vector<ZipFile> records = torchRecords("archive", 48);
+    write(dir, "torch", zipArchive(records, {}));
+    write(dir, "torch_placeholders", zipArchive(records, {.placeholders = true}));
+    write(dir, "torch_other_prefix", zipArchive(torchRecords("model.7", 0), {}));
+    write(dir, "torch_comment", zipArchive(records, {.comment = "PK\x05\x06 in a comment"}));
+    write(dir, "plain", zipArchive(records, {.torch = false, .zip64End = false}));
+    write(dir, "plain_one", zipArchive({{"a", "b"}}, {.torch = false, .zip64End = false}));
+    write(dir, "empty", zipArchive({}, {.torch = false, .zip64End = false}));
+    write(dir, "empty_zip64", zipArchive({}, {}));
+    const auto fixture = [](const unsigned char* bytes, size_t size) {
+        return std::string(reinterpret_cast<const char*>(bytes), size);
+    };
+    write(dir, "python_plain",
+          fixture(zip_fixtures::kPythonPlain, sizeof zip_fixtures::kPythonPlain));
+    write(dir, "python_forced_zip64",
+          fixture(zip_fixtures::kPythonForcedZip64, sizeof zip_fixtures::kPythonForcedZip64));
+    write(dir, "python_streamed",
+          fixture(zip_fixtures::kPythonStreamed, sizeof zip_fixtures::kPythonStreamed));
+    write(dir, "python_zip64_records",
+          fixture(zip_fixtures::kPythonZip64Records, sizeof zip_fixtures::kPythonZip64Records));
+    write(dir, "python_commented",
+          fixture(zip_fixtures::kPythonCommented, sizeof zip_fixtures::kPythonCommented));
+    // Near-valid: compressed, encrypted, and a local header that is not there.
+    std::string bad = zipArchive(records, {});
+    const size_t central = bad.find("PK\x01\x02");
+    std::string compressed = bad, encrypted = bad, noLocal = bad;
+    compressed[central + 10] = 8;
+    encrypted[central + 8] = 9;
+    noLocal[0] = 'Q';
+    write(dir, "bad_compressed", compressed);
+    write(dir, "bad_encrypted", encrypted);
+    write(dir, "bad_no_local_header", noLocal);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -331,6 +499,7 @@ int main(int argc, char** argv) {
         {"fuzz_scan", scanSeeds},
         {"fuzz_mapping", mappingSeeds},
         {"fuzz_sharding_info", shardingInfoSeeds},
+        {"fuzz_zip", zipSeeds},
     };
     for (const auto& [name, make] : targets) {
         fs::create_directories(out / name);
