@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 
@@ -29,19 +30,32 @@ bool isPlainFileName(const std::string& name) {
            name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
 }
 
-// One chunk's item and what reading it found.
+// What reading an item found beyond its data range: rare, so kept out of line.
+struct ItemOutcome {
+    std::string error; // empty: read fine
+    ErrorKind kind = ErrorKind::Other;
+    bool special = false; // strided or compressed: `layout` says how
+    StoredLayout layout;
+};
+
+// One chunk's item and where its data is; 800,000 of these stay small.
 struct ItemJob {
-    size_t tensor = 0;
-    size_t chunk = 0;
+    uint32_t tensor = 0;
+    uint32_t chunk = 0;
+    uint32_t transforms = 0;
     uint64_t offset = 0;
     uint64_t length = 0;
-    uint32_t transforms = 0;
-    // results
-    std::string error;
-    ErrorKind kind = ErrorKind::Other;
     uint64_t begin = 0, end = 0;
-    bool special = false;
-    StoredLayout layout;
+    std::unique_ptr<ItemOutcome> outcome;
+
+    ItemOutcome& more() {
+        if (!outcome) outcome = std::make_unique<ItemOutcome>();
+        return *outcome;
+    }
+    void fail(const Error& e) {
+        more().error = e.message();
+        outcome->kind = e.kind();
+    }
 };
 
 // A rank file written with SerializationFormat.SAFETENSORS: after the byte items, one
@@ -248,6 +262,7 @@ private:
             }
             addChunks(ti, meta);
             m_reporter.add(meta.chunks.size());
+            meta.chunks = {}; // moved into the tensor; the rest is not needed again
         }
     }
 
@@ -334,8 +349,9 @@ private:
             m_reporter.checkStop();
             readFile(f, byFile[f]);
         });
-        for (const ItemJob& job : m_jobs)
+        for (ItemJob& job : m_jobs)
             applyJob(job);
+        std::vector<ItemJob>().swap(m_jobs);
     }
 
     bool hasByteItems(size_t f) const {
@@ -351,7 +367,7 @@ private:
             file = PosixFile::openRead(sf.path);
         } catch (const Error& e) {
             for (ItemJob* job : jobs)
-                job->error = e.message(), job->kind = e.kind();
+                job->fail(e);
             return;
         }
         SafetensorsBlobs blobs;
@@ -366,8 +382,7 @@ private:
             try {
                 readItem(file, sf.name, blobs, blocks, records, *job);
             } catch (const Error& e) {
-                job->error = e.message();
-                job->kind = e.kind();
+                job->fail(e);
             }
         }
         m_reporter.add(n % 256);
@@ -411,40 +426,41 @@ private:
             job.end = job.begin + chunkBytes;
             return;
         }
-        job.special = true;
-        job.layout.strides = item.record.stride;
-        job.layout.storageOffset = item.record.storageOffset;
-        job.layout.zstd = zstd;
-        job.layout.itemBegin = job.offset;
-        job.layout.itemEnd = job.offset + job.length;
-        job.layout.dataOffset = item.dataOffset;
-        job.layout.dataBytes = item.dataBytes;
-        job.layout.streamBytes = item.streamBytes;
+        ItemOutcome& more = job.more();
+        more.special = true;
+        more.layout.strides = item.record.stride;
+        more.layout.storageOffset = item.record.storageOffset;
+        more.layout.zstd = zstd;
+        more.layout.itemBegin = job.offset;
+        more.layout.itemEnd = job.offset + job.length;
+        more.layout.dataOffset = item.dataOffset;
+        more.layout.dataBytes = item.dataBytes;
+        more.layout.streamBytes = item.streamBytes;
         job.begin = zstd ? job.offset : job.offset + item.dataOffset;
         job.end = zstd ? job.offset + job.length : job.begin + item.dataBytes;
     }
 
-    void applyJob(const ItemJob& job) {
+    void applyJob(ItemJob& job) {
         TensorInfo& t = m_ckpt.tensors[job.tensor];
         Chunk& c = t.chunks[job.chunk];
-        if (!job.error.empty()) {
-            rejectTensor(m_ckpt, m_invalid, job.tensor, m_ckpt.files[c.file].name, job.error,
-                         job.kind);
+        if (job.outcome && !job.outcome->error.empty()) {
+            rejectTensor(m_ckpt, m_invalid, job.tensor, m_ckpt.files[c.file].name,
+                         job.outcome->error, job.outcome->kind);
             return;
         }
         c.begin = job.begin;
         c.end = job.end;
         ++m_ckpt.files[c.file].tensorCount;
-        if (job.special) {
-            m_ckpt.stored.push_back(job.layout);
+        if (job.outcome && job.outcome->special) {
+            m_ckpt.stored.push_back(std::move(job.outcome->layout));
             c.stored = uint32_t(m_ckpt.stored.size());
         }
     }
 
     static ItemJob makeJob(size_t owner, size_t chunk, const DcpStorage& storage) {
         ItemJob job;
-        job.tensor = owner;
-        job.chunk = chunk;
+        job.tensor = uint32_t(owner);
+        job.chunk = uint32_t(chunk);
         job.offset = storage.offset;
         job.length = storage.length;
         job.transforms = storage.transforms;
