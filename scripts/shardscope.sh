@@ -43,7 +43,7 @@ build_all() {
 
 # The Qt-free suites and the process-level CLI suites (their shardscope-cli children are
 # sanitized too): the ones that run under the sanitizers.
-sanitized_tests=(tst_safetensors_reader tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults)
+sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults)
 
 sanitize() {
     local asan="$root/build-asan" tsan="$root/build-tsan" supp="$root/tests/sanitizers"
@@ -101,7 +101,7 @@ sanitizer_reports() {
     [ "$found" -eq 0 ]
 }
 
-fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info)
+fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info fuzz_pickle)
 
 # fuzz_one TARGET SECONDS BINDIR: one libFuzzer run; its summary goes to logs/TARGET.summary.
 fuzz_one() {
@@ -110,6 +110,7 @@ fuzz_one() {
     case "$t" in
     fuzz_mapping) dict="$root/tests/fuzz/mapping.dict" ;;
     fuzz_sharding_info) dict="$root/tests/fuzz/sharding_info.dict" ;;
+    fuzz_pickle) dict="$root/tests/fuzz/pickle.dict" ;;
     esac
     local corpus="$fb/corpus/$t" findings="$fb/findings/$t" log="$fb/logs/$t.log"
     mkdir -p "$corpus" "$fb/logs"
