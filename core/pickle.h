@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,13 +81,17 @@ public:
     std::string_view module(Ref v) const; // Global
     std::string_view name(Ref v) const;   // Global
     std::span<const Ref> items(Ref v) const; // Tuple, List, Set; Dict as key, value, key, value
+    // (Object: what APPEND(S)/SETITEM(S)/ADDITEMS added to it, e.g. an OrderedDict's key, value
+    // pairs or a list subclass's items: Python calls the object's own append/__setitem__)
     Ref callable(Ref v) const;    // Object: the Global (or any value) that was called
-    Ref args(Ref v) const;        // Object: the argument tuple
+    Ref args(Ref v) const;        // Object: the argument tuple (NEWOBJ_EX: (args, kwargs))
     Ref state(Ref v) const;       // Object: the BUILD state, or noState() when never built
     ObjectKind objectKind(Ref v) const;
     Ref persistentId(Ref v) const; // PersistentId
 
     static constexpr Ref noState() { return ~Ref(0); }
+    // The accessors above throw PickleError (position 0) for a Ref out of range or of the wrong
+    // type, so a caller walking an untrusted tree needs no checks of its own.
 
     // Helpers for the common questions; all return false / noState() rather than throw.
     bool isGlobal(Ref v, std::string_view name) const; // a Global with this class name
@@ -100,11 +105,14 @@ public:
     // Implementation detail, public for the VM in pickle.cpp.
     struct Value {
         Type type = Type::None;
-        uint8_t kind = 0;  // ObjectKind for Object
-        uint32_t a = 0;    // Str/Bytes/BigInt: length; containers: index into m_lists; Global:
-                           // index into m_globals; Object: index into m_objects
+        uint8_t kind = 0;  // ObjectKind for Object; Global: 1 when b names two Str values
+        uint32_t a = 0;    // Str/Bytes/BigInt: length; List/Dict/Set: index into m_spans;
+                           // Global: index into m_globals; Object: index into m_objects;
+                           // Tuple: count
         uint64_t b = 0;    // Int/Bool: value; Float: bits; Str/Bytes/BigInt: offset in m_data
-                           // or in m_owned (high bit set); PersistentId: the pid Ref
+                           // or in m_owned (high bit set); PersistentId: the pid Ref; Tuple:
+                           // offset in m_items; Object: 1 + m_spans index of added items, or 0;
+                           // Global of kind 1 (STACK_GLOBAL): module Ref << 32 | name Ref
     };
     struct GlobalName {
         std::string_view module, name;
@@ -115,13 +123,27 @@ public:
 
 private:
     friend class Machine;
+    const Value& at(Ref v, const char* accessor) const;
+    const Value& expect(Ref v, Type t, const char* accessor) const;
+    std::span<const Ref> spanItems(uint32_t span) const;
+
+    // The items of a List, Dict or Set: m_items[offset, offset + size). A span that outgrows its
+    // capacity moves to the end of m_items (in place when it is already last), so containers
+    // stay referred to by index, with no allocation of their own.
+    struct Span {
+        uint64_t offset;
+        uint32_t size, capacity;
+    };
     std::string_view m_data;
     std::string m_owned; // strings the VM had to build (protocol-0 STRING unescaping, etc.)
     std::vector<Value> m_values;
-    std::vector<std::vector<Ref>> m_lists;
+    std::vector<Span> m_spans;
+    std::vector<Ref> m_items; // Tuple items (tuples never change) and Spans
     std::vector<GlobalName> m_globals;
     std::vector<ObjectSlots> m_objects;
     Ref m_root = 0;
 };
+
+static_assert(sizeof(Document::Value) == 16, "the arena holds millions of values");
 
 } // namespace shardscope::pickle

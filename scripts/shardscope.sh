@@ -46,7 +46,7 @@ build_all() {
 
 # The Qt-free suites and the process-level CLI suites (their shardscope-cli children are
 # sanitized too): the ones that run under the sanitizers.
-sanitized_tests=(tst_safetensors_reader tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader)
+sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader)
 
 sanitize() {
     local asan="$root/build-asan" tsan="$root/build-tsan" supp="$root/tests/sanitizers"
@@ -104,7 +104,7 @@ sanitizer_reports() {
     [ "$found" -eq 0 ]
 }
 
-fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info fuzz_zip)
+fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info fuzz_pickle fuzz_zip)
 
 # fuzz_one TARGET SECONDS BINDIR: one libFuzzer run; its summary goes to logs/TARGET.summary.
 fuzz_one() {
@@ -114,6 +114,7 @@ fuzz_one() {
     fuzz_mapping) dict="$root/tests/fuzz/mapping.dict" ;;
     fuzz_sharding_info) dict="$root/tests/fuzz/sharding_info.dict" ;;
     fuzz_zip) dict="$root/tests/fuzz/zip.dict" ;;
+    fuzz_pickle) dict="$root/tests/fuzz/pickle.dict" ;;
     esac
     local corpus="$fb/corpus/$t" findings="$fb/findings/$t" log="$fb/logs/$t.log"
     mkdir -p "$corpus" "$fb/logs"

@@ -1,7 +1,11 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
 // Writes the seed corpora for the ShardScope fuzz targets: make_seeds OUTDIR creates
-// OUTDIR/fuzz_header, fuzz_scan, fuzz_mapping, fuzz_sharding_info and fuzz_zip with valid and
-// near-valid inputs. Shard and archive bytes are built here, byte by byte, independent of the
-// core's writer and of Qt; the zip seeds add the archives Python's zipfile wrote for the tests.
+// OUTDIR/fuzz_header, fuzz_scan, fuzz_mapping, fuzz_sharding_info, fuzz_pickle and fuzz_zip
+// with valid and near-valid inputs. Shard and archive bytes are built here, byte by byte,
+// independent of the core's writer and of Qt; the zip seeds add the archives Python's zipfile
+// wrote for the tests; pickle bytes are copied from CPython's output or written by hand.
 
 #include "../zip_fixtures.h"
 
@@ -11,10 +15,12 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace fs = std::filesystem;
+using namespace std::literals;
 
 namespace {
 
@@ -484,6 +490,136 @@ void zipSeeds(const fs::path& dir) {
     write(dir, "bad_compressed", compressed);
     write(dir, "bad_encrypted", encrypted);
     write(dir, "bad_no_local_header", noLocal);
+void pickleSeeds(const fs::path& dir) {
+    // Pickles CPython wrote (tests/make_pickle_vectors.py prints them), copied here as bytes.
+    const std::pair<const char*, std::string_view> seeds[] = {
+        // metadata() (the DCP stand-ins), protocol 4
+        {"valid_dcp_metadata_p4",
+         "\x80\x04\x95\x82\x03\x00\x00\x00\x00\x00\x00\x8c%torch.distributed.checkpoint.metadata"
+         "\x94\x8c\x08Metadata\x94\x93\x94)\x81\x94}\x94(\x8c\x13state_dict_metadata\x94}\x94("
+         "\x8c\x01w\x94h\x00\x8c\x15TensorStorageMetadata\x94\x93\x94)\x81\x94}\x94(\x8c\nproper"
+         "ties\x94\x8c\x30torch.distributed._shard.sharded_tensor.metadata\x94\x8c\x10TensorProp"
+         "erties\x94\x93\x94)\x81\x94(\x8c\x05torch\x94\x8c\x07\x66loat32\x94\x93\x94\x8c\x13tor"
+         "ch.serialization\x94\x8c\x0b_get_layout\x94\x93\x94\x8c\x0dtorch.strided\x94\x85\x94R"
+         "\x94\x89\x8c\x08\x62uiltins\x94\x8c\x07getattr\x94\x93\x94h\x0d\x8c\x13MEM_FORMAT_ENCO"
+         "DING\x94\x93\x94\x8c\x17TORCH_CONTIGUOUS_FORMAT\x94\x86\x94R\x94\x89t\x94\x62\x8c\x04s"
+         "ize\x94h\x11\x8c\x04Size\x94\x93\x94K\x04K\x04\x86\x94\x85\x94R\x94\x8c\x06\x63hunks"
+         "\x94]\x94(h\x00\x8c\x14\x43hunkStorageMetadata\x94\x93\x94)\x81\x94}\x94(\x8c\x07offse"
+         "ts\x94h%K\x02K\x00\x86\x94\x85\x94R\x94\x8c\x05sizes\x94h%K\x02K\x04\x86\x94\x85\x94R"
+         "\x94ubh,)\x81\x94}\x94(h/h%K\x00K\x00\x86\x94\x85\x94R\x94h3h%K\x02K\x04\x86\x94\x85"
+         "\x94R\x94ubeub\x8c\x04step\x94h\x00\x8c\x14\x42ytesStorageMetadata\x94\x93\x94)\x81"
+         "\x94u\x8c\x0cplanner_data\x94N\x8c\x0cstorage_data\x94}\x94(h\x00\x8c\x0dMetadataIndex"
+         "\x94\x93\x94)\x81\x94}\x94(\x8c\x03\x66qn\x94h\x07\x8c\x06offset\x94h%K\x02K\x00\x86"
+         "\x94\x85\x94R\x94\x8c\x05index\x94K\x00ub\x8c'torch.distributed.checkpoint.filesystem"
+         "\x94\x8c\x0c_StorageInfo\x94\x93\x94)\x81\x94}\x94(\x8c\x0drelative_path\x94\x8c\x0c__"
+         "1_0.distcp\x94hKK\x00\x8c\x06length\x94M\xe8\x03ubhG)\x81\x94}\x94(hJh\x07hKh%K\x00K"
+         "\x00\x86\x94\x85\x94R\x94hOK\x01ubhR)\x81\x94}\x94(hU\x8c\x0c__0_0.distcp\x94hKK@hWM"
+         "\xe8\x03ubhG)\x81\x94}\x94(hJh\x3fhKNhONubhR)\x81\x94}\x94(hUh_hKK\x00hWK@ubuub."sv},
+        // metadata() (the DCP stand-ins), protocol 2
+        {"valid_dcp_metadata_p2",
+         "\x80\x02\x63torch.distributed.checkpoint.metadata\nMetadata\nq\x00)\x81q\x01}q\x02(X"
+         "\x13\x00\x00\x00state_dict_metadataq\x03}q\x04(X\x01\x00\x00\x00wq\x05\x63torch.distri"
+         "buted.checkpoint.metadata\nTensorStorageMetadata\nq\x06)\x81q\x07}q\x08(X\n\x00\x00"
+         "\x00propertiesq\x09\x63torch.distributed._shard.sharded_tensor.metadata\nTensorPropert"
+         "ies\nq\n)\x81q\x0b(ctorch\nfloat32\nq\x0c\x63torch.serialization\n_get_layout\nq\x0dX"
+         "\x0d\x00\x00\x00torch.stridedq\x0e\x85q\x0fRq\x10\x89\x63__builtin__\ngetattr\nq\x11"
+         "\x63torch.distributed._shard.sharded_tensor.metadata\nMEM_FORMAT_ENCODING\nq\x12X\x17"
+         "\x00\x00\x00TORCH_CONTIGUOUS_FORMATq\x13\x86q\x14Rq\x15\x89tq\x16\x62X\x04\x00\x00\x00"
+         "sizeq\x17\x63torch\nSize\nq\x18K\x04K\x04\x86q\x19\x85q\x1aRq\x1bX\x06\x00\x00\x00\x63"
+         "hunksq\x1c]q\x1d(ctorch.distributed.checkpoint.metadata\nChunkStorageMetadata\nq\x1e)"
+         "\x81q\x1f}q (X\x07\x00\x00\x00offsetsq!h\x18K\x02K\x00\x86q\"\x85q#Rq$X\x05\x00\x00"
+         "\x00sizesq%h\x18K\x02K\x04\x86q&\x85q'Rq(ubh\x1e)\x81q)}q*(h!h\x18K\x00K\x00\x86q+\x85"
+         "q,Rq-h%h\x18K\x02K\x04\x86q.\x85q/Rq0ubeubX\x04\x00\x00\x00stepq1ctorch.distributed.ch"
+         "eckpoint.metadata\nBytesStorageMetadata\nq2)\x81q3uX\x0c\x00\x00\x00planner_dataq4NX"
+         "\x0c\x00\x00\x00storage_dataq5}q6(ctorch.distributed.checkpoint.metadata\nMetadataInde"
+         "x\nq7)\x81q8}q9(X\x03\x00\x00\x00\x66qnq:h\x05X\x06\x00\x00\x00offsetq;h\x18K\x02K\x00"
+         "\x86q<\x85q=Rq>X\x05\x00\x00\x00indexq\x3fK\x00ubctorch.distributed.checkpoint.filesys"
+         "tem\n_StorageInfo\nq@)\x81qA}qB(X\x0d\x00\x00\x00relative_pathqCX\x0c\x00\x00\x00__1_0"
+         ".distcpqDh;K\x00X\x06\x00\x00\x00lengthqEM\xe8\x03ubh7)\x81qF}qG(h:h\x05h;h\x18K\x00K"
+         "\x00\x86qH\x85qIRqJh\x3fK\x01ubh@)\x81qK}qL(hCX\x0c\x00\x00\x00__0_0.distcpqMh;K@hEM"
+         "\xe8\x03ubh7)\x81qN}qO(h:h1h;Nh\x3fNubh@)\x81qP}qQ(hChMh;K\x00hEK@ubuub."sv},
+        // Tensor() with storage Storage() via TorchPickler (torch.save's data.pkl), protocol 2
+        {"valid_torch_data_pkl_p2",
+         "\x80\x02\x63torch._utils\n_rebuild_tensor_v2\nq\x00((X\x07\x00\x00\x00storageq\x01\x63"
+         "torch\nFloatStorage\nq\x02X\x01\x00\x00\x00\x30q\x03X\x03\x00\x00\x00\x63puq\x04K\x06t"
+         "q\x05QK\x00K\x02K\x03\x86q\x06K\x03K\x01\x86q\x07\x89\x63\x63ollections\nOrderedDict\n"
+         "q\x08)Rq\x09tq\nRq\x0b."sv},
+        // [Storage(), 1] via TextPickler (persistent_id -> 'storage-0'), protocol 0
+        {"valid_persid_p0", "(lp0\nPstorage-0\naI1\na."sv},
+        // l = []; l.append(l); l, protocol 4
+        {"valid_self_list_p4", "\x80\x04\x95\x06\x00\x00\x00\x00\x00\x00\x00]\x94h\x00\x61."sv},
+        // l = []; t = (l,); l.append(t); t (POP pops the MARK), protocol 0
+        {"valid_recursive_tuple_p0", "((lp0\n(g0\ntp1\na00g1\n."sv},
+        // l = []; t = (l,); l.append(t); t (POP_MARK), protocol 1
+        {"valid_recursive_tuple_p1", "(]q\x00(h\x00tq\x01\x61\x31h\x01."sv},
+        // Keyword(1, k=2) (__getnewargs_ex__), protocol 4
+        {"valid_newobj_ex_p4",
+         "\x80\x04\x95S\x00\x00\x00\x00\x00\x00\x00\x8c%torch.distributed.checkpoint.metadata"
+         "\x94\x8c\x07Keyword\x94\x93\x94K\x01\x85\x94}\x94\x8c\x01k\x94K\x02s\x92\x94}\x94(\x8c"
+         "\x01\x61\x94K\x01h\x05K\x02ub."sv},
+        // Items([1, 2]), protocol 4
+        {"valid_list_subclass_p4",
+         "\x80\x04\x95<\x00\x00\x00\x00\x00\x00\x00\x8c%torch.distributed.checkpoint.metadata"
+         "\x94\x8c\x05Items\x94\x93\x94)\x81\x94(K\x01K\x02\x65."sv},
+        // OrderedDict([('a', 1), ('b', 2)]), protocol 2
+        {"valid_ordered_dict_p2",
+         "\x80\x02\x63\x63ollections\nOrderedDict\nq\x00)Rq\x01(X\x01\x00\x00\x00\x61q\x02K\x01X"
+         "\x01\x00\x00\x00\x62q\x03K\x02u."sv},
+        // bytearray(b'ba'), protocol 5
+        {"valid_bytearray_p5",
+         "\x80\x05\x95\x0d\x00\x00\x00\x00\x00\x00\x00\x96\x02\x00\x00\x00\x00\x00\x00\x00\x62"
+         "\x61\x94."sv},
+        // [{1, 2}, frozenset({3}), set()], protocol 4
+        {"valid_sets_p4",
+         "\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00]\x94(\x8f\x94(K\x01K\x02\x90(K\x03\x91"
+         "\x94\x8f\x94\x65."sv},
+        // _MEM_FORMAT_ENCODING.TORCH_CHANNELS_LAST, protocol 4
+        {"valid_enum_p4",
+         "\x80\x04\x95H\x00\x00\x00\x00\x00\x00\x00\x8c%torch.distributed.checkpoint.metadata"
+         "\x94\x8c\x14_MEM_FORMAT_ENCODING\x94\x93\x94K\x01\x85\x94R\x94."sv},
+        // Python 2.7: ['ab\n\'"\x00\xff', u'caf\xe9', 1 << 70], protocol 0
+        {"valid_py2_strings_p0",
+         "(lp0\nS'ab\\n\\'\"\\x00\\xff'\np1\naVcaf\xe9\np2\naL1180591620717411303424L\na."sv},
+        // Python 2.7: C() with __getinitargs__ (1, 2) and x = 1 (old-style class), protocol 0
+        {"valid_py2_inst_p0", "(I1\nI2\ni__main__\nC\np1\n(dp2\nS'x'\np3\nI1\nsb."sv},
+        // Python 2.7: C() with __getinitargs__ (1, 2) and x = 1 (old-style class), protocol 1
+        {"valid_py2_obj_p1", "(c__main__\nC\nq\x01K\x01K\x02oq\x02}q\x03U\x01xq\x04K\x01sb."sv},
+        // nested containers (tst_pickle's kNestedRepr), protocol 0
+        {"valid_containers_p0",
+         "(dp0\nVt\np1\n(I1\n(I2\nI3\ntp2\n(t(I4\nI5\nI6\nI7\ntp3\ntp4\nsVl\np5\n(lp6\nI1\na(lp7"
+         "\nI2\naa(lp8\nasVd\np9\n(dp10\nVa\np11\nNssVe\np12\n(dp13\nsVb\np14\n(lp15\nI01\naI00"
+         "\nas."sv},
+        // nested containers (tst_pickle's kNestedRepr), protocol 1
+        {"valid_containers_p1",
+         "}q\x00(X\x01\x00\x00\x00tq\x01(K\x01(K\x02K\x03tq\x02)(K\x04K\x05K\x06K\x07tq\x03tq"
+         "\x04X\x01\x00\x00\x00lq\x05]q\x06(K\x01]q\x07K\x02\x61]q\x08\x65X\x01\x00\x00\x00\x64q"
+         "\x09}q\nX\x01\x00\x00\x00\x61q\x0bNsX\x01\x00\x00\x00\x65q\x0c}q\x0dX\x01\x00\x00\x00"
+         "\x62q\x0e]q\x0f(I01\nI00\neu."sv},
+        // nested containers (tst_pickle's kNestedRepr), protocol 5
+        {"valid_containers_p5",
+         "\x80\x05\x95M\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01t\x94(K\x01K\x02K\x03\x86\x94)("
+         "K\x04K\x05K\x06K\x07t\x94t\x94\x8c\x01l\x94]\x94(K\x01]\x94K\x02\x61]\x94\x65\x8c\x01"
+         "\x64\x94}\x94\x8c\x01\x61\x94Ns\x8c\x01\x65\x94}\x94\x8c\x01\x62\x94]\x94(\x88\x89\x65"
+         "u."sv},
+        // Hand-written: every integer and string width, text opcodes, and broken inputs.
+        {"valid_ints_p2", "\x80\x02(K\x01M\x00\x01J\xff\xff\xff\xff\x8a\x05\x00\x00\x00\x00\x80"
+                          "\x8b\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80"
+                          "\x88\x89NG?\xf8\x00\x00\x00\x00\x00\x00l."sv},
+        {"valid_text_p0", "(I01\nI-7\nL99999999999999999999L\nF1.5\nS'a\\n\\x41'\nVcaf\\u00e9\n"
+                          "p0\ng0\nccollections\nOrderedDict\n)Rt."sv},
+        {"valid_sized_p4",
+         "\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00(C\x02hiB\x01\x00\x00\x00x"
+         "\x8e\x01\x00\x00\x00\x00\x00\x00\x00y\x8d\x01\x00\x00\x00\x00\x00\x00\x00z"
+         "\x96\x00\x00\x00\x00\x00\x00\x00\x00U\x01sT\x01\x00\x00\x00t\x94\x94h\x00"
+         "j\x01\x00\x00\x00r\x05\x00\x00\x00\x32\x30t."sv},
+        {"bad_unknown_opcode", "\x80\x02K\x01\xff."sv},
+        {"bad_truncated_string", "\x80\x04X\xff\xff\xff\xff\x61\x62\x63"sv},
+        {"bad_memo_index", "\x80\x02K\x01r\xff\xff\xff\x7f."sv},
+        {"bad_ext_and_buffers", "\x80\x05\x82\x01\x97\x98."sv},
+        {"bad_two_values", "\x80\x02K\x01K\x02."sv},
+    };
+    for (const auto& [name, bytes] : seeds)
+        write(dir, name, std::string(bytes));
 }
 
 } // namespace
@@ -500,6 +636,7 @@ int main(int argc, char** argv) {
         {"fuzz_mapping", mappingSeeds},
         {"fuzz_sharding_info", shardingInfoSeeds},
         {"fuzz_zip", zipSeeds},
+        {"fuzz_pickle", pickleSeeds},
     };
     for (const auto& [name, make] : targets) {
         fs::create_directories(out / name);
