@@ -50,12 +50,12 @@ private:
     void readEntries(Ref sdm) {
         const auto items = m_doc.items(sdm);
         for (size_t i = 0; i + 1 < items.size(); i += 2) {
-            const std::string fqn = str(items[i], "", "a state_dict_metadata key");
+            const std::string_view fqn = str(items[i], "", "a state_dict_metadata key");
             const Ref entry = items[i + 1];
             const std::string_view cls = m_doc.className(entry);
             if (m_doc.type(entry) == Type::Object && cls == "BytesStorageMetadata") {
                 if (!m_bytes.emplace(fqn, m_out.bytes.size()).second) duplicate(fqn);
-                m_out.bytes.push_back({fqn, {}, {}});
+                m_out.bytes.push_back({std::string(fqn), {}, {}});
             } else if (m_doc.type(entry) == Type::Object && cls == "TensorStorageMetadata") {
                 if (!m_tensors.emplace(fqn, m_out.tensors.size()).second) duplicate(fqn);
                 m_out.tensors.push_back(readTensor(fqn, entry));
@@ -65,9 +65,9 @@ private:
         }
     }
 
-    DcpTensorMeta readTensor(const std::string& fqn, Ref entry) {
+    DcpTensorMeta readTensor(std::string_view fqn, Ref entry) {
         DcpTensorMeta t;
-        t.fqn = fqn;
+        t.fqn = std::string(fqn);
         const Ref state = stateDict(entry, fqn, "TensorStorageMetadata");
         readDtype(field(state, "properties", fqn, "TensorStorageMetadata"), t);
         t.size = size(field(state, "size", fqn, "TensorStorageMetadata"), fqn, "size");
@@ -114,7 +114,7 @@ private:
         const auto items = m_doc.items(planner);
         for (size_t i = 0; i + 1 < items.size(); i += 2) {
             if (m_doc.type(items[i]) != Type::Str) continue;
-            const std::string fqn(m_doc.text(items[i]));
+            const std::string_view fqn = m_doc.text(items[i]);
             const Ref path = items[i + 1];
             if (m_doc.type(path) != Type::Tuple && m_doc.type(path) != Type::List) continue;
             std::vector<std::string> parts;
@@ -139,14 +139,14 @@ private:
             const Ref key = items[i];
             expectClass(key, "MetadataIndex", "", "a storage_data key");
             const Ref ks = stateDict(key, "", "MetadataIndex");
-            const std::string fqn = str(field(ks, "fqn", "", "MetadataIndex"), "", "fqn");
+            const std::string_view fqn = str(field(ks, "fqn", "", "MetadataIndex"), "", "fqn");
             const DcpStorage where = storageInfo(items[i + 1], fqn);
-            if (auto b = m_bytes.find(fqn); b != m_bytes.end()) {
-                m_out.bytes[b->second].storage = where;
-                continue;
-            }
             auto t = m_tensors.find(fqn);
-            if (t == m_tensors.end()) continue; // storage for an entry not listed: never read
+            if (t == m_tensors.end()) {
+                if (auto b = m_bytes.find(fqn); b != m_bytes.end())
+                    m_out.bytes[b->second].storage = where;
+                continue; // else storage for an entry not listed: never read
+            }
             const Ref offsetRef = m_doc.get(ks, "offset");
             if (offsetRef == Document::noState() || m_doc.type(offsetRef) == Type::None)
                 invalid(fqn, "its storage_data key has no chunk offset");
@@ -184,14 +184,14 @@ private:
         slot = where;
     }
 
-    DcpStorage storageInfo(Ref info, const std::string& fqn) {
+    DcpStorage storageInfo(Ref info, std::string_view fqn) {
         expectClass(info, "_StorageInfo", fqn, "a storage_data value");
         const Ref s = stateDict(info, fqn, "_StorageInfo");
         DcpStorage out;
-        const std::string path = str(field(s, "relative_path", fqn, "_StorageInfo"), fqn,
+        const std::string_view path = str(field(s, "relative_path", fqn, "_StorageInfo"), fqn,
                                      "relative_path");
         auto [it, inserted] = m_paths.emplace(path, uint32_t(m_out.paths.size()));
-        if (inserted) m_out.paths.push_back(path);
+        if (inserted) m_out.paths.emplace_back(path);
         out.path = it->second;
         out.offset = count(field(s, "offset", fqn, "_StorageInfo"), fqn, "offset");
         out.length = count(field(s, "length", fqn, "_StorageInfo"), fqn, "length");
@@ -201,7 +201,7 @@ private:
                 invalid(fqn, "transform_descriptors is not a list");
             std::vector<std::string> names;
             for (Ref n : m_doc.items(tr))
-                names.push_back(str(n, fqn, "a transform descriptor"));
+                names.emplace_back(str(n, fqn, "a transform descriptor"));
             if (!names.empty()) {
                 out.transforms = uint32_t(m_out.transforms.size());
                 m_out.transforms.push_back(std::move(names));
@@ -212,7 +212,7 @@ private:
 
     // torch.Size pickles as REDUCE(torch.Size, ((d0, d1, ...),)); plain tuples and lists of ints
     // are taken too.
-    Shape size(Ref v, const std::string& fqn, const char* what) {
+    Shape size(Ref v, std::string_view fqn, const char* what) {
         Ref dims = v;
         if (m_doc.type(v) == Type::Object) {
             const auto args = m_doc.items(m_doc.args(v));
@@ -228,19 +228,20 @@ private:
         return out;
     }
 
-    uint64_t count(Ref v, const std::string& fqn, const char* what) {
+    uint64_t count(Ref v, std::string_view fqn, const char* what) {
         if (m_doc.type(v) != Type::Int || m_doc.integer(v) < 0)
             invalid(fqn, std::string(what) + " is not a non-negative integer");
         return uint64_t(m_doc.integer(v));
     }
 
-    std::string str(Ref v, const std::string& fqn, const char* what) {
+    // A view into the document, which outlives the reader.
+    std::string_view str(Ref v, std::string_view fqn, const char* what) {
         if (m_doc.type(v) != Type::Str) invalid(fqn, std::string(what) + " is not a string");
-        return std::string(m_doc.text(v));
+        return m_doc.text(v);
     }
 
     // Dataclasses BUILD with a dict; with __slots__ the state is (dict or None, slots dict).
-    Ref stateDict(Ref obj, const std::string& fqn, const char* cls) {
+    Ref stateDict(Ref obj, std::string_view fqn, const char* cls) {
         Ref s = m_doc.state(obj);
         if (s != Document::noState() && m_doc.type(s) == Type::Tuple &&
             m_doc.items(s).size() == 2)
@@ -250,18 +251,18 @@ private:
         return s;
     }
 
-    Ref field(Ref dict, const char* key, const std::string& fqn, const char* cls) {
+    Ref field(Ref dict, const char* key, std::string_view fqn, const char* cls) {
         const Ref v = m_doc.get(dict, key);
         if (v == Document::noState())
             invalid(fqn, std::string(cls) + " has no field '" + key + "'");
         return v;
     }
 
-    void expectClass(Ref v, std::string_view cls, const std::string& fqn, const char* what) {
+    void expectClass(Ref v, std::string_view cls, std::string_view fqn, const char* what) {
         if (m_doc.type(v) != Type::Object || m_doc.className(v) != cls) unknown(v, fqn, what);
     }
 
-    [[noreturn]] void unknown(Ref v, const std::string& fqn, const char* what) {
+    [[noreturn]] void unknown(Ref v, std::string_view fqn, const char* what) {
         std::string found = "a value that is not an object";
         if (m_doc.type(v) == Type::Object) {
             const Ref c = m_doc.callable(v);
@@ -270,21 +271,21 @@ private:
                               std::string(m_doc.name(c))
                         : "an object made by a call of something other than a class";
         }
-        throw Error(ErrorKind::UnknownClass, m_file, fqn,
+        throw Error(ErrorKind::UnknownClass, m_file, std::string(fqn),
                     std::string(what) + " is " + found + ", which this reader does not know");
     }
-    [[noreturn]] void invalid(const std::string& fqn, const std::string& message) {
-        throw Error(ErrorKind::DcpMetadataInvalid, m_file, fqn, message);
+    [[noreturn]] void invalid(std::string_view fqn, const std::string& message) {
+        throw Error(ErrorKind::DcpMetadataInvalid, m_file, std::string(fqn), message);
     }
-    [[noreturn]] void duplicate(const std::string& fqn) {
+    [[noreturn]] void duplicate(std::string_view fqn) {
         invalid(fqn, "listed twice in state_dict_metadata");
     }
 
     const Document& m_doc;
     const std::string& m_file;
     DcpMetadata m_out;
-    std::unordered_map<std::string, size_t> m_tensors, m_bytes;
-    std::unordered_map<std::string, uint32_t> m_paths;
+    std::unordered_map<std::string_view, size_t> m_tensors, m_bytes; // views into the document
+    std::unordered_map<std::string_view, uint32_t> m_paths;
     std::unordered_map<size_t, std::map<Shape, size_t>> m_chunkIndex;
 };
 
