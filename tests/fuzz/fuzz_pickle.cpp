@@ -7,7 +7,10 @@
 // A rejected input must be a PickleError; anything else escapes and libFuzzer keeps the input.
 // The limits are small so a memo index or a value count near them costs milliseconds.
 
+#include "dcp_metadata.h"
+#include "error.h"
 #include "pickle.h"
+#include "torch_record.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -140,6 +143,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)sink;
     } catch (const pk::PickleError& e) {
         if (!*e.what()) finding("a PickleError without a message", 0);
+    }
+    // The readers built on the VM: the same bytes as a DCP .metadata and as a tensor's data.pkl.
+    // Any failure must be an Error naming the file; anything else escapes and is a finding.
+    const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+    try {
+        (void)shardscope::parseDcpMetadata(bytes, ".metadata");
+    } catch (const shardscope::Error& e) {
+        if (e.file() != ".metadata") finding("a .metadata error that does not name the file", 0);
+    }
+    try {
+        (void)shardscope::parseTensorRecord(bytes, "__0_0.distcp", "w");
+    } catch (const shardscope::Error& e) {
+        if (e.tensor() != "w") finding("a data.pkl error that does not name the tensor", 0);
     }
     return 0;
 }

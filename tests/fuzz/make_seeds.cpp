@@ -490,6 +490,8 @@ void zipSeeds(const fs::path& dir) {
     write(dir, "bad_compressed", compressed);
     write(dir, "bad_encrypted", encrypted);
     write(dir, "bad_no_local_header", noLocal);
+}
+
 void pickleSeeds(const fs::path& dir) {
     // Pickles CPython wrote (tests/make_pickle_vectors.py prints them), copied here as bytes.
     const std::pair<const char*, std::string_view> seeds[] = {
