@@ -3,6 +3,8 @@
 
 #include "json_cursor.h"
 
+#include "utf8.h"
+
 namespace shardscope {
 
 void JsonCursor::expect(char c, const char* what) {
@@ -58,26 +60,6 @@ std::string_view JsonCursor::string(std::string& scratch) {
     slowString(scratch, i);
     return scratch;
 }
-
-namespace {
-void appendUtf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xC0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    }
-}
-} // namespace
 
 void JsonCursor::slowString(std::string& out, size_t i) {
     const size_t size = m_text.size();

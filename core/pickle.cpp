@@ -3,6 +3,8 @@
 
 #include "pickle.h"
 
+#include "utf8.h"
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -128,24 +130,6 @@ uint64_t le64(const char* p) {
     return v;
 }
 
-void appendUtf8(std::string& out, uint32_t cp) {
-    // Lone surrogates from \ud800-style escapes are kept (WTF-8), as Python keeps them in str.
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xC0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    }
-}
 
 int hexDigit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
