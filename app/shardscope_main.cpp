@@ -18,10 +18,12 @@ int main(int argc, char** argv) {
     QApplication::setWindowIcon(QIcon(":/icons/shardscope.png"));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription("Inspect and consolidate sharded safetensors checkpoints.");
+    parser.setApplicationDescription(
+        "Inspect and consolidate sharded safetensors checkpoints and PyTorch DCP checkpoints.");
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument("dir", "A directory of *.safetensors shard files to open.");
+    parser.addPositionalArgument("dir", "A checkpoint folder to open: *.safetensors shard files, "
+                                        "or a PyTorch DCP checkpoint (.metadata + *.distcp).");
     parser.process(app);
 
     shardscope::MainWindow window;

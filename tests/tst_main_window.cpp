@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
+#include "byte_items_model.h"
 #include "checkpoint.h"
 #include "chunk_table_model.h"
+#include "dcp_builder.h"
 #include "demo.h"
 #include "export_dialog.h"
 #include "export_worker.h"
@@ -17,18 +19,25 @@
 #include <QAbstractButton>
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QCryptographicHash>
+#include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QElapsedTimer>
 #include <QHeaderView>
 #include <QInputDialog>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
+#include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProcess>
 #include <QProgressBar>
+#include <QPushButton>
 #include <QRegularExpression>
 #include <QScrollBar>
 #include <QSettings>
@@ -44,6 +53,7 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QUndoStack>
+#include <QtEndian>
 
 #include <filesystem>
 #include <fstream>
@@ -118,6 +128,31 @@ int tensorIndex(const MainWindow& w, const std::string& fqn) {
     return int(ckpt->find(fqn) - ckpt->tensors.data());
 }
 
+// The tensor names in the headers of every model-*.safetensors in dir, sorted: read here from the
+// 8-byte length and the JSON, not with the core's reader.
+QStringList exportedNames(const QString& dir) {
+    QStringList names;
+    const QStringList files = QDir(dir).entryList({"model-*.safetensors"}, QDir::Files);
+    for (const QString& name : files) {
+        QFile file(dir + "/" + name);
+        if (!file.open(QIODevice::ReadOnly)) return {"cannot read " + name};
+        const QByteArray bytes = file.readAll();
+        if (bytes.size() < 8) return {name + " is too short"};
+        const quint64 length = qFromLittleEndian<quint64>(bytes.constData());
+        const QJsonObject header =
+            QJsonDocument::fromJson(bytes.mid(8, qsizetype(length))).object();
+        for (const QString& key : header.keys())
+            if (key != "__metadata__") names << key;
+    }
+    names.sort();
+    return names;
+}
+
+QString fileText(const QString& path) {
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()) : QString();
+}
+
 ExportOutcome outcomeOf(const QSignalSpy& finished) {
     return finished.at(0).at(0).value<ExportOutcome>();
 }
@@ -165,6 +200,10 @@ private slots:
     void badMappingFileSaysWhereItIsWrong();
     void droppingAFolderOpensIt();
     void statusBarShowsParametersAndDTypeTotals();
+    void opensADcpCheckpointWithKindsAndByteItems();
+    void dcpExportWritesModelWeightsUnlessTrainingStateIsIncluded();
+    void dcpTrainingStateWithAnEditedMappingIsUnassigned();
+    void mixedOrIncompleteDcpFolderShowsTheCoreError();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -210,6 +249,24 @@ private:
         QVERIFY(QTest::qWaitForWindowActive(&w));
         QVERIFY(openAndWait(w, dir));
         if (!fqn.empty()) w.selectTensor(tensorIndex(w, fqn));
+    }
+    // writeTrainingCheckpoint in a directory of the test's own; fqn -> full bytes in *expected.
+    QString dcp(const QString& name, std::map<std::string, std::string>* expected = nullptr) {
+        const QString dir = m_tmp->filePath(name);
+        auto bytes = writeTrainingCheckpoint(dir.toStdString());
+        if (expected) *expected = std::move(bytes);
+        return dir;
+    }
+    // Runs the dialog's export into `out` and returns the outcome.
+    ExportOutcome exportTo(ExportDialog* dialog, const QString& out) {
+        dialog->setOutputDirectory(out);
+        QSignalSpy finished(dialog, &ExportDialog::exportFinished);
+        ExportOutcome failed;
+        failed.cause = dialog->startExport() ? QString() : dialog->errorText();
+        if (!failed.cause.isEmpty()) return failed;
+        if (finished.wait(60000)) return outcomeOf(finished);
+        failed.cause = "no outcome within a minute";
+        return failed;
     }
     bool openAndWait(MainWindow& w, const QString& dir) {
         QSignalSpy opened(&w, &MainWindow::checkpointOpened);
@@ -1072,6 +1129,256 @@ void TestMainWindow::droppingAFolderOpensIt() {
     QVERIFY(opened.wait(30000));
     QCOMPARE(w.directory(), folder);
     QCOMPARE(w.tensorModel()->rowCount(), 1);
+}
+
+void TestMainWindow::opensADcpCheckpointWithKindsAndByteItems() {
+    const QString dir = dcp("dcp");
+    MainWindow w;
+    openShown(w, dir, "model.embed.weight");
+    QCOMPARE(w.directory(), dir);
+    QCOMPARE(w.tensorModel()->rowCount(), 8);
+    QCOMPARE(QSettings().value("recentDirectories").toStringList().value(0), dir);
+    // The tensors with their kinds; the Kind column and filter are shown.
+    QTableView* table = w.tensorView();
+    QVERIFY(!table->isColumnHidden(TensorTableModel::KindColumn));
+    QVERIFY(w.kindFilter()->isVisible());
+    std::map<QString, QString> kinds;
+    for (int r = 0; r < w.tensorProxy()->rowCount(); ++r)
+        kinds[w.tensorProxy()->index(r, TensorTableModel::NameColumn).data().toString()] =
+            w.tensorProxy()->index(r, TensorTableModel::KindColumn).data().toString();
+    QCOMPARE(kinds.size(), size_t(8));
+    QCOMPARE(kinds["model.layers.0.attn.w"], QString("model"));
+    QCOMPARE(kinds["optimizer.state.embed.weight.step"], QString("optimizer"));
+    QCOMPARE(kinds["lr_scheduler.last_lr"], QString("scheduler"));
+    QCOMPARE(kinds["dataloader.position"], QString("dataloader"));
+    QCOMPARE(kinds["train_state.rng"], QString("train_state"));
+    w.kindFilter()->setCurrentIndex(w.kindFilter()->findData(TensorFilterProxy::TrainingState));
+    QCOMPARE(w.tensorProxy()->rowCount(), 5);
+    w.kindFilter()->setCurrentIndex(0);
+    QCOMPARE(w.tensorProxy()->rowCount(), 8);
+    // The details name the exported name and the kind.
+    w.selectTensor(tensorIndex(w, "model.embed.weight"));
+    QVERIFY2(w.detailText().contains("Exported as: embed.weight"), qPrintable(w.detailText()));
+    QVERIFY2(w.detailText().contains("Kind: model"), qPrintable(w.detailText()));
+    w.selectTensor(tensorIndex(w, "lr_scheduler.last_lr"));
+    QVERIFY2(w.detailText().contains("Output: not exported (scheduler state)"),
+             qPrintable(w.detailText()));
+    // Title and status say what it is.
+    QVERIFY2(w.windowTitle().contains("(DCP checkpoint)"), qPrintable(w.windowTitle()));
+    const QString status = w.statusText();
+    QVERIFY2(status.startsWith("DCP checkpoint · "), qPrintable(status));
+    for (const char* part :
+         {"8 of 8 tensors shown · 3 byte items", "2 .distcp files", "ready to export"})
+        QVERIFY2(status.contains(part), qPrintable(status));
+    QVERIFY2(w.statusToolTip().contains("5 training-state tensors are left out of the export"),
+             qPrintable(w.statusToolTip()));
+
+    // The byte items view: in the View menu, on Ctrl+B, listing the items with their values.
+    QVERIFY(w.byteItemsAction()->isEnabled());
+    QCOMPARE(w.byteItemsAction()->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_B));
+    QMenu* view = nullptr;
+    for (QAction* menu : w.menuBar()->actions())
+        if (menu->text() == "&View") view = menu->menu();
+    QVERIFY(view && view->actions().contains(w.byteItemsAction()));
+    QCOMPARE(w.byteItemsDock()->windowTitle(), QString("Byte Items (3)"));
+    table->setFocus();
+    QTRY_VERIFY(table->hasFocus());
+    // A tab beside Problems and Files, behind Problems: laid out, but nothing of it in view.
+    QVERIFY(w.tabifiedDockWidgets(w.byteItemsDock())
+                .contains(w.findChild<QDockWidget*>("problemsDock")));
+    auto inView = [](QWidget* widget) { return !widget->visibleRegion().isEmpty(); };
+    QTRY_VERIFY(inView(w.problemsView()));
+    QVERIFY(!inView(w.byteItemsView()));
+    QTest::keyClick(table, Qt::Key_B, Qt::ControlModifier);
+    QTRY_VERIFY(inView(w.byteItemsView()));
+    QVERIFY(!inView(w.problemsView()));
+    QTRY_COMPARE(QApplication::focusWidget(), w.byteItemsView());
+    QAbstractItemModel* items = w.byteItemsView()->model();
+    QCOMPARE(items->rowCount(), 3);
+    std::map<QString, QString> values;
+    for (int r = 0; r < items->rowCount(); ++r)
+        values[items->index(r, ByteItemsModel::NameColumn).data().toString()] =
+            items->index(r, ByteItemsModel::ValueColumn).data().toString();
+    QCOMPARE(values["step"], QString("1234"));
+    QCOMPARE(values["train_state.epoch"], QString("3"));
+    QCOMPARE(values["train_state.run"], QString("\"run-7\""));
+    QTest::keyClick(w.byteItemsView(), Qt::Key_B, Qt::ControlModifier); // in front: hides it
+    QTRY_VERIFY(w.byteItemsDock()->isHidden());
+    QVERIFY(!w.byteItemsAction()->isChecked());
+
+    // A shard directory has neither kinds nor byte items.
+    QVERIFY(openAndWait(w, demo()));
+    QVERIFY(table->isColumnHidden(TensorTableModel::KindColumn));
+    QVERIFY(!w.kindFilter()->isVisible());
+    QVERIFY(!w.byteItemsAction()->isEnabled());
+    QVERIFY(w.byteItemsDock()->isHidden());
+    QVERIFY(!w.windowTitle().contains("DCP"));
+    QVERIFY(!w.statusText().contains("DCP"));
+
+    // Dropped on the window, a DCP folder opens like a shard folder.
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(dir)});
+    QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &enter);
+    QVERIFY(enter.isAccepted());
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &drop);
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(w.directory(), dir);
+    QVERIFY(!w.byteItemsDock()->isHidden());
+}
+
+void TestMainWindow::dcpExportWritesModelWeightsUnlessTrainingStateIsIncluded() {
+    std::map<std::string, std::string> expected;
+    const QString dir = dcp("dcp", &expected);
+    const QString assets = m_tmp->filePath("hf-model");
+    QVERIFY(QDir().mkpath(assets));
+    std::ofstream((assets + "/config.json").toStdString()) << R"({"model_type": "tiny"})";
+    std::ofstream((assets + "/tokenizer.json").toStdString()) << R"({"version": "1.0"})";
+    std::ofstream((assets + "/README.md").toStdString()) << "not an asset";
+    MainWindow w;
+    openShown(w, dir);
+
+    // Default options: the model weights only, under their exported names.
+    ExportDialog* dialog = w.showExportDialog();
+    QVERIFY(dialog);
+    auto* include = dialog->findChild<QCheckBox*>();
+    QVERIFY(include && include->isVisibleTo(dialog));
+    QVERIFY(include->text().contains("Include training state"));
+    QVERIFY(!include->isChecked());
+    auto* assetsField = dialog->findChild<QLineEdit*>("hfAssets");
+    QVERIFY(assetsField->isVisibleTo(dialog));
+    // Tab goes down the form: the checkbox, the folder, its Browse button, then Export.
+    QApplication::setActiveWindow(dialog); // offscreen does not activate it by itself
+    include->setFocus();
+    QTRY_COMPARE(QApplication::focusWidget(), include);
+    QStringList order;
+    for (int i = 0; i < 3; ++i) {
+        QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+        QWidget* now = QApplication::focusWidget();
+        auto* button = qobject_cast<QPushButton*>(now);
+        order << (now == assetsField ? QString("hfAssets") : button ? button->text() : "other");
+    }
+    QCOMPARE(order, (QStringList{"hfAssets", "Bro&wse…", "&Export"}));
+    QVERIFY2(dialog->planText().startsWith("Writes 3 tensors"), qPrintable(dialog->planText()));
+    QVERIFY2(dialog->planText().contains("Leaves out 5 tensors of training state"),
+             qPrintable(dialog->planText()));
+    QCOMPARE(dialog->unassignedLabelText(), QString());
+    // A folder that is not one: refused before anything is written.
+    dialog->setHfAssetsDirectory(m_tmp->filePath("no-such-folder"));
+    QVERIFY(dialog->findChild<QLabel*>("hfAssetsNote")->text().startsWith("Not a folder"));
+    const QString out = m_tmp->filePath("weights");
+    QVERIFY(!exportTo(dialog, out).ok);
+    QVERIFY2(dialog->errorText().contains("is not a folder"), qPrintable(dialog->errorText()));
+    QVERIFY(!QFileInfo::exists(out));
+    // The HF folder's config and tokenizer files are listed, then copied.
+    dialog->setHfAssetsDirectory(assets);
+    QCOMPARE(dialog->assetFiles(), (QStringList{"config.json", "tokenizer.json"}));
+    QCOMPARE(dialog->findChild<QLabel*>("hfAssetsNote")->text(),
+             QString("Copies 2 files: config.json, tokenizer.json"));
+    ExportOutcome outcome = exportTo(dialog, out);
+    QVERIFY2(outcome.ok, qPrintable(outcome.cause));
+    QCOMPARE(exportedNames(out), (QStringList{"embed.weight", "layers.0.attn.w", "norm.scale"}));
+    auto written = readOutput(out.toStdString());
+    QCOMPARE(written.at("embed.weight").bytes, expected.at("model.embed.weight"));
+    QCOMPARE(written.at("embed.weight").dtype, std::string("BF16"));
+    QCOMPARE(written.at("layers.0.attn.w").bytes, expected.at("model.layers.0.attn.w"));
+    QCOMPARE(written.at("norm.scale").shape, Dims{});
+    QCOMPARE(fileText(out + "/config.json"), QString(R"({"model_type": "tiny"})"));
+    QCOMPARE(fileText(out + "/tokenizer.json"), QString(R"({"version": "1.0"})"));
+    QVERIFY(!QFileInfo::exists(out + "/README.md"));
+    QVERIFY2(dialog->resultText().contains("Copied 2 files: config.json, tokenizer.json"),
+             qPrintable(dialog->resultText()));
+    QVERIFY2(dialog->resultText().contains("All 3 tensors were verified"),
+             qPrintable(dialog->resultText()));
+    QCOMPARE(w.document()->checkpoint()->hfAssetsDir, fs::path()); // the open snapshot as scanned
+    dialog->close();
+    QTRY_VERIFY(!w.findChild<ExportDialog*>());
+
+    // "Include training state": everything, training state under its full names.
+    dialog = w.showExportDialog();
+    QVERIFY(dialog);
+    QVERIFY(!dialog->includeTrainingState()); // unchecked again for every export
+    dialog->findChild<QCheckBox*>()->click();
+    QVERIFY(dialog->includeTrainingState());
+    QVERIFY2(dialog->planText().startsWith("Writes 8 tensors"), qPrintable(dialog->planText()));
+    QVERIFY(!dialog->planText().contains("Leaves out"));
+    QCOMPARE(dialog->unassignedLabelText(), QString()); // the default mapping names them all
+    const QString all = m_tmp->filePath("everything");
+    outcome = exportTo(dialog, all);
+    QVERIFY2(outcome.ok, qPrintable(outcome.cause));
+    QCOMPARE(
+        exportedNames(all),
+        (QStringList{"dataloader.position", "embed.weight", "layers.0.attn.w",
+                     "lr_scheduler.last_lr", "norm.scale", "optimizer.state.embed.weight.exp_avg",
+                     "optimizer.state.embed.weight.step", "train_state.rng"}));
+    written = readOutput(all.toStdString());
+    for (const char* fqn : {"optimizer.state.embed.weight.exp_avg", "lr_scheduler.last_lr",
+                            "dataloader.position", "train_state.rng"})
+        QCOMPARE(written.at(fqn).bytes, expected.at(fqn));
+    QVERIFY(!QFileInfo::exists(all + "/config.json")); // no assets asked for this time
+    dialog->close();
+}
+
+void TestMainWindow::dcpTrainingStateWithAnEditedMappingIsUnassigned() {
+    const QString dir = dcp("dcp");
+    MainWindow w;
+    openShown(w, dir, "model.norm.scale");
+    w.assignSelectionTo(2); // no longer the default mapping
+    ExportDialog* dialog = w.showExportDialog();
+    QVERIFY(dialog);
+    QCOMPARE(dialog->unassignedLabelText(), QString());
+    QVERIFY2(dialog->planText().startsWith("Writes 3 tensors (") &&
+                 dialog->planText().contains("into 2 files"),
+             qPrintable(dialog->planText()));
+    // As the CLI with --mapping and --include-training-state: what the mapping does not name
+    // is unmapped, and the unassigned-tensor choice decides.
+    dialog->setIncludeTrainingState(true);
+    QVERIFY2(dialog->unassignedLabelText().contains("5") &&
+                 dialog->unassignedLabelText().contains("unassigned tensors:"),
+             qPrintable(dialog->unassignedLabelText()));
+    QVERIFY(!dialog->startExport());
+    QVERIFY2(dialog->errorText().contains("not in the mapping"), qPrintable(dialog->errorText()));
+    dialog->setUnassignedToLastFile(true);
+    QVERIFY2(dialog->planText().startsWith("Writes 8 tensors"), qPrintable(dialog->planText()));
+    const QString out = m_tmp->filePath("out");
+    const ExportOutcome outcome = exportTo(dialog, out);
+    QVERIFY2(outcome.ok, qPrintable(outcome.cause));
+    const auto written = readOutput(out.toStdString());
+    QCOMPARE(written.size(), size_t(8));
+    QCOMPARE(written.at("train_state.rng").file, std::string("model-00002-of-00002.safetensors"));
+    QCOMPARE(written.at("embed.weight").file, std::string("model-00001-of-00002.safetensors"));
+    dialog->setIncludeTrainingState(false);
+    QCOMPARE(dialog->unassignedLabelText(), QString());
+    dialog->close();
+}
+
+void TestMainWindow::mixedOrIncompleteDcpFolderShowsTheCoreError() {
+    const QString mixed = dcp("mixed");
+    writeShard((mixed + "/model.safetensors").toStdString(), {{"x", "U8", {0}, {4}, "abcd"}});
+    const QString headless = dcp("headless");
+    QVERIFY(QFile::remove(headless + "/.metadata"));
+    MainWindow w;
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    for (const auto& [folder, words] :
+         {std::pair{mixed, "holds both a DCP .metadata file and *.safetensors files"},
+          std::pair{headless, "holds *.distcp data files but no .metadata"}}) {
+        QSignalSpy scanned(w.scanWorker(), &ScanWorker::finished);
+        w.openDirectory(folder);
+        QVERIFY(scanned.wait(30000));
+        QMessageBox* box = nullptr;
+        QTRY_VERIFY((box = w.findChild<QMessageBox*>()));
+        QCOMPARE(box->windowTitle(), QString("Cannot open checkpoint"));
+        QVERIFY2(box->text().contains(words), qPrintable(box->text()));
+        QCOMPARE(box->text(),
+                 QString::fromStdString(scanned.at(0).at(0).value<ScanResult>().error)); // verbatim
+        QVERIFY(!w.document()->isOpen());
+        QCOMPARE(w.statusText(), QString("No checkpoint open"));
+        box->close();
+        QTRY_VERIFY(!w.findChild<QMessageBox*>());
+    }
 }
 
 QTEST_MAIN(TestMainWindow)

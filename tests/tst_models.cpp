@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
+#include "byte_items_model.h"
 #include "chunk_table_model.h"
 #include "coverage_view.h"
+#include "dcp_builder.h"
 #include "dtype_totals.h"
 #include "files_model.h"
 #include "main_window.h"
@@ -19,6 +21,7 @@
 #include <QLocale>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSortFilterProxyModel>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -53,6 +56,11 @@ private slots:
     void countsUseTheLocale();
     void dtypeTotals();
     void mainWindowLeadsToTheFileAndFits1024();
+    void byteItemsModelListsAndSorts();
+    void kindColumnSortsAndFilters();
+    void trainingStateIsNotExportedNotUnassigned();
+    void chunkTableShowsStridedAndZstd();
+    void protocolTwoMetadataWithoutPlannerData();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -100,6 +108,14 @@ private:
         writeShard(d / "rank-3.safetensors", {{"ok", "F32", {0}, {2}, std::string(8, 'a')}});
         fs::resize_file(d / "rank-3.safetensors", fs::file_size(d / "rank-3.safetensors") - 3);
         return openDir(d);
+    }
+    std::shared_ptr<const Checkpoint> openDcp() {
+        const fs::path d = dir("dcp");
+        fs::remove_all(d);
+        writeTrainingCheckpoint(d);
+        auto ckpt = std::make_shared<const Checkpoint>(scanCheckpoint(d));
+        m_doc.reset(ckpt, defaultMapping(*ckpt));
+        return ckpt;
     }
     int row(const char* fqn) const {
         auto ckpt = m_doc.checkpoint();
@@ -643,6 +659,235 @@ void TestModels::mainWindowLeadsToTheFileAndFits1024() {
     const QModelIndexList rows = w.filesView()->selectionModel()->selectedRows();
     QCOMPARE(rows.size(), 1);
     QCOMPARE(rows.front().data().toString(), QString("rank-3.safetensors"));
+}
+
+void TestModels::byteItemsModelListsAndSorts() {
+    ByteItemsModel items(&m_doc);
+    QAbstractItemModelTester tester(&items, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    m_doc.reset(nullptr, {});
+    QCOMPARE(items.rowCount(), 0);
+    QCOMPARE(items.emptyText(), QString("No checkpoint open"));
+    openDcp();
+    QCOMPARE(items.rowCount(), 3);
+    QCOMPARE(items.emptyText(), QString());
+    // In the checkpoint's (byte) order: step, train_state.epoch, train_state.run.
+    QCOMPARE(column(&items, ByteItemsModel::NameColumn),
+             (QStringList{"step", "train_state.epoch", "train_state.run"}));
+    QCOMPARE(column(&items, ByteItemsModel::TypeColumn), (QStringList{"int", "int", "str"}));
+    QCOMPARE(column(&items, ByteItemsModel::ValueColumn), (QStringList{"1234", "3", "\"run-7\""}));
+    QCOMPARE(column(&items, ByteItemsModel::FileColumn),
+             (QStringList{"__0_0.distcp", "__1_0.distcp", "__0_0.distcp"}));
+    const QModelIndex size = items.index(0, ByteItemsModel::SizeColumn);
+    const qulonglong bytes = size.data(ByteItemsModel::SortRole).toULongLong();
+    QVERIFY(bytes > 22); // a whole torch.save archive: at least its end record
+    QCOMPARE(size.data(Qt::ToolTipRole).toString(), QString("%1 bytes").arg(bytes));
+    QCOMPARE(size.data(Qt::TextAlignmentRole).toInt(), int(Qt::AlignRight | Qt::AlignVCenter));
+
+    // Sorted through a proxy by SortRole: values as numbers (3 before 1234), then text.
+    QSortFilterProxyModel sorted;
+    sorted.setSourceModel(&items);
+    sorted.setSortRole(ByteItemsModel::SortRole);
+    QAbstractItemModelTester proxyTester(&sorted,
+                                         QAbstractItemModelTester::FailureReportingMode::QtTest);
+    sorted.sort(ByteItemsModel::ValueColumn, Qt::AscendingOrder);
+    QCOMPARE(column(&sorted, ByteItemsModel::ValueColumn), (QStringList{"3", "1234", "\"run-7\""}));
+    sorted.sort(ByteItemsModel::ValueColumn, Qt::DescendingOrder);
+    QCOMPARE(column(&sorted, ByteItemsModel::NameColumn),
+             (QStringList{"train_state.run", "step", "train_state.epoch"}));
+    sorted.sort(ByteItemsModel::NameColumn, Qt::DescendingOrder);
+    QCOMPARE(column(&sorted, ByteItemsModel::NameColumn),
+             (QStringList{"train_state.run", "train_state.epoch", "step"}));
+    sorted.sort(ByteItemsModel::SizeColumn, Qt::AscendingOrder);
+    for (int r = 1; r < sorted.rowCount(); ++r)
+        QVERIFY(sorted.index(r - 1, ByteItemsModel::SizeColumn)
+                    .data(ByteItemsModel::SortRole)
+                    .toULongLong() <= sorted.index(r, ByteItemsModel::SizeColumn)
+                                          .data(ByteItemsModel::SortRole)
+                                          .toULongLong());
+
+    // A shard checkpoint has none, and says so.
+    open(sample());
+    QCOMPARE(items.rowCount(), 0);
+    QCOMPARE(sorted.rowCount(), 0);
+    QCOMPARE(items.emptyText(), QString("No byte items"));
+    QCOMPARE(items.property("emptyText").toString(), QString("No byte items"));
+}
+
+void TestModels::kindColumnSortsAndFilters() {
+    auto ckpt = openDcp();
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QCOMPARE(tensors.rowCount(), 8);
+    QCOMPARE(tensors.headerData(TensorTableModel::KindColumn, Qt::Horizontal, Qt::DisplayRole)
+                 .toString(),
+             QString("Kind"));
+    auto kind = [&](const char* fqn) {
+        return tensors.index(row(fqn), TensorTableModel::KindColumn).data().toString();
+    };
+    QCOMPARE(kind("model.embed.weight"), QString("model"));
+    QCOMPARE(kind("optimizer.state.embed.weight.exp_avg"), QString("optimizer"));
+    QCOMPARE(kind("lr_scheduler.last_lr"), QString("scheduler"));
+    QCOMPARE(kind("dataloader.position"), QString("dataloader"));
+    QCOMPARE(kind("train_state.rng"), QString("train_state"));
+    QCOMPARE(tensors.index(row("dataloader.position"), 0).data(TensorTableModel::KindRole).toInt(),
+             int(TensorKind::Dataloader));
+
+    // Sorted by kind (model, optimizer, scheduler, dataloader, train_state), names within.
+    proxy.sort(TensorTableModel::KindColumn, Qt::AscendingOrder);
+    QCOMPARE(
+        column(&proxy, TensorTableModel::NameColumn),
+        (QStringList{"model.embed.weight", "model.layers.0.attn.w", "model.norm.scale",
+                     "optimizer.state.embed.weight.exp_avg", "optimizer.state.embed.weight.step",
+                     "lr_scheduler.last_lr", "dataloader.position", "train_state.rng"}));
+    proxy.sort(TensorTableModel::KindColumn, Qt::DescendingOrder);
+    QCOMPARE(column(&proxy, TensorTableModel::KindColumn).front(), QString("train_state"));
+    QCOMPARE(column(&proxy, TensorTableModel::KindColumn).back(), QString("model"));
+
+    // The filter: model weights, or everything else.
+    const auto choices = TensorFilterProxy::kindChoices();
+    QCOMPARE(choices.size(), size_t(3));
+    QCOMPARE(choices[0].text, QString("Any kind")); // as every filter's first entry
+    QCOMPARE(choices[1].text, QString("Model weights"));
+    QCOMPARE(choices[2].text, QString("Training state"));
+    proxy.setKindFilter(TensorFilterProxy::ModelWeights);
+    QCOMPARE(proxy.rowCount(), 3);
+    for (const QString& k : column(&proxy, TensorTableModel::KindColumn))
+        QCOMPARE(k, QString("model"));
+    proxy.setKindFilter(TensorFilterProxy::TrainingState);
+    QCOMPARE(proxy.rowCount(), 5);
+    QVERIFY(!column(&proxy, TensorTableModel::KindColumn).contains("model"));
+    proxy.setText("embed", false); // with the other filters
+    QCOMPARE(column(&proxy, TensorTableModel::NameColumn),
+             (QStringList{"optimizer.state.embed.weight.exp_avg",
+                          "optimizer.state.embed.weight.step"})); // ties in name order
+    proxy.setKindFilter(TensorFilterProxy::Any);
+    QCOMPARE(proxy.rowCount(), 3);
+    // A shard checkpoint is all model weights.
+    open(sample());
+    for (const QString& k : column(&tensors, TensorTableModel::KindColumn))
+        QCOMPARE(k, QString("model"));
+}
+
+void TestModels::trainingStateIsNotExportedNotUnassigned() {
+    auto ckpt = openDcp();
+    TensorTableModel tensors(&m_doc);
+    ProblemsModel problems(&m_doc);
+    OutputFilesModel outputs(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    QCOMPARE(m_doc.excludedCount(), size_t(5));
+    QCOMPARE(m_doc.unassignedCount(), size_t(0));
+    QCOMPARE(problems.errorCount(), 0); // left out by choice: no "not assigned" errors
+    const QModelIndex target =
+        tensors.index(row("optimizer.state.embed.weight.exp_avg"), TensorTableModel::TargetColumn);
+    QCOMPARE(target.data().toString(), QString("not exported (optimizer state)"));
+    QVERIFY(target.data(Qt::ToolTipRole).toString().contains("Include training state"));
+    QCOMPARE(target.data(TensorTableModel::TargetRole).toInt(),
+             TensorTableModel::NotExportedTarget);
+    QCOMPARE(target.data(Qt::ForegroundRole).value<QColor>(), QColor(Qt::gray));
+    QCOMPARE(tensors.index(row("lr_scheduler.last_lr"), TensorTableModel::TargetColumn)
+                 .data()
+                 .toString(),
+             QString("not exported (scheduler state)"));
+    QCOMPARE(
+        tensors.index(row("dataloader.position"), TensorTableModel::TargetColumn).data().toString(),
+        QString("not exported (dataloader state)"));
+    QCOMPARE(
+        tensors.index(row("train_state.rng"), TensorTableModel::TargetColumn).data().toString(),
+        QString("not exported (trainer state)"));
+    // Model weights go where the plan puts them, under their exported names.
+    const Plan plan = makePlan(*ckpt, m_doc.toMapping(), UnmappedPolicy::Error);
+    QCOMPARE(plan.excluded.size(), size_t(5));
+    for (const char* fqn : {"model.embed.weight", "model.layers.0.attn.w", "model.norm.scale"}) {
+        const TensorInfo& t = *ckpt->find(fqn);
+        QCOMPARE(tensors.index(row(fqn), 0).data(TensorTableModel::TargetFileNameRole).toString(),
+                 QString::fromStdString(plan.weightMap.at(t.exportName())));
+    }
+    const QString nameTip = tensors.index(row("model.embed.weight"), TensorTableModel::NameColumn)
+                                .data(Qt::ToolTipRole)
+                                .toString();
+    QVERIFY2(nameTip.contains("Exported as embed.weight"), qPrintable(nameTip));
+    QVERIFY(!tensors.index(row("dataloader.position"), 0)
+                 .data(Qt::ToolTipRole)
+                 .toString()
+                 .contains("Exported as"));
+    // The output list counts them apart; the target filter can show them.
+    QCOMPARE(outputs.rowCount(), 2);
+    QCOMPARE(outputs.index(1, OutputFilesModel::NameColumn).data().toString(),
+             QString("(training state, not exported)"));
+    QCOMPARE(outputs.index(1, OutputFilesModel::TensorsColumn).data().toString(), QString("5"));
+    QCOMPARE(outputs.index(1, 0).data(OutputFilesModel::FileIndexRole).toInt(),
+             TensorTableModel::NotExportedTarget);
+    QCOMPARE(TensorFilterProxy::targetChoices(m_doc).back().value,
+             TensorTableModel::NotExportedTarget);
+    proxy.setTargetFilter(TensorTableModel::NotExportedTarget);
+    QCOMPARE(proxy.rowCount(), 5);
+    proxy.setTargetFilter(0);
+    QCOMPARE(proxy.rowCount(), 0); // nothing unassigned
+    proxy.setTargetFilter(TensorFilterProxy::Any);
+    // Sorting by output file puts them after the files.
+    proxy.sort(TensorTableModel::TargetColumn);
+    QCOMPARE(proxy.index(0, TensorTableModel::TargetColumn).data().toString(),
+             QString("00001/00001"));
+    QVERIFY(proxy.index(7, TensorTableModel::TargetColumn).data().toString().startsWith("not"));
+
+    // Assigning one to a file exports it after all, as the plan does for a mapping that names it.
+    const int step = row("optimizer.state.embed.weight.step");
+    QVERIFY(tensors.setData(tensors.index(step, TensorTableModel::TargetColumn), 1));
+    QCOMPARE(tensors.index(step, TensorTableModel::TargetColumn).data().toString(),
+             QString("00001/00001"));
+    QCOMPARE(m_doc.excludedCount(), size_t(4));
+    const Plan edited = makePlan(*ckpt, m_doc.toMapping(), UnmappedPolicy::Error);
+    QVERIFY(edited.weightMap.count("optimizer.state.embed.weight.step"));
+    QCOMPARE(edited.excluded.size(), size_t(4));
+    QCOMPARE(outputs.index(1, OutputFilesModel::TensorsColumn).data().toString(), QString("4"));
+}
+
+void TestModels::chunkTableShowsStridedAndZstd() {
+    auto ckpt = openDcp();
+    ChunkTableModel chunks;
+    QAbstractItemModelTester tester(&chunks,
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
+    chunks.setTensor(ckpt, row("model.layers.0.attn.w"));
+    QCOMPARE(chunks.rowCount(), 2);
+    QStringList notes = column(&chunks, ChunkTableModel::NoteColumn);
+    QStringList files = column(&chunks, ChunkTableModel::FileColumn);
+    QCOMPARE(notes.at(files.indexOf("__0_0.distcp")), QString("strided"));
+    QCOMPARE(notes.at(files.indexOf("__1_0.distcp")), QString("zstd"));
+    const QString stridedTip =
+        chunks.index(int(files.indexOf("__0_0.distcp")), ChunkTableModel::NoteColumn)
+            .data(Qt::ToolTipRole)
+            .toString();
+    QVERIFY2(stridedTip.contains("strides [1, 3]"), qPrintable(stridedTip));
+    QVERIFY(chunks.index(int(files.indexOf("__1_0.distcp")), ChunkTableModel::NoteColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains("zstd-compressed"));
+    chunks.setTensor(ckpt, row("model.embed.weight")); // plain row-major items: no note
+    QCOMPARE(column(&chunks, ChunkTableModel::NoteColumn), (QStringList{"", ""}));
+}
+
+void TestModels::protocolTwoMetadataWithoutPlannerData() {
+    // torch 1.13's shape: no planner_data, so kinds and export names come from the fqn alone.
+    DcpOptions old;
+    old.protocol = 2;
+    old.plannerData = false;
+    const fs::path d = dir("dcp-p2");
+    writeDcpCheckpoint(d,
+                       {{"model.w", "F32", {4, 6}, dcpSplit({4, 6}, 0, 2)},
+                        {"optim.state.w.exp_avg", "F32", {4, 6}, dcpSplit({4, 6}, 1, 2)}},
+                       {{"step", 70000}}, old);
+    auto ckpt = openDir(d, defaultMapping(*std::make_shared<Checkpoint>(scanCheckpoint(d))));
+    QVERIFY2(!ckpt->hasErrors(), ckpt->problems.empty() ? "" : ckpt->problems[0].text().c_str());
+    TensorTableModel tensors(&m_doc);
+    ByteItemsModel items(&m_doc);
+    QCOMPARE(column(&tensors, TensorTableModel::KindColumn), (QStringList{"model", "optimizer"}));
+    QCOMPARE(column(&tensors, TensorTableModel::TargetColumn),
+             (QStringList{"00001/00001", "not exported (optimizer state)"}));
+    QVERIFY(!tensors.index(0, 0).data(Qt::ToolTipRole).toString().contains("Exported as"));
+    QCOMPARE(column(&items, ByteItemsModel::ValueColumn), QStringList{"70000"});
 }
 
 QTEST_MAIN(TestModels)

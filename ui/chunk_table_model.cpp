@@ -6,6 +6,7 @@
 #include "format_units.h"
 
 #include <QLocale>
+#include <QStringList>
 
 namespace shardscope {
 
@@ -54,12 +55,13 @@ QVariant ChunkTableModel::data(const QModelIndex& index, int role) const {
         case BytesColumn:
             return QString::fromStdString(formatBytes(c.bytes()));
         case NoteColumn:
-            return c.replica ? tr("replica") : QString();
+            return noteText(c);
         }
     } else if (role == Qt::ToolTipRole) {
-        if (index.column() == NoteColumn && c.replica)
-            return tr("Holds the same region as an earlier chunk: counted once, and checked to "
-                      "hold the same bytes");
+        if (index.column() == NoteColumn) return noteToolTip(c);
+        if (index.column() == DataOffsetsColumn && c.stored &&
+            m_checkpoint->stored[c.stored - 1].zstd)
+            return tr("The compressed item's bytes in the file");
         if (index.column() == FileColumn) return QString::fromStdString(f.path.string());
         if (index.column() == BytesColumn)
             return tr("%1 bytes").arg(QLocale().toString(qulonglong(c.bytes())));
@@ -80,6 +82,54 @@ QVariant ChunkTableModel::data(const QModelIndex& index, int role) const {
         return int(Qt::AlignRight | Qt::AlignVCenter);
     }
     return {};
+}
+
+namespace {
+
+// Strides that a row-major copy of `shape` would have (the unit ones of size-1 dims aside).
+bool isRowMajor(const Shape& shape, const Shape& strides) {
+    if (strides.empty()) return true;
+    if (strides.size() != shape.size()) return false;
+    uint64_t expected = 1;
+    for (size_t d = shape.size(); d-- > 0;) {
+        if (shape[d] > 1 && strides[d] != expected) return false;
+        expected *= shape[d];
+    }
+    return true;
+}
+
+} // namespace
+
+// "replica", "strided", "zstd", or "zstd, strided": how the bytes reach the output.
+QString ChunkTableModel::noteText(const Chunk& c) const {
+    QStringList notes;
+    if (c.replica) notes << tr("replica");
+    if (c.stored) {
+        const StoredLayout& s = m_checkpoint->stored[c.stored - 1];
+        if (s.zstd) notes << tr("zstd");
+        if (s.storageOffset != 0 || !isRowMajor(c.shape, s.strides)) notes << tr("strided");
+    }
+    return notes.join(QStringLiteral(", "));
+}
+
+QString ChunkTableModel::noteToolTip(const Chunk& c) const {
+    QStringList tips;
+    if (c.replica)
+        tips << tr("Holds the same region as an earlier chunk: counted once, and checked to "
+                   "hold the same bytes");
+    if (c.stored) {
+        const StoredLayout& s = m_checkpoint->stored[c.stored - 1];
+        if (s.zstd)
+            tips << tr("Stored zstd-compressed (%1 in the file, %2 decompressed): decompressed "
+                       "while exporting")
+                        .arg(QString::fromStdString(formatBytes(s.itemEnd - s.itemBegin)),
+                             QString::fromStdString(formatBytes(s.streamBytes)));
+        if (s.storageOffset != 0 || !isRowMajor(c.shape, s.strides))
+            tips << tr("Stored with strides %1 (a transposed or channels-last tensor): "
+                       "reordered into row-major order while exporting")
+                        .arg(QString::fromStdString(formatShape(s.strides)));
+    }
+    return tips.join('\n');
 }
 
 QString ChunkTableModel::emptyText() const {
@@ -123,6 +173,9 @@ QString ChunkTableModel::headerToolTip(int section) {
         return tr("data_offsets: the chunk's bytes in the shard's data section");
     case BytesColumn:
         return tr("The chunk's size");
+    case NoteColumn:
+        return tr("replica: the same region as an earlier chunk; strided, zstd: a DCP item "
+                  "stored with other strides or compressed");
     }
     return {};
 }

@@ -12,7 +12,8 @@
 
 namespace shardscope {
 
-// The chunks of one tensor: file (with its colour), saved_offsets, shape, data_offsets, bytes.
+// The chunks of one tensor: file (with its colour), saved_offsets, shape, data_offsets, bytes,
+// and a note: a replica, or a DCP item stored strided or zstd-compressed.
 class ChunkTableModel : public QAbstractTableModel {
     Q_OBJECT
     Q_PROPERTY(QString emptyText READ emptyText)
@@ -45,6 +46,8 @@ public:
 
 private:
     static QString headerToolTip(int section);
+    QString noteText(const Chunk& c) const;
+    QString noteToolTip(const Chunk& c) const;
 
     std::shared_ptr<const Checkpoint> m_checkpoint;
     int m_tensor = -1;

@@ -14,6 +14,7 @@
 #include <QToolTip>
 
 #include <algorithm>
+#include <optional>
 
 namespace shardscope {
 namespace {
@@ -174,7 +175,29 @@ std::vector<std::string> differingMiddle(const std::vector<std::string>& stems) 
     return labels;
 }
 
+// DCP data files, __<rank>_<n>.distcp: "rank 3", or "rank 3.1" when a rank wrote several files.
+std::optional<std::vector<std::string>> dcpLabels(const std::vector<std::string>& names) {
+    std::vector<std::pair<std::string, std::string>> parts;
+    bool severalPerRank = false;
+    for (const auto& n : names) {
+        const std::string ext = ".distcp";
+        if (!n.starts_with("__") || !n.ends_with(ext)) return std::nullopt;
+        const std::string body = n.substr(2, n.size() - 2 - ext.size());
+        const size_t sep = body.find('_');
+        if (sep == std::string::npos || !isNumber(body.substr(0, sep)) ||
+            !isNumber(body.substr(sep + 1)))
+            return std::nullopt;
+        parts.emplace_back(body.substr(0, sep), body.substr(sep + 1));
+        severalPerRank = severalPerRank || parts.back().second != "0";
+    }
+    std::vector<std::string> labels;
+    for (const auto& [rank, n] : parts)
+        labels.push_back("rank " + rank + (severalPerRank ? "." + n : ""));
+    return labels;
+}
+
 std::vector<std::string> distinctLabels(const std::vector<std::string>& names) {
+    if (auto dcp = dcpLabels(names)) return *dcp;
     std::vector<std::string> stems;
     for (const auto& n : names)
         stems.push_back(stem(n));

@@ -5,7 +5,9 @@
 #include "plural.h"
 
 #include "format_units.h"
+#include "sidecars.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDesktopServices>
 #include <QDialogButtonBox>
@@ -76,8 +78,11 @@ QString proposedOutputDirectory(const QString& shards, const QString& lastOutput
 ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping mapping,
                            size_t unassigned, QWidget* parent)
     : QDialog(parent), m_checkpoint(std::move(checkpoint)), m_mapping(std::move(mapping)),
-      m_unassigned(unassigned) {
-    setWindowTitle(tr("Export consolidated checkpoint"));
+      m_unassigned(unassigned), m_dcp(m_checkpoint->format == CheckpointFormat::Dcp) {
+    m_mappingIsDefault =
+        m_dcp && m_mapping.fileIndex == defaultMapping(*m_checkpoint, false).fileIndex;
+    setWindowTitle(m_dcp ? tr("Export consolidated checkpoint (DCP)")
+                         : tr("Export consolidated checkpoint"));
     setMinimumWidth(560);
     m_pages = new QStackedWidget(this);
     auto* layout = new QVBoxLayout(this);
@@ -90,6 +95,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const Checkpoint> checkpoint, Mapping
     connect(&m_worker, &ExportWorker::finished, this, &ExportDialog::onFinished);
     setOutputDirectory(QString::fromStdString((m_checkpoint->directory / "consolidated").string()));
     m_start->setDefault(true); // only once the button sits inside the dialog does this stick
+    replan();
 }
 
 QWidget* ExportDialog::createSetupPage() {
@@ -111,16 +117,23 @@ QWidget* ExportDialog::createSetupPage() {
     m_policy = new QComboBox;
     m_policy->addItem(tr("Stop: assign them first"));
     m_policy->addItem(tr("Put them in the last output file"));
-    form->addRow(counted(qint64(m_unassigned), tr("unassigned tensor:"), tr("unassigned tensors:")),
-                 m_policy);
-    m_policy->setVisible(m_unassigned > 0);
-    form->labelForField(m_policy)->setVisible(m_unassigned > 0);
+    m_policyLabel = new QLabel;
+    m_policyLabel->setBuddy(m_policy);
+    form->addRow(m_policyLabel, m_policy);
+    if (m_dcp) addDcpRows(form);
+    m_plan = new QLabel;
+    m_plan->setWordWrap(true);
+    m_plan->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_plan->setObjectName("exportPlan");
+    m_plan->setVisible(m_dcp);
     m_setupError = new QLabel;
     m_setupError->setWordWrap(true);
     m_setupError->setStyleSheet("color: #c62828");
     m_setupError->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* pageLayout = new QVBoxLayout(page);
     pageLayout->addLayout(form);
+    if (m_dcp) pageLayout->addSpacing(4);
+    pageLayout->addWidget(m_plan);
     pageLayout->addWidget(
         makeNote(tr("The new files are written into a staging folder inside the output directory "
                     "and verified byte for byte against the shards before they replace anything "
@@ -134,7 +147,47 @@ QWidget* ExportDialog::createSetupPage() {
     connect(browseButton, &QPushButton::clicked, this, &ExportDialog::browse);
     connect(buttons, &QDialogButtonBox::accepted, this, &ExportDialog::startExport);
     connect(buttons, &QDialogButtonBox::rejected, this, &ExportDialog::reject);
+    connect(m_policy, &QComboBox::currentIndexChanged, this, &ExportDialog::replan);
+    setTabOrderOfSetupPage(browseButton, m_hfAssetsBrowse);
     return page;
+}
+
+// Training state and the HF model folder: what a DCP checkpoint does not carry by itself.
+void ExportDialog::addDcpRows(QFormLayout* form) {
+    m_includeTraining =
+        new QCheckBox(tr("&Include training state (optimizer, scheduler, dataloader, trainer)"));
+    m_includeTraining->setToolTip(
+        tr("Unchecked, only the model weights are exported, as a Hugging Face model needs"));
+    form->addRow(QString(), m_includeTraining);
+    m_hfAssets = new QLineEdit;
+    m_hfAssets->setObjectName("hfAssets");
+    m_hfAssets->setPlaceholderText(tr("Optional: a Hugging Face model folder"));
+    m_hfAssets->setClearButtonEnabled(true);
+    m_hfAssetsBrowse = new QPushButton(tr("Bro&wse…"));
+    m_hfAssetsBrowse->setAutoDefault(false);
+    auto* row = new QHBoxLayout;
+    row->addWidget(m_hfAssets);
+    row->addWidget(m_hfAssetsBrowse);
+    m_assetsNote = makeNote({});
+    m_assetsNote->setObjectName("hfAssetsNote");
+    auto* field = new QVBoxLayout; // the note right under the folder it describes
+    field->setSpacing(2);
+    field->addLayout(row);
+    field->addWidget(m_assetsNote);
+    auto* label = new QLabel(tr("&HF assets folder:"));
+    label->setBuddy(m_hfAssets);
+    form->addRow(label, field);
+    connect(m_includeTraining, &QCheckBox::toggled, this, &ExportDialog::replan);
+    connect(m_hfAssets, &QLineEdit::textChanged, this, &ExportDialog::showAssets); // no replan
+    connect(m_hfAssetsBrowse, &QPushButton::clicked, this, &ExportDialog::browseHfAssets);
+}
+
+void ExportDialog::setTabOrderOfSetupPage(QWidget* browse, QWidget* assetsBrowse) {
+    QList<QWidget*> order{m_directory, browse, m_threads, m_policy};
+    if (m_dcp) order << m_includeTraining << m_hfAssets << assetsBrowse;
+    order << m_start;
+    for (qsizetype i = 0; i + 1 < order.size(); ++i)
+        setTabOrder(order[i], order[i + 1]);
 }
 
 QWidget* ExportDialog::createProgressPage() {
@@ -216,6 +269,126 @@ bool ExportDialog::isCancelOffered() const {
     return isRunning() && !m_cancel->isHidden() && m_cancel->isEnabled();
 }
 
+void ExportDialog::setIncludeTrainingState(bool include) {
+    if (m_includeTraining) m_includeTraining->setChecked(include);
+}
+bool ExportDialog::includeTrainingState() const {
+    return m_includeTraining && m_includeTraining->isChecked();
+}
+void ExportDialog::setHfAssetsDirectory(const QString& directory) {
+    if (m_hfAssets) m_hfAssets->setText(directory);
+}
+QString ExportDialog::hfAssetsDirectory() const {
+    return m_hfAssets ? m_hfAssets->text().trimmed() : QString();
+}
+QString ExportDialog::planText() const {
+    return m_plan->text();
+}
+QString ExportDialog::unassignedLabelText() const {
+    return m_policyLabel->isHidden() ? QString() : m_policyLabel->text();
+}
+
+QStringList ExportDialog::assetFiles() const {
+    QStringList names;
+    const QString dir = hfAssetsDirectory();
+    if (dir.isEmpty() || !QFileInfo(dir).isDir()) return names;
+    for (const auto& file : collectHfAssets(dir.toStdString()).files)
+        names << QString::fromStdString(file.filename().string());
+    return names;
+}
+
+Mapping ExportDialog::planMapping() const {
+    if (!includeTrainingState() || !m_mappingIsDefault) return m_mapping;
+    Mapping m = defaultMapping(*m_checkpoint, true);
+    m.source = m_mapping.source;
+    return m;
+}
+
+size_t ExportDialog::unassignedCount() const {
+    if (!includeTrainingState()) return m_unassigned;
+    const Mapping m = planMapping();
+    if (m.fileIndex.empty()) return 0; // everything in one file
+    size_t n = 0;
+    for (const TensorInfo& t : m_checkpoint->tensors)
+        n += t.status != CoverageStatus::Invalid && !m.fileIndex.count(t.fqn);
+    return n;
+}
+
+std::shared_ptr<const Checkpoint> ExportDialog::exportCheckpoint() const {
+    const QString assets = hfAssetsDirectory();
+    if (assets.isEmpty()) return m_checkpoint;
+    // The engine copies the sidecars that Checkpoint::hfAssetsDir names; the open snapshot
+    // stays as scanned, so the export gets a copy of its own.
+    auto copy = std::make_shared<Checkpoint>(*m_checkpoint);
+    copy->hfAssetsDir = QDir(assets).absolutePath().toStdString();
+    return copy;
+}
+
+void ExportDialog::replan() {
+    const size_t unassigned = unassignedCount();
+    m_policyLabel->setText(
+        counted(qint64(unassigned), tr("&unassigned tensor:"), tr("&unassigned tensors:")));
+    m_policyLabel->setVisible(unassigned > 0);
+    m_policy->setVisible(unassigned > 0);
+    if (!m_dcp) return;
+    showAssets();
+    const bool include = includeTrainingState();
+    const Plan plan = makePlan(
+        *m_checkpoint, planMapping(),
+        m_policy->currentIndex() == 1 ? UnmappedPolicy::LastFile : UnmappedPolicy::Error, include);
+    size_t written = 0;
+    for (const auto& f : plan.files)
+        written += f.tensors.size();
+    QString text = tr("Writes %1 (%2) into %3.")
+                       .arg(counted(qint64(written), tr("tensor"), tr("tensors")),
+                            bytesText(plan.totalTensorBytes),
+                            counted(qint64(plan.files.size()), tr("file"), tr("files")));
+    if (!plan.excluded.empty()) {
+        uint64_t bytes = 0;
+        for (const auto& fqn : plan.excluded)
+            bytes += m_checkpoint->find(fqn)->bytes;
+        text += " " + tr("Leaves out %1 of training state (%2).")
+                          .arg(counted(qint64(plan.excluded.size()), tr("tensor"), tr("tensors")),
+                               bytesText(bytes));
+    }
+    if (!m_checkpoint->byteItems.empty())
+        text += " " + tr("%1 never exported.")
+                          .arg(counted(qint64(m_checkpoint->byteItems.size()), tr("byte item is"),
+                                       tr("byte items are")));
+    m_plan->setText(text);
+}
+
+// What the HF assets folder gives: nothing asked, not a folder, or the files to copy.
+void ExportDialog::showAssets() {
+    const QString dir = hfAssetsDirectory();
+    QString note;
+    bool bad = false;
+    if (dir.isEmpty()) {
+        note = tr("Its config.json, generation config, tokenizer files and chat template are "
+                  "copied beside the weights.");
+    } else if (!QFileInfo(dir).isDir()) {
+        note = tr("Not a folder: %1").arg(dir);
+        bad = true;
+    } else if (const QStringList files = assetFiles(); files.isEmpty()) {
+        note = tr("No config or tokenizer files in this folder: nothing is copied.");
+        bad = true;
+    } else {
+        note = tr("Copies %1: %2")
+                   .arg(counted(files.size(), tr("file"), tr("files")), files.join(", "));
+    }
+    m_assetsNote->setText(note);
+    m_assetsNote->setStyleSheet(bad ? "color: #c62828" : "color: #5f6368");
+}
+
+void ExportDialog::browseHfAssets() {
+    const QString start = hfAssetsDirectory().isEmpty()
+                              ? QString::fromStdString(m_checkpoint->directory.string())
+                              : hfAssetsDirectory();
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Hugging Face model folder (config.json, tokenizer files)"), start);
+    if (!dir.isEmpty()) setHfAssetsDirectory(dir);
+}
+
 void ExportDialog::browse() {
     const QString dir =
         QFileDialog::getExistingDirectory(this, tr("Output directory"), outputDirectory());
@@ -250,17 +423,24 @@ bool ExportDialog::startExport() {
         showError(tr("Choose an output directory."));
         return false;
     }
+    const QString assets = hfAssetsDirectory();
+    if (!assets.isEmpty() && !QFileInfo(assets).isDir()) {
+        showError(tr("The HF assets folder %1 is not a folder.").arg(assets));
+        return false;
+    }
     const bool last = m_policy->currentIndex() == 1;
     ExportRequest request;
-    request.checkpoint = m_checkpoint;
+    request.checkpoint = exportCheckpoint();
     request.outputDirectory = QDir::cleanPath(QDir(dir).absolutePath());
     request.threads = threads();
     const std::filesystem::path out = request.outputDirectory.toStdString();
+    const Checkpoint& ckpt = *request.checkpoint;
     try {
-        request.plan = makePlan(*m_checkpoint, m_mapping,
-                                last ? UnmappedPolicy::LastFile : UnmappedPolicy::Error);
-        preflight(*m_checkpoint, request.plan, out, true); // everything but existing outputs
-        const auto existing = existingOutputs(*m_checkpoint, out);
+        request.plan =
+            makePlan(ckpt, planMapping(), last ? UnmappedPolicy::LastFile : UnmappedPolicy::Error,
+                     includeTrainingState());
+        preflight(ckpt, request.plan, out, true); // everything but existing outputs
+        const auto existing = existingOutputs(ckpt, out);
         if (!existing.empty() && !confirmReplace(request.outputDirectory, existing)) return false;
         request.overwrite = !existing.empty();
     } catch (const Error& e) {
@@ -268,6 +448,9 @@ bool ExportDialog::startExport() {
         return false;
     }
     m_resultDirectory = request.outputDirectory;
+    m_writtenTensors = 0;
+    for (const auto& f : request.plan.files)
+        m_writtenTensors += f.tensors.size();
     m_cancelRequested = false;
     m_phaseShown = EnginePhase::Preparing;
     m_pages->setCurrentIndex(ProgressPage);
@@ -342,13 +525,21 @@ QString ExportDialog::successText(const ExportOutcome& outcome) const {
                        .arg(bytesText(r.bytesWritten))
                        .arg(r.seconds, 0, 'f', 1)
                        .arg(m_resultDirectory.toHtmlEscaped());
-    if (!r.sidecars.empty())
+    if (!r.sidecars.empty() && m_dcp) {
+        QStringList names;
+        for (const auto& name : r.sidecars)
+            names << QString::fromStdString(name).toHtmlEscaped();
+        text +=
+            tr("<br>Copied %1: %2")
+                .arg(counted(qint64(r.sidecars.size()), tr("file"), tr("files")), names.join(", "));
+    } else if (!r.sidecars.empty()) {
         text +=
             tr("<br>%1 copied from .hf_metadata")
                 .arg(counted(qint64(r.sidecars.size()), tr("sidecar file"), tr("sidecar files")));
+    }
     if (r.verified)
         text += tr("<br><br>All %1 tensors were verified byte for byte before publishing.")
-                    .arg(m_checkpoint->tensors.size());
+                    .arg(m_writtenTensors);
     if (r.replacedFiles > 0)
         text += tr("<br>It replaced the previous export (%1).")
                     .arg(counted(qint64(r.replacedFiles), tr("file"), tr("files")));

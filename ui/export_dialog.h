@@ -9,7 +9,9 @@
 
 #include <memory>
 
+class QCheckBox;
 class QComboBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -33,7 +35,8 @@ QString proposedOutputDirectory(const QString& shards, const QString& lastOutput
 
 // Export in three steps on one dialog: choose where, watch it run (one phase at a time, each with
 // its own bytes, rate and ETA, and Cancel until publishing starts), then the outcome as the
-// engine reported it, with "Open folder".
+// engine reported it, with "Open folder". For a DCP checkpoint the first step also offers the
+// training state and an HF model folder whose config and tokenizer files are copied along.
 class ExportDialog : public QDialog {
     Q_OBJECT
 
@@ -46,6 +49,14 @@ public:
     void setThreads(int threads);
     int threads() const;
     void setUnassignedToLastFile(bool last);
+    // DCP checkpoints only (the controls are hidden otherwise).
+    void setIncludeTrainingState(bool include);
+    bool includeTrainingState() const;
+    void setHfAssetsDirectory(const QString& directory);
+    QString hfAssetsDirectory() const;
+    QString planText() const;                    // what the export will write, as shown (DCP)
+    QStringList assetFiles() const;              // the HF assets folder's files the export copies
+    QString unassignedLabelText() const;         // "2 unassigned tensors:", "" when hidden
     bool isRunning() const { return m_running; } // until the outcome is shown
     QString errorText() const;                   // why the last start failed, as shown
     QString phaseText() const;                   // the running phase, as shown
@@ -66,6 +77,17 @@ protected:
 
 private:
     QWidget* createSetupPage();
+    void addDcpRows(QFormLayout* form);
+    void setTabOrderOfSetupPage(QWidget* browse, QWidget* assetsBrowse);
+    void browseHfAssets();
+    // The mapping an export uses: the document's, or with training state included and the
+    // document's mapping still the default, the default mapping with training state (as the CLI
+    // does without --mapping).
+    Mapping planMapping() const;
+    size_t unassignedCount() const; // tensors the plan mapping leaves out that it should name
+    std::shared_ptr<const Checkpoint> exportCheckpoint() const; // with the HF assets folder
+    void replan(); // the unassigned row and the plan text, after any option changed
+    void showAssets();
     QWidget* createProgressPage();
     QWidget* createResultPage();
     void browse();
@@ -78,7 +100,9 @@ private:
 
     std::shared_ptr<const Checkpoint> m_checkpoint;
     Mapping m_mapping;
-    size_t m_unassigned;
+    size_t m_unassigned; // as the document counts them, for the mapping as given
+    bool m_dcp = false;
+    bool m_mappingIsDefault = false; // m_mapping is defaultMapping(checkpoint) unedited
     ExportWorker m_worker;
     EnginePhase m_phaseShown = EnginePhase::Preparing;
     bool m_cancelRequested = false;
@@ -88,6 +112,12 @@ private:
     QLineEdit* m_directory;
     QSpinBox* m_threads;
     QComboBox* m_policy;
+    QLabel* m_policyLabel = nullptr;
+    QCheckBox* m_includeTraining = nullptr;
+    QLineEdit* m_hfAssets = nullptr;
+    QPushButton* m_hfAssetsBrowse = nullptr;
+    QLabel* m_assetsNote = nullptr;
+    QLabel* m_plan = nullptr;
     QLabel* m_setupError;
     QPushButton* m_start;
     QLabel* m_phase;
@@ -99,6 +129,7 @@ private:
     QPushButton* m_openFolder;
     QPushButton* m_back;
     QString m_resultDirectory;
+    size_t m_writtenTensors = 0; // by the running or last export
 };
 
 } // namespace shardscope

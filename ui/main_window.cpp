@@ -4,6 +4,7 @@
 #include "main_window.h"
 #include "plural.h"
 
+#include "byte_items_model.h"
 #include "chunk_table_model.h"
 #include "coverage_view.h"
 #include "demo.h"
@@ -30,6 +31,7 @@
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QGridLayout>
 #include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -44,10 +46,12 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QProgressBar>
+#include <QResizeEvent>
 #include <QSaveFile>
 #include <QScreen>
 #include <QScrollBar>
 #include <QSettings>
+#include <QSortFilterProxyModel>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -77,13 +81,90 @@ protected:
     void paintEvent(QPaintEvent* event) override {
         QTableView::paintEvent(event);
         if (!model() || model()->rowCount() > 0) return;
-        const QString text = model()->property("emptyText").toString();
+        QVariant empty = model()->property("emptyText");
+        if (auto* proxy = qobject_cast<QAbstractProxyModel*>(model()); proxy && !empty.isValid())
+            empty = proxy->sourceModel()->property("emptyText"); // a plain sorting proxy
+        const QString text = empty.toString();
         if (text.isEmpty()) return;
         QPainter p(viewport());
         p.setPen(palette().color(QPalette::PlaceholderText));
         p.drawText(viewport()->rect().adjusted(8, 8, -8, -8),
                    Qt::AlignHCenter | Qt::AlignTop | Qt::TextWordWrap, text);
     }
+};
+
+// The filter bar: one row when everything fits, else the text filter on a row of its own above
+// the combos, so a narrow tensor pane (a 1024 px screen, a DCP checkpoint's extra Kind filter)
+// still leaves the details pane its share.
+class FilterBar : public QWidget {
+public:
+    FilterBar(QWidget* text, QWidget* regex, const QList<QWidget*>& combos)
+        : m_text(text), m_regex(regex), m_combos(combos) {
+        m_grid = new QGridLayout(this);
+        m_grid->setContentsMargins(4, 4, 4, 0);
+        arrange(false);
+    }
+
+    QSize minimumSizeHint() const override { // two rows' width: the splitter may go that far
+        const QMargins m = m_grid->contentsMargins();
+        const int width = std::max(rowWidth({m_text, m_regex}), rowWidth(m_combos));
+        return {width + m.left() + m.right(), m_grid->minimumSize().height()};
+    }
+
+protected:
+    void resizeEvent(QResizeEvent* event) override {
+        rearrange(event->size().width());
+        QWidget::resizeEvent(event);
+    }
+    bool event(QEvent* event) override {
+        if (event->type() == QEvent::LayoutRequest) rearrange(width()); // a combo shown, hidden
+        return QWidget::event(event);
+    }
+
+private:
+    int rowWidth(const QList<QWidget*>& widgets) const {
+        int width = 0, shown = 0;
+        for (const QWidget* w : widgets) {
+            if (w->isHidden()) continue;
+            width += std::max(w->minimumWidth(), w->minimumSizeHint().width());
+            ++shown;
+        }
+        return width + std::max(0, shown - 1) * m_grid->horizontalSpacing();
+    }
+
+    void rearrange(int width) {
+        const QMargins m = m_grid->contentsMargins();
+        arrange(width - m.left() - m.right() <
+                rowWidth(QList<QWidget*>{m_text, m_regex} + m_combos));
+    }
+
+    // One row: text, Regex, the combos. Two: text and Regex above, the combos below.
+    void arrange(bool twoRows) {
+        const int columns = int(m_combos.size());
+        if (!m_arranged || twoRows != m_twoRows) {
+            m_arranged = true;
+            m_twoRows = twoRows;
+            for (QWidget* w : QList<QWidget*>{m_text, m_regex} + m_combos)
+                m_grid->removeWidget(w);
+            m_grid->addWidget(m_text, 0, 0, 1, twoRows ? columns - 1 : 1);
+            m_grid->addWidget(m_regex, 0, twoRows ? columns - 1 : 1);
+            for (int i = 0; i < columns; ++i)
+                m_grid->addWidget(m_combos[i], twoRows ? 1 : 0, twoRows ? i : i + 2);
+        }
+        // The text filter takes what is left in one row; the visible combos share the second.
+        // Only changes are set: setting one requests a layout, and that calls this again.
+        for (int c = 0; c < columns + 2; ++c) {
+            const bool sharing = twoRows && c < columns && !m_combos[c]->isHidden();
+            const int stretch = c == 0 || sharing ? 1 : 0;
+            if (m_grid->columnStretch(c) != stretch) m_grid->setColumnStretch(c, stretch);
+        }
+    }
+
+    QWidget* m_text;
+    QWidget* m_regex;
+    QList<QWidget*> m_combos;
+    QGridLayout* m_grid;
+    bool m_twoRows = false, m_arranged = false;
 };
 
 QTableView* makeTable(QWidget* parent) {
@@ -188,6 +269,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_outputs = new OutputFilesModel(&m_document, this);
     m_problems = new ProblemsModel(&m_document, this);
     m_files = new FilesModel(&m_document, this);
+    m_byteItems = new ByteItemsModel(&m_document, this);
 
     createActions();
     createMenus();
@@ -201,12 +283,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setCentralWidget(m_mainSplitter);
     createDocks();
     createModulesDock();
+    createByteItemsDock();
     createStatusBar();
     connectSignals();
     setUpKeyboardNavigation();
 
     updateFilterChoices(); // the "Any …" entries, also before anything is open
     readSettings();
+    showFormatViews();
     updateWindowTitle();
     updateDetails();
     updateStatus();
@@ -221,8 +305,10 @@ void MainWindow::createActions() {
 }
 
 void MainWindow::createFileActions() {
-    m_openAction = new QAction(style()->standardIcon(QStyle::SP_DirOpenIcon),
-                               tr("&Open Shard Directory…"), this);
+    m_openAction =
+        new QAction(style()->standardIcon(QStyle::SP_DirOpenIcon), tr("&Open Checkpoint…"), this);
+    m_openAction->setToolTip(tr("Open a checkpoint folder: safetensors shards, or a PyTorch DCP "
+                                "checkpoint (.metadata + *.distcp)"));
     m_openAction->setShortcut(QKeySequence::Open);
     connect(m_openAction, &QAction::triggered, this, &MainWindow::openDialog);
     m_demoAction = new QAction(tr("Open &Demo Checkpoint"), this);
@@ -326,7 +412,8 @@ void MainWindow::createMenus() {
     help->addAction(tr("&About ShardScope"), this, [this] {
         QMessageBox::about(this, tr("About ShardScope"),
                            tr("<b>ShardScope</b><br>Inspect and consolidate sharded safetensors "
-                              "checkpoints into Hugging Face files, exactly and safely."));
+                              "checkpoints and PyTorch DCP checkpoints into Hugging Face files, "
+                              "exactly and safely."));
     });
 }
 
@@ -364,9 +451,6 @@ QAction* MainWindow::toolBarProxy(QAction* action, const QString& text, const QI
 }
 
 QWidget* MainWindow::createFilterBar() {
-    auto* bar = new QWidget;
-    auto* layout = new QHBoxLayout(bar);
-    layout->setContentsMargins(4, 4, 4, 0);
     m_filter = new QLineEdit;
     m_filter->setObjectName("tensorFilter");
     m_filter->setPlaceholderText(tr("Filter tensors (Ctrl+F)"));
@@ -376,29 +460,35 @@ QWidget* MainWindow::createFilterBar() {
     m_dtypeFilter = new QComboBox;
     m_statusFilter = new QComboBox;
     m_targetFilter = new QComboBox;
+    m_kindFilter = new QComboBox;
+    m_kindFilter->setObjectName("kindFilter");
+    m_kindFilter->setToolTip(tr("Model weights, or training state (optimizer, scheduler, "
+                                "dataloader, trainer)"));
     // Closed combos stay narrow so the filter bar fits a 1024 px window; their lists show all.
     for (QComboBox* c : {m_dtypeFilter, m_statusFilter}) {
         c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
         c->setMinimumContentsLength(10);
     }
+    // Beside four others on a DCP checkpoint: "Any kind" and most of "Model weights" show.
+    m_kindFilter->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_kindFilter->setMinimumContentsLength(8);
     // Output file names are long: the closed combo keeps a modest width, the list shows them whole.
     m_targetFilter->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     m_targetFilter->setMinimumContentsLength(12);
     m_filter->setMinimumWidth(m_filter->fontMetrics().averageCharWidth() * 14);
     for (const auto& choice : TensorFilterProxy::statusChoices())
         m_statusFilter->addItem(choice.icon, choice.text, choice.value);
-    layout->addWidget(m_filter, 1);
-    layout->addWidget(m_regex);
-    layout->addWidget(m_dtypeFilter);
-    layout->addWidget(m_statusFilter);
-    layout->addWidget(m_targetFilter);
+    for (const auto& choice : TensorFilterProxy::kindChoices())
+        m_kindFilter->addItem(choice.text, choice.value);
+    auto* bar = new FilterBar(m_filter, m_regex,
+                              {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter});
     m_filterTimer = new QTimer(this);
     m_filterTimer->setSingleShot(true);
     m_filterTimer->setInterval(120); // typing in a 100,000-row table stays fluid
     connect(m_filterTimer, &QTimer::timeout, this, &MainWindow::applyFilters);
     connect(m_filter, &QLineEdit::textChanged, m_filterTimer, qOverload<>(&QTimer::start));
     connect(m_regex, &QCheckBox::toggled, this, &MainWindow::applyFilters);
-    for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_targetFilter})
+    for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter})
         connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::applyFilters);
     return bar;
 }
@@ -417,6 +507,8 @@ QWidget* MainWindow::createTensorPane() {
 void MainWindow::configureTensorTable() {
     m_table->setObjectName("tensorTable");
     m_table->setModel(m_proxy);
+    // Names differ at their ends (exp_avg, exp_avg_sq): a cut name keeps its first and last parts.
+    m_table->setTextElideMode(Qt::ElideMiddle);
     m_table->setSortingEnabled(true);
     m_table->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
     m_table->setItemDelegateForColumn(TensorTableModel::TargetColumn,
@@ -491,8 +583,9 @@ void MainWindow::connectSignals() {
 
 void MainWindow::setUpKeyboardNavigation() {
     // Tab goes pane to pane: filters, tensors, chunks, problems, output files.
-    QList<QWidget*> order{m_filter, m_regex, m_dtypeFilter, m_statusFilter, m_targetFilter,
-                          m_table,  m_slice, m_chunkView,   m_problemView,  m_outputView};
+    QList<QWidget*> order{m_filter,     m_regex,        m_dtypeFilter, m_statusFilter,
+                          m_kindFilter, m_targetFilter, m_table,       m_slice,
+                          m_chunkView,  m_problemView,  m_outputView,  m_byteItemView};
     for (qsizetype i = 0; i + 1 < order.size(); ++i)
         setTabOrder(order[i], order[i + 1]);
 }
@@ -541,6 +634,9 @@ QWidget* MainWindow::createDetails() {
     // included); the shard file column gets what is left, so the others stay in view.
     QHeaderView* header = m_chunkView->horizontalHeader();
     header->setStretchLastSection(false);
+    // The note (replica, strided, zstd) before the wide byte range, so a narrow pane shows it.
+    header->moveSection(header->visualIndex(ChunkTableModel::NoteColumn),
+                        header->visualIndex(ChunkTableModel::DataOffsetsColumn));
     m_chunkView->installEventFilter(this); // refit on resize
     m_detailSplitter->addWidget(picture);
     m_detailSplitter->addWidget(m_chunkView);
@@ -619,6 +715,88 @@ void MainWindow::createModulesDock() {
                 updateStatus();
             });
     connect(m_modules, &ModuleTreeView::tensorActivated, this, &MainWindow::selectTensor);
+}
+
+// DCP byte items (step counters, RNG state): listed beside Problems and Files, never exported.
+void MainWindow::createByteItemsDock() {
+    auto* sorted = new QSortFilterProxyModel(this);
+    sorted->setSourceModel(m_byteItems);
+    sorted->setSortRole(ByteItemsModel::SortRole);
+    m_byteItemView = makeTable(this);
+    m_byteItemView->setObjectName("byteItemTable");
+    m_byteItemView->setModel(sorted);
+    m_byteItemView->setSortingEnabled(true);
+    m_byteItemView->sortByColumn(ByteItemsModel::NameColumn, Qt::AscendingOrder);
+    QHeaderView* header = m_byteItemView->horizontalHeader();
+    const QFontMetrics fm = m_byteItemView->fontMetrics();
+    header->resizeSection(ByteItemsModel::NameColumn,
+                          fm.horizontalAdvance(QString(28, 'm')) * 2 / 3);
+    header->resizeSection(ByteItemsModel::TypeColumn, fm.horizontalAdvance("OrderedDict") + 16);
+    header->resizeSection(ByteItemsModel::ValueColumn, fm.horizontalAdvance(QString(20, '0')));
+    header->resizeSection(ByteItemsModel::SizeColumn, fm.horizontalAdvance("999.99 KiB") + 16);
+    m_byteItemsDock = new QDockWidget(tr("Byte Items"), this);
+    m_byteItemsDock->setObjectName("byteItemsDock");
+    m_byteItemsDock->setWidget(m_byteItemView);
+    tabifyDockWidget(m_filesDock, m_byteItemsDock);
+    m_problemsDock->raise();
+    // Not the dock's own toggle: Ctrl+B on a dock hidden behind another tab brings it forward.
+    m_byteItemsAction = new QAction(tr("&Byte Items"), this);
+    m_byteItemsAction->setCheckable(true);
+    m_byteItemsAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    m_byteItemsAction->setToolTip(tr("The DCP checkpoint's non-tensor entries (Ctrl+B)"));
+    connect(m_byteItemsAction, &QAction::triggered, this, &MainWindow::toggleByteItems);
+    // Also emitted when its tab comes to the front or goes behind another.
+    connect(m_byteItemsDock, &QDockWidget::visibilityChanged, this, [this](bool inFront) {
+        m_byteItemsInFront = inFront;
+        m_byteItemsAction->setChecked(!m_byteItemsDock->isHidden());
+    });
+    m_viewMenu->addAction(m_byteItemsAction);
+}
+
+void MainWindow::toggleByteItems() {
+    if (m_byteItemsDock->isHidden() || !m_byteItemsInFront) {
+        m_byteItemsDock->show();
+        m_byteItemsDock->raise();
+        m_byteItemView->setFocus();
+    } else {
+        m_byteItemsDock->hide();
+    }
+    m_byteItemsAction->setChecked(!m_byteItemsDock->isHidden());
+}
+
+// Kinds and byte items exist in DCP checkpoints only; a shard directory shows neither.
+void MainWindow::showFormatViews() {
+    const auto ckpt = m_document.checkpoint();
+    const bool dcp = ckpt && ckpt->format == CheckpointFormat::Dcp;
+    m_table->setColumnHidden(TensorTableModel::KindColumn, !dcp);
+    fitTargetColumn();
+    if (!dcp) m_kindFilter->setCurrentIndex(0);
+    m_kindFilter->setVisible(dcp);
+    m_byteItemsAction->setEnabled(dcp);
+    if (dcp && m_byteItemsDock->isHidden()) {
+        m_byteItemsDock->show();
+        m_problemsDock->raise(); // a tab shown again comes to the front; Problems stays there
+    } else if (!dcp) {
+        m_byteItemsDock->hide();
+    }
+    m_byteItemsAction->setChecked(dcp);
+    m_byteItemsDock->setWindowTitle(
+        dcp ? tr("Byte Items (%1)").arg(QLocale().toString(qulonglong(ckpt->byteItems.size())))
+            : tr("Byte Items"));
+}
+
+// Wide enough for "not exported (optimizer state)" when training state is left out; else the
+// short "00003/00004" form's width, so the coverage stays in view on a 1024 px screen.
+void MainWindow::fitTargetColumn() {
+    const QFontMetrics fm = m_table->fontMetrics();
+    int width = TensorTableModel::defaultColumnWidth(TensorTableModel::TargetColumn, fm);
+    if (const auto ckpt = m_document.checkpoint())
+        for (size_t t = 0; t < ckpt->tensors.size(); ++t)
+            if (m_document.isExcluded(t))
+                width = std::max(width, fm.horizontalAdvance(TensorTableModel::notExportedText(
+                                            ckpt->tensors[t].kind)) +
+                                            16);
+    m_table->horizontalHeader()->resizeSection(TensorTableModel::TargetColumn, width);
 }
 
 void MainWindow::readSettings() {
@@ -778,6 +956,7 @@ void MainWindow::onScanFinished(const ScanResult& result) {
                          result.mappingError + " (starting with every tensor in one file)"});
     m_document.reset(result.checkpoint, result.mapping);
     m_problems->setExtra(std::move(extra));
+    showFormatViews();
     clearDetails();
     updateWindowTitle();
     updateFilterChoices();
@@ -799,14 +978,19 @@ void MainWindow::updateFilterChoices() {
     };
     refill(m_dtypeFilter, TensorFilterProxy::dtypeChoices(m_document));
     refill(m_targetFilter, TensorFilterProxy::targetChoices(m_document));
-    for (QComboBox* combo : {m_dtypeFilter, m_statusFilter, m_targetFilter})
+    for (QComboBox* combo : {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter})
         combo->view()->setMinimumWidth(combo->view()->sizeHintForColumn(0) + 24);
 }
 
 void MainWindow::updateWindowTitle() {
     // [*] shows while the mapping has edits that are not saved (the undo stack is not clean).
-    setWindowTitle(m_directory.isEmpty() ? tr("ShardScope[*]")
-                                         : tr("%1[*] — ShardScope").arg(m_directory));
+    const auto ckpt = m_document.checkpoint();
+    if (m_directory.isEmpty())
+        setWindowTitle(tr("ShardScope[*]"));
+    else if (ckpt && ckpt->format == CheckpointFormat::Dcp)
+        setWindowTitle(tr("%1 (DCP checkpoint)[*] — ShardScope").arg(m_directory));
+    else
+        setWindowTitle(tr("%1[*] — ShardScope").arg(m_directory));
     setWindowModified(m_document.isOpen() && !m_document.undoStack()->isClean());
 }
 
@@ -820,6 +1004,7 @@ void MainWindow::applyFilters() {
     m_proxy->setDTypeFilter(m_dtypeFilter->currentData().toInt());
     m_proxy->setStatusFilter(m_statusFilter->currentData().toInt());
     m_proxy->setTargetFilter(m_targetFilter->currentData().toInt());
+    m_proxy->setKindFilter(m_kindFilter->currentData().toInt());
     restoreSelection(current, selected);
     updateStatus();
 }
@@ -874,6 +1059,7 @@ void MainWindow::selectTensor(int tensor) {
         m_statusFilter->setCurrentIndex(0);
         m_dtypeFilter->setCurrentIndex(0);
         m_targetFilter->setCurrentIndex(0);
+        m_kindFilter->setCurrentIndex(0);
         applyFilters();
         proxied = m_proxy->mapFromSource(source);
     }
@@ -907,7 +1093,9 @@ void MainWindow::clearDetails() {
     m_detailTensor = -1;
     setDetailTitle(open ? tr("No tensor selected") : tr("No checkpoint open"));
     m_detailFacts->setText(open ? QString()
-                                : tr("Open a shard directory with Ctrl+O, or drop a folder here."));
+                                : tr("Open a checkpoint folder (safetensors shards, or a PyTorch "
+                                     "DCP checkpoint with .metadata) with Ctrl+O, or drop a "
+                                     "folder here."));
     m_chunks->setTensor(nullptr, -1);
     m_coverage->setTensor(nullptr, -1);
     m_coverageSummary->clear();
@@ -965,9 +1153,18 @@ QString MainWindow::detailFacts(int tensor) const {
                              TensorTableModel::statusText(status));
     if (const QString detail = m_tensors->statusDetail(tensor); !detail.isEmpty())
         facts += "<br>" + detail.toHtmlEscaped().replace('\n', "<br>");
-    facts += "<br>" + tr("Output: %1")
-                          .arg(TensorTableModel::targetName(m_tensors->exportTarget(tensor),
-                                                            m_document.fileCount()));
+    if (m_tensors->isExcluded(tensor))
+        facts += "<br>" + tr("Output: %1 · the export dialog's \"Include training state\" "
+                             "exports it")
+                              .arg(TensorTableModel::notExportedText(t.kind));
+    else
+        facts += "<br>" + tr("Output: %1")
+                              .arg(TensorTableModel::targetName(m_tensors->exportTarget(tensor),
+                                                                m_document.fileCount()));
+    if (!t.name.empty())
+        facts += "<br>" + tr("Exported as: %1").arg(QString::fromStdString(t.name).toHtmlEscaped());
+    if (m_document.checkpoint()->format == CheckpointFormat::Dcp)
+        facts += "<br>" + tr("Kind: %1").arg(TensorTableModel::kindText(t.kind));
     return facts;
 }
 
@@ -1054,12 +1251,15 @@ void MainWindow::updateStatus() {
         return;
     }
     const int errors = m_problems->errorCount();
-    QString text = tr("%1 of %2 tensors shown · %3 · %4 shard files · %5 output files · ")
-                       .arg(m_proxy->rowCount())
-                       .arg(ckpt->tensors.size())
-                       .arg(QString::fromStdString(formatBytes(ckpt->totalBytes())))
-                       .arg(ckpt->files.size())
-                       .arg(m_document.fileCount());
+    const bool dcp = ckpt->format == CheckpointFormat::Dcp;
+    QString text =
+        tr("%1 of %2 tensors shown · ").arg(m_proxy->rowCount()).arg(ckpt->tensors.size());
+    if (dcp)
+        text += counted(qint64(ckpt->byteItems.size()), tr("byte item"), tr("byte items")) + " · ";
+    text += QString::fromStdString(formatBytes(ckpt->totalBytes())) + " · ";
+    text += dcp ? counted(qint64(ckpt->files.size()), tr(".distcp file"), tr(".distcp files"))
+                : counted(qint64(ckpt->files.size()), tr("shard file"), tr("shard files"));
+    text += " · " + counted(m_document.fileCount(), tr("output file"), tr("output files")) + " · ";
     text += errors ? tr("%1 block export").arg(counted(errors, tr("problem"), tr("problems")))
                    : tr("ready to export");
     text += tr(" · scanned in %1 s").arg(m_scanSeconds, 0, 'f', 2);
@@ -1068,8 +1268,15 @@ void MainWindow::updateStatus() {
         m_totals = computeDTypeTotals(*ckpt);
     }
     text = tr("%1 parameters · ").arg(ModuleTreeModel::shortCount(m_totals.parameters)) + text;
+    if (dcp) text = tr("DCP checkpoint · ") + text;
     m_statusLabel->setText(text);
-    m_statusLabel->setToolTip(dtypeTotalsText(m_totals));
+    QString tip = dtypeTotalsText(m_totals);
+    if (const size_t excluded = m_document.excludedCount())
+        tip += "<p>" + tr("%1 left out of the export (Include training state in the export "
+                          "dialog exports them).")
+                           .arg(counted(qint64(excluded), tr("training-state tensor is"),
+                                        tr("training-state tensors are")));
+    m_statusLabel->setToolTip(tip);
     m_problemsDock->setWindowTitle(errors ? tr("Problems (%1)").arg(m_problems->rowCount())
                                           : tr("Problems"));
 }
@@ -1077,7 +1284,8 @@ void MainWindow::updateStatus() {
 void MainWindow::openDialog() {
     if (!confirmDiscardEdits()) return; // before the chooser, not after it
     const QString dir = QFileDialog::getExistingDirectory(
-        this, tr("Open shard directory"), m_directory.isEmpty() ? QDir::homePath() : m_directory);
+        this, tr("Open checkpoint folder (safetensors shards or DCP .metadata + .distcp)"),
+        m_directory.isEmpty() ? QDir::homePath() : m_directory);
     if (!dir.isEmpty()) startScan(dir);
 }
 

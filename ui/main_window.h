@@ -27,6 +27,7 @@ class QTimer;
 
 namespace shardscope {
 
+class ByteItemsModel;
 class ChunkTableModel;
 class FilesModel;
 class ModuleTreeView;
@@ -63,6 +64,11 @@ public:
     ProblemsModel* problemsModel() { return m_problems; }
     FilesModel* filesModel() { return m_files; }
     QTableView* filesView() { return m_fileView; }
+    ByteItemsModel* byteItemsModel() { return m_byteItems; }
+    QTableView* byteItemsView() { return m_byteItemView; }
+    QDockWidget* byteItemsDock() { return m_byteItemsDock; }
+    QAction* byteItemsAction() { return m_byteItemsAction; } // View ▸ Byte Items (Ctrl+B)
+    QComboBox* kindFilter() { return m_kindFilter; }
     QTableView* problemsView() { return m_problemView; }
     QString directory() const { return m_directory; }
     QString statusText() const;    // the status bar's summary line
@@ -101,6 +107,10 @@ private:
     QWidget* createDetails();
     void createDocks();
     void createModulesDock();
+    void createByteItemsDock();
+    void toggleByteItems(); // shows and raises the dock, or hides it when it is in front
+    void showFormatViews(); // what only a DCP checkpoint has: kinds, byte items
+    void fitTargetColumn();
     QString dtypeTotalsText(const DTypeTotals& totals) const;
     void createStatusBar();
     void connectSignals();
@@ -156,12 +166,14 @@ private:
     OutputFilesModel* m_outputs;
     ProblemsModel* m_problems;
     FilesModel* m_files;
+    ByteItemsModel* m_byteItems;
 
     QTableView* m_table = nullptr;
     QTableView* m_chunkView = nullptr;
     QTableView* m_outputView = nullptr;
     QTableView* m_problemView = nullptr;
     QTableView* m_fileView = nullptr;
+    QTableView* m_byteItemView = nullptr;
     ModuleTreeView* m_modules = nullptr;
     CoverageView* m_coverage = nullptr;
     QLabel* m_detailTitle = nullptr;
@@ -174,6 +186,8 @@ private:
     QDockWidget* m_outputsDock = nullptr;
     QDockWidget* m_filesDock = nullptr;
     QDockWidget* m_modulesDock = nullptr;
+    QDockWidget* m_byteItemsDock = nullptr;
+    bool m_byteItemsInFront = false;               // its tab is the one shown
     std::shared_ptr<const Checkpoint> m_totalsFor; // the checkpoint m_totals was computed for
     DTypeTotals m_totals;
     int m_detailTensor = -1;
@@ -184,6 +198,7 @@ private:
     QComboBox* m_dtypeFilter = nullptr;
     QComboBox* m_statusFilter = nullptr;
     QComboBox* m_targetFilter = nullptr;
+    QComboBox* m_kindFilter = nullptr; // DCP checkpoints only
     QTimer* m_filterTimer = nullptr;
 
     QLabel* m_statusLabel = nullptr;
@@ -204,6 +219,7 @@ private:
     QAction* m_groupAction = nullptr;
     QAction* m_findAction = nullptr;
     QAction* m_problemsOnlyAction = nullptr;
+    QAction* m_byteItemsAction = nullptr;
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     QStringList m_recent;

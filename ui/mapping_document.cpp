@@ -33,8 +33,22 @@ void MappingDocument::reset(std::shared_ptr<const Checkpoint> checkpoint, const 
     emit targetsChanged();
 }
 
+bool MappingDocument::isExcluded(size_t tensor) const {
+    return m_targets[tensor] == 0 && m_checkpoint->tensors[tensor].kind != TensorKind::Model;
+}
+
+size_t MappingDocument::excludedCount() const {
+    size_t n = 0;
+    for (size_t t = 0; t < m_targets.size(); ++t)
+        n += isExcluded(t);
+    return n;
+}
+
 size_t MappingDocument::unassignedCount() const {
-    return size_t(std::count(m_targets.begin(), m_targets.end(), 0));
+    size_t n = 0;
+    for (size_t t = 0; t < m_targets.size(); ++t)
+        n += m_targets[t] == 0 && !isExcluded(t);
+    return n;
 }
 
 void MappingDocument::assign(const std::vector<size_t>& tensors, int fileIndex,

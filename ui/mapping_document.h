@@ -28,11 +28,15 @@ public:
     bool isOpen() const { return m_checkpoint != nullptr; }
     QUndoStack* undoStack() { return &m_undo; }
 
-    // 0 means unassigned.
+    // 0 means unassigned, or not exported for training state (see isExcluded).
     int target(size_t tensor) const { return m_targets[tensor]; }
     const std::vector<int>& targets() const { return m_targets; }
     int fileCount() const { return m_fileCount; }
-    size_t unassignedCount() const;
+    // Training state (optimizer, scheduler, ...) that no file names: left out of the export, as
+    // makePlan does unless asked to include it; never "unassigned".
+    bool isExcluded(size_t tensor) const;
+    size_t excludedCount() const;
+    size_t unassignedCount() const; // model tensors without a file
     QString mappingSource() const { return m_source; }
     const std::vector<std::string>& absentFqns() const { return m_absent; }
 

@@ -26,19 +26,22 @@ void OutputFilesModel::recompute() {
         rows.resize(size_t(count) + 1);
         for (int i = 0; i <= count; ++i)
             rows[size_t(i)].index = i;
+        Row excluded{TensorTableModel::NotExportedTarget};
         const auto& targets = m_document->targets();
         for (size_t t = 0; t < targets.size(); ++t) {
             const int target = targets[t];
             if (target < 0 || target > count) continue;
             // As makePlan: an invalid tensor is written nowhere, so no file counts it.
             if (ckpt->tensors[t].status == CoverageStatus::Invalid) continue;
-            rows[size_t(target)].tensors++;
-            rows[size_t(target)].bytes += ckpt->tensors[t].bytes;
+            Row& row = m_document->isExcluded(t) ? excluded : rows[size_t(target)];
+            row.tensors++;
+            row.bytes += ckpt->tensors[t].bytes;
         }
         if (rows[0].tensors == 0)
             rows.erase(rows.begin()); // no unassigned row when none are
         else
             std::rotate(rows.begin(), rows.begin() + 1, rows.end()); // unassigned last
+        if (excluded.tensors > 0) rows.push_back(excluded);
     }
     // A full reset: the row count can change with every edit and the list is short.
     beginResetModel();
@@ -67,6 +70,8 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
         switch (index.column()) {
         case NameColumn:
             if (row.index == 0) return tr("(unassigned)");
+            if (row.index == TensorTableModel::NotExportedTarget)
+                return tr("(training state, not exported)");
             return TensorTableModel::targetName(row.index, m_document->fileCount()) +
                    (row.tensors == 0 ? tr("  (empty, not written)") : QString());
         case TensorsColumn:
@@ -78,10 +83,12 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
     case Qt::ToolTipRole:
         if (index.column() == BytesColumn)
             return tr("%1 bytes of tensor data").arg(QLocale().toString(qulonglong(row.bytes)));
+        if (row.index == TensorTableModel::NotExportedTarget)
+            return TensorTableModel::notExportedHint();
         break;
     case Qt::ForegroundRole:
         if (row.index == 0) return QColor(0xc6, 0x28, 0x28);
-        if (row.tensors == 0) return QColor(Qt::gray);
+        if (row.tensors == 0 || row.index < 0) return QColor(Qt::gray);
         break;
     case Qt::TextAlignmentRole:
         if (index.column() != NameColumn) return int(Qt::AlignRight | Qt::AlignVCenter);
@@ -89,7 +96,7 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
     case SortRole:
         switch (index.column()) {
         case NameColumn:
-            return row.index == 0 ? 1 << 30 : row.index;
+            return row.index == 0 ? 1 << 30 : row.index < 0 ? (1 << 30) + 1 : row.index;
         case TensorsColumn:
             return qulonglong(row.tensors);
         case BytesColumn:

@@ -13,7 +13,8 @@ namespace shardscope {
 class MappingDocument;
 
 // The planned output files with tensor count and bytes, kept live as the mapping changes;
-// invalid tensors are counted nowhere, as the export skips them.
+// invalid tensors are counted nowhere, as the export skips them. Training state no file names
+// gets a row of its own after the unassigned (TensorTableModel::NotExportedTarget).
 class OutputFilesModel : public QAbstractTableModel {
     Q_OBJECT
     Q_PROPERTY(QString emptyText READ emptyText)
@@ -32,7 +33,7 @@ public:
 
 private:
     struct Row {
-        int index; // 0: the unassigned tensors
+        int index; // 0: the unassigned tensors; NotExportedTarget: training state left out
         size_t tensors = 0;
         uint64_t bytes = 0;
     };

@@ -86,7 +86,7 @@ void ProblemsModel::addMappingRows(const Checkpoint& ckpt, std::vector<Row>& row
     const auto& targets = m_document->targets();
     size_t unassigned = 0;
     for (size_t t = 0; t < targets.size(); ++t) {
-        if (targets[t] != 0) continue;
+        if (targets[t] != 0 || m_document->isExcluded(t)) continue; // training state: left out
         if (++unassigned > kMaxUnassignedRows) continue;
         rows.push_back({{Severity::Error, source, ckpt.tensors[t].fqn,
                          "not assigned to an output file (assign it, or export with the "

@@ -34,6 +34,12 @@ std::vector<TensorFilterProxy::Choice> TensorFilterProxy::statusChoices() {
     return out;
 }
 
+std::vector<TensorFilterProxy::Choice> TensorFilterProxy::kindChoices() {
+    return {{tr("Any kind"), Any},
+            {tr("Model weights"), ModelWeights},
+            {tr("Training state"), TrainingState}};
+}
+
 std::vector<TensorFilterProxy::Choice>
 TensorFilterProxy::targetChoices(const MappingDocument& document) {
     std::vector<Choice> out{{tr("Any output file"), Any}};
@@ -42,6 +48,8 @@ TensorFilterProxy::targetChoices(const MappingDocument& document) {
     for (int i = 1; i <= count; ++i)
         out.push_back({TensorTableModel::targetName(i, count), i});
     out.push_back({TensorTableModel::targetName(0, count), 0});
+    if (document.excludedCount() > 0)
+        out.push_back({tr("Not exported (training state)"), TensorTableModel::NotExportedTarget});
     return out;
 }
 
@@ -71,6 +79,12 @@ void TensorFilterProxy::setTargetFilter(int target) {
     invalidateRowsFilter();
 }
 
+void TensorFilterProxy::setKindFilter(int kind) {
+    if (kind == m_kind) return;
+    m_kind = kind;
+    invalidateRowsFilter();
+}
+
 QString TensorFilterProxy::emptyText() const {
     if (rowCount() > 0 || !sourceModel()) return {};
     if (sourceModel()->rowCount() == 0) return sourceModel()->property("emptyText").toString();
@@ -97,6 +111,10 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
     }
     if (m_target != Any && index.data(TensorTableModel::TargetRole).toInt() != m_target)
         return false;
+    if (m_kind != Any) {
+        const bool model = index.data(TensorTableModel::KindRole).toInt() == int(TensorKind::Model);
+        if (model != (m_kind == ModelWeights)) return false;
+    }
     if (m_text.isEmpty()) return true;
     const QString name = index.data(TensorTableModel::FilterTextRole).toString();
     if (m_regexMode) return m_regex.isValid() && m_regex.match(name).hasMatch();

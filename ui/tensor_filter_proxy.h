@@ -14,14 +14,15 @@ namespace shardscope {
 class MappingDocument;
 
 // Filters the tensor table by name (substring or regular expression) and by dtype, coverage
-// status and output file; sorts by the model's SortRole, equal keys in natural name order.
+// status, kind and output file; sorts by the model's SortRole, equal keys in natural name order.
 class TensorFilterProxy : public QSortFilterProxyModel {
     Q_OBJECT
     Q_PROPERTY(QString emptyText READ emptyText)
 
 public:
     static constexpr int Any = -1;
-    static constexpr int AnyProblem = -2; // status filter: everything not complete
+    static constexpr int AnyProblem = -2;            // status filter: everything not complete
+    enum KindChoice { ModelWeights, TrainingState }; // the kind filter's values besides Any
 
     // One entry of a filter combo box: its text, the value for the setter, an optional icon.
     struct Choice {
@@ -32,6 +33,7 @@ public:
     // "Any …" first, also when no checkpoint is open, then the choices the document offers.
     static std::vector<Choice> dtypeChoices(const MappingDocument& document);
     static std::vector<Choice> statusChoices();
+    static std::vector<Choice> kindChoices(); // Any kind, Model weights, Training state
     static std::vector<Choice> targetChoices(const MappingDocument& document);
 
     explicit TensorFilterProxy(QObject* parent = nullptr);
@@ -40,7 +42,8 @@ public:
     bool isRegexValid() const { return !m_regexMode || m_regex.isValid(); }
     void setDTypeFilter(int dtype);
     void setStatusFilter(int status);
-    void setTargetFilter(int target); // 0 = unassigned
+    void setTargetFilter(int target); // 0 = unassigned, TensorTableModel::NotExportedTarget
+    void setKindFilter(int kind);     // Any or a KindChoice
     // Only the source rows whose flag is set (the module tree's selection); empty: every row.
     void setRowSubset(std::vector<bool> rows);
     bool hasRowSubset() const { return !m_rows.empty(); }
@@ -56,7 +59,7 @@ private:
     QString m_text;
     QRegularExpression m_regex;
     bool m_regexMode = false;
-    int m_dtype = Any, m_status = Any, m_target = Any;
+    int m_dtype = Any, m_status = Any, m_target = Any, m_kind = Any;
     std::vector<bool> m_rows;
 };
 

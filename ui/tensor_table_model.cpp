@@ -133,10 +133,18 @@ int TensorTableModel::exportTarget(int tensor) const {
     return m_document->target(size_t(tensor));
 }
 
+bool TensorTableModel::isExcluded(int tensor) const {
+    // An invalid tensor is written nowhere whatever its kind; its row says why.
+    return m_checkpoint->tensors[size_t(tensor)].status != CoverageStatus::Invalid &&
+           m_document->isExcluded(size_t(tensor));
+}
+
 QString TensorTableModel::emptyText() const {
     if (!m_checkpoint) return tr("No checkpoint open");
     if (m_checkpoint->tensors.empty())
-        return tr("No tensors: every shard file was skipped (see Files and Problems)");
+        return m_checkpoint->format == CheckpointFormat::Dcp
+                   ? tr("No tensors: .metadata lists none (see Byte Items and Problems)")
+                   : tr("No tensors: every shard file was skipped (see Files and Problems)");
     return {};
 }
 
@@ -215,6 +223,32 @@ QString TensorTableModel::shortTargetName(int index, int fileCount) {
         .arg(std::max(index, fileCount), 5, 10, QLatin1Char('0'));
 }
 
+QString TensorTableModel::kindText(TensorKind kind) {
+    const auto name = tensorKindName(kind);
+    return QString::fromLatin1(name.data(), qsizetype(name.size()));
+}
+
+QString TensorTableModel::notExportedText(TensorKind kind) {
+    switch (kind) {
+    case TensorKind::Model:
+        break;
+    case TensorKind::Optimizer:
+        return tr("not exported (optimizer state)");
+    case TensorKind::Scheduler:
+        return tr("not exported (scheduler state)");
+    case TensorKind::Dataloader:
+        return tr("not exported (dataloader state)");
+    case TensorKind::TrainState:
+        return tr("not exported (trainer state)");
+    }
+    return tr("not exported");
+}
+
+QString TensorTableModel::notExportedHint() {
+    return tr("Training state is left out of the export. To export it, check \"Include training "
+              "state\" in the export dialog (Ctrl+E), or assign the tensor to an output file.");
+}
+
 int TensorTableModel::defaultColumnWidth(int column, const QFontMetrics& metrics) {
     auto fit = [&](const QString& sample, int extra) {
         return metrics.horizontalAdvance(sample) + extra;
@@ -228,6 +262,8 @@ int TensorTableModel::defaultColumnWidth(int column, const QFontMetrics& metrics
         return fit(QStringLiteral("00000/00000"), 34); // room for the editor's arrow
     case StatusColumn:
         return fit(tr("Broken file"), 40); // and the icon
+    case KindColumn:
+        return fit(QStringLiteral("train_state"), 16);
     case ShapeColumn:
         return fit(QStringLiteral("[16384, 4096]"), 16);
     case ElementsColumn:
@@ -289,10 +325,18 @@ QVariant TensorTableModel::display(const TensorInfo& t, size_t row, int column) 
         return QLocale().toString(qulonglong(t.chunks.size()));
     case StatusColumn:
         return statusText(displayStatus(int(row)));
+    case KindColumn:
+        return kindText(t.kind);
     case TargetColumn:
-        return shortTargetName(exportTarget(int(row)), m_document->fileCount());
+        return targetText(row);
     }
     return {};
+}
+
+QString TensorTableModel::targetText(size_t row) const {
+    const TensorInfo& t = m_checkpoint->tensors[row];
+    if (isExcluded(int(row))) return notExportedText(t.kind);
+    return shortTargetName(exportTarget(int(row)), m_document->fileCount());
 }
 
 QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) const {
@@ -314,7 +358,10 @@ QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) 
         return qulonglong(t.chunks.size());
     case StatusColumn:
         return displayStatus(int(row));
+    case KindColumn:
+        return int(t.kind);
     case TargetColumn: {
+        if (isExcluded(int(row))) return kMaxFileIndex + 2; // after the unassigned
         const int target = exportTarget(int(row));
         return target == 0 ? kMaxFileIndex + 1 : target; // unassigned last
     }
@@ -326,15 +373,16 @@ QVariant TensorTableModel::toolTip(const TensorInfo& t, size_t row, int column) 
     const bool invalid = t.status == CoverageStatus::Invalid;
     switch (column) {
     case NameColumn:
+        return nameToolTip(t, row);
     case StatusColumn: {
         const QString detail = statusDetail(int(row));
         return detail.isEmpty() ? statusText(displayStatus(int(row))) : detail;
     }
     case TargetColumn:
-        if (invalid)
-            return tr("(unassigned): an invalid tensor is not exported\n%1")
-                .arg(QString::fromStdString(t.coverageDetail));
-        return targetName(exportTarget(int(row)), m_document->fileCount());
+        return targetToolTip(t, row);
+    case KindColumn:
+        if (t.kind != TensorKind::Model) return notExportedHint();
+        return tr("Model weights: exported");
     case ShapeColumn:
     case ElementsColumn:
     case SizeColumn:
@@ -346,6 +394,25 @@ QVariant TensorTableModel::toolTip(const TensorInfo& t, size_t row, int column) 
         break;
     }
     return {};
+}
+
+// The status, and the name the export writes when it differs from the checkpoint's.
+QString TensorTableModel::nameToolTip(const TensorInfo& t, size_t row) const {
+    const QString detail = statusDetail(int(row));
+    QString tip = detail.isEmpty() ? statusText(displayStatus(int(row))) : detail;
+    if (!t.name.empty()) tip += '\n' + tr("Exported as %1").arg(QString::fromStdString(t.name));
+    return tip;
+}
+
+QString TensorTableModel::targetToolTip(const TensorInfo& t, size_t row) const {
+    if (t.status == CoverageStatus::Invalid)
+        return tr("(unassigned): an invalid tensor is not exported\n%1")
+            .arg(QString::fromStdString(t.coverageDetail));
+    if (isExcluded(int(row))) return notExportedText(t.kind) + "\n" + notExportedHint();
+    QString tip = targetName(exportTarget(int(row)), m_document->fileCount());
+    if (!t.name.empty() && exportTarget(int(row)) > 0)
+        tip += '\n' + tr("as %1").arg(QString::fromStdString(t.name));
+    return tip;
 }
 
 QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
@@ -369,6 +436,7 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         const int status = displayStatus(int(row));
         if (column == StatusColumn && status != int(CoverageStatus::Complete))
             return statusColor(status);
+        if (column == TargetColumn && isExcluded(int(row))) return QColor(Qt::gray); // by choice
         if (column == TargetColumn && exportTarget(int(row)) == 0) return QColor(0xc6, 0x28, 0x28);
         if (t.status == CoverageStatus::Invalid &&
             (column == ShapeColumn || column == ElementsColumn || column == SizeColumn))
@@ -388,11 +456,14 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
     case StatusRole:
         return displayStatus(int(row));
     case TargetRole:
-        return exportTarget(int(row));
+        return isExcluded(int(row)) ? NotExportedTarget : exportTarget(int(row));
     case DTypeRole:
         return int(t.dtype);
     case TargetFileNameRole:
+        if (isExcluded(int(row))) return notExportedText(t.kind);
         return targetName(exportTarget(int(row)), m_document->fileCount());
+    case KindRole:
+        return int(t.kind);
     }
     return {};
 }
@@ -401,6 +472,10 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
     if (orientation != Qt::Horizontal) return {};
     if (role == Qt::ToolTipRole && section == TargetColumn)
         return tr("Output file: number / count, as in model-00003-of-00004.safetensors");
+    if (role == Qt::ToolTipRole && section == KindColumn)
+        return tr("What the tensor is for, from its place in the state dict: model weights, or "
+                  "training state (optimizer, scheduler, dataloader, trainer), which the export "
+                  "leaves out unless asked to include it");
     if (role != Qt::DisplayRole) return {};
     switch (section) {
     case NameColumn:
@@ -419,6 +494,8 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
         return tr("Coverage");
     case TargetColumn:
         return tr("Output file");
+    case KindColumn:
+        return tr("Kind");
     }
     return {};
 }

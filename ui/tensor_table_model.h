@@ -31,6 +31,7 @@ public:
         DTypeColumn,
         TargetColumn,
         StatusColumn,
+        KindColumn, // what the tensor is for; the view shows it for DCP checkpoints only
         ShapeColumn,
         ElementsColumn,
         SizeColumn,
@@ -42,10 +43,14 @@ public:
         TensorIndexRole,             // row in Checkpoint::tensors
         FilterTextRole,              // the name, for the filter proxy
         StatusRole,                  // CoverageStatus as int, or BrokenFileStatus
-        TargetRole,                  // output file index, 0 when unassigned or not exported
+        TargetRole,                  // output file index, 0 when unassigned, NotExportedTarget for
+                                     // training state left out
         DTypeRole,                   // DType as int
-        TargetFileNameRole,          // the full output file name, or "(unassigned)"
+        TargetFileNameRole, // the full output file name, "(unassigned)" or "not exported (…)"
+        KindRole,           // TensorKind as int
     };
+    // TargetRole of training state that no output file names: the export leaves it out.
+    static constexpr int NotExportedTarget = -3;
     // A tensor whose bytes live in a shard file that is broken: shown instead of Complete.
     static constexpr int BrokenFileStatus = int(CoverageStatus::Invalid) + 1;
     static constexpr int StatusCount = BrokenFileStatus + 1;
@@ -65,6 +70,8 @@ public:
     // The output file the export writes the tensor to, 0 when none: as makePlan, an invalid
     // tensor is never written whatever the mapping says.
     int exportTarget(int tensor) const;
+    // Training state no output file names: the export leaves it out unless asked to include it.
+    bool isExcluded(int tensor) const;
     QString emptyText() const;
 
     static QColor statusColor(int status);
@@ -75,6 +82,9 @@ public:
     static QString statusText(CoverageStatus s) { return statusText(int(s)); }
     static QString targetName(int index, int fileCount);      // model-00003-of-00004.safetensors
     static QString shortTargetName(int index, int fileCount); // 00003/00004
+    static QString kindText(TensorKind kind);                 // "optimizer", as the core names it
+    static QString notExportedText(TensorKind kind);          // "not exported (optimizer state)"
+    static QString notExportedHint();                         // how to include it after all
     // A default width for a column that fits its usual content, for the view's header.
     static int defaultColumnWidth(int column, const QFontMetrics& metrics);
     // The full shape of an invalid tensor as far as its readable chunks show it.
@@ -90,6 +100,9 @@ private:
     QVariant toolTip(const TensorInfo& t, size_t row, int column) const;
     QString shapeText(const TensorInfo& t) const;
     QString elementsText(const TensorInfo& t) const;
+    QString targetText(size_t row) const;
+    QString targetToolTip(const TensorInfo& t, size_t row) const;
+    QString nameToolTip(const TensorInfo& t, size_t row) const;
 
     MappingDocument* m_document;
     std::shared_ptr<const Checkpoint> m_checkpoint;
