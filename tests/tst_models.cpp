@@ -878,7 +878,7 @@ void TestModels::protocolTwoMetadataWithoutPlannerData() {
     writeDcpCheckpoint(d,
                        {{"model.w", "F32", {4, 6}, dcpSplit({4, 6}, 0, 2)},
                         {"optim.state.w.exp_avg", "F32", {4, 6}, dcpSplit({4, 6}, 1, 2)}},
-                       {{"step", 70000}}, old);
+                       {{"step", 70000, {}, false, 0}}, old);
     auto ckpt = openDir(d, defaultMapping(*std::make_shared<Checkpoint>(scanCheckpoint(d))));
     QVERIFY2(!ckpt->hasErrors(), ckpt->problems.empty() ? "" : ckpt->problems[0].text().c_str());
     TensorTableModel tensors(&m_doc);

@@ -102,10 +102,14 @@ def concurrent(cli, fixtures, name, expect, tmp, problems):
     out = tmp / "concurrent"
     first = run(cli, args_for(fixtures, name, expect, out), "write:1:pause", wait=False)
     try:
-        for _ in range(200):  # the first run stops itself once it holds the lock
+        # The first run stops itself once it holds the lock; a busy machine may take a while.
+        for _ in range(2400):
             if open(f"/proc/{first.pid}/stat").read().split(") ")[1].startswith("T"):
                 break
             time.sleep(0.05)
+        else:
+            problems.append("the first run never reached its first write")
+            return
         rc, _, err = run(cli, args_for(fixtures, name, expect, out) + ["--overwrite"])
         if rc != 1 or "another ShardScope run is writing" not in err:
             problems.append(f"second run: rc {rc}: {err.strip()[-200:]}")
