@@ -221,7 +221,8 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
 void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan& plan) {
     std::string out;
     out += "Checkpoint: " + ckpt.directory.string() + "\n";
-    out += "  " + std::to_string(ckpt.files.size()) + " shard files, " +
+    out += "  " + std::to_string(ckpt.files.size()) +
+           (ckpt.format == CheckpointFormat::Dcp ? " .distcp files, " : " shard files, ") +
            std::to_string(ckpt.tensors.size()) + " tensors, " + formatBytes(ckpt.totalBytes()) +
            "\n  mapping: " + mappingSource(mapping) + "\n\n";
     for (const auto& t : ckpt.tensors) {
@@ -230,7 +231,10 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
         out += t.fqn + "  " + std::string(dtypeName(t.dtype)) + " " + formatShape(t.shape) + "  " +
                formatBytes(t.bytes) + "  " + std::to_string(t.chunks.size()) + " chunk(s)  " +
                std::string(coverageStatusName(t.status)) + "  -> " +
-               (excluded ? "(not exported: " + std::string(tensorKindName(t.kind)) +
+               (excluded ? "(not exported: " +
+                               std::string(t.kind == TensorKind::TrainState
+                                               ? "trainer"
+                                               : tensorKindName(t.kind)) +
                                " state; --include-training-state exports it)"
                 : target == plan.weightMap.end() ? "(unassigned)"
                                                  : target->second) +
