@@ -295,8 +295,9 @@ void describeByteItem(const PosixFile& file, const ItemRange& item, const std::s
             return 0;
         }
         const std::string pkl = bytes.readString(a.record->dataOffset, a.record->size);
-        pickle::Limits limits;
+        pickle::Limits limits; // memo slots are numbered from 0, so a pickle names few of them
         limits.maxValues = 10'000'000;
+        limits.maxMemo = std::max<uint64_t>(1024, pkl.size());
         try {
             summarize(pickle::Document::load(pkl, limits), out);
         } catch (const pickle::PickleError&) {

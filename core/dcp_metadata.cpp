@@ -7,6 +7,7 @@
 #include "pickle.h"
 #include "torch_names.h"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -293,8 +294,12 @@ private:
 
 DcpMetadata parseDcpMetadata(std::string_view data, const std::string& file) {
     if (data.empty()) throw Error(ErrorKind::PickleInvalid, file, "", "the file is empty");
+    // Python numbers memo slots from 0 as it stores objects, so a real pickle never names a slot
+    // past its own length; a larger index is refused instead of growing the memo to it.
+    pickle::Limits limits;
+    limits.maxMemo = std::min<uint64_t>(limits.maxMemo, std::max<uint64_t>(1024, data.size()));
     try {
-        const Document doc = Document::load(data);
+        const Document doc = Document::load(data, limits);
         return MetadataReader(doc, file).read();
     } catch (const pickle::PickleError& e) {
         throw Error(e.limit() ? ErrorKind::PickleLimit : ErrorKind::PickleInvalid, file, "",
