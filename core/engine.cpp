@@ -94,7 +94,7 @@ public:
                 if (chunk.stored) { // decoded once into row-major bytes, then scattered
                     const auto bytes = m_decoded.get(tensor, chunk, m_options.stop);
                     Span s{chunk.file, 0, 0, &tensor, &chunk, it->begin, lo, hi, r0, r1};
-                    scatterRuns(s, bytes->data(), window.data(), task.from);
+                    scatterRuns(s, bytes->data(), 0, 0, window.data(), task.from);
                     continue;
                 }
                 // The runs of one chunk are back to back in its shard: one span to read.
@@ -158,11 +158,14 @@ private:
     // on.
     static void scatter(const Span& s, const char* source, uint64_t sourceFrom, char* window,
                         uint64_t windowFrom) {
-        scatterRuns(s, source + (s.chunk->begin - sourceFrom), window, windowFrom);
+        scatterRuns(s, source, s.chunk->begin, sourceFrom, window, windowFrom);
     }
 
-    // `chunk` holds the chunk's row-major bytes.
-    static void scatterRuns(const Span& s, const char* chunk, char* window, uint64_t windowFrom) {
+    // The chunk's row-major byte k is source[chunkBase + k - sourceFrom]: file reads start
+    // anywhere in a chunk (chunkBase is its file offset), decoded chunks at 0. The sum is
+    // formed before the subtraction so no pointer ever leaves the buffer.
+    static void scatterRuns(const Span& s, const char* source, uint64_t chunkBase,
+                            uint64_t sourceFrom, char* window, uint64_t windowFrom) {
         ChunkRuns runs(s.tensor->shape, s.chunk->offsets, s.chunk->shape,
                        dtypeBits(s.tensor->dtype));
         const uint64_t runBytes = runs.runBytes();
@@ -170,7 +173,7 @@ private:
             const uint64_t start = runs.dstByte(r);
             const uint64_t a = std::max(start, s.lo), b = std::min(start + runBytes, s.hi);
             std::memcpy(window + (s.tensorBegin + a - windowFrom),
-                        chunk + (r * runBytes + (a - start)), b - a);
+                        source + (chunkBase + r * runBytes + (a - start) - sourceFrom), b - a);
         }
     }
 
