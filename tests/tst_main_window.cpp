@@ -165,6 +165,20 @@ QString expectedFailureText(const ExportOutcome& outcome) {
 
 } // namespace
 
+// Drags `folder` onto the window and drops it: both must be accepted and the folder opened.
+void dropFolder(MainWindow& w, const QString& folder) {
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(folder)});
+    QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &enter);
+    QVERIFY(enter.isAccepted());
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &drop);
+    QVERIFY(drop.isAccepted());
+    QVERIFY(opened.wait(30000));
+}
+
 class TestMainWindow : public QObject {
     Q_OBJECT
 
@@ -1117,16 +1131,8 @@ void TestMainWindow::droppingAFolderOpensIt() {
     QApplication::sendEvent(&w, &refused);
     QVERIFY(!refused.isAccepted());
 
-    QMimeData mime;
-    mime.setUrls({QUrl::fromLocalFile(folder)});
-    QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-    QApplication::sendEvent(&w, &enter);
-    QVERIFY(enter.isAccepted());
-    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
-    QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-    QApplication::sendEvent(&w, &drop);
-    QVERIFY(drop.isAccepted());
-    QVERIFY(opened.wait(30000));
+    dropFolder(w, folder);
+    if (QTest::currentTestFailed()) return;
     QCOMPARE(w.directory(), folder);
     QCOMPARE(w.tensorModel()->rowCount(), 1);
 }
@@ -1216,15 +1222,8 @@ void TestMainWindow::opensADcpCheckpointWithKindsAndByteItems() {
     QVERIFY(!w.statusText().contains("DCP"));
 
     // Dropped on the window, a DCP folder opens like a shard folder.
-    QMimeData mime;
-    mime.setUrls({QUrl::fromLocalFile(dir)});
-    QDragEnterEvent enter(QPoint(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-    QApplication::sendEvent(&w, &enter);
-    QVERIFY(enter.isAccepted());
-    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
-    QDropEvent drop(QPointF(20, 20), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
-    QApplication::sendEvent(&w, &drop);
-    QVERIFY(opened.wait(30000));
+    dropFolder(w, dir);
+    if (QTest::currentTestFailed()) return;
     QCOMPARE(w.directory(), dir);
     QVERIFY(!w.byteItemsDock()->isHidden());
 }
