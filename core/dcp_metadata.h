@@ -3,6 +3,7 @@
 
 #pragma once
 
+#include "checkpoint.h"
 #include "dtype.h"
 #include "shape.h"
 
@@ -27,19 +28,17 @@ struct DcpStorage {
     uint32_t transforms = 0; // index into DcpMetadata::transforms (0: none)
 };
 
-struct DcpChunkMeta {
-    Shape offsets;
-    Shape sizes;
-    DcpStorage storage;
-};
-
 struct DcpTensorMeta {
     std::string fqn;
     DType dtype = DType::U8;
     Shape size;
-    std::vector<DcpChunkMeta> chunks; // in .metadata order (plan order, not offset order)
-    std::vector<std::string> path;    // planner_data's path, or empty
-    std::string problem;              // set when the entry cannot be used (unknown dtype, ...)
+    // In .metadata order (plan order, not offset order). Only offsets and shape are set: the
+    // scan fills in the rest and moves the vector into its TensorInfo, so 800,000 chunks are
+    // built once rather than copied.
+    std::vector<Chunk> chunks;
+    std::vector<DcpStorage> storage; // storage[i]: where chunks[i]'s item is
+    std::vector<std::string> path;   // planner_data's path, or empty
+    std::string problem;             // set when the entry cannot be used (unknown dtype, ...)
 };
 
 struct DcpBytesMeta {

@@ -5,6 +5,7 @@
 
 #include "dcp_items.h"
 #include "dcp_metadata.h"
+#include "huge_pages.h"
 #include "parallel.h"
 #include "posix_file.h"
 #include "safetensors_reader.h"
@@ -26,8 +27,8 @@ namespace {
 constexpr uint64_t kMaxMetadataBytes = uint64_t(4) << 30;
 
 bool isPlainFileName(const std::string& name) {
-    return !name.empty() && name != "." && name != ".." &&
-           name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+    return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+           name.find('\0') == std::string::npos;
 }
 
 // What reading an item found beyond its data range: rare, so kept out of line.
@@ -65,10 +66,10 @@ public:
     void locate(const PosixFile& file, const std::string& fileName, uint64_t blobStart,
                 const TensorInfo& t, const Chunk& c, ItemJob& job) {
         auto it = m_blobs.find(blobStart);
-        if (it == m_blobs.end()) it = m_blobs.emplace(blobStart, parse(file, fileName, blobStart)).first;
+        if (it == m_blobs.end())
+            it = m_blobs.emplace(blobStart, parse(file, fileName, blobStart)).first;
         const Blob& blob = it->second;
-        if (!blob.error.empty())
-            throw Error(blob.kind, fileName, t.fqn, blob.error);
+        if (!blob.error.empty()) throw Error(blob.kind, fileName, t.fqn, blob.error);
         const auto found = blob.byName.find(t.fqn);
         if (found == blob.byName.end())
             throw Error(ErrorKind::StorageMismatch, fileName, t.fqn,
@@ -119,8 +120,8 @@ private:
                                     std::pair{i, o == offsets.end() ? Shape{} : *o->second});
             }
         } catch (const Error& e) {
-            blob.error = "the safetensors blob at byte " + std::to_string(start) + ": " +
-                         e.message();
+            blob.error =
+                "the safetensors blob at byte " + std::to_string(start) + ": " + e.message();
             blob.kind = e.kind();
         }
         return blob;
@@ -239,6 +240,8 @@ private:
 
     void buildTensors() {
         m_reporter.phase(ScanPhase::Merging, m_meta.chunkCount);
+        m_ckpt.tensors.reserve(m_meta.tensors.size());
+        reserveLarge(m_jobs, m_meta.chunkCount);
         for (auto& meta : m_meta.tensors) {
             const size_t ti = m_ckpt.tensors.size();
             TensorInfo t;
@@ -260,61 +263,65 @@ private:
                              ErrorKind::Coverage);
                 continue;
             }
+            const size_t count = meta.chunks.size();
             addChunks(ti, meta);
-            m_reporter.add(meta.chunks.size());
-            meta.chunks = {}; // moved into the tensor; the rest is not needed again
+            m_reporter.add(count);
         }
     }
 
+    // Fills in the chunks .metadata gave and moves them into the tensor; at the first unusable
+    // one the tensor is rejected and keeps only the chunks before it.
     void addChunks(size_t ti, DcpTensorMeta& meta) {
         TensorInfo& t = m_ckpt.tensors[ti];
-        for (size_t c = 0; c < meta.chunks.size(); ++c) {
-            DcpChunkMeta& cm = meta.chunks[c];
-            if (cm.offsets.size() != t.shape.size() || cm.sizes.size() != t.shape.size()) {
-                rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
-                             "the chunk at offsets " + formatShape(cm.offsets) + " of size " +
-                                 formatShape(cm.sizes) + " does not have the tensor's rank " +
-                                 std::to_string(t.shape.size()),
-                             ErrorKind::DcpMetadataInvalid);
-                return;
-            }
-            if (cm.storage.path == kNoStorage) {
-                rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
-                             "storage_data has no entry for the chunk at offsets " +
-                                 formatShape(cm.offsets),
-                             ErrorKind::DcpMetadataInvalid);
-                return;
-            }
-            const uint32_t file = m_fileOf[cm.storage.path];
-            const ShardFile& f = m_ckpt.files[file];
-            Chunk chunk;
-            chunk.file = file;
-            chunk.offsets = std::move(cm.offsets);
-            chunk.shape = std::move(cm.sizes);
-            chunk.begin = cm.storage.offset;
-            chunk.end = cm.storage.offset; // set once the item is read
-            if (!f.valid) {
-                rejectTensor(m_ckpt, m_invalid, ti, f.name,
-                             "its chunk at offsets " + formatShape(chunk.offsets) +
-                                 " is in this file, which cannot be read",
-                             ErrorKind::MissingDataFile);
-                return;
-            }
-            uint64_t end;
-            if (__builtin_add_overflow(cm.storage.offset, cm.storage.length, &end) ||
-                end > f.size) {
-                rejectTensor(m_ckpt, m_invalid, ti, f.name,
-                             "the item of the chunk at offsets " + formatShape(chunk.offsets) +
-                                 " is at bytes " + std::to_string(cm.storage.offset) + ".." +
-                                 std::to_string(cm.storage.offset + cm.storage.length) +
-                                 ", past the end of the file (" + std::to_string(f.size) +
-                                 " bytes)",
-                             ErrorKind::ItemOutOfRange);
-                return;
-            }
-            m_jobs.push_back(makeJob(ti, t.chunks.size(), cm.storage));
-            t.chunks.push_back(std::move(chunk));
+        size_t c = 0;
+        for (; c < meta.chunks.size(); ++c)
+            if (!placeChunk(ti, meta.chunks[c], meta.storage[c], c)) break;
+        meta.chunks.resize(c);
+        t.chunks = std::move(meta.chunks);
+        meta.storage = {};
+    }
+
+    bool placeChunk(size_t ti, Chunk& chunk, const DcpStorage& storage, size_t index) {
+        const Shape& shape = m_ckpt.tensors[ti].shape;
+        if (chunk.offsets.size() != shape.size() || chunk.shape.size() != shape.size()) {
+            rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
+                         "the chunk at offsets " + formatShape(chunk.offsets) + " of size " +
+                             formatShape(chunk.shape) + " does not have the tensor's rank " +
+                             std::to_string(shape.size()),
+                         ErrorKind::DcpMetadataInvalid);
+            return false;
         }
+        if (storage.path == kNoStorage) {
+            rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
+                         "storage_data has no entry for the chunk at offsets " +
+                             formatShape(chunk.offsets),
+                         ErrorKind::DcpMetadataInvalid);
+            return false;
+        }
+        const uint32_t file = m_fileOf[storage.path];
+        const ShardFile& f = m_ckpt.files[file];
+        chunk.file = file;
+        chunk.begin = storage.offset;
+        chunk.end = storage.offset; // set once the item is read
+        if (!f.valid) {
+            rejectTensor(m_ckpt, m_invalid, ti, f.name,
+                         "its chunk at offsets " + formatShape(chunk.offsets) +
+                             " is in this file, which cannot be read",
+                         ErrorKind::MissingDataFile);
+            return false;
+        }
+        uint64_t end;
+        if (__builtin_add_overflow(storage.offset, storage.length, &end) || end > f.size) {
+            rejectTensor(m_ckpt, m_invalid, ti, f.name,
+                         "the item of the chunk at offsets " + formatShape(chunk.offsets) +
+                             " is at bytes " + std::to_string(storage.offset) + ".." +
+                             std::to_string(storage.offset + storage.length) +
+                             ", past the end of the file (" + std::to_string(f.size) + " bytes)",
+                         ErrorKind::ItemOutOfRange);
+            return false;
+        }
+        m_jobs.push_back(makeJob(ti, index, storage));
+        return true;
     }
 
     void buildByteItems() {
@@ -409,18 +416,18 @@ private:
         const Chunk& c = t.chunks[job.chunk];
         const auto& transforms = m_meta.transforms[job.transforms];
         const bool zstd = checkTransforms(transforms, fileName, t.fqn);
-        const std::string_view bytes = zstd ? std::string_view() : blocks.get(job.offset, job.length);
+        const std::string_view bytes =
+            zstd ? std::string_view() : blocks.get(job.offset, job.length);
         if (!zstd && !startsLikeZip(file, job.offset, job.length, bytes)) {
             blobs.locate(file, fileName, job.offset, t, c, job);
             return;
         }
-        const TensorItem item =
-            readTensorItem(file, {job.offset, job.length, &transforms, bytes}, t.dtype, c.shape,
-                           fileName, t.fqn, &records);
+        const TensorItem item = readTensorItem(file, {job.offset, job.length, &transforms, bytes},
+                                               t.dtype, c.shape, fileName, t.fqn, &records);
         const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
         const uint64_t chunkBytes = *checkedNumel(c.shape) * elementBytes;
-        const bool plain = !zstd && item.record.storageOffset == 0 &&
-                           isRowMajor(c.shape, item.record.stride);
+        const bool plain =
+            !zstd && item.record.storageOffset == 0 && isRowMajor(c.shape, item.record.stride);
         if (plain) {
             job.begin = job.offset + item.dataOffset;
             job.end = job.begin + chunkBytes;
@@ -487,14 +494,14 @@ private:
 
 TensorKind classifyTensor(std::string_view first) {
     static const std::pair<std::string_view, TensorKind> kKinds[] = {
-        {"optimizer", TensorKind::Optimizer},      {"optim", TensorKind::Optimizer},
-        {"optimizers", TensorKind::Optimizer},     {"optimizer_state", TensorKind::Optimizer},
-        {"lr_scheduler", TensorKind::Scheduler},   {"lr_schedulers", TensorKind::Scheduler},
-        {"scheduler", TensorKind::Scheduler},      {"schedulers", TensorKind::Scheduler},
-        {"dataloader", TensorKind::Dataloader},    {"data_loader", TensorKind::Dataloader},
-        {"dataloaders", TensorKind::Dataloader},   {"train_state", TensorKind::TrainState},
+        {"optimizer", TensorKind::Optimizer},       {"optim", TensorKind::Optimizer},
+        {"optimizers", TensorKind::Optimizer},      {"optimizer_state", TensorKind::Optimizer},
+        {"lr_scheduler", TensorKind::Scheduler},    {"lr_schedulers", TensorKind::Scheduler},
+        {"scheduler", TensorKind::Scheduler},       {"schedulers", TensorKind::Scheduler},
+        {"dataloader", TensorKind::Dataloader},     {"data_loader", TensorKind::Dataloader},
+        {"dataloaders", TensorKind::Dataloader},    {"train_state", TensorKind::TrainState},
         {"training_state", TensorKind::TrainState}, {"trainer_state", TensorKind::TrainState},
-        {"rng_state", TensorKind::TrainState},     {"rng_states", TensorKind::TrainState},
+        {"rng_state", TensorKind::TrainState},      {"rng_states", TensorKind::TrainState},
         {"extra_state", TensorKind::TrainState},
     };
     for (const auto& [name, kind] : kKinds)

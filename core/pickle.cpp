@@ -3,15 +3,18 @@
 
 #include "pickle.h"
 
+#include "huge_pages.h"
+#include "pickle_memo_scan.h"
+#include "pickle_ops.h"
 #include "utf8.h"
-
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <unordered_set>
 
 namespace shardscope::pickle {
 
@@ -19,84 +22,11 @@ static_assert(std::endian::native == std::endian::little, "pickle integers are r
 
 namespace {
 
+using namespace opcodes;
+
 constexpr uint64_t kOwned = uint64_t(1) << 63; // Value.b of a string built in m_owned
 constexpr Ref kUnset = ~Ref(0);                // an empty memo slot
 constexpr size_t kMaxIntDigits = 4300;         // Python's own limit for int(str) (3.11+)
-
-// Every opcode of protocols 0-5, as pickletools lists them.
-#define SHARDSCOPE_PICKLE_OPS(X)                                                                   \
-    X(MARK, '(')                                                                                   \
-    X(STOP, '.')                                                                                   \
-    X(POP, '0')                                                                                    \
-    X(POP_MARK, '1')                                                                               \
-    X(DUP, '2')                                                                                    \
-    X(FLOAT, 'F')                                                                                  \
-    X(INT, 'I')                                                                                    \
-    X(BININT, 'J')                                                                                 \
-    X(BININT1, 'K')                                                                                \
-    X(LONG, 'L')                                                                                   \
-    X(BININT2, 'M')                                                                                \
-    X(NONE, 'N')                                                                                   \
-    X(PERSID, 'P')                                                                                 \
-    X(BINPERSID, 'Q')                                                                              \
-    X(REDUCE, 'R')                                                                                 \
-    X(STRING, 'S')                                                                                 \
-    X(BINSTRING, 'T')                                                                              \
-    X(SHORT_BINSTRING, 'U')                                                                        \
-    X(UNICODE, 'V')                                                                                \
-    X(BINUNICODE, 'X')                                                                             \
-    X(APPEND, 'a')                                                                                 \
-    X(BUILD, 'b')                                                                                  \
-    X(GLOBAL, 'c')                                                                                 \
-    X(DICT, 'd')                                                                                   \
-    X(EMPTY_DICT, '}')                                                                             \
-    X(APPENDS, 'e')                                                                                \
-    X(GET, 'g')                                                                                    \
-    X(BINGET, 'h')                                                                                 \
-    X(INST, 'i')                                                                                   \
-    X(LONG_BINGET, 'j')                                                                            \
-    X(LIST, 'l')                                                                                   \
-    X(EMPTY_LIST, ']')                                                                             \
-    X(OBJ, 'o')                                                                                    \
-    X(PUT, 'p')                                                                                    \
-    X(BINPUT, 'q')                                                                                 \
-    X(LONG_BINPUT, 'r')                                                                            \
-    X(SETITEM, 's')                                                                                \
-    X(TUPLE, 't')                                                                                  \
-    X(EMPTY_TUPLE, ')')                                                                            \
-    X(SETITEMS, 'u')                                                                               \
-    X(BINFLOAT, 'G')                                                                               \
-    X(PROTO, 0x80)                                                                                 \
-    X(NEWOBJ, 0x81)                                                                                \
-    X(EXT1, 0x82)                                                                                  \
-    X(EXT2, 0x83)                                                                                  \
-    X(EXT4, 0x84)                                                                                  \
-    X(TUPLE1, 0x85)                                                                                \
-    X(TUPLE2, 0x86)                                                                                \
-    X(TUPLE3, 0x87)                                                                                \
-    X(NEWTRUE, 0x88)                                                                               \
-    X(NEWFALSE, 0x89)                                                                              \
-    X(LONG1, 0x8a)                                                                                 \
-    X(LONG4, 0x8b)                                                                                 \
-    X(BINBYTES, 'B')                                                                               \
-    X(SHORT_BINBYTES, 'C')                                                                         \
-    X(SHORT_BINUNICODE, 0x8c)                                                                      \
-    X(BINUNICODE8, 0x8d)                                                                           \
-    X(BINBYTES8, 0x8e)                                                                             \
-    X(EMPTY_SET, 0x8f)                                                                             \
-    X(ADDITEMS, 0x90)                                                                              \
-    X(FROZENSET, 0x91)                                                                             \
-    X(NEWOBJ_EX, 0x92)                                                                             \
-    X(STACK_GLOBAL, 0x93)                                                                          \
-    X(MEMOIZE, 0x94)                                                                               \
-    X(FRAME, 0x95)                                                                                 \
-    X(BYTEARRAY8, 0x96)                                                                            \
-    X(NEXT_BUFFER, 0x97)                                                                           \
-    X(READONLY_BUFFER, 0x98)
-
-#define SHARDSCOPE_OP_ENUM(name, code) name = code,
-enum Op : uint8_t { SHARDSCOPE_PICKLE_OPS(SHARDSCOPE_OP_ENUM) };
-#undef SHARDSCOPE_OP_ENUM
 
 const char* opName(uint8_t code) {
 #define SHARDSCOPE_OP_NAME(name, code)                                                             \
@@ -129,7 +59,6 @@ uint64_t le64(const char* p) {
     std::memcpy(&v, p, 8);
     return v;
 }
-
 
 int hexDigit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -180,26 +109,47 @@ std::string decimalToTwos(std::string_view digits, bool negative) {
     return out;
 }
 
-// Reserves room for n items and asks for transparent huge pages on it when it is large: the
-// arena of a 100 MB pickle spans ~100,000 small pages, and on a virtual machine faulting each in
-// costs more than the parsing. A hint only; where it fails, nothing changes.
-template <class T> void reserveLarge(std::vector<T>& v, uint64_t n) {
-    v.reserve(size_t(n));
-    constexpr uintptr_t huge = uintptr_t(2) << 20;
-    const uintptr_t begin = (reinterpret_cast<uintptr_t>(v.data()) + huge - 1) & ~(huge - 1);
-    const uintptr_t end = (reinterpret_cast<uintptr_t>(v.data() + v.capacity())) & ~(huge - 1);
-    if (end >= begin + 2 * huge)
-        ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
-
 } // namespace
+
+// Sizes of the arena when a MARK opened, so the values a harvested batch made can be dropped.
+struct ArenaMark {
+    size_t values = 0, items = 0, spans = 0, objects = 0;
+    size_t pins = 0;            // Machine::m_pins.size()
+    Ref mutatedBefore = kUnset; // Machine::m_mutated before the MARK
+};
+
+// Drops the values made since an ArenaMark, keeping only the given roots and what they refer
+// to, renumbered right after the mark. Sound because every reference in the arena points to an
+// older value, except those added to a container or object after it was made, and the caller
+// refuses when such a change reached a value older than the mark.
+class Reclaimer {
+public:
+    Reclaimer(Document& doc, const ArenaMark& from)
+        : m_doc(doc), m_from(from), m_start(Ref(from.values)) {}
+
+    // False, with nothing changed, when the roots hold too much to be worth moving.
+    bool run(const std::vector<Ref>& roots);
+    // After run(): the new Ref of a kept value; older values keep theirs; dropped ones: kUnset.
+    Ref map(Ref old) const;
+
+private:
+    template <class F> void children(Ref v, F&& f) const;
+    bool collect(const std::vector<Ref>& roots);
+    void rebuild();
+
+    static constexpr size_t kMaxKept = 4096;
+    Document& m_doc;
+    ArenaMark m_from;
+    Ref m_start;
+    std::vector<Ref> m_keep; // sorted
+};
 
 // The VM: one loop over the opcodes, a value stack with a separate mark stack (as CPython's
 // _pickle.c keeps them, with the same "fence" so no opcode pops below the innermost MARK),
 // and a memo of Refs. Every allocation it makes is checked against Limits first.
 class Machine {
 public:
-    Machine(Document& doc, const Limits& limits);
+    Machine(Document& doc, const Limits& limits, Harvester* harvester);
     void run();
 
 private:
@@ -266,6 +216,10 @@ private:
     void obj();
     void put(uint64_t index);
     void get(uint64_t index);
+
+    // Harvesting
+    bool offer(size_t dictPos, const Ref* items, size_t n);
+    void reclaim();
     void binPersId();
     [[noreturn]] void unknownOpcode() const;
     uint64_t signedLength();
@@ -280,8 +234,16 @@ private:
     std::vector<Ref> m_stack;
     std::vector<size_t> m_marks; // m_stack sizes at each open MARK
     size_t m_fence = 0;          // m_marks.back(), or 0
-    std::vector<Ref> m_memo;     // grown on demand, never past m_maxMemo
+    Memo m_memo;                 // grown on demand, never past m_maxMemo
     uint64_t m_memoCount = 0;    // set slots: MEMOIZE's index, as in CPython
+
+    Harvester* m_harvester;
+    std::optional<ReadSlots> m_readSlots; // with a harvester: the memo slots read back
+    std::vector<ArenaMark> m_arena;       // one per open MARK
+    ArenaMark m_closed;                   // the one popMark() closed last
+    std::vector<uint64_t> m_pins;         // memo slots set that the pickle reads back
+    Ref m_mutated = kUnset;       // lowest container or object changed since the innermost MARK
+    Ref m_closedMutated = kUnset; // the same, within the MARK popMark() closed last
 
     // Immutable values Python shares too, made once on first use: a .metadata pickle is full of
     // None, small ints and the () of every NEWOBJ.
@@ -295,12 +257,12 @@ private:
     size_t m_maxMarks;
 };
 
-Machine::Machine(Document& doc, const Limits& limits)
+Machine::Machine(Document& doc, const Limits& limits, Harvester* harvester)
     : m_doc(doc), m_begin(doc.m_data.data()), m_p(m_begin), m_end(m_begin + doc.m_data.size()),
       // Refs are 32-bit and ~0 is noState(); lengths are 32-bit in a Value.
       m_maxValues(std::min<uint64_t>(limits.maxValues, 0xFFFFFFFEu)), m_maxMemo(limits.maxMemo),
       m_maxString(std::min<uint64_t>(limits.maxStringBytes, 0xFFFFFFFFu)),
-      m_maxStack(limits.maxStackDepth), m_maxMarks(limits.maxMarkDepth) {
+      m_maxStack(limits.maxStackDepth), m_maxMarks(limits.maxMarkDepth), m_harvester(harvester) {
     if (doc.m_data.size() > limits.maxInputBytes)
         throw PickleError(true, 0,
                           "pickle of " + std::to_string(doc.m_data.size()) +
@@ -315,8 +277,10 @@ Machine::Machine(Document& doc, const Limits& limits)
     reserveLarge(doc.m_items, n / 4);
     reserveLarge(doc.m_spans, std::min<uint64_t>(n / 40, m_maxValues));
     reserveLarge(doc.m_objects, std::min<uint64_t>(n / 20, m_maxValues));
-    reserveLarge(m_memo, std::min<uint64_t>(n / 8, m_maxMemo));
+    m_memo.reserve(std::min<uint64_t>(n / 8, m_maxMemo));
     m_stack.reserve(256);
+    if (m_harvester) m_readSlots = ReadSlots::scan(doc.m_data, m_maxMemo);
+    if (m_readSlots) m_memo.useReadSlots(&*m_readSlots);
 }
 
 std::string Machine::where() const {
@@ -440,6 +404,7 @@ Ref Machine::addObject(Ref callable, Ref args, ObjectKind kind) {
 // The span that APPEND(S)/SETITEM(S)/ADDITEMS extend: the container's, or the items added to an
 // Object (an OrderedDict or a list subclass, whose own methods Python calls).
 uint32_t Machine::addable(Ref target, Type want) {
+    m_mutated = std::min(m_mutated, target);
     Value& v = m_doc.m_values[target];
     if (v.type == want) return v.a;
     if (v.type == Type::Object) {
@@ -506,6 +471,10 @@ size_t Machine::popMark() {
     const size_t at = m_marks.back();
     m_marks.pop_back();
     m_fence = m_marks.empty() ? 0 : m_marks.back();
+    m_closed = m_arena.back();
+    m_arena.pop_back();
+    m_closedMutated = m_mutated;
+    m_mutated = std::min(m_closed.mutatedBefore, m_mutated);
     return at;
 }
 
@@ -638,6 +607,9 @@ void Machine::mark() {
         failLimit("the stack is deeper than " + std::to_string(m_maxStack));
     m_marks.push_back(m_stack.size());
     m_fence = m_stack.size();
+    m_arena.push_back({m_doc.m_values.size(), m_doc.m_items.size(), m_doc.m_spans.size(),
+                       m_doc.m_objects.size(), m_pins.size(), m_mutated});
+    m_mutated = kUnset;
 }
 
 // POP drops the top value or, when nothing is above the innermost MARK, that MARK (protocol 0
@@ -827,6 +799,10 @@ void Machine::append() {
 
 void Machine::setItem() {
     const size_t at = needAbove(3);
+    if (offer(at, m_stack.data() + at + 1, 2)) {
+        m_stack.resize(at + 1);
+        return;
+    }
     extend(addable(m_stack[at], Type::Dict), m_stack.data() + at + 1, 2);
     m_stack.resize(at + 1);
 }
@@ -836,7 +812,13 @@ void Machine::addFromMark(Type t) {
     const size_t at = popMark();
     const size_t n = m_stack.size() - at;
     if (t == Type::Dict && n % 2) fail("odd number of items (" + std::to_string(n) + ")");
-    extend(addable(m_stack[itemsTarget(at)], t), m_stack.data() + at, n);
+    const size_t target = itemsTarget(at);
+    if (t == Type::Dict && offer(target, m_stack.data() + at, n)) {
+        m_stack.resize(at);
+        reclaim();
+        return;
+    }
+    extend(addable(m_stack[target], t), m_stack.data() + at, n);
     m_stack.resize(at);
 }
 
@@ -886,6 +868,7 @@ void Machine::build() {
     const size_t at = needAbove(2);
     const Ref target = m_stack[at];
     if (typeOf(target) != Type::Object) wrongType("the target", target, "an object");
+    m_mutated = std::min(m_mutated, target);
     m_doc.m_objects[m_doc.m_values[target].a].state = m_stack[at + 1];
     m_stack.resize(at + 1);
 }
@@ -918,18 +901,16 @@ void Machine::put(uint64_t index) {
         failLimit("memo index " + std::to_string(index) + " is over the limit of " +
                   std::to_string(m_maxMemo) + " slots");
     const Ref v = top();
-    if (index == m_memo.size())
-        m_memo.push_back(kUnset); // MEMOIZE and sequential PUTs
-    else if (index > m_memo.size())
-        m_memo.resize(size_t(index + 1), kUnset);
-    if (m_memo[index] == kUnset) ++m_memoCount;
-    m_memo[index] = v;
+    if (m_memo.set(index, v)) ++m_memoCount;
+    if (m_readSlots && m_readSlots->contains(index)) m_pins.push_back(index);
 }
 
 void Machine::get(uint64_t index) {
-    if (index >= m_memo.size() || m_memo[index] == kUnset)
-        fail("memo slot " + std::to_string(index) + " is not set");
-    push(m_memo[index]);
+    const Ref v = m_memo.get(index);
+    if (v == kUnset) fail("memo slot " + std::to_string(index) + " is not set");
+    if (v >= m_doc.m_values.size()) // never: dropped values are never read back
+        fail("memo slot " + std::to_string(index) + " holds a value that was dropped");
+    push(v);
 }
 
 void Machine::binPersId() {
@@ -938,12 +919,203 @@ void Machine::binPersId() {
     m_stack[at] = r;
 }
 
+// --- harvesting -------------------------------------------------------------------------------
+
+// The dict at dictPos is offered when it sits right after its key inside an enclosing MARK, as
+// the pickler leaves it while saving `parent[key] = {...}`; the value below the enclosing dict
+// (the owner) tells the harvester whose state that is.
+bool Machine::offer(size_t dictPos, const Ref* items, size_t n) {
+    if (!m_harvester || m_marks.empty() || m_fence < 2 || dictPos <= m_fence) return false;
+    const size_t keyPos = dictPos - 1;
+    if ((keyPos - m_fence) % 2 != 0) return false; // the dict is a key, not a value
+    const Ref dict = m_stack[dictPos];
+    if (typeOf(dict) != Type::Dict) return false;
+    return m_harvester->take(m_doc, dict, m_stack[keyPos], m_stack[m_fence - 2],
+                             std::span<const Ref>(items, n));
+}
+
+// After a harvested SETITEMS: the values made since its MARK are dropped, except those the
+// memo will hand out again (moved down), unless something older was changed to hold one.
+void Machine::reclaim() {
+    const Ref start = Ref(m_closed.values);
+    if (!m_readSlots || m_closedMutated < start) return;
+    std::sort(m_pins.begin() + ptrdiff_t(m_closed.pins), m_pins.end());
+    m_pins.erase(std::unique(m_pins.begin() + ptrdiff_t(m_closed.pins), m_pins.end()),
+                 m_pins.end());
+    std::vector<Ref> roots;
+    for (size_t i = m_closed.pins; i < m_pins.size(); ++i)
+        if (const Ref v = m_memo.at(m_pins[i]); v != kUnset && v >= start) roots.push_back(v);
+    Reclaimer reclaimer(m_doc, m_closed);
+    if (!reclaimer.run(roots)) return;
+    // Every pin stays listed: an enclosing MARK may be reclaimed later too.
+    for (size_t i = m_closed.pins; i < m_pins.size(); ++i)
+        if (Ref& v = m_memo.at(m_pins[i]); v != kUnset && v >= start) v = reclaimer.map(v);
+    // Slots never read back may now name dropped values: get() refuses them, and pass one
+    // found that the pickle never asks.
+    for (Ref* shared : {&m_none, &m_true, &m_false, &m_emptyTuple})
+        if (*shared != kUnset && *shared >= start) *shared = reclaimer.map(*shared);
+    for (Ref& shared : m_smallInts)
+        if (shared != kUnset && shared >= start) shared = reclaimer.map(shared);
+}
+
+template <class F> void Reclaimer::children(Ref v, F&& f) const {
+    const Document::Value& x = m_doc.m_values[v];
+    auto span = [&](uint32_t index) {
+        const Document::Span& s = m_doc.m_spans[index];
+        for (uint32_t i = 0; i < s.size; ++i)
+            f(m_doc.m_items[s.offset + i]);
+    };
+    switch (x.type) {
+    case Type::Tuple:
+        for (uint32_t i = 0; i < x.a; ++i)
+            f(m_doc.m_items[x.b + i]);
+        break;
+    case Type::List:
+    case Type::Dict:
+    case Type::Set:
+        span(x.a);
+        break;
+    case Type::Object: {
+        const Document::ObjectSlots& o = m_doc.m_objects[x.a];
+        f(o.callable);
+        f(o.args);
+        if (o.state != Document::noState()) f(o.state);
+        if (x.b) span(uint32_t(x.b - 1));
+        break;
+    }
+    case Type::PersistentId:
+        f(Ref(x.b));
+        break;
+    case Type::Global:
+        if (x.kind) {
+            f(Ref(x.b >> 32));
+            f(Ref(x.b & 0xFFFFFFFFu));
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+bool Reclaimer::collect(const std::vector<Ref>& roots) {
+    std::vector<Ref> todo = roots;
+    std::unordered_set<Ref> seen;
+    while (!todo.empty()) {
+        const Ref v = todo.back();
+        todo.pop_back();
+        if (v < m_start || !seen.insert(v).second) continue;
+        if (seen.size() > kMaxKept) return false;
+        children(v, [&](Ref c) { todo.push_back(c); });
+        if (todo.size() > 16 * kMaxKept) return false; // a large container: not worth it
+    }
+    m_keep.assign(seen.begin(), seen.end());
+    std::sort(m_keep.begin(), m_keep.end());
+    return true;
+}
+
+Ref Reclaimer::map(Ref old) const {
+    if (old < m_start) return old;
+    const auto it = std::lower_bound(m_keep.begin(), m_keep.end(), old);
+    if (it == m_keep.end() || *it != old) return kUnset;
+    return Ref(m_start + size_t(it - m_keep.begin()));
+}
+
+bool Reclaimer::run(const std::vector<Ref>& roots) {
+    if (!collect(roots)) return false;
+    rebuild();
+    return true;
+}
+
+// Copies the kept values out with their items and object slots, cuts every arena vector back to
+// the mark, and appends the copies with their references renumbered.
+void Reclaimer::rebuild() {
+    struct Copy {
+        Document::Value value;
+        std::vector<Ref> items; // tuple or span items
+        Document::ObjectSlots slots{};
+        std::vector<Ref> added; // an Object's APPEND/SETITEM items
+        bool hasAdded = false;
+    };
+    std::vector<Copy> copies;
+    copies.reserve(m_keep.size());
+    for (const Ref v : m_keep) {
+        Copy c{m_doc.m_values[v], {}, {}, {}, false};
+        const Document::Value& x = c.value;
+        auto spanItems = [&](uint32_t index) {
+            const Document::Span& s = m_doc.m_spans[index];
+            return std::vector<Ref>(m_doc.m_items.begin() + ptrdiff_t(s.offset),
+                                    m_doc.m_items.begin() + ptrdiff_t(s.offset + s.size));
+        };
+        if (x.type == Type::Tuple)
+            c.items.assign(m_doc.m_items.begin() + ptrdiff_t(x.b),
+                           m_doc.m_items.begin() + ptrdiff_t(x.b + x.a));
+        else if (x.type == Type::List || x.type == Type::Dict || x.type == Type::Set)
+            c.items = spanItems(x.a);
+        else if (x.type == Type::Object) {
+            c.slots = m_doc.m_objects[x.a];
+            if (x.b) {
+                c.added = spanItems(uint32_t(x.b - 1));
+                c.hasAdded = true;
+            }
+        }
+        copies.push_back(std::move(c));
+    }
+    m_doc.m_values.resize(m_from.values);
+    m_doc.m_items.resize(m_from.items);
+    m_doc.m_spans.resize(m_from.spans);
+    m_doc.m_objects.resize(m_from.objects);
+    auto remapped = [&](std::vector<Ref>& refs) {
+        for (Ref& r : refs)
+            r = map(r);
+        return refs;
+    };
+    auto newSpan = [&](std::vector<Ref>& refs) {
+        remapped(refs);
+        const uint32_t n = uint32_t(refs.size());
+        m_doc.m_spans.push_back({m_doc.m_items.size(), n, n});
+        m_doc.m_items.insert(m_doc.m_items.end(), refs.begin(), refs.end());
+        return uint32_t(m_doc.m_spans.size() - 1);
+    };
+    for (Copy& c : copies) {
+        Document::Value x = c.value;
+        switch (x.type) {
+        case Type::Tuple:
+            x.b = m_doc.m_items.size();
+            remapped(c.items);
+            m_doc.m_items.insert(m_doc.m_items.end(), c.items.begin(), c.items.end());
+            break;
+        case Type::List:
+        case Type::Dict:
+        case Type::Set:
+            x.a = newSpan(c.items);
+            break;
+        case Type::Object: {
+            const Ref state =
+                c.slots.state == Document::noState() ? c.slots.state : map(c.slots.state);
+            x.a = uint32_t(m_doc.m_objects.size());
+            m_doc.m_objects.push_back({map(c.slots.callable), map(c.slots.args), state});
+            x.b = c.hasAdded ? uint64_t(newSpan(c.added)) + 1 : 0;
+            break;
+        }
+        case Type::PersistentId:
+            x.b = map(Ref(x.b));
+            break;
+        case Type::Global:
+            if (x.kind) x.b = uint64_t(map(Ref(x.b >> 32))) << 32 | map(Ref(x.b & 0xFFFFFFFFu));
+            break;
+        default:
+            break;
+        }
+        m_doc.m_values.push_back(x);
+    }
+}
+
 // --- Document ---------------------------------------------------------------------------------
 
-Document Document::load(std::string_view data, const Limits& limits) {
+Document Document::load(std::string_view data, const Limits& limits, Harvester* harvester) {
     Document doc;
     doc.m_data = data;
-    Machine(doc, limits).run();
+    Machine(doc, limits, harvester).run();
     return doc;
 }
 

@@ -33,11 +33,12 @@ enum class Type : uint8_t {
     Bytes, // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
     Tuple,
     List,
-    Dict, // items() alternates key, value, in insertion order (duplicates kept: last wins on lookup)
-    Set,  // set and frozenset
-    Global,        // GLOBAL / STACK_GLOBAL: module() and name()
-    Object,        // REDUCE(callable, args) or NEWOBJ(cls, args), then BUILD(state)
-    PersistentId,  // BINPERSID/PERSID: persistentId() is the pid value
+    Dict,   // items() alternates key, value, in insertion order (duplicates kept: last wins on
+            // lookup)
+    Set,    // set and frozenset
+    Global, // GLOBAL / STACK_GLOBAL: module() and name()
+    Object, // REDUCE(callable, args) or NEWOBJ(cls, args), then BUILD(state)
+    PersistentId, // BINPERSID/PERSID: persistentId() is the pid value
 };
 
 struct Limits {
@@ -55,7 +56,7 @@ class PickleError : public std::runtime_error {
 public:
     PickleError(bool limit, uint64_t position, const std::string& message)
         : std::runtime_error(message), m_limit(limit), m_position(position) {}
-    bool limit() const { return m_limit; }       // true: a Limits value was exceeded
+    bool limit() const { return m_limit; } // true: a Limits value was exceeded
     uint64_t position() const { return m_position; }
 
 private:
@@ -65,27 +66,47 @@ private:
 
 enum class ObjectKind : uint8_t { Reduce, NewObj };
 
+class Document;
+
+// Lets a caller consume the items of a large dict while the pickle runs, so that a pickle of a
+// million entries (a DCP .metadata) never holds them all: the values made for a batch the
+// harvester takes are dropped once it returns, unless the pickle refers to them again later.
+class Harvester {
+public:
+    virtual ~Harvester() = default;
+    // Called when SETITEM(S) is about to add `items` (key, value, key, value, ...) to `dict`
+    // and the stack shows what the dict is for: it is the value of the string `key` in an
+    // enclosing dict being filled, and `owner` is the value right below that enclosing dict (for
+    // a dataclass, the object the enclosing dict becomes the BUILD state of). Returns true to
+    // take the items: they are then not added to `dict`. The Refs are valid only during the call,
+    // and show the values as they are when the batch ends (a pickle could change one later, as
+    // Python's pickler never does for the dicts a caller would harvest).
+    virtual bool take(const Document& doc, Ref dict, Ref key, Ref owner,
+                      std::span<const Ref> items) = 0;
+};
+
 class Document {
 public:
     // Runs the pickle in `data` (which must stay alive as long as the Document) to its STOP.
     // Bytes after STOP are ignored, as Python ignores them.
-    static Document load(std::string_view data, const Limits& limits = {});
+    static Document load(std::string_view data, const Limits& limits = {},
+                         Harvester* harvester = nullptr);
 
     Ref root() const { return m_root; }
     Type type(Ref v) const;
 
-    bool boolean(Ref v) const;          // Bool
-    int64_t integer(Ref v) const;       // Int (and Bool as 0/1)
-    double real(Ref v) const;           // Float
-    std::string_view text(Ref v) const; // Str or Bytes: the raw bytes (BigInt: its LE bytes)
-    std::string_view module(Ref v) const; // Global
-    std::string_view name(Ref v) const;   // Global
+    bool boolean(Ref v) const;               // Bool
+    int64_t integer(Ref v) const;            // Int (and Bool as 0/1)
+    double real(Ref v) const;                // Float
+    std::string_view text(Ref v) const;      // Str or Bytes: the raw bytes (BigInt: its LE bytes)
+    std::string_view module(Ref v) const;    // Global
+    std::string_view name(Ref v) const;      // Global
     std::span<const Ref> items(Ref v) const; // Tuple, List, Set; Dict as key, value, key, value
     // (Object: what APPEND(S)/SETITEM(S)/ADDITEMS added to it, e.g. an OrderedDict's key, value
     // pairs or a list subclass's items: Python calls the object's own append/__setitem__)
-    Ref callable(Ref v) const;    // Object: the Global (or any value) that was called
-    Ref args(Ref v) const;        // Object: the argument tuple (NEWOBJ_EX: (args, kwargs))
-    Ref state(Ref v) const;       // Object: the BUILD state, or noState() when never built
+    Ref callable(Ref v) const; // Object: the Global (or any value) that was called
+    Ref args(Ref v) const;     // Object: the argument tuple (NEWOBJ_EX: (args, kwargs))
+    Ref state(Ref v) const;    // Object: the BUILD state, or noState() when never built
     ObjectKind objectKind(Ref v) const;
     Ref persistentId(Ref v) const; // PersistentId
 
@@ -105,14 +126,14 @@ public:
     // Implementation detail, public for the VM in pickle.cpp.
     struct Value {
         Type type = Type::None;
-        uint8_t kind = 0;  // ObjectKind for Object; Global: 1 when b names two Str values
-        uint32_t a = 0;    // Str/Bytes/BigInt: length; List/Dict/Set: index into m_spans;
-                           // Global: index into m_globals; Object: index into m_objects;
-                           // Tuple: count
-        uint64_t b = 0;    // Int/Bool: value; Float: bits; Str/Bytes/BigInt: offset in m_data
-                           // or in m_owned (high bit set); PersistentId: the pid Ref; Tuple:
-                           // offset in m_items; Object: 1 + m_spans index of added items, or 0;
-                           // Global of kind 1 (STACK_GLOBAL): module Ref << 32 | name Ref
+        uint8_t kind = 0; // ObjectKind for Object; Global: 1 when b names two Str values
+        uint32_t a = 0;   // Str/Bytes/BigInt: length; List/Dict/Set: index into m_spans;
+                          // Global: index into m_globals; Object: index into m_objects;
+                          // Tuple: count
+        uint64_t b = 0;   // Int/Bool: value; Float: bits; Str/Bytes/BigInt: offset in m_data
+                          // or in m_owned (high bit set); PersistentId: the pid Ref; Tuple:
+                          // offset in m_items; Object: 1 + m_spans index of added items, or 0;
+                          // Global of kind 1 (STACK_GLOBAL): module Ref << 32 | name Ref
     };
     struct GlobalName {
         std::string_view module, name;
@@ -123,6 +144,7 @@ public:
 
 private:
     friend class Machine;
+    friend class Reclaimer;
     const Value& at(Ref v, const char* accessor) const;
     const Value& expect(Ref v, Type t, const char* accessor) const;
     std::span<const Ref> spanItems(uint32_t span) const;

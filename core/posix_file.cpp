@@ -5,7 +5,9 @@
 
 #include "error.h"
 #include "fault.h"
+#include "huge_pages.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -82,6 +84,23 @@ std::string limitText(uint64_t bytes) {
     return std::to_string(bytes) + " bytes";
 }
 
+// Reads from the current position until `n` bytes or the end of the file; returns how many.
+uint64_t readUpTo(const PosixFile& f, char* out, uint64_t n) {
+    uint64_t done = 0;
+    while (done < n) {
+        const ssize_t got =
+            ::read(f.fd(), out + done, size_t(std::min<uint64_t>(n - done, 1 << 30)));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            throw Error(ErrorKind::Io, f.path(), "",
+                        "read failed at byte " + std::to_string(done) + ": " + systemError(errno));
+        }
+        if (got == 0) break;
+        done += uint64_t(got);
+    }
+    return done;
+}
+
 } // namespace
 
 const char* fileKindName(std::filesystem::file_type type) {
@@ -146,7 +165,11 @@ std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, 
     const uint64_t size = f.size();
     if (size > maxBytes) throw tooLarge(size, false);
     std::string out;
-    out.reserve(size_t(size));
+    // Straight into the string, in large reads: a .metadata can be hundreds of megabytes.
+    reserveLarge(out, size);
+    out.resize(size_t(size));
+    out.resize(size_t(readUpTo(f, out.data(), size)));
+    if (out.size() < size) return out;
     // Read to the end rather than trusting the size: the file may grow, or report 0 (procfs).
     char buffer[1 << 16];
     for (;;) {

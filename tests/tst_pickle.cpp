@@ -5,9 +5,11 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -877,6 +879,134 @@ std::vector<int64_t> sizeOf(const Document& d, Ref size) {
     return dims;
 }
 
+// Writes opcodes by hand as CPython's pickler lays out `Owner()` whose __dict__ holds a large
+// dict filled in batches of 1,000 (MARK key value ... SETITEMS, a last single pair by SETITEM),
+// with MEMOIZE after every value, so harvesting and dropping can be checked against a plain load.
+class BatchedPickle {
+public:
+    // `entries` pairs in "big"; with `mutateOlder`, one value in the second batch appends to a
+    // list made in the first, so that batch must not be dropped.
+    static std::string make(int entries, bool mutateOlder) {
+        BatchedPickle p;
+        p.op("\x80\x04");
+        p.op("cpkg\nOwner\n");
+        p.memoize();
+        p.op(")\x81");
+        p.memoize();
+        p.op("}");
+        p.memoize();
+        p.op("(");
+        p.str("big");
+        p.op("}");
+        p.memoize();
+        for (int first = 0; first < entries; first += 1000) {
+            const int n = std::min(1000, entries - first);
+            if (n > 1) p.op("(");
+            for (int i = first; i < first + n; ++i)
+                p.entry(i, mutateOlder);
+            p.op(n > 1 ? "u" : "s");
+        }
+        // Values made inside batches, read back after them.
+        p.str("after");
+        p.get(p.m_shared);
+        p.get(p.m_list);
+        p.get(p.m_late);
+        p.op("\x87");
+        p.memoize();
+        p.op("ub.");
+        return p.m_out;
+    }
+
+private:
+    void op(std::string_view bytes) { m_out += bytes; }
+    uint32_t memoize() {
+        m_out += '\x94';
+        return m_memo++;
+    }
+    void str(std::string_view s) {
+        m_out += '\x8c';
+        m_out += char(s.size());
+        m_out += s;
+        memoize();
+    }
+    void le32(uint32_t v) {
+        for (int i = 0; i < 4; ++i)
+            m_out += char((v >> (8 * i)) & 0xFF);
+    }
+    void get(uint32_t slot) {
+        m_out += 'j';
+        le32(slot);
+    }
+    void integer(uint32_t v) {
+        m_out += 'J';
+        le32(v);
+    }
+    void entry(int i, bool mutateOlder) {
+        str("k" + std::to_string(i));
+        if (i == 0) { // a string every later entry shares
+            str("shared");
+            m_shared = m_memo - 1;
+            return;
+        }
+        if (i == 3) { // a list read back at the end
+            op("](");
+            m_list = m_memo++;
+            m_out.insert(m_out.size() - 1, "\x94");
+            integer(30);
+            integer(31);
+            op("e");
+            return;
+        }
+        if (i == 1500) { // a tuple read back at the end
+            integer(1500);
+            get(m_shared);
+            op("\x86");
+            m_late = memoize();
+            return;
+        }
+        if (mutateOlder && i == 1200) { // the list from the first batch grows
+            get(m_list);
+            integer(1200);
+            op("a");
+            return;
+        }
+        integer(uint32_t(i));
+        get(m_shared);
+        op("\x86");
+        memoize();
+    }
+
+    std::string m_out;
+    uint32_t m_memo = 0;
+    uint32_t m_shared = 0, m_list = 0, m_late = 0;
+};
+
+// Takes every dict offered, reading each value through.
+class TakeEverything : public Harvester {
+public:
+    bool take(const Document& d, Ref, Ref, Ref, std::span<const Ref> items) override {
+        for (Ref v : items)
+            (void)repr(d, v);
+        return true;
+    }
+};
+
+// Takes the items of the dict saved as "big" in an Owner's state, as text.
+class BigHarvester : public Harvester {
+public:
+    std::vector<std::string> taken;
+    Ref dict = Document::noState();
+    bool take(const Document& d, Ref target, Ref key, Ref owner,
+              std::span<const Ref> items) override {
+        if (d.type(key) != Type::Str || d.text(key) != "big" || d.className(owner) != "Owner")
+            return false;
+        dict = target;
+        for (Ref v : items)
+            taken.push_back(repr(d, v));
+        return true;
+    }
+};
+
 } // namespace
 
 Q_DECLARE_METATYPE(shardscope::pickle::Limits)
@@ -916,6 +1046,9 @@ private slots:
     void mutatedPicklesNeverCrash();
     void deepNestingNeedsNoRecursion();
     void accessorsCheckTypes();
+    void harvestedBatchesAreDropped_data();
+    void harvestedBatchesAreDropped();
+    void harvestOnlyWhereTheStackSaysSo();
 };
 
 void TestPickle::integers_data() {
@@ -1464,6 +1597,14 @@ void TestPickle::mutatedPicklesNeverCrash() {
             QVERIFY(*e.what());
             ++rejected;
         }
+        // And with every offered dict taken, so batches are dropped wherever the stack allows.
+        try {
+            TakeEverything all;
+            const Document d = Document::load(p, small, &all);
+            walkAll(d);
+        } catch (const PickleError& e) {
+            QVERIFY(*e.what());
+        }
     }
     QVERIFY(rejected > 5'000);
     QVERIFY(loaded > 100);
@@ -1531,6 +1672,86 @@ void TestPickle::accessorsCheckTypes() {
                                         "aK\x02u."sv);
     QCOMPARE(dup.items(dup.root()).size(), size_t(4));
     QCOMPARE(dup.integer(dup.get(dup.root(), "a")), 2);
+}
+
+void TestPickle::harvestedBatchesAreDropped_data() {
+    QTest::addColumn<int>("entries");
+    QTest::addColumn<bool>("mutateOlder");
+    QTest::newRow("2,500 in three SETITEMS") << 2500 << false;
+    QTest::newRow("2,001: the last pair by SETITEM") << 2001 << false;
+    QTest::newRow("an older list grows in batch two") << 2500 << true;
+}
+
+// A harvester sees every pair exactly as a plain load holds it; values made inside a batch and
+// read back later (a shared string, a list, a tuple) survive the drop; the dropped document is
+// a fraction of the plain one, except for the batch that changed an older value.
+void TestPickle::harvestedBatchesAreDropped() {
+    QFETCH(int, entries);
+    QFETCH(bool, mutateOlder);
+    const std::string bytes = BatchedPickle::make(entries, mutateOlder);
+    const Document plain = Document::load(bytes);
+    const Ref plainState = plain.state(plain.root());
+    const Ref plainBig = plain.get(plainState, "big");
+    std::vector<std::string> expected;
+    for (Ref v : plain.items(plainBig))
+        expected.push_back(repr(plain, v));
+    QCOMPARE(expected.size(), size_t(2 * entries));
+
+    BigHarvester harvester;
+    const Document doc = Document::load(bytes, {}, &harvester);
+    QCOMPARE(harvester.taken.size(), expected.size());
+    // The harvester sees each pair as it is when its batch ends: the list of entry 3 grows
+    // later in the mutating pickle (the full load shows it grown).
+    for (size_t i = 0; i < expected.size(); ++i)
+        if (!(mutateOlder && i == 7)) QCOMPARE(harvester.taken[i], expected[i]);
+    if (mutateOlder) QCOMPARE(harvester.taken[7], "[30, 31]"s);
+
+    const Ref state = doc.state(doc.root());
+    QCOMPARE(harvester.dict, doc.get(state, "big"));
+    QVERIFY(doc.items(harvester.dict).empty()); // taken, never added
+    const std::string after = repr(doc, doc.get(state, "after"));
+    QCOMPARE(after, repr(plain, plain.get(plainState, "after")));
+    QVERIFY2(after.find("'shared'") != std::string::npos, after.c_str());
+    QVERIFY2(after.find(mutateOlder ? "[30, 31, 1200]" : "[30, 31]") != std::string::npos,
+             after.c_str());
+    QCOMPARE(walkAll(doc) > 0, true);
+    if (mutateOlder)
+        QVERIFY(doc.valueCount() > plain.valueCount() / 3); // batch two (and on) kept
+    else
+        QVERIFY2(doc.valueCount() < 100, std::to_string(doc.valueCount()).c_str());
+}
+
+// No harvest for a dict that is not a value right after its key above the enclosing MARK, or
+// when the harvester declines: the dict is then filled as usual.
+void TestPickle::harvestOnlyWhereTheStackSaysSo() {
+    BigHarvester harvester;
+    // A list of dicts: no key below the dict.
+    const Document list =
+        Document::load("\x80\x04](}(\x8c\x01\x61K\x01\x8c\x01\x62K\x02ue."sv, {}, &harvester);
+    QVERIFY(harvester.taken.empty());
+    QCOMPARE(repr(list, list.root()), "[{'a': 1, 'b': 2}]"s);
+    // Keyed "big", but the owner is no Owner: declined.
+    const Document other = Document::load(
+        "\x80\x04"
+        "cpkg\nOther\n)\x81}(\x8c\x03\x62ig}(\x8c\x01\x61K\x01\x8c\x01\x62K\x02uub."sv,
+        {}, &harvester);
+    QVERIFY(harvester.taken.empty());
+    QCOMPARE(other.items(other.get(other.state(other.root()), "big")).size(), size_t(4));
+    // A dict in a key's place ({"x": "big", {...}: 0}) is not offered, though "big" is below it.
+    const Document asKey = Document::load(
+        "\x80\x04"
+        "cpkg\nOwner\n)\x81}(\x8c\x01x\x8c\x03\x62ig}(\x8c\x01\x61K\x01\x8c\x01\x62K\x02uK\x00ub."sv,
+        {}, &harvester);
+    QVERIFY(harvester.taken.empty());
+    QCOMPARE(asKey.items(asKey.state(asKey.root())).size(), size_t(4));
+    // The same dict as the value of "big" is taken.
+    const Document asValue = Document::load(
+        "\x80\x04"
+        "cpkg\nOwner\n)\x81}(\x8c\x03\x62ig}(\x8c\x01\x61K\x01\x8c\x01\x62K\x02uub."sv,
+        {}, &harvester);
+    QCOMPARE(harvester.taken.size(), size_t(4));
+    QCOMPARE(harvester.taken[0], "'a'"s);
+    QVERIFY(asValue.items(harvester.dict).empty());
 }
 
 QTEST_GUILESS_MAIN(TestPickle)
