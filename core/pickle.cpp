@@ -1119,35 +1119,20 @@ Document Document::load(std::string_view data, const Limits& limits, Harvester* 
     return doc;
 }
 
-const Document::Value& Document::at(Ref v, const char* accessor) const {
-    if (v >= m_values.size())
-        throw PickleError(false, 0,
-                          std::string(accessor) + ": no pickle value " + std::to_string(v) +
-                              " (the document has " + std::to_string(m_values.size()) + ")");
-    return m_values[v];
+void Document::outOfRange(Ref v, const char* accessor) const {
+    throw PickleError(false, 0,
+                      std::string(accessor) + ": no pickle value " + std::to_string(v) +
+                          " (the document has " + std::to_string(m_values.size()) + ")");
 }
 
-const Document::Value& Document::expect(Ref v, Type t, const char* accessor) const {
-    const Value& x = at(v, accessor);
-    if (x.type != t)
-        throw PickleError(false, 0,
-                          std::string(accessor) + ": pickle value " + std::to_string(v) + " is " +
-                              typeName(x.type) + ", not " + typeName(t));
-    return x;
-}
-
-Type Document::type(Ref v) const {
-    return at(v, "type()").type;
+void Document::wrongType(Ref v, Type t, const char* accessor) const {
+    throw PickleError(false, 0,
+                      std::string(accessor) + ": pickle value " + std::to_string(v) + " is " +
+                          typeName(m_values[v].type) + ", not " + typeName(t));
 }
 
 bool Document::boolean(Ref v) const {
     return expect(v, Type::Bool, "boolean()").b != 0;
-}
-
-int64_t Document::integer(Ref v) const {
-    const Value& x = at(v, "integer()");
-    if (x.type == Type::Bool) return int64_t(x.b);
-    return int64_t(expect(v, Type::Int, "integer()").b);
 }
 
 double Document::real(Ref v) const {
@@ -1170,11 +1155,6 @@ std::string_view Document::module(Ref v) const {
 std::string_view Document::name(Ref v) const {
     const Value& x = expect(v, Type::Global, "name()");
     return x.kind ? text(Ref(x.b & 0xFFFFFFFFu)) : m_globals[x.a].name;
-}
-
-std::span<const Ref> Document::spanItems(uint32_t span) const {
-    const Span& s = m_spans[span];
-    return {m_items.data() + s.offset, s.size};
 }
 
 std::span<const Ref> Document::items(Ref v) const {

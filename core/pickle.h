@@ -145,9 +145,24 @@ public:
 private:
     friend class Machine;
     friend class Reclaimer;
-    const Value& at(Ref v, const char* accessor) const;
-    const Value& expect(Ref v, Type t, const char* accessor) const;
-    std::span<const Ref> spanItems(uint32_t span) const;
+    // Inline: a .metadata of a million chunks asks these ~50 million times.
+    const Value& at(Ref v, const char* accessor) const {
+        if (v >= m_values.size()) [[unlikely]]
+            outOfRange(v, accessor);
+        return m_values[v];
+    }
+    const Value& expect(Ref v, Type t, const char* accessor) const {
+        const Value& x = at(v, accessor);
+        if (x.type != t) [[unlikely]]
+            wrongType(v, t, accessor);
+        return x;
+    }
+    [[noreturn]] void outOfRange(Ref v, const char* accessor) const;
+    [[noreturn]] void wrongType(Ref v, Type t, const char* accessor) const;
+    std::span<const Ref> spanItems(uint32_t span) const {
+        const Span& s = m_spans[span];
+        return {m_items.data() + s.offset, s.size};
+    }
 
     // The items of a List, Dict or Set: m_items[offset, offset + size). A span that outgrows its
     // capacity moves to the end of m_items (in place when it is already last), so containers
@@ -167,5 +182,15 @@ private:
 };
 
 static_assert(sizeof(Document::Value) == 16, "the arena holds millions of values");
+
+inline Type Document::type(Ref v) const {
+    return at(v, "type()").type;
+}
+
+inline int64_t Document::integer(Ref v) const {
+    const Value& x = at(v, "integer()");
+    if (x.type == Type::Bool) return int64_t(x.b);
+    return int64_t(expect(v, Type::Int, "integer()").b);
+}
 
 } // namespace shardscope::pickle
