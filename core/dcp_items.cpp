@@ -12,14 +12,15 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 namespace shardscope {
 namespace {
 
-constexpr uint64_t kMaxRecordBytes = 1 << 20;       // a tensor's data.pkl is a few hundred bytes
-constexpr uint64_t kMaxByteItemPickle = 16 << 20;   // larger objects are listed without a value
-constexpr uint64_t kMaxByteItemStream = 64 << 20;   // zstd byte items decoded at most this far
-constexpr uint64_t kArchiveOverhead = 1 << 20;      // records around the storage bytes
+constexpr uint64_t kMaxRecordBytes = 1 << 20;     // a tensor's data.pkl is a few hundred bytes
+constexpr uint64_t kMaxByteItemPickle = 16 << 20; // larger objects are listed without a value
+constexpr uint64_t kMaxByteItemStream = 64 << 20; // zstd byte items decoded at most this far
+constexpr uint64_t kArchiveOverhead = 1 << 20;    // records around the storage bytes
 
 // Archive bytes for the zip reader: the whole item when the caller read it; else, for plain
 // items, one read at each end (a small item entirely), which covers a torch.save archive's
@@ -48,6 +49,13 @@ public:
 
     uint64_t size() const { return m_length; }
 
+    // The whole item when it is in memory (read by the caller, or small enough that the head
+    // read holds it all); else nullopt and read() goes to the ends or the file.
+    std::optional<std::string_view> whole() const {
+        if (m_headView.size() == m_length) return m_headView;
+        return std::nullopt;
+    }
+
     void read(uint64_t at, uint64_t n, char* out) const {
         if (at > m_length || n > m_length - at)
             throw Error(ErrorKind::ZipInvalid, "", "",
@@ -65,15 +73,18 @@ public:
             throw Error(ErrorKind::ZipInvalid, "", "",
                         "a record at " + std::to_string(at) +
                             " lies in the middle of a zstd item's archive; only its first and "
-                            "last " + std::to_string(ZstdEnds::kEndBytes >> 10) +
-                            " KiB are kept");
+                            "last " +
+                            std::to_string(ZstdEnds::kEndBytes >> 10) + " KiB are kept");
         m_file->readExact(out, n, m_offset + at);
     }
 
-    std::string readString(uint64_t at, uint64_t n) const {
-        std::string s(n, '\0');
-        read(at, n, s.data());
-        return s;
+    // [at, at + n) in place when the item is in memory, else read into `buffer`.
+    std::string_view view(uint64_t at, uint64_t n, std::string& buffer) const {
+        if (const auto w = whole(); w && at <= m_length && n <= m_length - at)
+            return w->substr(size_t(at), size_t(n));
+        buffer.assign(size_t(n), '\0');
+        read(at, n, buffer.data());
+        return buffer;
     }
 
 private:
@@ -112,33 +123,51 @@ auto naming(const std::string& fileName, const std::string& fqn, uint64_t offset
 }
 
 struct Archive {
-    ZipDirectory dir;
-    std::string prefix; // everything before data.pkl, slash included
+    const ZipDirectory& dir;
+    std::string_view prefix; // everything before data.pkl, slash included
     const ZipEntry* record = nullptr;
 };
 
-Archive openArchive(const ItemBytes& bytes, const std::string& fileName) {
-    Archive a;
-    a.dir = readZipDirectory(
-        [&](uint64_t at, uint64_t n, char* out) { bytes.read(at, n, out); }, bytes.size(),
-        fileName);
-    a.record = a.dir.findRecord("data.pkl");
+// Reads the directory into `dir`, in place when the item is in memory.
+Archive openArchive(const ItemBytes& bytes, const std::string& fileName, ZipDirectory& dir) {
+    if (const auto whole = bytes.whole())
+        readZipDirectory(*whole, fileName, dir);
+    else
+        dir = readZipDirectory([&](uint64_t at, uint64_t n, char* out) { bytes.read(at, n, out); },
+                               bytes.size(), fileName);
+    Archive a{dir, {}, nullptr};
+    a.record = dir.findRecord("data.pkl");
     if (!a.record)
-        throw Error(ErrorKind::ZipInvalid, "", "",
-                    "the torch.save archive has no data.pkl entry");
-    a.prefix = a.record->name.substr(0, a.record->name.size() - std::strlen("data.pkl"));
+        throw Error(ErrorKind::ZipInvalid, "", "", "the torch.save archive has no data.pkl entry");
+    a.prefix =
+        std::string_view(a.record->name).substr(0, a.record->name.size() - std::strlen("data.pkl"));
     return a;
 }
 
+// The first entry named prefix + middle + last, as ZipDirectory::find would find the joined
+// name, without building it.
+const ZipEntry* findJoined(const ZipDirectory& dir, std::string_view prefix,
+                           std::string_view middle, std::string_view last = {}) {
+    const size_t size = prefix.size() + middle.size() + last.size();
+    for (const ZipEntry& e : dir.entries) {
+        const std::string_view n = e.name;
+        if (n.size() == size && n.starts_with(prefix) && n.ends_with(last) &&
+            n.substr(prefix.size(), middle.size()) == middle)
+            return &e;
+    }
+    return nullptr;
+}
+
 void checkByteOrder(const ItemBytes& bytes, const Archive& a) {
-    const ZipEntry* order = a.dir.find(a.prefix + "byteorder");
+    const ZipEntry* order = findJoined(a.dir, a.prefix, "byteorder");
     if (!order) return; // absent means little-endian
     if (order->size > 16)
         throw Error(ErrorKind::BigEndian, "", "", "the byteorder entry is not 'little'");
-    const std::string value = bytes.readString(order->dataOffset, order->size);
+    std::string buffer;
+    const std::string_view value = bytes.view(order->dataOffset, order->size, buffer);
     if (value != "little")
         throw Error(ErrorKind::BigEndian, "", "",
-                    "the archive's byteorder is '" + value +
+                    "the archive's byteorder is '" + std::string(value) +
                         "'; only little-endian archives can be copied byte for byte");
 }
 
@@ -247,34 +276,39 @@ bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length,
 }
 
 TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dtype,
-                          const Shape& sizes, const std::string& fileName,
-                          const std::string& fqn, RecordCache* cache) {
+                          const Shape& sizes, const std::string& fileName, const std::string& fqn,
+                          ItemCache* cache) {
     return naming(fileName, fqn, item.offset, [&] {
-        const auto numel = checkedNumel(sizes);
-        const uint64_t maxStream =
-            numel ? *numel * (dtypeBits(dtype) / 8) + kArchiveOverhead : kArchiveOverhead;
+        uint64_t maxStream = 0; // only zstd items are decoded
+        if (isZstd(item)) {
+            const auto numel = checkedNumel(sizes);
+            maxStream =
+                numel ? *numel * (dtypeBits(dtype) / 8) + kArchiveOverhead : kArchiveOverhead;
+        }
         const ItemBytes bytes = openItem(file, item, maxStream, fileName, fqn);
-        const Archive a = openArchive(bytes, fileName);
+        ZipDirectory uncached;
+        const Archive a = openArchive(bytes, fileName, cache ? cache->directory : uncached);
         if (a.record->size > kMaxRecordBytes)
             throw Error(ErrorKind::StorageMismatch, "", "",
                         "data.pkl is " + std::to_string(a.record->size) +
                             " bytes, too large for one tensor's record");
-        const std::string pkl = bytes.readString(a.record->dataOffset, a.record->size);
+        std::string buffer;
+        const std::string_view pkl = bytes.view(a.record->dataOffset, a.record->size, buffer);
         TensorItem out;
         if (cache) {
-            auto it = cache->find(pkl);
-            if (it == cache->end())
-                it = cache->emplace(pkl, parseTensorRecord(pkl, fileName, fqn)).first;
+            auto it = cache->records.find(pkl);
+            if (it == cache->records.end())
+                it = cache->records.emplace(pkl, parseTensorRecord(pkl, fileName, fqn)).first;
             out.record = it->second;
         } else {
             out.record = parseTensorRecord(pkl, fileName, fqn);
         }
         checkByteOrder(bytes, a);
-        const ZipEntry* data = a.dir.find(a.prefix + "data/" + out.record.key);
+        const ZipEntry* data = findJoined(a.dir, a.prefix, "data/", out.record.key);
         if (!data)
             throw Error(ErrorKind::ZipInvalid, "", "",
                         "data.pkl names storage '" + out.record.key + "' but the archive has no " +
-                            a.prefix + "data/" + out.record.key + " entry");
+                            std::string(a.prefix) + "data/" + out.record.key + " entry");
         checkRecord(out.record, *data, dtype, sizes);
         out.dataOffset = data->dataOffset;
         out.dataBytes = data->size;
@@ -289,12 +323,14 @@ void describeByteItem(const PosixFile& file, const ItemRange& item, const std::s
     out.size = item.length;
     naming(fileName, out.fqn, item.offset, [&] {
         const ItemBytes bytes = openItem(file, item, kMaxByteItemStream, fileName, out.fqn);
-        const Archive a = openArchive(bytes, fileName);
+        ZipDirectory dir;
+        const Archive a = openArchive(bytes, fileName, dir);
         if (a.record->size > kMaxByteItemPickle) {
             out.type = "object";
             return 0;
         }
-        const std::string pkl = bytes.readString(a.record->dataOffset, a.record->size);
+        std::string buffer;
+        const std::string_view pkl = bytes.view(a.record->dataOffset, a.record->size, buffer);
         pickle::Limits limits; // memo slots are numbered from 0, so a pickle names few of them
         limits.maxValues = 10'000'000;
         limits.maxMemo = std::max<uint64_t>(1024, pkl.size());

@@ -5,7 +5,9 @@
 
 #include "checkpoint.h"
 #include "torch_record.h"
+#include "zip_reader.h"
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,9 +25,20 @@ struct ItemRange {
     std::string_view bytes; // the item's bytes when the caller already read them, else empty
 };
 
-// data.pkl records already read, by their bytes: the chunks of one checkpoint share a handful
-// of shapes, so most items need no pickle run. One per thread.
-using RecordCache = std::unordered_map<std::string, TensorRecord>;
+// What one thread keeps from one item to the next, so that the 800,000 items of a checkpoint of
+// small chunks cost no pickle run and no allocation each.
+struct ItemCache {
+    // Looked up by a view of the bytes, without building a key string.
+    struct BytesHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    // data.pkl records already read, by their bytes: the chunks of one checkpoint share a
+    // handful of shapes.
+    std::unordered_map<std::string, TensorRecord, BytesHash, std::equal_to<>> records;
+    // The last archive's directory, overwritten by the next: its entries keep their storage.
+    ZipDirectory directory;
+};
 
 // Where a chunk's storage bytes are, from its torch.save archive.
 struct TensorItem {
@@ -41,8 +54,8 @@ struct TensorItem {
 // and count say, the strides stay inside it, and byteorder (when present) is little. Every
 // failure throws Error naming fileName and fqn with the kind of the failed check.
 TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dtype,
-                          const Shape& sizes, const std::string& fileName,
-                          const std::string& fqn, RecordCache* cache = nullptr);
+                          const Shape& sizes, const std::string& fileName, const std::string& fqn,
+                          ItemCache* cache = nullptr);
 
 // True when the item starts like a zip archive (a torch.save item) rather than a safetensors
 // blob (SerializationFormat.SAFETENSORS) or a zstd stream.

@@ -131,29 +131,34 @@ private:
 };
 
 // Small items are read in large sequential blocks (jobs come in offset order), so a checkpoint of
-// many small chunks costs a few reads per file instead of one or two per item.
+// many small chunks costs a few reads per file instead of one or two per item. The buffer belongs
+// to the worker thread and serves file after file: a fresh 4 MiB block per file would be zeroed
+// and page-faulted in each time.
 class BlockReader {
 public:
-    explicit BlockReader(const PosixFile& file) : m_file(file), m_size(file.size()) {}
+    BlockReader(const PosixFile& file, std::string& buffer)
+        : m_file(file), m_size(file.size()), m_buffer(buffer) {}
 
     // The item's bytes, or empty when it is too large to hold (it is then read at its ends).
     std::string_view get(uint64_t offset, uint64_t length) {
         constexpr uint64_t kBlock = 4 << 20, kMaxItem = 256 << 10;
         if (length == 0 || length > kMaxItem || offset > m_size || length > m_size - offset)
             return {};
-        if (offset < m_start || offset + length > m_start + m_block.size()) {
-            m_block.resize(std::min(m_size - offset, std::max(kBlock, length)));
-            m_file.readExact(m_block.data(), m_block.size(), offset);
+        if (offset < m_start || offset + length > m_start + m_blockSize) {
+            m_blockSize = std::min(m_size - offset, std::max(kBlock, length));
+            if (m_buffer.size() < m_blockSize) m_buffer.resize(m_blockSize);
+            m_file.readExact(m_buffer.data(), m_blockSize, offset);
             m_start = offset;
         }
-        return std::string_view(m_block).substr(offset - m_start, length);
+        return std::string_view(m_buffer.data() + (offset - m_start), length);
     }
 
 private:
     const PosixFile& m_file;
     uint64_t m_size;
-    std::string m_block;
+    std::string& m_buffer; // m_blockSize bytes from m_start are the file's
     uint64_t m_start = 0;
+    uint64_t m_blockSize = 0;
 };
 
 class DcpScanner {
@@ -351,10 +356,11 @@ private:
             std::sort(list.begin(), list.end(),
                       [](const ItemJob* a, const ItemJob* b) { return a->offset < b->offset; });
         m_reporter.phase(ScanPhase::ReadingHeaders, m_jobs.size() + m_byteJobs.size());
-        parallelFor(m_ckpt.files.size(), m_options.threads, [&](size_t f) {
+        std::vector<std::string> blocks(size_t(effectiveThreads(m_options.threads)));
+        parallelForWorkers(m_ckpt.files.size(), m_options.threads, [&](size_t f, int worker) {
             if (byFile[f].empty() && !hasByteItems(f)) return;
             m_reporter.checkStop();
-            readFile(f, byFile[f]);
+            readFile(f, byFile[f], blocks[size_t(worker)]);
         });
         for (ItemJob& job : m_jobs)
             applyJob(job);
@@ -367,7 +373,7 @@ private:
         return false;
     }
 
-    void readFile(size_t f, const std::vector<ItemJob*>& jobs) {
+    void readFile(size_t f, const std::vector<ItemJob*>& jobs, std::string& block) {
         const ShardFile& sf = m_ckpt.files[f];
         PosixFile file;
         try {
@@ -378,8 +384,8 @@ private:
             return;
         }
         SafetensorsBlobs blobs;
-        BlockReader blocks(file);
-        RecordCache records;
+        BlockReader blocks(file, block);
+        ItemCache cache;
         size_t n = 0;
         for (ItemJob* job : jobs) {
             if (++n % 256 == 0) {
@@ -387,7 +393,7 @@ private:
                 m_reporter.add(256);
             }
             try {
-                readItem(file, sf.name, blobs, blocks, records, *job);
+                readItem(file, sf.name, blobs, blocks, cache, *job);
             } catch (const Error& e) {
                 job->fail(e);
             }
@@ -411,7 +417,7 @@ private:
     }
 
     void readItem(const PosixFile& file, const std::string& fileName, SafetensorsBlobs& blobs,
-                  BlockReader& blocks, RecordCache& records, ItemJob& job) {
+                  BlockReader& blocks, ItemCache& cache, ItemJob& job) {
         const TensorInfo& t = m_ckpt.tensors[job.tensor];
         const Chunk& c = t.chunks[job.chunk];
         const auto& transforms = m_meta.transforms[job.transforms];
@@ -423,14 +429,12 @@ private:
             return;
         }
         const TensorItem item = readTensorItem(file, {job.offset, job.length, &transforms, bytes},
-                                               t.dtype, c.shape, fileName, t.fqn, &records);
-        const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
-        const uint64_t chunkBytes = *checkedNumel(c.shape) * elementBytes;
+                                               t.dtype, c.shape, fileName, t.fqn, &cache);
         const bool plain =
             !zstd && item.record.storageOffset == 0 && isRowMajor(c.shape, item.record.stride);
         if (plain) {
             job.begin = job.offset + item.dataOffset;
-            job.end = job.begin + chunkBytes;
+            job.end = job.begin + *checkedNumel(c.shape) * (dtypeBits(t.dtype) / 8);
             return;
         }
         ItemOutcome& more = job.more();

@@ -12,6 +12,7 @@
 #include <QTest>
 
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -69,9 +70,11 @@ struct TorchOptions {
     bool placeholders = false;
     std::string centralExtra = {}; // appended to every central entry's extra field
     std::string comment = {};
+    std::vector<size_t> centralOrder = {}; // the files' central entries in this order, if given
 };
 
-// Archive offsets of every record the writer laid down.
+// Archive offsets of every record the writer laid down, by file (also `central`, whatever
+// TorchOptions::centralOrder).
 struct Layout {
     std::vector<uint64_t> local, data, central;
     uint64_t directory = 0, directorySize = 0, zip64Record = 0, locator = 0, end = 0;
@@ -114,9 +117,14 @@ std::string torchArchive(const std::vector<TorchFile>& files, const TorchOptions
         }
     }
     l.directory = out.size();
-    for (size_t i = 0; i < files.size(); ++i) {
+    std::vector<size_t> order = o.centralOrder;
+    if (order.empty())
+        for (size_t i = 0; i < files.size(); ++i)
+            order.push_back(i);
+    l.central.resize(files.size());
+    for (size_t i : order) {
         const TorchFile& f = files[i];
-        l.central.push_back(out.size());
+        l.central[i] = out.size();
         std::string extra;
         if (o.placeholders) {
             put16(extra, 0x0001);
@@ -220,9 +228,40 @@ struct Slice {
 
 const std::string kFile = "shard/__0_0.distcp";
 
+// The archive read both ways, through an ArchiveReader and in place into one ZipDirectory reused
+// from call to call (also after a failure), as the DCP scanner reads its items. They must agree
+// entry for entry, or fail with the same message; else std::logic_error fails the test.
 ZipDirectory readArchive(std::string_view archive) {
     Slice slice{archive};
-    return readZipDirectory(slice.reader(), archive.size(), kFile);
+    std::optional<Error> readerError, inPlaceError;
+    ZipDirectory dir;
+    try {
+        dir = readZipDirectory(slice.reader(), archive.size(), kFile);
+    } catch (const Error& e) {
+        readerError = e;
+    }
+    static ZipDirectory reused;
+    try {
+        readZipDirectory(archive, kFile, reused);
+    } catch (const Error& e) {
+        inPlaceError = e;
+    }
+    if (readerError || inPlaceError) {
+        if (!readerError || !inPlaceError || readerError->kind() != inPlaceError->kind() ||
+            std::string(readerError->what()) != inPlaceError->what())
+            throw std::logic_error(
+                std::string("in place: ") + (inPlaceError ? inPlaceError->what() : "accepted") +
+                "; through a reader: " + (readerError ? readerError->what() : "accepted"));
+        throw *readerError;
+    }
+    bool same = reused.centralDirectoryOffset == dir.centralDirectoryOffset &&
+                reused.entries.size() == dir.entries.size();
+    for (size_t i = 0; same && i < dir.entries.size(); ++i)
+        same = reused.entries[i].name == dir.entries[i].name &&
+               reused.entries[i].dataOffset == dir.entries[i].dataOffset &&
+               reused.entries[i].size == dir.entries[i].size;
+    if (!same) throw std::logic_error("the directory read in place differs");
+    return dir;
 }
 
 // The ZipInvalid message for a broken archive, or "accepted".
@@ -518,6 +557,20 @@ void TestZipReader::rejectsBrokenArchives_data() {
         "has a name with a NUL byte: 'archive/da\\x00ta'");
     row("duplicate names", torchArchive({{"a/x", "1"}, {"a/y", "2"}, {"a/x", "3"}}),
         "central directory entries 0 and 2 are both named 'a/x'");
+    // The name that sorts first is reported, with its two first entries, whether the entries
+    // are few (compared pairwise) or many (sorted).
+    const std::vector<TorchFile> twice = {{"b", "1"}, {"a", "2"}, {"b", "3"},
+                                          {"c", "4"}, {"a", "5"}, {"a", "6"}};
+    row("duplicate names, the first by name", torchArchive(twice),
+        "central directory entries 1 and 4 are both named 'a'");
+    {
+        std::vector<TorchFile> many;
+        for (int i = 0; i < 30; ++i)
+            many.push_back({"z/" + std::to_string(i), "x"});
+        many.insert(many.end(), twice.begin(), twice.end());
+        row("duplicate names among many", torchArchive(many),
+            "central directory entries 31 and 34 are both named 'a'");
+    }
     row("compressed", patched({{l.central[4] + 10, 2, 8}}),
         "entry 'archive/data/0' is compressed (method 8); only stored entries are supported");
     row("encrypted", patched({{l.central[4] + 8, 2, 0x0809}}),
@@ -587,6 +640,20 @@ void TestZipReader::rejectsBrokenArchives_data() {
                  {l.central[3] + 24, 4, l.local[4] - l.data[3] + 1}}),
         "entries 'archive/byteorder' at [" + grouped(l.local[3]) + ", " + grouped(l.local[4] + 1) +
             ") and 'archive/data/0' at [" + grouped(l.local[4]) + ", ");
+    // A central directory in another order than the data is sorted by local offset first.
+    const TorchOptions reversed{.centralOrder = {6, 5, 4, 3, 2, 1, 0}};
+    row("central directory in reverse order", torchArchive(torchFiles("archive"), reversed),
+        "accepted");
+    {
+        Layout r;
+        std::string s = torchArchive(torchFiles("archive"), reversed, &r);
+        set(s, r.central[3] + 20, 4, r.local[4] - r.data[3] + 1);
+        set(s, r.central[3] + 24, 4, r.local[4] - r.data[3] + 1);
+        row("overlapping entries, central directory in reverse order", s,
+            "entries 'archive/byteorder' at [" + grouped(r.local[3]) + ", " +
+                grouped(r.local[4] + 1) + ") and 'archive/data/0' at [" + grouped(r.local[4]) +
+                ", ");
+    }
     row("same local header twice", patched({{l.central[5] + 42, 4, l.local[4]}}),
         "names it 'archive/data/0' instead");
     row("data runs into the central directory",
