@@ -8,6 +8,7 @@
 #include "shape.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,15 @@ struct DcpMetadata {
 // Throws Error naming `file` (and the fqn when one entry is at fault): PickleInvalid or
 // PickleLimit for bytes that do not unpickle, UnknownClass for an object the reader needs but
 // does not know, DcpMetadataInvalid for known objects of the wrong shape.
-DcpMetadata parseDcpMetadata(std::string_view data, const std::string& file);
+//
+// `placed`, when given, is told of each chunk's storage entry as soon as the parse has matched
+// it (most while the rest of the pickle is still being read), so that reading the items can
+// start early: tensor and chunk index into the result, the tensor as read so far (its dtype and
+// chunk shapes are final), the storage entry and its relative_path. Called on the parsing
+// thread, once per chunk.
+using DcpPlacedChunk = std::function<void(size_t tensor, size_t chunk, const DcpTensorMeta& t,
+                                          const DcpStorage& where, std::string_view path)>;
+DcpMetadata parseDcpMetadata(std::string_view data, const std::string& file,
+                             const DcpPlacedChunk& placed = {});
 
 } // namespace shardscope

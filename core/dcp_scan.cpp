@@ -13,10 +13,14 @@
 #include "sharding_info.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <unordered_map>
 
 namespace fs = std::filesystem;
@@ -41,13 +45,21 @@ struct ItemOutcome {
 
 // One chunk's item and where its data is; 800,000 of these stay small.
 struct ItemJob {
+    static constexpr uint32_t kDropped = ~uint32_t(0); // `tensor` of a job no chunk uses
+
     uint32_t tensor = 0;
     uint32_t chunk = 0;
     uint32_t transforms = 0;
+    uint32_t path = 0; // index into DcpMetadata::paths
     uint64_t offset = 0;
     uint64_t length = 0;
     uint64_t begin = 0, end = 0;
     std::unique_ptr<ItemOutcome> outcome;
+    // Set for jobs made while .metadata is parsed: the chunk's shape and dtype, and whether the
+    // item was read then.
+    const Shape* shape = nullptr;
+    DType dtype = DType::U8;
+    bool read = false;
 
     ItemOutcome& more() {
         if (!outcome) outcome = std::make_unique<ItemOutcome>();
@@ -161,6 +173,165 @@ private:
     uint64_t m_blockSize = 0;
 };
 
+// Reads a chunk's torch.save archive (already in memory as `bytes` unless zstd) and sets where
+// its data is: plain row-major bytes, or a StoredLayout to decode.
+void readArchiveItem(const PosixFile& file, const std::string& fileName, const std::string& fqn,
+                     DType dtype, const Shape& shape, const std::vector<std::string>& transforms,
+                     bool zstd, std::string_view bytes, ItemCache& cache, ItemJob& job) {
+    const TensorItem item = readTensorItem(file, {job.offset, job.length, &transforms, bytes},
+                                           dtype, shape, fileName, fqn, &cache);
+    const bool plain =
+        !zstd && item.record.storageOffset == 0 && isRowMajor(shape, item.record.stride);
+    if (plain) {
+        job.begin = job.offset + item.dataOffset;
+        job.end = job.begin + *checkedNumel(shape) * (dtypeBits(dtype) / 8);
+        return;
+    }
+    ItemOutcome& more = job.more();
+    more.special = true;
+    more.layout.strides = item.record.stride;
+    more.layout.storageOffset = item.record.storageOffset;
+    more.layout.zstd = zstd;
+    more.layout.itemBegin = job.offset;
+    more.layout.itemEnd = job.offset + job.length;
+    more.layout.dataOffset = item.dataOffset;
+    more.layout.dataBytes = item.dataBytes;
+    more.layout.streamBytes = item.streamBytes;
+    job.begin = zstd ? job.offset : job.offset + item.dataOffset;
+    job.end = zstd ? job.offset + job.length : job.begin + item.dataBytes;
+}
+
+// Reads items while .metadata is still being parsed: the parse places chunk after chunk, and
+// on a second core their archives are read in the time the parse takes (800,000 items: 0.6 s
+// of a 2 s inspect). Only plain torch.save items are read here; anything else, and whatever
+// is not reached, is left to the scanner's own pass. Jobs go into the scanner's job vector,
+// whose capacity is reserved up front so that it never moves while the worker reads it.
+class ItemPrefetcher {
+public:
+    ItemPrefetcher(const fs::path& directory, std::vector<ItemJob>& jobs,
+                   const ScanOptions& options)
+        : m_directory(directory), m_jobs(jobs), m_options(options) {
+        m_files.reserve(kMaxFiles);
+        m_worker = std::thread([this] { run(); });
+    }
+    ~ItemPrefetcher() {
+        m_stop = true;
+        finish();
+    }
+
+    // Parsing thread: a chunk's storage entry was matched.
+    void placed(size_t tensor, size_t chunk, const DcpTensorMeta& t, const DcpStorage& where,
+                std::string_view path) {
+        if (m_jobs.size() == m_jobs.capacity() || where.path >= kMaxFiles || where.transforms)
+            return; // the scanner reads it
+        while (m_files.size() <= where.path)
+            m_files.emplace_back();
+        if (!m_files[where.path]) m_files[where.path] = open(path);
+        ItemJob& job = m_jobs.emplace_back();
+        job.tensor = uint32_t(tensor);
+        job.chunk = uint32_t(chunk);
+        job.path = where.path;
+        job.offset = where.offset;
+        job.length = where.length;
+        job.shape = &t.chunks[chunk].shape; // the chunk list no longer changes; its buffer stays
+        job.dtype = t.dtype;
+        if (m_jobs.size() % 256 == 0) publish();
+    }
+
+    // Parsing thread: no more jobs; returns once the worker is done.
+    void finish() {
+        if (!m_worker.joinable()) return;
+        publish();
+        {
+            std::lock_guard lock(m_mutex);
+            m_finished = true;
+        }
+        m_wake.notify_one();
+        m_worker.join();
+    }
+
+private:
+    static constexpr uint32_t kMaxFiles = 4096;
+
+    struct OpenFile {
+        PosixFile file;
+        std::string name;
+    };
+
+    std::unique_ptr<OpenFile> open(std::string_view path) const {
+        const std::string name(path);
+        if (!isPlainFileName(name)) return nullptr;
+        try {
+            return std::make_unique<OpenFile>(
+                OpenFile{PosixFile::openRead(m_directory / name), name});
+        } catch (const Error&) {
+            return nullptr; // the scanner reports it
+        }
+    }
+
+    void publish() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_published = m_jobs.size();
+        }
+        m_wake.notify_one();
+    }
+
+    void run() {
+        size_t next = 0;
+        for (;;) {
+            size_t end;
+            {
+                std::unique_lock lock(m_mutex);
+                m_wake.wait(lock, [&] { return m_published > next || m_finished; });
+                end = m_published;
+                if (next == end && m_finished) return;
+            }
+            for (; next < end; ++next) {
+                if (m_stop || m_options.stop.stop_requested()) return;
+                read(m_jobs[next]);
+            }
+        }
+    }
+
+    void read(ItemJob& job) {
+        const OpenFile* f = m_files[job.path].get();
+        if (!f) return;
+        if (job.path != m_current) {
+            m_blocks.emplace(f->file, m_block);
+            m_cache = {};
+            m_current = job.path;
+        }
+        const std::string_view bytes = m_blocks->get(job.offset, job.length);
+        if (bytes.empty() || !startsLikeZip(f->file, job.offset, job.length, bytes)) return;
+        try {
+            readArchiveItem(f->file, f->name, "", job.dtype, *job.shape, kNoTransforms, false,
+                            bytes, m_cache, job);
+        } catch (const Error& e) {
+            job.fail(e);
+        }
+        job.read = true;
+    }
+
+    static inline const std::vector<std::string> kNoTransforms;
+
+    fs::path m_directory;
+    std::vector<ItemJob>& m_jobs;
+    const ScanOptions& m_options;
+    std::vector<std::unique_ptr<OpenFile>> m_files; // by path index; reserved: never moves
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    size_t m_published = 0; // jobs [0, m_published) are complete
+    bool m_finished = false;
+    std::atomic<bool> m_stop = false;
+    std::thread m_worker;
+    // Worker state
+    uint32_t m_current = ~uint32_t(0);
+    std::optional<BlockReader> m_blocks;
+    std::string m_block;
+    ItemCache m_cache;
+};
+
 class DcpScanner {
 public:
     DcpScanner(const fs::path& directory, const ScanOptions& options)
@@ -172,7 +343,7 @@ public:
     Checkpoint scan() {
         const std::string text =
             readSmallFile(m_directory / ".metadata", kMaxMetadataBytes, "the DCP metadata");
-        m_meta = parseDcpMetadata(text, ".metadata");
+        parseMetadata(text);
         m_reporter.checkStop();
         openFiles();
         buildTensors();
@@ -187,6 +358,46 @@ public:
     }
 
 private:
+    // With a second thread, items are read while the parse goes on (see ItemPrefetcher). Every
+    // storage entry takes more than 64 bytes of pickle, so the jobs never outgrow the reserve.
+    void parseMetadata(std::string_view text) {
+        reserveLarge(m_jobs, text.size() / 64 + 1024);
+        if (effectiveThreads(m_options.threads) < 2) {
+            m_meta = parseDcpMetadata(text, ".metadata");
+            return;
+        }
+        ItemPrefetcher prefetcher(m_directory, m_jobs, m_options);
+        m_meta = parseDcpMetadata(
+            text, ".metadata",
+            [&](size_t tensor, size_t chunk, const DcpTensorMeta& t, const DcpStorage& where,
+                std::string_view path) { prefetcher.placed(tensor, chunk, t, where, path); });
+        prefetcher.finish();
+        indexPrefetched();
+    }
+
+    // Where each prefetched job's chunk is: m_byChunk[m_chunkBase[tensor] + chunk].
+    void indexPrefetched() {
+        m_prefetched = m_jobs.size();
+        if (m_prefetched == 0) return;
+        m_chunkBase.resize(m_meta.tensors.size() + 1);
+        for (size_t t = 0; t < m_meta.tensors.size(); ++t)
+            m_chunkBase[t + 1] = m_chunkBase[t] + m_meta.tensors[t].chunks.size();
+        m_byChunk.assign(m_chunkBase.back(), kNoJob);
+        for (size_t j = 0; j < m_prefetched; ++j)
+            m_byChunk[m_chunkBase[m_jobs[j].tensor] + m_jobs[j].chunk] = uint32_t(j);
+    }
+
+    // A chunk's job: the one made during the parse, else a new one.
+    void addJob(size_t tensor, size_t chunk, const DcpStorage& storage) {
+        if (!m_byChunk.empty()) {
+            if (const uint32_t j = m_byChunk[m_chunkBase[tensor] + chunk]; j != kNoJob) {
+                m_taken[j] = true;
+                return;
+            }
+        }
+        m_jobs.push_back(makeJob(tensor, chunk, storage));
+    }
+
     // Every file .metadata names, plus *.distcp files it does not name (listed, with a warning).
     void openFiles() {
         std::vector<std::string> names = m_meta.paths;
@@ -246,7 +457,8 @@ private:
     void buildTensors() {
         m_reporter.phase(ScanPhase::Merging, m_meta.chunkCount);
         m_ckpt.tensors.reserve(m_meta.tensors.size());
-        reserveLarge(m_jobs, m_meta.chunkCount);
+        if (m_jobs.capacity() < m_meta.chunkCount) m_jobs.reserve(m_meta.chunkCount);
+        m_taken.assign(m_prefetched, false);
         for (auto& meta : m_meta.tensors) {
             const size_t ti = m_ckpt.tensors.size();
             TensorInfo t;
@@ -272,6 +484,8 @@ private:
             addChunks(ti, meta);
             m_reporter.add(count);
         }
+        for (size_t j = 0; j < m_prefetched; ++j)
+            if (!m_taken[j]) m_jobs[j].tensor = ItemJob::kDropped; // its chunk was rejected
     }
 
     // Fills in the chunks .metadata gave and moves them into the tensor; at the first unusable
@@ -325,7 +539,7 @@ private:
                          ErrorKind::ItemOutOfRange);
             return false;
         }
-        m_jobs.push_back(makeJob(ti, index, storage));
+        addJob(ti, index, storage);
         return true;
     }
 
@@ -350,12 +564,20 @@ private:
     // Items are read file by file in offset order, so each file is read front to back.
     void readItems() {
         std::vector<std::vector<ItemJob*>> byFile(m_ckpt.files.size());
-        for (auto& job : m_jobs)
+        size_t readEarly = 0;
+        for (auto& job : m_jobs) {
+            if (job.tensor == ItemJob::kDropped) continue;
+            if (job.read) {
+                ++readEarly;
+                continue;
+            }
             byFile[m_ckpt.tensors[job.tensor].chunks[job.chunk].file].push_back(&job);
+        }
         for (auto& list : byFile)
             std::sort(list.begin(), list.end(),
                       [](const ItemJob* a, const ItemJob* b) { return a->offset < b->offset; });
         m_reporter.phase(ScanPhase::ReadingHeaders, m_jobs.size() + m_byteJobs.size());
+        m_reporter.add(readEarly);
         std::vector<std::string> blocks(size_t(effectiveThreads(m_options.threads)));
         parallelForWorkers(m_ckpt.files.size(), m_options.threads, [&](size_t f, int worker) {
             if (byFile[f].empty() && !hasByteItems(f)) return;
@@ -363,7 +585,7 @@ private:
             readFile(f, byFile[f], blocks[size_t(worker)]);
         });
         for (ItemJob& job : m_jobs)
-            applyJob(job);
+            if (job.tensor != ItemJob::kDropped) applyJob(job);
         std::vector<ItemJob>().swap(m_jobs);
     }
 
@@ -428,27 +650,8 @@ private:
             blobs.locate(file, fileName, job.offset, t, c, job);
             return;
         }
-        const TensorItem item = readTensorItem(file, {job.offset, job.length, &transforms, bytes},
-                                               t.dtype, c.shape, fileName, t.fqn, &cache);
-        const bool plain =
-            !zstd && item.record.storageOffset == 0 && isRowMajor(c.shape, item.record.stride);
-        if (plain) {
-            job.begin = job.offset + item.dataOffset;
-            job.end = job.begin + *checkedNumel(c.shape) * (dtypeBits(t.dtype) / 8);
-            return;
-        }
-        ItemOutcome& more = job.more();
-        more.special = true;
-        more.layout.strides = item.record.stride;
-        more.layout.storageOffset = item.record.storageOffset;
-        more.layout.zstd = zstd;
-        more.layout.itemBegin = job.offset;
-        more.layout.itemEnd = job.offset + job.length;
-        more.layout.dataOffset = item.dataOffset;
-        more.layout.dataBytes = item.dataBytes;
-        more.layout.streamBytes = item.streamBytes;
-        job.begin = zstd ? job.offset : job.offset + item.dataOffset;
-        job.end = zstd ? job.offset + job.length : job.begin + item.dataBytes;
+        readArchiveItem(file, fileName, t.fqn, t.dtype, c.shape, transforms, zstd, bytes, cache,
+                        job);
     }
 
     void applyJob(ItemJob& job) {
@@ -490,6 +693,11 @@ private:
     std::vector<bool> m_invalid;
     std::vector<uint32_t> m_fileOf; // metadata path index -> file index
     std::vector<ItemJob> m_jobs;
+    static constexpr uint32_t kNoJob = ~uint32_t(0);
+    size_t m_prefetched = 0;         // m_jobs[0, m_prefetched) were made during the parse
+    std::vector<size_t> m_chunkBase; // per tensor: its first chunk's place in m_byChunk
+    std::vector<uint32_t> m_byChunk; // per chunk: its prefetched job, or kNoJob
+    std::vector<bool> m_taken;       // per prefetched job: a chunk uses it
     std::vector<ItemJob> m_byteJobs; // `tensor` is the byte item's index
     std::mutex m_problemMutex;
 };

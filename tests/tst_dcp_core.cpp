@@ -4,15 +4,18 @@
 // The DCP reader's building blocks on their own: data.pkl records (bytes from CPython's pickle),
 // strided copies, tensor kinds and export names, and planning with training state.
 
+#include "dcp_builder.h"
 #include "dcp_scan.h"
 #include "error.h"
 #include "plan.h"
+#include "shard_builder.h"
 #include "stored_chunk.h"
 #include "torch_record.h"
 
 #include <QtTest>
 
 #include <cstring>
+#include <fstream>
 #include <numeric>
 
 using namespace shardscope;
@@ -26,31 +29,47 @@ namespace {
 // kTransposed: FloatStorage, numel 960, size (40, 24), stride (1, 40)
 // kSevenArgs: BFloat16Storage, numel 6, size (2, 3), stride (3, 1), metadata {'a': 1}
 // kScalar: FloatStorage, numel 1, size (), stride ()
-const std::string kTransposed(
-    "\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f\x72\x65\x62\x75\x69\x6c\x64"
-    "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07\x00\x00\x00\x73\x74\x6f\x72"
-    "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x46\x6c\x6f\x61\x74\x53\x74\x6f\x72\x61\x67\x65"
-    "\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63\x70\x75\x71\x04\x4d\xc0\x03"
-    "\x74\x71\x05\x51\x4b\x00\x4b\x28\x4b\x18\x86\x71\x06\x4b\x01\x4b\x28\x86\x71\x07\x89\x63\x63\x6f"
-    "\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64\x65\x72\x65\x64\x44\x69\x63\x74\x0a\x71\x08"
-    "\x29\x52\x71\x09\x74\x71\x0a\x52\x71\x0b\x2e",
-    155);
-const std::string kSevenArgs(
-    "\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f\x72\x65\x62\x75\x69\x6c\x64"
-    "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07\x00\x00\x00\x73\x74\x6f\x72"
-    "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x42\x46\x6c\x6f\x61\x74\x31\x36\x53\x74\x6f\x72"
-    "\x61\x67\x65\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63\x70\x75\x71\x04"
-    "\x4b\x06\x74\x71\x05\x51\x4b\x00\x4b\x02\x4b\x03\x86\x71\x06\x4b\x03\x4b\x01\x86\x71\x07\x89\x63"
-    "\x63\x6f\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64\x65\x72\x65\x64\x44\x69\x63\x74\x0a"
-    "\x71\x08\x29\x52\x71\x09\x7d\x71\x0a\x58\x01\x00\x00\x00\x61\x71\x0b\x4b\x01\x73\x74\x71\x0c\x52"
-    "\x71\x0d\x2e",
-    171);
+const std::string kTransposed("\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f"
+                              "\x72\x65\x62\x75\x69\x6c\x64"
+                              "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07"
+                              "\x00\x00\x00\x73\x74\x6f\x72"
+                              "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x46\x6c\x6f\x61\x74"
+                              "\x53\x74\x6f\x72\x61\x67\x65"
+                              "\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63"
+                              "\x70\x75\x71\x04\x4d\xc0\x03"
+                              "\x74\x71\x05\x51\x4b\x00\x4b\x28\x4b\x18\x86\x71\x06\x4b\x01\x4b\x28"
+                              "\x86\x71\x07\x89\x63\x63\x6f"
+                              "\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64\x65\x72\x65\x64"
+                              "\x44\x69\x63\x74\x0a\x71\x08"
+                              "\x29\x52\x71\x09\x74\x71\x0a\x52\x71\x0b\x2e",
+                              155);
+const std::string kSevenArgs("\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f"
+                             "\x72\x65\x62\x75\x69\x6c\x64"
+                             "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07"
+                             "\x00\x00\x00\x73\x74\x6f\x72"
+                             "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x42\x46\x6c\x6f\x61"
+                             "\x74\x31\x36\x53\x74\x6f\x72"
+                             "\x61\x67\x65\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00"
+                             "\x00\x00\x63\x70\x75\x71\x04"
+                             "\x4b\x06\x74\x71\x05\x51\x4b\x00\x4b\x02\x4b\x03\x86\x71\x06\x4b\x03"
+                             "\x4b\x01\x86\x71\x07\x89\x63"
+                             "\x63\x6f\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64\x65\x72"
+                             "\x65\x64\x44\x69\x63\x74\x0a"
+                             "\x71\x08\x29\x52\x71\x09\x7d\x71\x0a\x58\x01\x00\x00\x00\x61\x71\x0b"
+                             "\x4b\x01\x73\x74\x71\x0c\x52"
+                             "\x71\x0d\x2e",
+                             171);
 const std::string kScalar(
-    "\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f\x72\x65\x62\x75\x69\x6c\x64"
-    "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07\x00\x00\x00\x73\x74\x6f\x72"
-    "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x46\x6c\x6f\x61\x74\x53\x74\x6f\x72\x61\x67\x65"
-    "\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63\x70\x75\x71\x04\x4b\x01\x74"
-    "\x71\x05\x51\x4b\x00\x29\x29\x89\x63\x63\x6f\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72\x64"
+    "\x80\x02\x63\x74\x6f\x72\x63\x68\x2e\x5f\x75\x74\x69\x6c\x73\x0a\x5f\x72\x65\x62\x75\x69\x6c"
+    "\x64"
+    "\x5f\x74\x65\x6e\x73\x6f\x72\x5f\x76\x32\x0a\x71\x00\x28\x28\x58\x07\x00\x00\x00\x73\x74\x6f"
+    "\x72"
+    "\x61\x67\x65\x71\x01\x63\x74\x6f\x72\x63\x68\x0a\x46\x6c\x6f\x61\x74\x53\x74\x6f\x72\x61\x67"
+    "\x65"
+    "\x0a\x71\x02\x58\x01\x00\x00\x00\x30\x71\x03\x58\x03\x00\x00\x00\x63\x70\x75\x71\x04\x4b\x01"
+    "\x74"
+    "\x71\x05\x51\x4b\x00\x29\x29\x89\x63\x63\x6f\x6c\x6c\x65\x63\x74\x69\x6f\x6e\x73\x0a\x4f\x72"
+    "\x64"
     "\x65\x72\x65\x64\x44\x69\x63\x74\x0a\x71\x06\x29\x52\x71\x07\x74\x71\x08\x52\x71\x09\x2e",
     142);
 
@@ -178,9 +197,10 @@ private slots:
             for (uint64_t c = 0; c < C; ++c)
                 for (uint64_t h = 0; h < H; ++h)
                     for (uint64_t w = 0; w < W; ++w)
-                        storage[n * 30 + h * 15 + w * 3 + c] = uint16_t(n * 1000 + c * 100 + h * 10 + w);
-        gatherStrided(reinterpret_cast<const char*>(storage.data()), {N, C, H, W}, {30, 1, 15, 3}, 0,
-                      2, reinterpret_cast<char*>(out.data()));
+                        storage[n * 30 + h * 15 + w * 3 + c] =
+                            uint16_t(n * 1000 + c * 100 + h * 10 + w);
+        gatherStrided(reinterpret_cast<const char*>(storage.data()), {N, C, H, W}, {30, 1, 15, 3},
+                      0, 2, reinterpret_cast<char*>(out.data()));
         uint64_t i = 0;
         for (uint64_t n = 0; n < N; ++n)
             for (uint64_t c = 0; c < C; ++c)
@@ -227,8 +247,7 @@ private slots:
         QVERIFY(plain.ok());
         QCOMPARE(plannedNames(plain),
                  (std::vector<std::string>{"layers.0.w", "tok_embeddings.weight"}));
-        QCOMPARE(plain.excluded,
-                 (std::vector<std::string>{"optimizer.state.layers.0.w.exp_avg"}));
+        QCOMPARE(plain.excluded, (std::vector<std::string>{"optimizer.state.layers.0.w.exp_avg"}));
         QCOMPARE(plain.totalTensorBytes, uint64_t(32 + 128));
 
         const Plan all = makePlan(ckpt, defaultMapping(ckpt, true), UnmappedPolicy::Error, true);
@@ -237,12 +256,72 @@ private slots:
         QVERIFY(all.excluded.empty());
 
         Mapping named; // a mapping that names a training tensor exports it
-        named.fileIndex = {{"layers.0.w", 1}, {"tok_embeddings.weight", 1},
+        named.fileIndex = {{"layers.0.w", 1},
+                           {"tok_embeddings.weight", 1},
                            {"optimizer.state.layers.0.w.exp_avg", 2}};
         const Plan chosen = makePlan(ckpt, named, UnmappedPolicy::Error);
         QVERIFY(chosen.ok());
-        QCOMPARE(chosen.weightMap.at("optimizer.state.layers.0.w.exp_avg"),
-                 outputFileName(2, 2));
+        QCOMPARE(chosen.weightMap.at("optimizer.state.layers.0.w.exp_avg"), outputFileName(2, 2));
+    }
+
+    // With two threads the items are read while .metadata is parsed; with one, after it. Both
+    // give the same checkpoint, for good items (plain, strided, zstd) and for a broken one,
+    // across more than one batch of jobs handed over during the parse.
+    void itemsReadDuringTheParseMatchAScanAlone() {
+        QTemporaryDir dir;
+        std::vector<testing::DcpTensor> tensors;
+        for (int i = 0; i < 40; ++i)
+            tensors.push_back({"model.layers." + std::to_string(i) + ".w",
+                               i % 2 ? "BF16" : "F32",
+                               {16, 8},
+                               testing::dcpSplit({16, 8}, 0, 8)});
+        tensors[3].chunks[2].columnMajor = true;
+        tensors[5].chunks[1].zstd = true;
+        testing::writeDcpCheckpoint(dir.path().toStdString(), tensors, {{"step", 7}});
+        // Break the central directory of one item in rank 2's file.
+        const std::string rank2 = dir.filePath("__2_0.distcp").toStdString();
+        std::string bytes = testing::readFile(rank2);
+        size_t at = 0;
+        for (int k = 0; k < 6; ++k)
+            at = bytes.find("PK\x01\x02", at + 1);
+        QVERIFY(at != std::string::npos);
+        bytes[at] = 'X';
+        std::ofstream(rank2, std::ios::binary | std::ios::trunc) << bytes;
+
+        ScanOptions alone, during;
+        alone.threads = 1;
+        during.threads = 2;
+        const Checkpoint a = scanCheckpoint(dir.path().toStdString(), alone);
+        const Checkpoint b = scanCheckpoint(dir.path().toStdString(), during);
+        QVERIFY(a.hasErrors());
+        QCOMPARE(b.tensors.size(), a.tensors.size());
+        size_t invalid = 0;
+        for (size_t t = 0; t < a.tensors.size(); ++t) {
+            const TensorInfo &x = a.tensors[t], &y = b.tensors[t];
+            QCOMPARE(y.fqn, x.fqn);
+            QCOMPARE(int(y.status), int(x.status));
+            QCOMPARE(y.coverageDetail, x.coverageDetail);
+            invalid += x.status == CoverageStatus::Invalid;
+            QCOMPARE(y.chunks.size(), x.chunks.size());
+            for (size_t c = 0; c < x.chunks.size(); ++c) {
+                QCOMPARE(y.chunks[c].file, x.chunks[c].file);
+                QCOMPARE(y.chunks[c].begin, x.chunks[c].begin);
+                QCOMPARE(y.chunks[c].end, x.chunks[c].end);
+                QCOMPARE(y.chunks[c].stored != 0, x.chunks[c].stored != 0);
+                QVERIFY(y.chunks[c].offsets == x.chunks[c].offsets);
+            }
+        }
+        QCOMPARE(invalid, size_t(1));
+        QCOMPARE(b.stored.size(), a.stored.size());
+        QCOMPARE(b.stored.size(), size_t(2)); // the strided chunk and the zstd one
+        QCOMPARE(b.problems.size(), a.problems.size());
+        for (size_t p = 0; p < a.problems.size(); ++p) {
+            QCOMPARE(b.problems[p].file, a.problems[p].file);
+            QCOMPARE(b.problems[p].tensor, a.problems[p].tensor);
+            QCOMPARE(b.problems[p].message, a.problems[p].message);
+        }
+        QCOMPARE(b.byteItems.size(), size_t(1));
+        QCOMPARE(b.byteItems[0].value, a.byteItems[0].value);
     }
 
     void twoTensorsUnderOneNameAreAnError() {
