@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 namespace fs = std::filesystem;
@@ -207,6 +208,10 @@ void readArchiveItem(const PosixFile& file, const std::string& fileName, const s
 // is not reached, is left to the scanner's own pass. Jobs go into the scanner's job vector,
 // whose capacity is reserved up front so that it never moves while the worker reads it.
 class ItemPrefetcher {
+    // A job points at its chunk's shape inside the tensor's chunk list, which moves (never
+    // copies) as the parse grows the tensor list.
+    static_assert(std::is_nothrow_move_constructible_v<DcpTensorMeta>);
+
 public:
     ItemPrefetcher(const fs::path& directory, std::vector<ItemJob>& jobs,
                    const ScanOptions& options)

@@ -2,7 +2,8 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 // libFuzzer target: the bounded pickle VM on arbitrary bytes, then every accessor on what it
-// built, so a bad Ref or view in the arena shows up under ASan rather than in a caller.
+// built, so a bad Ref or view in the arena shows up under ASan rather than in a caller; once
+// more with a harvester taking every batch it can, so the values dropped after each are checked.
 //
 // A rejected input must be a PickleError; anything else escapes and libFuzzer keeps the input.
 // The limits are small so a memo index or a value count near them costs milliseconds.
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -32,6 +34,14 @@ namespace {
 class Walker {
 public:
     explicit Walker(const pk::Document& d) : m_doc(d), m_seen(d.valueCount()) {}
+
+    // What `roots` reach (a batch a harvester is offered, mid-run).
+    uint64_t from(std::span<const pk::Ref> roots) {
+        for (pk::Ref v : roots)
+            reach(v);
+        drain();
+        return m_sink;
+    }
 
     uint64_t run() {
         reach(m_doc.root());
@@ -128,6 +138,18 @@ private:
     uint64_t m_sink = 0;
 };
 
+// Takes every dict the VM offers, walking the batch first; each taken batch's values are then
+// dropped, and the walk of the finished document checks that nothing still names them.
+class TakeAll : public pk::Harvester {
+public:
+    bool take(const pk::Document& d, pk::Ref, pk::Ref, pk::Ref,
+              std::span<const pk::Ref> items) override {
+        if (d.valueCount() < 100'000) m_sink += Walker(d).from(items);
+        return true;
+    }
+    uint64_t m_sink = 0;
+};
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -140,6 +162,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const pk::Document d =
             pk::Document::load({reinterpret_cast<const char*>(data), size}, limits);
         volatile uint64_t sink = Walker(d).run();
+        (void)sink;
+    } catch (const pk::PickleError& e) {
+        if (!*e.what()) finding("a PickleError without a message", 0);
+    }
+    try {
+        TakeAll all;
+        const pk::Document d =
+            pk::Document::load({reinterpret_cast<const char*>(data), size}, limits, &all);
+        volatile uint64_t sink = Walker(d).run() + all.m_sink;
         (void)sink;
     } catch (const pk::PickleError& e) {
         if (!*e.what()) finding("a PickleError without a message", 0);

@@ -7,6 +7,7 @@
 // read outside it (as a caller's reader does on a short read). The reader checks every range
 // itself, so such a read is still a finding: it is recorded and trapped on after the call. Every
 // entry it accepts must lie inside the buffer, before the central directory, and is read back.
+// The in-place reader must then agree with it exactly.
 
 #include "error.h"
 #include "fuzz_support.h"
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -23,6 +25,43 @@ namespace {
 [[noreturn]] void finding(const char* what) {
     std::fprintf(stderr, "FINDING: %s\n", what);
     __builtin_trap();
+}
+
+// The in-place reader (what the DCP scan uses on items already in memory) must give the same
+// entries, or the same error message, as the reader through an ArchiveReader. Read twice into
+// one ZipDirectory, as the scan reuses it from item to item.
+void inPlaceAgrees(std::string_view archive) {
+    const shardscope::ArchiveReader read = [&](uint64_t offset, uint64_t length, char* out) {
+        if (offset > archive.size() || length > archive.size() - offset)
+            throw shardscope::Error(shardscope::ErrorKind::Io, "fuzz.distcp", "", "short read");
+        if (length) std::memcpy(out, archive.data() + offset, length);
+    };
+    std::string viaReader, inPlace;
+    shardscope::ZipDirectory expected;
+    try {
+        expected = shardscope::readZipDirectory(read, archive.size(), "fuzz.distcp");
+    } catch (const shardscope::Error& e) {
+        viaReader = e.message();
+    }
+    static shardscope::ZipDirectory reused; // keeps the names of the previous input
+    for (int round = 0; round < 2; ++round) {
+        inPlace.clear();
+        try {
+            shardscope::readZipDirectory(archive, "fuzz.distcp", reused);
+        } catch (const shardscope::Error& e) {
+            inPlace = e.message();
+        }
+        if (inPlace != viaReader) finding("the in-place reader fails differently");
+        if (!inPlace.empty()) continue;
+        if (reused.centralDirectoryOffset != expected.centralDirectoryOffset ||
+            reused.entries.size() != expected.entries.size())
+            finding("the in-place reader gives another directory");
+        for (size_t i = 0; i < expected.entries.size(); ++i)
+            if (reused.entries[i].name != expected.entries[i].name ||
+                reused.entries[i].dataOffset != expected.entries[i].dataOffset ||
+                reused.entries[i].size != expected.entries[i].size)
+                finding("the in-place reader gives another entry");
+    }
 }
 
 } // namespace
@@ -59,5 +98,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)sink;
     });
     if (outOfRange) finding("readZipDirectory asked for bytes outside the archive");
+    inPlaceAgrees(std::string_view(bytes, size));
     return 0;
 }
