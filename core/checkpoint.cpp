@@ -4,14 +4,14 @@
 #include "checkpoint.h"
 
 #include "coverage.h"
+#include "dcp_scan.h"
 #include "parallel.h"
 #include "posix_file.h"
 #include "runs.h"
 #include "safetensors_reader.h"
+#include "scan_support.h"
 #include "sharding_info.h"
 #include "sidecars.h"
-#include "dcp_scan.h"
-#include "scan_support.h"
 
 #include <algorithm>
 #include <chrono>
@@ -33,6 +33,8 @@ std::string_view scanPhaseName(ScanPhase phase) {
         return "Checking coverage";
     case ScanPhase::ComparingReplicas:
         return "Comparing replicas";
+    case ScanPhase::ReadingMetadata:
+        return "Reading .metadata";
     }
     return "?";
 }

@@ -42,14 +42,14 @@ struct Chunk {
 
 // How a DCP item holds a chunk when it is not plain row-major bytes in its file.
 struct StoredLayout {
-    Shape strides;             // element strides of the stored tensor (empty: row-major)
+    Shape strides;              // element strides of the stored tensor (empty: row-major)
     uint64_t storageOffset = 0; // in elements, from the start of the stored bytes
-    bool zstd = false;         // the item is a zstd stream of the torch.save archive
-    uint64_t itemBegin = 0;    // the item's byte range in its file (compressed when zstd)
+    bool zstd = false;          // the item is a zstd stream of the torch.save archive
+    uint64_t itemBegin = 0;     // the item's byte range in its file (compressed when zstd)
     uint64_t itemEnd = 0;
-    uint64_t dataOffset = 0;   // zstd: where the storage bytes start in the decompressed archive
-    uint64_t dataBytes = 0;    // the storage bytes
-    uint64_t streamBytes = 0;  // zstd: the decompressed archive's size
+    uint64_t dataOffset = 0;  // zstd: where the storage bytes start in the decompressed archive
+    uint64_t dataBytes = 0;   // the storage bytes
+    uint64_t streamBytes = 0; // zstd: the decompressed archive's size
 };
 
 // What a tensor is for, from its place in the state dict (a DCP checkpoint's first path
@@ -104,7 +104,14 @@ struct Checkpoint {
 };
 
 // A scan's phases, in order; `done`/`total` count files, chunks, tensors and bytes respectively.
-enum class ScanPhase { ReadingHeaders, Merging, CheckingCoverage, ComparingReplicas };
+// ReadingMetadata: a DCP checkpoint's .metadata, in bytes (then ReadingHeaders counts items).
+enum class ScanPhase {
+    ReadingHeaders,
+    Merging,
+    CheckingCoverage,
+    ComparingReplicas,
+    ReadingMetadata
+};
 std::string_view scanPhaseName(ScanPhase phase);
 
 struct ScanProgress {

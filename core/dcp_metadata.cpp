@@ -34,8 +34,8 @@ template <class T> using NameMap = std::unordered_map<std::string, T, NameHash, 
 // reading it). Whatever was not harvested is read from the finished document.
 class MetadataReader : public pickle::Harvester {
 public:
-    MetadataReader(const std::string& file, const DcpPlacedChunk& placed)
-        : m_file(file), m_placed(placed) {
+    MetadataReader(const std::string& file, const DcpParseHooks& hooks)
+        : m_file(file), m_hooks(hooks) {
         m_out.transforms.emplace_back();
     }
 
@@ -53,6 +53,10 @@ public:
             return true;
         }
         return false;
+    }
+
+    void reached(uint64_t position) override {
+        if (m_hooks.progress) m_hooks.progress(position);
     }
 
     DcpMetadata read(const Document& doc) {
@@ -264,7 +268,7 @@ private:
         if (!first && t.problem.empty())
             t.problem = "storage_data names the chunk at offsets " + formatShape(offset) + " twice";
         slot = where;
-        if (first && m_placed) m_placed(ti, found, t, where, m_out.paths[where.path]);
+        if (first && m_hooks.placed) m_hooks.placed(ti, found, t, where, m_out.paths[where.path]);
     }
 
     DcpStorage storageInfo(Ref info, std::string_view fqn) {
@@ -386,7 +390,7 @@ private:
 
     const Document* m_doc = nullptr;
     const std::string& m_file;
-    const DcpPlacedChunk& m_placed;
+    const DcpParseHooks& m_hooks;
     DcpMetadata m_out;
     // Owned keys: harvested strings may live in a part of the document that moves.
     NameMap<size_t> m_tensors, m_bytes;
@@ -401,14 +405,14 @@ private:
 } // namespace
 
 DcpMetadata parseDcpMetadata(std::string_view data, const std::string& file,
-                             const DcpPlacedChunk& placed) {
+                             const DcpParseHooks& hooks) {
     if (data.empty()) throw Error(ErrorKind::PickleInvalid, file, "", "the file is empty");
     // Python numbers memo slots from 0 as it stores objects, so a real pickle never names a slot
     // past its own length; a larger index is refused instead of growing the memo to it.
     pickle::Limits limits;
     limits.maxMemo = std::min<uint64_t>(limits.maxMemo, std::max<uint64_t>(1024, data.size()));
     try {
-        MetadataReader reader(file, placed);
+        MetadataReader reader(file, hooks);
         const Document doc = Document::load(data, limits, &reader);
         return reader.read(doc);
     } catch (const pickle::PickleError& e) {

@@ -60,15 +60,21 @@ struct DcpMetadata {
 // Throws Error naming `file` (and the fqn when one entry is at fault): PickleInvalid or
 // PickleLimit for bytes that do not unpickle, UnknownClass for an object the reader needs but
 // does not know, DcpMetadataInvalid for known objects of the wrong shape.
-//
-// `placed`, when given, is told of each chunk's storage entry as soon as the parse has matched
-// it (most while the rest of the pickle is still being read), so that reading the items can
-// start early: tensor and chunk index into the result, the tensor as read so far (its dtype and
-// chunk shapes are final), the storage entry and its relative_path. Called on the parsing
-// thread, once per chunk.
 using DcpPlacedChunk = std::function<void(size_t tensor, size_t chunk, const DcpTensorMeta& t,
                                           const DcpStorage& where, std::string_view path)>;
+
+struct DcpParseHooks {
+    // Told of each chunk's storage entry as soon as the parse has matched it (most while the
+    // rest of the pickle is still being read), so that reading the items can start early:
+    // tensor and chunk index into the result, the tensor as read so far (its dtype and chunk
+    // shapes are final), the storage entry and its relative_path. Once per chunk.
+    DcpPlacedChunk placed;
+    // Bytes of the pickle read so far, every 64 KiB; may throw (Cancelled) to stop the parse.
+    std::function<void(uint64_t bytes)> progress;
+};
+
+// Both hooks are called on the parsing thread.
 DcpMetadata parseDcpMetadata(std::string_view data, const std::string& file,
-                             const DcpPlacedChunk& placed = {});
+                             const DcpParseHooks& hooks = {});
 
 } // namespace shardscope

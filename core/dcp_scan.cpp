@@ -367,15 +367,26 @@ private:
     // storage entry takes more than 64 bytes of pickle, so the jobs never outgrow the reserve.
     void parseMetadata(std::string_view text) {
         reserveLarge(m_jobs, text.size() / 64 + 1024);
+        m_reporter.phase(ScanPhase::ReadingMetadata, text.size());
+        uint64_t reported = 0;
+        DcpParseHooks hooks;
+        hooks.progress = [&](uint64_t bytes) {
+            m_reporter.checkStop();
+            m_reporter.add(bytes - reported);
+            reported = bytes;
+        };
         if (effectiveThreads(m_options.threads) < 2) {
-            m_meta = parseDcpMetadata(text, ".metadata");
+            m_meta = parseDcpMetadata(text, ".metadata", hooks);
+            m_reporter.add(text.size() - reported);
             return;
         }
         ItemPrefetcher prefetcher(m_directory, m_jobs, m_options);
-        m_meta = parseDcpMetadata(
-            text, ".metadata",
-            [&](size_t tensor, size_t chunk, const DcpTensorMeta& t, const DcpStorage& where,
-                std::string_view path) { prefetcher.placed(tensor, chunk, t, where, path); });
+        hooks.placed = [&](size_t tensor, size_t chunk, const DcpTensorMeta& t,
+                           const DcpStorage& where, std::string_view path) {
+            prefetcher.placed(tensor, chunk, t, where, path);
+        };
+        m_meta = parseDcpMetadata(text, ".metadata", hooks);
+        m_reporter.add(text.size() - reported);
         prefetcher.finish();
         indexPrefetched();
     }

@@ -237,7 +237,7 @@ private:
     Memo m_memo;                 // grown on demand, never past m_maxMemo
     uint64_t m_memoCount = 0;    // set slots: MEMOIZE's index, as in CPython
 
-    Harvester* m_harvester;
+    Harvester* m_harvester = nullptr;
     std::optional<ReadSlots> m_readSlots; // with a harvester: the memo slots read back
     std::vector<ArenaMark> m_arena;       // one per open MARK
     ArenaMark m_closed;                   // the one popMark() closed last
@@ -262,7 +262,8 @@ Machine::Machine(Document& doc, const Limits& limits, Harvester* harvester)
       // Refs are 32-bit and ~0 is noState(); lengths are 32-bit in a Value.
       m_maxValues(std::min<uint64_t>(limits.maxValues, 0xFFFFFFFEu)), m_maxMemo(limits.maxMemo),
       m_maxString(std::min<uint64_t>(limits.maxStringBytes, 0xFFFFFFFFu)),
-      m_maxStack(limits.maxStackDepth), m_maxMarks(limits.maxMarkDepth), m_harvester(harvester) {
+      m_maxStack(limits.maxStackDepth), m_maxMarks(limits.maxMarkDepth) {
+    m_harvester = harvester;
     if (doc.m_data.size() > limits.maxInputBytes)
         throw PickleError(true, 0,
                           "pickle of " + std::to_string(doc.m_data.size()) +
@@ -493,7 +494,12 @@ size_t Machine::itemsTarget(size_t mark) {
 // --- opcodes ----------------------------------------------------------------------------------
 
 void Machine::run() {
+    const char* report = m_harvester ? m_begin + Harvester::kProgressBytes : m_end + 1;
     while (m_p < m_end) {
+        if (m_p >= report) [[unlikely]] {
+            m_harvester->reached(uint64_t(m_p - m_begin));
+            report = m_p + Harvester::kProgressBytes;
+        }
         m_op = uint64_t(m_p - m_begin);
         m_code = uint8_t(*m_p++);
         // One opcode per line reads like pickletools' table.

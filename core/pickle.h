@@ -83,6 +83,10 @@ public:
     // Python's pickler never does for the dicts a caller would harvest).
     virtual bool take(const Document& doc, Ref dict, Ref key, Ref owner,
                       std::span<const Ref> items) = 0;
+    // Called as the run passes every kProgressBytes of input, with the byte position; may throw
+    // to stop the run (the exception leaves Document::load as it is).
+    static constexpr uint64_t kProgressBytes = 64 << 10;
+    virtual void reached(uint64_t position) { (void)position; }
 };
 
 class Document {

@@ -12,6 +12,7 @@
 #include "stored_chunk.h"
 #include "torch_record.h"
 
+#include <QFileInfo>
 #include <QtTest>
 
 #include <cstring>
@@ -322,6 +323,65 @@ private slots:
         }
         QCOMPARE(b.byteItems.size(), size_t(1));
         QCOMPARE(b.byteItems[0].value, a.byteItems[0].value);
+    }
+
+    // The .metadata is read as a phase of its own, counted in bytes, and a stop asked for while
+    // it is read stops the scan there (with and without items read alongside).
+    void readingMetadataReportsBytesAndStops_data() {
+        QTest::addColumn<int>("threads");
+        QTest::newRow("one thread") << 1;
+        QTest::newRow("two threads") << 2;
+    }
+    void readingMetadataReportsBytesAndStops() {
+        QFETCH(int, threads);
+        QTemporaryDir dir;
+        std::vector<testing::DcpTensor> tensors;
+        for (int i = 0; i < 300; ++i)
+            tensors.push_back({"model.layers." + std::to_string(i) + ".w",
+                               "F32",
+                               {8, 2},
+                               testing::dcpSplit({8, 2}, 0, 8)});
+        testing::writeDcpCheckpoint(dir.path().toStdString(), tensors);
+        const uint64_t size = QFileInfo(dir.filePath(".metadata")).size();
+        QVERIFY(size > 4 * (64 << 10));
+
+        ScanOptions options;
+        options.threads = threads;
+        std::vector<ScanProgress> seen;
+        options.progress = [&](const ScanProgress& p) { seen.push_back(p); };
+        const Checkpoint ckpt = scanCheckpoint(dir.path().toStdString(), options);
+        QVERIFY(!ckpt.hasErrors());
+        QCOMPARE(seen.front().phase, ScanPhase::ReadingMetadata);
+        QCOMPARE(seen.front().total, size);
+        QCOMPARE(seen.front().done, uint64_t(0));
+        uint64_t last = 0;
+        size_t reports = 0;
+        for (const ScanProgress& p : seen) { // updates in between are throttled to 20 a second
+            if (p.phase != ScanPhase::ReadingMetadata) break;
+            QCOMPARE(p.total, size);
+            QVERIFY(p.done >= last && p.done <= size);
+            last = p.done;
+            ++reports;
+        }
+        QCOMPARE(last, size);
+        QVERIFY(reports < seen.size()); // later phases follow
+
+        // Stopped as the phase starts: the first check, 64 KiB in, ends the scan.
+        std::stop_source stop;
+        options.stop = stop.get_token();
+        bool reached = false;
+        uint64_t furthest = 0;
+        options.progress = [&](const ScanProgress& p) {
+            if (p.phase == ScanPhase::ReadingMetadata && p.done == 0) {
+                reached = true;
+                stop.request_stop();
+            }
+            QVERIFY(p.phase == ScanPhase::ReadingMetadata);
+            furthest = std::max(furthest, p.done);
+        };
+        QVERIFY_THROWS_EXCEPTION(Cancelled, scanCheckpoint(dir.path().toStdString(), options));
+        QVERIFY(reached);
+        QVERIFY(furthest < size); // the parse never finished
     }
 
     void twoTensorsUnderOneNameAreAnError() {

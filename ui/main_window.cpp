@@ -931,6 +931,7 @@ void MainWindow::showScanProgress(const ScanProgress& p) {
         count = tr("%1 of %2 tensors").arg(p.done).arg(p.total);
         break;
     case ScanPhase::ComparingReplicas:
+    case ScanPhase::ReadingMetadata:
         count = tr("%1 of %2")
                     .arg(QString::fromStdString(formatBytes(p.done)),
                          QString::fromStdString(formatBytes(p.total)));
