@@ -214,8 +214,8 @@ class ItemPrefetcher {
 
 public:
     ItemPrefetcher(const fs::path& directory, std::vector<ItemJob>& jobs,
-                   const ScanOptions& options)
-        : m_directory(directory), m_jobs(jobs), m_options(options) {
+                   const ScanOptions& options, const HeapReserve& heap)
+        : m_directory(directory), m_jobs(jobs), m_options(options), m_heap(heap) {
         m_files.reserve(kMaxFiles);
         m_worker = std::thread([this] { run(); });
     }
@@ -283,6 +283,7 @@ private:
     }
 
     void run() {
+        m_heap.populate(); // while the parse makes its chunk lists: nothing to read until then
         size_t next = 0;
         for (;;) {
             size_t end;
@@ -323,6 +324,7 @@ private:
     fs::path m_directory;
     std::vector<ItemJob>& m_jobs;
     const ScanOptions& m_options;
+    const HeapReserve& m_heap;
     std::vector<std::unique_ptr<OpenFile>> m_files; // by path index; reserved: never moves
     std::mutex m_mutex;
     std::condition_variable m_wake;
@@ -375,12 +377,15 @@ private:
             m_reporter.add(bytes - reported);
             reported = bytes;
         };
+        // The chunk lists take about a byte of heap per byte of pickle (0.9 for 800,000 chunks).
+        const HeapReserve heap(text.size() + text.size() / 4);
         if (effectiveThreads(m_options.threads) < 2) {
+            heap.populate();
             m_meta = parseDcpMetadata(text, ".metadata", hooks);
             m_reporter.add(text.size() - reported);
             return;
         }
-        ItemPrefetcher prefetcher(m_directory, m_jobs, m_options);
+        ItemPrefetcher prefetcher(m_directory, m_jobs, m_options, heap);
         hooks.placed = [&](size_t tensor, size_t chunk, const DcpTensorMeta& t,
                            const DcpStorage& where, std::string_view path) {
             prefetcher.placed(tensor, chunk, t, where, path);

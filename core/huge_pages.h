@@ -29,4 +29,41 @@ template <class Container> void reserveLarge(Container& c, uint64_t n) {
     adviseHugePages(c.data(), c.capacity() * sizeof(typename Container::value_type));
 }
 
+// Faults in the pages of [p, p + bytes) in one call, for memory about to be written in full:
+// the kernel then fills the page tables without a trap per page, which on a virtual machine
+// costs more than the page itself when huge pages are not to be had (a 147 MB buffer: 0.05 s
+// with huge pages, up to 0.3 s without).
+inline void populate(void* p, size_t bytes) {
+    constexpr uintptr_t kPage = 4096;
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kPage - 1);
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+}
+
+} // namespace shardscope
+
+namespace shardscope {
+
+// Grows the malloc heap in one step, with huge pages asked for, before a phase that makes a
+// hundred megabytes of small allocations (the chunk lists of an 800,000-chunk .metadata), so
+// that another thread can fault it in ahead of use (populate()). Faulting that memory in 4 KiB at
+// a time on the parsing thread cost 0.5 s of a 1.5 s parse on a virtual machine (measured: 42,800
+// page faults, 600 with this). Only the main thread allocates from the heap this grows, so it
+// does nothing on other threads (the window scans on a worker). glibc only; a hint: where the
+// allocator or the kernel says no, nothing changes.
+class HeapReserve {
+public:
+    explicit HeapReserve(size_t bytes);
+    ~HeapReserve();
+    HeapReserve(const HeapReserve&) = delete;
+    HeapReserve& operator=(const HeapReserve&) = delete;
+
+    // Faults the reserved pages in; safe from any thread while the owner allocates.
+    void populate() const;
+
+private:
+    char* m_begin = nullptr;
+    char* m_end = nullptr;
+};
+
 } // namespace shardscope

@@ -270,6 +270,13 @@ Machine::Machine(Document& doc, const Limits& limits, Harvester* harvester)
                               " bytes is over the limit of " +
                               std::to_string(limits.maxInputBytes));
     std::fill(std::begin(m_smallInts), std::end(m_smallInts), kUnset);
+    m_stack.reserve(256);
+    if (m_harvester) m_readSlots = ReadSlots::scan(doc.m_data, m_maxMemo);
+    if (m_readSlots) {
+        // Harvested batches are dropped as the run goes, so the arena stays small.
+        m_memo.useReadSlots(&*m_readSlots);
+        return;
+    }
     // A .metadata pickle spends 6 to 8 bytes per value, 10 per memo slot and 40 per container.
     // Reserving that much up front saves copying hundreds of megabytes as the vectors grow; pages
     // never written are never touched.
@@ -279,9 +286,6 @@ Machine::Machine(Document& doc, const Limits& limits, Harvester* harvester)
     reserveLarge(doc.m_spans, std::min<uint64_t>(n / 40, m_maxValues));
     reserveLarge(doc.m_objects, std::min<uint64_t>(n / 20, m_maxValues));
     m_memo.reserve(std::min<uint64_t>(n / 8, m_maxMemo));
-    m_stack.reserve(256);
-    if (m_harvester) m_readSlots = ReadSlots::scan(doc.m_data, m_maxMemo);
-    if (m_readSlots) m_memo.useReadSlots(&*m_readSlots);
 }
 
 std::string Machine::where() const {

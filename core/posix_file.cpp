@@ -167,6 +167,7 @@ std::string readSmallFile(const std::filesystem::path& path, uint64_t maxBytes, 
     std::string out;
     // Straight into the string, in large reads: a .metadata can be hundreds of megabytes.
     reserveLarge(out, size);
+    if (size >= (uint64_t(32) << 20)) populate(out.data(), size_t(size));
     out.resize(size_t(size));
     out.resize(size_t(readUpTo(f, out.data(), size)));
     if (out.size() < size) return out;
