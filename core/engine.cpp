@@ -133,10 +133,12 @@ public:
                 readEnd = std::max(readEnd, m_spans[j].srcEnd);
                 ++j;
             }
-            if (scratch.size() < readEnd - readStart) scratch.resize(readEnd - readStart);
-            m_sources[src].readExact(scratch.data(), readEnd - readStart, readStart);
-            for (size_t k = i; k < j; ++k)
-                scatter(m_spans[k], scratch.data(), readStart, window.data(), task.from);
+            if (!readInPlace(i, j, scratch, window.data(), task.from)) {
+                if (scratch.size() < readEnd - readStart) scratch.resize(readEnd - readStart);
+                m_sources[src].readExact(scratch.data(), readEnd - readStart, readStart);
+                for (size_t k = i; k < j; ++k)
+                    scatter(m_spans[k], scratch.data(), readStart, window.data(), task.from);
+            }
             i = j;
         }
         for (const auto& [from, to] : m_writes)
@@ -175,6 +177,40 @@ private:
             std::memcpy(window + (s.tensorBegin + a - windowFrom),
                         source + (chunkBase + r * runBytes + (a - start) - sourceFrom), b - a);
         }
+    }
+
+    // Reads spans [i, j) of one file straight into their places in the window (one preadv
+    // part per run; the gaps between spans go to scratch), saving the copy out of a read buffer
+    // that column-split chunks cost (measured on W2d: a memcpy of every byte, 0.3 s of CPU).
+    // False when the spans overlap, so the caller reads through scratch as before.
+    bool readInPlace(size_t i, size_t j, std::vector<char>& scratch, char* window,
+                     uint64_t windowFrom) {
+        m_parts.clear();
+        uint64_t at = m_spans[i].srcStart;
+        for (size_t k = i; k < j; ++k) {
+            const Span& s = m_spans[k];
+            if (s.srcStart < at) return false;
+            if (s.srcStart > at) { // at most kReadMergeGap: read and dropped
+                if (scratch.size() < kReadMergeGap) scratch.resize(kReadMergeGap);
+                m_parts.push_back({scratch.data(), size_t(s.srcStart - at)});
+            }
+            ChunkRuns runs(s.tensor->shape, s.chunk->offsets, s.chunk->shape,
+                           dtypeBits(s.tensor->dtype));
+            const uint64_t runBytes = runs.runBytes();
+            uint64_t bytes = 0;
+            for (uint64_t r = s.r0; r < s.r1; ++r) {
+                const uint64_t start = runs.dstByte(r);
+                const uint64_t a = std::max(start, s.lo), b = std::min(start + runBytes, s.hi);
+                m_parts.push_back({window + (s.tensorBegin + a - windowFrom), size_t(b - a)});
+                bytes += b - a;
+            }
+            // Only the first run can start late and the last end early, so the runs fill the
+            // span exactly; anything else reads through scratch.
+            if (bytes != s.srcEnd - s.srcStart) return false;
+            at = s.srcEnd;
+        }
+        m_sources[m_spans[i].file].readScattered(m_parts, m_spans[i].srcStart);
+        return true;
     }
 
     void checkCancel() const {
@@ -219,6 +255,7 @@ private:
     DecodedChunks& m_decoded;
     std::vector<Span> m_spans;
     std::vector<std::pair<uint64_t, uint64_t>> m_writes;
+    std::vector<iovec> m_parts;
     bool m_noKernelCopy = false;
 };
 
@@ -285,8 +322,8 @@ public:
         std::vector<std::unique_ptr<Copier>> copiers;
         std::vector<std::vector<char>> windows(threads), scratches(threads);
         for (int t = 0; t < threads; ++t) {
-            copiers.push_back(
-                std::make_unique<Copier>(m_ckpt, m_plan, m_options, sources, outputs, direct, decoded));
+            copiers.push_back(std::make_unique<Copier>(m_ckpt, m_plan, m_options, sources, outputs,
+                                                       direct, decoded));
             scratches[t].resize(std::min<uint64_t>(window, 16 << 20));
         }
         parallelForWorkers(tasks.size(), threads, [&](size_t i, int worker) {

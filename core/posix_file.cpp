@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -219,6 +220,36 @@ void PosixFile::readExact(void* buffer, uint64_t length, uint64_t offset) const 
                         "file ended early at byte " + std::to_string(offset) +
                             " (was it truncated while reading?)");
         p += got, offset += uint64_t(got), length -= uint64_t(got);
+    }
+}
+
+void PosixFile::readScattered(std::span<iovec> parts, uint64_t offset) const {
+    size_t i = 0;
+    while (i < parts.size()) {
+        if (parts[i].iov_len == 0) {
+            ++i;
+            continue;
+        }
+        const int count = int(std::min<size_t>(parts.size() - i, IOV_MAX));
+        const ssize_t got = ::preadv(m_fd, &parts[i], count, off_t(offset));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            throw Error(ErrorKind::Io, m_path, "",
+                        "read failed at byte " + std::to_string(offset) + ": " +
+                            systemError(errno));
+        }
+        if (got == 0)
+            throw Error(ErrorKind::Io, m_path, "",
+                        "file ended early at byte " + std::to_string(offset) +
+                            " (was it truncated while reading?)");
+        offset += uint64_t(got);
+        for (size_t left = size_t(got); left > 0;) {
+            const size_t take = std::min(left, parts[i].iov_len);
+            parts[i].iov_base = static_cast<char*>(parts[i].iov_base) + take;
+            parts[i].iov_len -= take;
+            left -= take;
+            if (parts[i].iov_len == 0) ++i;
+        }
     }
 }
 

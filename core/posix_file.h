@@ -3,8 +3,11 @@
 
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 
 namespace shardscope {
@@ -32,6 +35,9 @@ public:
     uint64_t size() const;
 
     void readExact(void* buffer, uint64_t length, uint64_t offset) const;
+    // The same for consecutive file bytes spread over `parts` in order (preadv); `parts` is
+    // consumed as it goes. Same errors as readExact.
+    void readScattered(std::span<iovec> parts, uint64_t offset) const;
     void writeExact(const void* buffer, uint64_t length, uint64_t offset) const;
     void truncate(uint64_t length) const;
     void sync() const;
