@@ -526,6 +526,11 @@ void MainWindow::createStatusBar() {
     m_statusLabel = new QLabel(tr("No checkpoint open"));
     m_scanProgress = new QProgressBar;
     m_scanProgress->setMaximumWidth(220);
+    // Room for the longest phase with its percentage, so a long status message cannot squeeze
+    // the text onto two lines.
+    m_scanProgress->setMinimumWidth(
+        m_scanProgress->fontMetrics().horizontalAdvance(QStringLiteral("Comparing replicas 100%")) +
+        24);
     m_scanProgress->setVisible(false);
     statusBar()->addWidget(m_statusLabel, 1);
     statusBar()->addPermanentWidget(m_scanProgress);
