@@ -206,21 +206,8 @@ uint64_t PosixFile::size() const {
 }
 
 void PosixFile::readExact(void* buffer, uint64_t length, uint64_t offset) const {
-    auto* p = static_cast<char*>(buffer);
-    while (length > 0) {
-        ssize_t got = ::pread(m_fd, p, length, off_t(offset));
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            throw Error(ErrorKind::Io, m_path, "",
-                        "read failed at byte " + std::to_string(offset) + ": " +
-                            systemError(errno));
-        }
-        if (got == 0)
-            throw Error(ErrorKind::Io, m_path, "",
-                        "file ended early at byte " + std::to_string(offset) +
-                            " (was it truncated while reading?)");
-        p += got, offset += uint64_t(got), length -= uint64_t(got);
-    }
+    iovec part{buffer, size_t(length)};
+    readScattered({&part, 1}, offset);
 }
 
 void PosixFile::readScattered(std::span<iovec> parts, uint64_t offset) const {
