@@ -229,9 +229,15 @@ public:
                 std::string_view path) {
         if (m_jobs.size() == m_jobs.capacity() || where.path >= kMaxFiles || where.transforms)
             return; // the scanner reads it
-        while (m_files.size() <= where.path)
+        while (m_files.size() <= where.path) {
             m_files.emplace_back();
-        if (!m_files[where.path]) m_files[where.path] = open(path);
+            m_opened.push_back(false);
+        }
+        // Opened once, even when that fails: the worker may be reading the slot already.
+        if (!m_opened[where.path]) {
+            m_files[where.path] = open(path);
+            m_opened[where.path] = true;
+        }
         ItemJob& job = m_jobs.emplace_back();
         job.tensor = uint32_t(tensor);
         job.chunk = uint32_t(chunk);
@@ -326,6 +332,7 @@ private:
     const ScanOptions& m_options;
     const HeapReserve& m_heap;
     std::vector<std::unique_ptr<OpenFile>> m_files; // by path index; reserved: never moves
+    std::vector<bool> m_opened;                     // parsing thread only: open() was tried
     std::mutex m_mutex;
     std::condition_variable m_wake;
     size_t m_published = 0; // jobs [0, m_published) are complete
