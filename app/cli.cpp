@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "cli.h"
+#include "cli_values.h"
 
 #include "checkpoint.h"
 #include "demo.h"
@@ -539,6 +540,9 @@ private:
     void addConsolidate();
     void addVerify();
     void addDemo();
+    void addStats();
+    void addCheck();
+    void addDiff();
     const CLI::App* selected() const;
     std::optional<std::string> leftoverProblem() const;
     bool isOption(const std::string& word) const;
@@ -547,6 +551,10 @@ private:
 
     CLI::App m_app;
     CLI::App *m_inspect = nullptr, *m_consolidate = nullptr, *m_verify = nullptr, *m_demo = nullptr;
+    CLI::App *m_stats = nullptr, *m_check = nullptr, *m_diff = nullptr;
+    DiffCommand m_diffOptions;
+    StatsCommand m_statsOptions;
+    CheckCommand m_checkOptions;
     InspectOptions m_inspectOptions;
     ConsolidateOptions m_consolidateOptions;
     VerifyOptions m_verifyOptions;
@@ -569,6 +577,9 @@ CommandLine::CommandLine()
     addInspect();
     addConsolidate();
     addVerify();
+    addStats();
+    addCheck();
+    addDiff();
     addDemo();
     m_app.footer(std::string("Run 'shardscope-cli COMMAND --help' for the options of one "
                              "command.\n\n") +
@@ -656,6 +667,77 @@ void CommandLine::addVerify() {
         ->check(pathValue("--against", "a directory"));
 }
 
+// --tensor, --json and --threads, shared by stats and check.
+void addValueOptions(CLI::App* command, std::string& tensor, bool& json, int& threads) {
+    command->add_option("--tensor", tensor, "Only tensors whose names match this regular\nexpression "
+                                            "(searched, ECMAScript syntax)")
+        ->type_name("REGEX")
+        ->check(CLI::Validator(
+            [](std::string& value) { return checkTensorPattern(value); }, "REGEX"));
+    command->add_flag("--json", json, "Print everything as one JSON document");
+    command->add_option("--threads", threads, "Worker threads, 1 to 256; default: one per core")
+        ->type_name("N")
+        ->transform(threadCount());
+}
+
+void CommandLine::addStats() {
+    auto& o = m_statsOptions;
+    m_stats = addCommand("stats", "Read every tensor's values and print its statistics: min, max, "
+                                  "mean,\nstd, L2 norm, max |x|, NaN/Inf/zero/subnormal counts; "
+                                  "with --json\nalso 64-bin linear and log10|x| histograms.");
+    m_stats->add_option("DIR", o.dir, "The checkpoint directory")->required()->type_name("");
+    addValueOptions(m_stats, o.tensor, o.json, o.threads);
+    m_stats->add_flag("--histograms", o.histograms, "Also print each tensor's histograms as text");
+}
+
+void CommandLine::addCheck() {
+    auto& o = m_checkOptions;
+    m_check = addCommand(
+        "check", "Read every tensor's values and report NaN, Inf, all-zero and constant\n"
+                 "tensors, all-zero chunks (a dropped shard) and chunks whose RMS\ndiffers by "
+                 "more than --norm-spread. Exit 1 when a --fail-on kind\nis found or the "
+                 "checkpoint has errors.");
+    m_check->add_option("DIR", o.dir, "The checkpoint directory")->required()->type_name("");
+    addValueOptions(m_check, o.tensor, o.json, o.threads);
+    m_check
+        ->add_option("--fail-on", o.failOn,
+                     "Kinds that fail the check, comma-separated: nan, inf,\nzeros, constant, "
+                     "zero-chunk, norm-spread, all\n(default: nan,inf,zeros,zero-chunk)")
+        ->type_name("LIST")
+        ->check(CLI::Validator([](std::string& value) { return checkFailOnList(value); },
+                               "LIST"));
+    m_check
+        ->add_option("--norm-spread", o.normSpread,
+                     "Report chunks of one tensor whose RMS differs by more\nthan this factor "
+                     "(default 100)")
+        ->type_name("X")
+        ->check(CLI::PositiveNumber);
+}
+
+void CommandLine::addDiff() {
+    auto& o = m_diffOptions;
+    m_diff = addCommand(
+        "diff", "Compare two checkpoints tensor by tensor (any inputs shardscope-cli\nopens): only "
+                "in A or B, dtype or shape changed, identical bytes, or\nmax |a-b|, relative L2, "
+                "cosine and the elements beyond tolerance.\nExit 0 when every tensor is identical "
+                "(or within tolerance), 1 when\nany differs.");
+    m_diff->add_option("A", o.a, "The first checkpoint")->required()->type_name("");
+    m_diff->add_option("B", o.b, "The second checkpoint")->required()->type_name("");
+    m_diff->add_flag("--json", o.json, "Print everything as one JSON document");
+    m_diff->add_option("--atol", o.atol, "Absolute tolerance: |a-b| <= atol + rtol*|b| passes")
+        ->type_name("X")
+        ->check(CLI::NonNegativeNumber);
+    m_diff->add_option("--rtol", o.rtol, "Relative tolerance (see --atol)")
+        ->type_name("Y")
+        ->check(CLI::NonNegativeNumber);
+    m_diff->add_flag("--names-only", o.namesOnly,
+                     "Compare names, dtypes and shapes; read no values");
+    m_diff->add_flag("--all", o.all, "Also list identical tensors (text output)");
+    m_diff->add_option("--threads", o.threads, "Worker threads, 1 to 256; default: one per core")
+        ->type_name("N")
+        ->transform(threadCount());
+}
+
 void CommandLine::addDemo() {
     m_demo = addCommand("demo", "Write a small sharded demo checkpoint into DIR (new or empty).");
     m_demo->add_option("DIR", m_demoOptions.dir, "Where to write it")->required()->type_name("");
@@ -667,7 +749,8 @@ const CLI::App* CommandLine::selected() const {
 }
 
 bool CommandLine::knownToACommand(const std::string& option) const {
-    for (const CLI::App* cmd : {m_inspect, m_consolidate, m_verify, m_demo})
+    for (const CLI::App* cmd :
+         {m_inspect, m_consolidate, m_verify, m_demo, m_stats, m_check, m_diff})
         if (cmd->get_option_no_throw(option)) return true;
     return false;
 }
@@ -737,6 +820,9 @@ int CommandLine::run(std::stop_token stop) const {
     if (*m_inspect) return runInspect(m_inspectOptions, stop);
     if (*m_consolidate) return runConsolidate(m_consolidateOptions, stop);
     if (*m_verify) return runVerify(m_verifyOptions, stop);
+    if (*m_stats) return runStats(m_statsOptions, stop);
+    if (*m_check) return runCheck(m_checkOptions, stop);
+    if (*m_diff) return runDiff(m_diffOptions, stop);
     return runDemo(m_demoOptions);
 }
 

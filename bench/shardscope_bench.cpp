@@ -328,12 +328,79 @@ Outcome runConsolidateWorkload(const Bench& b, const Workload& w) {
     return {row, false};
 }
 
+// The data files of a directory (shards or an export), for the `cat` baseline.
+std::vector<std::string> dataFiles(const fs::path& dir) {
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        const std::string ext = e.path().extension().string();
+        if (e.is_regular_file() && (ext == ".safetensors" || ext == ".distcp"))
+            files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+// DIFF compares W1's shards with their export, made once into the cache.
+bool ensureExport(const Bench& b, const fs::path& shards, const fs::path& out) {
+    if (fs::exists(out / "model.safetensors.index.json")) return true;
+    fs::remove_all(out);
+    return runCommand({b.cli.string(), "consolidate", shards.string(), out.string(), "--quiet"},
+                      false)
+               .status == 0;
+}
+
+// Alternates `cat FILES > /dev/null` (the cost of reading every byte once, warm) and the
+// command; run 0 warms the cache.
+Outcome runValuesWorkload(const Bench& b, const Workload& w) {
+    const fs::path dir = b.cache / w.dataOf, errors = b.scratch / "stderr.txt";
+    std::vector<fs::path> inputs = {dir};
+    if (w.inspectArgs.front() == "diff") {
+        inputs.push_back(b.cache / (w.dataOf + ".export"));
+        if (!ensureExport(b, dir, inputs.back())) return {failedRow(w, "export failed"), true};
+    }
+    std::vector<std::string> cat = {"cat"}, args = {b.cli.string()};
+    args.insert(args.end(), w.inspectArgs.begin(), w.inspectArgs.end());
+    for (const auto& in : inputs) {
+        const auto files = dataFiles(in);
+        cat.insert(cat.end(), files.begin(), files.end());
+        args.push_back(in.string());
+    }
+    if (!b.threads.empty()) args.insert(args.end(), {"--threads", b.threads});
+    std::vector<Run> cats, runs;
+    for (int r = 0; r <= b.runs; ++r) {
+        const Run c = runCommand(cat, true);
+        if (c.status != 0) return {failedRow(w, "cat failed"), true};
+        const Run run = runCommand(args, true, errors);
+        // diff exits 1 when tensors differ; the export of W1 is identical, so 0 is expected.
+        if (run.status != 0) return {failedRow(w, failureText(w.inspectArgs.front(), run, errors)), true};
+        if (r > 0) cats.push_back(c), runs.push_back(run);
+    }
+    const Stats c = stats(cats), s = stats(runs);
+    uint64_t bytes = 0;
+    for (const auto& in : inputs)
+        bytes += modelBytes(in);
+    const double ratio = s.median / c.median, rss = double(s.rssKiB) / 1024;
+    const double gibs = double(bytes) / double(1ull << 30) / s.median;
+    const std::string target = verdict(w.target, ratio, s.median, rss);
+    std::printf(
+        "%-7s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f %s\n",
+        w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
+        c.cpuMedian, s.cpuMedian, target.c_str());
+    char row[400];
+    std::snprintf(row, sizeof row,
+                  "| %s (vs cat) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f read | %.0f MiB | %s |\n",
+                  w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
+                  target.c_str());
+    return {row, false};
+}
+
 void usage() {
     std::fputs(
         "usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
         "                        [--cli PATH] [--threads N]\n"
         "  --only takes W1,W2,W3,W4,W1x2 (safetensors shards), W1d,W2d,DCPMETA (PyTorch DCP\n"
-        "         folders) and TREE (the module tree of 100,000 in-memory tensors, no files)\n",
+        "         folders), STATS and DIFF (values of W1, against cat) and TREE (the module\n"
+        "         tree of 100,000 in-memory tensors, no files)\n",
         stderr);
 }
 
@@ -425,8 +492,9 @@ int main(int argc, char** argv) {
             }
             std::fprintf(stderr, "%s: generated in %.1f s\n", w.name.c_str(), secondsSince(start));
         }
-        const Outcome out = w.mode == Mode::Inspect ? runInspectWorkload(bench, w)
-                                                    : runConsolidateWorkload(bench, w);
+        const Outcome out = w.mode == Mode::Inspect  ? runInspectWorkload(bench, w)
+                            : w.mode == Mode::Values ? runValuesWorkload(bench, w)
+                                                     : runConsolidateWorkload(bench, w);
         failures += out.failed;
         markdown += out.row;
         std::fflush(stdout);

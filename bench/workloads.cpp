@@ -235,54 +235,84 @@ const std::vector<Workload>& workloads() {
          "FSDP: ~2.5 GiB BF16 Llama-like, every tensor split by rows over 8 ranks, 4 output files",
          {.maxRatio = 1.1, .maxRssMiB = 256},
          Mode::Consolidate,
+         {},
          {}},
         {"W2",
          "TP: the same model, matrices split by columns over 8 ranks, norms replicated",
          {.maxRatio = 1.25, .maxRssMiB = 256},
          Mode::Consolidate,
+         {},
          {}},
         {"W3",
          "many small: 20,000 tensors of 4 KiB, rows over 8 ranks (160,000 chunks), 5 files",
          {.maxSeconds = 0.5},
          Mode::Consolidate,
+         {},
          {}},
         {"W4",
          "inspect: 100,000 tensors, rows over 8 of 64 ranks (800,000 chunks)",
          {.maxSeconds = 2},
          Mode::Inspect,
-         {"--json"}},
+         {"--json"},
+         {}},
         {"W1x2",
          "W1 at 2x width (hidden 4096, ffn 11008, 6 layers): the largest tensor doubles",
          {},
          Mode::Consolidate,
+         {},
          {}},
         {"W1d",
          "W1 as a PyTorch 2.x DCP folder: .metadata + 8 __<rank>_0.distcp of torch.save "
          "archives",
          {.maxRatio = 1.1, .maxRssMiB = 256},
          Mode::Consolidate,
+         {},
          {}},
         {"W2d",
          "W2 as a PyTorch 2.x DCP folder (each replicated norm saved once, by one rank)",
          {.maxRatio = 1.25, .maxRssMiB = 256},
          Mode::Consolidate,
+         {},
          {}},
         {"DCPMETA",
          "inspect a DCP checkpoint of 800,000 chunks (20,000 tensors x 40 ranks, 800,000 archives)",
          {.maxSeconds = 2},
          Mode::Inspect,
+         {},
          {}},
+        {"STATS",
+         "stats of W1: every value of its 2.38 GiB of BF16 shards read and reduced",
+         {.maxRatio = 1.5, .maxRssMiB = 256},
+         Mode::Values,
+         {"stats", "--json"},
+         "W1"},
+        {"DIFF",
+         "diff of W1's shards against their consolidated export (both read in full)",
+         {.maxRatio = 2, .maxRssMiB = 256},
+         Mode::Values,
+         {"diff"},
+         "W1"},
     };
     return list;
 }
 
-bool isGenerated(const Workload& w, const fs::path& cache) {
+// Values workloads read another workload's files and have none of their own.
+const Workload& dataWorkload(const Workload& w) {
+    if (w.dataOf.empty()) return w;
+    for (const Workload& other : workloads())
+        if (other.name == w.dataOf) return other;
+    return w;
+}
+
+bool isGenerated(const Workload& wanted, const fs::path& cache) {
+    const Workload& w = dataWorkload(wanted);
     std::ifstream in(cache / (w.name + ".complete"));
     int version = 0;
     return in >> version && version == kVersion;
 }
 
-fs::path ensureWorkload(const Workload& w, const fs::path& cache) {
+fs::path ensureWorkload(const Workload& wanted, const fs::path& cache) {
+    const Workload& w = dataWorkload(wanted);
     const fs::path dir = cache / w.name;
     const fs::path marker = cache / (w.name + ".complete");
     if (isGenerated(w, cache)) return dir;

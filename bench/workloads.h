@@ -19,6 +19,7 @@ struct Target {
 enum class Mode {
     Consolidate, // timed against cp -r of the same folder
     Inspect,     // W4, DCPMETA: times `shardscope-cli inspect DIR [inspectArgs]`
+    Values,      // STATS, DIFF: `shardscope-cli <inspectArgs> DIR` against `cat` of its files
 };
 
 struct Workload {
@@ -27,9 +28,12 @@ struct Workload {
     Target target;
     Mode mode = Mode::Consolidate;
     std::vector<std::string> inspectArgs;
+    std::string dataOf; // Values: the workload whose files it reads (generated with it)
 };
 
 const std::vector<Workload>& workloads();
+// The workload whose files `w` reads: `w` itself unless it is a Values workload.
+const Workload& dataWorkload(const Workload& w);
 
 // Writes the workload's shard directory (streamed, chunk by chunk) unless a complete copy is
 // already in the cache; returns its path.

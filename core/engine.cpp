@@ -58,7 +58,7 @@ public:
            const std::vector<bool>& directTensors, DecodedChunks& decoded,
            std::vector<std::mutex>& writeLocks)
         : m_ckpt(ckpt), m_plan(plan), m_options(options), m_sources(sources), m_outputs(outputs),
-          m_direct(directTensors), m_decoded(decoded), m_writeLocks(writeLocks) {}
+          m_writeLocks(writeLocks), m_direct(directTensors), m_decoded(decoded) {}
 
     void run(const Task& task, std::vector<char>& window, std::vector<char>& scratch) {
         const PlannedFile& file = m_plan.files[task.file];

@@ -87,6 +87,15 @@ enum class ErrorKind {
     UnknownTransform,   // a transform descriptor other than stream.zstd/1
     DecompressFailed,   // a zstd stream that does not decode
     BigEndian,          // an archive whose byteorder is not little
+
+    // Values (statistics and check)
+    ValueNaN,       // NaN elements in a tensor
+    ValueInf,       // +Inf or -Inf elements
+    AllZeros,       // every element of a tensor is zero: the silent-zero failure
+    ConstantTensor, // every element holds one nonzero value
+    ZeroChunk,      // one chunk is all zeros inside a tensor that is not: a dropped shard
+    NormSpread,     // chunks of one tensor whose RMS differs by more than the threshold
+    ValuesDiffer,   // a diff found tensors that differ
 };
 
 // The enumerator's own spelling: stable, for logs, JSON output and tests.
@@ -214,6 +223,20 @@ constexpr const char* errorKindName(ErrorKind kind) {
         return "DecompressFailed";
     case ErrorKind::BigEndian:
         return "BigEndian";
+    case ErrorKind::ValueNaN:
+        return "ValueNaN";
+    case ErrorKind::ValueInf:
+        return "ValueInf";
+    case ErrorKind::AllZeros:
+        return "AllZeros";
+    case ErrorKind::ConstantTensor:
+        return "ConstantTensor";
+    case ErrorKind::ZeroChunk:
+        return "ZeroChunk";
+    case ErrorKind::NormSpread:
+        return "NormSpread";
+    case ErrorKind::ValuesDiffer:
+        return "ValuesDiffer";
     }
     return "?";
 }

@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "cli_values.h"
+
+#include "checkpoint.h"
+#include "checkpoint_diff.h"
+#include "format_units.h"
+#include "safetensors_writer.h"
+#include "tensor_stats.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <regex>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace shardscope {
+namespace {
+
+constexpr int kOk = 0, kFailed = 1;
+
+struct FailKind {
+    const char* name;
+    ErrorKind kind;
+};
+constexpr FailKind kFailKinds[] = {
+    {"nan", ErrorKind::ValueNaN},           {"inf", ErrorKind::ValueInf},
+    {"zeros", ErrorKind::AllZeros},         {"constant", ErrorKind::ConstantTensor},
+    {"zero-chunk", ErrorKind::ZeroChunk},   {"norm-spread", ErrorKind::NormSpread},
+};
+
+std::vector<std::string> splitList(const std::string& list) {
+    std::vector<std::string> out;
+    std::stringstream in(list);
+    for (std::string word; std::getline(in, word, ',');)
+        if (!word.empty()) out.push_back(word);
+    return out;
+}
+
+std::set<ErrorKind> failKinds(const std::string& list) {
+    std::set<ErrorKind> out;
+    for (const auto& word : splitList(list))
+        for (const auto& k : kFailKinds)
+            if (word == "all" || word == k.name) out.insert(k.kind);
+    return out;
+}
+
+// "1.5", "-3e-05", "nan", "inf": short for tables.
+std::string shortNumber(double v) {
+    if (std::isnan(v)) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.5g", v);
+    return buf;
+}
+
+// JSON has no NaN or Inf: null stands for "none".
+void appendJsonNumber(std::string& out, double v) {
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out += buf;
+}
+
+std::string shapeText(const Shape& shape) {
+    std::string out = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + "]";
+}
+
+std::function<void(const StatsProgress&)> progressLine() {
+    if (!isatty(STDERR_FILENO)) return {};
+    const auto start = std::chrono::steady_clock::now();
+    return [start](const StatsProgress& p) {
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 1;
+        const double rate = elapsed > 0 ? double(p.bytesDone) / elapsed : 0;
+        const std::string eta = rate > 0 && fraction > 0.01
+                                    ? formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)
+                                    : "?";
+        std::fprintf(stderr, "\r\033[KReading values [%3d%%] %s / %s  %s/s  ETA %s",
+                     int(fraction * 100), formatBytes(p.bytesDone).c_str(),
+                     formatBytes(p.bytesTotal).c_str(), formatBytes(uint64_t(rate)).c_str(),
+                     eta.c_str());
+        std::fflush(stderr);
+    };
+}
+
+void endProgressLine() {
+    if (isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);
+}
+
+// Scans, then reads the values of the tensors whose names match `pattern`.
+struct Measured {
+    Checkpoint ckpt;
+    CheckpointStats stats;
+};
+
+Measured measure(const std::string& dir, const std::string& pattern, int threads,
+                 std::stop_token stop) {
+    ScanOptions scan;
+    scan.stop = stop;
+    scan.threads = threads;
+    Measured m{scanCheckpoint(dir, scan), {}};
+    StatsOptions options;
+    options.threads = threads;
+    options.stop = stop;
+    options.progress = progressLine();
+    if (!pattern.empty()) {
+        const std::regex re(pattern, std::regex::ECMAScript);
+        options.select = [re](const TensorInfo& t) { return std::regex_search(t.fqn, re); };
+    }
+    m.stats = computeStats(m.ckpt, options);
+    endProgressLine();
+    return m;
+}
+
+void appendHistogram(std::string& out, const Histogram& h) {
+    out += R"({"lo":)";
+    appendJsonNumber(out, h.lo);
+    out += R"(,"hi":)";
+    appendJsonNumber(out, h.hi);
+    out += R"(,"counts":[)";
+    for (int b = 0; b < kHistogramBins; ++b) {
+        if (b) out += ',';
+        appendDecimal(out, h.counts[size_t(b)]);
+    }
+    out += "]}";
+}
+
+void appendTensorJson(std::string& out, const TensorInfo& t, const TensorStats& s) {
+    const Moments& m = s.moments;
+    out += R"({"name":)";
+    appendJsonQuoted(out, t.fqn);
+    out += R"(,"dtype":")" + std::string(dtypeName(t.dtype)) + R"(","shape":)" +
+           shapeText(t.shape);
+    auto count = [&](const char* key, uint64_t v) {
+        out += std::string(",\"") + key + "\":";
+        appendDecimal(out, v);
+    };
+    auto real = [&](const char* key, double v) {
+        out += std::string(",\"") + key + "\":";
+        appendJsonNumber(out, v);
+    };
+    count("elements", m.count);
+    real("min", m.min);
+    real("max", m.max);
+    real("mean", m.mean());
+    real("std", m.stddev());
+    real("l2", m.l2());
+    real("max_abs", m.finite() ? m.maxAbs : std::nan(""));
+    count("nan", m.nan);
+    count("pos_inf", m.posInf);
+    count("neg_inf", m.negInf);
+    count("zeros", m.zeros);
+    count("subnormals", m.subnormals);
+    out += R"(,"histogram":{"linear":)";
+    appendHistogram(out, s.linear);
+    out += R"(,"log10_abs":)";
+    appendHistogram(out, s.log);
+    out += "}}";
+}
+
+void printStatsJson(const Measured& m) {
+    std::string out = R"({"directory":)";
+    appendJsonQuoted(out, m.ckpt.directory.string());
+    out += R"(,"bytes_read":)";
+    appendDecimal(out, m.stats.bytesRead);
+    out += R"(,"seconds":)";
+    appendJsonNumber(out, m.stats.seconds);
+    out += R"(,"tensors":[)";
+    bool first = true;
+    for (size_t i = 0; i < m.ckpt.tensors.size(); ++i) {
+        if (!m.stats.tensors[i].computed) continue;
+        if (!first) out += ",\n";
+        first = false;
+        appendTensorJson(out, m.ckpt.tensors[i], m.stats.tensors[i]);
+        if (out.size() > (1 << 20)) {
+            std::fwrite(out.data(), 1, out.size(), stdout);
+            out.clear();
+        }
+    }
+    out += "]}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void printHistogramText(const char* title, const Histogram& h) {
+    uint64_t peak = 0;
+    for (uint64_t c : h.counts)
+        peak = std::max(peak, c);
+    if (peak == 0) return;
+    std::printf("    %s, %s to %s:\n", title, shortNumber(h.lo).c_str(),
+                shortNumber(h.hi).c_str());
+    for (int b = 0; b < kHistogramBins; ++b) {
+        const uint64_t c = h.counts[size_t(b)];
+        const double edge = h.lo + (h.hi - h.lo) * b / kHistogramBins;
+        std::printf("    %12s %12llu %s\n", shortNumber(edge).c_str(), (unsigned long long)c,
+                    std::string(size_t(40.0 * double(c) / double(peak) + 0.5), '#').c_str());
+    }
+}
+
+void printStatsText(const Measured& m, bool histograms) {
+    std::printf("%-48s %-7s %12s %11s %11s %11s %11s %11s %6s %6s %10s\n", "TENSOR", "DTYPE",
+                "ELEMENTS", "MIN", "MAX", "MEAN", "STD", "MAX|X|", "NAN", "INF", "ZEROS");
+    size_t shown = 0;
+    for (size_t i = 0; i < m.ckpt.tensors.size(); ++i) {
+        const TensorStats& s = m.stats.tensors[i];
+        if (!s.computed) continue;
+        ++shown;
+        const TensorInfo& t = m.ckpt.tensors[i];
+        const Moments& mo = s.moments;
+        std::printf("%-48s %-7s %12llu %11s %11s %11s %11s %11s %6llu %6llu %10llu\n",
+                    t.fqn.c_str(), std::string(dtypeName(t.dtype)).c_str(),
+                    (unsigned long long)mo.count, shortNumber(mo.min).c_str(),
+                    shortNumber(mo.max).c_str(), shortNumber(mo.mean()).c_str(),
+                    shortNumber(mo.stddev()).c_str(),
+                    shortNumber(mo.finite() ? mo.maxAbs : std::nan("")).c_str(),
+                    (unsigned long long)mo.nan, (unsigned long long)(mo.posInf + mo.negInf),
+                    (unsigned long long)mo.zeros);
+        if (histograms) {
+            printHistogramText("linear", s.linear);
+            printHistogramText("log10|x|", s.log);
+        }
+    }
+    const double seconds = m.stats.seconds;
+    std::printf("%zu tensors, %s read in %.2f s (%s/s)\n", shown,
+                formatBytes(m.stats.bytesRead).c_str(), seconds,
+                formatBytes(seconds > 0 ? uint64_t(double(m.stats.bytesRead) / seconds) : 0)
+                    .c_str());
+}
+
+void printProblemsText(const std::vector<Problem>& problems) {
+    for (const auto& p : problems)
+        std::printf("%s: %s\n", p.severity == Severity::Error ? "error" : "warning",
+                    p.text().c_str());
+}
+
+void appendProblemJson(std::string& out, const Problem& p) {
+    out += R"({"severity":")";
+    out += p.severity == Severity::Error ? "error" : "warning";
+    out += R"(","kind":")" + std::string(errorKindName(p.kind)) + R"(","file":)";
+    appendJsonQuoted(out, p.file);
+    out += R"(,"tensor":)";
+    appendJsonQuoted(out, p.tensor);
+    out += R"(,"message":)";
+    appendJsonQuoted(out, p.message);
+    out += "}";
+}
+
+size_t countComputed(const CheckpointStats& stats) {
+    size_t n = 0;
+    for (const auto& t : stats.tensors)
+        n += t.computed;
+    return n;
+}
+
+std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoint& b) {
+    auto layout = [](const Checkpoint& c, int64_t i) {
+        const TensorInfo& t = c.tensors[size_t(i)];
+        return std::string(dtypeName(t.dtype)) + " " + shapeText(t.shape);
+    };
+    switch (d.status) {
+    case DiffStatus::DtypeChanged:
+    case DiffStatus::ShapeChanged:
+        return layout(a, d.a) + " -> " + layout(b, d.b);
+    case DiffStatus::NotCompared:
+        return "a side's chunks do not cover the tensor (see inspect)";
+    case DiffStatus::Differs:
+    case DiffStatus::WithinTolerance: {
+        char buf[256];
+        std::snprintf(buf, sizeof buf,
+                      "%llu of %llu elements differ, %llu beyond tolerance, %llu NaN positions "
+                      "differ; max |a-b| %s, rel L2 %s, cosine %s",
+                      (unsigned long long)d.differing, (unsigned long long)d.elements,
+                      (unsigned long long)d.beyondTolerance, (unsigned long long)d.nanMismatch,
+                      shortNumber(d.maxAbsDiff).c_str(), shortNumber(d.relativeL2).c_str(),
+                      shortNumber(d.cosine).c_str());
+        return buf;
+    }
+    default:
+        return "";
+    }
+}
+
+void printDiffJson(const DiffReport& r, const Checkpoint& a, const Checkpoint& b) {
+    std::string out = R"({"a":)";
+    appendJsonQuoted(out, a.directory.string());
+    out += R"(,"b":)";
+    appendJsonQuoted(out, b.directory.string());
+    out += R"(,"same":)" + std::string(r.same() ? "true" : "false") + R"(,"bytes_read":)" +
+           std::to_string(r.bytesRead) + R"(,"tensors":[)";
+    for (size_t i = 0; i < r.tensors.size(); ++i) {
+        const TensorDiff& d = r.tensors[i];
+        out += i ? ",\n" : "";
+        out += R"({"name":)";
+        appendJsonQuoted(out, d.name);
+        out += R"(,"status":")" + std::string(diffStatusName(d.status)) + "\"";
+        if (d.a >= 0)
+            out += R"(,"a":{"dtype":")" + std::string(dtypeName(a.tensors[size_t(d.a)].dtype)) +
+                   R"(","shape":)" + shapeText(a.tensors[size_t(d.a)].shape) + "}";
+        if (d.b >= 0)
+            out += R"(,"b":{"dtype":")" + std::string(dtypeName(b.tensors[size_t(d.b)].dtype)) +
+                   R"(","shape":)" + shapeText(b.tensors[size_t(d.b)].shape) + "}";
+        if (d.compared) {
+            out += R"(,"elements":)" + std::to_string(d.elements) + R"(,"differing":)" +
+                   std::to_string(d.differing) + R"(,"beyond_tolerance":)" +
+                   std::to_string(d.beyondTolerance) + R"(,"nan_mismatch":)" +
+                   std::to_string(d.nanMismatch) + R"(,"max_abs_diff":)";
+            appendJsonNumber(out, d.maxAbsDiff);
+            out += R"(,"relative_l2":)";
+            appendJsonNumber(out, d.relativeL2);
+            out += R"(,"cosine":)";
+            appendJsonNumber(out, d.cosine);
+        }
+        out += "}";
+    }
+    out += "]}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void printDiffText(const DiffReport& r, const Checkpoint& a, const Checkpoint& b, bool all) {
+    std::map<DiffStatus, size_t> counts;
+    for (const TensorDiff& d : r.tensors) {
+        ++counts[d.status];
+        if (!all && (d.status == DiffStatus::Identical || d.status == DiffStatus::SameLayout))
+            continue;
+        std::printf("%-18s %s%s%s\n", std::string(diffStatusName(d.status)).c_str(),
+                    d.name.c_str(), diffDetail(d, a, b).empty() ? "" : ": ",
+                    diffDetail(d, a, b).c_str());
+    }
+    std::string summary;
+    for (const auto& [status, n] : counts)
+        summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " +
+                   std::string(diffStatusName(status));
+    std::printf("%zu tensors: %s; %s read in %.2f s\n", r.tensors.size(), summary.c_str(),
+                formatBytes(r.bytesRead).c_str(), r.seconds);
+}
+
+} // namespace
+
+std::string checkFailOnList(const std::string& list) {
+    const auto words = splitList(list);
+    if (words.empty()) return "--fail-on needs at least one kind";
+    for (const auto& word : words) {
+        bool known = word == "all";
+        for (const auto& k : kFailKinds)
+            known = known || word == k.name;
+        if (!known)
+            return "--fail-on: unknown kind '" + word +
+                   "' (nan, inf, zeros, constant, zero-chunk, norm-spread, all)";
+    }
+    return {};
+}
+
+std::string checkTensorPattern(const std::string& pattern) {
+    try {
+        std::regex re(pattern, std::regex::ECMAScript);
+        return {};
+    } catch (const std::regex_error& e) {
+        return "--tensor: not a valid regular expression: " + pattern;
+    }
+}
+
+int runStats(const StatsCommand& c, std::stop_token stop) {
+    const Measured m = measure(c.dir, c.tensor, c.threads, stop);
+    if (c.json) printStatsJson(m);
+    else printStatsText(m, c.histograms);
+    std::cout.flush();
+    std::fflush(stdout);
+    if (m.ckpt.hasErrors()) {
+        std::fprintf(stderr,
+                     "shardscope-cli: %s has problems (run 'shardscope-cli inspect' for them); "
+                     "tensors that could not be read have no statistics\n",
+                     m.ckpt.directory.string().c_str());
+        return kFailed;
+    }
+    return kOk;
+}
+
+int runCheck(const CheckCommand& c, std::stop_token stop) {
+    const Measured m = measure(c.dir, c.tensor, c.threads, stop);
+    FindingOptions options;
+    options.normSpread = c.normSpread;
+    std::vector<Problem> problems;
+    for (const auto& p : m.ckpt.problems)
+        if (p.severity == Severity::Error) problems.push_back(p);
+    // A checkpoint that does not scan cleanly never passes, whatever --fail-on says.
+    size_t failed = problems.size();
+    const auto failing = failKinds(c.failOn);
+    for (const auto& p : valueFindings(m.ckpt, m.stats, options)) {
+        failed += failing.count(p.kind);
+        problems.push_back(p);
+    }
+    const size_t checked = countComputed(m.stats);
+    if (c.json) {
+        std::string out = R"({"directory":)";
+        appendJsonQuoted(out, m.ckpt.directory.string());
+        out += R"(,"tensors_checked":)" + std::to_string(checked) + R"(,"bytes_read":)" +
+               std::to_string(m.stats.bytesRead) + R"(,"failed":)" +
+               (failed ? "true" : "false") + R"(,"findings":[)";
+        for (size_t i = 0; i < problems.size(); ++i) {
+            if (i) out += ",\n";
+            appendProblemJson(out, problems[i]);
+        }
+        out += "]}\n";
+        std::fwrite(out.data(), 1, out.size(), stdout);
+    } else {
+        printProblemsText(problems);
+        std::printf("%zu tensors checked (%s) in %.2f s: %zu finding%s, %zu failing "
+                    "(--fail-on %s)\n",
+                    checked, formatBytes(m.stats.bytesRead).c_str(), m.stats.seconds,
+                    problems.size(), problems.size() == 1 ? "" : "s", failed, c.failOn.c_str());
+    }
+    std::fflush(stdout);
+    return failed ? kFailed : kOk;
+}
+
+} // namespace shardscope
+
+namespace shardscope {
+
+int runDiff(const DiffCommand& c, std::stop_token stop) {
+    ScanOptions scan;
+    scan.stop = stop;
+    scan.threads = c.threads;
+    const Checkpoint a = scanCheckpoint(c.a, scan);
+    const Checkpoint b = scanCheckpoint(c.b, scan);
+    DiffOptions options;
+    options.atol = c.atol.value_or(0);
+    options.rtol = c.rtol.value_or(0);
+    options.tolerance = c.atol || c.rtol;
+    options.namesOnly = c.namesOnly;
+    options.threads = c.threads;
+    options.stop = stop;
+    if (const auto line = progressLine())
+        options.progress = [line](uint64_t done, uint64_t total) { line({done, total}); };
+    const DiffReport report = diffCheckpoints(a, b, options);
+    endProgressLine();
+    if (c.json) printDiffJson(report, a, b);
+    else printDiffText(report, a, b, c.all);
+    std::fflush(stdout);
+    return report.same() ? kOk : kFailed;
+}
+
+} // namespace shardscope

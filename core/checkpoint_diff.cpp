@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "checkpoint_diff.h"
+
+#include "parallel.h"
+#include "tensor_reader.h"
+#include "value_stats.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+namespace shardscope {
+namespace {
+
+constexpr size_t kBlock = 1024;
+
+// Sums over one window, added up per tensor.
+struct Partial {
+    uint64_t differing = 0, beyond = 0, nanMismatch = 0;
+    double maxAbsDiff = 0, diffSquares = 0, aSquares = 0, bSquares = 0, dot = 0;
+
+    void add(const Partial& o) {
+        differing += o.differing;
+        beyond += o.beyond;
+        nanMismatch += o.nanMismatch;
+        maxAbsDiff = std::max(maxAbsDiff, o.maxAbsDiff);
+        diffSquares += o.diffSquares;
+        aSquares += o.aSquares;
+        bSquares += o.bSquares;
+        dot += o.dot;
+    }
+};
+
+// Element by element, for a window whose bytes differ.
+class ElementCompare {
+public:
+    ElementCompare(DType type, const DiffOptions& options)
+        : m_type(type), m_size(dtypeBits(type) / 8), m_options(options) {}
+
+    void run(const char* a, const char* b, uint64_t n, Partial& out) const {
+        double va[kBlock], vb[kBlock];
+        for (uint64_t i = 0; i < n; i += kBlock) {
+            const uint64_t k = std::min<uint64_t>(kBlock, n - i);
+            decodeRun(m_type, a + i * m_size, k, va);
+            decodeRun(m_type, b + i * m_size, k, vb);
+            for (uint64_t j = 0; j < k; ++j) {
+                const uint64_t at = (i + j) * m_size;
+                if (std::memcmp(a + at, b + at, m_size) != 0) ++out.differing;
+                element(va[j], vb[j], out);
+            }
+        }
+    }
+
+private:
+    void element(double x, double y, Partial& out) const {
+        const bool nx = std::isnan(x), ny = std::isnan(y);
+        if (nx || ny) {
+            if (nx != ny) ++out.nanMismatch, ++out.beyond;
+            return;
+        }
+        if (!std::isfinite(x) || !std::isfinite(y)) {
+            if (x != y) ++out.beyond;
+            return;
+        }
+        const double d = std::fabs(x - y);
+        out.maxAbsDiff = std::max(out.maxAbsDiff, d);
+        if (d > m_options.atol + m_options.rtol * std::fabs(y)) ++out.beyond;
+        out.diffSquares += d * d;
+        out.aSquares += x * x;
+        out.bSquares += y * y;
+        out.dot += x * y;
+    }
+
+    DType m_type;
+    unsigned m_size;
+    const DiffOptions& m_options;
+};
+
+struct Task {
+    size_t pair = 0;
+    uint64_t from = 0, to = 0; // bytes of the tensor
+};
+
+std::vector<TensorDiff> pairByName(const Checkpoint& a, const Checkpoint& b) {
+    std::map<std::string, TensorDiff> byName;
+    for (size_t i = 0; i < a.tensors.size(); ++i) {
+        TensorDiff& d = byName[a.tensors[i].exportName()];
+        d.name = a.tensors[i].exportName();
+        d.a = int64_t(i);
+    }
+    for (size_t i = 0; i < b.tensors.size(); ++i) {
+        TensorDiff& d = byName[b.tensors[i].exportName()];
+        d.name = b.tensors[i].exportName();
+        d.b = int64_t(i);
+    }
+    std::vector<TensorDiff> out;
+    out.reserve(byName.size());
+    for (auto& [name, d] : byName)
+        out.push_back(std::move(d));
+    return out;
+}
+
+class DiffRun {
+public:
+    DiffRun(const Checkpoint& a, const Checkpoint& b, const DiffOptions& options)
+        : m_a(a), m_b(b), m_options(options) {}
+
+    DiffReport run() {
+        const auto start = std::chrono::steady_clock::now();
+        DiffReport report;
+        report.tensors = pairByName(m_a, m_b);
+        for (auto& d : report.tensors)
+            classify(d);
+        if (!m_options.namesOnly) compareValues(report);
+        if (m_options.namesOnly)
+            for (auto& d : report.tensors)
+                if (d.status == DiffStatus::Identical) d.status = DiffStatus::SameLayout;
+        report.bytesRead = m_done;
+        report.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return report;
+    }
+
+private:
+    void classify(TensorDiff& d) const {
+        if (d.a < 0 || d.b < 0) {
+            d.status = d.a < 0 ? DiffStatus::OnlyInB : DiffStatus::OnlyInA;
+            return;
+        }
+        const TensorInfo& ta = m_a.tensors[size_t(d.a)];
+        const TensorInfo& tb = m_b.tensors[size_t(d.b)];
+        if (ta.dtype != tb.dtype) d.status = DiffStatus::DtypeChanged;
+        else if (ta.shape != tb.shape) d.status = DiffStatus::ShapeChanged;
+        else if (ta.status != CoverageStatus::Complete || tb.status != CoverageStatus::Complete)
+            d.status = DiffStatus::NotCompared;
+        else d.elements = checkedNumel(ta.shape).value_or(0);
+    }
+
+    void compareValues(DiffReport& report) {
+        std::vector<Task> tasks;
+        uint64_t total = 0;
+        for (size_t i = 0; i < report.tensors.size(); ++i) {
+            const TensorDiff& d = report.tensors[i];
+            if (d.status != DiffStatus::Identical) continue; // not yet known otherwise
+            const TensorInfo& t = m_a.tensors[size_t(d.a)];
+            const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
+            const uint64_t step = std::max(element, m_options.windowBytes / element * element);
+            for (uint64_t from = 0; from < t.bytes; from += step)
+                tasks.push_back({i, from, std::min(t.bytes, from + step)});
+            total += 2 * t.bytes;
+        }
+        m_total = total;
+        m_partials.assign(report.tensors.size(), {});
+        m_readers[0] = std::make_unique<TensorReader>(m_a);
+        m_readers[1] = std::make_unique<TensorReader>(m_b);
+        parallelFor(tasks.size(), m_options.threads,
+                    [&](size_t i) { runTask(report.tensors[tasks[i].pair], tasks[i]); });
+        for (size_t i = 0; i < report.tensors.size(); ++i) {
+            TensorDiff& d = report.tensors[i];
+            if (d.status != DiffStatus::Identical) continue;
+            d.compared = true;
+            apply(m_partials[i], d);
+        }
+    }
+
+    void runTask(const TensorDiff& d, const Task& task) {
+        if (m_options.stop.stop_requested()) throw Cancelled();
+        const TensorInfo& ta = m_a.tensors[size_t(d.a)];
+        const TensorInfo& tb = m_b.tensors[size_t(d.b)];
+        thread_local std::vector<char> wa, wb;
+        thread_local TensorReader::Scratch scratch;
+        const uint64_t length = task.to - task.from;
+        wa.resize(length);
+        wb.resize(length);
+        m_readers[0]->read(ta, task.from, task.to, wa.data(), scratch, m_options.stop);
+        m_readers[1]->read(tb, task.from, task.to, wb.data(), scratch, m_options.stop);
+        Partial p;
+        const bool numeric = hasValueStats(ta.dtype);
+        const uint64_t n = numeric ? length / (dtypeBits(ta.dtype) / 8) : 0;
+        if (std::memcmp(wa.data(), wb.data(), length) == 0) {
+            if (numeric) p.aSquares = p.bSquares = p.dot = sumOfSquares(ta.dtype, wa.data(), n);
+        } else if (numeric) {
+            ElementCompare(ta.dtype, m_options).run(wa.data(), wb.data(), n, p);
+        } else {
+            p.differing = p.beyond = 1; // packed or complex: bytes only
+        }
+        std::lock_guard lock(m_mutex);
+        m_partials[task.pair].add(p);
+        m_done += 2 * length;
+        if (m_options.progress) m_options.progress(m_done, m_total);
+    }
+
+    void apply(const Partial& p, TensorDiff& d) const {
+        d.differing = p.differing;
+        d.beyondTolerance = p.beyond;
+        d.nanMismatch = p.nanMismatch;
+        d.maxAbsDiff = p.maxAbsDiff;
+        const double na = std::sqrt(p.aSquares), nb = std::sqrt(p.bSquares);
+        const double nd = std::sqrt(p.diffSquares);
+        d.relativeL2 = na > 0 ? nd / na : (nd > 0 ? INFINITY : 0.0);
+        d.cosine = na > 0 && nb > 0 ? std::clamp(p.dot / (na * nb), -1.0, 1.0) : NAN;
+        if (p.differing == 0 && p.beyond == 0) d.status = DiffStatus::Identical;
+        else if (m_options.tolerance && p.beyond == 0) d.status = DiffStatus::WithinTolerance;
+        else d.status = DiffStatus::Differs;
+    }
+
+    const Checkpoint& m_a;
+    const Checkpoint& m_b;
+    const DiffOptions& m_options;
+    std::unique_ptr<TensorReader> m_readers[2];
+    std::mutex m_mutex;
+    std::vector<Partial> m_partials;
+    uint64_t m_done = 0, m_total = 0;
+};
+
+} // namespace
+
+std::string_view diffStatusName(DiffStatus status) {
+    switch (status) {
+    case DiffStatus::Identical:
+        return "identical";
+    case DiffStatus::WithinTolerance:
+        return "within-tolerance";
+    case DiffStatus::Differs:
+        return "differs";
+    case DiffStatus::OnlyInA:
+        return "only-in-a";
+    case DiffStatus::OnlyInB:
+        return "only-in-b";
+    case DiffStatus::DtypeChanged:
+        return "dtype-changed";
+    case DiffStatus::ShapeChanged:
+        return "shape-changed";
+    case DiffStatus::NotCompared:
+        return "not-compared";
+    case DiffStatus::SameLayout:
+        return "same-dtype-and-shape";
+    }
+    return "?";
+}
+
+bool DiffReport::same() const {
+    return std::all_of(tensors.begin(), tensors.end(), [](const TensorDiff& d) {
+        return d.status == DiffStatus::Identical || d.status == DiffStatus::WithinTolerance ||
+               d.status == DiffStatus::SameLayout;
+    });
+}
+
+DiffReport diffCheckpoints(const Checkpoint& a, const Checkpoint& b, const DiffOptions& options) {
+    return DiffRun(a, b, options).run();
+}
+
+} // namespace shardscope

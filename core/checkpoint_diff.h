@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#pragma once
+
+#include "checkpoint.h"
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shardscope {
+
+// What a tensor name holds on the two sides of a diff.
+enum class DiffStatus : uint8_t {
+    Identical,       // same dtype, shape and bytes
+    WithinTolerance, // bytes differ, every element within --atol/--rtol
+    Differs,         // elements beyond tolerance (or any byte, without a tolerance)
+    OnlyInA,
+    OnlyInB,
+    DtypeChanged,
+    ShapeChanged,
+    NotCompared, // a side whose chunks do not cover the tensor
+    SameLayout,  // --names-only: same dtype and shape, values not read
+};
+std::string_view diffStatusName(DiffStatus status); // "identical", "within-tolerance", ...
+
+struct TensorDiff {
+    std::string name;              // the name the tensor is exported under
+    int64_t a = -1, b = -1;        // indices into each side's tensors, -1 when absent
+    DiffStatus status = DiffStatus::Identical;
+    bool compared = false;         // the values were read (not --names-only, same dtype and shape)
+    uint64_t elements = 0;
+    uint64_t differing = 0;        // elements whose bytes differ
+    uint64_t beyondTolerance = 0;  // |a - b| > atol + rtol * |b|, NaN against a number, Inf mismatch
+    uint64_t nanMismatch = 0;      // positions NaN on one side only
+    double maxAbsDiff = 0;         // over positions finite on both sides
+    double relativeL2 = 0;         // ||a - b|| / ||a|| (finite positions); Inf when ||a|| is 0
+    double cosine = std::numeric_limits<double>::quiet_NaN(); // NaN when a side is all zero
+};
+
+struct DiffOptions {
+    double atol = 0, rtol = 0;
+    bool tolerance = false; // atol/rtol were given: differences within them pass
+    bool namesOnly = false; // compare names, dtypes and shapes only
+    int threads = 0;
+    uint64_t windowBytes = 4ull << 20;
+    std::function<void(uint64_t done, uint64_t total)> progress; // bytes of both sides
+    std::stop_token stop;
+};
+
+struct DiffReport {
+    std::vector<TensorDiff> tensors; // sorted by name
+    uint64_t bytesRead = 0;
+    double seconds = 0;
+    // Every tensor identical, or within tolerance when one was given.
+    bool same() const;
+};
+
+// Streams both sides window by window in the full tensors' row-major order, all threads, with
+// bounded memory (two windows per thread). Read errors throw Error naming side, file and tensor;
+// a stop request throws Cancelled.
+DiffReport diffCheckpoints(const Checkpoint& a, const Checkpoint& b, const DiffOptions& options);
+
+} // namespace shardscope

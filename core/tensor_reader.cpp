@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "tensor_reader.h"
+
+#include "runs.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace shardscope {
+
+TensorReader::TensorReader(const Checkpoint& checkpoint) : m_ckpt(checkpoint) {
+    if (m_ckpt.files.size() > 64) raiseOpenFileLimit();
+    m_files.reserve(m_ckpt.files.size());
+    for (const auto& f : m_ckpt.files)
+        m_files.push_back(f.valid ? PosixFile::openRead(f.path) : PosixFile());
+    m_decoded = std::make_unique<DecodedChunks>(m_ckpt, m_files);
+}
+
+void TensorReader::read(const TensorInfo& tensor, uint64_t from, uint64_t to, char* out,
+                        Scratch& scratch, std::stop_token stop) const {
+    try {
+        scratch.pieces.clear();
+        collectPieces(tensor, from, to, 0, false, scratch.pieces);
+        readPieces(scratch.pieces, m_files, scratch.buffer, [&](const Piece& p, const char* bytes) {
+            std::memcpy(out + (p.dst - from), bytes, p.length);
+        });
+        for (const Chunk& chunk : tensor.chunks)
+            if (chunk.stored && !chunk.replica) readStored(tensor, chunk, from, to, out, stop);
+    } catch (const Error& e) {
+        if (!e.tensor().empty()) throw;
+        throw Error(e.kind(), e.file(), tensor.fqn, e.message());
+    }
+}
+
+// The chunk's runs that meet [from, to), copied out of its decoded row-major bytes.
+void TensorReader::readStored(const TensorInfo& tensor, const Chunk& chunk, uint64_t from,
+                              uint64_t to, char* out, std::stop_token stop) const {
+    ChunkRuns runs(tensor.shape, chunk.offsets, chunk.shape, dtypeBits(tensor.dtype));
+    const uint64_t runBytes = runs.runBytes();
+    if (runs.count() == 0 || runBytes == 0) return;
+    const uint64_t r0 = runs.firstEndingAfter(from), r1 = runs.firstStartingFrom(to);
+    if (r0 >= r1) return;
+    const auto bytes = m_decoded->get(tensor, chunk, stop);
+    for (uint64_t r = r0; r < r1; ++r) {
+        const uint64_t start = runs.dstByte(r);
+        const uint64_t a = std::max(start, from), b = std::min(start + runBytes, to);
+        if (a < b) std::memcpy(out + (a - from), bytes->data() + r * runBytes + (a - start), b - a);
+    }
+}
+
+} // namespace shardscope

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "tensor_stats.h"
+
+#include "format_units.h"
+#include "parallel.h"
+#include "posix_file.h"
+#include "stored_chunk.h"
+#include "throttled_progress.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+namespace shardscope {
+namespace {
+
+// One read-and-reduce step: a window of a plain chunk, or a whole stored (decoded) chunk.
+struct Task {
+    uint32_t tensor = 0;
+    uint32_t chunk = 0;
+    uint64_t from = 0; // bytes into the chunk
+    uint64_t to = 0;
+};
+
+// A chunk's counts so far; every field adds up over its windows.
+struct ChunkState {
+    uint64_t count = 0, zeros = 0, nan = 0, inf = 0, finite = 0;
+    double sumSquares = 0;
+    uint32_t windowsLeft = 0;
+
+    void add(const Moments& m) {
+        count += m.count;
+        zeros += m.zeros;
+        nan += m.nan;
+        inf += m.posInf + m.negInf;
+        finite += m.finite();
+        sumSquares += m.sumSquares + m.sumSquaresCompensation;
+    }
+    ChunkSummary summary() const {
+        return {count, zeros, nan, inf, finite ? std::sqrt(sumSquares / double(finite)) : 0.0};
+    }
+};
+
+// What is being gathered for one tensor; freed as soon as its last chunk is in, so memory
+// stays bounded by the tensors in flight (tasks are handed out in tensor order).
+struct TensorState {
+    std::mutex mutex;
+    std::unique_ptr<ValueAccumulator> acc;
+    std::vector<ChunkState> chunks;
+    size_t chunksLeft = 0;
+};
+
+// Accumulators hold a 512 KiB table once dense: recycled rather than freed, since fresh
+// pages cost a fault each.
+class AccumulatorPool {
+public:
+    std::unique_ptr<ValueAccumulator> take(DType type) {
+        std::lock_guard lock(m_mutex);
+        if (m_spare.empty()) return std::make_unique<ValueAccumulator>(type);
+        auto acc = std::move(m_spare.back());
+        m_spare.pop_back();
+        acc->reset(type);
+        return acc;
+    }
+    void give(std::unique_ptr<ValueAccumulator> acc) {
+        std::lock_guard lock(m_mutex);
+        m_spare.push_back(std::move(acc));
+    }
+
+private:
+    std::mutex m_mutex;
+    std::vector<std::unique_ptr<ValueAccumulator>> m_spare;
+};
+
+class StatsRun {
+public:
+    StatsRun(const Checkpoint& ckpt, const StatsOptions& options)
+        : m_ckpt(ckpt), m_options(options),
+          m_progress(options.progress, std::chrono::milliseconds(100)) {}
+
+    CheckpointStats run() {
+        const auto start = std::chrono::steady_clock::now();
+        m_result.tensors.resize(m_ckpt.tensors.size());
+        m_states = std::vector<TensorState>(m_ckpt.tensors.size());
+        planTasks();
+        openSources();
+        m_progress.update([&](StatsProgress& p) {
+            p.bytesTotal = m_total;
+            return true;
+        });
+        parallelForWorkers(m_tasks.size(), m_options.threads,
+                           [&](size_t i, int) { runTask(m_tasks[i]); });
+        m_progress.update([&](StatsProgress& p) {
+            p.bytesDone = m_total;
+            return true;
+        });
+        m_result.bytesRead = m_total;
+        m_result.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return std::move(m_result);
+    }
+
+private:
+    bool selected(const TensorInfo& t) const {
+        if (!hasValueStats(t.dtype) || t.status == CoverageStatus::Invalid) return false;
+        return !m_options.select || m_options.select(t);
+    }
+
+    void planTasks() {
+        const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 64);
+        for (size_t i = 0; i < m_ckpt.tensors.size(); ++i) {
+            const TensorInfo& t = m_ckpt.tensors[i];
+            if (!selected(t)) continue;
+            TensorState& state = m_states[i];
+            state.chunks.resize(t.chunks.size());
+            state.chunksLeft = t.chunks.size();
+            m_result.tensors[i].computed = true;
+            m_result.tensors[i].chunks.resize(t.chunks.size());
+            if (t.chunks.empty()) finishTensor(i, state);
+            const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
+            const uint64_t step = std::max(element, window / element * element);
+            for (size_t j = 0; j < t.chunks.size(); ++j) {
+                const Chunk& c = t.chunks[j];
+                const uint64_t bytes = c.bytes();
+                m_total += bytes;
+                m_files.push_back(c.file);
+                uint32_t windows = 0;
+                if (c.stored) { // decoded whole, in one task
+                    m_tasks.push_back({uint32_t(i), uint32_t(j), 0, bytes});
+                    windows = 1;
+                }
+                for (uint64_t from = 0; !c.stored && (from < bytes || windows == 0);
+                     from += step, ++windows)
+                    m_tasks.push_back({uint32_t(i), uint32_t(j), from, std::min(bytes, from + step)});
+                state.chunks[j].windowsLeft = windows;
+            }
+        }
+    }
+
+    void openSources() {
+        std::sort(m_files.begin(), m_files.end());
+        m_files.erase(std::unique(m_files.begin(), m_files.end()), m_files.end());
+        if (m_files.size() > 64) raiseOpenFileLimit();
+        m_sources.resize(m_ckpt.files.size());
+        for (uint32_t f : m_files)
+            m_sources[f] = PosixFile::openRead(m_ckpt.files[f].path);
+    }
+
+    void runTask(const Task& task) {
+        if (m_options.stop.stop_requested()) throw Cancelled();
+        const TensorInfo& t = m_ckpt.tensors[task.tensor];
+        const Chunk& c = t.chunks[task.chunk];
+        static thread_local std::unique_ptr<ValueAccumulator> window;
+        if (!window) window = std::make_unique<ValueAccumulator>(t.dtype);
+        window->reset(t.dtype);
+        ValueAccumulator& acc = *window;
+        try {
+            readInto(t, c, task, acc);
+        } catch (const Error& e) {
+            if (!e.tensor().empty()) throw;
+            throw Error(e.kind(), e.file(), t.fqn,
+                        e.message() + " (chunk " + regionText(c) + ")");
+        }
+        fold(task, acc);
+        m_progress.update([&](StatsProgress& p) {
+            p.bytesDone += c.stored ? c.bytes() : task.to - task.from;
+            return false;
+        });
+    }
+
+    void readInto(const TensorInfo& t, const Chunk& c, const Task& task, ValueAccumulator& acc) {
+        const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
+        if (c.stored) {
+            const auto bytes = decodeStoredChunk(m_ckpt, t, c, m_sources[c.file], m_options.stop);
+            acc.add(bytes.data(), bytes.size() / element);
+            return;
+        }
+        static thread_local std::vector<char> buffer;
+        const uint64_t length = task.to - task.from;
+        if (buffer.size() < length) buffer.resize(length);
+        m_sources[c.file].readExact(buffer.data(), length, c.begin + task.from);
+        acc.add(buffer.data(), length / element);
+    }
+
+    void fold(const Task& task, const ValueAccumulator& window) {
+        const Moments counts = window.counts(); // outside the lock: the costly part
+        const bool replica = m_ckpt.tensors[task.tensor].chunks[task.chunk].replica;
+        TensorState& state = m_states[task.tensor];
+        std::lock_guard lock(state.mutex);
+        ChunkState& chunk = state.chunks[task.chunk];
+        chunk.add(counts);
+        if (!replica) { // replicas are counted once, through their first copy
+            if (!state.acc) state.acc = m_pool.take(window.dtype());
+            state.acc->merge(window);
+        }
+        if (--chunk.windowsLeft > 0) return;
+        m_result.tensors[task.tensor].chunks[task.chunk] = chunk.summary();
+        if (--state.chunksLeft == 0) finishTensor(task.tensor, state);
+    }
+
+    void finishTensor(size_t i, TensorState& state) {
+        TensorStats& out = m_result.tensors[i];
+        if (state.acc) {
+            out.moments = state.acc->moments();
+            out.linear = state.acc->linearHistogram();
+            out.log = state.acc->logHistogram();
+            m_pool.give(std::move(state.acc));
+        }
+        std::vector<ChunkState>().swap(state.chunks);
+    }
+
+    const Checkpoint& m_ckpt;
+    const StatsOptions& m_options;
+    ThrottledProgress<StatsProgress> m_progress;
+    CheckpointStats m_result;
+    std::vector<TensorState> m_states;
+    AccumulatorPool m_pool;
+    std::vector<Task> m_tasks;
+    std::vector<uint32_t> m_files;
+    std::vector<PosixFile> m_sources;
+    uint64_t m_total = 0;
+};
+
+std::string fileName(const Checkpoint& ckpt, const Chunk& c) {
+    return c.file < ckpt.files.size() ? ckpt.files[c.file].name : std::string();
+}
+
+std::string countText(uint64_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string number(double v) {
+    std::ostringstream out;
+    out.precision(6);
+    out << v;
+    return out.str();
+}
+
+// Findings of one tensor, in kind order.
+class TensorFindings {
+public:
+    TensorFindings(const Checkpoint& ckpt, const TensorInfo& tensor, const TensorStats& stats,
+                   const FindingOptions& options, std::vector<Problem>& out)
+        : m_ckpt(ckpt), m_tensor(tensor), m_stats(stats), m_options(options), m_out(out) {}
+
+    void run() {
+        nonFinite(true);
+        nonFinite(false);
+        const Moments& m = m_stats.moments;
+        const bool allZero = m.count > 0 && m.zeros == m.count;
+        if (allZero)
+            add(Severity::Warning, ErrorKind::AllZeros, firstFile(),
+                "all " + std::to_string(m.count) +
+                    " elements are zero (a tensor saved before it was filled?)");
+        else if (m.count >= m_options.minConstantElements && m.finite() == m.count &&
+                 m.min == m.max)
+            add(Severity::Warning, ErrorKind::ConstantTensor, firstFile(),
+                "all " + std::to_string(m.count) + " elements equal " + number(m.min));
+        if (!allZero) zeroChunks();
+        normSpread();
+    }
+
+private:
+    void add(Severity severity, ErrorKind kind, const std::string& file, std::string message) {
+        m_out.push_back({severity, file, m_tensor.fqn, std::move(message), kind});
+    }
+
+    std::string firstFile() const {
+        return m_tensor.chunks.empty() ? std::string() : fileName(m_ckpt, m_tensor.chunks[0]);
+    }
+
+    std::string where(size_t j) const {
+        const Chunk& c = m_tensor.chunks[j];
+        return "chunk " + regionText(c) + " in " + fileName(m_ckpt, c) +
+               (c.replica ? " (a replica)" : "");
+    }
+
+    // NaN (nan = true) or Inf, in the tensor or in any replica of it.
+    void nonFinite(bool nan) {
+        const Moments& m = m_stats.moments;
+        std::vector<size_t> where_;
+        for (size_t j = 0; j < m_stats.chunks.size(); ++j)
+            if (nan ? m_stats.chunks[j].nan : m_stats.chunks[j].inf) where_.push_back(j);
+        if (where_.empty()) return;
+        std::string message;
+        if (nan) {
+            message = countText(m.nan, "NaN element", "NaN elements");
+        } else {
+            message = countText(m.posInf, "+Inf", "+Inf") + " and " +
+                      countText(m.negInf, "-Inf", "-Inf") + " elements";
+        }
+        message += ", in ";
+        for (size_t k = 0; k < where_.size() && k < 3; ++k)
+            message += (k ? "; " : "") + where(where_[k]);
+        if (where_.size() > 3) message += "; and " + std::to_string(where_.size() - 3) + " more";
+        add(Severity::Error, nan ? ErrorKind::ValueNaN : ErrorKind::ValueInf,
+            fileName(m_ckpt, m_tensor.chunks[where_[0]]), message);
+    }
+
+    void zeroChunks() {
+        for (size_t j = 0; j < m_stats.chunks.size(); ++j) {
+            const ChunkSummary& s = m_stats.chunks[j];
+            if (s.count == 0 || s.zeros != s.count) continue;
+            add(Severity::Error, ErrorKind::ZeroChunk, fileName(m_ckpt, m_tensor.chunks[j]),
+                where(j) + " is all zeros (" + std::to_string(s.count) +
+                    " elements) while the rest of the tensor is not: a dropped or unwritten "
+                    "shard?");
+        }
+    }
+
+    void normSpread() {
+        size_t lo = SIZE_MAX, hi = SIZE_MAX;
+        for (size_t j = 0; j < m_stats.chunks.size(); ++j) {
+            const ChunkSummary& s = m_stats.chunks[j];
+            if (m_tensor.chunks[j].replica || !(s.rms > 0) || !std::isfinite(s.rms)) continue;
+            if (lo == SIZE_MAX || s.rms < m_stats.chunks[lo].rms) lo = j;
+            if (hi == SIZE_MAX || s.rms > m_stats.chunks[hi].rms) hi = j;
+        }
+        if (lo == hi || lo == SIZE_MAX) return;
+        const double ratio = m_stats.chunks[hi].rms / m_stats.chunks[lo].rms;
+        if (!(ratio > m_options.normSpread)) return;
+        add(Severity::Warning, ErrorKind::NormSpread, fileName(m_ckpt, m_tensor.chunks[hi]),
+            "chunk RMS differs " + number(ratio) + "x: " + number(m_stats.chunks[hi].rms) +
+                " in " + where(hi) + " against " + number(m_stats.chunks[lo].rms) + " in " +
+                where(lo) + " (a mis-scaled shard?)");
+    }
+
+    const Checkpoint& m_ckpt;
+    const TensorInfo& m_tensor;
+    const TensorStats& m_stats;
+    const FindingOptions& m_options;
+    std::vector<Problem>& m_out;
+};
+
+} // namespace
+
+CheckpointStats computeStats(const Checkpoint& checkpoint, const StatsOptions& options) {
+    return StatsRun(checkpoint, options).run();
+}
+
+std::vector<Problem> valueFindings(const Checkpoint& checkpoint, const CheckpointStats& stats,
+                                   const FindingOptions& options) {
+    std::vector<Problem> out;
+    const size_t n = std::min(checkpoint.tensors.size(), stats.tensors.size());
+    for (size_t i = 0; i < n; ++i)
+        if (stats.tensors[i].computed)
+            TensorFindings(checkpoint, checkpoint.tensors[i], stats.tensors[i], options, out)
+                .run();
+    return out;
+}
+
+std::string regionText(const Chunk& chunk) {
+    std::string out = "[";
+    for (size_t d = 0; d < chunk.shape.size(); ++d) {
+        const uint64_t from = d < chunk.offsets.size() ? chunk.offsets[d] : 0;
+        out += (d ? ", " : "") + std::to_string(from) + ":" + std::to_string(from + chunk.shape[d]);
+    }
+    return out + "]";
+}
+
+} // namespace shardscope

@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "value_stats.h"
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+namespace shardscope {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr size_t kKeySpace = 65536;
+// Below this many keys a run is kept as a list; above, as a dense count per key. A dense table
+// costs 512 KiB and a 65536-step walk, which only pays off for runs of this size and more.
+constexpr size_t kSparseLimit = 16384;
+constexpr size_t kBlock = 1024;
+
+void neumaierAdd(double& sum, double& compensation, double x) {
+    const double t = sum + x;
+    compensation += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
+    sum = t;
+}
+
+template <class T> T loadLe(const void* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+double f16Value(uint16_t h) {
+    const int e = (h >> 10) & 0x1F, m = h & 0x3FF;
+    const double sign = (h & 0x8000) ? -1.0 : 1.0;
+    if (e == 31) return m ? kNaN : sign * kInf;
+    if (e == 0) return sign * std::ldexp(double(m), -24);
+    return sign * std::ldexp(double(m | 0x400), e - 25);
+}
+
+double bf16Value(uint16_t b) {
+    return double(std::bit_cast<float>(uint32_t(b) << 16));
+}
+
+// An OCP/FNUZ minifloat: `mantissaBits` of fraction, exponent bias `bias`.
+double minifloat(uint8_t b, int mantissaBits, int bias) {
+    const int m = b & ((1 << mantissaBits) - 1);
+    const int e = (b & 0x7F) >> mantissaBits;
+    const double sign = (b & 0x80) ? -1.0 : 1.0;
+    if (e == 0) return sign * std::ldexp(double(m), 1 - bias - mantissaBits);
+    return sign * std::ldexp(double(m | (1 << mantissaBits)), e - bias - mantissaBits);
+}
+
+double f8Value(DType type, uint8_t b) {
+    switch (type) {
+    case DType::F8_E4M3:
+        if ((b & 0x7F) == 0x7F) return kNaN;
+        return minifloat(b, 3, 7);
+    case DType::F8_E5M2:
+        if ((b & 0x7C) == 0x7C) return (b & 3) ? kNaN : ((b & 0x80) ? -kInf : kInf);
+        return minifloat(b, 2, 15);
+    case DType::F8_E4M3FNUZ:
+        return b == 0x80 ? kNaN : minifloat(b, 3, 8);
+    case DType::F8_E5M2FNUZ:
+        return b == 0x80 ? kNaN : minifloat(b, 2, 16);
+    case DType::F8_E8M0:
+        return b == 0xFF ? kNaN : std::ldexp(1.0, int(b) - 127);
+    default:
+        return kNaN;
+    }
+}
+
+bool isNarrow(DType type) {
+    const unsigned bits = dtypeBits(type);
+    return bits == 8 || bits == 16;
+}
+
+// Per key of an 8- or 16-bit dtype (wide dtypes use BF16's): its value, its square and
+// log10 of its magnitude, and the keys of each special class. Built once per dtype.
+struct KeyTables {
+    std::vector<double> value, square, log10Abs;
+    std::vector<uint16_t> zero, nan, posInf, negInf;
+};
+
+const KeyTables& keyTables(DType type) {
+    static KeyTables tables[kDTypeCount];
+    static std::once_flag once[kDTypeCount];
+    const size_t index = size_t(type);
+    std::call_once(once[index], [&] {
+        KeyTables& t = tables[index];
+        const size_t n = dtypeBits(type) == 8 ? 256 : kKeySpace;
+        t.value.resize(n);
+        t.square.resize(n);
+        t.log10Abs.resize(n);
+        for (size_t k = 0; k < n; ++k) {
+            uint8_t bytes[8] = {uint8_t(k & 0xFF), uint8_t(k >> 8)};
+            const double v = decodeElement(type, bytes);
+            t.value[k] = v;
+            t.square[k] = std::isfinite(v) ? v * v : 0;
+            t.log10Abs[k] = std::isfinite(v) && v != 0 ? std::log10(std::fabs(v)) : kNaN;
+            if (std::isnan(v)) t.nan.push_back(uint16_t(k));
+            else if (v == kInf) t.posInf.push_back(uint16_t(k));
+            else if (v == -kInf) t.negInf.push_back(uint16_t(k));
+            else if (v == 0) t.zero.push_back(uint16_t(k));
+        }
+    });
+    return tables[index];
+}
+
+// Wide dtypes are keyed by their value as F32, cut to its upper 16 bits (BF16 rounded toward
+// zero). Finite F64 values beyond F32's range share the key of their sign's infinity; the
+// histograms tell them from true infinities by the Inf counts and bin them at the extremes.
+uint16_t wideKey(double v) {
+    return uint16_t(std::bit_cast<uint32_t>(float(v)) >> 16);
+}
+
+// Moments of up to kBlock finite values, folded into `into` as one Chan step.
+void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
+    if (n == 0) return;
+    double sum = 0, sumSq = 0, lo = values[0], hi = values[0], maxAbs = 0;
+    double minAbs = kInf;
+    uint64_t zeros = 0, sub = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const double v = values[i], a = std::fabs(v);
+        sum += v;
+        sumSq += v * v;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        maxAbs = std::max(maxAbs, a);
+        if (a == 0) ++zeros;
+        else {
+            minAbs = std::min(minAbs, a);
+            if (a < minNormal) ++sub;
+        }
+    }
+    const double mean = sum / double(n);
+    double m2 = 0;
+    for (size_t i = 0; i < n; ++i)
+        m2 += (values[i] - mean) * (values[i] - mean);
+
+    Moments block;
+    block.count = n;
+    block.zeros = zeros;
+    block.subnormals = sub;
+    block.min = lo;
+    block.max = hi;
+    block.maxAbs = maxAbs;
+    block.minAbsNonzero = minAbs;
+    block.sum = sum;
+    block.sumSquares = sumSq;
+    block.m2 = m2;
+    into.merge(block);
+}
+
+} // namespace
+
+bool hasValueStats(DType type) {
+    return type != DType::C64 && type != DType::F4 && type != DType::F6_E2M3 &&
+           type != DType::F6_E3M2;
+}
+
+bool isFloatDType(DType type) {
+    switch (type) {
+    case DType::F64:
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::F8_E4M3:
+    case DType::F8_E5M2:
+    case DType::F8_E4M3FNUZ:
+    case DType::F8_E5M2FNUZ:
+    case DType::F8_E8M0:
+    case DType::F4:
+    case DType::F6_E2M3:
+    case DType::F6_E3M2:
+        return true;
+    default:
+        return false;
+    }
+}
+
+double decodeElement(DType type, const void* p) {
+    switch (type) {
+    case DType::BOOL:
+        return loadLe<uint8_t>(p) ? 1.0 : 0.0;
+    case DType::U8:
+        return loadLe<uint8_t>(p);
+    case DType::I8:
+        return loadLe<int8_t>(p);
+    case DType::I16:
+        return loadLe<int16_t>(p);
+    case DType::U16:
+        return loadLe<uint16_t>(p);
+    case DType::I32:
+        return loadLe<int32_t>(p);
+    case DType::U32:
+        return loadLe<uint32_t>(p);
+    case DType::I64:
+        return double(loadLe<int64_t>(p));
+    case DType::U64:
+        return double(loadLe<uint64_t>(p));
+    case DType::F16:
+        return f16Value(loadLe<uint16_t>(p));
+    case DType::BF16:
+        return bf16Value(loadLe<uint16_t>(p));
+    case DType::F32:
+        return loadLe<float>(p);
+    case DType::F64:
+        return loadLe<double>(p);
+    case DType::F8_E4M3:
+    case DType::F8_E5M2:
+    case DType::F8_E4M3FNUZ:
+    case DType::F8_E5M2FNUZ:
+    case DType::F8_E8M0:
+        return f8Value(type, loadLe<uint8_t>(p));
+    default:
+        return kNaN;
+    }
+}
+
+double minNormal(DType type) {
+    switch (type) {
+    case DType::F64:
+        return DBL_MIN;
+    case DType::F32:
+    case DType::BF16:
+        return double(FLT_MIN);
+    case DType::F16:
+    case DType::F8_E5M2:
+        return std::ldexp(1.0, -14);
+    case DType::F8_E4M3:
+        return std::ldexp(1.0, -6);
+    case DType::F8_E4M3FNUZ:
+        return std::ldexp(1.0, -7);
+    case DType::F8_E5M2FNUZ:
+        return std::ldexp(1.0, -15);
+    default:
+        return 0; // integers, BOOL and F8_E8M0 have no subnormals
+    }
+}
+
+void decodeRun(DType type, const void* bytes, uint64_t n, double* out) {
+    const auto* p = static_cast<const unsigned char*>(bytes);
+    switch (type) {
+    case DType::BF16:
+        for (uint64_t i = 0; i < n; ++i)
+            out[i] = bf16Value(loadLe<uint16_t>(p + 2 * i));
+        return;
+    case DType::F32:
+        for (uint64_t i = 0; i < n; ++i)
+            out[i] = loadLe<float>(p + 4 * i);
+        return;
+    default:
+        break;
+    }
+    if (isNarrow(type)) {
+        const double* values = keyTables(type).value.data();
+        const unsigned size = dtypeBits(type) / 8;
+        for (uint64_t i = 0; i < n; ++i)
+            out[i] = values[size == 1 ? p[i] : loadLe<uint16_t>(p + 2 * i)];
+        return;
+    }
+    const unsigned size = dtypeBits(type) / 8;
+    for (uint64_t i = 0; i < n; ++i)
+        out[i] = decodeElement(type, p + i * size);
+}
+
+double sumOfSquares(DType type, const void* bytes, uint64_t n) {
+    const auto* p = static_cast<const unsigned char*>(bytes);
+    double total = 0;
+    if (type == DType::BF16) { // the common case, kept to one loop the compiler vectorises
+        for (uint64_t i = 0; i < n; ++i) {
+            const float f = std::bit_cast<float>(uint32_t(loadLe<uint16_t>(p + 2 * i)) << 16);
+            const double d = std::isfinite(f) ? double(f) : 0.0;
+            total += d * d;
+        }
+        return total;
+    }
+    double values[kBlock];
+    const unsigned size = dtypeBits(type) / 8;
+    for (uint64_t i = 0; i < n; i += kBlock) {
+        const uint64_t k = std::min<uint64_t>(kBlock, n - i);
+        decodeRun(type, p + i * size, k, values);
+        for (uint64_t j = 0; j < k; ++j)
+            if (std::isfinite(values[j])) total += values[j] * values[j];
+    }
+    return total;
+}
+
+// ---- Moments ----
+
+double Moments::mean() const {
+    const uint64_t n = finite();
+    return n ? (sum + sumCompensation) / double(n) : kNaN;
+}
+
+double Moments::stddev() const {
+    const uint64_t n = finite();
+    return n ? std::sqrt(std::max(0.0, m2) / double(n)) : kNaN;
+}
+
+double Moments::l2() const {
+    return std::sqrt(std::max(0.0, sumSquares + sumSquaresCompensation));
+}
+
+double Moments::rms() const {
+    const uint64_t n = finite();
+    return n ? l2() / std::sqrt(double(n)) : 0.0;
+}
+
+void Moments::addRepeated(double value, uint64_t n, double minNormalValue) {
+    if (n == 0) return;
+    Moments one;
+    one.count = n;
+    const double a = std::fabs(value);
+    if (a == 0) one.zeros = n;
+    else {
+        one.minAbsNonzero = a;
+        if (a < minNormalValue) one.subnormals = n;
+    }
+    one.min = one.max = value;
+    one.maxAbs = a;
+    one.sum = value * double(n);
+    one.sumSquares = value * value * double(n);
+    merge(one);
+}
+
+void Moments::addNonFinite(double value, uint64_t n) {
+    count += n;
+    if (std::isnan(value)) nan += n;
+    else if (value > 0) posInf += n;
+    else negInf += n;
+}
+
+void Moments::merge(const Moments& o) {
+    const uint64_t na = finite(), nb = o.finite();
+    if (nb > 0) {
+        if (na == 0) {
+            min = o.min;
+            max = o.max;
+            m2 = o.m2;
+        } else {
+            const double meanA = (sum + sumCompensation) / double(na);
+            const double meanB = (o.sum + o.sumCompensation) / double(nb);
+            const double delta = meanB - meanA;
+            m2 += o.m2 + delta * delta * (double(na) * double(nb) / double(na + nb));
+            min = std::min(min, o.min);
+            max = std::max(max, o.max);
+        }
+        maxAbs = std::max(maxAbs, o.maxAbs);
+        minAbsNonzero = std::min(minAbsNonzero, o.minAbsNonzero);
+        neumaierAdd(sum, sumCompensation, o.sum);
+        neumaierAdd(sum, sumCompensation, o.sumCompensation);
+        neumaierAdd(sumSquares, sumSquaresCompensation, o.sumSquares);
+        neumaierAdd(sumSquares, sumSquaresCompensation, o.sumSquaresCompensation);
+    }
+    count += o.count;
+    nan += o.nan;
+    posInf += o.posInf;
+    negInf += o.negInf;
+    zeros += o.zeros;
+    subnormals += o.subnormals;
+}
+
+// ---- ValueAccumulator ----
+
+// Counts per 16-bit key: a list while short, then a dense table.
+struct ValueAccumulator::Keys {
+    std::vector<uint16_t> sparse;
+    std::vector<uint64_t> dense; // kKeySpace entries once used; kept, zeroed, by reset()
+    bool used = false;           // dense holds the counts (else sparse does)
+
+    void makeDenseFor(uint64_t more) {
+        if (!used && sparse.size() + more > kSparseLimit) makeDense();
+    }
+    void makeDense() {
+        if (used) return;
+        if (dense.empty()) dense.assign(kKeySpace, 0);
+        used = true;
+        for (uint16_t k : sparse)
+            ++dense[k];
+        sparse.clear();
+        sparse.shrink_to_fit();
+    }
+    // Calls f(key, count) for every key held.
+    template <class F> void forEach(F&& f) const {
+        if (used) {
+            for (size_t k = 0; k < kKeySpace; ++k)
+                if (dense[k]) f(uint16_t(k), dense[k]);
+            return;
+        }
+        std::vector<uint16_t> sorted = sparse;
+        std::sort(sorted.begin(), sorted.end());
+        for (size_t i = 0; i < sorted.size();) {
+            size_t j = i;
+            while (j < sorted.size() && sorted[j] == sorted[i])
+                ++j;
+            f(sorted[i], uint64_t(j - i));
+            i = j;
+        }
+    }
+};
+
+ValueAccumulator::ValueAccumulator(DType type) : m_keys(std::make_unique<Keys>()) {
+    reset(type);
+}
+ValueAccumulator::~ValueAccumulator() = default;
+ValueAccumulator::ValueAccumulator(ValueAccumulator&&) noexcept = default;
+ValueAccumulator& ValueAccumulator::operator=(ValueAccumulator&&) noexcept = default;
+
+double ValueAccumulator::keyValue(uint16_t key) const {
+    return m_values ? m_values[key] : bf16Value(key);
+}
+
+void ValueAccumulator::addKey(uint16_t key, uint64_t n) {
+    Keys& keys = *m_keys;
+    keys.makeDenseFor(n);
+    if (keys.used) keys.dense[key] += n;
+    else keys.sparse.insert(keys.sparse.end(), size_t(n), key);
+}
+
+namespace {
+
+// Counts every element of a narrow run into the dense table. Two tables alternate so that runs
+// of equal neighbours do not wait on each other's stores.
+template <class T> void countKeys(const unsigned char* p, uint64_t n, uint64_t* dense) {
+    static thread_local std::vector<uint32_t> second;
+    second.assign(kKeySpace, 0);
+    uint64_t i = 0;
+    // Counts in the 32-bit table may reach at most n/2 < 2^32 per call of this loop.
+    for (uint64_t base = 0; base < n; base += (uint64_t(1) << 31)) {
+        const uint64_t end = std::min<uint64_t>(n, base + (uint64_t(1) << 31));
+        for (i = base; i + 1 < end; i += 2) {
+            ++dense[loadLe<T>(p + i * sizeof(T))];
+            ++second[loadLe<T>(p + (i + 1) * sizeof(T))];
+        }
+        if (i < end) ++dense[loadLe<T>(p + i * sizeof(T))];
+        for (size_t k = 0; k < kKeySpace; ++k) {
+            dense[k] += second[k];
+            second[k] = 0;
+        }
+    }
+}
+
+} // namespace
+
+void ValueAccumulator::add(const void* bytes, uint64_t count) {
+    if (count == 0 || !hasValueStats(m_type)) return;
+    const auto* p = static_cast<const unsigned char*>(bytes);
+    const unsigned size = dtypeBits(m_type) / 8;
+    if (isNarrow(m_type)) { // moments come from the key counts at the end
+        Keys& keys = *m_keys;
+        keys.makeDenseFor(count);
+        if (!keys.used) {
+            for (uint64_t i = 0; i < count; ++i)
+                keys.sparse.push_back(size == 1 ? p[i] : loadLe<uint16_t>(p + 2 * i));
+        } else if (size == 1) {
+            countKeys<uint8_t>(p, count, keys.dense.data());
+        } else {
+            countKeys<uint16_t>(p, count, keys.dense.data());
+        }
+        m_narrowDirty = true;
+        return;
+    }
+    switch (m_type) {
+    case DType::F32:
+        return addWide<float>(p, count);
+    case DType::F64:
+        return addWide<double>(p, count);
+    case DType::I32:
+        return addWide<int32_t>(p, count);
+    case DType::U32:
+        return addWide<uint32_t>(p, count);
+    case DType::I64:
+        return addWide<int64_t>(p, count);
+    default:
+        return addWide<uint64_t>(p, count);
+    }
+}
+
+template <class T> void ValueAccumulator::addWide(const unsigned char* p, uint64_t count) {
+    const double normal = minNormal(m_type);
+    double block[kBlock];
+    size_t filled = 0;
+    m_keys->makeDenseFor(count);
+    for (uint64_t i = 0; i < count; ++i) {
+        const double v = double(loadLe<T>(p + i * sizeof(T)));
+        addKey(wideKey(v), 1);
+        if (!std::isfinite(v)) {
+            m_moments.addNonFinite(v, 1);
+            continue;
+        }
+        block[filled++] = v;
+        if (filled == kBlock) {
+            addBlock(m_moments, block, filled, normal);
+            filled = 0;
+        }
+    }
+    addBlock(m_moments, block, filled, normal);
+}
+
+void ValueAccumulator::merge(const ValueAccumulator& other) {
+    if (!isNarrow(m_type)) m_moments.merge(other.m_moments);
+    const Keys& theirs = *other.m_keys;
+    if (theirs.used) {
+        m_keys->makeDense();
+        for (size_t k = 0; k < kKeySpace; ++k)
+            m_keys->dense[k] += theirs.dense[k];
+    } else {
+        for (uint16_t k : theirs.sparse)
+            addKey(k, 1);
+    }
+    m_narrowDirty = true;
+}
+
+// Moments of counted keys in two walks: sums first, then (when `centred`) squared deviations
+// from the mean, so each distinct value costs a few multiply-adds.
+Moments ValueAccumulator::momentsFromKeys(bool centred) const {
+    Moments m;
+    const double normal = minNormal(m_type);
+    const double* values = keyTables(m_type).value.data();
+    double lo = kInf, hi = -kInf;
+    m_keys->forEach([&](uint16_t key, uint64_t n) {
+        const double v = values[key];
+        if (!std::isfinite(v)) {
+            m.addNonFinite(v, n);
+            return;
+        }
+        const double a = std::fabs(v);
+        m.count += n;
+        if (a == 0) m.zeros += n;
+        else {
+            m.minAbsNonzero = std::min(m.minAbsNonzero, a);
+            if (a < normal) m.subnormals += n;
+        }
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        m.maxAbs = std::max(m.maxAbs, a);
+        neumaierAdd(m.sum, m.sumCompensation, v * double(n));
+        neumaierAdd(m.sumSquares, m.sumSquaresCompensation, v * v * double(n));
+    });
+    if (m.finite() == 0) return m;
+    m.min = lo;
+    m.max = hi;
+    if (!centred) return m;
+    const double mean = m.mean();
+    double m2 = 0, m2Compensation = 0;
+    m_keys->forEach([&](uint16_t key, uint64_t n) {
+        const double v = values[key];
+        if (std::isfinite(v)) neumaierAdd(m2, m2Compensation, (v - mean) * (v - mean) * double(n));
+    });
+    m.m2 = m2 + m2Compensation;
+    return m;
+}
+
+Moments ValueAccumulator::counts() const {
+    if (!isNarrow(m_type) || !m_narrowDirty) return m_moments;
+    if (!m_keys->used) return momentsFromKeys(false);
+    // A dense table: straight sums over it, which the compiler vectorises.
+    const KeyTables& t = keyTables(m_type);
+    const uint64_t* dense = m_keys->dense.data();
+    const size_t n = t.value.size();
+    Moments m;
+    double sumSquares = 0;
+    for (size_t k = 0; k < n; ++k) {
+        m.count += dense[k];
+        sumSquares += double(dense[k]) * t.square[k];
+    }
+    auto total = [&](const std::vector<uint16_t>& keys) {
+        uint64_t sum = 0;
+        for (uint16_t k : keys)
+            sum += dense[k];
+        return sum;
+    };
+    m.zeros = total(t.zero);
+    m.nan = total(t.nan);
+    m.posInf = total(t.posInf);
+    m.negInf = total(t.negInf);
+    m.sumSquares = sumSquares;
+    return m;
+}
+
+const Moments& ValueAccumulator::moments() const {
+    if (isNarrow(m_type) && m_narrowDirty) {
+        m_moments = momentsFromKeys(true);
+        m_narrowDirty = false;
+    }
+    return m_moments;
+}
+
+void ValueAccumulator::reset(DType type) {
+    m_type = type;
+    m_values = isNarrow(type) ? keyTables(type).value.data() : nullptr;
+    m_moments = {};
+    m_narrowDirty = false;
+    m_keys->sparse.clear();
+    if (m_keys->used) std::fill(m_keys->dense.begin(), m_keys->dense.end(), 0);
+    m_keys->used = false;
+}
+
+// Of the `n` elements under an infinite key, the finite F64 values beyond F32's range.
+uint64_t ValueAccumulator::beyondF32(double keyValue, uint64_t n, const Moments& m) const {
+    if (isNarrow(m_type) || std::isnan(keyValue)) return 0;
+    const uint64_t infinite = keyValue > 0 ? m.posInf : m.negInf;
+    return n > infinite ? n - infinite : 0;
+}
+
+Histogram ValueAccumulator::linearHistogram() const {
+    const Moments& m = moments();
+    Histogram h;
+    if (m.finite() == 0) return h;
+    h.lo = m.min;
+    h.hi = m.max;
+    const double width = h.hi - h.lo;
+    m_keys->forEach([&](uint16_t key, uint64_t n) {
+        const double v = keyValue(key);
+        if (!std::isfinite(v)) {
+            if (const uint64_t beyond = beyondF32(v, n, m))
+                h.counts[v > 0 ? kHistogramBins - 1 : 0] += beyond;
+            return;
+        }
+        int bin = 0;
+        if (width > 0 && std::isfinite(width))
+            bin = int(std::floor((v - h.lo) / width * kHistogramBins));
+        else if (width > 0) // a range beyond double: halve before dividing
+            bin = int(std::floor((v / 2 - h.lo / 2) / (h.hi / 2 - h.lo / 2) * kHistogramBins));
+        h.counts[size_t(std::clamp(bin, 0, kHistogramBins - 1))] += n;
+    });
+    return h;
+}
+
+Histogram ValueAccumulator::logHistogram() const {
+    const Moments& m = moments();
+    Histogram h;
+    if (m.finite() == m.zeros) return h;
+    h.lo = std::log10(m.minAbsNonzero);
+    h.hi = std::log10(m.maxAbs);
+    const double width = h.hi - h.lo;
+    const double* logs = keyTables(isNarrow(m_type) ? m_type : DType::BF16).log10Abs.data();
+    const double scale = width > 0 ? kHistogramBins / width : 0;
+    m_keys->forEach([&](uint16_t key, uint64_t n) {
+        const double lg = logs[key];
+        if (std::isnan(lg)) { // zero or not finite
+            const double v = keyValue(key);
+            // A wide value too small for its key still counts, in the lowest bin.
+            if (!isNarrow(m_type) && std::isfinite(v)) h.counts[0] += n;
+            else h.counts[kHistogramBins - 1] += beyondF32(v, n, m);
+            return;
+        }
+        const int bin = int(std::floor((lg - h.lo) * scale));
+        h.counts[size_t(std::clamp(bin, 0, kHistogramBins - 1))] += n;
+    });
+    // Wide zeros and tiny values share the zero key: take the true zeros back out of bin 0.
+    if (!isNarrow(m_type)) h.counts[0] -= std::min(h.counts[0], m.zeros);
+    return h;
+}
+
+} // namespace shardscope

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#pragma once
+
+#include "dtype.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace shardscope {
+
+// Whether ShardScope computes statistics for a dtype: every float, integer and BOOL dtype but
+// C64 (complex) and the packed sub-byte F4/F6 dtypes.
+bool hasValueStats(DType type);
+bool isFloatDType(DType type); // F64 ... F8_E8M0, F4, F6
+
+// The value of one stored element, as ShardScope reads it: IEEE/OCP decoding for the float
+// dtypes (F8_E8M0 is 2^(bits-127), 0xFF NaN), the integer for integer dtypes, 0/1 for BOOL.
+// `bytes` points at one element, little-endian.
+double decodeElement(DType type, const void* bytes);
+// The same for `n` consecutive elements into out[0, n) (a dtype with statistics).
+void decodeRun(DType type, const void* bytes, uint64_t n, double* out);
+// Sum of the squares of the finite elements among `n` (a dtype with statistics).
+double sumOfSquares(DType type, const void* bytes, uint64_t n);
+
+// Counts and moments of a set of elements, mergeable in any order.
+//
+// Method: elements are summed in blocks of at most 1024 in double; each block's sum, sum of
+// squares and centred second moment (computed about the block's own mean) are then folded in
+// with Neumaier-compensated sums and Chan's pairwise update for the centred moment. For 8- and
+// 16-bit dtypes large runs are counted per distinct bit pattern first and the moments are formed
+// from those counts, so rounding does not grow with the element count.
+struct Moments {
+    uint64_t count = 0;      // every element, NaN and Inf included
+    uint64_t nan = 0;        // NaN elements
+    uint64_t posInf = 0;     // +Inf
+    uint64_t negInf = 0;     // -Inf
+    uint64_t zeros = 0;      // +0 and -0 (false for BOOL)
+    uint64_t subnormals = 0; // nonzero values below the dtype's smallest normal magnitude
+    // Over the finite elements only (count - nan - posInf - negInf of them):
+    double min = std::numeric_limits<double>::quiet_NaN(); // NaN when there are none
+    double max = std::numeric_limits<double>::quiet_NaN();
+    double maxAbs = 0;
+    double minAbsNonzero = std::numeric_limits<double>::infinity(); // for the log histogram
+    // Neumaier sums: value = first + second.
+    double sum = 0, sumCompensation = 0;
+    double sumSquares = 0, sumSquaresCompensation = 0;
+    double m2 = 0; // sum of squared deviations from the mean (Chan)
+
+    uint64_t finite() const { return count - nan - posInf - negInf; }
+    double mean() const;   // of the finite elements; NaN when there are none
+    double stddev() const; // population standard deviation of the finite elements
+    double l2() const;     // sqrt of the sum of squares of the finite elements
+    double rms() const;    // l2 / sqrt(finite)
+
+    // Adds `n` finite elements all equal to `value` (n may be 0).
+    void addRepeated(double value, uint64_t n, double minNormal);
+    // Adds a non-finite element n times.
+    void addNonFinite(double value, uint64_t n);
+    void merge(const Moments& other);
+};
+
+// The smallest positive normal value of a float dtype (0 for integer dtypes: no subnormals).
+double minNormal(DType type);
+
+inline constexpr int kHistogramBins = 64;
+
+struct Histogram {
+    double lo = 0, hi = 0; // the range the bins split evenly; lo == hi: one bin holds everything
+    std::array<uint64_t, kHistogramBins> counts{};
+};
+
+// Accumulates elements of one dtype into Moments and into a fine-grained count per 16-bit key
+// from which the two 64-bin histograms are built at the end.
+//
+// The key is the element's own bit pattern for 8- and 16-bit dtypes, so their histograms are
+// exact. Wider dtypes are keyed by their value as F32 cut to BF16 (8 significant bits): an
+// element within 0.8% of a bin edge may be counted in the neighbouring bin, F64 values beyond
+// F32's range (|x| > 3.4e38) go to the outermost bin of their sign, and nonzero values below
+// BF16's smallest (2^-133) to the lowest log bin.
+class ValueAccumulator {
+public:
+    explicit ValueAccumulator(DType type);
+    ~ValueAccumulator();
+    ValueAccumulator(ValueAccumulator&&) noexcept;
+    ValueAccumulator& operator=(ValueAccumulator&&) noexcept;
+
+    DType dtype() const { return m_type; }
+    // `count` whole elements, little-endian, `bytes` holding count * itemsize bytes.
+    void add(const void* bytes, uint64_t count);
+    // Empties it for another run, keeping its memory (a dense table is 512 KiB).
+    void reset(DType type);
+    // Folds another accumulator of the same dtype in.
+    void merge(const ValueAccumulator& other);
+
+    // For 8- and 16-bit dtypes the moments are formed from the key counts on first use after an
+    // add, so these three are not safe to call from two threads at once.
+    const Moments& moments() const;
+    // Cheaper, for per-chunk counts: for 8- and 16-bit dtypes only count, the NaN/Inf/zero
+    // counts and sumSquares are filled in.
+    Moments counts() const;
+    // 64 bins from min to max of the finite values.
+    Histogram linearHistogram() const;
+    // 64 bins of log10|x| over the finite nonzero values (lo/hi are log10 of the extremes).
+    Histogram logHistogram() const;
+
+private:
+    struct Keys;
+    void addKey(uint16_t key, uint64_t n);
+    template <class T> void addWide(const unsigned char* p, uint64_t count);
+    double keyValue(uint16_t key) const;
+    Moments momentsFromKeys(bool centred) const;
+    uint64_t beyondF32(double keyValue, uint64_t n, const Moments& m) const;
+
+    DType m_type;
+    const double* m_values = nullptr; // decoded value per key, for 8- and 16-bit dtypes
+    mutable Moments m_moments;
+    mutable bool m_narrowDirty = false;
+    std::unique_ptr<Keys> m_keys;
+};
+
+} // namespace shardscope
