@@ -87,6 +87,12 @@ enum class ErrorKind {
     UnknownTransform,   // a transform descriptor other than stream.zstd/1
     DecompressFailed,   // a zstd stream that does not decode
     BigEndian,          // an archive whose byteorder is not little
+
+    // Consolidated Hugging Face folders (model.safetensors.index.json + *.safetensors)
+    IndexMismatch,        // the index and the headers disagree (tensors, metadata.total_size)
+    UnindexedFile,        // a *.safetensors file the index does not name; not read
+    PathOutsideDirectory, // a file name that leaves the checkpoint directory (.., absolute)
+    PartialTensor,        // DCP_SHARDING_INFO puts a tensor of a consolidated file off the origin
 };
 
 // The enumerator's own spelling: stable, for logs, JSON output and tests.
@@ -214,6 +220,14 @@ constexpr const char* errorKindName(ErrorKind kind) {
         return "DecompressFailed";
     case ErrorKind::BigEndian:
         return "BigEndian";
+    case ErrorKind::IndexMismatch:
+        return "IndexMismatch";
+    case ErrorKind::UnindexedFile:
+        return "UnindexedFile";
+    case ErrorKind::PathOutsideDirectory:
+        return "PathOutsideDirectory";
+    case ErrorKind::PartialTensor:
+        return "PartialTensor";
     }
     return "?";
 }
