@@ -106,6 +106,19 @@ std::string problemJson(const Problem& p) {
            "\"}";
 }
 
+// The "format" of inspect --json.
+const char* formatKey(CheckpointFormat format) {
+    switch (format) {
+    case CheckpointFormat::Dcp:
+        return "dcp";
+    case CheckpointFormat::HfFolder:
+        return "hf";
+    case CheckpointFormat::SafetensorsShards:
+        break;
+    }
+    return "safetensors";
+}
+
 // Written by hand so 800,000 chunks stream out without building a DOM.
 void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan& plan,
                       bool consolidatable) {
@@ -118,7 +131,9 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     auto number = [&](uint64_t v) { appendDecimal(out, v); };
     out += R"({"directory":)";
     appendJsonQuoted(out, ckpt.directory.string());
-    out += ckpt.format == CheckpointFormat::Dcp ? R"(,"format":"dcp")" : R"(,"format":"safetensors")";
+    out += R"(,"format":")";
+    out += formatKey(ckpt.format);
+    out += '"';
     out += R"(,"mapping":)";
     if (mapping.fileIndex.empty() || mapping.source.empty())
         out += "null";
@@ -222,8 +237,12 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
 void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan& plan) {
     std::string out;
     out += "Checkpoint: " + ckpt.directory.string() + "\n";
-    out += "  " + std::to_string(ckpt.files.size()) +
-           (ckpt.format == CheckpointFormat::Dcp ? " .distcp files, " : " shard files, ") +
+    const bool hf = ckpt.format == CheckpointFormat::HfFolder;
+    out += std::string(hf ? "  Hugging Face safetensors folder: " : "  ") +
+           std::to_string(ckpt.files.size()) +
+           (ckpt.format == CheckpointFormat::Dcp ? " .distcp files, "
+            : hf                                 ? " file(s), "
+                                                 : " shard files, ") +
            std::to_string(ckpt.tensors.size()) + " tensors, " + formatBytes(ckpt.totalBytes()) +
            "\n  mapping: " + mappingSource(mapping) + "\n\n";
     for (const auto& t : ckpt.tensors) {
@@ -620,8 +639,11 @@ void CommandLine::addInspect() {
     m_inspect =
         addCommand("inspect", "List every tensor of a checkpoint directory (DCP safetensors shards or\n.metadata + *.distcp) (dtype, full shape, "
                               "chunks,\ncoverage, target file) and every problem. Exit 1 when it "
-                              "cannot be\nconsolidated.");
-    m_inspect->add_option("DIR", o.dir, "The shard directory")->required()->type_name("");
+                              "cannot be\nconsolidated. DIR may also be a Hugging Face safetensors "
+                              "folder or\none *.safetensors file.");
+    m_inspect->add_option("DIR", o.dir, "The checkpoint directory or *.safetensors file")
+        ->required()
+        ->type_name("");
     m_inspect->add_flag("--json", o.json, "Print everything as one JSON document");
     addMappingOptions(m_inspect, o.mapping, o.unmapped);
     addTrainingStateFlag(m_inspect, o.includeTrainingState);

@@ -5,6 +5,7 @@
 
 #include "coverage.h"
 #include "dcp_scan.h"
+#include "hf_folder.h"
 #include "parallel.h"
 #include "posix_file.h"
 #include "runs.h"
@@ -286,8 +287,12 @@ bool isDcpDirectory(const fs::path& directory) {
 // A directory holds one kind of checkpoint; a mix would make every answer a guess.
 Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options) {
     std::error_code ec;
+    // stat only: a FIFO named *.safetensors is never opened.
+    if (fs::is_regular_file(directory, ec) && directory.extension() == ".safetensors")
+        return scanHfFolder(directory, options);
     if (!fs::is_directory(directory, ec))
-        throw Error(ErrorKind::Io, directory.string(), "", "not a directory");
+        throw Error(ErrorKind::Io, directory.string(), "",
+                    "not a directory or a *.safetensors file");
     bool distcp = false, safetensors = false;
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
         const std::string name = entry.path().filename().string();
@@ -304,7 +309,9 @@ Checkpoint scanCheckpoint(const fs::path& directory, const ScanOptions& options)
         throw Error(ErrorKind::MixedCheckpoint, (directory / ".metadata").string(), "",
                     "missing: the directory holds *.distcp data files but no .metadata, which "
                     "says what they hold (an interrupted save?)");
-    return dcp ? scanDcpCheckpoint(directory, options) : scanShardDirectory(directory, options);
+    if (dcp) return scanDcpCheckpoint(directory, options);
+    if (isHfFolder(directory, options.stop)) return scanHfFolder(directory, options);
+    return scanShardDirectory(directory, options);
 }
 
 } // namespace shardscope

@@ -67,7 +67,9 @@ struct ByteItem {
     uint32_t file = 0;
 };
 
-enum class CheckpointFormat : uint8_t { SafetensorsShards, Dcp };
+// HfFolder: consolidated Hugging Face safetensors (one file, or a folder with or without
+// model.safetensors.index.json), every tensor whole in one file: one chunk at offsets zero.
+enum class CheckpointFormat : uint8_t { SafetensorsShards, Dcp, HfFolder };
 
 enum class CoverageStatus { Complete, Gap, Overlap, Conflict, Invalid };
 std::string_view coverageStatusName(CoverageStatus status);
@@ -133,13 +135,14 @@ struct ScanOptions {
 std::vector<std::filesystem::path> listShardFiles(const std::filesystem::path& directory,
                                                   std::vector<Problem>* skipped = nullptr);
 
-// A directory with a .metadata file is a DCP checkpoint; scanCheckpoint reads either kind.
+// A directory with a .metadata file is a DCP checkpoint; scanCheckpoint reads every kind.
 bool isDcpDirectory(const std::filesystem::path& directory);
 
 // Reads every header once, builds the tensors with their chunks and proves coverage; then reads
 // the bytes of replicated chunks (only those) to check that replicas agree. Problems in
 // individual files or tensors are collected; a directory without shards throws Error; a stop
-// request throws Cancelled.
-Checkpoint scanCheckpoint(const std::filesystem::path& directory, const ScanOptions& options = {});
+// request throws Cancelled. `path` is a directory (DCP .metadata, DCP shards, or a Hugging Face
+// folder, see isHfFolder) or a single *.safetensors file, read as a Hugging Face checkpoint.
+Checkpoint scanCheckpoint(const std::filesystem::path& path, const ScanOptions& options = {});
 
 } // namespace shardscope

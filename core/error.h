@@ -96,6 +96,12 @@ enum class ErrorKind {
     ZeroChunk,      // one chunk is all zeros inside a tensor that is not: a dropped shard
     NormSpread,     // chunks of one tensor whose RMS differs by more than the threshold
     ValuesDiffer,   // a diff found tensors that differ
+
+    // Consolidated Hugging Face folders (model.safetensors.index.json + *.safetensors)
+    IndexMismatch,        // the index and the headers disagree (tensors, metadata.total_size)
+    UnindexedFile,        // a *.safetensors file the index does not name; not read
+    PathOutsideDirectory, // a file name that leaves the checkpoint directory (.., absolute)
+    PartialTensor,        // DCP_SHARDING_INFO puts a tensor of a consolidated file off the origin
 };
 
 // The enumerator's own spelling: stable, for logs, JSON output and tests.
@@ -237,6 +243,14 @@ constexpr const char* errorKindName(ErrorKind kind) {
         return "NormSpread";
     case ErrorKind::ValuesDiffer:
         return "ValuesDiffer";
+    case ErrorKind::IndexMismatch:
+        return "IndexMismatch";
+    case ErrorKind::UnindexedFile:
+        return "UnindexedFile";
+    case ErrorKind::PathOutsideDirectory:
+        return "PathOutsideDirectory";
+    case ErrorKind::PartialTensor:
+        return "PartialTensor";
     }
     return "?";
 }

@@ -141,7 +141,9 @@ std::string mappingToJson(const Mapping& mapping) {
 }
 
 Mapping defaultMapping(const Checkpoint& checkpoint, bool includeTrainingState) {
-    if (checkpoint.format == CheckpointFormat::Dcp)
+    // Regrouping by size is what an export of either is usually for.
+    if (checkpoint.format == CheckpointFormat::Dcp ||
+        checkpoint.format == CheckpointFormat::HfFolder)
         return groupBySize(checkpoint, kDefaultMaxShardBytes, includeTrainingState);
     if (!checkpoint.hfMetadataDir.empty()) {
         fs::path p = checkpoint.hfMetadataDir / kMappingFileName;

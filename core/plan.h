@@ -32,12 +32,13 @@ Mapping parseMapping(const std::string& json, const std::string& source);
 // Reads a regular file of at most kMaxMappingBytes; a FIFO, device or directory is an Error.
 Mapping loadMapping(const std::filesystem::path& path);
 std::string mappingToJson(const Mapping& mapping);
-// The largest output file a DCP export starts from, as Hugging Face's max_shard_size.
+// The largest output file a DCP or Hugging Face folder export starts from, as Hugging Face's
+// max_shard_size.
 inline constexpr uint64_t kDefaultMaxShardBytes = 5'000'000'000;
 
-// The mapping a checkpoint starts from: .hf_metadata's when present; for a DCP checkpoint its
-// model weights (and training state when asked) in files of at most kDefaultMaxShardBytes;
-// else everything in one file.
+// The mapping a checkpoint starts from: .hf_metadata's when present; for a DCP checkpoint or a
+// Hugging Face folder its model weights (and training state when asked) in files of at most
+// kDefaultMaxShardBytes; else everything in one file.
 Mapping defaultMapping(const Checkpoint& checkpoint, bool includeTrainingState = false);
 
 // Greedy in name order: a new file starts when the next tensor would pass maxBytes; a tensor

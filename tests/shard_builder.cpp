@@ -126,6 +126,21 @@ void writeShard(const fs::path& path, const std::vector<TestChunk>& chunks,
     writeRaw(path, header, data);
 }
 
+std::map<std::string, std::string> writeWholeFile(const fs::path& path,
+                                                  const std::vector<WholeTensor>& tensors) {
+    std::map<std::string, std::string> bytes;
+    std::vector<TestChunk> chunks;
+    for (const auto& t : tensors) {
+        const std::string data = pattern(t.fqn, numel(t.shape) * bitsOf(t.dtype) / 8);
+        bytes[t.fqn] = data;
+        chunks.push_back({t.fqn, t.dtype, Dims(t.shape.size(), 0), t.shape, data});
+    }
+    ShardOptions o;
+    o.withShardingInfo = false;
+    writeShard(path, chunks, o);
+    return bytes;
+}
+
 std::vector<std::pair<Dims, Dims>> splitDim(const Dims& shape, size_t dim, uint64_t parts) {
     std::vector<std::pair<Dims, Dims>> out;
     uint64_t step = shape[dim] / parts;

@@ -48,6 +48,17 @@ struct ShardOptions {
 // Writes one DCP shard file from chunks, byte by byte.
 void writeShard(const std::filesystem::path& path, const std::vector<TestChunk>& chunks,
                 const ShardOptions& options = {});
+// A whole tensor of a consolidated (Hugging Face) file.
+struct WholeTensor {
+    std::string fqn;
+    std::string dtype;
+    Dims shape;
+};
+// Writes a consolidated safetensors file, tensors back to back in the order given, with no
+// DCP_SHARDING_INFO (__metadata__ is {"format": "pt"}); each tensor's bytes are
+// pattern(fqn, size). Returns fqn -> bytes.
+std::map<std::string, std::string> writeWholeFile(const std::filesystem::path& path,
+                                                  const std::vector<WholeTensor>& tensors);
 // Writes any bytes under an explicit header (for broken files); length = header size by default.
 void writeRaw(const std::filesystem::path& path, const std::string& header, const std::string& data,
               int64_t lengthOverride = -1);

@@ -277,6 +277,9 @@ void TestCheckpoint::scanErrors() {
         o.shardingInfoOverride = shardingInfo.toStdString();
     writeShard(dir() / "shard-1.safetensors", {{"w", "F32", {0, 0}, {2, 2}, std::string(16, 'q')}},
                o);
+    // Alone, a file without sharding info is a Hugging Face folder; beside a shard it is an error.
+    if (shardingInfo == "-")
+        writeShard(dir() / "shard-2.safetensors", {{"v", "U8", {0}, {2}, "ab"}});
     Checkpoint c = scanCheckpoint(dir());
     QVERIFY(c.hasErrors());
     const Problem* p = problem(c, expected);

@@ -995,6 +995,8 @@ void MainWindow::updateWindowTitle() {
         setWindowTitle(tr("ShardScope[*]"));
     else if (ckpt && ckpt->format == CheckpointFormat::Dcp)
         setWindowTitle(tr("%1 (DCP checkpoint)[*] — ShardScope").arg(m_directory));
+    else if (ckpt && ckpt->format == CheckpointFormat::HfFolder)
+        setWindowTitle(tr("%1 (Hugging Face safetensors folder)[*] — ShardScope").arg(m_directory));
     else
         setWindowTitle(tr("%1[*] — ShardScope").arg(m_directory));
     setWindowModified(m_document.isOpen() && !m_document.undoStack()->isClean());
@@ -1263,8 +1265,14 @@ void MainWindow::updateStatus() {
     if (dcp)
         text += counted(qint64(ckpt->byteItems.size()), tr("byte item"), tr("byte items")) + " · ";
     text += QString::fromStdString(formatBytes(ckpt->totalBytes())) + " · ";
-    text += dcp ? counted(qint64(ckpt->files.size()), tr(".distcp file"), tr(".distcp files"))
-                : counted(qint64(ckpt->files.size()), tr("shard file"), tr("shard files"));
+    const qint64 files = qint64(ckpt->files.size());
+    if (dcp)
+        text += counted(files, tr(".distcp file"), tr(".distcp files"));
+    else if (ckpt->format == CheckpointFormat::HfFolder)
+        text += tr("Hugging Face folder: ") +
+                counted(files, tr("safetensors file"), tr("safetensors files"));
+    else
+        text += counted(files, tr("shard file"), tr("shard files"));
     text += " · " + counted(m_document.fileCount(), tr("output file"), tr("output files")) + " · ";
     text += errors ? tr("%1 block export").arg(counted(errors, tr("problem"), tr("problems")))
                    : tr("ready to export");

@@ -141,10 +141,13 @@ bool TensorTableModel::isExcluded(int tensor) const {
 
 QString TensorTableModel::emptyText() const {
     if (!m_checkpoint) return tr("No checkpoint open");
-    if (m_checkpoint->tensors.empty())
-        return m_checkpoint->format == CheckpointFormat::Dcp
-                   ? tr("No tensors: .metadata lists none (see Byte Items and Problems)")
-                   : tr("No tensors: every shard file was skipped (see Files and Problems)");
+    if (m_checkpoint->tensors.empty()) {
+        if (m_checkpoint->format == CheckpointFormat::Dcp)
+            return tr("No tensors: .metadata lists none (see Byte Items and Problems)");
+        if (m_checkpoint->format == CheckpointFormat::HfFolder)
+            return tr("No tensors: no safetensors file was read (see Files and Problems)");
+        return tr("No tensors: every shard file was skipped (see Files and Problems)");
+    }
     return {};
 }
 
