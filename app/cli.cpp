@@ -746,12 +746,21 @@ void CommandLine::addDiff() {
     m_diff->add_option("A", o.a, "The first checkpoint")->required()->type_name("");
     m_diff->add_option("B", o.b, "The second checkpoint")->required()->type_name("");
     m_diff->add_flag("--json", o.json, "Print everything as one JSON document");
+    const CLI::Validator nonNegative(
+        [](std::string& value) {
+            try {
+                return std::stod(value) >= 0 ? std::string() : "must be 0 or more";
+            } catch (const std::exception&) {
+                return std::string("not a number: ") + value;
+            }
+        },
+        "X>=0");
     m_diff->add_option("--atol", o.atol, "Absolute tolerance: |a-b| <= atol + rtol*|b| passes")
         ->type_name("X")
-        ->check(CLI::NonNegativeNumber);
+        ->check(nonNegative);
     m_diff->add_option("--rtol", o.rtol, "Relative tolerance (see --atol)")
         ->type_name("Y")
-        ->check(CLI::NonNegativeNumber);
+        ->check(nonNegative);
     m_diff->add_flag("--names-only", o.namesOnly,
                      "Compare names, dtypes and shapes; read no values");
     m_diff->add_flag("--all", o.all, "Also list identical tensors (text output)");

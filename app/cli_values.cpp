@@ -107,11 +107,12 @@ struct Measured {
 };
 
 Measured measure(const std::string& dir, const std::string& pattern, int threads,
-                 std::stop_token stop) {
+                 std::stop_token stop, bool onlyIfClean = false) {
     ScanOptions scan;
     scan.stop = stop;
     scan.threads = threads;
     Measured m{scanCheckpoint(dir, scan), {}};
+    if (onlyIfClean && m.ckpt.hasErrors()) return m;
     StatsOptions options;
     options.threads = threads;
     options.stop = stop;
@@ -350,13 +351,13 @@ void printDiffText(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
 
 std::string checkFailOnList(const std::string& list) {
     const auto words = splitList(list);
-    if (words.empty()) return "--fail-on needs at least one kind";
+    if (words.empty()) return "needs at least one kind";
     for (const auto& word : words) {
         bool known = word == "all";
         for (const auto& k : kFailKinds)
             known = known || word == k.name;
         if (!known)
-            return "--fail-on: unknown kind '" + word +
+            return "unknown kind '" + word +
                    "' (nan, inf, zeros, constant, zero-chunk, norm-spread, all)";
     }
     return {};
@@ -367,23 +368,28 @@ std::string checkTensorPattern(const std::string& pattern) {
         std::regex re(pattern, std::regex::ECMAScript);
         return {};
     } catch (const std::regex_error& e) {
-        return "--tensor: not a valid regular expression: " + pattern;
+        return "not a valid regular expression: " + pattern;
     }
 }
 
+// A checkpoint with scan errors gets no statistics: its tensors' shapes and values cannot be
+// trusted, and a table of them would look complete.
+static bool refuseBroken(const Checkpoint& ckpt) {
+    if (!ckpt.hasErrors()) return false;
+    for (const auto& p : ckpt.problems)
+        if (p.severity == Severity::Error)
+            std::fprintf(stderr, "error: %s\n", p.text().c_str());
+    std::fprintf(stderr, "shardscope-cli: %s has the errors above; no values were read\n",
+                 ckpt.directory.string().c_str());
+    return true;
+}
+
 int runStats(const StatsCommand& c, std::stop_token stop) {
-    const Measured m = measure(c.dir, c.tensor, c.threads, stop);
+    const Measured m = measure(c.dir, c.tensor, c.threads, stop, true);
+    if (refuseBroken(m.ckpt)) return kFailed;
     if (c.json) printStatsJson(m);
     else printStatsText(m, c.histograms);
-    std::cout.flush();
     std::fflush(stdout);
-    if (m.ckpt.hasErrors()) {
-        std::fprintf(stderr,
-                     "shardscope-cli: %s has problems (run 'shardscope-cli inspect' for them); "
-                     "tensors that could not be read have no statistics\n",
-                     m.ckpt.directory.string().c_str());
-        return kFailed;
-    }
     return kOk;
 }
 
@@ -435,6 +441,7 @@ int runDiff(const DiffCommand& c, std::stop_token stop) {
     scan.threads = c.threads;
     const Checkpoint a = scanCheckpoint(c.a, scan);
     const Checkpoint b = scanCheckpoint(c.b, scan);
+    if (refuseBroken(a) || refuseBroken(b)) return kFailed;
     DiffOptions options;
     options.atol = c.atol.value_or(0);
     options.rtol = c.rtol.value_or(0);

@@ -287,13 +287,20 @@ private:
         for (size_t j = 0; j < m_stats.chunks.size(); ++j)
             if (nan ? m_stats.chunks[j].nan : m_stats.chunks[j].inf) where_.push_back(j);
         if (where_.empty()) return;
+        uint64_t inReplicas = 0; // replicas are not in the tensor's totals
+        for (size_t j : where_)
+            if (m_tensor.chunks[j].replica)
+                inReplicas += nan ? m_stats.chunks[j].nan : m_stats.chunks[j].inf;
+        const uint64_t own = nan ? m.nan : m.posInf + m.negInf;
         std::string message;
-        if (nan) {
-            message = countText(m.nan, "NaN element", "NaN elements");
-        } else {
+        if (nan) message = countText(own ? own : inReplicas, "NaN element", "NaN elements");
+        else if (own)
             message = countText(m.posInf, "+Inf", "+Inf") + " and " +
                       countText(m.negInf, "-Inf", "-Inf") + " elements";
-        }
+        else message = countText(inReplicas, "Inf element", "Inf elements");
+        if (!own) message += ", all in replicas (the first copy of the region is clean)";
+        else if (inReplicas)
+            message += ", and " + std::to_string(inReplicas) + " more in replicas of the same region";
         message += ", in ";
         for (size_t k = 0; k < where_.size() && k < 3; ++k)
             message += (k ? "; " : "") + where(where_[k]);

@@ -1,0 +1,1132 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "shard_builder.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <bit>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+using namespace testing;
+namespace fs = std::filesystem;
+
+// A finished run: exit code (-1 when it did not finish, -2 when it died), stdout, stderr.
+struct Result {
+    int code = -1;
+    QString out, err;
+};
+
+// stats, check and diff as users run them: a separate process on checkpoints whose values the
+// test chose by hand and writes byte by byte (shard_builder), judged by exit code and output.
+// Every expected number is computed here, from the values, not by the code under test.
+class TestValuesCli : public QObject {
+    Q_OBJECT
+
+private slots:
+    void init();
+
+    void statsValuesExact();
+    void statsTensorFilterAndText();
+    void statsBadRegexExitsTwo();
+    void statsMissingDirectory();
+    void statsTruncatedShardNamesTheFile();
+    void statsTruncatedShardLeavesNoCompleteJson();
+    void checkTruncatedShardFails();
+    void statsCancelledBySigint();
+
+    void checkPlantedFaults();
+    void checkNormSpreadThreshold();
+    void checkFailOnConstant();
+    void checkFailOnUnknownKind();
+    void checkCleanCheckpoint();
+    void checkNaNInOneReplica();
+
+    void diffIdenticalCopies();
+    void diffOneFlippedValue();
+    void diffTolerance();
+    void diffDtypeAndShapeChanged();
+    void diffOnlyInAOrB();
+    void diffNaNAtTheSamePosition();
+    void diffNaNOnOneSide();
+    void diffNamesOnly();
+    void diffDifferentSplitsAreIdentical();
+    void diffUsageErrors_data();
+    void diffUsageErrors();
+
+private:
+    Result run(const QStringList& args) {
+        QProcess p;
+        p.setWorkingDirectory(m_tmp->path());
+        p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
+        if (!p.waitForFinished(120000)) {
+            p.kill();
+            p.waitForFinished();
+            return {};
+        }
+        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
+                QString::fromUtf8(p.readAllStandardOutput()),
+                QString::fromUtf8(p.readAllStandardError())};
+    }
+    std::unique_ptr<QTemporaryDir> m_tmp;
+    QString path(const char* name) const { return m_tmp->filePath(name); }
+    fs::path fsPath(const char* name) const { return path(name).toStdString(); }
+};
+
+namespace {
+
+// ---- values and their bytes -------------------------------------------------------------
+
+std::string f32Bytes(const std::vector<float>& values) {
+    std::string out;
+    for (float v : values) {
+        const uint32_t bits = std::bit_cast<uint32_t>(v);
+        for (int i = 0; i < 4; ++i)
+            out += char((bits >> (8 * i)) & 0xFF);
+    }
+    return out;
+}
+
+std::string u16Bytes(const std::vector<uint16_t>& values) {
+    std::string out;
+    for (uint16_t v : values) {
+        out += char(v & 0xFF);
+        out += char(v >> 8);
+    }
+    return out;
+}
+
+float floatFromBits(uint32_t bits) { return std::bit_cast<float>(bits); }
+long double bf16Value(uint16_t bits) { return floatFromBits(uint32_t(bits) << 16); }
+
+// A tensor with chosen bytes, split into chunks; chunk i goes to rank i % ranks (as in
+// writeCheckpoint, whose file names these share).
+struct ValueTensor {
+    std::string fqn;
+    std::string dtype;
+    Dims shape;
+    std::string bytes; // the full tensor, row-major
+    std::vector<std::pair<Dims, Dims>> chunks;
+};
+
+std::string rankFile(int rank) { // 0-based rank
+    char name[64];
+    std::snprintf(name, sizeof name, "shard-%05d-model-00001-of-00001.safetensors", rank + 1);
+    return name;
+}
+
+void writeValues(const fs::path& dir, const std::vector<ValueTensor>& tensors, int ranks) {
+    fs::create_directories(dir);
+    std::vector<std::vector<TestChunk>> files(static_cast<size_t>(ranks));
+    for (const auto& t : tensors) {
+        const unsigned elementBytes = bitsOf(t.dtype) / 8;
+        if (t.bytes.size() != numel(t.shape) * elementBytes)
+            throw std::runtime_error("test bug: wrong byte count for " + t.fqn);
+        for (size_t i = 0; i < t.chunks.size(); ++i) {
+            const auto& [off, sh] = t.chunks[i];
+            files[i % size_t(ranks)].push_back(
+                {t.fqn, t.dtype, off, sh, slice(t.bytes, t.shape, off, sh, elementBytes)});
+        }
+    }
+    for (int r = 0; r < ranks; ++r)
+        writeShard(dir / rankFile(r), files[size_t(r)]);
+}
+
+// ---- expected statistics, in long double ------------------------------------------------
+
+struct Expected {
+    uint64_t count = 0, nan = 0, posInf = 0, negInf = 0, zeros = 0, subnormals = 0;
+    long double min = 0, max = 0, mean = 0, stddev = 0, l2 = 0, maxAbs = 0;
+    uint64_t finite() const { return count - nan - posInf - negInf; }
+};
+
+Expected expectedStats(const std::vector<long double>& values, long double minNormal) {
+    Expected e;
+    std::vector<long double> finite;
+    for (long double v : values) {
+        ++e.count;
+        if (std::isnan(v)) ++e.nan;
+        else if (std::isinf(v)) ++(v > 0 ? e.posInf : e.negInf);
+        else {
+            finite.push_back(v);
+            if (v == 0) ++e.zeros;
+            else if (std::fabs(v) < minNormal) ++e.subnormals;
+        }
+    }
+    if (finite.empty()) return e;
+    e.min = e.max = finite[0];
+    long double sum = 0, squares = 0;
+    for (long double v : finite) {
+        e.min = std::min(e.min, v);
+        e.max = std::max(e.max, v);
+        e.maxAbs = std::max(e.maxAbs, std::fabs(v));
+        sum += v;
+        squares += v * v;
+    }
+    e.mean = sum / finite.size();
+    long double m2 = 0;
+    for (long double v : finite)
+        m2 += (v - e.mean) * (v - e.mean);
+    e.stddev = std::sqrt(m2 / finite.size());
+    e.l2 = std::sqrt(squares);
+    return e;
+}
+
+bool closeRelative(double actual, long double expected, long double tolerance = 1e-12L) {
+    if (expected == 0) return actual == 0;
+    return std::fabs((static_cast<long double>(actual) - expected) / expected) <= tolerance;
+}
+
+QString describe(double actual, long double expected) {
+    return QString("actual %1, expected %2")
+        .arg(actual, 0, 'g', 17)
+        .arg(double(expected), 0, 'g', 17);
+}
+
+QJsonObject parseObject(const QString& text, bool* ok = nullptr) {
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(text.toUtf8(), &error);
+    if (ok) *ok = error.error == QJsonParseError::NoError && doc.isObject();
+    return doc.object();
+}
+
+// Whether `text` holds a JSON document that parses as complete.
+bool parsesAsComplete(const QString& text) {
+    QJsonParseError error;
+    QJsonDocument::fromJson(text.toUtf8(), &error);
+    return !text.trimmed().isEmpty() && error.error == QJsonParseError::NoError;
+}
+
+QJsonObject byName(const QJsonArray& array, const QString& key, const QString& name) {
+    for (const auto& v : array)
+        if (v.toObject()[key].toString() == name) return v.toObject();
+    return {};
+}
+
+uint64_t sum(const QJsonArray& counts) {
+    uint64_t total = 0;
+    for (const auto& c : counts)
+        total += uint64_t(c.toInteger());
+    return total;
+}
+
+QJsonArray dimsJson(const Dims& d) {
+    QJsonArray out;
+    for (auto x : d)
+        out.append(qint64(x));
+    return out;
+}
+
+// ---- the stats checkpoint ---------------------------------------------------------------
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// F32 [4, 3], split by rows over 2 ranks: NaN, +0, -0 and an F32 subnormal (2^-140).
+std::vector<float> statsF32() {
+    return {1.5f, -2.25f, 0.0f, 3.0f, kNaN, 0.125f, -0.0f, 7.75f, 0.001f, 100.0f, -50.5f,
+            std::ldexp(1.0f, -140)};
+}
+
+// BF16 [2, 5], split by columns (2 + 3) over 2 ranks, as bit patterns:
+// 1, -1, 2, 0.5, -0.25 / 3, -2^-133 (subnormal), +Inf, +0, 10.
+std::vector<uint16_t> statsBF16() {
+    return {0x3F80, 0xBF80, 0x4000, 0x3F00, 0xBE80, 0x4040, 0x8001, 0x7F80, 0x0000, 0x4120};
+}
+
+void writeStatsCheckpoint(const fs::path& dir) {
+    writeValues(dir,
+                {{"layers.0.weight", "F32", {4, 3}, f32Bytes(statsF32()), splitDim({4, 3}, 0, 2)},
+                 {"embed.bf16", "BF16", {2, 5}, u16Bytes(statsBF16()), splitDim({2, 5}, 1, 2)}},
+                2);
+}
+
+// Checks one tensor of `stats --json` against the values it holds.
+void verifyTensor(const QJsonObject& t, const Expected& e, const char* dtype, const Dims& shape) {
+    const QString name = t["name"].toString();
+    QCOMPARE(t["dtype"].toString(), QString(dtype));
+    QCOMPARE(t["shape"].toArray(), dimsJson(shape));
+    QCOMPARE(uint64_t(t["elements"].toInteger()), e.count);
+    QCOMPARE(uint64_t(t["nan"].toInteger()), e.nan);
+    QCOMPARE(uint64_t(t["pos_inf"].toInteger()), e.posInf);
+    QCOMPARE(uint64_t(t["neg_inf"].toInteger()), e.negInf);
+    QCOMPARE(uint64_t(t["zeros"].toInteger()), e.zeros);
+    QCOMPARE(uint64_t(t["subnormals"].toInteger()), e.subnormals);
+    // Exact: min, max and max|x| are element values, which a double holds exactly.
+    QCOMPARE(t["min"].toDouble(), double(e.min));
+    QCOMPARE(t["max"].toDouble(), double(e.max));
+    QCOMPARE(t["max_abs"].toDouble(), double(e.maxAbs));
+    QVERIFY2(closeRelative(t["mean"].toDouble(), e.mean),
+             qPrintable(name + " mean: " + describe(t["mean"].toDouble(), e.mean)));
+    QVERIFY2(closeRelative(t["std"].toDouble(), e.stddev),
+             qPrintable(name + " std: " + describe(t["std"].toDouble(), e.stddev)));
+    QVERIFY2(closeRelative(t["l2"].toDouble(), e.l2),
+             qPrintable(name + " l2: " + describe(t["l2"].toDouble(), e.l2)));
+    const QJsonObject linear = t["histogram"].toObject()["linear"].toObject();
+    const QJsonObject log = t["histogram"].toObject()["log10_abs"].toObject();
+    QCOMPARE(linear["counts"].toArray().size(), 64);
+    QCOMPARE(log["counts"].toArray().size(), 64);
+    QCOMPARE(sum(linear["counts"].toArray()), e.finite());
+    QCOMPARE(sum(log["counts"].toArray()), e.finite() - e.zeros); // nonzero finite values
+    QCOMPARE(linear["lo"].toDouble(), double(e.min));
+    QCOMPARE(linear["hi"].toDouble(), double(e.max));
+    // The extremes land in the outermost bins.
+    QVERIFY(linear["counts"].toArray().first().toInteger() >= 1);
+    QVERIFY(linear["counts"].toArray().last().toInteger() >= 1);
+}
+
+// ---- the check checkpoint ---------------------------------------------------------------
+
+std::vector<float> filled(size_t n, const std::function<float(size_t)>& f) {
+    std::vector<float> out(n);
+    for (size_t i = 0; i < n; ++i)
+        out[i] = f(i);
+    return out;
+}
+
+// 4 ranks, every tensor split by rows into 4 chunks (chunk i in rank file i + 1).
+void writeFaultCheckpoint(const fs::path& dir) {
+    // Nonzero values whose chunk RMS stays within a factor 2 of each other.
+    auto plain = [](size_t i) { return 1.0f + 0.25f * float(i % 5); };
+    std::vector<float> dropped = filled(64, plain); // [8, 8]: rows 2:4 (rank 2) zeroed
+    for (size_t i = 16; i < 32; ++i)
+        dropped[i] = 0.0f;
+    std::vector<float> withNaN = filled(16, plain); // [4, 4]: a NaN in row 2 (rank 3)
+    withNaN[9] = kNaN;
+    std::vector<float> withInf = filled(16, plain); // [4, 4]: +Inf in row 3 (rank 4)
+    withInf[13] = kInf;
+    // [8, 4]: every chunk (2 rows) holds the same 8 values, rows 6:8 (rank 4) times 1000.
+    std::vector<float> scaled = filled(32, [](size_t i) { return 1.0f + 0.125f * float(i % 8); });
+    for (size_t i = 24; i < 32; ++i)
+        scaled[i] *= 1000.0f;
+    writeValues(dir,
+                {{"all_zero", "F32", {4, 8}, f32Bytes(std::vector<float>(32, 0.0f)),
+                  splitDim({4, 8}, 0, 4)},
+                 {"constant", "F32", {4, 4}, f32Bytes(std::vector<float>(16, 0.5f)),
+                  splitDim({4, 4}, 0, 4)},
+                 {"dropped", "F32", {8, 8}, f32Bytes(dropped), splitDim({8, 8}, 0, 4)},
+                 {"has_inf", "F32", {4, 4}, f32Bytes(withInf), splitDim({4, 4}, 0, 4)},
+                 {"has_nan", "F32", {4, 4}, f32Bytes(withNaN), splitDim({4, 4}, 0, 4)},
+                 {"healthy", "BF16", {4, 2}, u16Bytes({0x3F80, 0xBF80, 0x4000, 0x3F00, 0x4040,
+                                                       0xBE80, 0x3FC0, 0x4120}),
+                  splitDim({4, 2}, 0, 4)},
+                 {"scaled", "F32", {8, 4}, f32Bytes(scaled), splitDim({8, 4}, 0, 4)}},
+                4);
+}
+
+struct Finding {
+    QString severity, kind, file, tensor, message;
+};
+
+std::vector<Finding> findings(const QJsonObject& doc) {
+    std::vector<Finding> out;
+    for (const auto& v : doc["findings"].toArray()) {
+        const QJsonObject f = v.toObject();
+        out.push_back({f["severity"].toString(), f["kind"].toString(), f["file"].toString(),
+                       f["tensor"].toString(), f["message"].toString()});
+    }
+    return out;
+}
+
+QString listed(const std::vector<Finding>& all) {
+    QString out;
+    for (const auto& f : all)
+        out += f.severity + " " + f.kind + " " + f.tensor + " [" + f.file + "]: " + f.message + "\n";
+    return out;
+}
+
+const Finding* find(const std::vector<Finding>& all, const QString& tensor, const QString& kind) {
+    for (const auto& f : all)
+        if (f.tensor == tensor && f.kind == kind) return &f;
+    return nullptr;
+}
+
+// ---- the diff checkpoints ---------------------------------------------------------------
+
+// w: F32 [4, 4], 0.5 i - 3; e: BF16 [2, 4]; b: F32 [4]; all split over 2 ranks.
+std::vector<float> diffW() {
+    return filled(16, [](size_t i) { return 0.5f * float(i) - 3.0f; });
+}
+const std::vector<uint16_t> kDiffE = {0x3F80, 0xBF80, 0x4000, 0x3F00,
+                                      0x4040, 0xBE80, 0x3FC0, 0x4120};
+const std::vector<float> kDiffB = {0.25f, -8.0f, 16.5f, 2.0f};
+
+std::vector<ValueTensor> diffTensors(const std::vector<float>& w) {
+    return {{"w", "F32", {4, 4}, f32Bytes(w), splitDim({4, 4}, 0, 2)},
+            {"e", "BF16", {2, 4}, u16Bytes(kDiffE), splitDim({2, 4}, 1, 2)},
+            {"b", "F32", {4}, f32Bytes(kDiffB), splitDim({4}, 0, 2)}};
+}
+
+// w[1][1] (index 5, -0.5) with its top mantissa bit flipped: -0.75.
+std::vector<float> flippedW() {
+    std::vector<float> w = diffW();
+    w[5] = floatFromBits(std::bit_cast<uint32_t>(w[5]) ^ (1u << 22));
+    return w;
+}
+
+QJsonObject diffJson(const Result& r) {
+    bool ok = false;
+    QJsonObject doc = parseObject(r.out, &ok);
+    if (!ok) qWarning("diff output is not JSON: %s / %s", qPrintable(r.out), qPrintable(r.err));
+    return doc;
+}
+
+QString statusOf(const QJsonObject& doc, const char* name) {
+    return byName(doc["tensors"].toArray(), "name", name)["status"].toString();
+}
+
+} // namespace
+
+void TestValuesCli::init() {
+    QVERIFY2(!qgetenv("SHARDSCOPE_CLI").isEmpty(), "run through ctest, which sets SHARDSCOPE_CLI");
+    m_tmp = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_tmp->isValid());
+}
+
+// =========================================================================================
+// stats
+
+void TestValuesCli::statsValuesExact() {
+    writeStatsCheckpoint(fsPath("ck"));
+    Result r = run({"stats", path("ck"), "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    bool ok = false;
+    const QJsonObject doc = parseObject(r.out, &ok);
+    QVERIFY2(ok, qPrintable(r.out));
+    QCOMPARE(uint64_t(doc["bytes_read"].toInteger()), uint64_t(12 * 4 + 10 * 2));
+    QVERIFY(doc.contains("directory"));
+    QVERIFY(doc["seconds"].toDouble() >= 0);
+    const QJsonArray tensors = doc["tensors"].toArray();
+    QCOMPARE(tensors.size(), 2);
+
+    std::vector<long double> f32;
+    for (float v : statsF32())
+        f32.push_back(v);
+    const Expected ef = expectedStats(f32, std::ldexp(1.0L, -126));
+    // By hand: 12 elements, 1 NaN, +0 and -0, one subnormal; min -50.5, max 100.
+    QCOMPARE(ef.count, uint64_t(12));
+    QCOMPARE(ef.nan, uint64_t(1));
+    QCOMPARE(ef.zeros, uint64_t(2));
+    QCOMPARE(ef.subnormals, uint64_t(1));
+    QCOMPARE(double(ef.min), -50.5);
+    QCOMPARE(double(ef.max), 100.0);
+    const QJsonObject tf = byName(tensors, "name", "layers.0.weight");
+    QVERIFY(!tf.isEmpty());
+    verifyTensor(tf, ef, "F32", {4, 3});
+    if (QTest::currentTestFailed()) return;
+
+    std::vector<long double> bf;
+    for (uint16_t bits : statsBF16())
+        bf.push_back(bf16Value(bits));
+    const Expected eb = expectedStats(bf, std::ldexp(1.0L, -126));
+    // By hand: 10 elements, one +Inf, one zero, one subnormal; min -1, max 10;
+    // mean of the 9 finite values (1 - 1 + 2 + 0.5 - 0.25 + 3 - 2^-133 + 0 + 10) / 9.
+    QCOMPARE(eb.posInf, uint64_t(1));
+    QCOMPARE(eb.zeros, uint64_t(1));
+    QCOMPARE(eb.subnormals, uint64_t(1));
+    QCOMPARE(double(eb.min), -1.0);
+    QCOMPARE(double(eb.max), 10.0);
+    QVERIFY(closeRelative(double(eb.mean), (15.25L - std::ldexp(1.0L, -133)) / 9, 1e-15L));
+    const QJsonObject tb = byName(tensors, "name", "embed.bf16");
+    QVERIFY(!tb.isEmpty());
+    verifyTensor(tb, eb, "BF16", {2, 5});
+}
+
+void TestValuesCli::statsTensorFilterAndText() {
+    writeStatsCheckpoint(fsPath("ck"));
+    Result json = run({"stats", path("ck"), "--json", "--tensor", "bf16$"});
+    QVERIFY2(json.code == 0, qPrintable(json.err));
+    const QJsonArray only = parseObject(json.out)["tensors"].toArray();
+    QCOMPARE(only.size(), 1);
+    QCOMPARE(only[0].toObject()["name"].toString(), QString("embed.bf16"));
+    QCOMPARE(uint64_t(parseObject(json.out)["bytes_read"].toInteger()), uint64_t(20));
+
+    // Text: a header, one row per tensor, a summary line.
+    Result text = run({"stats", path("ck"), "--threads", "2"});
+    QVERIFY2(text.code == 0, qPrintable(text.err));
+    const QStringList lines = text.out.split('\n', Qt::SkipEmptyParts);
+    int weightRows = 0, bf16Rows = 0;
+    for (const QString& line : lines) {
+        weightRows += line.startsWith("layers.0.weight ");
+        bf16Rows += line.startsWith("embed.bf16 ");
+    }
+    QCOMPARE(weightRows, 1);
+    QCOMPARE(bf16Rows, 1);
+    QCOMPARE(lines.size(), 4);
+    QVERIFY2(lines.first().contains("TENSOR") && lines.first().contains("MEAN"),
+             qPrintable(text.out));
+    QVERIFY2(lines.last().startsWith("2 tensors"), qPrintable(text.out));
+    // The row holds the element count and the exact extremes.
+    for (const QString& line : lines)
+        if (line.startsWith("layers.0.weight ")) {
+            const QStringList cells = line.split(' ', Qt::SkipEmptyParts);
+            QCOMPARE(cells.value(1), QString("F32"));
+            QCOMPARE(cells.value(2), QString("12"));
+            QCOMPARE(cells.value(3), QString("-50.5"));
+            QCOMPARE(cells.value(4), QString("100"));
+        }
+
+    Result filtered = run({"stats", path("ck"), "--tensor", "^layers\\."});
+    QVERIFY2(filtered.code == 0, qPrintable(filtered.err));
+    QVERIFY(filtered.out.contains("layers.0.weight"));
+    QVERIFY(!filtered.out.contains("embed.bf16"));
+    QVERIFY2(filtered.out.split('\n', Qt::SkipEmptyParts).last().startsWith("1 tensors"),
+             qPrintable(filtered.out));
+
+    // No tensor matches: an empty list, still a success.
+    Result none = run({"stats", path("ck"), "--json", "--tensor", "^nothing$"});
+    QCOMPARE(none.code, 0);
+    QCOMPARE(parseObject(none.out)["tensors"].toArray().size(), 0);
+
+    // --histograms prints the text histograms.
+    Result histograms = run({"stats", path("ck"), "--histograms", "--tensor", "weight"});
+    QCOMPARE(histograms.code, 0);
+    QVERIFY2(histograms.out.contains("linear") && histograms.out.contains("log10|x|"),
+             qPrintable(histograms.out));
+}
+
+void TestValuesCli::statsBadRegexExitsTwo() {
+    writeStatsCheckpoint(fsPath("ck"));
+    for (const char* bad : {"(", "[a-", "*x"}) {
+        Result r = run({"stats", path("ck"), "--tensor", bad});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("not a valid regular expression"), qPrintable(r.err));
+        QVERIFY2(r.err.contains(bad), qPrintable(r.err));
+        QVERIFY(r.out.isEmpty());
+    }
+    Result check = run({"check", path("ck"), "--tensor", "("});
+    QCOMPARE(check.code, 2);
+    QVERIFY(check.out.isEmpty());
+    Result option = run({"stats", path("ck"), "--bogus"});
+    QCOMPARE(option.code, 2);
+    QVERIFY2(option.err.contains("--bogus"), qPrintable(option.err));
+}
+
+void TestValuesCli::statsMissingDirectory() {
+    for (const char* command : {"stats", "check"}) {
+        Result r = run({command, path("no-such-checkpoint"), "--json"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("no-such-checkpoint"), qPrintable(r.err));
+        QVERIFY2(!parsesAsComplete(r.out), qPrintable(r.out));
+    }
+}
+
+// A shard cut short in the middle of its data section (rank 2's file, which holds half of both
+// tensors): returns the file's name.
+static QString writeTruncatedCheckpoint(const fs::path& dir) {
+    writeStatsCheckpoint(dir);
+    const fs::path cut = dir / rankFile(1);
+    const std::string bytes = readFile(cut);
+    uint64_t header = 0;
+    for (int i = 7; i >= 0; --i)
+        header = (header << 8) | uint8_t(bytes[size_t(i)]);
+    const uint64_t dataBytes = bytes.size() - 8 - header;
+    if (dataBytes != 2 * 3 * 4 + 2 * 3 * 2) // 2 rows of the F32, 3 columns of the BF16
+        throw std::runtime_error("test bug: unexpected data size");
+    fs::resize_file(cut, 8 + header + dataBytes / 2);
+    return QString::fromStdString(rankFile(1));
+}
+
+// A failed run whose message names the damaged file.
+void TestValuesCli::statsTruncatedShardNamesTheFile() {
+    const QString name = writeTruncatedCheckpoint(fsPath("ck"));
+    Result json = run({"stats", path("ck"), "--json"});
+    QCOMPARE(json.code, 1);
+    Result text = run({"stats", path("ck")});
+    QCOMPARE(text.code, 1);
+    QVERIFY2(json.err.contains(name),
+             qPrintable("stats --json: stderr does not name " + name + ":\n" + json.err));
+    QVERIFY2(text.err.contains(name) || text.out.contains(name),
+             qPrintable("stats: neither stream names " + name + ":\n" + text.err));
+}
+
+// No JSON on stdout that a consumer could take for the checkpoint's complete statistics.
+void TestValuesCli::statsTruncatedShardLeavesNoCompleteJson() {
+    writeTruncatedCheckpoint(fsPath("ck"));
+    Result json = run({"stats", path("ck"), "--json"});
+    QCOMPARE(json.code, 1);
+    QVERIFY2(!parsesAsComplete(json.out),
+             qPrintable("stdout parses as a complete document:\n" + json.out));
+}
+
+// check prints the scan's problem, naming the file, and fails whatever --fail-on says.
+void TestValuesCli::checkTruncatedShardFails() {
+    const QString name = writeTruncatedCheckpoint(fsPath("ck"));
+    for (const char* failOn : {"nan,inf,zeros,zero-chunk", "constant"}) {
+        Result check = run({"check", path("ck"), "--json", "--fail-on", failOn});
+        QCOMPARE(check.code, 1);
+        bool ok = false;
+        const QJsonObject doc = parseObject(check.out, &ok);
+        QVERIFY2(ok, qPrintable(check.out));
+        QVERIFY(doc["failed"].toBool());
+        bool named = false;
+        for (const auto& f : findings(doc))
+            named = named ||
+                    ((f.file == name || f.message.contains(name)) && f.severity == "error");
+        QVERIFY2(named, qPrintable(listed(findings(doc))));
+    }
+}
+
+// Ctrl+C while stats reads 200 MiB: exit 1, "cancelled" on stderr, no JSON document on stdout.
+void TestValuesCli::statsCancelledBySigint() {
+    constexpr size_t kFiles = 4, kFloats = (50u << 20) / 4; // 4 x 50 MiB of F32
+    const fs::path dir = fsPath("big");
+    fs::create_directories(dir);
+    {
+        std::vector<float> values(kFloats);
+        for (size_t i = 0; i < kFloats; ++i)
+            values[i] = float(i & 1023) * 0.5f - 100.0f;
+        if constexpr (std::endian::native != std::endian::little)
+            QSKIP("the 200 MiB fixture is copied in host byte order");
+        std::string bytes(kFloats * 4, '\0');
+        std::memcpy(bytes.data(), values.data(), bytes.size()); // fast; f32Bytes is per byte
+        for (size_t f = 0; f < kFiles; ++f)
+            writeShard(dir / rankFile(int(f)),
+                       {{"big", "F32", {f * kFloats}, {kFloats}, bytes}});
+    }
+    QProcess p;
+    p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")),
+            {"stats", path("big"), "--json", "--threads", "2"});
+    QVERIFY(p.waitForStarted());
+    // Signal only once SIGINT is blocked (the CLI's signal handling is up); before that the
+    // signal would kill the process.
+    QElapsedTimer waited;
+    waited.start();
+    bool ready = false;
+    while (!ready && p.state() == QProcess::Running && waited.elapsed() < 30000) {
+        QFile status(QString("/proc/%1/status").arg(p.processId()));
+        if (status.open(QIODevice::ReadOnly))
+            for (const QByteArray& line : status.readAll().split('\n'))
+                if (line.startsWith("SigBlk:"))
+                    ready = line.mid(7).trimmed().toULongLong(nullptr, 16) & (1ull << (SIGINT - 1));
+        if (!ready) QTest::qWait(1);
+    }
+    // Then wait until it is reading values (8 MiB read: far more than the headers), so the
+    // signal lands mid-read.
+    bool reading = false;
+    while (ready && !reading && p.state() == QProcess::Running && waited.elapsed() < 30000) {
+        QFile io(QString("/proc/%1/io").arg(p.processId()));
+        if (io.open(QIODevice::ReadOnly))
+            for (const QByteArray& line : io.readAll().split('\n'))
+                if (line.startsWith("rchar:")) reading = line.mid(6).trimmed().toULongLong() > (8u << 20);
+        if (!reading) QTest::qWait(1);
+    }
+    if (ready && p.state() == QProcess::Running) ::kill(pid_t(p.processId()), SIGINT);
+    QVERIFY2(p.waitForFinished(60000), "stats did not end after SIGINT");
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    const QString out = QString::fromUtf8(p.readAllStandardOutput());
+    const QString err = QString::fromUtf8(p.readAllStandardError());
+    if (p.exitCode() == 0) {
+        QCOMPARE(parseObject(out)["tensors"].toArray().size(), 1);
+        QSKIP("stats finished before SIGINT arrived (a fast machine)");
+    }
+    QCOMPARE(p.exitCode(), 1);
+    QVERIFY2(err.contains("cancelled"), qPrintable(err));
+    QVERIFY2(!parsesAsComplete(out), qPrintable(out));
+    QVERIFY2(out.isEmpty(), qPrintable(out)); // nothing half-written either
+}
+
+// =========================================================================================
+// check
+
+void TestValuesCli::checkPlantedFaults() {
+    writeFaultCheckpoint(fsPath("ck"));
+    Result r = run({"check", path("ck"), "--json"});
+    QCOMPARE(r.code, 1);
+    bool ok = false;
+    const QJsonObject doc = parseObject(r.out, &ok);
+    QVERIFY2(ok, qPrintable(r.out));
+    QVERIFY(doc["failed"].toBool());
+    QCOMPARE(doc["tensors_checked"].toInteger(), 7);
+    const uint64_t bytes = (32 + 16 + 64 + 16 + 16 + 32) * 4 + 8 * 2;
+    QCOMPARE(uint64_t(doc["bytes_read"].toInteger()), bytes);
+    const auto all = findings(doc);
+    const QString list = listed(all);
+
+    struct Want {
+        const char* tensor;
+        const char* kind;
+        const char* severity;
+        int rank; // 0-based rank file the finding names
+    };
+    const Want wanted[] = {
+        {"all_zero", "AllZeros", "warning", 0},       {"constant", "ConstantTensor", "warning", 0},
+        {"dropped", "ZeroChunk", "error", 1},         {"has_inf", "ValueInf", "error", 3},
+        {"has_nan", "ValueNaN", "error", 2},          {"scaled", "NormSpread", "warning", 3},
+    };
+    QVERIFY2(all.size() == std::size(wanted), qPrintable(list));
+    for (const Want& w : wanted) {
+        const Finding* f = find(all, w.tensor, w.kind);
+        QVERIFY2(f, qPrintable(QString("no %1 for %2 in\n%3").arg(w.kind, w.tensor, list)));
+        QCOMPARE(f->severity, QString(w.severity));
+        QCOMPARE(f->file, QString::fromStdString(rankFile(w.rank)));
+    }
+    // The dropped shard: its region and its file.
+    const Finding* zero = find(all, "dropped", "ZeroChunk");
+    QVERIFY2(zero->message.contains("[2:4, 0:8]"), qPrintable(zero->message));
+    QVERIFY2(zero->message.contains(QString::fromStdString(rankFile(1))), qPrintable(zero->message));
+    QVERIFY2(zero->message.contains("16 elements"), qPrintable(zero->message));
+    // One NaN in rows 2:3, one +Inf in rows 3:4.
+    const Finding* nan = find(all, "has_nan", "ValueNaN");
+    QVERIFY2(nan->message.contains("1 NaN element"), qPrintable(nan->message));
+    QVERIFY2(nan->message.contains("[2:3, 0:4]"), qPrintable(nan->message));
+    const Finding* inf = find(all, "has_inf", "ValueInf");
+    QVERIFY2(inf->message.contains("1 +Inf"), qPrintable(inf->message));
+    QVERIFY2(inf->message.contains("[3:4, 0:4]"), qPrintable(inf->message));
+    QVERIFY2(find(all, "constant", "ConstantTensor")->message.contains("0.5"), qPrintable(list));
+    QVERIFY2(find(all, "all_zero", "AllZeros")->message.contains("32"), qPrintable(list));
+    // The scaled chunk's RMS is exactly 1000 times its siblings' (same values times 1000).
+    const Finding* spread = find(all, "scaled", "NormSpread");
+    QVERIFY2(spread->message.contains("1000x"), qPrintable(spread->message));
+    QVERIFY2(spread->message.contains("[6:8, 0:4]"), qPrintable(spread->message));
+    // No finding for the healthy tensor, and a ZeroChunk only where one was planted.
+    for (const auto& f : all)
+        QVERIFY2(f.tensor != "healthy", qPrintable(list));
+
+    // Text output: the same findings, one line each, and the same exit code.
+    Result text = run({"check", path("ck")});
+    QCOMPARE(text.code, 1);
+    QVERIFY2(text.out.contains("[2:4, 0:8] in " + QString::fromStdString(rankFile(1))),
+             qPrintable(text.out));
+    QVERIFY2(text.out.contains("6 findings"), qPrintable(text.out));
+
+    // --tensor: only the healthy and the constant tensor: warnings only, which pass by default.
+    Result some = run({"check", path("ck"), "--json", "--tensor", "^(healthy|constant)$"});
+    QCOMPARE(some.code, 0);
+    const QJsonObject someDoc = parseObject(some.out);
+    QCOMPARE(someDoc["tensors_checked"].toInteger(), 2);
+    QVERIFY(!someDoc["failed"].toBool());
+    QCOMPARE(findings(someDoc).size(), size_t(1));
+
+    // --fail-on norm-spread alone: only the NormSpread warning fails it.
+    Result spreadOnly =
+        run({"check", path("ck"), "--json", "--tensor", "scaled", "--fail-on", "norm-spread"});
+    QCOMPARE(spreadOnly.code, 1);
+    Result nanOnly =
+        run({"check", path("ck"), "--json", "--tensor", "scaled", "--fail-on", "nan,inf"});
+    QCOMPARE(nanOnly.code, 0);
+}
+
+void TestValuesCli::checkNormSpreadThreshold() {
+    writeFaultCheckpoint(fsPath("ck"));
+    Result high = run({"check", path("ck"), "--json", "--norm-spread", "10000"});
+    QCOMPARE(high.code, 1); // the other faults still fail it
+    const auto all = findings(parseObject(high.out));
+    QVERIFY2(all.size() == 5, qPrintable(listed(all)));
+    for (const auto& f : all)
+        QVERIFY2(f.kind != "NormSpread", qPrintable(listed(all)));
+    // Around the planted ratio of 1000.
+    Result under = run({"check", path("ck"), "--json", "--norm-spread", "999"});
+    QVERIFY(find(findings(parseObject(under.out)), "scaled", "NormSpread"));
+    Result over = run({"check", path("ck"), "--json", "--norm-spread", "1001"});
+    QVERIFY(!find(findings(parseObject(over.out)), "scaled", "NormSpread"));
+    Result zero = run({"check", path("ck"), "--norm-spread", "0"});
+    QCOMPARE(zero.code, 2);
+}
+
+void TestValuesCli::checkFailOnConstant() {
+    writeValues(fsPath("ck"),
+                {{"c", "F32", {2, 4}, f32Bytes(std::vector<float>(8, -1.25f)),
+                  splitDim({2, 4}, 0, 2)},
+                 {"fine", "BF16", {2, 2}, u16Bytes({0x3F80, 0x4000, 0xBF80, 0x4040}),
+                  splitDim({2, 2}, 1, 2)}},
+                2);
+    Result byDefault = run({"check", path("ck"), "--json"});
+    QCOMPARE(byDefault.code, 0);
+    const QJsonObject doc = parseObject(byDefault.out);
+    QVERIFY(!doc["failed"].toBool());
+    const auto all = findings(doc);
+    QVERIFY2(all.size() == 1, qPrintable(listed(all)));
+    QCOMPARE(all[0].kind, QString("ConstantTensor"));
+    QCOMPARE(all[0].tensor, QString("c"));
+    QCOMPARE(all[0].severity, QString("warning"));
+    QVERIFY2(all[0].message.contains("-1.25"), qPrintable(all[0].message));
+
+    Result constant = run({"check", path("ck"), "--json", "--fail-on", "constant"});
+    QCOMPARE(constant.code, 1);
+    QVERIFY(parseObject(constant.out)["failed"].toBool());
+    QCOMPARE(run({"check", path("ck"), "--fail-on", "all"}).code, 1);
+    QCOMPARE(run({"check", path("ck"), "--fail-on", "nan,constant"}).code, 1);
+    QCOMPARE(run({"check", path("ck"), "--fail-on", "nan,zeros"}).code, 0);
+}
+
+void TestValuesCli::checkFailOnUnknownKind() {
+    writeValues(fsPath("ck"),
+                {{"x", "F32", {2}, f32Bytes({1.0f, 2.0f}), splitDim({2}, 0, 1)}}, 1);
+    for (const char* list : {"bogus", "nan,bogus", ""}) {
+        Result r = run({"check", path("ck"), "--fail-on", list});
+        QCOMPARE(r.code, 2);
+        QVERIFY(r.out.isEmpty());
+        QVERIFY2(r.err.contains("--fail-on"), qPrintable(r.err));
+    }
+    QVERIFY(run({"check", path("ck"), "--fail-on", "bogus"}).err.contains("bogus"));
+}
+
+void TestValuesCli::checkCleanCheckpoint() {
+    writeStatsCheckpoint(fsPath("ck")); // has NaN/Inf: not clean
+    QCOMPARE(run({"check", path("ck")}).code, 1);
+    writeValues(fsPath("clean"),
+                {{"w", "F32", {4, 4}, f32Bytes(diffW()), splitDim({4, 4}, 0, 2)},
+                 {"e", "BF16", {2, 4}, u16Bytes(kDiffE), splitDim({2, 4}, 1, 2)}},
+                2);
+    Result r = run({"check", path("clean"), "--json"});
+    QCOMPARE(r.code, 0);
+    bool ok = false;
+    const QJsonObject doc = parseObject(r.out, &ok);
+    QVERIFY2(ok, qPrintable(r.out));
+    QVERIFY(!doc["failed"].toBool());
+    QCOMPARE(doc["findings"].toArray().size(), 0);
+    QCOMPARE(doc["tensors_checked"].toInteger(), 2);
+    Result text = run({"check", path("clean"), "--fail-on", "all"});
+    QCOMPARE(text.code, 0);
+    QVERIFY2(text.out.contains("0 findings"), qPrintable(text.out));
+}
+
+// A replicated bias saved whole by two ranks, one copy with a NaN.
+void TestValuesCli::checkNaNInOneReplica() {
+    const fs::path dir = fsPath("ck");
+    fs::create_directories(dir);
+    const std::vector<float> w = diffW();
+    const std::string wBytes = f32Bytes(w);
+    writeShard(dir / rankFile(0), {{"bias", "F32", {0}, {4}, f32Bytes({1, 2, 3, 4})},
+                                   {"w", "F32", {0, 0}, {2, 4}, wBytes.substr(0, 32)}});
+    writeShard(dir / rankFile(1), {{"bias", "F32", {0}, {4}, f32Bytes({1, kNaN, 3, 4})},
+                                   {"w", "F32", {2, 0}, {2, 4}, wBytes.substr(32)}});
+    const QString replica = QString::fromStdString(rankFile(1));
+    Result r = run({"check", path("ck"), "--json"});
+    QCOMPARE(r.code, 1);
+    bool ok = false;
+    const QJsonObject doc = parseObject(r.out, &ok);
+    QVERIFY2(ok, qPrintable(r.out));
+    QVERIFY(doc["failed"].toBool());
+    const auto all = findings(doc);
+    const QString list = listed(all);
+    // The tool reports both: the scan's replica conflict (naming both files) and a ValueNaN
+    // naming the replica's chunk and file.
+    const Finding* conflict = find(all, "bias", "ReplicaConflict");
+    QVERIFY2(conflict, qPrintable(list));
+    QCOMPARE(conflict->severity, QString("error"));
+    QVERIFY2(conflict->message.contains(replica), qPrintable(conflict->message));
+    const Finding* nan = find(all, "bias", "ValueNaN");
+    QVERIFY2(nan, qPrintable(list));
+    QCOMPARE(nan->severity, QString("error"));
+    QCOMPARE(nan->file, replica);
+    QVERIFY2(nan->message.contains(replica) && nan->message.contains("replica"),
+             qPrintable(nan->message));
+    for (const auto& f : all)
+        QVERIFY2(f.tensor == "bias", qPrintable(list));
+
+    // Even with --fail-on for a kind that is not there, the scan's conflict fails the check.
+    Result constant = run({"check", path("ck"), "--fail-on", "constant"});
+    QCOMPARE(constant.code, 1);
+    QVERIFY2(constant.out.contains(replica), qPrintable(constant.out));
+
+    // One NaN element was stored (in the replica); the message must not say there are none.
+    QVERIFY2(nan->message.contains("1 NaN element"), qPrintable(nan->message));
+}
+
+// =========================================================================================
+// diff
+
+void TestValuesCli::diffIdenticalCopies() {
+    writeValues(fsPath("a"), diffTensors(diffW()), 2);
+    writeValues(fsPath("b"), diffTensors(diffW()), 2);
+    Result r = run({"diff", path("a"), path("b"), "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+    const QJsonObject doc = diffJson(r);
+    QVERIFY(doc["same"].toBool());
+    const QJsonArray tensors = doc["tensors"].toArray();
+    QCOMPARE(tensors.size(), 3);
+    for (const auto& v : tensors) {
+        const QJsonObject t = v.toObject();
+        QCOMPARE(t["status"].toString(), QString("identical"));
+        QCOMPARE(t["differing"].toInteger(), 0);
+        QCOMPARE(t["nan_mismatch"].toInteger(), 0);
+        QCOMPARE(t["max_abs_diff"].toDouble(), 0.0);
+        QCOMPARE(t["relative_l2"].toDouble(), 0.0);
+    }
+    QCOMPARE(byName(tensors, "name", "w")["elements"].toInteger(), 16);
+    QCOMPARE(byName(tensors, "name", "e")["elements"].toInteger(), 8);
+    QCOMPARE(uint64_t(doc["bytes_read"].toInteger()), uint64_t(2 * (64 + 16 + 16)));
+    Result text = run({"diff", path("a"), path("b")});
+    QCOMPARE(text.code, 0);
+    QVERIFY2(text.out.contains("3 tensors: 3 identical"), qPrintable(text.out));
+    Result all = run({"diff", path("a"), path("b"), "--all"});
+    QCOMPARE(all.code, 0);
+    QVERIFY2(all.out.contains("identical") && all.out.contains(" w"), qPrintable(all.out));
+    // A directory against itself.
+    QCOMPARE(run({"diff", path("a"), path("a")}).code, 0);
+}
+
+void TestValuesCli::diffOneFlippedValue() {
+    writeValues(fsPath("a"), diffTensors(diffW()), 2);
+    writeValues(fsPath("b"), diffTensors(flippedW()), 2);
+    const std::vector<float> wa = diffW(), wb = flippedW();
+    QCOMPARE(wa[5], -0.5f);
+    QCOMPARE(wb[5], -0.75f);
+    const double expectedMax = std::fabs(double(wa[5]) - double(wb[5]));
+    QCOMPARE(expectedMax, 0.25);
+    long double aSquares = 0, bSquares = 0, dot = 0;
+    for (size_t i = 0; i < wa.size(); ++i) {
+        aSquares += (long double)wa[i] * wa[i];
+        bSquares += (long double)wb[i] * wb[i];
+        dot += (long double)wa[i] * wb[i];
+    }
+    Result r = run({"diff", path("a"), path("b"), "--json"});
+    QCOMPARE(r.code, 1);
+    const QJsonObject doc = diffJson(r);
+    QVERIFY(!doc["same"].toBool());
+    const QJsonObject w = byName(doc["tensors"].toArray(), "name", "w");
+    QCOMPARE(w["status"].toString(), QString("differs"));
+    QCOMPARE(w["elements"].toInteger(), 16);
+    QCOMPARE(w["differing"].toInteger(), 1);
+    QCOMPARE(w["beyond_tolerance"].toInteger(), 1);
+    QCOMPARE(w["nan_mismatch"].toInteger(), 0);
+    QCOMPARE(w["max_abs_diff"].toDouble(), expectedMax);
+    const long double relative = 0.25L / std::sqrt(aSquares);
+    QVERIFY2(closeRelative(w["relative_l2"].toDouble(), relative),
+             qPrintable(describe(w["relative_l2"].toDouble(), relative)));
+    const long double cosine = dot / std::sqrt(aSquares * bSquares);
+    QVERIFY2(closeRelative(w["cosine"].toDouble(), cosine),
+             qPrintable(describe(w["cosine"].toDouble(), cosine)));
+    QCOMPARE(statusOf(doc, "e"), QString("identical"));
+    QCOMPARE(statusOf(doc, "b"), QString("identical"));
+
+    Result text = run({"diff", path("a"), path("b")});
+    QCOMPARE(text.code, 1);
+    QVERIFY2(text.out.contains("differs") && text.out.contains("1 of 16 elements differ"),
+             qPrintable(text.out));
+}
+
+void TestValuesCli::diffTolerance() {
+    writeValues(fsPath("a"), diffTensors(diffW()), 2);
+    writeValues(fsPath("b"), diffTensors(flippedW()), 2);
+    // |a - b| = 0.25 at one element, |b| = 0.75 there.
+    struct Case {
+        QStringList options;
+        bool passes;
+    };
+    const Case cases[] = {
+        {{"--atol", "0.3"}, true},
+        {{"--atol", "0.25"}, true}, // <= passes
+        {{"--atol", "0.2"}, false},
+        {{"--atol", "0"}, false},
+        {{"--rtol", "0.5"}, true},   // 0.5 * 0.75 = 0.375
+        {{"--rtol", "0.3"}, false},  // 0.225
+        {{"--atol", "0.1", "--rtol", "0.2"}, true}, // 0.1 + 0.15 = 0.25
+        {{"--atol=1e30"}, true},
+    };
+    for (const Case& c : cases) {
+        Result r = run(QStringList{"diff", path("a"), path("b"), "--json"} + c.options);
+        const QString label = c.options.join(' ');
+        QVERIFY2(r.code == (c.passes ? 0 : 1), qPrintable(label + ": " + r.err));
+        const QJsonObject w = byName(diffJson(r)["tensors"].toArray(), "name", "w");
+        QCOMPARE(w["status"].toString(), QString(c.passes ? "within-tolerance" : "differs"));
+        QCOMPARE(w["differing"].toInteger(), 1);
+        QCOMPARE(w["beyond_tolerance"].toInteger(), c.passes ? 0 : 1);
+        QCOMPARE(w["max_abs_diff"].toDouble(), 0.25);
+        QCOMPARE(statusOf(diffJson(r), "e"), QString("identical"));
+    }
+}
+
+void TestValuesCli::diffDtypeAndShapeChanged() {
+    writeValues(fsPath("a"), diffTensors(diffW()), 2);
+    // w as [2, 8] (same bytes), e as F16 (same bits), b unchanged.
+    writeValues(fsPath("b"),
+                {{"w", "F32", {2, 8}, f32Bytes(diffW()), splitDim({2, 8}, 0, 2)},
+                 {"e", "F16", {2, 4}, u16Bytes(kDiffE), splitDim({2, 4}, 1, 2)},
+                 {"b", "F32", {4}, f32Bytes(kDiffB), splitDim({4}, 0, 2)}},
+                2);
+    Result r = run({"diff", path("a"), path("b"), "--json"});
+    QCOMPARE(r.code, 1);
+    const QJsonObject doc = diffJson(r);
+    const QJsonArray tensors = doc["tensors"].toArray();
+    const QJsonObject w = byName(tensors, "name", "w");
+    QCOMPARE(w["status"].toString(), QString("shape-changed"));
+    QCOMPARE(w["a"].toObject()["shape"].toArray(), (QJsonArray{4, 4}));
+    QCOMPARE(w["b"].toObject()["shape"].toArray(), (QJsonArray{2, 8}));
+    const QJsonObject e = byName(tensors, "name", "e");
+    QCOMPARE(e["status"].toString(), QString("dtype-changed"));
+    QCOMPARE(e["a"].toObject()["dtype"].toString(), QString("BF16"));
+    QCOMPARE(e["b"].toObject()["dtype"].toString(), QString("F16"));
+    QCOMPARE(statusOf(doc, "b"), QString("identical"));
+    QVERIFY(!doc["same"].toBool());
+    // Changed layouts fail --names-only too, and no tolerance makes them pass.
+    QCOMPARE(run({"diff", path("a"), path("b"), "--names-only"}).code, 1);
+    QCOMPARE(run({"diff", path("a"), path("b"), "--atol", "1e30"}).code, 1);
+    Result text = run({"diff", path("a"), path("b")});
+    QVERIFY2(text.out.contains("F32 [4, 4] -> F32 [2, 8]"), qPrintable(text.out));
+    QVERIFY2(text.out.contains("BF16 [2, 4] -> F16 [2, 4]"), qPrintable(text.out));
+}
+
+void TestValuesCli::diffOnlyInAOrB() {
+    std::vector<ValueTensor> a = diffTensors(diffW());
+    std::vector<ValueTensor> b = diffTensors(diffW());
+    a.push_back({"gone", "F32", {2}, f32Bytes({1, 2}), splitDim({2}, 0, 2)});
+    b.push_back({"extra", "BF16", {2}, u16Bytes({0x3F80, 0x4000}), splitDim({2}, 0, 2)});
+    writeValues(fsPath("a"), a, 2);
+    writeValues(fsPath("b"), b, 2);
+    Result r = run({"diff", path("a"), path("b"), "--json"});
+    QCOMPARE(r.code, 1);
+    const QJsonObject doc = diffJson(r);
+    QCOMPARE(doc["tensors"].toArray().size(), 5);
+    const QJsonObject gone = byName(doc["tensors"].toArray(), "name", "gone");
+    QCOMPARE(gone["status"].toString(), QString("only-in-a"));
+    QVERIFY(gone.contains("a") && !gone.contains("b"));
+    const QJsonObject extra = byName(doc["tensors"].toArray(), "name", "extra");
+    QCOMPARE(extra["status"].toString(), QString("only-in-b"));
+    QVERIFY(extra.contains("b") && !extra.contains("a"));
+    for (const char* name : {"w", "e", "b"})
+        QCOMPARE(statusOf(doc, name), QString("identical"));
+    // Also with --names-only and with a tolerance: a missing tensor is never "the same".
+    QCOMPARE(run({"diff", path("a"), path("b"), "--names-only"}).code, 1);
+    QCOMPARE(run({"diff", path("a"), path("b"), "--atol", "1e30"}).code, 1);
+    // The reverse direction swaps the sides.
+    const QJsonObject reverse = diffJson(run({"diff", path("b"), path("a"), "--json"}));
+    QCOMPARE(statusOf(reverse, "gone"), QString("only-in-b"));
+    QCOMPARE(statusOf(reverse, "extra"), QString("only-in-a"));
+}
+
+void TestValuesCli::diffNaNAtTheSamePosition() {
+    const std::vector<float> withNaN = {1.0f, kNaN, 2.0f, 3.0f};
+    const float otherNaN = floatFromBits(std::bit_cast<uint32_t>(kNaN) | 1u); // another payload
+    QVERIFY(std::isnan(otherNaN));
+    const std::vector<float> withOtherNaN = {1.0f, otherNaN, 2.0f, 3.0f};
+    writeValues(fsPath("a"), {{"n", "F32", {4}, f32Bytes(withNaN), splitDim({4}, 0, 2)}}, 2);
+    writeValues(fsPath("same"), {{"n", "F32", {4}, f32Bytes(withNaN), splitDim({4}, 0, 1)}}, 1);
+    writeValues(fsPath("payload"),
+                {{"n", "F32", {4}, f32Bytes(withOtherNaN), splitDim({4}, 0, 2)}}, 2);
+
+    // Same bytes: identical.
+    Result same = run({"diff", path("a"), path("same"), "--json"});
+    QCOMPARE(same.code, 0);
+    const QJsonObject s = byName(diffJson(same)["tensors"].toArray(), "name", "n");
+    QCOMPARE(s["status"].toString(), QString("identical"));
+    QCOMPARE(s["nan_mismatch"].toInteger(), 0);
+    QCOMPARE(s["differing"].toInteger(), 0);
+
+    // NaN on both sides with different payloads: equal values, different bytes.
+    Result payload = run({"diff", path("a"), path("payload"), "--json"});
+    QCOMPARE(payload.code, 1); // not identical, and no tolerance was given
+    const QJsonObject p = byName(diffJson(payload)["tensors"].toArray(), "name", "n");
+    QCOMPARE(p["status"].toString(), QString("differs"));
+    QCOMPARE(p["differing"].toInteger(), 1);
+    QCOMPARE(p["nan_mismatch"].toInteger(), 0);
+    QCOMPARE(p["beyond_tolerance"].toInteger(), 0);
+    QCOMPARE(p["max_abs_diff"].toDouble(), 0.0);
+    Result tolerant = run({"diff", path("a"), path("payload"), "--json", "--atol", "0"});
+    QCOMPARE(tolerant.code, 0);
+    QCOMPARE(statusOf(diffJson(tolerant), "n"), QString("within-tolerance"));
+}
+
+void TestValuesCli::diffNaNOnOneSide() {
+    const std::vector<float> withNaN = {1.0f, kNaN, 2.0f, 3.0f};
+    const std::vector<float> withoutNaN = {1.0f, 4.0f, 2.0f, 3.0f};
+    writeValues(fsPath("a"), {{"n", "F32", {4}, f32Bytes(withNaN), splitDim({4}, 0, 2)}}, 2);
+    writeValues(fsPath("b"), {{"n", "F32", {4}, f32Bytes(withoutNaN), splitDim({4}, 0, 2)}}, 2);
+    for (const auto& [first, second] : {std::pair{"a", "b"}, std::pair{"b", "a"}}) {
+        Result r = run({"diff", path(first), path(second), "--json", "--atol", "1e30",
+                        "--rtol", "1e30"});
+        QCOMPARE(r.code, 1);
+        const QJsonObject n = byName(diffJson(r)["tensors"].toArray(), "name", "n");
+        QCOMPARE(n["status"].toString(), QString("differs"));
+        QCOMPARE(n["nan_mismatch"].toInteger(), 1);
+        QCOMPARE(n["differing"].toInteger(), 1);
+        QCOMPARE(n["beyond_tolerance"].toInteger(), 1);
+        QCOMPARE(n["max_abs_diff"].toDouble(), 0.0); // over positions finite on both sides
+    }
+}
+
+void TestValuesCli::diffNamesOnly() {
+    writeValues(fsPath("a"), diffTensors(diffW()), 2);
+    writeValues(fsPath("b"), diffTensors(flippedW()), 2);
+    QCOMPARE(run({"diff", path("a"), path("b")}).code, 1); // the values do differ
+    Result r = run({"diff", path("a"), path("b"), "--json", "--names-only"});
+    QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+    const QJsonObject doc = diffJson(r);
+    QVERIFY(doc["same"].toBool());
+    QCOMPARE(doc["bytes_read"].toInteger(), 0);
+    for (const auto& v : doc["tensors"].toArray()) {
+        const QJsonObject t = v.toObject();
+        QCOMPARE(t["status"].toString(), QString("same-dtype-and-shape"));
+        QVERIFY2(!t.contains("differing") && !t.contains("max_abs_diff"),
+                 qPrintable(QJsonDocument(t).toJson()));
+    }
+    Result text = run({"diff", path("a"), path("b"), "--names-only"});
+    QCOMPARE(text.code, 0);
+    QVERIFY2(text.out.contains("3 same-dtype-and-shape"), qPrintable(text.out));
+}
+
+void TestValuesCli::diffDifferentSplitsAreIdentical() {
+    std::vector<float> values = filled(32, [](size_t i) { return float(i) * 0.75f - 7.0f; });
+    values[13] = kNaN;
+    const std::vector<uint16_t> halves = {0x3F80, 0xBF80, 0x4000, 0x3F00, 0x4040, 0xBE80,
+                                          0x3FC0, 0x4120, 0x0000, 0x8000, 0x7F80, 0x0001,
+                                          0x3E00, 0x4200, 0xC000, 0x3F40};
+    writeValues(fsPath("rows"),
+                {{"m", "F32", {4, 8}, f32Bytes(values), splitDim({4, 8}, 0, 2)},
+                 {"h", "BF16", {4, 4}, u16Bytes(halves), splitDim({4, 4}, 0, 2)}},
+                2);
+    writeValues(fsPath("cols"),
+                {{"m", "F32", {4, 8}, f32Bytes(values), splitDim({4, 8}, 1, 4)},
+                 {"h", "BF16", {4, 4}, u16Bytes(halves), splitDim({4, 4}, 1, 4)}},
+                4);
+    Result r = run({"diff", path("rows"), path("cols"), "--json", "--threads", "2"});
+    QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+    const QJsonObject doc = diffJson(r);
+    for (const char* name : {"m", "h"}) {
+        const QJsonObject t = byName(doc["tensors"].toArray(), "name", name);
+        QCOMPARE(t["status"].toString(), QString("identical"));
+        QCOMPARE(t["differing"].toInteger(), 0);
+        QCOMPARE(t["nan_mismatch"].toInteger(), 0);
+    }
+    // And a single element moved in the column split is found where it is.
+    std::vector<float> moved = values;
+    std::swap(moved[0], moved[31]);
+    writeValues(fsPath("moved"),
+                {{"m", "F32", {4, 8}, f32Bytes(moved), splitDim({4, 8}, 1, 4)},
+                 {"h", "BF16", {4, 4}, u16Bytes(halves), splitDim({4, 4}, 1, 4)}},
+                4);
+    Result m = run({"diff", path("rows"), path("moved"), "--json"});
+    QCOMPARE(m.code, 1);
+    const QJsonObject mt = byName(diffJson(m)["tensors"].toArray(), "name", "m");
+    QCOMPARE(mt["differing"].toInteger(), 2);
+    QCOMPARE(mt["max_abs_diff"].toDouble(), double(std::fabs(values[31] - values[0])));
+}
+
+void TestValuesCli::diffUsageErrors_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("negative atol") << QStringList{"diff", "a", "b", "--atol", "-1"} << "--atol";
+    QTest::newRow("negative rtol") << QStringList{"diff", "a", "b", "--rtol=-0.5"} << "--rtol";
+    QTest::newRow("atol not a number")
+        << QStringList{"diff", "a", "b", "--atol", "x"} << "--atol";
+    QTest::newRow("missing B") << QStringList{"diff", "a"} << "B is required";
+    QTest::newRow("missing A and B") << QStringList{"diff"} << "required";
+    QTest::newRow("atol without value") << QStringList{"diff", "a", "b", "--atol"} << "--atol";
+    QTest::newRow("unknown option") << QStringList{"diff", "a", "b", "--bogus"} << "--bogus";
+    QTest::newRow("extra argument") << QStringList{"diff", "a", "b", "c"} << "'c'";
+}
+
+void TestValuesCli::diffUsageErrors() {
+    QFETCH(QStringList, args);
+    QFETCH(QString, expected);
+    Result r = run(args);
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains(expected), qPrintable(r.err));
+    QVERIFY(r.out.isEmpty());
+}
+
+QTEST_GUILESS_MAIN(TestValuesCli)
+#include "tst_values_cli.moc"
