@@ -278,7 +278,7 @@ private slots:
                                testing::dcpSplit({16, 8}, 0, 8)});
         tensors[3].chunks[2].columnMajor = true;
         tensors[5].chunks[1].zstd = true;
-        testing::writeDcpCheckpoint(dir.path().toStdString(), tensors, {{"step", 7}});
+        testing::writeDcpCheckpoint(dir.path().toStdString(), tensors, {{"step", 7, {}}});
         // Break the central directory of one item in rank 2's file.
         const std::string rank2 = dir.filePath("__2_0.distcp").toStdString();
         std::string bytes = testing::readFile(rank2);
