@@ -64,6 +64,7 @@ struct VerifyOptions {
 
 struct DemoOptions {
     std::string dir;
+    bool valueFaults = false;
 };
 
 UnmappedPolicy policyOf(const std::string& unmapped) {
@@ -431,8 +432,9 @@ int runDemo(const DemoOptions& o) {
     if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
         throw Error(dir.string(), "",
                     "is not empty; the demo is written only into a new or empty directory");
-    writeDemoCheckpoint(dir);
-    std::printf("Wrote the demo checkpoint to %s\n", dir.c_str());
+    writeDemoCheckpoint(dir, o.valueFaults);
+    std::printf("Wrote the demo checkpoint%s to %s\n",
+                o.valueFaults ? " with planted value faults" : "", dir.c_str());
     return kOk;
 }
 
@@ -772,6 +774,9 @@ void CommandLine::addDiff() {
 void CommandLine::addDemo() {
     m_demo = addCommand("demo", "Write a small sharded demo checkpoint into DIR (new or empty).");
     m_demo->add_option("DIR", m_demoOptions.dir, "Where to write it")->required()->type_name("");
+    m_demo->add_flag("--with-value-faults", m_demoOptions.valueFaults,
+                     "Plant what 'check' finds: a zero chunk, an all-zero\ntensor, a NaN, an Inf "
+                     "and a shard scaled 1000x");
 }
 
 const CLI::App* CommandLine::selected() const {

@@ -213,7 +213,7 @@ std::string targetText(const Target& t) {
         std::snprintf(part, sizeof part, format, value);
         text += (text.empty() ? "" : ", ") + std::string(part);
     };
-    if (t.maxRatio > 0) add("<= %.2fx cp -r", t.maxRatio);
+    if (t.maxRatio > 0) add(t.againstCat ? "<= %.2fx cat" : "<= %.2fx cp -r", t.maxRatio);
     if (t.maxSeconds > 0) add("<= %.1f s", t.maxSeconds);
     if (t.maxRssMiB > 0) add("<= %.0f MiB", t.maxRssMiB);
     return text.empty() ? "-" : text;

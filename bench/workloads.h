@@ -14,6 +14,7 @@ struct Target {
     double maxRatio = 0;   // consolidate time / cp -r time
     double maxSeconds = 0; // consolidate or inspect time
     double maxRssMiB = 0;  // peak RSS of shardscope-cli
+    bool againstCat = false; // the ratio is to `cat FILES > /dev/null`, not `cp -r`
 };
 
 enum class Mode {

@@ -6,9 +6,11 @@
 #include "error.h"
 #include "shard_writer.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 
 namespace fs = std::filesystem;
@@ -126,6 +128,35 @@ bool chunkFor(const DemoTensor& t, int r, Shape& offsets, Shape& shape) {
     return false;
 }
 
+void setBf16(std::string& bytes, uint64_t element, uint16_t bits) {
+    std::memcpy(bytes.data() + 2 * element, &bits, 2);
+}
+
+// Rows [from, to) of a row-major BF16 matrix with `cols` columns, multiplied by `factor`.
+void scaleBf16Rows(std::string& bytes, uint64_t cols, uint64_t from, uint64_t to, float factor) {
+    for (uint64_t e = from * cols; e < to * cols; ++e) {
+        uint16_t half;
+        std::memcpy(&half, bytes.data() + 2 * e, 2);
+        const float v = std::bit_cast<float>(uint32_t(half) << 16) * factor;
+        setBf16(bytes, e, uint16_t(std::bit_cast<uint32_t>(v) >> 16));
+    }
+}
+
+// The failures of real runs, planted where `check` names them: see writeDemoCheckpoint.
+void plantValueFaults(std::map<std::string, std::string>& full) {
+    const uint64_t quarter = kFfn / kRanks;
+    auto& up = full.at("model.layers.1.mlp.up_proj.weight"); // rank 2 never wrote its rows
+    std::fill(up.begin() + std::ptrdiff_t(2 * quarter * kHidden * 2),
+              up.begin() + std::ptrdiff_t(3 * quarter * kHidden * 2), '\0');
+    auto& bias = full.at("model.layers.2.self_attn.o_proj.bias"); // saved before it was filled
+    std::fill(bias.begin(), bias.end(), '\0');
+    setBf16(full.at("model.layers.3.mlp.down_proj.weight"), 1234, 0x7FC0); // NaN
+    const float inf = std::numeric_limits<float>::infinity();
+    std::memcpy(full.at("model.layers.1.post_attention_layernorm.weight").data() + 4 * 7, &inf, 4);
+    scaleBf16Rows(full.at("model.layers.0.self_attn.v_proj.weight"), kHidden,
+                  3 * kHidden / kRanks, kHidden, 1000.0f); // rank 3 scaled by mistake
+}
+
 void writeText(const fs::path& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
@@ -134,7 +165,7 @@ void writeText(const fs::path& path, const std::string& text) {
 
 } // namespace
 
-void writeDemoCheckpoint(const fs::path& directory) {
+void writeDemoCheckpoint(const fs::path& directory, bool valueFaults) {
     std::error_code ec;
     fs::create_directories(directory / ".hf_metadata", ec);
     if (ec) throw Error(ErrorKind::Io, directory.string(), "", "cannot create: " + ec.message());
@@ -142,6 +173,7 @@ void writeDemoCheckpoint(const fs::path& directory) {
     std::map<std::string, std::string> full;
     for (const auto& t : model)
         full[t.fqn] = fullBytes(t);
+    if (valueFaults) plantValueFaults(full);
 
     for (int r = 0; r < kRanks; ++r) {
         std::vector<ShardChunkSpec> specs;

@@ -295,8 +295,11 @@ private:
         std::string message;
         if (nan) message = countText(own ? own : inReplicas, "NaN element", "NaN elements");
         else if (own)
-            message = countText(m.posInf, "+Inf", "+Inf") + " and " +
-                      countText(m.negInf, "-Inf", "-Inf") + " elements";
+            message = m.posInf && m.negInf
+                          ? countText(m.posInf, "+Inf", "+Inf") + " and " +
+                                countText(m.negInf, "-Inf element", "-Inf elements")
+                          : countText(own, m.posInf ? "+Inf element" : "-Inf element",
+                                      m.posInf ? "+Inf elements" : "-Inf elements");
         else message = countText(inReplicas, "Inf element", "Inf elements");
         if (!own) message += ", all in replicas (the first copy of the region is clean)";
         else if (inReplicas)

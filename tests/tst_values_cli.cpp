@@ -52,6 +52,7 @@ private slots:
     void checkFailOnUnknownKind();
     void checkCleanCheckpoint();
     void checkNaNInOneReplica();
+    void checkDemoWithValueFaults();
 
     void diffIdenticalCopies();
     void diffOneFlippedValue();
@@ -1126,6 +1127,29 @@ void TestValuesCli::diffUsageErrors() {
     QCOMPARE(r.code, 2);
     QVERIFY2(r.err.contains(expected), qPrintable(r.err));
     QVERIFY(r.out.isEmpty());
+}
+
+// The demo's planted faults are the ones the README and the help promise, each found once.
+void TestValuesCli::checkDemoWithValueFaults() {
+    QCOMPARE(run({"demo", path("faulty"), "--with-value-faults"}).code, 0);
+    Result r = run({"check", path("faulty"), "--json", "--fail-on", "all"});
+    QCOMPARE(r.code, 1);
+    bool ok = false;
+    const QJsonObject doc = parseObject(r.out, &ok);
+    QVERIFY2(ok, qPrintable(r.out));
+    QMap<QString, QString> kinds; // tensor -> kind
+    for (const auto& f : doc["findings"].toArray())
+        kinds.insert(f.toObject()["tensor"].toString(), f.toObject()["kind"].toString());
+    const QMap<QString, QString> expected{
+        {"model.layers.0.self_attn.v_proj.weight", "NormSpread"},
+        {"model.layers.1.mlp.up_proj.weight", "ZeroChunk"},
+        {"model.layers.1.post_attention_layernorm.weight", "ValueInf"},
+        {"model.layers.2.self_attn.o_proj.bias", "AllZeros"},
+        {"model.layers.3.mlp.down_proj.weight", "ValueNaN"}};
+    QCOMPARE(kinds, expected);
+    QCOMPARE(doc["findings"].toArray().size(), 5);
+    QCOMPARE(run({"demo", path("healthy")}).code, 0);
+    QCOMPARE(run({"check", path("healthy"), "--fail-on", "all"}).code, 0);
 }
 
 QTEST_GUILESS_MAIN(TestValuesCli)
