@@ -278,12 +278,13 @@ std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoin
         return "a side's chunks do not cover the tensor (see inspect)";
     case DiffStatus::Differs:
     case DiffStatus::WithinTolerance: {
-        char buf[256];
+        char buf[320];
         std::snprintf(buf, sizeof buf,
-                      "%llu of %llu elements differ, %llu beyond tolerance, %llu NaN positions "
-                      "differ; max |a-b| %s, rel L2 %s, cosine %s",
+                      "%llu of %llu elements differ, %llu beyond tolerance, %llu NaN and %llu Inf "
+                      "positions differ; max |a-b| %s, rel L2 %s, cosine %s",
                       (unsigned long long)d.differing, (unsigned long long)d.elements,
                       (unsigned long long)d.beyondTolerance, (unsigned long long)d.nanMismatch,
+                      (unsigned long long)d.infMismatch,
                       shortNumber(d.maxAbsDiff).c_str(), shortNumber(d.relativeL2).c_str(),
                       shortNumber(d.cosine).c_str());
         return buf;
@@ -316,7 +317,8 @@ void printDiffJson(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
             out += R"(,"elements":)" + std::to_string(d.elements) + R"(,"differing":)" +
                    std::to_string(d.differing) + R"(,"beyond_tolerance":)" +
                    std::to_string(d.beyondTolerance) + R"(,"nan_mismatch":)" +
-                   std::to_string(d.nanMismatch) + R"(,"max_abs_diff":)";
+                   std::to_string(d.nanMismatch) + R"(,"inf_mismatch":)" +
+                   std::to_string(d.infMismatch) + R"(,"max_abs_diff":)";
             appendJsonNumber(out, d.maxAbsDiff);
             out += R"(,"relative_l2":)";
             appendJsonNumber(out, d.relativeL2);

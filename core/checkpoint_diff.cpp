@@ -22,13 +22,14 @@ constexpr size_t kBlock = 1024;
 
 // Sums over one window, added up per tensor.
 struct Partial {
-    uint64_t differing = 0, beyond = 0, nanMismatch = 0;
+    uint64_t differing = 0, beyond = 0, nanMismatch = 0, infMismatch = 0;
     double maxAbsDiff = 0, diffSquares = 0, aSquares = 0, bSquares = 0, dot = 0;
 
     void add(const Partial& o) {
         differing += o.differing;
         beyond += o.beyond;
         nanMismatch += o.nanMismatch;
+        infMismatch += o.infMismatch;
         maxAbsDiff = std::max(maxAbsDiff, o.maxAbsDiff);
         diffSquares += o.diffSquares;
         aSquares += o.aSquares;
@@ -65,7 +66,7 @@ private:
             return;
         }
         if (!std::isfinite(x) || !std::isfinite(y)) {
-            if (x != y) ++out.beyond;
+            if (x != y) ++out.infMismatch, ++out.beyond;
             return;
         }
         const double d = std::fabs(x - y);
@@ -200,6 +201,7 @@ private:
         d.differing = p.differing;
         d.beyondTolerance = p.beyond;
         d.nanMismatch = p.nanMismatch;
+        d.infMismatch = p.infMismatch;
         d.maxAbsDiff = p.maxAbsDiff;
         const double na = std::sqrt(p.aSquares), nb = std::sqrt(p.bSquares);
         const double nd = std::sqrt(p.diffSquares);

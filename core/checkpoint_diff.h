@@ -38,6 +38,7 @@ struct TensorDiff {
     uint64_t differing = 0;        // elements whose bytes differ
     uint64_t beyondTolerance = 0;  // |a - b| > atol + rtol * |b|, NaN against a number, Inf mismatch
     uint64_t nanMismatch = 0;      // positions NaN on one side only
+    uint64_t infMismatch = 0;      // positions +-Inf on a side where the other holds another value
     double maxAbsDiff = 0;         // over positions finite on both sides
     double relativeL2 = 0;         // ||a - b|| / ||a|| (finite positions); Inf when ||a|| is 0
     double cosine = std::numeric_limits<double>::quiet_NaN(); // NaN when a side is all zero

@@ -1150,6 +1150,30 @@ void TestValuesCli::checkDemoWithValueFaults() {
     QCOMPARE(doc["findings"].toArray().size(), 5);
     QCOMPARE(run({"demo", path("healthy")}).code, 0);
     QCOMPARE(run({"check", path("healthy"), "--fail-on", "all"}).code, 0);
+
+    // Against the healthy demo: the five planted tensors differ, and how.
+    Result d = run({"diff", path("healthy"), path("faulty"), "--json"});
+    QCOMPARE(d.code, 1);
+    const QJsonObject diff = parseObject(d.out, &ok);
+    QVERIFY2(ok, qPrintable(d.out));
+    QMap<QString, QJsonObject> differing;
+    for (const auto& t : diff["tensors"].toArray())
+        if (t.toObject()["status"].toString() != "identical")
+            differing.insert(t.toObject()["name"].toString(), t.toObject());
+    QCOMPARE(differing.keys(), expected.keys());
+    const QJsonObject inf = differing["model.layers.1.post_attention_layernorm.weight"];
+    QCOMPARE(inf["inf_mismatch"].toInteger(), 1);
+    QCOMPARE(inf["nan_mismatch"].toInteger(), 0);
+    const QJsonObject nan = differing["model.layers.3.mlp.down_proj.weight"];
+    QCOMPARE(nan["nan_mismatch"].toInteger(), 1);
+    QCOMPARE(nan["differing"].toInteger(), 1);
+    const QJsonObject bias = differing["model.layers.2.self_attn.o_proj.bias"];
+    QCOMPARE(bias["relative_l2"].toDouble(), 1.0); // ||a - 0|| / ||a||
+    QVERIFY(bias["cosine"].isNull());              // no direction for a zero tensor
+    // Rows 344..515 of 688 x 256 zeroed: all but the elements that were already zero differ.
+    const QJsonObject zeroed = differing["model.layers.1.mlp.up_proj.weight"];
+    QVERIFY(zeroed["differing"].toInteger() <= 172 * 256);
+    QVERIFY(zeroed["differing"].toInteger() > 172 * 256 - 100);
 }
 
 QTEST_GUILESS_MAIN(TestValuesCli)
