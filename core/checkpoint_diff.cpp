@@ -19,6 +19,7 @@ namespace shardscope {
 namespace {
 
 constexpr size_t kBlock = 1024;
+constexpr std::chrono::milliseconds kProgressInterval{100};
 
 // Sums over one window, added up per tensor.
 struct Partial {
@@ -194,7 +195,12 @@ private:
         std::lock_guard lock(m_mutex);
         m_partials[task.pair].add(p);
         m_done += 2 * length;
-        if (m_options.progress) m_options.progress(m_done, m_total);
+        // A few reports a second: a checkpoint of many small tensors has a window per tensor.
+        const auto now = std::chrono::steady_clock::now();
+        if (m_options.progress && (m_done == m_total || now - m_reported > kProgressInterval)) {
+            m_reported = now;
+            m_options.progress(m_done, m_total);
+        }
     }
 
     void apply(const Partial& p, TensorDiff& d) const {
@@ -219,6 +225,7 @@ private:
     std::mutex m_mutex;
     std::vector<Partial> m_partials;
     uint64_t m_done = 0, m_total = 0;
+    std::chrono::steady_clock::time_point m_reported{};
 };
 
 } // namespace
