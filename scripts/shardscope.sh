@@ -46,7 +46,7 @@ build_all() {
 
 # The Qt-free suites and the process-level CLI suites (their shardscope-cli children are
 # sanitized too): the ones that run under the sanitizers.
-sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader tst_dcp_core tst_value_stats tst_hf_folder tst_values_cli)
+sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader tst_dcp_core tst_value_stats tst_hf_folder tst_values_cli tst_dtype_cast)
 
 sanitize() {
     local asan="$root/build-asan" tsan="$root/build-tsan" supp="$root/tests/sanitizers"

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "dtype_cast.h"
+
+#include <bit>
+#include <cfenv>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace shardscope {
+namespace {
+
+// An IEEE-style binary format: sign, `expBits` of biased exponent, `mantBits` of fraction.
+struct Format {
+    int expBits;
+    int mantBits;
+    unsigned bytes;
+
+    uint64_t expMask() const { return (uint64_t(1) << expBits) - 1; }
+    uint64_t mantMask() const { return (uint64_t(1) << mantBits) - 1; }
+    uint64_t signBit() const { return uint64_t(1) << (expBits + mantBits); }
+    int bias() const { return int(expMask() >> 1); }
+    bool isNaN(uint64_t bits) const {
+        return ((bits >> mantBits) & expMask()) == expMask() && (bits & mantMask()) != 0;
+    }
+};
+
+Format formatOf(DType type) {
+    switch (type) {
+    case DType::F64:
+        return {11, 52, 8};
+    case DType::F32:
+        return {8, 23, 4};
+    case DType::F16:
+        return {5, 10, 2};
+    case DType::BF16:
+        return {8, 7, 2};
+    default:
+        throw std::logic_error("castElements: not a castable dtype");
+    }
+}
+
+uint64_t loadBits(const unsigned char* p, unsigned bytes) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, bytes); // little-endian host
+    return v;
+}
+
+void storeBits(unsigned char* p, unsigned bytes, uint64_t v) {
+    std::memcpy(p, &v, bytes);
+}
+
+// The exact value of a non-NaN pattern.
+double exactValue(const Format& f, uint64_t bits) {
+    if (f.bytes == 8) return std::bit_cast<double>(bits);
+    if (f.bytes == 4) return double(std::bit_cast<float>(uint32_t(bits)));
+    const double sign = (bits & f.signBit()) ? -1.0 : 1.0;
+    const int e = int((bits >> f.mantBits) & f.expMask());
+    const uint64_t m = bits & f.mantMask();
+    if (e == int(f.expMask())) return sign * INFINITY;
+    if (e == 0) return sign * std::ldexp(double(m), 1 - f.bias() - f.mantBits);
+    return sign * std::ldexp(double(m | (uint64_t(1) << f.mantBits)), e - f.bias() - f.mantBits);
+}
+
+// NaN in, NaN out: sign kept, the payload's leading bits kept, the quiet bit set.
+uint64_t nanBits(const Format& from, const Format& to, uint64_t bits) {
+    uint64_t payload = bits & from.mantMask();
+    payload = to.mantBits >= from.mantBits ? payload << (to.mantBits - from.mantBits)
+                                           : payload >> (from.mantBits - to.mantBits);
+    payload |= uint64_t(1) << (to.mantBits - 1);
+    return ((bits & from.signBit()) ? to.signBit() : 0) | (to.expMask() << to.mantBits) | payload;
+}
+
+// Rounds an exact value (not NaN) to a format narrower than double, to nearest, ties to even.
+// Scaling by a power of two is exact, so nearbyint makes the only rounding.
+uint64_t encode(const Format& to, double v, CastCounts& counts) {
+    const uint64_t sign = std::signbit(v) ? to.signBit() : 0;
+    const double a = std::fabs(v);
+    const uint64_t inf = sign | (to.expMask() << to.mantBits);
+    if (std::isinf(a)) return inf;
+    if (a == 0) return sign;
+    const int emin = 1 - to.bias();
+    int e = std::ilogb(a);
+    if (e < emin) { // the target's subnormal range: a multiple of its smallest subnormal
+        const uint64_t m = uint64_t(std::nearbyint(std::ldexp(a, to.mantBits - emin)));
+        if (m == 0) ++counts.underflow;
+        return sign | m; // m == 2^mantBits is the smallest normal's pattern
+    }
+    uint64_t m = uint64_t(std::nearbyint(std::ldexp(a, to.mantBits - e)));
+    if (m >> (to.mantBits + 1)) { // rounded up to the next power of two
+        m >>= 1;
+        ++e;
+    }
+    if (e + to.bias() >= int(to.expMask())) {
+        ++counts.overflow;
+        return inf;
+    }
+    return sign | (uint64_t(e + to.bias()) << to.mantBits) | (m & to.mantMask());
+}
+
+// Any pair, an element at a time.
+void castGeneric(DType from, DType to, const unsigned char* src, unsigned char* dst, uint64_t n,
+                 CastCounts& counts) {
+    const Format f = formatOf(from), t = formatOf(to);
+    for (uint64_t i = 0; i < n; ++i) {
+        const uint64_t bits = loadBits(src + i * f.bytes, f.bytes);
+        uint64_t out;
+        if (f.isNaN(bits)) {
+            out = nanBits(f, t, bits);
+        } else {
+            const double v = exactValue(f, bits);
+            if (t.bytes == 8) {
+                out = std::bit_cast<uint64_t>(v);
+            } else if (t.bytes == 4) { // the hardware rounds to nearest even, once
+                const float r = float(v);
+                if (std::isinf(r) && !std::isinf(v)) ++counts.overflow;
+                if (r == 0 && v != 0) ++counts.underflow;
+                out = std::bit_cast<uint32_t>(r);
+            } else {
+                out = encode(t, v, counts);
+            }
+        }
+        storeBits(dst + i * t.bytes, t.bytes, out);
+    }
+}
+
+// F32 -> BF16, the common export cast, in one loop the compiler vectorises: adding 0x7FFF plus
+// the lowest kept bit rounds to nearest even on the bit pattern, through subnormals and into
+// infinity alike.
+void castF32ToBf16(const unsigned char* src, unsigned char* dst, uint64_t n, CastCounts& counts) {
+    uint64_t overflow = 0, underflow = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, src + 4 * i, 4);
+        const uint32_t magnitude = bits & 0x7FFFFFFFu;
+        const bool nan = magnitude > 0x7F800000u;
+        const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+        const uint16_t out = uint16_t(nan ? ((bits >> 16) | 0x0040u) : rounded);
+        overflow += !nan && magnitude < 0x7F800000u && (out & 0x7FFFu) == 0x7F80u;
+        underflow += magnitude != 0 && (out & 0x7FFFu) == 0;
+        std::memcpy(dst + 2 * i, &out, 2);
+    }
+    counts.overflow += overflow;
+    counts.underflow += underflow;
+}
+
+} // namespace
+
+bool isCastable(DType type) {
+    return type == DType::F64 || type == DType::F32 || type == DType::F16 || type == DType::BF16;
+}
+
+void castElements(DType from, DType to, const void* src, void* dst, uint64_t n,
+                  CastCounts& counts) {
+    if (!isCastable(from) || !isCastable(to))
+        throw std::logic_error("castElements: not a castable dtype");
+    const auto* s = static_cast<const unsigned char*>(src);
+    auto* d = static_cast<unsigned char*>(dst);
+    if (from == to) { // a copy, with NaNs made quiet like every other cast's
+        const Format f = formatOf(from);
+        for (uint64_t i = 0; i < n; ++i) {
+            uint64_t bits = loadBits(s + i * f.bytes, f.bytes);
+            if (f.isNaN(bits)) bits |= uint64_t(1) << (f.mantBits - 1);
+            storeBits(d + i * f.bytes, f.bytes, bits);
+        }
+        return;
+    }
+    if (from == DType::F32 && to == DType::BF16) return castF32ToBf16(s, d, n, counts);
+    // nearbyint and the float conversion round by the current mode: make sure it is the
+    // default, whatever a caller set.
+    const int mode = std::fegetround();
+    if (mode != FE_TONEAREST) std::fesetround(FE_TONEAREST);
+    castGeneric(from, to, s, d, n, counts);
+    if (mode != FE_TONEAREST) std::fesetround(mode);
+}
+
+} // namespace shardscope
