@@ -14,10 +14,16 @@
 #include <cmath>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <sstream>
 
 namespace shardscope {
 namespace {
+
+// Windows of at least this many 8- or 16-bit elements are counted per bit pattern in a table
+// and folded straight into their tensor; below it a list of patterns is cheaper than a walk
+// over 2^16 counts.
+constexpr uint64_t kPatternCountsFrom = 16384;
 
 // One read-and-reduce step: a window of a plain chunk, or a whole stored (decoded) chunk.
 struct Task {
@@ -155,36 +161,45 @@ private:
         if (m_options.stop.stop_requested()) throw Cancelled();
         const TensorInfo& t = m_ckpt.tensors[task.tensor];
         const Chunk& c = t.chunks[task.chunk];
-        static thread_local std::unique_ptr<ValueAccumulator> window;
-        if (!window) window = std::make_unique<ValueAccumulator>(t.dtype);
-        window->reset(t.dtype);
-        ValueAccumulator& acc = *window;
+        std::span<const char> bytes;
         try {
-            readInto(t, c, task, acc);
+            bytes = read(t, c, task);
         } catch (const Error& e) {
             if (!e.tensor().empty()) throw;
             throw Error(e.kind(), e.file(), t.fqn,
                         e.message() + " (chunk " + regionText(c) + ")");
         }
-        fold(task, acc);
+        const uint64_t count = bytes.size() / std::max(1u, dtypeBits(t.dtype) / 8);
+        if (hasPatternCounts(t.dtype) && count >= kPatternCountsFrom) {
+            static thread_local PatternCounts patterns;
+            patterns.reset(t.dtype);
+            patterns.add(bytes.data(), count);
+            foldPatterns(task, patterns);
+        } else {
+            static thread_local std::unique_ptr<ValueAccumulator> window;
+            if (!window) window = std::make_unique<ValueAccumulator>(t.dtype);
+            window->reset(t.dtype);
+            window->add(bytes.data(), count);
+            fold(task, *window);
+        }
         m_progress.update([&](StatsProgress& p) {
             p.bytesDone += c.stored ? c.bytes() : task.to - task.from;
             return false;
         });
     }
 
-    void readInto(const TensorInfo& t, const Chunk& c, const Task& task, ValueAccumulator& acc) {
-        const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
-        if (c.stored) {
-            const auto bytes = decodeStoredChunk(m_ckpt, t, c, m_sources[c.file], m_options.stop);
-            acc.add(bytes.data(), bytes.size() / element);
-            return;
-        }
+    // The task's bytes: a window read from its file, or the whole stored chunk decoded. Valid
+    // until the thread's next task.
+    std::span<const char> read(const TensorInfo& t, const Chunk& c, const Task& task) {
         static thread_local std::vector<char> buffer;
+        if (c.stored) {
+            buffer = decodeStoredChunk(m_ckpt, t, c, m_sources[c.file], m_options.stop);
+            return buffer;
+        }
         const uint64_t length = task.to - task.from;
         if (buffer.size() < length) buffer.resize(length);
         m_sources[c.file].readExact(buffer.data(), length, c.begin + task.from);
-        acc.add(buffer.data(), length / element);
+        return {buffer.data(), length};
     }
 
     void fold(const Task& task, const ValueAccumulator& window) {
@@ -192,12 +207,27 @@ private:
         const bool replica = m_ckpt.tensors[task.tensor].chunks[task.chunk].replica;
         TensorState& state = m_states[task.tensor];
         std::lock_guard lock(state.mutex);
-        ChunkState& chunk = state.chunks[task.chunk];
-        chunk.add(counts);
         if (!replica) { // replicas are counted once, through their first copy
             if (!state.acc) state.acc = m_pool.take(window.dtype());
             state.acc->merge(window);
         }
+        finishWindow(task, state, counts);
+    }
+
+    void foldPatterns(const Task& task, PatternCounts& patterns) {
+        const bool replica = m_ckpt.tensors[task.tensor].chunks[task.chunk].replica;
+        TensorState& state = m_states[task.tensor];
+        std::lock_guard lock(state.mutex);
+        if (!replica && !state.acc) state.acc = m_pool.take(m_ckpt.tensors[task.tensor].dtype);
+        const Moments counts = patterns.foldInto(replica ? nullptr : state.acc.get());
+        finishWindow(task, state, counts);
+    }
+
+    // Under the tensor's lock: the window's counts join its chunk's; the last window of the
+    // last chunk finishes the tensor.
+    void finishWindow(const Task& task, TensorState& state, const Moments& counts) {
+        ChunkState& chunk = state.chunks[task.chunk];
+        chunk.add(counts);
         if (--chunk.windowsLeft > 0) return;
         m_result.tensors[task.tensor].chunks[task.chunk] = chunk.summary();
         if (--state.chunksLeft == 0) finishTensor(task.tensor, state);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 
 namespace shardscope {
 namespace {
@@ -691,6 +692,69 @@ Histogram ValueAccumulator::logHistogram() const {
     // Wide zeros and tiny values share the zero key: take the true zeros back out of bin 0.
     if (!isNarrow(m_type)) h.counts[0] -= std::min(h.counts[0], m.zeros);
     return h;
+}
+
+bool hasPatternCounts(DType type) {
+    return hasValueStats(type) && isNarrow(type);
+}
+
+void PatternCounts::reset(DType type) {
+    m_type = type;
+    if (m_table.empty()) m_table.assign(kKeySpace, 0);
+    if (m_elements) std::fill(m_table.begin(), m_table.end(), 0);
+    m_elements = 0;
+}
+
+void PatternCounts::add(const void* bytes, uint64_t count) {
+    if (m_elements + count > UINT32_MAX)
+        throw std::length_error("PatternCounts: too many elements between folds");
+    m_elements += count;
+    const auto* p = static_cast<const unsigned char*>(bytes);
+    uint32_t* c = m_table.data();
+    if (dtypeBits(m_type) == 8) {
+        for (uint64_t i = 0; i < count; ++i)
+            ++c[p[i]];
+    } else {
+        for (uint64_t i = 0; i < count; ++i)
+            ++c[loadLe<uint16_t>(p + 2 * i)];
+    }
+}
+
+Moments PatternCounts::foldInto(ValueAccumulator* into) {
+    const KeyTables& t = keyTables(m_type);
+    const size_t keys = t.value.size();
+    uint32_t* c = m_table.data();
+    Moments m;
+    auto total = [&](const std::vector<uint16_t>& list) {
+        uint64_t sum = 0;
+        for (uint16_t k : list)
+            sum += c[k];
+        return sum;
+    };
+    m.count = m_elements;
+    m.zeros = total(t.zero);
+    m.nan = total(t.nan);
+    m.posInf = total(t.posInf);
+    m.negInf = total(t.negInf);
+    double sumSquares = 0;
+    if (into) {
+        into->m_keys->makeDense();
+        into->m_narrowDirty = true;
+        uint64_t* dense = into->m_keys->dense.data();
+        for (size_t k = 0; k < keys; ++k) {
+            dense[k] += c[k];
+            sumSquares += double(c[k]) * t.square[k];
+            c[k] = 0;
+        }
+    } else {
+        for (size_t k = 0; k < keys; ++k) {
+            sumSquares += double(c[k]) * t.square[k];
+            c[k] = 0;
+        }
+    }
+    m.sumSquares = sumSquares;
+    m_elements = 0;
+    return m;
 }
 
 } // namespace shardscope

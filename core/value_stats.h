@@ -111,6 +111,7 @@ public:
     Histogram logHistogram() const;
 
 private:
+    friend class PatternCounts;
     struct Keys;
     void addKey(uint16_t key, uint64_t n);
     template <class T> void addWide(const unsigned char* p, uint64_t count);
@@ -124,5 +125,28 @@ private:
     mutable bool m_narrowDirty = false;
     std::unique_ptr<Keys> m_keys;
 };
+
+// An 8- or 16-bit window counted by bit pattern in a 32-bit table (one per thread), then folded
+// into a tensor's accumulator in one walk that also yields the window's own counts. This is the
+// statistics pass's fast path: it saves the three other walks over 2^16 counts per window that
+// going through a ValueAccumulator of the window costs.
+class PatternCounts {
+public:
+    // `type` must be an 8- or 16-bit dtype with statistics.
+    void reset(DType type);
+    // At most 2^32 - 1 elements between folds.
+    void add(const void* bytes, uint64_t count);
+    // Adds the counts to `into` (same dtype; null to add them nowhere) and empties this.
+    // Returns the window's count, NaN/Inf/zero counts and sumSquares, as counts() would.
+    Moments foldInto(ValueAccumulator* into);
+
+private:
+    DType m_type = DType::BF16;
+    std::vector<uint32_t> m_table;
+    uint64_t m_elements = 0;
+};
+
+// Whether PatternCounts takes the dtype (8- or 16-bit with statistics).
+bool hasPatternCounts(DType type);
 
 } // namespace shardscope
