@@ -1543,12 +1543,13 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
     }
     if (watched == m_chunkView && event->type() == QEvent::Resize) fitChunkColumns();
     if (watched == m_detailTitle && event->type() == QEvent::Resize) elideDetailTitle();
-    // X11 line edits claim Ctrl+E (end of line) and Ctrl+K (delete to the end); in ShardScope
-    // they are Export and Check Values everywhere.
+    // X11 line edits claim Ctrl+E (end of line), Ctrl+K (delete to the end) and Ctrl+D (delete
+    // a character); in ShardScope they are Export, Check Values and Differs only everywhere.
     if (watched == m_filter && event->type() == QEvent::ShortcutOverride) {
         auto* key = static_cast<QKeyEvent*>(event);
         const QKeySequence pressed(key->keyCombination());
-        if (pressed == m_exportAction->shortcut() || pressed == m_checkValuesAction->shortcut()) {
+        if (pressed == m_exportAction->shortcut() || pressed == m_checkValuesAction->shortcut() ||
+            pressed == m_differsOnlyAction->shortcut()) {
             event->ignore();
             return true;
         }
