@@ -93,10 +93,10 @@ QFont HistogramView::smallFont() const {
     return f;
 }
 
-// Caption above, axis labels below, the bars between.
+// Caption and scale above, axis labels below, the bars between.
 QRect HistogramView::plotRect() const {
     const int line = QFontMetrics(smallFont()).height();
-    const int top = kMargin + (m_caption.isEmpty() ? 0 : line + 2);
+    const int top = kMargin + line + 2;
     const int bottom = height() - kMargin - line - 2;
     return QRect(QPoint(kMargin, top), QPoint(width() - 1 - kMargin, bottom));
 }
@@ -162,12 +162,7 @@ void HistogramView::paintEvent(QPaintEvent*) {
     p.setPen(palette().color(QPalette::Mid));
     p.drawRect(plot);
     p.setFont(smallFont());
-    if (!m_caption.isEmpty()) {
-        p.setPen(palette().color(QPalette::WindowText));
-        const QRect line(kMargin, kMargin, width() - 2 * kMargin, plot.top() - kMargin);
-        p.drawText(line, Qt::AlignLeft | Qt::AlignVCenter,
-                   p.fontMetrics().elidedText(m_caption, Qt::ElideRight, line.width()));
-    }
+    paintCaption(p);
     if (total() == 0) {
         p.setPen(palette().color(QPalette::PlaceholderText));
         const QString text = shown() ? (m_scale == Scale::Log10Abs ? tr("No nonzero finite values")
@@ -178,6 +173,24 @@ void HistogramView::paintEvent(QPaintEvent*) {
     }
     paintBars(p);
     paintAxis(p);
+}
+
+// The caption on the left, the fullest bin's count on the right: the bars' scale.
+void HistogramView::paintCaption(QPainter& p) const {
+    const QRect line(kMargin, kMargin, width() - 2 * kMargin, plotRect().top() - kMargin - 2);
+    const QString peak = peakLabel();
+    const int peakWidth = peak.isEmpty() ? 0 : p.fontMetrics().horizontalAdvance(peak) + 8;
+    p.setPen(palette().color(QPalette::WindowText));
+    p.drawText(line.adjusted(0, 0, -peakWidth, 0), Qt::AlignLeft | Qt::AlignVCenter,
+               p.fontMetrics().elidedText(m_caption, Qt::ElideRight, line.width() - peakWidth));
+    if (peak.isEmpty() || peakWidth > line.width()) return;
+    p.setPen(palette().color(QPalette::PlaceholderText));
+    p.drawText(line, Qt::AlignRight | Qt::AlignVCenter, peak);
+}
+
+QString HistogramView::peakLabel() const {
+    if (total() == 0) return {};
+    return tr("fullest bin %1").arg(QLocale().toString(qulonglong(peak())));
 }
 
 void HistogramView::paintBars(QPainter& p) const {

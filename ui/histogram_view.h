@@ -27,7 +27,7 @@ public:
     void clear(const QString& placeholder = {}); // no bars, the placeholder centred instead
     void setScale(Scale scale);
     Scale scale() const { return m_scale; }
-    void setCaption(const QString& caption); // above the bars, left: "This checkpoint"
+    void setCaption(const QString& caption); // above the bars, left: "Here"
     void setBarColor(const QColor& color);   // default: the palette's highlight
 
     bool hasHistogram() const { return m_linear.has_value(); }
@@ -36,6 +36,7 @@ public:
     QString binText(int bin) const;     // "-0.02 to -0.019: 1,234 elements (0.47%)"
     QString lowLabel() const;           // under the axis, left
     QString highLabel() const;          // and right
+    QString peakLabel() const;          // above, right: the fullest bin's count
 
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
@@ -55,6 +56,7 @@ private:
     uint64_t peak() const;
     void paintBars(QPainter& p) const;
     void paintAxis(QPainter& p) const;
+    void paintCaption(QPainter& p) const;
     QFont smallFont() const;
 
     std::optional<Histogram> m_linear, m_log;
