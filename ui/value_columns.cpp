@@ -270,9 +270,9 @@ QString ValueColumns::diffToolTip(const TensorDiff& d) const {
 }
 
 QVariant ValueColumns::foreground(size_t row, int column) const {
-    if (column == Model::NonFiniteColumn) {
-        const TensorStats* s = stats(row);
-        if (s && nonFinite(s->moments) > 0) return QColor(0xc6, 0x28, 0x28);
+    if (column == Model::NonFiniteColumn) { // zeros fade so that a count stands out
+        if (const TensorStats* s = stats(row))
+            return nonFinite(s->moments) > 0 ? QColor(0xc6, 0x28, 0x28) : QColor(Qt::gray);
     }
     if (column == Model::DiffColumn)
         if (const TensorDiff* d = diff(row)) return diffStatusColor(d->status);
