@@ -293,6 +293,10 @@ void MainWindow::showTensorValues(int tensor) {
     if (const auto comparison = m_values.comparison()) {
         content.comparing = true;
         content.diff = comparison->diffOf(size_t(tensor));
+        if (content.diff && !content.diff->compared) // the layout or coverage says why
+            content.note = m_tensors->index(tensor, TensorTableModel::DiffColumn)
+                               .data(Qt::ToolTipRole)
+                               .toString();
         content.otherName = comparison->directory;
         const TensorPairStats* pair = m_values.pair(tensor);
         if (pair) {

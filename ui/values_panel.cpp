@@ -7,7 +7,6 @@
 #include "value_format.h"
 
 #include <QCheckBox>
-#include <QHBoxLayout>
 #include <QLabel>
 #include <QResizeEvent>
 #include <QScrollArea>
@@ -103,28 +102,29 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     auto* inner = new QWidget;
     auto* layout = new QVBoxLayout(inner);
     layout->setContentsMargins(4, 4, 4, 4);
-    auto* top = new QHBoxLayout;
     m_summary = new QLabel;
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_log = new QCheckBox(tr("log10 |x|"));
     m_log->setToolTip(tr("Show the histogram of log10|x| over the nonzero finite elements instead "
                          "of the values'"));
-    top->addWidget(m_summary, 1);
-    top->addWidget(m_log, 0, Qt::AlignTop);
     m_stats = new QLabel;
     m_stats->setTextFormat(Qt::RichText);
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // In a narrow pane the table's right edge is cut rather than the histograms made to scroll.
+    m_stats->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Minimum);
     m_histA = new HistogramView;
     m_histB = new HistogramView;
     m_histB->setBarColor(otherSideColor(palette()));
     // The histograms first: at a small size they stay in view and the numbers scroll.
-    layout->addLayout(top);
+    layout->addWidget(m_summary);
+    layout->addWidget(m_log);
     layout->addWidget(m_histA, 1);
     layout->addWidget(m_histB, 1);
     layout->addWidget(m_stats);
     auto* scroll = new QScrollArea;
     scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff); // the width always fits
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setWidget(inner);
     auto* outer = new QVBoxLayout(this);
@@ -149,7 +149,7 @@ void ValuesPanel::setContent(const ValuesContent& content) {
         m_log->setVisible(false);
         return;
     }
-    m_summary->setText(content.diff ? diffSummary(*content.diff) : QString());
+    m_summary->setText(content.diff ? diffSummary(*content.diff, content.note) : QString());
     m_summary->setVisible(!m_summary->text().isEmpty());
     m_log->setVisible(true);
     setStats(content.a, content.comparing ? content.b : nullptr);
@@ -185,19 +185,20 @@ void ValuesPanel::showHistogram(HistogramView* view, const TensorStats* stats,
         view->clear(tr("No statistics"));
 }
 
-QString ValuesPanel::diffSummary(const TensorDiff& d) const {
-    const QString status = QStringLiteral("<b style='color:%1'>%2</b>")
-                               .arg(diffStatusColor(d.status).name(), diffStatusText(d.status));
-    if (!d.compared) return status;
-    QString text = status + " · " +
-                   tr("%1 of %2 elements differ")
-                       .arg(count(d.differing), count(d.elements))
-                       .toHtmlEscaped();
+QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const {
+    QString text = QStringLiteral("<b style='color:%1'>%2</b>")
+                       .arg(diffStatusColor(d.status).name(), diffStatusText(d.status));
+    if (d.compared)
+        text += " · " + (d.differing ? tr("%1 of %2 elements differ")
+                                           .arg(count(d.differing), count(d.elements))
+                                     : tr("%1 elements, bytes equal").arg(count(d.elements)));
+    if (!note.isEmpty()) text += "<br>" + note.toHtmlEscaped();
+    if (!d.compared) return text;
     if (d.nanMismatch)
-        text += "<br>" + tr("%1 NaN on one side only (left out of the numbers below)")
-                             .arg(count(d.nanMismatch));
+        text += "<br>" + tr("%1 NaN on one side only, left out of:").arg(count(d.nanMismatch));
     text += "<br>" + tr("max |a−b| %1 · rel L2 %2 · cosine %3")
-                         .arg(real(d.maxAbsDiff), real(d.relativeL2), real(d.cosine))
+                         .arg(valueText(d.maxAbsDiff, 4), valueText(d.relativeL2, 4),
+                              valueText(d.cosine, 6, QStringLiteral("–")))
                          .toHtmlEscaped();
     return text;
 }

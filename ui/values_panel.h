@@ -24,6 +24,7 @@ struct ValuesContent {
     bool comparing = false;         // b and diff belong to a comparison
     const TensorStats* b = nullptr; // the compared checkpoint's side
     const TensorDiff* diff = nullptr;
+    QString note;      // under the diff's status: what changed when the values were not compared
     QString otherName; // the compared checkpoint, for the captions
 };
 
@@ -46,7 +47,7 @@ protected:
 private:
     void setStats(const TensorStats* a, const TensorStats* b);
     void showHistogram(HistogramView* view, const TensorStats* stats, const QString& caption);
-    QString diffSummary(const TensorDiff& d) const;
+    QString diffSummary(const TensorDiff& d, const QString& note) const;
     int statsColumns() const; // 1 or 2 pairs of name and value per row, by the width
     QString statsHtml() const;
 
