@@ -369,6 +369,7 @@ void TestValuesGui::histogramBinsLabelsAndTooltips() {
     QCOMPARE(view.lowLabel(), QString("-1"));
     QCOMPARE(view.highLabel(), QString("1"));
     QCOMPARE(view.peakLabel(), QString("fullest bin 60"));
+    QCOMPARE(view.accessibleDescription(), QString("values from -1 to 1, fullest bin 60"));
     QCOMPARE(view.binText(32), QString("0 to 0.03125: 30 elements (30.00%)"));
     QCOMPARE(view.binText(1), QString("-0.96875 to -0.9375: 0 elements (0.00%)"));
     const QRect plot = view.rect().adjusted(4, 4, -4, -30);

@@ -24,6 +24,18 @@ constexpr int kMargin = 3;
 HistogramView::HistogramView(QWidget* parent) : QWidget(parent) {
     setMouseTracking(true); // the bin under the pointer is highlighted
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
+    setAccessibleName(tr("Histogram"));
+}
+
+// What a screen reader says in place of the bars.
+void HistogramView::describe() {
+    if (total() == 0) {
+        setAccessibleDescription(m_placeholder);
+        return;
+    }
+    setAccessibleDescription(tr("%1 from %2 to %3, %4")
+                                 .arg(m_scale == Scale::Log10Abs ? tr("log10 |x|") : tr("values"),
+                                      lowLabel(), highLabel(), peakLabel()));
 }
 
 void HistogramView::setHistograms(const Histogram& linear, const Histogram& log) {
@@ -31,6 +43,7 @@ void HistogramView::setHistograms(const Histogram& linear, const Histogram& log)
     m_log = log;
     m_placeholder.clear();
     m_hovered = -1;
+    describe();
     update();
 }
 
@@ -39,6 +52,7 @@ void HistogramView::clear(const QString& placeholder) {
     m_log.reset();
     m_placeholder = placeholder;
     m_hovered = -1;
+    describe();
     update();
 }
 
@@ -46,6 +60,7 @@ void HistogramView::setScale(Scale scale) {
     if (scale == m_scale) return;
     m_scale = scale;
     m_hovered = -1;
+    describe();
     update();
 }
 

@@ -58,6 +58,7 @@ private:
     void paintAxis(QPainter& p) const;
     void paintCaption(QPainter& p) const;
     QFont smallFont() const;
+    void describe(); // the accessible description
 
     std::optional<Histogram> m_linear, m_log;
     Scale m_scale = Scale::Linear;

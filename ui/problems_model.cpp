@@ -71,6 +71,10 @@ private:
 void ProblemsModel::recompute() {
     std::vector<Row> rows;
     auto ckpt = m_document->checkpoint();
+    if (m_findingsOf != ckpt) { // another checkpoint is open: its findings, and it, can go
+        m_findingsOf.reset();
+        m_findings.clear();
+    }
     const ProblemLocator locate(ckpt.get());
     auto add = [&](const Problem& p) {
         const int file = locate.file(p.file);
@@ -82,11 +86,10 @@ void ProblemsModel::recompute() {
         for (const auto& p : ckpt->problems)
             add(p);
         addMappingRows(*ckpt, rows);
-        if (m_findingsOf == ckpt)
-            for (const auto& p : m_findings) {
-                add(p);
-                rows.back().valueFinding = true;
-            }
+        for (const auto& p : m_findings) {
+            add(p);
+            rows.back().valueFinding = true;
+        }
     }
     beginResetModel();
     m_rows = std::move(rows);
