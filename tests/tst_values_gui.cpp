@@ -25,6 +25,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
@@ -611,11 +612,24 @@ void TestValuesGui::compareWithAFlippedValue() {
     QVERIFY(w.differsOnlyFilter()->isHidden());
     QVERIFY(w.comparisonBanner()->isHidden());
     QCOMPARE(rows->rowCount(), 3);
+    // A folder that is not a checkpoint: the core's message, and no comparison.
+    fs::create_directories(dir("empty"));
+    w.compareWith(QString::fromStdString(dir("empty").string()));
+    QMessageBox* box = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((box = w.findChild<QMessageBox*>()) != nullptr, 30000);
+    QCOMPARE(box->windowTitle(), QString("Comparison failed"));
+    QVERIFY2(box->text().contains(QString::fromStdString(dir("empty").string())),
+             qPrintable(box->text()));
+    box->close();
+    QVERIFY(!w.valueSession()->comparison());
+    QVERIFY(w.valueSession()->running() == ValueSession::Task::None);
+    QVERIFY(!w.findChild<QProgressBar*>()->isVisible());
+
     // The next Compare With proposes the folder compared last.
     w.compareAction()->trigger();
     auto* again = w.findChildren<CompareDialog*>().last();
     QVERIFY(again->isVisible());
-    QCOMPARE(again->directory(), QString::fromStdString(dir("b").string()));
+    QCOMPARE(again->directory(), QString::fromStdString(dir("empty").string()));
     again->reject();
 }
 
