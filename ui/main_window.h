@@ -140,6 +140,7 @@ private:
     void showScanProgress(const ScanProgress& progress);
     // Check Values and Compare With (main_window_values.cpp).
     void connectValueSession();
+    bool canStartValueTask();
     void startValueTask(const QString& text, const QString& cancelText);
     void endValueTask();
     void showValueProgress(const JobProgress& progress);

@@ -131,13 +131,20 @@ void MainWindow::connectValueSession() {
     connect(m_differsOnly, &QCheckBox::toggled, m_differsOnlyAction, &QAction::setChecked);
 }
 
+// Whether a value check or comparison can start now; if not, the status bar says why.
+bool MainWindow::canStartValueTask() {
+    if (!m_document.isOpen()) return false;
+    QString busy;
+    if (m_scan.isRunning())
+        busy = tr("A checkpoint is being scanned (Esc cancels it)");
+    else if (m_values.running() != ValueSession::Task::None)
+        busy = tr("A value check or comparison is running (Esc cancels it)");
+    if (!busy.isEmpty()) statusBar()->showMessage(busy, 4000);
+    return busy.isEmpty();
+}
+
 void MainWindow::checkValues() {
-    if (!m_document.isOpen() || m_scan.isRunning()) return;
-    if (m_values.running() != ValueSession::Task::None) {
-        statusBar()->showMessage(tr("A value check or comparison is running (Esc cancels it)"),
-                                 4000);
-        return;
-    }
+    if (!canStartValueTask()) return;
     startValueTask(tr("Reading the values of %1").arg(m_directory), tr("Cancel Value Check"));
     m_values.startCheck();
 }
@@ -153,12 +160,7 @@ void MainWindow::openCompareDialog() {
 }
 
 void MainWindow::compareWith(const QString& directory, double atol, double rtol) {
-    if (!m_document.isOpen() || m_scan.isRunning()) return;
-    if (m_values.running() != ValueSession::Task::None) {
-        statusBar()->showMessage(tr("A value check or comparison is running (Esc cancels it)"),
-                                 4000);
-        return;
-    }
+    if (!canStartValueTask()) return;
     m_lastCompareDirectory = QDir::cleanPath(QDir(directory).absolutePath());
     QSettings().setValue("compare/lastDirectory", m_lastCompareDirectory);
     startValueTask(tr("Comparing with %1").arg(m_lastCompareDirectory), tr("Cancel Comparison"));
