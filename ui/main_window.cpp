@@ -6,6 +6,7 @@
 
 #include "byte_items_model.h"
 #include "chunk_table_model.h"
+#include "compare_dialog.h"
 #include "coverage_view.h"
 #include "demo.h"
 #include "dtype_totals.h"
@@ -19,6 +20,8 @@
 #include "target_delegate.h"
 #include "tensor_filter_proxy.h"
 #include "tensor_table_model.h"
+#include "value_icons.h"
+#include "values_panel.h"
 
 #include <QAction>
 #include <QApplication>
@@ -56,6 +59,7 @@
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTextDocument>
 #include <QTimer>
@@ -286,6 +290,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     createByteItemsDock();
     createStatusBar();
     connectSignals();
+    connectValueSession();
     setUpKeyboardNavigation();
 
     updateFilterChoices(); // the "Any …" entries, also before anything is open
@@ -302,6 +307,7 @@ void MainWindow::createActions() {
     createFileActions();
     createUndoActions();
     createEditActions();
+    createValueActions();
 }
 
 void MainWindow::createFileActions() {
@@ -388,6 +394,10 @@ void MainWindow::createMenus() {
     file->addAction(m_demoAction);
     file->addAction(m_reloadAction);
     file->addSeparator();
+    file->addAction(m_checkValuesAction);
+    file->addAction(m_compareAction);
+    file->addAction(m_clearComparisonAction);
+    file->addSeparator();
     file->addAction(m_loadMappingAction);
     file->addAction(m_saveMappingAction);
     file->addSeparator();
@@ -405,6 +415,7 @@ void MainWindow::createMenus() {
     edit->addSeparator();
     edit->addAction(m_findAction);
     edit->addAction(m_problemsOnlyAction);
+    edit->addAction(m_differsOnlyAction);
 
     m_viewMenu = menuBar()->addMenu(tr("&View"));
 
@@ -423,6 +434,8 @@ void MainWindow::createToolBar() {
     bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     bar->addAction(m_openAction);
     bar->addAction(m_exportAction);
+    bar->addAction(m_checkValuesAction);
+    bar->addAction(m_compareAction);
     bar->addSeparator();
     // The menu texts name the edit and grow long: the toolbar says Undo / Redo and the tooltip
     // names the edit. The keys stay on the menu actions only.
@@ -480,8 +493,15 @@ QWidget* MainWindow::createFilterBar() {
         m_statusFilter->addItem(choice.icon, choice.text, choice.value);
     for (const auto& choice : TensorFilterProxy::kindChoices())
         m_kindFilter->addItem(choice.text, choice.value);
+    m_differsOnly = new QCheckBox(tr("&Differs only"));
+    m_differsOnly->setObjectName("differsOnlyFilter");
+    m_differsOnly->setToolTip(tr("Only the tensors that are not the same in the compared "
+                                 "checkpoint: other values, dtype or shape, or missing there "
+                                 "(Ctrl+D)"));
+    m_differsOnly->setVisible(false); // during a comparison
     auto* bar = new FilterBar(m_filter, m_regex,
-                              {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter});
+                              {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter,
+                               m_differsOnly});
     m_filterTimer = new QTimer(this);
     m_filterTimer->setSingleShot(true);
     m_filterTimer->setInterval(120); // typing in a 100,000-row table stays fluid
@@ -490,6 +510,7 @@ QWidget* MainWindow::createFilterBar() {
     connect(m_regex, &QCheckBox::toggled, this, &MainWindow::applyFilters);
     for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter})
         connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::applyFilters);
+    connect(m_differsOnly, &QCheckBox::toggled, this, &MainWindow::applyFilters);
     return bar;
 }
 
@@ -498,6 +519,7 @@ QWidget* MainWindow::createTensorPane() {
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
     leftLayout->addWidget(createFilterBar());
+    leftLayout->addWidget(createComparisonBanner());
     m_table = makeTable(left);
     configureTensorTable();
     leftLayout->addWidget(m_table);
@@ -520,6 +542,14 @@ void MainWindow::configureTensorTable() {
     QHeaderView* header = m_table->horizontalHeader();
     for (int c = 0; c < TensorTableModel::ColumnCount; ++c)
         header->resizeSection(c, TensorTableModel::defaultColumnWidth(c, m_table->fontMetrics()));
+    // Statistics and differences come right after the coverage, where they are seen without
+    // scrolling; they stay hidden until a value check or comparison has filled them.
+    int to = header->visualIndex(TensorTableModel::KindColumn) + 1;
+    for (int c = TensorTableModel::DiffColumn; c <= TensorTableModel::CosineColumn; ++c)
+        header->moveSection(header->visualIndex(c), to++);
+    for (int c = TensorTableModel::MaxAbsColumn; c <= TensorTableModel::NonFiniteColumn; ++c)
+        header->moveSection(header->visualIndex(c), to++);
+    showValueColumns();
 }
 
 void MainWindow::createStatusBar() {
@@ -538,13 +568,7 @@ void MainWindow::createStatusBar() {
         new QAction(style()->standardIcon(QStyle::SP_BrowserStop), tr("Cancel Scan"), this);
     m_cancelScanAction->setShortcut(QKeySequence(Qt::Key_Escape));
     m_cancelScanAction->setEnabled(false);
-    connect(m_cancelScanAction, &QAction::triggered, this, [this] {
-        m_scan.cancel(); // its result is never delivered: the open checkpoint stays
-        m_scanProgress->setVisible(false);
-        m_cancelScanAction->setEnabled(false);
-        updateStatus();
-        statusBar()->showMessage(tr("Scan cancelled"), 4000);
-    });
+    connect(m_cancelScanAction, &QAction::triggered, this, &MainWindow::cancelRunning);
     addAction(m_cancelScanAction);
     auto* cancelButton = new QToolButton;
     cancelButton->setDefaultAction(m_cancelScanAction);
@@ -643,7 +667,7 @@ QWidget* MainWindow::createDetails() {
     header->moveSection(header->visualIndex(ChunkTableModel::NoteColumn),
                         header->visualIndex(ChunkTableModel::DataOffsetsColumn));
     m_chunkView->installEventFilter(this); // refit on resize
-    m_detailSplitter->addWidget(picture);
+    m_detailSplitter->addWidget(createDetailTabs(picture));
     m_detailSplitter->addWidget(m_chunkView);
     m_detailSplitter->setStretchFactor(0, 3);
     m_detailSplitter->setStretchFactor(1, 2);
@@ -655,7 +679,9 @@ void MainWindow::createDocks() {
     m_problemView = makeTable(this);
     m_problemView->setObjectName("problemTable");
     m_problemView->setModel(m_problems);
-    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::SeverityColumn, 78);
+    // "Warning" beside its icon.
+    m_problemView->horizontalHeader()->resizeSection(
+        ProblemsModel::SeverityColumn, m_problemView->fontMetrics().horizontalAdvance(tr("Warning")) + 40);
     m_problemView->horizontalHeader()->resizeSection(ProblemsModel::FileColumn, 170);
     m_problemView->horizontalHeader()->resizeSection(ProblemsModel::TensorColumn, 190);
     m_problemsDock = new QDockWidget(tr("Problems"), this);
@@ -819,6 +845,7 @@ void MainWindow::readSettings() {
     m_lastOutputDirectory = s.value("export/lastOutputDirectory").toString();
     m_lastExportedDirectory = s.value("export/lastShardDirectory").toString();
     m_lastThreads = s.value("export/threads", 0).toInt();
+    m_lastCompareDirectory = s.value("compare/lastDirectory").toString();
     rebuildRecentMenu();
 }
 
@@ -832,6 +859,7 @@ void MainWindow::writeSettings() {
     s.setValue("export/lastOutputDirectory", m_lastOutputDirectory);
     s.setValue("export/lastShardDirectory", m_lastExportedDirectory);
     s.setValue("export/threads", m_lastThreads);
+    s.setValue("compare/lastDirectory", m_lastCompareDirectory);
 }
 
 void MainWindow::addRecent(const QString& directory) {
@@ -909,6 +937,8 @@ void MainWindow::openDirectory(const QString& directory) {
 }
 
 void MainWindow::startScan(const QString& directory) {
+    if (m_values.cancel() != ValueSession::Task::None) // it was for the checkpoint being replaced
+        statusBar()->showMessage(tr("Value check cancelled: another checkpoint is opening"), 4000);
     m_pendingDirectory = QDir::cleanPath(QDir(directory).absolutePath());
     m_cancelScanAction->setEnabled(true);
     m_scanProgress->setRange(0, 0);
@@ -961,8 +991,10 @@ void MainWindow::onScanFinished(const ScanResult& result) {
         extra.push_back({Severity::Error, "", "",
                          result.mappingError + " (starting with every tensor in one file)"});
     m_document.reset(result.checkpoint, result.mapping);
+    m_values.setCheckpoint(result.checkpoint); // the last one's statistics and comparison go
     m_problems->setExtra(std::move(extra));
     showFormatViews();
+    showValueColumns();
     clearDetails();
     updateWindowTitle();
     updateFilterChoices();
@@ -1013,6 +1045,7 @@ void MainWindow::applyFilters() {
     m_proxy->setStatusFilter(m_statusFilter->currentData().toInt());
     m_proxy->setTargetFilter(m_targetFilter->currentData().toInt());
     m_proxy->setKindFilter(m_kindFilter->currentData().toInt());
+    m_proxy->setDiffersOnly(m_differsOnly->isChecked() && m_tensors->hasComparison());
     restoreSelection(current, selected);
     updateStatus();
 }
@@ -1068,6 +1101,7 @@ void MainWindow::selectTensor(int tensor) {
         m_dtypeFilter->setCurrentIndex(0);
         m_targetFilter->setCurrentIndex(0);
         m_kindFilter->setCurrentIndex(0);
+        m_differsOnly->setChecked(false);
         applyFilters();
         proxied = m_proxy->mapFromSource(source);
     }
@@ -1108,6 +1142,9 @@ void MainWindow::clearDetails() {
     m_coverage->setTensor(nullptr, -1);
     m_coverageSummary->clear();
     m_slice->setVisible(false);
+    ValuesContent none;
+    none.message = open ? tr("No tensor selected") : QString();
+    m_valuesPanel->setContent(none);
 }
 
 void MainWindow::showTensorDetails(int tensor) {
@@ -1130,6 +1167,7 @@ void MainWindow::showTensorDetails(int tensor) {
     m_slice->setValue(0);
     m_slice->blockSignals(false);
     m_coverageSummary->setText(m_coverage->summary());
+    showTensorValues(tensor);
 }
 
 void MainWindow::selectFile(int row) {
@@ -1254,6 +1292,10 @@ void MainWindow::updateStatus() {
     m_groupAction->setEnabled(open);
     m_newFileAction->setEnabled(open);
     m_reloadAction->setEnabled(open);
+    m_checkValuesAction->setEnabled(open);
+    m_compareAction->setEnabled(open);
+    m_clearComparisonAction->setEnabled(m_tensors->hasComparison());
+    m_differsOnlyAction->setEnabled(m_tensors->hasComparison());
     if (!open) {
         m_statusLabel->setText(tr("No checkpoint open"));
         return;
@@ -1277,6 +1319,7 @@ void MainWindow::updateStatus() {
     text += errors ? tr("%1 block export").arg(counted(errors, tr("problem"), tr("problems")))
                    : tr("ready to export");
     text += tr(" · scanned in %1 s").arg(m_scanSeconds, 0, 'f', 2);
+    text += valueStatusText();
     if (m_totalsFor != ckpt) { // per checkpoint, not per status update
         m_totalsFor = ckpt;
         m_totals = computeDTypeTotals(*ckpt);
@@ -1291,7 +1334,8 @@ void MainWindow::updateStatus() {
                            .arg(counted(qint64(excluded), tr("training-state tensor is"),
                                         tr("training-state tensors are")));
     m_statusLabel->setToolTip(tip);
-    m_problemsDock->setWindowTitle(errors ? tr("Problems (%1)").arg(m_problems->rowCount())
+    const bool listed = errors || m_problems->valueFindingCount();
+    m_problemsDock->setWindowTitle(listed ? tr("Problems (%1)").arg(m_problems->rowCount())
                                           : tr("Problems"));
 }
 
@@ -1507,10 +1551,13 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
     }
     if (watched == m_chunkView && event->type() == QEvent::Resize) fitChunkColumns();
     if (watched == m_detailTitle && event->type() == QEvent::Resize) elideDetailTitle();
-    // X11 line edits claim Ctrl+E (end of line); in ShardScope it is Export everywhere.
+    // X11 line edits claim Ctrl+E (end of line), Ctrl+K (delete to the end) and Ctrl+D (delete
+    // a character); in ShardScope they are Export, Check Values and Differs only everywhere.
     if (watched == m_filter && event->type() == QEvent::ShortcutOverride) {
         auto* key = static_cast<QKeyEvent*>(event);
-        if (QKeySequence(key->keyCombination()) == m_exportAction->shortcut()) {
+        const QKeySequence pressed(key->keyCombination());
+        if (pressed == m_exportAction->shortcut() || pressed == m_checkValuesAction->shortcut() ||
+            pressed == m_differsOnlyAction->shortcut()) {
             event->ignore();
             return true;
         }
@@ -1529,6 +1576,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
         return;
     }
     m_scan.cancel(); // stops at its next check; its result is dropped, so no need to wait
+    m_values.cancel();
     writeSettings();
     event->accept();
 }

@@ -7,6 +7,7 @@
 
 #include "mapping_document.h"
 #include "scan_worker.h"
+#include "value_session.h"
 
 #include <QMainWindow>
 #include <QPointer>
@@ -22,6 +23,7 @@ class QMenu;
 class QProgressBar;
 class QSpinBox;
 class QSplitter;
+class QTabWidget;
 class QTableView;
 class QTimer;
 
@@ -37,6 +39,7 @@ class OutputFilesModel;
 class ProblemsModel;
 class TensorFilterProxy;
 class TensorTableModel;
+class ValuesPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -67,6 +70,14 @@ public:
     ByteItemsModel* byteItemsModel() { return m_byteItems; }
     QTableView* byteItemsView() { return m_byteItemView; }
     QDockWidget* byteItemsDock() { return m_byteItemsDock; }
+    ValueSession* valueSession() { return &m_values; }
+    ValuesPanel* valuesPanel() { return m_valuesPanel; }
+    QTabWidget* detailTabs() { return m_detailTabs; }
+    QAction* checkValuesAction() { return m_checkValuesAction; } // File ▸ Check Values (Ctrl+K)
+    QAction* compareAction() { return m_compareAction; } // File ▸ Compare With… (Ctrl+Shift+K)
+    QAction* clearComparisonAction() { return m_clearComparisonAction; }
+    QCheckBox* differsOnlyFilter() { return m_differsOnly; }
+    QLabel* comparisonBanner() { return m_comparisonBanner; }
     QAction* byteItemsAction() { return m_byteItemsAction; } // View ▸ Byte Items (Ctrl+B)
     QComboBox* kindFilter() { return m_kindFilter; }
     QTableView* problemsView() { return m_problemView; }
@@ -83,6 +94,9 @@ public:
     // The details pane as shown: the tensor name, then its facts as plain text.
     QString detailText() const;
     int detailTensor() const { return m_detailTensor; } // -1 when the details show no tensor
+    // Check Values and Compare With, as the actions run them (the dialog gives the folder).
+    void checkValues();
+    void compareWith(const QString& directory, double atol = 0, double rtol = 0);
 
 signals:
     void checkpointOpened();
@@ -98,6 +112,7 @@ private:
     void createFileActions();
     void createEditActions();
     void createUndoActions();
+    void createValueActions();
     void createMenus();
     void createToolBar();
     QAction* toolBarProxy(QAction* action, const QString& text, const QIcon& icon);
@@ -105,6 +120,8 @@ private:
     QWidget* createTensorPane();
     void configureTensorTable();
     QWidget* createDetails();
+    QWidget* createDetailTabs(QWidget* coverage);
+    QLabel* createComparisonBanner();
     void createDocks();
     void createModulesDock();
     void createByteItemsDock();
@@ -121,6 +138,20 @@ private:
     void rebuildRecentMenu();
     void onScanFinished(const ScanResult& result);
     void showScanProgress(const ScanProgress& progress);
+    // Check Values and Compare With (main_window_values.cpp).
+    void connectValueSession();
+    bool canStartValueTask();
+    void startValueTask(const QString& text, const QString& cancelText);
+    void endValueTask();
+    void showValueProgress(const JobProgress& progress);
+    void onValueCheckFinished();
+    void onComparisonChanged();
+    void cancelRunning(); // Esc: the scan, else the value check or comparison
+    void showValueColumns();
+    void updateComparisonBanner();
+    void showTensorValues(int tensor);
+    void openCompareDialog();
+    QString valueStatusText() const;
     void askToCancelExportAndQuit();
     void quitAfterExport(); // cancels the export and closes once it has reported
     void updateDetails();   // follows the current row
@@ -157,6 +188,9 @@ private:
 
     MappingDocument m_document;
     ScanWorker m_scan;
+    ValueSession m_values; // statistics and comparison of the open checkpoint
+    QString m_valueTaskText; // "Reading values of …", before the progress in the status bar
+    QString m_lastCompareDirectory;
     QString m_directory;
     QString m_pendingDirectory;
 
@@ -179,6 +213,9 @@ private:
     QLabel* m_detailTitle = nullptr;
     QLabel* m_detailFacts = nullptr;
     QLabel* m_coverageSummary = nullptr;
+    QTabWidget* m_detailTabs = nullptr; // Coverage, Values
+    ValuesPanel* m_valuesPanel = nullptr;
+    QLabel* m_comparisonBanner = nullptr;
     QSpinBox* m_slice = nullptr;
     QSplitter* m_mainSplitter = nullptr;
     QSplitter* m_detailSplitter = nullptr;
@@ -199,6 +236,7 @@ private:
     QComboBox* m_statusFilter = nullptr;
     QComboBox* m_targetFilter = nullptr;
     QComboBox* m_kindFilter = nullptr; // DCP checkpoints only
+    QCheckBox* m_differsOnly = nullptr; // during a comparison only
     QTimer* m_filterTimer = nullptr;
 
     QLabel* m_statusLabel = nullptr;
@@ -220,6 +258,10 @@ private:
     QAction* m_findAction = nullptr;
     QAction* m_problemsOnlyAction = nullptr;
     QAction* m_byteItemsAction = nullptr;
+    QAction* m_checkValuesAction = nullptr;
+    QAction* m_compareAction = nullptr;
+    QAction* m_clearComparisonAction = nullptr;
+    QAction* m_differsOnlyAction = nullptr;
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     QStringList m_recent;

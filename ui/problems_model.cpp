@@ -11,6 +11,7 @@
 #include <QLocale>
 #include <QStyle>
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace shardscope {
@@ -24,6 +25,13 @@ ProblemsModel::ProblemsModel(MappingDocument* document, QObject* parent)
 
 void ProblemsModel::setExtra(std::vector<Problem> problems) {
     m_extra = std::move(problems);
+    recompute();
+}
+
+void ProblemsModel::setValueFindings(std::shared_ptr<const Checkpoint> checkpoint,
+                                     std::vector<Problem> findings) {
+    m_findingsOf = std::move(checkpoint);
+    m_findings = std::move(findings);
     recompute();
 }
 
@@ -63,6 +71,10 @@ private:
 void ProblemsModel::recompute() {
     std::vector<Row> rows;
     auto ckpt = m_document->checkpoint();
+    if (m_findingsOf != ckpt) { // another checkpoint is open: its findings, and it, can go
+        m_findingsOf.reset();
+        m_findings.clear();
+    }
     const ProblemLocator locate(ckpt.get());
     auto add = [&](const Problem& p) {
         const int file = locate.file(p.file);
@@ -74,6 +86,10 @@ void ProblemsModel::recompute() {
         for (const auto& p : ckpt->problems)
             add(p);
         addMappingRows(*ckpt, rows);
+        for (const auto& p : m_findings) {
+            add(p);
+            rows.back().valueFinding = true;
+        }
     }
     beginResetModel();
     m_rows = std::move(rows);
@@ -114,8 +130,13 @@ QString ProblemsModel::emptyText() const {
 int ProblemsModel::errorCount() const {
     int n = 0;
     for (const auto& r : m_rows)
-        n += r.problem.severity == Severity::Error;
+        n += r.problem.severity == Severity::Error && !r.valueFinding;
     return n;
+}
+
+int ProblemsModel::valueFindingCount() const {
+    return int(std::count_if(m_rows.begin(), m_rows.end(),
+                             [](const Row& r) { return r.valueFinding; }));
 }
 
 int ProblemsModel::rowCount(const QModelIndex& parent) const {
@@ -135,6 +156,10 @@ QVariant ProblemsModel::data(const QModelIndex& index, int role) const {
     case Qt::DisplayRole:
         return display(row, index.column());
     case Qt::ToolTipRole:
+        if (row.valueFinding)
+            return QString::fromStdString(row.problem.text()) + "\n\n" +
+                   tr("Found by Check Values. The export copies values as they are, so this does "
+                      "not block it.");
         return QString::fromStdString(row.problem.text());
     case Qt::DecorationRole:
         if (index.column() == SeverityColumn && qApp)
@@ -156,6 +181,10 @@ QVariant ProblemsModel::data(const QModelIndex& index, int role) const {
         return row.file;
     case FileNameRole:
         return QString::fromStdString(row.problem.file);
+    case KindRole:
+        return int(row.problem.kind);
+    case ValueFindingRole:
+        return row.valueFinding;
     }
     return {};
 }

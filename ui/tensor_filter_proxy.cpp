@@ -5,6 +5,7 @@
 
 #include "mapping_document.h"
 #include "tensor_table_model.h"
+#include "value_results.h"
 
 #include <set>
 
@@ -93,6 +94,12 @@ QString TensorFilterProxy::emptyText() const {
     return tr("No tensor matches the filter");
 }
 
+void TensorFilterProxy::setDiffersOnly(bool on) {
+    if (on == m_differsOnly) return;
+    m_differsOnly = on;
+    invalidateRowsFilter();
+}
+
 void TensorFilterProxy::setRowSubset(std::vector<bool> rows) {
     if (rows == m_rows) return;
     m_rows = std::move(rows);
@@ -115,6 +122,10 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
         const bool model = index.data(TensorTableModel::KindRole).toInt() == int(TensorKind::Model);
         if (model != (m_kind == ModelWeights)) return false;
     }
+    if (m_differsOnly) {
+        const int diff = index.data(TensorTableModel::DiffStatusRole).toInt();
+        if (diff < 0 || !Comparison::differs(DiffStatus(diff))) return false;
+    }
     if (m_text.isEmpty()) return true;
     const QString name = index.data(TensorTableModel::FilterTextRole).toString();
     if (m_regexMode) return m_regex.isValid() && m_regex.match(name).hasMatch();
@@ -125,7 +136,9 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
 // the column is sorted, so "a.2" comes before "a.10" among tensors of one size.
 bool TensorFilterProxy::lessThan(const QModelIndex& left, const QModelIndex& right) const {
     const QVariant l = left.data(sortRole()), r = right.data(sortRole());
-    const auto order = QVariant::compare(l, r);
+    if (l.isValid() != r.isValid()) // the one without a key goes last, ascending or descending
+        return sortOrder() == Qt::AscendingOrder ? l.isValid() : r.isValid();
+    const auto order = l.isValid() ? QVariant::compare(l, r) : QPartialOrdering::Equivalent;
     if (order != QPartialOrdering::Equivalent || left.column() == TensorTableModel::NameColumn)
         return order == QPartialOrdering::Less;
     const int lName = left.siblingAtColumn(TensorTableModel::NameColumn).data(sortRole()).toInt();

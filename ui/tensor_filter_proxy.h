@@ -14,7 +14,8 @@ namespace shardscope {
 class MappingDocument;
 
 // Filters the tensor table by name (substring or regular expression) and by dtype, coverage
-// status, kind and output file; sorts by the model's SortRole, equal keys in natural name order.
+// status, kind and output file; sorts by the model's SortRole, equal keys in natural name order
+// and rows without a key (no statistics) last in either direction.
 class TensorFilterProxy : public QSortFilterProxyModel {
     Q_OBJECT
     Q_PROPERTY(QString emptyText READ emptyText)
@@ -44,6 +45,9 @@ public:
     void setStatusFilter(int status);
     void setTargetFilter(int target); // 0 = unassigned, TensorTableModel::NotExportedTarget
     void setKindFilter(int kind);     // Any or a KindChoice
+    // During a comparison: only the tensors that are not the same in the other checkpoint.
+    void setDiffersOnly(bool on);
+    bool differsOnly() const { return m_differsOnly; }
     // Only the source rows whose flag is set (the module tree's selection); empty: every row.
     void setRowSubset(std::vector<bool> rows);
     bool hasRowSubset() const { return !m_rows.empty(); }
@@ -60,6 +64,7 @@ private:
     QRegularExpression m_regex;
     bool m_regexMode = false;
     int m_dtype = Any, m_status = Any, m_target = Any, m_kind = Any;
+    bool m_differsOnly = false;
     std::vector<bool> m_rows;
 };
 

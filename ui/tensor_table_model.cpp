@@ -7,11 +7,14 @@
 #include "format_units.h"
 #include "mapping_document.h"
 #include "natural_order.h"
+#include "value_columns.h"
 
+#include <QApplication>
 #include <QFontMetrics>
 #include <QLocale>
 #include <QPainter>
 #include <QPixmap>
+#include <QStyle>
 
 #include <algorithm>
 #include <numeric>
@@ -20,15 +23,19 @@
 namespace shardscope {
 
 TensorTableModel::TensorTableModel(MappingDocument* document, QObject* parent)
-    : QAbstractTableModel(parent), m_document(document) {
+    : QAbstractTableModel(parent), m_document(document),
+      m_values(std::make_unique<ValueColumns>()) {
     connect(document, &MappingDocument::resetDone, this, &TensorTableModel::rebuild);
     connect(document, &MappingDocument::targetsChanged, this, &TensorTableModel::targetsChanged);
     rebuild();
 }
 
+TensorTableModel::~TensorTableModel() = default;
+
 void TensorTableModel::rebuild() {
     beginResetModel();
     m_checkpoint = m_document->checkpoint();
+    *m_values = ValueColumns(); // results belong to the checkpoint they were computed for
     m_names.clear();
     m_naturalRank.clear();
     m_brokenFile.clear();
@@ -98,6 +105,30 @@ void TensorTableModel::markBrokenFiles() {
         const TensorInfo* t = file == fileByName.end() ? nullptr : ckpt.find(p.tensor);
         if (t) m_brokenFile[size_t(t - ckpt.tensors.data())] = why(file->second);
     }
+}
+
+void TensorTableModel::setValueCheck(std::shared_ptr<const ValueCheck> check) {
+    if (!m_checkpoint || (check && check->checkpoint != m_checkpoint)) check.reset();
+    if (!check && !m_values->hasCheck()) return;
+    m_values->setCheck(std::move(check), m_checkpoint ? *m_checkpoint : Checkpoint());
+    if (rowCount() > 0) // the name column too: its warning icon and tooltip
+        emit dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
+}
+
+void TensorTableModel::setComparison(std::shared_ptr<const Comparison> comparison) {
+    if (!m_checkpoint || (comparison && comparison->a != m_checkpoint)) comparison.reset();
+    if (!comparison && !m_values->hasComparison()) return;
+    m_values->setComparison(std::move(comparison));
+    if (rowCount() > 0)
+        emit dataChanged(index(0, DiffColumn), index(rowCount() - 1, CosineColumn));
+}
+
+bool TensorTableModel::hasValueCheck() const {
+    return m_values->hasCheck();
+}
+
+bool TensorTableModel::hasComparison() const {
+    return m_values->hasComparison();
 }
 
 void TensorTableModel::targetsChanged() {
@@ -276,6 +307,7 @@ int TensorTableModel::defaultColumnWidth(int column, const QFontMetrics& metrics
     case ChunksColumn:
         return fit(tr("Chunks"), 20);
     }
+    if (ValueColumns::owns(column)) return ValueColumns::defaultWidth(column, metrics);
     return 80;
 }
 
@@ -312,6 +344,7 @@ QString TensorTableModel::elementsText(const TensorInfo& t) const {
 }
 
 QVariant TensorTableModel::display(const TensorInfo& t, size_t row, int column) const {
+    if (ValueColumns::owns(column)) return m_values->display(row, column);
     switch (column) {
     case NameColumn:
         return m_names[row];
@@ -344,6 +377,7 @@ QString TensorTableModel::targetText(size_t row) const {
 
 QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) const {
     const bool invalid = t.status == CoverageStatus::Invalid;
+    if (ValueColumns::owns(column)) return m_values->sortKey(row, column);
     switch (column) {
     case NameColumn:
         return m_naturalRank[row];
@@ -374,6 +408,7 @@ QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) 
 
 QVariant TensorTableModel::toolTip(const TensorInfo& t, size_t row, int column) const {
     const bool invalid = t.status == CoverageStatus::Invalid;
+    if (ValueColumns::owns(column)) return m_values->toolTip(t, row, column);
     switch (column) {
     case NameColumn:
         return nameToolTip(t, row);
@@ -404,6 +439,8 @@ QString TensorTableModel::nameToolTip(const TensorInfo& t, size_t row) const {
     const QString detail = statusDetail(int(row));
     QString tip = detail.isEmpty() ? statusText(displayStatus(int(row))) : detail;
     if (!t.name.empty()) tip += '\n' + tr("Exported as %1").arg(QString::fromStdString(t.name));
+    if (const QString findings = m_values->findings(row); !findings.isEmpty())
+        tip += "\n\n" + tr("Check Values found:") + '\n' + findings;
     return tip;
 }
 
@@ -434,8 +471,11 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         return toolTip(t, row, column);
     case Qt::DecorationRole:
         if (column == StatusColumn) return statusIcon(displayStatus(int(row)));
+        if (column == NameColumn && qApp && !m_values->findings(row).isEmpty())
+            return qApp->style()->standardIcon(QStyle::SP_MessageBoxWarning);
         break;
     case Qt::ForegroundRole: {
+        if (ValueColumns::owns(column)) return m_values->foreground(row, column);
         const int status = displayStatus(int(row));
         if (column == StatusColumn && status != int(CoverageStatus::Complete))
             return statusColor(status);
@@ -447,7 +487,8 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         break;
     }
     case Qt::TextAlignmentRole:
-        if (column == ElementsColumn || column == SizeColumn || column == ChunksColumn)
+        if (column == ElementsColumn || column == SizeColumn || column == ChunksColumn ||
+            (ValueColumns::owns(column) && column != DiffColumn))
             return int(Qt::AlignRight | Qt::AlignVCenter);
         break;
     case SortRole:
@@ -467,6 +508,10 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         return targetName(exportTarget(int(row)), m_document->fileCount());
     case KindRole:
         return int(t.kind);
+    case FindingsRole:
+        return m_values->findings(row);
+    case DiffStatusRole:
+        return m_values->diffStatus(row);
     }
     return {};
 }
@@ -479,7 +524,10 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
         return tr("What the tensor is for, from its place in the state dict: model weights, or "
                   "training state (optimizer, scheduler, dataloader, trainer), which the export "
                   "leaves out unless asked to include it");
+    if (role == Qt::ToolTipRole && ValueColumns::owns(section))
+        return ValueColumns::headerToolTip(section);
     if (role != Qt::DisplayRole) return {};
+    if (ValueColumns::owns(section)) return ValueColumns::header(section);
     switch (section) {
     case NameColumn:
         return tr("Tensor");

@@ -18,6 +18,9 @@ class QFontMetrics;
 namespace shardscope {
 
 class MappingDocument;
+class ValueColumns;
+struct Comparison;
+struct ValueCheck;
 
 // One row per tensor of the open checkpoint, reset from the document's snapshot.
 class TensorTableModel : public QAbstractTableModel {
@@ -36,6 +39,16 @@ public:
         ElementsColumn,
         SizeColumn,
         ChunksColumn,
+        // Shown once Check Values has run (see ValueColumns).
+        MaxAbsColumn,
+        MeanColumn,
+        StdColumn,
+        NonFiniteColumn, // NaN + Inf elements
+        // Shown during a comparison.
+        DiffColumn,
+        MaxDiffColumn,
+        RelativeL2Column,
+        CosineColumn,
         ColumnCount
     };
     enum Role {
@@ -48,6 +61,8 @@ public:
         DTypeRole,                   // DType as int
         TargetFileNameRole, // the full output file name, "(unassigned)" or "not exported (…)"
         KindRole,           // TensorKind as int
+        FindingsRole,       // the value check's findings for the tensor, one a line, or ""
+        DiffStatusRole,     // DiffStatus as int, -1 without a comparison
     };
     // TargetRole of training state that no output file names: the export leaves it out.
     static constexpr int NotExportedTarget = -3;
@@ -56,6 +71,14 @@ public:
     static constexpr int StatusCount = BrokenFileStatus + 1;
 
     explicit TensorTableModel(MappingDocument* document, QObject* parent = nullptr);
+    ~TensorTableModel() override;
+
+    // Results for the open checkpoint fill the statistics and difference columns; nullptr (or
+    // results of another checkpoint) empties them. A new checkpoint empties both.
+    void setValueCheck(std::shared_ptr<const ValueCheck> check);
+    void setComparison(std::shared_ptr<const Comparison> comparison);
+    bool hasValueCheck() const;
+    bool hasComparison() const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -110,6 +133,7 @@ private:
     std::vector<int> m_naturalRank;    // position of each tensor in natural name order
     std::vector<QString> m_brokenFile; // per tensor: why its shard file is broken, or empty
     std::vector<int> m_shapeRank;      // position of each tensor's shape in shape order
+    std::unique_ptr<ValueColumns> m_values;
 };
 
 } // namespace shardscope

@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+// Check Values and Compare With in the GUI: the table's statistics and difference columns, the
+// problems panel's findings, the histogram, and the main window's runs, cancel and filters.
+
+#include "compare_dialog.h"
+#include "histogram_view.h"
+#include "main_window.h"
+#include "mapping_document.h"
+#include "problems_model.h"
+#include "shard_builder.h"
+#include "tensor_filter_proxy.h"
+#include "tensor_table_model.h"
+#include "value_jobs.h"
+#include "values_panel.h"
+
+#include <QAbstractItemModelTester>
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThreadPool>
+#include <QtEndian>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+using namespace shardscope;
+using namespace testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+std::string f32(const std::vector<float>& values) {
+    std::string out(values.size() * 4, '\0');
+    for (size_t i = 0; i < values.size(); ++i)
+        qToLittleEndian(values[i], out.data() + 4 * i);
+    return out;
+}
+
+// A 1-D F32 tensor in two chunks: the first half in rank-0, the second in rank-1.
+struct Halves {
+    std::string fqn;
+    std::vector<float> first, second;
+};
+
+void writeHalves(const fs::path& dir, const std::vector<Halves>& tensors,
+                 const std::vector<TestChunk>& extra = {}) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::vector<TestChunk> rank[2];
+    for (const Halves& t : tensors) {
+        const uint64_t n = t.first.size(), m = t.second.size();
+        rank[0].push_back({t.fqn, "F32", {0}, {n}, f32(t.first)});
+        rank[1].push_back({t.fqn, "F32", {n}, {m}, f32(t.second)});
+    }
+    for (const TestChunk& c : extra)
+        rank[0].push_back(c);
+    writeShard(dir / "rank-0.safetensors", rank[0]);
+    writeShard(dir / "rank-1.safetensors", rank[1]);
+}
+
+// Overwrites element `i` of the F32 chunk `fqn` in a shard file, located through the file's own
+// header (read here with Qt's JSON parser, not the core's).
+void setElement(const fs::path& file, const std::string& fqn, size_t i, float value) {
+    QFile f(QString::fromStdString(file.string()));
+    QVERIFY(f.open(QIODevice::ReadWrite));
+    const QByteArray prefix = f.read(8);
+    const quint64 length = qFromLittleEndian<quint64>(prefix.constData());
+    const QJsonObject header = QJsonDocument::fromJson(f.read(qint64(length))).object();
+    const QJsonArray offsets =
+        header.value(QString::fromStdString(fqn)).toObject().value("data_offsets").toArray();
+    QCOMPARE(offsets.size(), 2);
+    char bytes[4];
+    qToLittleEndian(value, bytes);
+    QVERIFY(f.seek(qint64(8 + length) + offsets[0].toInteger() + qint64(4 * i)));
+    QCOMPARE(f.write(bytes, 4), qint64(4));
+}
+
+// a: max |x| 5; b: 0.4; c: constant 10; n: a NaN and an Inf; skip: left out of the check;
+// u: C64, which has no statistics.
+std::vector<Halves> sample() {
+    return {{"a", {1, -5}, {2, 0.5f}},
+            {"b", {0.1f, 0.2f}, {0.3f, 0.4f}},
+            {"c", {10, 10}, {10, 10}},
+            {"n", {1, kNaN}, {2, kInf}},
+            {"skip", {7}, {8}}};
+}
+
+TestChunk complexTensor() {
+    return {"u", "C64", {0}, {2}, std::string(16, '\x01')};
+}
+
+QStringList column(const QAbstractItemModel* m, int col) {
+    QStringList out;
+    for (int r = 0; r < m->rowCount(); ++r)
+        out << m->index(r, col).data().toString();
+    return out;
+}
+
+// The value check as the GUI's worker makes it, on this thread; `select` as StatsOptions.
+std::shared_ptr<const ValueCheck> checkOf(std::shared_ptr<const Checkpoint> ckpt,
+                                          const std::string& leaveOut = {}) {
+    auto check = std::make_shared<ValueCheck>();
+    StatsOptions options;
+    options.select = [leaveOut](const TensorInfo& t) { return t.fqn != leaveOut; };
+    auto stats = std::make_shared<CheckpointStats>(computeStats(*ckpt, options));
+    check->findings = valueFindings(*ckpt, *stats);
+    check->stats = std::move(stats);
+    check->checkpoint = std::move(ckpt);
+    return check;
+}
+
+std::shared_ptr<const Comparison> compareOf(std::shared_ptr<const Checkpoint> a, const fs::path& b) {
+    QObject receiver;
+    JobContext context({}, std::make_shared<LatestValue<JobProgress>>(
+                               &receiver, [](const JobProgress&) {}));
+    return compareCheckpoints({std::move(a), QString::fromStdString(b.string())}, context);
+}
+
+QModelIndex rowOf(QAbstractItemModel* model, const QString& name, int column = 0) {
+    for (int r = 0; r < model->rowCount(); ++r)
+        if (model->index(r, TensorTableModel::NameColumn).data().toString() == name)
+            return model->index(r, column);
+    return {};
+}
+
+} // namespace
+
+class TestValuesGui : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void statisticsColumnsSortByNumberWithoutStatsLast();
+    void differenceColumnsAndDiffersOnly();
+    void problemsListValueFindingsOnce();
+    void histogramBinsLabelsAndTooltips();
+    void valuesPanelListsTheStatistics();
+    void checkValuesFillsColumnsIconsAndProblems();
+    void cancellingACheckKeepsNothing();
+    void compareWithAFlippedValue();
+    void compareDialogTakesATypedFolder();
+
+private:
+    std::unique_ptr<QTemporaryDir> m_tmp;
+    MappingDocument m_doc;
+
+    fs::path dir(const char* name) const { return fs::path(m_tmp->path().toStdString()) / name; }
+    std::shared_ptr<const Checkpoint> open(const fs::path& d) {
+        auto ckpt = std::make_shared<const Checkpoint>(scanCheckpoint(d));
+        m_doc.reset(ckpt, {});
+        return ckpt;
+    }
+    bool openAndWait(MainWindow& w, const fs::path& d) {
+        QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+        w.openDirectory(QString::fromStdString(d.string()));
+        return opened.wait(30000);
+    }
+    void showActive(MainWindow& w) {
+        w.resize(1024, 700);
+        w.show();
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+    }
+};
+
+void TestValuesGui::initTestCase() {
+    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("ShardScopeTest");
+    QCoreApplication::setApplicationName("ShardScopeValuesTest");
+}
+
+void TestValuesGui::init() {
+    m_tmp = std::make_unique<QTemporaryDir>();
+    QSettings().clear();
+}
+
+void TestValuesGui::statisticsColumnsSortByNumberWithoutStatsLast() {
+    writeHalves(dir("ck"), sample(), {complexTensor()});
+    auto ckpt = open(dir("ck"));
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    QAbstractItemModelTester t1(&tensors, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester t2(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    using M = TensorTableModel;
+    QCOMPARE(tensors.columnCount(), int(M::ColumnCount));
+    QCOMPARE(tensors.headerData(M::MaxAbsColumn, Qt::Horizontal, Qt::DisplayRole).toString(),
+             QString("max |x|"));
+    QCOMPARE(tensors.headerData(M::NonFiniteColumn, Qt::Horizontal, Qt::DisplayRole).toString(),
+             QString("NaN/Inf"));
+    // Before a check the columns are empty.
+    QVERIFY(!tensors.hasValueCheck());
+    QCOMPARE(column(&tensors, M::MaxAbsColumn), QStringList(6, QString()));
+    QVERIFY(!rowOf(&tensors, "n", M::NameColumn).data(Qt::DecorationRole).isValid());
+
+    proxy.sort(M::MaxAbsColumn, Qt::AscendingOrder);
+    tensors.setValueCheck(checkOf(ckpt, "skip"));
+    QVERIFY(tensors.hasValueCheck());
+    QCOMPARE(rowOf(&tensors, "a", M::MaxAbsColumn).data().toString(), QString("5"));
+    QCOMPARE(rowOf(&tensors, "a", M::MeanColumn).data().toString(), QString("-0.375"));
+    QCOMPARE(rowOf(&tensors, "a", M::StdColumn).data().toString(), QString("2.724"));
+    QCOMPARE(rowOf(&tensors, "a", M::NonFiniteColumn).data().toString(), QString("0"));
+    QCOMPARE(rowOf(&tensors, "n", M::MaxAbsColumn).data().toString(), QString("2")); // finite
+    QCOMPARE(rowOf(&tensors, "n", M::MeanColumn).data().toString(), QString("1.5"));
+    QCOMPARE(rowOf(&tensors, "n", M::NonFiniteColumn).data().toString(), QString("2"));
+    QVERIFY(rowOf(&tensors, "n", M::NonFiniteColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains("1 NaN · 1 +Inf · 0 −Inf"));
+    for (const char* none : {"skip", "u"}) {
+        QCOMPARE(rowOf(&tensors, none, M::MaxAbsColumn).data().toString(), QString());
+        QVERIFY(!rowOf(&tensors, none, M::MaxAbsColumn).data(M::SortRole).isValid());
+    }
+    QVERIFY(rowOf(&tensors, "u", M::MeanColumn).data(Qt::ToolTipRole).toString().contains("C64"));
+
+    // Sorted by number, both ways, the rows without statistics last (in name order).
+    QCOMPARE(column(&proxy, M::NameColumn), (QStringList{"b", "n", "a", "c", "skip", "u"}));
+    proxy.sort(M::MaxAbsColumn, Qt::DescendingOrder);
+    QCOMPARE(column(&proxy, M::NameColumn), (QStringList{"c", "a", "n", "b", "skip", "u"}));
+    proxy.sort(M::NonFiniteColumn, Qt::DescendingOrder);
+    QCOMPARE(column(&proxy, M::NameColumn), (QStringList{"n", "a", "b", "c", "skip", "u"}));
+    proxy.sort(M::MeanColumn, Qt::AscendingOrder); // -0.375, 0.25, 1.5, 10
+    QCOMPARE(column(&proxy, M::NameColumn), (QStringList{"a", "b", "n", "c", "skip", "u"}));
+
+    // Findings: a warning icon on the name and the findings in its tooltip.
+    for (const char* flagged : {"n", "c"}) {
+        const QModelIndex name = rowOf(&tensors, flagged, M::NameColumn);
+        QVERIFY(!name.data(Qt::DecorationRole).value<QIcon>().isNull());
+        QVERIFY(name.data(Qt::ToolTipRole).toString().contains("Check Values found:"));
+    }
+    QVERIFY(rowOf(&tensors, "n", 0).data(M::FindingsRole).toString().contains("1 NaN element"));
+    QVERIFY(rowOf(&tensors, "c", 0).data(M::FindingsRole).toString().contains("equal 10"));
+    QVERIFY(!rowOf(&tensors, "a", M::NameColumn).data(Qt::DecorationRole).isValid());
+    QCOMPARE(rowOf(&tensors, "a", 0).data(M::FindingsRole).toString(), QString());
+
+    // A check of another checkpoint (the same files scanned again) is not shown; a new
+    // checkpoint in the document empties the columns.
+    tensors.setValueCheck(checkOf(std::make_shared<const Checkpoint>(scanCheckpoint(dir("ck")))));
+    QVERIFY(!tensors.hasValueCheck());
+    tensors.setValueCheck(checkOf(ckpt));
+    QCOMPARE(rowOf(&tensors, "skip", M::MaxAbsColumn).data().toString(), QString("8"));
+    open(dir("ck"));
+    QVERIFY(!tensors.hasValueCheck());
+    QCOMPARE(column(&tensors, M::MaxAbsColumn), QStringList(6, QString()));
+}
+
+void TestValuesGui::differenceColumnsAndDiffersOnly() {
+    writeHalves(dir("a"), sample());
+    auto other = sample();
+    other[1].second[1] = 0.5f;                                // b: one element differs
+    other.erase(other.begin() + 4);                           // skip: only here
+    other.push_back({"extra", {1}, {2}});                     // only in the other
+    writeHalves(dir("b"), other);
+    auto ckpt = open(dir("a"));
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    QAbstractItemModelTester t1(&tensors, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester t2(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    using M = TensorTableModel;
+    QCOMPARE(rowOf(&tensors, "b", 0).data(M::DiffStatusRole).toInt(), -1);
+    proxy.sort(M::NameColumn);
+    proxy.setDiffersOnly(true); // without a comparison nothing differs
+    QCOMPARE(proxy.rowCount(), 0);
+    proxy.setDiffersOnly(false);
+
+    const auto comparison = compareOf(ckpt, dir("b"));
+    tensors.setComparison(comparison);
+    QVERIFY(tensors.hasComparison());
+    QCOMPARE(column(&proxy, M::DiffColumn),
+             (QStringList{"Identical", "Differs", "Identical", "Identical", "Only here"}));
+    QCOMPARE(rowOf(&tensors, "b", M::MaxDiffColumn).data().toString(), QString("0.1"));
+    QVERIFY(rowOf(&tensors, "b", M::RelativeL2Column).data(M::SortRole).toDouble() > 0);
+    const double cosine = rowOf(&tensors, "b", M::CosineColumn).data(M::SortRole).toDouble();
+    QVERIFY(cosine > 0.99 && cosine < 1);
+    QCOMPARE(rowOf(&tensors, "a", M::MaxDiffColumn).data().toString(), QString("0"));
+    QCOMPARE(rowOf(&tensors, "skip", M::MaxDiffColumn).data().toString(), QString());
+    QVERIFY(rowOf(&tensors, "b", M::DiffColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .startsWith("1 of 4 elements differ"));
+
+    proxy.setDiffersOnly(true);
+    QCOMPARE(column(&proxy, M::NameColumn), (QStringList{"b", "skip"}));
+    proxy.sort(M::DiffColumn); // worst first
+    QCOMPARE(column(&proxy, M::NameColumn), (QStringList{"b", "skip"}));
+    tensors.setComparison(nullptr);
+    QCOMPARE(proxy.rowCount(), 0);
+    QCOMPARE(rowOf(&tensors, "b", M::DiffColumn).data().toString(), QString());
+}
+
+void TestValuesGui::problemsListValueFindingsOnce() {
+    writeHalves(dir("ck"), sample());
+    auto ckpt = open(dir("ck"));
+    ProblemsModel problems(&m_doc);
+    QAbstractItemModelTester tester(&problems,
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const int before = problems.rowCount();
+    const int blocking = problems.errorCount();
+    auto first = checkOf(ckpt);
+    QCOMPARE(first->findings.size(), size_t(3)); // c constant; n NaN and Inf
+    problems.setValueFindings(ckpt, first->findings);
+    QCOMPARE(problems.rowCount(), before + 3);
+    QCOMPARE(problems.valueFindingCount(), 3);
+    QCOMPARE(problems.errorCount(), blocking); // NaN and Inf are errors, yet block no export
+    QList<int> kinds;
+    for (int r = 0; r < problems.rowCount(); ++r) {
+        const QModelIndex row = problems.index(r, 0);
+        if (!row.data(ProblemsModel::ValueFindingRole).toBool()) continue;
+        kinds << row.data(ProblemsModel::KindRole).toInt();
+        QVERIFY(row.data(ProblemsModel::TensorIndexRole).toInt() >= 0);
+        QVERIFY(row.data(Qt::ToolTipRole).toString().contains("does not block"));
+    }
+    std::sort(kinds.begin(), kinds.end());
+    QCOMPARE(kinds, (QList<int>{int(ErrorKind::ValueNaN), int(ErrorKind::ValueInf),
+                                int(ErrorKind::ConstantTensor)}));
+    // A second run replaces the first one's rows.
+    problems.setValueFindings(ckpt, checkOf(ckpt)->findings);
+    QCOMPARE(problems.rowCount(), before + 3);
+    problems.setValueFindings(ckpt, checkOf(ckpt, "n")->findings);
+    QCOMPARE(problems.valueFindingCount(), 1);
+    // Findings of a checkpoint that is no longer open are not listed.
+    open(dir("ck"));
+    QCOMPARE(problems.valueFindingCount(), 0);
+    QCOMPARE(problems.rowCount(), before);
+}
+
+void TestValuesGui::histogramBinsLabelsAndTooltips() {
+    HistogramView view;
+    QVERIFY(!view.hasHistogram());
+    view.clear("Not read");
+    Histogram linear;
+    linear.lo = -1;
+    linear.hi = 1;
+    linear.counts[0] = 10;
+    linear.counts[32] = 30;
+    linear.counts[63] = 60;
+    Histogram log;
+    log.lo = -2;
+    log.hi = 0;
+    log.counts[63] = 100;
+    view.setHistograms(linear, log);
+    view.resize(320, 140);
+    QVERIFY(view.hasHistogram());
+    QCOMPARE(view.lowLabel(), QString("-1"));
+    QCOMPARE(view.highLabel(), QString("1"));
+    QCOMPARE(view.peakLabel(), QString("fullest bin 60"));
+    QCOMPARE(view.accessibleDescription(), QString("values from -1 to 1, fullest bin 60"));
+    QCOMPARE(view.binText(32), QString("0 to 0.03125: 30 elements (30.00%)"));
+    QCOMPARE(view.binText(1), QString("-0.96875 to -0.9375: 0 elements (0.00%)"));
+    const QRect plot = view.rect().adjusted(4, 4, -4, -30);
+    QCOMPARE(view.binAt(QPoint(plot.left() + 1, plot.center().y())), 0);
+    QCOMPARE(view.binAt(QPoint(plot.right() - 1, plot.center().y())), 63);
+    QCOMPARE(view.binAt(QPoint(plot.center().x(), view.height() - 2)), -1); // under the axis
+    view.setScale(HistogramView::Scale::Log10Abs);
+    QCOMPARE(view.lowLabel(), QString("0.01"));
+    QCOMPARE(view.highLabel(), QString("1"));
+    QVERIFY(view.binText(63).startsWith("|x| from 0.93057 to 1: 100 elements"));
+    // One value everywhere: a single bar in the middle.
+    Histogram single;
+    single.lo = single.hi = 3;
+    single.counts[0] = 7;
+    view.setScale(HistogramView::Scale::Linear);
+    view.setHistograms(single, Histogram{});
+    QCOMPARE(view.binAt(QPoint(2, 2)), -1);
+    QCOMPARE(view.binAt(view.rect().center()), 0);
+    QCOMPARE(view.binText(0), QString("All 7 elements equal 3"));
+    // Painted at any size without trouble, down to its minimum.
+    for (QSize size : {QSize(320, 140), view.minimumSizeHint(), QSize(40, 30)}) {
+        view.resize(size);
+        QVERIFY(!view.grab().isNull());
+    }
+}
+
+void TestValuesGui::valuesPanelListsTheStatistics() {
+    writeHalves(dir("ck"), sample());
+    auto ckpt = open(dir("ck"));
+    const auto check = checkOf(ckpt);
+    ValuesPanel panel;
+    panel.resize(420, 400);
+    ValuesContent content;
+    content.a = check->statsOf(size_t(ckpt->find("n") - ckpt->tensors.data()));
+    panel.setContent(content);
+    const QString text = panel.text();
+    for (const char* expected : {"Elements", "Min", "Max", "Mean", "Std", "L2", "max |x|", "NaN",
+                                 "+Inf", "−Inf", "Zeros", "Subnormals"})
+        QVERIFY2(text.contains(expected), qPrintable(text));
+    QVERIFY(text.contains("1.5")); // the mean of 1 and 2
+    QVERIFY(panel.histogram(0)->hasHistogram());
+    QVERIFY(panel.histogram(1)->isHidden());
+    panel.logToggle()->setChecked(true);
+    QCOMPARE(panel.histogram(0)->scale(), HistogramView::Scale::Log10Abs);
+    content = {};
+    content.message = "Values not read yet.";
+    panel.setContent(content);
+    QCOMPARE(panel.text(), QString("Values not read yet."));
+    QVERIFY(panel.histogram(0)->isHidden());
+}
+
+void TestValuesGui::checkValuesFillsColumnsIconsAndProblems() {
+    // "nan" holds a NaN; "zchunk" has an all-zero second chunk; "ok" is sound.
+    writeHalves(dir("ck"), {{"nan", {1, 2}, {kNaN, 4}},
+                            {"ok", {0.5f, -0.5f}, {0.25f, 1}},
+                            {"zchunk", {3, -3}, {0, 0}}});
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("ck")));
+    QTableView* table = w.tensorView();
+    using M = TensorTableModel;
+    for (int c = M::MaxAbsColumn; c <= M::CosineColumn; ++c)
+        QVERIFY2(table->isColumnHidden(c), qPrintable(QString::number(c)));
+    QVERIFY(w.checkValuesAction()->isEnabled());
+    w.selectTensor(0);
+    QVERIFY(w.valuesPanel()->text().startsWith("Values not read yet."));
+
+    QSignalSpy done(w.valueSession(), &ValueSession::checkFinished);
+    auto* filter = w.findChild<QLineEdit*>("tensorFilter");
+    filter->setFocus(); // Ctrl+K is Check Values, also while typing a filter
+    QTest::keyClick(filter, Qt::Key_K, Qt::ControlModifier);
+    QVERIFY(done.wait(30000));
+    for (int c = M::MaxAbsColumn; c <= M::NonFiniteColumn; ++c)
+        QVERIFY(!table->isColumnHidden(c));
+    for (int c = M::DiffColumn; c <= M::CosineColumn; ++c)
+        QVERIFY(table->isColumnHidden(c));
+    QAbstractItemModel* rows = table->model();
+    QCOMPARE(rowOf(rows, "nan", M::NonFiniteColumn).data().toString(), QString("1"));
+    QCOMPARE(rowOf(rows, "nan", M::MaxAbsColumn).data().toString(), QString("4"));
+    QCOMPARE(rowOf(rows, "ok", M::MaxAbsColumn).data().toString(), QString("1"));
+    QCOMPARE(rowOf(rows, "ok", M::MeanColumn).data().toString(), QString("0.3125"));
+    QCOMPARE(rowOf(rows, "zchunk", M::NonFiniteColumn).data().toString(), QString("0"));
+    for (const char* flagged : {"nan", "zchunk"})
+        QVERIFY(!rowOf(rows, flagged).data(Qt::DecorationRole).value<QIcon>().isNull());
+    QVERIFY(!rowOf(rows, "ok").data(Qt::DecorationRole).isValid());
+    QVERIFY(rowOf(rows, "zchunk").data(Qt::ToolTipRole).toString().contains("is all zeros"));
+
+    // The problems panel lists the findings; a second run replaces them.
+    auto findingKinds = [&w] {
+        QList<int> kinds;
+        ProblemsModel* problems = w.problemsModel();
+        for (int r = 0; r < problems->rowCount(); ++r)
+            if (problems->index(r, 0).data(ProblemsModel::ValueFindingRole).toBool())
+                kinds << problems->index(r, 0).data(ProblemsModel::KindRole).toInt();
+        std::sort(kinds.begin(), kinds.end());
+        return kinds;
+    };
+    const QList<int> expected{int(ErrorKind::ValueNaN), int(ErrorKind::ZeroChunk)};
+    QCOMPARE(findingKinds(), expected);
+    QVERIFY2(w.statusText().contains("values checked: 2 findings"), qPrintable(w.statusText()));
+    QVERIFY(w.statusText().contains("ready to export")); // findings do not block the export
+    const auto first = w.valueSession()->valueCheck();
+    w.checkValuesAction()->trigger();
+    QVERIFY(done.wait(30000));
+    QCOMPARE(findingKinds(), expected);
+    QVERIFY(w.valueSession()->valueCheck() != first);
+
+    // The details show the kept statistics at once, tensor after tensor.
+    QCOMPARE(w.detailTabs()->currentWidget(), w.valuesPanel());
+    w.selectTensor(int(w.document()->checkpoint()->find("nan") -
+                       w.document()->checkpoint()->tensors.data()));
+    QVERIFY(w.valuesPanel()->text().contains("4")); // max |x|
+    QVERIFY(w.valuesPanel()->histogram(0)->hasHistogram());
+    QVERIFY(!w.valuesPanel()->histogram(0)->isHidden());
+    if (qEnvironmentVariableIsSet("SHARDSCOPE_SHOTS"))
+        w.grab().save(qEnvironmentVariable("SHARDSCOPE_SHOTS") + "/values-check.png");
+
+    // Reloading drops them: columns, findings and details.
+    QVERIFY(openAndWait(w, dir("ck")));
+    QVERIFY(!w.tensorModel()->hasValueCheck());
+    QVERIFY(!w.valueSession()->valueCheck());
+    QVERIFY(table->isColumnHidden(M::MaxAbsColumn));
+    QCOMPARE(findingKinds(), QList<int>());
+}
+
+void TestValuesGui::cancellingACheckKeepsNothing() {
+    const Dims shape{2048, 16384}; // 2 × 32 MiB
+    writeCheckpoint(dir("big"),
+                    {{"a", "U8", shape, splitDim(shape, 1, 4)}, {"b", "U8", shape, splitDim(shape, 0, 4)}},
+                    4);
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("big")));
+    QSignalSpy done(w.valueSession(), &ValueSession::checkFinished);
+    bool pressed = false;
+    QString format;
+    connect(w.valueSession(), &ValueSession::progress, this, [&](const JobProgress&) {
+        if (pressed) return;
+        pressed = true;
+        format = w.findChild<QProgressBar*>()->format();
+        QTest::keyClick(&w, Qt::Key_Escape);
+    });
+    w.checkValues();
+    QTRY_VERIFY_WITH_TIMEOUT(pressed, 30000);
+    QVERIFY2(format.startsWith("Reading values"), qPrintable(format));
+    QCOMPARE(w.statusBar()->currentMessage(), QString("Value check cancelled"));
+    QVERIFY(w.valueSession()->running() == ValueSession::Task::None);
+    QVERIFY(QThreadPool::globalInstance()->waitForDone(30000));
+    QTest::qWait(100); // anything the pool thread posted has arrived by now
+    QCOMPARE(done.count(), 0);
+    QVERIFY(!w.valueSession()->valueCheck());
+    QVERIFY(!w.tensorModel()->hasValueCheck());
+    QVERIFY(w.tensorView()->isColumnHidden(TensorTableModel::MaxAbsColumn));
+    QCOMPARE(w.problemsModel()->valueFindingCount(), 0);
+    QVERIFY(!w.findChild<QProgressBar*>()->isVisible());
+    // Nothing is left running: a new check completes.
+    w.checkValues();
+    QVERIFY(done.wait(60000));
+    QVERIFY(w.tensorModel()->hasValueCheck());
+
+    // A comparison is cancelled the same way and leaves no columns behind; the check stays.
+    QSignalSpy compared(w.valueSession(), &ValueSession::comparisonChanged);
+    pressed = false;
+    w.compareWith(QString::fromStdString(dir("big").string()));
+    QTRY_VERIFY_WITH_TIMEOUT(pressed, 30000);
+    QCOMPARE(w.statusBar()->currentMessage(), QString("Comparison cancelled"));
+    QVERIFY(QThreadPool::globalInstance()->waitForDone(30000));
+    QTest::qWait(100);
+    QCOMPARE(compared.count(), 0);
+    QVERIFY(!w.valueSession()->comparison());
+    QVERIFY(w.tensorView()->isColumnHidden(TensorTableModel::DiffColumn));
+    QVERIFY(w.tensorModel()->hasValueCheck());
+}
+
+void TestValuesGui::compareWithAFlippedValue() {
+    writeHalves(dir("a"), {{"w1", {1, 2}, {3, 4}}, {"w2", {5, 6}, {7, 8}}, {"w3", {0, 1}, {0, 1}}});
+    fs::copy(dir("a"), dir("b"), fs::copy_options::recursive);
+    setElement(dir("b") / "rank-1.safetensors", "w2", 1, 8.5f); // w2[3]: 8 -> 8.5
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("a")));
+    QVERIFY(!w.clearComparisonAction()->isEnabled());
+    QVERIFY(w.differsOnlyFilter()->isHidden());
+
+    // Through the dialog, with the folder typed.
+    QSignalSpy changed(w.valueSession(), &ValueSession::comparisonChanged);
+    w.compareAction()->trigger();
+    auto* dialog = w.findChild<CompareDialog*>();
+    QVERIFY(dialog);
+    dialog->setDirectory(QString::fromStdString(dir("b").string()));
+    QVERIFY(dialog->compareButton()->isEnabled());
+    dialog->compareButton()->click();
+    QVERIFY(changed.wait(30000));
+    using M = TensorTableModel;
+    QTableView* table = w.tensorView();
+    for (int c = M::DiffColumn; c <= M::CosineColumn; ++c)
+        QVERIFY(!table->isColumnHidden(c));
+    QAbstractItemModel* rows = table->model();
+    QCOMPARE(column(rows, M::NameColumn), (QStringList{"w1", "w2", "w3"}));
+    QCOMPARE(column(rows, M::DiffColumn), (QStringList{"Identical", "Differs", "Identical"}));
+    QCOMPARE(rowOf(rows, "w2", M::MaxDiffColumn).data().toString(), QString("0.5"));
+    QVERIFY(!rowOf(rows, "w2", M::RelativeL2Column).data().toString().isEmpty());
+    QVERIFY(!rowOf(rows, "w2", M::CosineColumn).data().toString().isEmpty());
+    QVERIFY(w.comparisonBanner()->isVisible());
+    QVERIFY(w.comparisonBanner()->text().contains("2 identical, 1 differs"));
+
+    // Differs only: exactly the differing row.
+    QVERIFY(w.differsOnlyFilter()->isVisible());
+    // The offscreen platform leaves the closed dialog active; a window manager would not.
+    QApplication::setActiveWindow(&w);
+    QTRY_VERIFY(w.isActiveWindow());
+    auto* filter = w.findChild<QLineEdit*>("tensorFilter");
+    filter->setFocus(); // the key is the window's, also while typing a filter
+    QTest::keyClick(filter, Qt::Key_D, Qt::ControlModifier);
+    QVERIFY(w.differsOnlyFilter()->isChecked());
+    QCOMPARE(column(rows, M::NameColumn), QStringList{"w2"});
+
+    // The details read the tensor on both sides, off the GUI thread.
+    QSignalSpy pair(w.valueSession(), &ValueSession::pairReady);
+    w.selectTensor(1);
+    QTRY_VERIFY_WITH_TIMEOUT(w.valueSession()->pair(1) != nullptr, 30000);
+    QCOMPARE(w.detailTabs()->currentWidget(), w.valuesPanel());
+    const QString details = w.valuesPanel()->text();
+    QVERIFY2(details.contains("Differs") && details.contains("1 of 4 elements differ"),
+             qPrintable(details));
+    QVERIFY(w.valuesPanel()->histogram(0)->hasHistogram());
+    QVERIFY(w.valuesPanel()->histogram(1)->hasHistogram());
+    QCOMPARE(w.valuesPanel()->histogram(1)->highLabel(), QString("8.5"));
+    QCOMPARE(w.valuesPanel()->histogram(0)->highLabel(), QString("8"));
+    if (qEnvironmentVariableIsSet("SHARDSCOPE_SHOTS"))
+        w.grab().save(qEnvironmentVariable("SHARDSCOPE_SHOTS") + "/values-compare.png");
+
+    // Clear Comparison: the columns, the filter and the banner go; every row is back.
+    QVERIFY(w.clearComparisonAction()->isEnabled());
+    w.clearComparisonAction()->trigger();
+    QVERIFY(!w.tensorModel()->hasComparison());
+    QVERIFY(table->isColumnHidden(M::DiffColumn));
+    QVERIFY(!w.differsOnlyFilter()->isChecked());
+    QVERIFY(w.differsOnlyFilter()->isHidden());
+    QVERIFY(w.comparisonBanner()->isHidden());
+    QCOMPARE(rows->rowCount(), 3);
+    // A folder that is not a checkpoint: the core's message, and no comparison.
+    fs::create_directories(dir("empty"));
+    w.compareWith(QString::fromStdString(dir("empty").string()));
+    QMessageBox* box = nullptr;
+    QTRY_VERIFY_WITH_TIMEOUT((box = w.findChild<QMessageBox*>()) != nullptr, 30000);
+    QCOMPARE(box->windowTitle(), QString("Comparison failed"));
+    QVERIFY2(box->text().contains(QString::fromStdString(dir("empty").string())),
+             qPrintable(box->text()));
+    box->close();
+    QVERIFY(!w.valueSession()->comparison());
+    QVERIFY(w.valueSession()->running() == ValueSession::Task::None);
+    QVERIFY(!w.findChild<QProgressBar*>()->isVisible());
+
+    // The next Compare With proposes the folder compared last.
+    w.compareAction()->trigger();
+    auto* again = w.findChildren<CompareDialog*>().last();
+    QVERIFY(again->isVisible());
+    QCOMPARE(again->directory(), QString::fromStdString(dir("empty").string()));
+    again->reject();
+}
+
+void TestValuesGui::compareDialogTakesATypedFolder() {
+    CompareDialog dialog(QString::fromStdString(dir("a").string()), QString());
+    QVERIFY(!dialog.compareButton()->isEnabled());
+    dialog.setDirectory(QString::fromStdString(dir("nowhere").string()));
+    QVERIFY(!dialog.compareButton()->isEnabled());
+    QVERIFY(dialog.problemText().contains("is not a folder"));
+    fs::create_directories(dir("b"));
+    dialog.setDirectory(QString::fromStdString(dir("b").string()) + "/");
+    QVERIFY(dialog.compareButton()->isEnabled());
+    QCOMPARE(dialog.directory(), QString::fromStdString(dir("b").string()));
+    QVERIFY(!dialog.hasTolerance());
+}
+
+QTEST_MAIN(TestValuesGui)
+#include "tst_values_gui.moc"

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "values_panel.h"
+
+#include "histogram_view.h"
+#include "value_format.h"
+
+#include <QCheckBox>
+#include <QLabel>
+#include <QResizeEvent>
+#include <QScrollArea>
+#include <QTextDocument>
+#include <QVBoxLayout>
+
+#include <functional>
+
+namespace shardscope {
+namespace {
+
+struct StatRow {
+    const char* name;
+    std::function<QString(const Moments&)> value;
+};
+
+QString count(uint64_t n) {
+    return QLocale().toString(qulonglong(n));
+}
+
+QString real(double v) {
+    return valueText(v, 6, QStringLiteral("–"));
+}
+
+// The statistics in the order the details list them.
+const std::vector<StatRow>& statRows() {
+    static const std::vector<StatRow> rows{
+        {QT_TR_NOOP("Elements"), [](const Moments& m) { return count(m.count); }},
+        {QT_TR_NOOP("Min"), [](const Moments& m) { return real(m.min); }},
+        {QT_TR_NOOP("Max"), [](const Moments& m) { return real(m.max); }},
+        {QT_TR_NOOP("Mean"), [](const Moments& m) { return real(m.mean()); }},
+        {QT_TR_NOOP("Std"), [](const Moments& m) { return real(m.stddev()); }},
+        {QT_TR_NOOP("L2"), [](const Moments& m) { return real(m.l2()); }},
+        {QT_TR_NOOP("max |x|"),
+         [](const Moments& m) { return m.finite() ? real(m.maxAbs) : QStringLiteral("–"); }},
+        {QT_TR_NOOP("NaN"), [](const Moments& m) { return count(m.nan); }},
+        {QT_TR_NOOP("+Inf"), [](const Moments& m) { return count(m.posInf); }},
+        {QT_TR_NOOP("−Inf"), [](const Moments& m) { return count(m.negInf); }},
+        {QT_TR_NOOP("Zeros"), [](const Moments& m) { return count(m.zeros); }},
+        {QT_TR_NOOP("Subnormals"), [](const Moments& m) { return count(m.subnormals); }},
+    };
+    return rows;
+}
+
+QString cell(const QString& text, bool name, const QString& style = {}) {
+    return QStringLiteral("<td align=%1 style='padding:0 6px 0 0;%2'>%3</td>")
+        .arg(name ? "left" : "right", style, text.toHtmlEscaped());
+}
+
+QString nameCell(const char* name, const QColor& color) {
+    return cell(ValuesPanel::tr(name), true, QStringLiteral("color:%1").arg(color.name()));
+}
+
+// One side: `pairs` name/value pairs per row. Both sides: name, here, other; a value that
+// differs from the other side's is bold.
+QString statsTable(const Moments* a, const Moments* b, int pairs, const QColor& names) {
+    const auto& rows = statRows();
+    QString html = QStringLiteral("<table cellspacing=0 cellpadding=0>");
+    if (b) {
+        html += "<tr><td></td>" + cell(ValuesPanel::tr("here"), false, "font-weight:bold") +
+                cell(ValuesPanel::tr("other"), false, "font-weight:bold") + "</tr>";
+        for (const StatRow& row : rows) {
+            const QString x = a ? row.value(*a) : QStringLiteral("–"), y = row.value(*b);
+            const QString bold = x != y ? QStringLiteral("font-weight:bold") : QString();
+            html += "<tr>" + nameCell(row.name, names) + cell(x, false, bold) + cell(y, false, bold) +
+                    "</tr>";
+        }
+        return html + "</table>";
+    }
+    const size_t perColumn = (rows.size() + size_t(pairs) - 1) / size_t(pairs);
+    for (size_t r = 0; r < perColumn; ++r) {
+        html += "<tr>";
+        for (size_t c = 0; c < size_t(pairs) && r + c * perColumn < rows.size(); ++c) {
+            const StatRow& row = rows[r + c * perColumn];
+            html += nameCell(row.name, names) + cell(row.value(*a), false,
+                                              c + 1 < size_t(pairs) ? "padding-right:14px" : "");
+        }
+        html += "</tr>";
+    }
+    return html + "</table>";
+}
+
+// The compared side's bars in the highlight colour turned half-way round the colour wheel.
+QColor otherSideColor(const QPalette& palette) {
+    const QColor c = palette.color(QPalette::Highlight).toHsv();
+    return QColor::fromHsv((std::max(0, c.hue()) + 180) % 360, std::max(c.saturation(), 120),
+                           c.value());
+}
+
+} // namespace
+
+ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
+    auto* inner = new QWidget;
+    auto* layout = new QVBoxLayout(inner);
+    layout->setContentsMargins(4, 4, 4, 4);
+    m_summary = new QLabel;
+    m_summary->setWordWrap(true);
+    m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_log = new QCheckBox(tr("log10 |x|"));
+    m_log->setToolTip(tr("Show the histogram of log10|x| over the nonzero finite elements instead "
+                         "of the values'"));
+    m_stats = new QLabel;
+    m_stats->setTextFormat(Qt::RichText);
+    m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // In a narrow pane the table's right edge is cut rather than the histograms made to scroll.
+    m_stats->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Minimum);
+    m_histA = new HistogramView;
+    m_histB = new HistogramView;
+    m_histB->setBarColor(otherSideColor(palette()));
+    // The histograms first: at a small size they stay in view and the numbers scroll.
+    layout->addWidget(m_summary);
+    layout->addWidget(m_log);
+    layout->addWidget(m_histA, 1);
+    layout->addWidget(m_histB, 1);
+    layout->addWidget(m_stats);
+    auto* scroll = new QScrollArea;
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff); // the width always fits
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidget(inner);
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    outer->addWidget(scroll);
+    connect(m_log, &QCheckBox::toggled, this, [this](bool log) {
+        const auto scale = log ? HistogramView::Scale::Log10Abs : HistogramView::Scale::Linear;
+        m_histA->setScale(scale);
+        m_histB->setScale(scale);
+    });
+    setContent(ValuesContent{});
+}
+
+void ValuesPanel::setContent(const ValuesContent& content) {
+    const bool values = content.message.isEmpty() && (content.a || content.b);
+    if (!values) {
+        m_summary->setText(content.message);
+        m_summary->setVisible(true);
+        setStats(nullptr, nullptr);
+        m_histA->setVisible(false);
+        m_histB->setVisible(false);
+        m_log->setVisible(false);
+        return;
+    }
+    m_summary->setText(content.diff ? diffSummary(*content.diff, content.note) : QString());
+    m_summary->setVisible(!m_summary->text().isEmpty());
+    m_log->setVisible(true);
+    setStats(content.a, content.comparing ? content.b : nullptr);
+    if (content.comparing && !content.b) // a side without statistics: say so under the table
+        m_stats->setText(m_stats->text() + "<p>" +
+                         tr("The other checkpoint has no statistics for it.").toHtmlEscaped());
+    showHistogram(m_histA, content.a, content.comparing ? tr("Here") : QString());
+    m_histB->setVisible(content.comparing);
+    if (content.comparing) showHistogram(m_histB, content.b, tr("Other: %1").arg(content.otherName));
+}
+
+void ValuesPanel::setStats(const TensorStats* a, const TensorStats* b) {
+    m_shownA = a ? std::optional(a->moments) : std::nullopt;
+    m_shownB = b ? std::optional(b->moments) : std::nullopt;
+    m_columns = statsColumns();
+    const bool any = m_shownA || m_shownB;
+    m_stats->setVisible(any);
+    m_stats->setText(any ? statsHtml() : QString());
+}
+
+QString ValuesPanel::statsHtml() const {
+    return statsTable(m_shownA ? &*m_shownA : nullptr, m_shownB ? &*m_shownB : nullptr, m_columns,
+                      palette().color(QPalette::PlaceholderText));
+}
+
+void ValuesPanel::showHistogram(HistogramView* view, const TensorStats* stats,
+                                const QString& caption) {
+    view->setVisible(true);
+    view->setCaption(caption);
+    if (stats)
+        view->setHistograms(stats->linear, stats->log);
+    else
+        view->clear(tr("No statistics"));
+}
+
+QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const {
+    QString text = QStringLiteral("<b style='color:%1'>%2</b>")
+                       .arg(diffStatusColor(d.status).name(), diffStatusText(d.status));
+    if (d.compared)
+        text += " · " + (d.differing ? tr("%1 of %2 elements differ")
+                                           .arg(count(d.differing), count(d.elements))
+                                     : tr("%1 elements, bytes equal").arg(count(d.elements)));
+    if (!note.isEmpty()) text += "<br>" + note.toHtmlEscaped();
+    if (!d.compared) return text;
+    if (d.nanMismatch)
+        text += "<br>" + tr("%1 NaN on one side only, left out of:").arg(count(d.nanMismatch));
+    text += "<br>" + tr("max |a−b| %1 · rel L2 %2 · cosine %3")
+                         .arg(valueText(d.maxAbsDiff, 4), valueText(d.relativeL2, 4),
+                              valueText(d.cosine, 6, QStringLiteral("–")))
+                         .toHtmlEscaped();
+    return text;
+}
+
+int ValuesPanel::statsColumns() const {
+    return width() >= fontMetrics().averageCharWidth() * 48 ? 2 : 1;
+}
+
+void ValuesPanel::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    if (statsColumns() == m_columns || !m_shownA || m_shownB) return;
+    m_columns = statsColumns();
+    m_stats->setText(statsHtml());
+}
+
+QString ValuesPanel::text() const {
+    QTextDocument doc;
+    QString html = m_summary->text();
+    if (m_stats->isVisibleTo(this)) html += "<br>" + m_stats->text();
+    doc.setHtml(html);
+    return doc.toPlainText();
+}
+
+} // namespace shardscope

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#pragma once
+
+#include "checkpoint_diff.h"
+#include "tensor_stats.h"
+
+#include <QWidget>
+
+#include <optional>
+
+class QCheckBox;
+class QLabel;
+
+namespace shardscope {
+
+class HistogramView;
+
+// What the details pane's Values tab shows for one tensor.
+struct ValuesContent {
+    QString message;                // instead of statistics: not read yet, no statistics, …
+    const TensorStats* a = nullptr; // this checkpoint's side
+    bool comparing = false;         // b and diff belong to a comparison
+    const TensorStats* b = nullptr; // the compared checkpoint's side
+    const TensorDiff* diff = nullptr;
+    QString note;      // under the diff's status: what changed when the values were not compared
+    QString otherName; // the compared checkpoint, for the captions
+};
+
+// A tensor's statistics and histogram, or both sides' with the difference numbers during a
+// comparison. Scrolls rather than squeezes when the pane is small.
+class ValuesPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit ValuesPanel(QWidget* parent = nullptr);
+
+    void setContent(const ValuesContent& content); // the pointers are used only during the call
+    QString text() const;                    // what is shown, as plain text
+    HistogramView* histogram(int side) const { return side == 0 ? m_histA : m_histB; }
+    QCheckBox* logToggle() const { return m_log; }
+
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
+private:
+    void setStats(const TensorStats* a, const TensorStats* b);
+    void showHistogram(HistogramView* view, const TensorStats* stats, const QString& caption);
+    QString diffSummary(const TensorDiff& d, const QString& note) const;
+    int statsColumns() const; // 1 or 2 pairs of name and value per row, by the width
+    QString statsHtml() const;
+
+    QLabel* m_summary;
+    QCheckBox* m_log;
+    QLabel* m_stats;
+    HistogramView* m_histA;
+    HistogramView* m_histB;
+    // Kept to lay the table out again when the width changes the number of columns.
+    std::optional<Moments> m_shownA, m_shownB;
+    int m_columns = 0;
+};
+
+} // namespace shardscope
