@@ -21,6 +21,7 @@ constexpr size_t kKeySpace = 65536;
 // costs 512 KiB and a 65536-step walk, which only pays off for runs of this size and more.
 constexpr size_t kSparseLimit = 16384;
 constexpr size_t kBlock = 1024;
+constexpr size_t kExactLimit = 65536;
 
 void neumaierAdd(double& sum, double& compensation, double x) {
     const double t = sum + x;
@@ -374,6 +375,20 @@ struct ValueAccumulator::Keys {
     std::vector<uint64_t> dense; // kKeySpace entries once used; kept, zeroed, by reset()
     bool used = false;           // dense holds the counts (else sparse does)
     bool sorted = true;          // sparse is in key order
+    // Wide dtypes: every finite value itself while there are at most kExactLimit, so the
+    // histograms of small tensors (norms, biases: narrow ranges) are binned exactly.
+    std::vector<double> exact;
+    bool exactValid = true;
+
+    void addExact(const double* values, size_t n) {
+        if (!exactValid) return;
+        if (exact.size() + n > kExactLimit) return dropExact();
+        exact.insert(exact.end(), values, values + n);
+    }
+    void dropExact() {
+        exactValid = false;
+        std::vector<double>().swap(exact);
+    }
 
     void makeDenseFor(uint64_t more) {
         if (!used && sparse.size() + more > kSparseLimit) makeDense();
@@ -526,15 +541,21 @@ template <class T> void ValueAccumulator::addWide(const unsigned char* p, uint64
         block[filled++] = v;
         if (filled == kBlock) {
             addBlock(m_moments, block, filled, normal);
+            m_keys->addExact(block, filled);
             filled = 0;
         }
     }
     addBlock(m_moments, block, filled, normal);
+    m_keys->addExact(block, filled);
 }
 
 void ValueAccumulator::merge(const ValueAccumulator& other) {
-    if (!isNarrow(m_type)) m_moments.merge(other.m_moments);
     const Keys& theirs = *other.m_keys;
+    if (!isNarrow(m_type)) {
+        m_moments.merge(other.m_moments);
+        if (theirs.exactValid) m_keys->addExact(theirs.exact.data(), theirs.exact.size());
+        else m_keys->dropExact();
+    }
     if (theirs.used) {
         m_keys->makeDense();
         for (size_t k = 0; k < kKeySpace; ++k)
@@ -635,6 +656,8 @@ void ValueAccumulator::reset(DType type) {
     m_keys->sparse.clear();
     if (m_keys->used) std::fill(m_keys->dense.begin(), m_keys->dense.end(), 0);
     m_keys->used = false;
+    m_keys->exact.clear();
+    m_keys->exactValid = true;
 }
 
 // Of the `n` elements under an infinite key, the finite F64 values beyond F32's range.
@@ -651,6 +674,19 @@ Histogram ValueAccumulator::linearHistogram() const {
     h.lo = m.min;
     h.hi = m.max;
     const double width = h.hi - h.lo;
+    auto place = [&](double v, uint64_t n) {
+        int bin = 0;
+        if (width > 0 && std::isfinite(width))
+            bin = int(std::floor((v - h.lo) / width * kHistogramBins));
+        else if (width > 0) // a range beyond double: halve before dividing
+            bin = int(std::floor((v / 2 - h.lo / 2) / (h.hi / 2 - h.lo / 2) * kHistogramBins));
+        h.counts[size_t(std::clamp(bin, 0, kHistogramBins - 1))] += n;
+    };
+    if (!isNarrow(m_type) && m_keys->exactValid) {
+        for (double v : m_keys->exact)
+            place(v, 1);
+        return h;
+    }
     m_keys->forEach([&](uint16_t key, uint64_t n) {
         const double v = keyValue(key);
         if (!std::isfinite(v)) {
@@ -658,12 +694,7 @@ Histogram ValueAccumulator::linearHistogram() const {
                 h.counts[v > 0 ? kHistogramBins - 1 : 0] += beyond;
             return;
         }
-        int bin = 0;
-        if (width > 0 && std::isfinite(width))
-            bin = int(std::floor((v - h.lo) / width * kHistogramBins));
-        else if (width > 0) // a range beyond double: halve before dividing
-            bin = int(std::floor((v / 2 - h.lo / 2) / (h.hi / 2 - h.lo / 2) * kHistogramBins));
-        h.counts[size_t(std::clamp(bin, 0, kHistogramBins - 1))] += n;
+        place(v, n);
     });
     return h;
 }
@@ -677,6 +708,14 @@ Histogram ValueAccumulator::logHistogram() const {
     const double width = h.hi - h.lo;
     const double* logs = keyTables(isNarrow(m_type) ? m_type : DType::BF16).log10Abs.data();
     const double scale = width > 0 ? kHistogramBins / width : 0;
+    if (!isNarrow(m_type) && m_keys->exactValid) {
+        for (double v : m_keys->exact) {
+            if (v == 0) continue;
+            const int bin = int(std::floor((std::log10(std::fabs(v)) - h.lo) * scale));
+            h.counts[size_t(std::clamp(bin, 0, kHistogramBins - 1))] += 1;
+        }
+        return h;
+    }
     m_keys->forEach([&](uint16_t key, uint64_t n) {
         const double lg = logs[key];
         if (std::isnan(lg)) { // zero or not finite

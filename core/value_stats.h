@@ -80,10 +80,11 @@ struct Histogram {
 // from which the two 64-bin histograms are built at the end.
 //
 // The key is the element's own bit pattern for 8- and 16-bit dtypes, so their histograms are
-// exact. Wider dtypes are keyed by their value as F32 cut to BF16 (8 significant bits): an
-// element within 0.8% of a bin edge may be counted in the neighbouring bin, F64 values beyond
-// F32's range (|x| > 3.4e38) go to the outermost bin of their sign, and nonzero values below
-// BF16's smallest (2^-133) to the lowest log bin.
+// exact. Wider dtypes keep their values themselves up to 65,536 of them, so small tensors are
+// binned exactly too; beyond that they are keyed by their value as F32 cut to BF16 (8
+// significant bits): an element within 0.8% of a bin edge may be counted in the neighbouring
+// bin, F64 values beyond F32's range (|x| > 3.4e38) go to the outermost bin of their sign, and
+// nonzero values below BF16's smallest (2^-133) to the lowest log bin.
 class ValueAccumulator {
 public:
     explicit ValueAccumulator(DType type);

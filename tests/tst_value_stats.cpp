@@ -931,6 +931,7 @@ class TestValueStats : public QObject {
     Q_OBJECT
 
 private slots:
+    void smallWideTensorsAreBinnedExactly();
     void init();
     void dtypeTraits();
     void decodeElement_data();
@@ -2150,6 +2151,37 @@ void TestValueStats::truncatedShardThrows() {
     } catch (const std::exception& e) {
         QFAIL(qPrintable(QStringLiteral("not an Error: %1").arg(e.what())));
     }
+}
+
+// A small F32 tensor of a narrow range (a norm's weights near 1.0): 64 values one bin apart
+// each land in their own bin, which keys of 8 significant bits could not tell apart.
+void TestValueStats::smallWideTensorsAreBinnedExactly() {
+    std::vector<float> values;
+    for (int k = 0; k < 64; ++k)
+        values.push_back(1.0f + float(k) * 1e-4f);
+    ValueAccumulator acc(DType::F32);
+    acc.add(values.data(), values.size() / 2);
+    ValueAccumulator rest(DType::F32);
+    rest.add(values.data() + 32, 32);
+    acc.merge(rest);
+    const Histogram h = acc.linearHistogram();
+    QCOMPARE(h.lo, double(values.front()));
+    QCOMPARE(h.hi, double(values.back()));
+    for (int k = 0; k < 64; ++k) {
+        // Bin of value k: floor((v_k - lo) / (hi - lo) * 64), computed here in long double.
+        const long double f = (static_cast<long double>(values[size_t(k)]) - values.front()) /
+                              (static_cast<long double>(values.back()) - values.front()) * 64;
+        const int bin = std::min(63, int(std::floor(f)));
+        QVERIFY2(h.counts[size_t(bin)] >= 1, qPrintable(QString("value %1 not in bin %2").arg(k).arg(bin)));
+    }
+    uint64_t total = 0;
+    for (uint64_t c : h.counts)
+        total += c;
+    QCOMPARE(total, uint64_t(64));
+    int used = 0;
+    for (uint64_t c : h.counts)
+        used += c > 0;
+    QVERIFY2(used >= 60, qPrintable(QString("only %1 bins used").arg(used)));
 }
 
 QTEST_GUILESS_MAIN(TestValueStats)
