@@ -178,8 +178,8 @@ private:
         thread_local std::vector<char> wa, wb;
         thread_local TensorReader::Scratch scratch;
         const uint64_t length = task.to - task.from;
-        wa.resize(length);
-        wb.resize(length);
+        if (wa.size() < length) wa.resize(length); // grown only: no zeroing per window
+        if (wb.size() < length) wb.resize(length);
         m_readers[0]->read(ta, task.from, task.to, wa.data(), scratch, m_options.stop);
         m_readers[1]->read(tb, task.from, task.to, wb.data(), scratch, m_options.stop);
         Partial p;

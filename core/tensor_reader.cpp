@@ -23,9 +23,16 @@ void TensorReader::read(const TensorInfo& tensor, uint64_t from, uint64_t to, ch
     try {
         scratch.pieces.clear();
         collectPieces(tensor, from, to, 0, false, scratch.pieces);
-        readPieces(scratch.pieces, m_files, scratch.buffer, [&](const Piece& p, const char* bytes) {
-            std::memcpy(out + (p.dst - from), bytes, p.length);
-        });
+        if (scratch.pieces.size() == 1 && scratch.pieces[0].dst == from &&
+            scratch.pieces[0].length == to - from) { // one run: straight into place
+            const Piece& p = scratch.pieces[0];
+            m_files[p.file].readExact(out, p.length, p.src);
+        } else {
+            readPieces(scratch.pieces, m_files, scratch.buffer,
+                       [&](const Piece& p, const char* bytes) {
+                           std::memcpy(out + (p.dst - from), bytes, p.length);
+                       });
+        }
         for (const Chunk& chunk : tensor.chunks)
             if (chunk.stored && !chunk.replica) readStored(tensor, chunk, from, to, out, stop);
     } catch (const Error& e) {

@@ -273,12 +273,26 @@ void decodeRun(DType type, const void* bytes, uint64_t n, double* out) {
 double sumOfSquares(DType type, const void* bytes, uint64_t n) {
     const auto* p = static_cast<const unsigned char*>(bytes);
     double total = 0;
-    if (type == DType::BF16) { // the common case, kept to one loop the compiler vectorises
-        for (uint64_t i = 0; i < n; ++i) {
+    if (type == DType::BF16) {
+        // The common case. Eight separate sums let the compiler use vector lanes without
+        // reordering any one sum (which it may not do for doubles): 0.30 against 0.88 ns per
+        // element, measured on diff of W1. A BF16 square is exact in double.
+        constexpr size_t kLanes = 8;
+        double lanes[kLanes] = {};
+        uint64_t i = 0;
+        for (; i + kLanes <= n; i += kLanes)
+            for (size_t j = 0; j < kLanes; ++j) {
+                const uint32_t bits = uint32_t(loadLe<uint16_t>(p + 2 * (i + j))) << 16;
+                const uint32_t finite = 0u - uint32_t((bits & 0x7FFFFFFFu) < 0x7F800000u);
+                const double d = double(std::bit_cast<float>(bits & finite));
+                lanes[j] += d * d;
+            }
+        for (; i < n; ++i) {
             const float f = std::bit_cast<float>(uint32_t(loadLe<uint16_t>(p + 2 * i)) << 16);
-            const double d = std::isfinite(f) ? double(f) : 0.0;
-            total += d * d;
+            if (std::isfinite(f)) total += double(f) * double(f);
         }
+        for (double lane : lanes)
+            total += lane;
         return total;
     }
     double values[kBlock];
