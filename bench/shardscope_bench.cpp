@@ -271,6 +271,25 @@ Outcome runInspectWorkload(const Bench& b, const Workload& w) {
     return {row, false};
 }
 
+// Prints the console line of a workload timed against a baseline (`cp -r` or `cat`) and returns
+// its markdown row; `bytes` are the bytes written (or read) per run.
+std::string ratioRow(const Workload& w, const std::string& label, const Stats& c, const Stats& s,
+                     uint64_t bytes, const char* rateNote) {
+    const double ratio = s.median / c.median, rss = double(s.rssKiB) / 1024;
+    const double gibs = double(bytes) / double(1ull << 30) / s.median;
+    const std::string target = verdict(w.target, ratio, s.median, rss);
+    std::printf(
+        "%-7s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f %s\n",
+        w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
+        c.cpuMedian, s.cpuMedian, target.c_str());
+    char row[400];
+    std::snprintf(row, sizeof row,
+                  "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f%s | %.0f MiB | %s |\n",
+                  label.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
+                  rateNote, rss, target.c_str());
+    return row;
+}
+
 // Alternates `cp -r` and `consolidate` (run 0 warms the cache). When consolidate fails, the
 // copies still run, so the report has the baseline next to the failure.
 Outcome runConsolidateWorkload(const Bench& b, const Workload& w) {
@@ -312,20 +331,7 @@ Outcome runConsolidateWorkload(const Bench& b, const Workload& w) {
     settle();
     const Stats c = stats(copies);
     if (!failure.empty()) return {failedRow(w, failure, &c), true};
-    const Stats s = stats(consolidations);
-    const double ratio = s.median / c.median, rss = double(s.rssKiB) / 1024;
-    const double gibs = double(outBytes) / double(1ull << 30) / s.median;
-    const std::string target = verdict(w.target, ratio, s.median, rss);
-    std::printf(
-        "%-7s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f %s\n",
-        w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
-        c.cpuMedian, s.cpuMedian, target.c_str());
-    char row[400];
-    std::snprintf(row, sizeof row,
-                  "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f | %.0f MiB | %s |\n",
-                  w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
-                  target.c_str());
-    return {row, false};
+    return {ratioRow(w, w.name, c, stats(consolidations), outBytes, ""), false};
 }
 
 // The data files of a directory (shards or an export), for the `cat` baseline.
@@ -375,23 +381,10 @@ Outcome runValuesWorkload(const Bench& b, const Workload& w) {
         if (run.status != 0) return {failedRow(w, failureText(w.inspectArgs.front(), run, errors)), true};
         if (r > 0) cats.push_back(c), runs.push_back(run);
     }
-    const Stats c = stats(cats), s = stats(runs);
     uint64_t bytes = 0;
     for (const auto& in : inputs)
         bytes += modelBytes(in);
-    const double ratio = s.median / c.median, rss = double(s.rssKiB) / 1024;
-    const double gibs = double(bytes) / double(1ull << 30) / s.median;
-    const std::string target = verdict(w.target, ratio, s.median, rss);
-    std::printf(
-        "%-7s %6.3f (%.3f-%.3f)   %6.3f (%.3f-%.3f)   %-7.2f %-9.2f %-8.0f %-8.2f %-8.2f %s\n",
-        w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
-        c.cpuMedian, s.cpuMedian, target.c_str());
-    char row[400];
-    std::snprintf(row, sizeof row,
-                  "| %s (vs cat) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f read | %.0f MiB | %s |\n",
-                  w.name.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs, rss,
-                  target.c_str());
-    return {row, false};
+    return {ratioRow(w, w.name + " (vs cat)", stats(cats), stats(runs), bytes, " read"), false};
 }
 
 void usage() {
