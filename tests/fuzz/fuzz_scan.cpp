@@ -1,12 +1,16 @@
-// libFuzzer target: a whole checkpoint scan and plan on one or two fuzzed shard files.
+// libFuzzer target: a whole checkpoint scan and plan on one or two fuzzed shard files, then the
+// value pass (statistics, findings) and a diff of the checkpoint against itself, which must
+// find every tensor identical.
 //
 // The input is split at "@@SHARD@@": the first part is shard 1, the second (if any) shard 2 and
 // the third (if any) .hf_metadata/fqn_to_file_index_mapping.json. The files live in a private
 // directory made once per process and are rewritten (or removed) on every run.
 
 #include "checkpoint.h"
+#include "checkpoint_diff.h"
 #include "fuzz_support.h"
 #include "plan.h"
+#include "tensor_stats.h"
 
 #include <cstdint>
 #include <string>
@@ -56,6 +60,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                            shardscope::UnmappedPolicy::LastFile);
         volatile size_t sink = plan.indexJson().size() + plan.totalFileBytes() + ckpt.totalBytes();
         (void)sink;
+        shardscope::StatsOptions stats;
+        stats.threads = 1;
+        const auto values = shardscope::computeStats(ckpt, stats);
+        volatile size_t findings = shardscope::valueFindings(ckpt, values).size();
+        (void)findings;
+        shardscope::DiffOptions diff;
+        diff.threads = 1;
+        for (const auto& d : shardscope::diffCheckpoints(ckpt, ckpt, diff).tensors)
+            if (d.status != shardscope::DiffStatus::Identical &&
+                d.status != shardscope::DiffStatus::NotCompared)
+                __builtin_trap(); // a checkpoint always equals itself
     });
     return 0;
 }
