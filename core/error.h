@@ -102,6 +102,16 @@ enum class ErrorKind {
     UnindexedFile,        // a *.safetensors file the index does not name; not read
     PathOutsideDirectory, // a file name that leaves the checkpoint directory (.., absolute)
     PartialTensor,        // DCP_SHARDING_INFO puts a tensor of a consolidated file off the origin
+
+    // Export transforms (cast, rename, selection, tied weights)
+    RuleInvalid,       // a rename, include, exclude or keep rule that does not parse
+    NameCollision,     // two tensors exported under one name, or an empty exported name
+    CastUnsupported,   // a cast into or out of a dtype that cannot be cast (FP8, integers)
+    CastOverflow,      // finite values that became Inf (or nonzero ones 0) in a cast
+    NothingSelected,   // include/exclude rules that leave no tensor to export
+    RuleMatchesNothing, // a keep, include or exclude pattern that matches no tensor
+    TiedWeights,       // two tensors with identical dtype, shape and bytes
+    TieConfigMismatch, // config.json's tie_word_embeddings disagrees with the weights
 };
 
 // The enumerator's own spelling: stable, for logs, JSON output and tests.
@@ -251,6 +261,22 @@ constexpr const char* errorKindName(ErrorKind kind) {
         return "PathOutsideDirectory";
     case ErrorKind::PartialTensor:
         return "PartialTensor";
+    case ErrorKind::RuleInvalid:
+        return "RuleInvalid";
+    case ErrorKind::NameCollision:
+        return "NameCollision";
+    case ErrorKind::CastUnsupported:
+        return "CastUnsupported";
+    case ErrorKind::CastOverflow:
+        return "CastOverflow";
+    case ErrorKind::NothingSelected:
+        return "NothingSelected";
+    case ErrorKind::RuleMatchesNothing:
+        return "RuleMatchesNothing";
+    case ErrorKind::TiedWeights:
+        return "TiedWeights";
+    case ErrorKind::TieConfigMismatch:
+        return "TieConfigMismatch";
     }
     return "?";
 }
