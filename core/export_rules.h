@@ -115,6 +115,7 @@ struct TensorExport {
     std::string name; // the exported name
     DType dtype = DType::U8;
     bool excluded = false;
+    bool byDefault = false; // excluded only as training state: a mapping that names it wins
     std::string reason; // why excluded, for messages and tooltips ("training state (optimizer)",
                         // "--exclude 'optim'", "identical to model.embed_tokens.weight")
     bool cast() const; // dtype differs from the source's

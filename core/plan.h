@@ -4,6 +4,7 @@
 #pragma once
 
 #include "checkpoint.h"
+#include "export_rules.h"
 
 #include <filesystem>
 #include <map>
@@ -40,11 +41,15 @@ inline constexpr uint64_t kDefaultMaxShardBytes = 5'000'000'000;
 // Hugging Face folder its model weights (and training state when asked) in files of at most
 // kDefaultMaxShardBytes; else everything in one file.
 Mapping defaultMapping(const Checkpoint& checkpoint, bool includeTrainingState = false);
+// The same with export rules: sizes are the exported (cast) sizes, excluded tensors left out.
+Mapping defaultMapping(const Checkpoint& checkpoint, const ExportSelection& selection);
 
 // Greedy in name order: a new file starts when the next tensor would pass maxBytes; a tensor
 // larger than the limit gets a file of its own. Training state is left out unless asked for.
 Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes,
                     bool includeTrainingState = false);
+Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes,
+                    const ExportSelection& selection);
 
 std::string outputFileName(int index, int count);
 
@@ -52,6 +57,7 @@ enum class UnmappedPolicy { Error, LastFile };
 
 struct PlannedTensor {
     size_t tensor = 0;  // index into Checkpoint::tensors
+    DType dtype = DType::U8; // as written: the source's, or the cast target
     uint64_t begin = 0; // within the output data section
     uint64_t end = 0;
 };
@@ -76,12 +82,21 @@ struct Plan {
     uint64_t totalFileBytes() const;
     std::string indexJson() const;
     std::vector<std::string> unmapped; // shard tensors the mapping does not name
-    std::vector<std::string> excluded; // training state left out (fqn)
+    std::vector<std::string> excluded; // training state and tensors the rules leave out (fqn)
+    // The export rules (exportRulesToJson) when they are not the identity: recorded in the
+    // index's metadata as "shardscope_export" so verify recomputes every tensor.
+    std::string exportRecord;
 };
 
 // Pure computation: no file is touched. Training state (optimizer, scheduler, ...) is exported
 // only when includeTrainingState is set or the mapping names it.
 Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy,
               bool includeTrainingState = false);
+// With export rules: each tensor's exported name, dtype (sizes and offsets follow the cast) and
+// exclusion from `selection`, which is selectForExport(checkpoint, rules); its problems are
+// copied into the plan's. A tensor left out only as training state is still exported when the
+// mapping names it.
+Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy,
+              const ExportRules& rules, const ExportSelection& selection);
 
 } // namespace shardscope
