@@ -1242,7 +1242,7 @@ void TestMainWindow::dcpExportWritesModelWeightsUnlessTrainingStateIsIncluded() 
     // Default options: the model weights only, under their exported names.
     ExportDialog* dialog = w.showExportDialog();
     QVERIFY(dialog);
-    auto* include = dialog->findChild<QCheckBox*>();
+    auto* include = dialog->findChild<QCheckBox*>("includeTrainingState");
     QVERIFY(include && include->isVisibleTo(dialog));
     QVERIFY(include->text().contains("Include training state"));
     QVERIFY(!include->isChecked());
@@ -1299,7 +1299,7 @@ void TestMainWindow::dcpExportWritesModelWeightsUnlessTrainingStateIsIncluded() 
     dialog = w.showExportDialog();
     QVERIFY(dialog);
     QVERIFY(!dialog->includeTrainingState()); // unchecked again for every export
-    dialog->findChild<QCheckBox*>()->click();
+    dialog->findChild<QCheckBox*>("includeTrainingState")->click();
     QVERIFY(dialog->includeTrainingState());
     QVERIFY2(dialog->planText().startsWith("Writes 8 tensors"), qPrintable(dialog->planText()));
     QVERIFY(!dialog->planText().contains("Leaves out"));

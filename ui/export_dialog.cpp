@@ -36,6 +36,19 @@ QString bytesText(uint64_t bytes) {
     return QString::fromStdString(formatBytes(bytes));
 }
 
+// The problems of export rules that stop an export before a byte is written.
+bool isRuleProblem(const Problem& p) {
+    switch (p.kind) {
+    case ErrorKind::RuleInvalid:
+    case ErrorKind::NameCollision:
+    case ErrorKind::NothingSelected:
+    case ErrorKind::CastUnsupported:
+        return p.severity == Severity::Error;
+    default:
+        return false;
+    }
+}
+
 QLabel* makeNote(const QString& text) {
     auto* note = new QLabel(text);
     note->setWordWrap(true);
@@ -120,12 +133,18 @@ QWidget* ExportDialog::createSetupPage() {
     m_policyLabel = new QLabel;
     m_policyLabel->setBuddy(m_policy);
     form->addRow(m_policyLabel, m_policy);
+    addCastRows(form); // before the DCP rows: Tab then runs down the form as it reads
     if (m_dcp) addDcpRows(form);
     m_plan = new QLabel;
     m_plan->setWordWrap(true);
     m_plan->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_plan->setObjectName("exportPlan");
     m_plan->setVisible(m_dcp);
+    m_ruleProblems = new QLabel;
+    m_ruleProblems->setObjectName("ruleProblems");
+    m_ruleProblems->setWordWrap(true);
+    m_ruleProblems->setStyleSheet("color: #c62828");
+    m_ruleProblems->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_setupError = new QLabel;
     m_setupError->setWordWrap(true);
     m_setupError->setStyleSheet("color: #c62828");
@@ -134,6 +153,7 @@ QWidget* ExportDialog::createSetupPage() {
     pageLayout->addLayout(form);
     if (m_dcp) pageLayout->addSpacing(4);
     pageLayout->addWidget(m_plan);
+    pageLayout->addWidget(m_ruleProblems);
     pageLayout->addWidget(
         makeNote(tr("The new files are written into a staging folder inside the output directory "
                     "and verified byte for byte against the shards before they replace anything "
@@ -156,6 +176,7 @@ QWidget* ExportDialog::createSetupPage() {
 void ExportDialog::addDcpRows(QFormLayout* form) {
     m_includeTraining =
         new QCheckBox(tr("&Include training state (optimizer, scheduler, dataloader, trainer)"));
+    m_includeTraining->setObjectName("includeTrainingState");
     m_includeTraining->setToolTip(
         tr("Unchecked, only the model weights are exported, as a Hugging Face model needs"));
     form->addRow(QString(), m_includeTraining);
@@ -182,8 +203,161 @@ void ExportDialog::addDcpRows(QFormLayout* form) {
     connect(m_hfAssetsBrowse, &QPushButton::clicked, this, &ExportDialog::browseHfAssets);
 }
 
+// The cast: floating tensors in another dtype, some kept as they are, strict about overflow.
+void ExportDialog::addCastRows(QFormLayout* form) {
+    m_castTo = new QComboBox;
+    m_castTo->setObjectName("castTarget");
+    m_castTo->addItem(tr("Keep source dtypes"), -1);
+    for (DType to : {DType::BF16, DType::F16, DType::F32})
+        m_castTo->addItem(QString::fromLatin1(dtypeName(to).data()), int(to));
+    m_castTo->setToolTip(tr("Floating tensors (F64, F32, F16, BF16) are written in this dtype; "
+                            "integers and FP8 stay as they are"));
+    auto* castLabel = new QLabel(tr("&Cast floating tensors to:"));
+    castLabel->setBuddy(m_castTo);
+    form->addRow(castLabel, m_castTo);
+    m_castKeep = new QLineEdit;
+    m_castKeep->setObjectName("castKeep");
+    m_castKeep->setClearButtonEnabled(true);
+    QStringList defaults;
+    for (const std::string& pattern : defaultCastKeep())
+        defaults << QString::fromStdString(pattern);
+    m_castKeep->setPlaceholderText(tr("More patterns, comma-separated"));
+    m_castKeep->setToolTip(tr("Tensors whose names match one of these regular expressions keep "
+                              "their source dtype. Always kept: %1")
+                               .arg(defaults.join(", ")));
+    auto* keepLabel = new QLabel(tr("&Keep in source dtype:"));
+    keepLabel->setBuddy(m_castKeep);
+    form->addRow(keepLabel, m_castKeep);
+    m_castStrict = new QCheckBox(tr("&Strict: stop when a value overflows to Inf or a nonzero "
+                                    "value becomes zero"));
+    form->addRow(QString(), m_castStrict);
+    connect(m_castTo, &QComboBox::currentIndexChanged, this, &ExportDialog::castEdited);
+    connect(m_castKeep, &QLineEdit::editingFinished, this, &ExportDialog::castEdited);
+    connect(m_castStrict, &QCheckBox::toggled, this, &ExportDialog::castEdited);
+    m_castKeep->setEnabled(false);
+    m_castStrict->setEnabled(false);
+}
+
+CastRules ExportDialog::castRules() const {
+    CastRules cast = m_rules.cast;
+    const int to = m_castTo->currentData().toInt();
+    cast.to = to < 0 ? std::nullopt : std::optional<DType>(DType(to));
+    cast.keep.clear();
+    for (const QString& pattern : m_castKeep->text().split(',', Qt::SkipEmptyParts))
+        if (!pattern.trimmed().isEmpty()) cast.keep.push_back(pattern.trimmed().toStdString());
+    cast.strict = m_castStrict->isChecked();
+    return cast;
+}
+
+void ExportDialog::castEdited() {
+    const CastRules cast = castRules();
+    m_castKeep->setEnabled(cast.to.has_value());
+    m_castStrict->setEnabled(cast.to.has_value());
+    if (cast == m_rules.cast) return;
+    m_rules.cast = cast;
+    emit castRulesChanged(cast);
+    replan();
+}
+
+void ExportDialog::setExportRules(const ExportRules& rules) {
+    m_rules = rules;
+    const QSignalBlocker a(m_castTo), b(m_castKeep), c(m_castStrict);
+    setCastTarget(rules.cast.to);
+    QStringList keep;
+    for (const std::string& pattern : rules.cast.keep)
+        keep << QString::fromStdString(pattern);
+    m_castKeep->setText(keep.join(", "));
+    m_castStrict->setChecked(rules.cast.strict);
+    m_castKeep->setEnabled(rules.cast.to.has_value());
+    m_castStrict->setEnabled(rules.cast.to.has_value());
+    replan();
+}
+
+void ExportDialog::setCastTarget(std::optional<DType> to) {
+    m_castTo->setCurrentIndex(std::max(0, m_castTo->findData(to ? int(*to) : -1)));
+}
+
+void ExportDialog::setCastKeep(const QString& patterns) {
+    m_castKeep->setText(patterns);
+    castEdited();
+}
+
+void ExportDialog::setCastStrict(bool strict) {
+    m_castStrict->setChecked(strict);
+}
+
+ExportRules ExportDialog::exportRules() const {
+    ExportRules rules = m_rules;
+    rules.cast = castRules();
+    rules.includeTrainingState = includeTrainingState();
+    return rules;
+}
+
+bool ExportDialog::hasTransforms() const {
+    const ExportRules rules = exportRules();
+    return !rules.rename.empty() || !rules.select.empty() || rules.cast.to.has_value() ||
+           rules.dropTied;
+}
+
+// Throws Error(RuleInvalid) for a rule that does not compile.
+ExportSelection ExportDialog::selection() const {
+    return selectForExport(*m_checkpoint, exportRules());
+}
+
+Plan ExportDialog::currentPlan() const {
+    const auto policy =
+        m_policy->currentIndex() == 1 ? UnmappedPolicy::LastFile : UnmappedPolicy::Error;
+    if (!hasTransforms())
+        return makePlan(*m_checkpoint, planMapping(), policy, includeTrainingState());
+    try {
+        return makePlan(*m_checkpoint, planMapping(), policy, exportRules(), selection());
+    } catch (const Error& e) {
+        Plan plan;
+        plan.problems.push_back({Severity::Error, "", "", e.what(), e.kind()});
+        return plan;
+    }
+}
+
+QString ExportDialog::ruleProblemText() const {
+    return m_ruleProblems->text();
+}
+
+void ExportDialog::showRuleProblems(const Plan& plan) {
+    QStringList lines;
+    int more = 0;
+    for (const Problem& p : plan.problems) {
+        if (!isRuleProblem(p)) continue;
+        if (lines.size() < 5)
+            lines << QString::fromStdString(p.text());
+        else
+            ++more;
+    }
+    if (more) lines << tr("… and %1 more").arg(more);
+    if (!lines.isEmpty()) lines.prepend(tr("The export rules stop this export:"));
+    m_ruleProblems->setText(lines.join('\n'));
+    m_ruleProblems->setVisible(!lines.isEmpty());
+}
+
+QString ExportDialog::transformText(const Plan& plan, const ExportSelection& selection) const {
+    size_t renamed = 0, cast = 0;
+    for (const auto& f : plan.files)
+        for (const auto& t : f.tensors) {
+            const TensorInfo& source = m_checkpoint->tensors[t.tensor];
+            renamed += selection.tensors[t.tensor].name != source.fqn;
+            cast += t.dtype != source.dtype;
+        }
+    QStringList parts;
+    if (renamed) parts << tr("renames %1").arg(counted(qint64(renamed), tr("tensor"), tr("tensors")));
+    if (cast)
+        parts << tr("casts %1 to %2")
+                     .arg(counted(qint64(cast), tr("tensor"), tr("tensors")),
+                          m_castTo->currentText());
+    return parts.isEmpty() ? QString() : tr("It %1.").arg(parts.join(tr(" and ")));
+}
+
 void ExportDialog::setTabOrderOfSetupPage(QWidget* browse, QWidget* assetsBrowse) {
-    QList<QWidget*> order{m_directory, browse, m_threads, m_policy};
+    QList<QWidget*> order{m_directory, browse,   m_threads,
+                          m_policy,    m_castTo, m_castKeep, m_castStrict};
     if (m_dcp) order << m_includeTraining << m_hfAssets << assetsBrowse;
     order << m_start;
     for (qsizetype i = 0; i + 1 < order.size(); ++i)
@@ -299,7 +473,13 @@ QStringList ExportDialog::assetFiles() const {
 
 Mapping ExportDialog::planMapping() const {
     if (!includeTrainingState() || !m_mappingIsDefault) return m_mapping;
-    Mapping m = defaultMapping(*m_checkpoint, true);
+    Mapping m;
+    try { // with rules: files sized as the export writes them, excluded tensors left out
+        m = hasTransforms() ? defaultMapping(*m_checkpoint, selection())
+                            : defaultMapping(*m_checkpoint, true);
+    } catch (const Error&) {
+        m = defaultMapping(*m_checkpoint, true); // the rule's error is shown with the plan
+    }
     m.source = m_mapping.source;
     return m;
 }
@@ -308,9 +488,17 @@ size_t ExportDialog::unassignedCount() const {
     if (!includeTrainingState()) return m_unassigned;
     const Mapping m = planMapping();
     if (m.fileIndex.empty()) return 0; // everything in one file
+    std::optional<ExportSelection> chosen;
+    try {
+        if (hasTransforms()) chosen = selection();
+    } catch (const Error&) {
+    }
     size_t n = 0;
-    for (const TensorInfo& t : m_checkpoint->tensors)
-        n += t.status != CoverageStatus::Invalid && !m.fileIndex.count(t.fqn);
+    for (size_t i = 0; i < m_checkpoint->tensors.size(); ++i) {
+        const TensorInfo& t = m_checkpoint->tensors[i];
+        const bool excluded = chosen && chosen->tensors[i].excluded;
+        n += t.status != CoverageStatus::Invalid && !excluded && !m.fileIndex.count(t.fqn);
+    }
     return n;
 }
 
@@ -330,12 +518,16 @@ void ExportDialog::replan() {
         counted(qint64(unassigned), tr("&unassigned tensor:"), tr("&unassigned tensors:")));
     m_policyLabel->setVisible(unassigned > 0);
     m_policy->setVisible(unassigned > 0);
-    if (!m_dcp) return;
-    showAssets();
-    const bool include = includeTrainingState();
-    const Plan plan = makePlan(
-        *m_checkpoint, planMapping(),
-        m_policy->currentIndex() == 1 ? UnmappedPolicy::LastFile : UnmappedPolicy::Error, include);
+    if (m_dcp) showAssets();
+    const bool transforms = hasTransforms();
+    m_plan->setVisible(m_dcp || transforms);
+    if (!m_dcp && !transforms) {
+        m_ruleProblems->clear();
+        m_ruleProblems->setVisible(false);
+        return;
+    }
+    const Plan plan = currentPlan();
+    showRuleProblems(plan);
     size_t written = 0;
     for (const auto& f : plan.files)
         written += f.tensors.size();
@@ -347,9 +539,16 @@ void ExportDialog::replan() {
         uint64_t bytes = 0;
         for (const auto& fqn : plan.excluded)
             bytes += m_checkpoint->find(fqn)->bytes;
-        text += " " + tr("Leaves out %1 of training state (%2).")
-                          .arg(counted(qint64(plan.excluded.size()), tr("tensor"), tr("tensors")),
-                               bytesText(bytes));
+        const QString what = counted(qint64(plan.excluded.size()), tr("tensor"), tr("tensors"));
+        text += " " + (transforms ? tr("Leaves out %1 (%2).").arg(what, bytesText(bytes))
+                                  : tr("Leaves out %1 of training state (%2).")
+                                        .arg(what, bytesText(bytes)));
+    }
+    if (transforms) {
+        try {
+            text += " " + transformText(plan, selection());
+        } catch (const Error&) { // shown with the plan's problems
+        }
     }
     if (!m_checkpoint->byteItems.empty())
         text += " " + tr("%1 never exported.")
@@ -428,7 +627,6 @@ bool ExportDialog::startExport() {
         showError(tr("The HF assets folder %1 is not a folder.").arg(assets));
         return false;
     }
-    const bool last = m_policy->currentIndex() == 1;
     ExportRequest request;
     request.checkpoint = exportCheckpoint();
     request.outputDirectory = QDir::cleanPath(QDir(dir).absolutePath());
@@ -436,9 +634,12 @@ bool ExportDialog::startExport() {
     const std::filesystem::path out = request.outputDirectory.toStdString();
     const Checkpoint& ckpt = *request.checkpoint;
     try {
-        request.plan =
-            makePlan(ckpt, planMapping(), last ? UnmappedPolicy::LastFile : UnmappedPolicy::Error,
-                     includeTrainingState());
+        request.plan = currentPlan(); // the open snapshot's tensors: same indices as `ckpt`
+        showRuleProblems(request.plan);
+        if (!m_ruleProblems->text().isEmpty()) {
+            showError(tr("Fix the export rules first (Edit ▸ Rename Rules…, Include in Export)."));
+            return false;
+        }
         preflight(ckpt, request.plan, out, true); // everything but existing outputs
         const auto existing = existingOutputs(ckpt, out);
         if (!existing.empty() && !confirmReplace(request.outputDirectory, existing)) return false;

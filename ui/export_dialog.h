@@ -54,6 +54,16 @@ public:
     bool includeTrainingState() const;
     void setHfAssetsDirectory(const QString& directory);
     QString hfAssetsDirectory() const;
+    // The export rules of the document: renames, exclusions and the cast (which this dialog
+    // edits; castRulesChanged tells the document).
+    void setExportRules(const ExportRules& rules);
+    ExportRules exportRules() const; // with the cast and training state as chosen here
+    void setCastTarget(std::optional<DType> to); // empty: keep source dtypes
+    void setCastKeep(const QString& patterns);   // comma-separated, beside the default list
+    void setCastStrict(bool strict);
+    // The plan an export would start with now; its problems block the start.
+    Plan currentPlan() const;
+    QString ruleProblemText() const; // collisions, nothing selected, as shown
     QString planText() const;                    // what the export will write, as shown (DCP)
     QStringList assetFiles() const;              // the HF assets folder's files the export copies
     QString unassignedLabelText() const;         // "2 unassigned tensors:", "" when hidden
@@ -71,6 +81,7 @@ public:
 
 signals:
     void exportFinished(const shardscope::ExportOutcome& outcome);
+    void castRulesChanged(const shardscope::CastRules& cast);
 
 protected:
     void reject() override; // Esc / close while running means cancel, and nothing when publishing
@@ -78,6 +89,13 @@ protected:
 private:
     QWidget* createSetupPage();
     void addDcpRows(QFormLayout* form);
+    void addCastRows(QFormLayout* form);
+    CastRules castRules() const;
+    void castEdited(); // a cast control changed: the document hears of it, the plan follows
+    bool hasTransforms() const; // renames, exclusions or a cast: the rules' makePlan applies
+    ExportSelection selection() const;
+    QString transformText(const Plan& plan, const ExportSelection& selection) const;
+    void showRuleProblems(const Plan& plan);
     void setTabOrderOfSetupPage(QWidget* browse, QWidget* assetsBrowse);
     void browseHfAssets();
     // The mapping an export uses: the document's, or with training state included and the
@@ -118,6 +136,11 @@ private:
     QPushButton* m_hfAssetsBrowse = nullptr;
     QLabel* m_assetsNote = nullptr;
     QLabel* m_plan = nullptr;
+    ExportRules m_rules; // the document's; the cast and training state come from the controls
+    QComboBox* m_castTo = nullptr;
+    QLineEdit* m_castKeep = nullptr;
+    QCheckBox* m_castStrict = nullptr;
+    QLabel* m_ruleProblems = nullptr;
     QLabel* m_setupError;
     QPushButton* m_start;
     QLabel* m_phase;

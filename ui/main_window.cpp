@@ -291,6 +291,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     createStatusBar();
     connectSignals();
     connectValueSession();
+    connectExportRules();
     setUpKeyboardNavigation();
 
     updateFilterChoices(); // the "Any …" entries, also before anything is open
@@ -308,6 +309,7 @@ void MainWindow::createActions() {
     createUndoActions();
     createEditActions();
     createValueActions();
+    createExportRuleActions();
 }
 
 void MainWindow::createFileActions() {
@@ -412,6 +414,11 @@ void MainWindow::createMenus() {
     edit->addAction(m_assignAction);
     edit->addAction(m_newFileAction);
     edit->addAction(m_groupAction);
+    edit->addSeparator();
+    edit->addAction(m_excludeAction);
+    edit->addAction(m_includeAction);
+    edit->addAction(m_renameAction);
+    edit->addAction(m_renameRulesAction);
     edit->addSeparator();
     edit->addAction(m_findAction);
     edit->addAction(m_problemsOnlyAction);
@@ -1426,7 +1433,10 @@ void MainWindow::groupBySizeDialog() {
                                               5.0, 0.001, 100000, 3, &ok);
     if (!ok) return;
     const uint64_t limit = uint64_t(gb * 1e9);
-    Mapping m = groupBySize(*ckpt, limit);
+    // With export rules the files hold what the export writes: cast sizes, no excluded tensors.
+    const ExportRulesDocument* rules = m_document.exportRules();
+    Mapping m = rules->edits() == ExportEdits{} ? groupBySize(*ckpt, limit)
+                                                : groupBySize(*ckpt, limit, rules->selection());
     m_document.applyMapping(m, tr("Group by maximum size (%1 GB)").arg(gb));
 }
 
@@ -1463,6 +1473,11 @@ void MainWindow::showTableMenu(const QPoint& pos) {
     assign->addSeparator();
     assign->addAction(m_newFileAction);
     menu.addAction(m_assignAction);
+    menu.addSeparator();
+    menu.addAction(m_excludeAction);
+    menu.addAction(m_includeAction);
+    menu.addAction(m_renameAction);
+    menu.addAction(m_renameRulesAction);
     menu.addSeparator();
     menu.addAction(tr("Copy Name"), this, [selected, this] {
         QStringList names;
@@ -1513,6 +1528,10 @@ ExportDialog* MainWindow::showExportDialog() {
     auto* dialog =
         new ExportDialog(ckpt, m_document.toMapping(), m_document.unassignedCount(), this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setExportRules(m_document.exportRules()->rules());
+    // The cast chosen there is a document edit: the DType column shows it, Undo takes it back.
+    connect(dialog, &ExportDialog::castRulesChanged, m_document.exportRules(),
+            &ExportRulesDocument::setCast);
     dialog->setOutputDirectory(
         proposedOutputDirectory(m_directory, m_lastOutputDirectory, m_lastExportedDirectory));
     if (m_lastThreads > 0) dialog->setThreads(m_lastThreads);

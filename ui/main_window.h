@@ -37,6 +37,7 @@ class CoverageView;
 class ExportDialog;
 class OutputFilesModel;
 class ProblemsModel;
+class RenameRulesDialog;
 class TensorFilterProxy;
 class TensorTableModel;
 class ValuesPanel;
@@ -89,6 +90,10 @@ public:
     std::vector<size_t> selectedTensors() const;
     void assignSelectionTo(int fileIndex);
     ExportDialog* showExportDialog(); // nullptr when export is blocked (the reason is shown)
+    RenameRulesDialog* showRenameRulesDialog(); // Edit ▸ Rename Rules… (Ctrl+Shift+R)
+    QAction* excludeAction() { return m_excludeAction; } // Edit ▸ Exclude from Export (Del)
+    QAction* includeAction() { return m_includeAction; } // Edit ▸ Include in Export (Ins)
+    QAction* renameAction() { return m_renameAction; }   // Edit ▸ Rename… (F2)
     // Applies a mapping file as one undoable edit; false (with the core's message shown) if bad.
     bool loadMappingFile(const QString& file);
     // The details pane as shown: the tensor name, then its facts as plain text.
@@ -113,6 +118,14 @@ private:
     void createEditActions();
     void createUndoActions();
     void createValueActions();
+    // Export rules (main_window_export_rules.cpp).
+    void createExportRuleActions();
+    void connectExportRules();
+    void updateExportRuleActions();
+    void excludeSelection();
+    void includeSelection();
+    void renameCurrent();
+    void reportRuleProblems();
     void createMenus();
     void createToolBar();
     QAction* toolBarProxy(QAction* action, const QString& text, const QIcon& icon);
@@ -262,6 +275,10 @@ private:
     QAction* m_compareAction = nullptr;
     QAction* m_clearComparisonAction = nullptr;
     QAction* m_differsOnlyAction = nullptr;
+    QAction* m_excludeAction = nullptr;
+    QAction* m_includeAction = nullptr;
+    QAction* m_renameAction = nullptr;
+    QAction* m_renameRulesAction = nullptr;
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     QStringList m_recent;

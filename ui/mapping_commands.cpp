@@ -37,4 +37,16 @@ void ReplaceMappingCommand::undo() {
     m_document->setAllRaw(m_beforeTargets, m_beforeCount);
 }
 
+ExportEditsCommand::ExportEditsCommand(ExportRulesDocument* rules, ExportEdits after,
+                                       const QString& text)
+    : QUndoCommand(text), m_rules(rules), m_before(rules->edits()), m_after(std::move(after)) {}
+
+void ExportEditsCommand::redo() {
+    m_rules->setEditsRaw(m_after);
+}
+
+void ExportEditsCommand::undo() {
+    m_rules->setEditsRaw(m_before);
+}
+
 } // namespace shardscope

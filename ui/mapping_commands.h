@@ -3,6 +3,8 @@
 
 #pragma once
 
+#include "export_rules_document.h"
+
 #include <QUndoCommand>
 
 #include <vector>
@@ -38,6 +40,18 @@ private:
     MappingDocument* m_document;
     std::vector<int> m_beforeTargets, m_afterTargets;
     int m_beforeCount, m_afterCount;
+};
+
+// Replaces the export rules as edited (a rename, an exclusion, the rename rules, the cast).
+class ExportEditsCommand : public QUndoCommand {
+public:
+    ExportEditsCommand(ExportRulesDocument* rules, ExportEdits after, const QString& text);
+    void redo() override;
+    void undo() override;
+
+private:
+    ExportRulesDocument* m_rules;
+    ExportEdits m_before, m_after;
 };
 
 } // namespace shardscope

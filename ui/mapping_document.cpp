@@ -9,7 +9,8 @@
 
 namespace shardscope {
 
-MappingDocument::MappingDocument(QObject* parent) : QObject(parent) {}
+MappingDocument::MappingDocument(QObject* parent)
+    : QObject(parent), m_exportRules(new ExportRulesDocument(this)) {}
 
 void MappingDocument::reset(std::shared_ptr<const Checkpoint> checkpoint, const Mapping& mapping) {
     m_checkpoint = std::move(checkpoint);
@@ -29,6 +30,7 @@ void MappingDocument::reset(std::shared_ptr<const Checkpoint> checkpoint, const 
             m_absentIndex[fqn] = index;
         }
     }
+    m_exportRules->reset(); // a new checkpoint starts without rules
     emit resetDone();
     emit targetsChanged();
 }
@@ -47,7 +49,7 @@ size_t MappingDocument::excludedCount() const {
 size_t MappingDocument::unassignedCount() const {
     size_t n = 0;
     for (size_t t = 0; t < m_targets.size(); ++t)
-        n += m_targets[t] == 0 && !isExcluded(t);
+        n += m_targets[t] == 0 && !isExcluded(t) && !m_exportRules->isRuleExcluded(t);
     return n;
 }
 

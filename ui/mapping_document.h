@@ -4,6 +4,7 @@
 #pragma once
 
 #include "checkpoint.h"
+#include "export_rules_document.h"
 #include "plan.h"
 
 #include <QObject>
@@ -27,6 +28,9 @@ public:
     std::shared_ptr<const Checkpoint> checkpoint() const { return m_checkpoint; }
     bool isOpen() const { return m_checkpoint != nullptr; }
     QUndoStack* undoStack() { return &m_undo; }
+    // Renames, exclusions and the cast, edited on the same undo stack.
+    ExportRulesDocument* exportRules() { return m_exportRules; }
+    const ExportRulesDocument* exportRules() const { return m_exportRules; }
 
     // 0 means unassigned, or not exported for training state (see isExcluded).
     int target(size_t tensor) const { return m_targets[tensor]; }
@@ -36,7 +40,7 @@ public:
     // makePlan does unless asked to include it; never "unassigned".
     bool isExcluded(size_t tensor) const;
     size_t excludedCount() const;
-    size_t unassignedCount() const; // model tensors without a file
+    size_t unassignedCount() const; // model tensors without a file, not excluded by a rule
     QString mappingSource() const { return m_source; }
     const std::vector<std::string>& absentFqns() const { return m_absent; }
 
@@ -63,6 +67,7 @@ private:
     std::vector<std::string> m_absent; // mapped fqns no shard holds, kept so saving keeps them
     std::map<std::string, int> m_absentIndex;
     QUndoStack m_undo;
+    ExportRulesDocument* m_exportRules; // a child: its commands point at it
 };
 
 } // namespace shardscope

@@ -20,6 +20,8 @@ ProblemsModel::ProblemsModel(MappingDocument* document, QObject* parent)
     : QAbstractTableModel(parent), m_document(document) {
     connect(document, &MappingDocument::targetsChanged, this, &ProblemsModel::recompute);
     connect(document, &MappingDocument::resetDone, this, &ProblemsModel::recompute);
+    connect(document->exportRules(), &ExportRulesDocument::selectionChanged, this,
+            &ProblemsModel::recompute);
     recompute();
 }
 
@@ -86,6 +88,8 @@ void ProblemsModel::recompute() {
         for (const auto& p : ckpt->problems)
             add(p);
         addMappingRows(*ckpt, rows);
+        for (const auto& p : m_document->exportRules()->problems()) // collisions, none selected
+            add(p);
         for (const auto& p : m_findings) {
             add(p);
             rows.back().valueFinding = true;
@@ -103,6 +107,7 @@ void ProblemsModel::addMappingRows(const Checkpoint& ckpt, std::vector<Row>& row
     size_t unassigned = 0;
     for (size_t t = 0; t < targets.size(); ++t) {
         if (targets[t] != 0 || m_document->isExcluded(t)) continue; // training state: left out
+        if (m_document->exportRules()->isRuleExcluded(t)) continue;
         if (++unassigned > kMaxUnassignedRows) continue;
         rows.push_back({{Severity::Error, source, ckpt.tensors[t].fqn,
                          "not assigned to an output file (assign it, or export with the "

@@ -49,7 +49,10 @@ TensorFilterProxy::targetChoices(const MappingDocument& document) {
     for (int i = 1; i <= count; ++i)
         out.push_back({TensorTableModel::targetName(i, count), i});
     out.push_back({TensorTableModel::targetName(0, count), 0});
-    if (document.excludedCount() > 0)
+    const size_t excluded = document.exportRules()->ruleExcludedCount();
+    if (excluded > 0)
+        out.push_back({tr("Not exported"), TensorTableModel::NotExportedTarget});
+    else if (document.excludedCount() > 0)
         out.push_back({tr("Not exported (training state)"), TensorTableModel::NotExportedTarget});
     return out;
 }
@@ -127,7 +130,13 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
         if (diff < 0 || !Comparison::differs(DiffStatus(diff))) return false;
     }
     if (m_text.isEmpty()) return true;
-    const QString name = index.data(TensorTableModel::FilterTextRole).toString();
+    // The source name or the name the export writes: either finds a renamed tensor.
+    return matchesText(index.data(TensorTableModel::FilterTextRole).toString()) ||
+           matchesText(index.data(TensorTableModel::ExportedNameRole).toString());
+}
+
+bool TensorFilterProxy::matchesText(const QString& name) const {
+    if (name.isEmpty()) return false;
     if (m_regexMode) return m_regex.isValid() && m_regex.match(name).hasMatch();
     return name.contains(m_text, Qt::CaseInsensitive);
 }

@@ -13,7 +13,7 @@ namespace shardscope {
 
 class MappingDocument;
 
-// Filters the tensor table by name (substring or regular expression) and by dtype, coverage
+// Filters the tensor table by name (source or exported; substring or regular expression) and by dtype, coverage
 // status, kind and output file; sorts by the model's SortRole, equal keys in natural name order
 // and rows without a key (no statistics) last in either direction.
 class TensorFilterProxy : public QSortFilterProxyModel {
@@ -60,6 +60,8 @@ protected:
     bool lessThan(const QModelIndex& left, const QModelIndex& right) const override;
 
 private:
+    bool matchesText(const QString& name) const;
+
     QString m_text;
     QRegularExpression m_regex;
     bool m_regexMode = false;

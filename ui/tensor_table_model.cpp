@@ -27,6 +27,8 @@ TensorTableModel::TensorTableModel(MappingDocument* document, QObject* parent)
       m_values(std::make_unique<ValueColumns>()) {
     connect(document, &MappingDocument::resetDone, this, &TensorTableModel::rebuild);
     connect(document, &MappingDocument::targetsChanged, this, &TensorTableModel::targetsChanged);
+    connect(document->exportRules(), &ExportRulesDocument::selectionChanged, this,
+            &TensorTableModel::selectionChanged);
     rebuild();
 }
 
@@ -134,6 +136,46 @@ bool TensorTableModel::hasComparison() const {
 void TensorTableModel::targetsChanged() {
     if (rowCount() == 0) return;
     emit dataChanged(index(0, TargetColumn), index(rowCount() - 1, TargetColumn));
+}
+
+// Names, dtypes and exclusions all follow the rules; every column may change with them.
+void TensorTableModel::selectionChanged() {
+    if (rowCount() == 0 || m_checkpoint != m_document->checkpoint()) return; // reset follows
+    emit dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
+}
+
+const TensorExport* TensorTableModel::exportOf(size_t row) const {
+    if (m_checkpoint != m_document->checkpoint()) return nullptr;
+    return m_document->exportRules()->exportOf(row);
+}
+
+QString TensorTableModel::exportedName(int tensor) const {
+    const TensorExport* e = exportOf(size_t(tensor));
+    return e ? QString::fromStdString(e->name)
+             : QString::fromStdString(m_checkpoint->tensors[size_t(tensor)].exportName());
+}
+
+bool TensorTableModel::isRuleExcluded(int tensor) const {
+    return m_checkpoint == m_document->checkpoint() &&
+           m_checkpoint->tensors[size_t(tensor)].status != CoverageStatus::Invalid &&
+           m_document->exportRules()->isRuleExcluded(size_t(tensor));
+}
+
+QString TensorTableModel::leftOutReason(int tensor) const {
+    const TensorInfo& t = m_checkpoint->tensors[size_t(tensor)];
+    if (isExcluded(tensor)) return notExportedText(t.kind);
+    if (!isRuleExcluded(tensor)) return {};
+    const TensorExport* e = exportOf(size_t(tensor));
+    const QString reason = e ? QString::fromStdString(e->reason) : QString();
+    return reason.isEmpty() ? tr("not exported (excluded)")
+                            : tr("not exported: %1").arg(reason);
+}
+
+QString TensorTableModel::dtypeText(const TensorInfo& t, size_t row) const {
+    const QString source = QString::fromLatin1(dtypeName(t.dtype).data());
+    const TensorExport* e = exportOf(row);
+    if (!e || e->dtype == t.dtype || isLeftOut(int(row))) return source;
+    return source + QStringLiteral(" → ") + QString::fromLatin1(dtypeName(e->dtype).data());
 }
 
 int TensorTableModel::rowCount(const QModelIndex& parent) const {
@@ -290,8 +332,10 @@ int TensorTableModel::defaultColumnWidth(int column, const QFontMetrics& metrics
     switch (column) {
     case NameColumn:
         return fit(QString(34, QLatin1Char('m')), 0) * 2 / 3;
+    case ExportedNameColumn:
+        return fit(QString(34, QLatin1Char('m')), 0) / 2;
     case DTypeColumn:
-        return fit(QStringLiteral("F8_E4M3"), 16);
+        return fit(QStringLiteral("F32 → BF16"), 16);
     case TargetColumn:
         return fit(QStringLiteral("00000/00000"), 34); // room for the editor's arrow
     case StatusColumn:
@@ -348,8 +392,10 @@ QVariant TensorTableModel::display(const TensorInfo& t, size_t row, int column) 
     switch (column) {
     case NameColumn:
         return m_names[row];
+    case ExportedNameColumn:
+        return exportedName(int(row));
     case DTypeColumn:
-        return QString::fromLatin1(dtypeName(t.dtype).data());
+        return dtypeText(t, row);
     case ShapeColumn:
         return shapeText(t);
     case ElementsColumn:
@@ -370,8 +416,8 @@ QVariant TensorTableModel::display(const TensorInfo& t, size_t row, int column) 
 }
 
 QString TensorTableModel::targetText(size_t row) const {
-    const TensorInfo& t = m_checkpoint->tensors[row];
-    if (isExcluded(int(row))) return notExportedText(t.kind);
+    if (isExcluded(int(row))) return leftOutReason(int(row));
+    if (isRuleExcluded(int(row))) return tr("not exported"); // the tooltip says why
     return shortTargetName(exportTarget(int(row)), m_document->fileCount());
 }
 
@@ -381,6 +427,8 @@ QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) 
     switch (column) {
     case NameColumn:
         return m_naturalRank[row];
+    case ExportedNameColumn:
+        return exportedName(int(row));
     case DTypeColumn:
         return display(t, row, column);
     case ShapeColumn:
@@ -398,7 +446,7 @@ QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) 
     case KindColumn:
         return int(t.kind);
     case TargetColumn: {
-        if (isExcluded(int(row))) return kMaxFileIndex + 2; // after the unassigned
+        if (isLeftOut(int(row))) return kMaxFileIndex + 2; // after the unassigned
         const int target = exportTarget(int(row));
         return target == 0 ? kMaxFileIndex + 1 : target; // unassigned last
     }
@@ -407,6 +455,11 @@ QVariant TensorTableModel::sortKey(const TensorInfo& t, size_t row, int column) 
 }
 
 QVariant TensorTableModel::toolTip(const TensorInfo& t, size_t row, int column) const {
+    // A row the rules leave out says why wherever the pointer rests.
+    if (isRuleExcluded(int(row)) && column != TargetColumn) {
+        const QVariant tip = toolTip(t, row, TargetColumn);
+        return column == NameColumn ? tip.toString() + '\n' + nameToolTip(t, row) : tip;
+    }
     const bool invalid = t.status == CoverageStatus::Invalid;
     if (ValueColumns::owns(column)) return m_values->toolTip(t, row, column);
     switch (column) {
@@ -418,6 +471,8 @@ QVariant TensorTableModel::toolTip(const TensorInfo& t, size_t row, int column) 
     }
     case TargetColumn:
         return targetToolTip(t, row);
+    case ExportedNameColumn:
+        return exportedNameToolTip(t, row);
     case KindColumn:
         if (t.kind != TensorKind::Model) return notExportedHint();
         return tr("Model weights: exported");
@@ -444,14 +499,28 @@ QString TensorTableModel::nameToolTip(const TensorInfo& t, size_t row) const {
     return tip;
 }
 
+QString TensorTableModel::exportedNameToolTip(const TensorInfo& t, size_t row) const {
+    const QString name = exportedName(int(row));
+    QString tip = name == m_names[row] ? tr("Exported under its own name")
+                                       : tr("Exported as %1\nfrom %2").arg(name, m_names[row]);
+    if (m_document->exportRules()->isRenamedInPlace(row))
+        tip += '\n' + tr("Renamed here; clear the cell to use the rules' name again");
+    else if (t.status != CoverageStatus::Invalid)
+        tip += '\n' + tr("Double-click or F2 to rename");
+    return tip;
+}
+
 QString TensorTableModel::targetToolTip(const TensorInfo& t, size_t row) const {
     if (t.status == CoverageStatus::Invalid)
         return tr("(unassigned): an invalid tensor is not exported\n%1")
             .arg(QString::fromStdString(t.coverageDetail));
     if (isExcluded(int(row))) return notExportedText(t.kind) + "\n" + notExportedHint();
+    if (isRuleExcluded(int(row)))
+        return leftOutReason(int(row)) + "\n" +
+               tr("Include in Export (Ins) puts it back; Undo too");
     QString tip = targetName(exportTarget(int(row)), m_document->fileCount());
-    if (!t.name.empty() && exportTarget(int(row)) > 0)
-        tip += '\n' + tr("as %1").arg(QString::fromStdString(t.name));
+    if (exportedName(int(row)) != m_names[row] && exportTarget(int(row)) > 0)
+        tip += '\n' + tr("as %1").arg(exportedName(int(row)));
     return tip;
 }
 
@@ -466,6 +535,7 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         return display(t, row, column);
     case Qt::EditRole:
         if (column == TargetColumn) return m_document->target(row);
+        if (column == ExportedNameColumn) return exportedName(int(row));
         break;
     case Qt::ToolTipRole:
         return toolTip(t, row, column);
@@ -475,11 +545,16 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
             return qApp->style()->standardIcon(QStyle::SP_MessageBoxWarning);
         break;
     case Qt::ForegroundRole: {
+        if (isRuleExcluded(int(row))) return QColor(Qt::gray); // the whole row: left out
         if (ValueColumns::owns(column)) return m_values->foreground(row, column);
         const int status = displayStatus(int(row));
         if (column == StatusColumn && status != int(CoverageStatus::Complete))
             return statusColor(status);
         if (column == TargetColumn && isExcluded(int(row))) return QColor(Qt::gray); // by choice
+        if (column == ExportedNameColumn && exportedName(int(row)) != m_names[row])
+            return QColor(0x15, 0x65, 0xc0); // renamed: stands out from the source name
+        if (column == DTypeColumn && dtypeText(t, row).size() > int(dtypeName(t.dtype).size()))
+            return QColor(0x15, 0x65, 0xc0);
         if (column == TargetColumn && exportTarget(int(row)) == 0) return QColor(0xc6, 0x28, 0x28);
         if (t.status == CoverageStatus::Invalid &&
             (column == ShapeColumn || column == ElementsColumn || column == SizeColumn))
@@ -500,11 +575,11 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
     case StatusRole:
         return displayStatus(int(row));
     case TargetRole:
-        return isExcluded(int(row)) ? NotExportedTarget : exportTarget(int(row));
+        return isLeftOut(int(row)) ? NotExportedTarget : exportTarget(int(row));
     case DTypeRole:
         return int(t.dtype);
     case TargetFileNameRole:
-        if (isExcluded(int(row))) return notExportedText(t.kind);
+        if (isLeftOut(int(row))) return leftOutReason(int(row));
         return targetName(exportTarget(int(row)), m_document->fileCount());
     case KindRole:
         return int(t.kind);
@@ -512,6 +587,14 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
         return m_values->findings(row);
     case DiffStatusRole:
         return m_values->diffStatus(row);
+    case ExportedNameRole:
+        return exportedName(int(row));
+    case ExportedDTypeRole: {
+        const TensorExport* e = exportOf(row);
+        return int(e ? e->dtype : t.dtype);
+    }
+    case LeftOutRole:
+        return isLeftOut(int(row));
     }
     return {};
 }
@@ -520,6 +603,11 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
     if (orientation != Qt::Horizontal) return {};
     if (role == Qt::ToolTipRole && section == TargetColumn)
         return tr("Output file: number / count, as in model-00003-of-00004.safetensors");
+    if (role == Qt::ToolTipRole && section == ExportedNameColumn)
+        return tr("The name the export writes: the source name after the rename rules, or one "
+                  "typed here (F2)");
+    if (role == Qt::ToolTipRole && section == DTypeColumn)
+        return tr("The dtype in the shards, and the one the export writes when it casts");
     if (role == Qt::ToolTipRole && section == KindColumn)
         return tr("What the tensor is for, from its place in the state dict: model weights, or "
                   "training state (optimizer, scheduler, dataloader, trainer), which the export "
@@ -531,6 +619,8 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
     switch (section) {
     case NameColumn:
         return tr("Tensor");
+    case ExportedNameColumn:
+        return tr("Exported name");
     case DTypeColumn:
         return tr("DType");
     case ShapeColumn:
@@ -553,15 +643,28 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
 
 Qt::ItemFlags TensorTableModel::flags(const QModelIndex& index) const {
     Qt::ItemFlags f = QAbstractTableModel::flags(index);
-    if (index.isValid() && index.column() == TargetColumn &&
+    if (index.isValid() && (index.column() == TargetColumn || index.column() == ExportedNameColumn) &&
         m_checkpoint->tensors[size_t(index.row())].status != CoverageStatus::Invalid)
         f |= Qt::ItemIsEditable;
     return f;
 }
 
+// An undoable rename made in place; an empty name gives the tensor back the rules' name.
+bool TensorTableModel::setExportedName(const QModelIndex& index, const QVariant& value) {
+    const QString typed = value.toString().trimmed();
+    ExportRulesDocument* rules = m_document->exportRules();
+    const size_t row = size_t(index.row());
+    if (typed == exportedName(index.row()) && (!typed.isEmpty() || !rules->isRenamedInPlace(row)))
+        return true;
+    rules->renameTensor(row, typed); // dataChanged follows from selectionChanged
+    return true;
+}
+
 bool TensorTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
-    if (role != Qt::EditRole || !index.isValid() || index.column() != TargetColumn) return false;
+    if (role != Qt::EditRole || !index.isValid()) return false;
     if (!(flags(index) & Qt::ItemIsEditable)) return false;
+    if (index.column() == ExportedNameColumn) return setExportedName(index, value);
+    if (index.column() != TargetColumn) return false;
     bool ok = false;
     const int target = value.toInt(&ok);
     if (!ok || target < 1 || target > kMaxFileIndex) return false;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "checkpoint.h"
+#include "export_rules.h"
 
 #include <QAbstractTableModel>
 #include <QColor>
@@ -31,10 +32,13 @@ public:
     // The columns to edit and to check come first, so they fit a 1024-pixel window.
     enum Column {
         NameColumn,
-        DTypeColumn,
+        DTypeColumn, // the source dtype, "F32 → BF16" when the export casts it
         TargetColumn,
         StatusColumn,
         KindColumn, // what the tensor is for; the view shows it for DCP checkpoints only
+        // The name the export writes; editable: a rename made in place. After the coverage,
+        // so the output file and coverage stay in view on a 1024-pixel screen.
+        ExportedNameColumn,
         ShapeColumn,
         ElementsColumn,
         SizeColumn,
@@ -63,6 +67,9 @@ public:
         KindRole,           // TensorKind as int
         FindingsRole,       // the value check's findings for the tensor, one a line, or ""
         DiffStatusRole,     // DiffStatus as int, -1 without a comparison
+        ExportedNameRole,   // the name the export writes, for the filter proxy
+        ExportedDTypeRole,  // DType as int, as the export writes it
+        LeftOutRole,        // bool: not exported (excluded, or training state no file names)
     };
     // TargetRole of training state that no output file names: the export leaves it out.
     static constexpr int NotExportedTarget = -3;
@@ -95,6 +102,11 @@ public:
     int exportTarget(int tensor) const;
     // Training state no output file names: the export leaves it out unless asked to include it.
     bool isExcluded(int tensor) const;
+    // Left out by Exclude from Export or an exclude rule.
+    bool isRuleExcluded(int tensor) const;
+    bool isLeftOut(int tensor) const { return isExcluded(tensor) || isRuleExcluded(tensor); }
+    QString leftOutReason(int tensor) const; // why the export leaves it out, "" when it does not
+    QString exportedName(int tensor) const;
     QString emptyText() const;
 
     static QColor statusColor(int status);
@@ -118,6 +130,11 @@ private:
     void markBrokenFiles();
     void rankShapes();
     void targetsChanged();
+    void selectionChanged();
+    const TensorExport* exportOf(size_t row) const;
+    QString dtypeText(const TensorInfo& t, size_t row) const;
+    QString exportedNameToolTip(const TensorInfo& t, size_t row) const;
+    bool setExportedName(const QModelIndex& index, const QVariant& value);
     QVariant display(const TensorInfo& t, size_t row, int column) const;
     QVariant sortKey(const TensorInfo& t, size_t row, int column) const;
     QVariant toolTip(const TensorInfo& t, size_t row, int column) const;

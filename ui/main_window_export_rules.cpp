@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+// The main window's export rules: Exclude from Export, Include in Export, Rename (in place)
+// and the Rename Rules dialog, each an undoable edit of the document's export rules.
+
+#include "main_window.h"
+#include "plural.h"
+
+#include "problems_model.h"
+#include "rename_rules_dialog.h"
+#include "tensor_filter_proxy.h"
+#include "tensor_table_model.h"
+
+#include <QAction>
+#include <QDockWidget>
+#include <QStatusBar>
+#include <QTableView>
+
+namespace shardscope {
+
+void MainWindow::createExportRuleActions() {
+    // Del and Ins act on the table's selection; in a text field they keep their usual meaning.
+    m_excludeAction = new QAction(tr("E&xclude from Export"), this);
+    m_excludeAction->setShortcut(QKeySequence(Qt::Key_Delete));
+    m_excludeAction->setToolTip(tr("Leave the selected tensors out of the export (Del)"));
+    connect(m_excludeAction, &QAction::triggered, this, &MainWindow::excludeSelection);
+    m_includeAction = new QAction(tr("&Include in Export"), this);
+    m_includeAction->setShortcut(QKeySequence(Qt::Key_Insert));
+    m_includeAction->setToolTip(tr("Export the selected tensors after all (Ins)"));
+    connect(m_includeAction, &QAction::triggered, this, &MainWindow::includeSelection);
+    m_renameAction = new QAction(tr("Re&name…"), this);
+    m_renameAction->setShortcut(QKeySequence(Qt::Key_F2));
+    m_renameAction->setToolTip(tr("Type the name the current tensor is exported under (F2)"));
+    connect(m_renameAction, &QAction::triggered, this, &MainWindow::renameCurrent);
+    for (QAction* a : {m_excludeAction, m_includeAction, m_renameAction}) {
+        a->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+        a->setEnabled(false);
+    }
+    m_renameRulesAction = new QAction(tr("Rena&me Rules…"), this);
+    m_renameRulesAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+    connect(m_renameRulesAction, &QAction::triggered, this, [this] { showRenameRulesDialog(); });
+}
+
+// After the table exists: its keys only work while it (or its editor) has the focus.
+void MainWindow::connectExportRules() {
+    m_table->addActions({m_excludeAction, m_includeAction, m_renameAction});
+    ExportRulesDocument* rules = m_document.exportRules();
+    connect(rules, &ExportRulesDocument::selectionChanged, this, [this] {
+        updateStatus();
+        updateFilterChoices();
+        refreshDetailFacts();
+        updateExportRuleActions();
+    });
+    connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &MainWindow::updateExportRuleActions);
+    connect(&m_document, &MappingDocument::targetsChanged, this,
+            &MainWindow::updateExportRuleActions);
+}
+
+void MainWindow::updateExportRuleActions() {
+    bool exportable = false, leftOut = false;
+    const auto ckpt = m_document.checkpoint();
+    for (size_t t : ckpt ? selectedTensors() : std::vector<size_t>()) {
+        if (t >= ckpt->tensors.size()) continue; // the table is still the last checkpoint's
+        const bool out = m_tensors->isLeftOut(int(t));
+        const bool invalid = ckpt->tensors[t].status == CoverageStatus::Invalid;
+        leftOut |= out;
+        exportable |= !out && !invalid;
+    }
+    m_excludeAction->setEnabled(exportable);
+    m_includeAction->setEnabled(leftOut);
+    const int current = currentTensor();
+    m_renameAction->setEnabled(ckpt && current >= 0 && size_t(current) < ckpt->tensors.size() &&
+                               ckpt->tensors[size_t(current)].status != CoverageStatus::Invalid);
+    m_renameRulesAction->setEnabled(m_document.isOpen());
+}
+
+void MainWindow::excludeSelection() {
+    std::vector<size_t> tensors;
+    for (size_t t : selectedTensors())
+        if (!m_tensors->isLeftOut(int(t))) tensors.push_back(t);
+    m_document.exportRules()->exclude(tensors);
+    reportRuleProblems();
+}
+
+void MainWindow::includeSelection() {
+    std::vector<size_t> tensors;
+    for (size_t t : selectedTensors())
+        if (m_tensors->isLeftOut(int(t))) tensors.push_back(t);
+    m_document.exportRules()->include(tensors);
+    reportRuleProblems();
+}
+
+void MainWindow::renameCurrent() {
+    const QModelIndex current = m_table->selectionModel()->currentIndex();
+    if (!current.isValid()) return;
+    const QModelIndex cell = current.siblingAtColumn(TensorTableModel::ExportedNameColumn);
+    m_table->setCurrentIndex(cell);
+    m_table->scrollTo(cell);
+    m_table->edit(cell);
+}
+
+RenameRulesDialog* MainWindow::showRenameRulesDialog() {
+    const auto ckpt = m_document.checkpoint();
+    if (!ckpt) return nullptr;
+    auto* dialog = new RenameRulesDialog(ckpt, m_document.exportRules()->edits(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this, [this, dialog] {
+        m_document.exportRules()->setRenameRules(dialog->rules()); // one undoable edit
+        reportRuleProblems();
+    });
+    dialog->open();
+    return dialog;
+}
+
+// A rename or exclusion that breaks the export says so at once; the Problems panel lists all.
+void MainWindow::reportRuleProblems() {
+    const auto problems = m_document.exportRules()->problems();
+    int errors = 0;
+    QString first;
+    for (const Problem& p : problems)
+        if (p.severity == Severity::Error && errors++ == 0) first = QString::fromStdString(p.text());
+    if (errors == 0) return;
+    statusBar()->showMessage(
+        tr("%1 block export: %2")
+            .arg(counted(errors, tr("export rule problem"), tr("export rule problems")), first),
+        10000);
+    m_problemsDock->show();
+    m_problemsDock->raise();
+}
+
+} // namespace shardscope
