@@ -304,7 +304,7 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                      "; spread the tensors over more files",
                  ErrorKind::HeaderTooLarge});
         for (const auto& t : tensors) {
-            file.tensors.push_back({t.tag, t.begin, t.end});
+            file.tensors.push_back({t.tag, t.dtype, t.begin, t.end});
             plan.weightMap[t.name] = file.name;
             plan.totalTensorBytes += t.end - t.begin;
         }
