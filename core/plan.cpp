@@ -26,24 +26,6 @@ int Mapping::fileCount() const {
     return m;
 }
 
-namespace {
-
-// "line 3, column 17" for a byte position; columns count characters, not UTF-8 bytes.
-std::string lineAndColumn(std::string_view text, size_t position) {
-    position = std::min(position, text.size());
-    size_t line = 1, column = 1;
-    for (size_t i = 0; i < position; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c == '\n')
-            ++line, column = 1;
-        else if ((c & 0xC0) != 0x80)
-            ++column;
-    }
-    return "line " + std::to_string(line) + ", column " + std::to_string(column);
-}
-
-} // namespace
-
 // A flat object read with the strict pull parser: nothing is built for a value that is not a
 // number, so a deeply nested or huge value costs nothing and is only described, never echoed.
 Mapping parseMapping(const std::string& json, const std::string& source) {
