@@ -206,7 +206,7 @@ void writeDemoCheckpoint(const fs::path& directory, bool valueFaults) {
                   std::to_string(kHidden) + ",\n  \"intermediate_size\": " + std::to_string(kFfn) +
                   ",\n  \"num_hidden_layers\": " + std::to_string(kLayers) +
                   ",\n  \"num_attention_heads\": 4,\n  \"vocab_size\": " + std::to_string(kVocab) +
-                  ",\n  \"torch_dtype\": \"bfloat16\"\n}\n");
+                  ",\n  \"tie_word_embeddings\": false,\n  \"torch_dtype\": \"bfloat16\"\n}\n");
     writeText(directory / ".hf_metadata" / "generation_config.json",
               "{\n  \"bos_token_id\": 1,\n  \"eos_token_id\": 2\n}\n");
 }
