@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "cli.h"
+#include "cli_export.h"
 #include "cli_values.h"
 
 #include "checkpoint.h"
@@ -55,6 +56,7 @@ struct ConsolidateOptions {
     int threads = 0;      // 0: one per core
     bool overwrite = false, verify = false, sync = false, quiet = false;
     bool includeTrainingState = false;
+    ExportRuleOptions rules;
 };
 
 struct VerifyOptions {
@@ -359,7 +361,31 @@ void printSummary(const EngineResult& result, const std::string& out) {
     std::printf("\n");
 }
 
-int runConsolidate(const ConsolidateOptions& o, std::stop_token stop) {
+// The export's rules and what they make of each tensor; a rule that does not parse is a usage
+// error, reported before the checkpoint's bytes are read.
+struct RuledPlan {
+    ExportRules rules;
+    ExportSelection selection;
+    Plan plan;
+};
+
+RuledPlan planWithRules(const ConsolidateOptions& o, const CLI::App& command,
+                        const Checkpoint& ckpt, std::stop_token stop) {
+    RuledPlan r;
+    r.rules = exportRulesFrom(command, o.rules, o.includeTrainingState);
+    r.selection = selectForExport(ckpt, r.rules); // compiles every expression first
+    const std::string tied = resolveTiedWeights(ckpt, r.rules, stop);
+    if (!tied.empty()) {
+        if (!o.quiet) std::fprintf(stderr, "note: %s\n", tied.c_str());
+        r.selection = selectForExport(ckpt, r.rules);
+    }
+    const Mapping mapping =
+        o.mapping.empty() ? defaultMapping(ckpt, r.selection) : loadMapping(o.mapping);
+    r.plan = makePlan(ckpt, mapping, policyOf(o.unmapped), r.rules, r.selection);
+    return r;
+}
+
+int runConsolidate(const ConsolidateOptions& o, const CLI::App& command, std::stop_token stop) {
     std::error_code ec;
     if (!o.hfAssets.empty() && !fs::is_directory(o.hfAssets, ec)) {
         std::cerr << "shardscope-cli: --hf-assets " << o.hfAssets << ": not a directory\n";
@@ -367,8 +393,15 @@ int runConsolidate(const ConsolidateOptions& o, std::stop_token stop) {
     }
     Checkpoint ckpt = scan(o.in, stop);
     ckpt.hfAssetsDir = o.hfAssets;
-    Mapping mapping = mappingOf(o.mapping, ckpt, o.includeTrainingState);
-    Plan plan = makePlan(ckpt, mapping, policyOf(o.unmapped), o.includeTrainingState);
+    RuledPlan ruled;
+    try {
+        ruled = planWithRules(o, command, ckpt, stop);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::RuleInvalid) throw;
+        std::cerr << "shardscope-cli: " << e.what() << "\nnothing written\n";
+        return kUsage;
+    }
+    const Plan& plan = ruled.plan;
     std::vector<Problem> all = ckpt.problems;
     all.insert(all.end(), plan.problems.begin(), plan.problems.end());
     if (ckpt.hasErrors() || !plan.ok()) {
@@ -377,6 +410,8 @@ int runConsolidate(const ConsolidateOptions& o, std::stop_token stop) {
         return kFailed;
     }
     if (!o.quiet) printProblems(std::cerr, all, 50); // warnings only at this point
+    const std::string summary = describeSelection(ckpt, ruled.selection);
+    if (!o.quiet && !summary.empty()) std::fprintf(stderr, "%s\n", summary.c_str());
 
     EngineOptions options;
     options.threads = o.threads;
@@ -395,6 +430,7 @@ int runConsolidate(const ConsolidateOptions& o, std::stop_token stop) {
         return kFailed;
     }
     if (live) std::fprintf(stderr, "\r\033[K");
+    if (!o.quiet) printCastLosses(result.castLosses);
     for (const auto& note : result.notes)
         std::fprintf(stderr, "note: %s\n", note.c_str());
     if (!o.quiet) printSummary(result, o.out);
@@ -679,6 +715,7 @@ void CommandLine::addConsolidate() {
     m_consolidate->add_flag("--sync", o.sync, "fdatasync every file before publishing");
     m_consolidate->add_flag("-q,--quiet", o.quiet,
                             "No warnings, progress line or summary on success");
+    addExportRuleOptions(m_consolidate, o.rules);
 }
 
 void CommandLine::addVerify() {
@@ -726,7 +763,8 @@ void CommandLine::addCheck() {
     m_check
         ->add_option("--fail-on", o.failOn,
                      "Kinds that fail the check, comma-separated: nan, inf,\nzeros, constant, "
-                     "zero-chunk, norm-spread, all\n(default: nan,inf,zeros,zero-chunk)")
+                     "zero-chunk, norm-spread, tied,\ntie-config, all "
+                     "(default: nan,inf,zeros,zero-chunk)")
         ->type_name("LIST")
         ->check(CLI::Validator([](std::string& value) { return checkFailOnList(value); },
                                "LIST"));
@@ -854,7 +892,7 @@ std::optional<int> CommandLine::parse(int argc, char** argv) {
 
 int CommandLine::run(std::stop_token stop) const {
     if (*m_inspect) return runInspect(m_inspectOptions, stop);
-    if (*m_consolidate) return runConsolidate(m_consolidateOptions, stop);
+    if (*m_consolidate) return runConsolidate(m_consolidateOptions, *m_consolidate, stop);
     if (*m_verify) return runVerify(m_verifyOptions, stop);
     if (*m_stats) return runStats(m_statsOptions, stop);
     if (*m_check) return runCheck(m_checkOptions, stop);

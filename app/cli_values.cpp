@@ -7,7 +7,10 @@
 #include "checkpoint_diff.h"
 #include "format_units.h"
 #include "safetensors_writer.h"
+#include "model_config.h"
+#include "posix_file.h"
 #include "tensor_stats.h"
+#include "tied_weights.h"
 
 #include <unistd.h>
 
@@ -33,6 +36,7 @@ constexpr FailKind kFailKinds[] = {
     {"nan", ErrorKind::ValueNaN},           {"inf", ErrorKind::ValueInf},
     {"zeros", ErrorKind::AllZeros},         {"constant", ErrorKind::ConstantTensor},
     {"zero-chunk", ErrorKind::ZeroChunk},   {"norm-spread", ErrorKind::NormSpread},
+    {"tied", ErrorKind::TiedWeights},       {"tie-config", ErrorKind::TieConfigMismatch},
 };
 
 std::vector<std::string> splitList(const std::string& list) {
@@ -395,6 +399,34 @@ int runStats(const StatsCommand& c, std::stop_token stop) {
     return kOk;
 }
 
+namespace {
+
+// The config a loader would read beside these weights: .hf_metadata's, or a Hugging Face
+// folder's own.
+std::optional<std::pair<std::string, std::string>> modelConfigOf(const Checkpoint& ckpt) {
+    for (const auto& dir : {ckpt.hfMetadataDir, ckpt.hfAssetsDir, ckpt.directory}) {
+        std::error_code ec;
+        if (dir.empty() || !std::filesystem::is_regular_file(dir / "config.json", ec)) continue;
+        try {
+            return std::pair{(dir / "config.json").string(),
+                             readSmallFile(dir / "config.json", kMaxConfigBytes, "config.json")};
+        } catch (const Error&) {
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+// Identical tensors and a config that ties (or unties) the embeddings against the weights.
+std::vector<Problem> tiedFindingsOf(const Checkpoint& ckpt, std::stop_token stop) {
+    const auto groups = findIdenticalTensors(ckpt, stop);
+    const auto config = modelConfigOf(ckpt);
+    if (!config) return tiedFindings(ckpt, groups, std::nullopt);
+    return tiedFindings(ckpt, groups, config->second, config->first);
+}
+
+} // namespace
+
 int runCheck(const CheckCommand& c, std::stop_token stop) {
     const Measured m = measure(c.dir, c.tensor, c.threads, stop);
     FindingOptions options;
@@ -405,7 +437,12 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
     // A checkpoint that does not scan cleanly never passes, whatever --fail-on says.
     size_t failed = problems.size();
     const auto failing = failKinds(c.failOn);
-    for (const auto& p : valueFindings(m.ckpt, m.stats, options)) {
+    std::vector<Problem> findings = valueFindings(m.ckpt, m.stats, options);
+    if (c.tensor.empty()) {
+        const auto tied = tiedFindingsOf(m.ckpt, stop);
+        findings.insert(findings.end(), tied.begin(), tied.end());
+    }
+    for (const auto& p : findings) {
         failed += failing.count(p.kind);
         problems.push_back(p);
     }

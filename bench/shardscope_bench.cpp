@@ -213,7 +213,11 @@ std::string targetText(const Target& t) {
         std::snprintf(part, sizeof part, format, value);
         text += (text.empty() ? "" : ", ") + std::string(part);
     };
-    if (t.maxRatio > 0) add(t.againstCat ? "<= %.2fx cat" : "<= %.2fx cp -r", t.maxRatio);
+    if (t.maxRatio > 0)
+        add(t.againstCat       ? "<= %.2fx cat"
+            : t.againstExport ? "<= %.2fx plain export"
+                              : "<= %.2fx cp -r",
+            t.maxRatio);
     if (t.maxSeconds > 0) add("<= %.1f s", t.maxSeconds);
     if (t.maxRssMiB > 0) add("<= %.0f MiB", t.maxRssMiB);
     return text.empty() ? "-" : text;
@@ -307,16 +311,23 @@ Outcome runConsolidateWorkload(const Bench& b, const Workload& w) {
     };
     for (int r = 0; r <= b.runs; ++r) {
         settle();
-        Run copy = runCommand({"cp", "-r", dir.string(), copyDir.string()}, false);
+        const std::vector<std::string> baseline =
+            w.target.againstExport
+                ? std::vector<std::string>{b.cli.string(), "consolidate", dir.string(),
+                                           copyDir.string(), "--quiet"}
+                : std::vector<std::string>{"cp", "-r", dir.string(), copyDir.string()};
+        Run copy = runCommand(baseline, false);
         if (copy.status != 0) {
             settle();
-            return {failedRow(w, "cp -r failed (exit " + std::to_string(copy.status) + ")"), true};
+            return {failedRow(w, baseline[0] + " failed (exit " + std::to_string(copy.status) + ")"),
+                    true};
         }
         if (r > 0) copies.push_back(copy);
         if (!failure.empty()) continue;
         settle();
         std::vector<std::string> args = {b.cli.string(), "consolidate", dir.string(),
                                          outDir.string(), "--quiet"};
+        args.insert(args.end(), w.inspectArgs.begin(), w.inspectArgs.end());
         if (!b.threads.empty()) args.insert(args.end(), {"--threads", b.threads});
         Run cons = runCommand(args, false, errors);
         if (cons.status != 0) {
@@ -331,7 +342,8 @@ Outcome runConsolidateWorkload(const Bench& b, const Workload& w) {
     settle();
     const Stats c = stats(copies);
     if (!failure.empty()) return {failedRow(w, failure, &c), true};
-    return {ratioRow(w, w.name, c, stats(consolidations), outBytes, ""), false};
+    const std::string label = w.target.againstExport ? w.name + " (vs plain export)" : w.name;
+    return {ratioRow(w, label, c, stats(consolidations), outBytes, ""), false};
 }
 
 // The data files of a directory (shards or an export), for the `cat` baseline.
@@ -391,7 +403,8 @@ void usage() {
     std::fputs(
         "usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
         "                        [--cli PATH] [--threads N]\n"
-        "  --only takes W1,W2,W3,W4,W1x2 (safetensors shards), W1d,W2d,DCPMETA (PyTorch DCP\n"
+        "  --only takes W1,W2,W3,W4,W1x2 (safetensors shards), W1f (F32 W1 cast to BF16,\n"
+        "         against the plain export), W1d,W2d,DCPMETA (PyTorch DCP\n"
         "         folders), STATS and DIFF (values of W1, against cat) and TREE (the module\n"
         "         tree of 100,000 in-memory tensors, no files)\n",
         stderr);

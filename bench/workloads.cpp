@@ -65,6 +65,18 @@ void fillBytes(std::string& bytes, uint64_t size, uint64_t seed) {
         bytes[i] = char(s >> (i % 8));
 }
 
+// F32 weights as training leaves them: small normal values of either sign (random bits would
+// be mostly huge, tiny or NaN, which no model holds).
+void fillWeights(std::string& bytes, uint64_t size, uint64_t seed) {
+    fillBytes(bytes, size, seed);
+    for (uint64_t i = 0; i + 4 <= size; i += 4) {
+        uint32_t v;
+        std::memcpy(&v, bytes.data() + i, 4);
+        v = (v & 0x807FFFFFu) | ((0x78u + ((v >> 23) & 7u)) << 23); // |v| in [2^-7, 2^1)
+        std::memcpy(bytes.data() + i, &v, 4);
+    }
+}
+
 // Replicas must be byte-identical; other chunks just differ. The DCP workloads use the same
 // seeds, so their chunks hold the same bytes as W1's and W2's.
 uint64_t chunkSeed(const std::string& fqn, const std::vector<uint64_t>& offsets) {
@@ -83,11 +95,12 @@ void writeMapping(const fs::path& dir, const std::map<std::string, int>& mapping
 }
 
 // Splits every tensor over `ranks` files and writes them; chunk data is generated per chunk.
-void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, int ranks) {
+void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, int ranks,
+                  DType dtype = DType::BF16) {
     std::vector<std::vector<ShardChunkSpec>> files(ranks);
     for (const auto& t : tensors) {
         for (int r = 0; r < ranks; ++r) {
-            ShardChunkSpec c{t.fqn, DType::BF16, Shape(t.shape.size(), 0), t.shape};
+            ShardChunkSpec c{t.fqn, dtype, Shape(t.shape.size(), 0), t.shape};
             if (t.split != Split::Replicated) {
                 const size_t dim = t.split == Split::Rows ? 0 : 1;
                 const uint64_t step = t.shape[dim] / ranks;
@@ -102,10 +115,14 @@ void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, i
         std::snprintf(name, sizeof name, "shard-%05zu-model-00001-of-00001.safetensors", r + 1);
         writeShardFile(dir / name, files[r], [&](size_t i, std::string& bytes) {
             const auto& c = files[r][i];
-            uint64_t n = 2;
+            uint64_t n = dtypeBits(dtype) / 8;
             for (auto d : c.shape)
                 n *= d;
-            fillBytes(bytes, n, chunkSeed(c.fqn, {c.offsets.begin(), c.offsets.end()}));
+            const uint64_t seed = chunkSeed(c.fqn, {c.offsets.begin(), c.offsets.end()});
+            if (dtype == DType::F32)
+                fillWeights(bytes, n, seed);
+            else
+                fillBytes(bytes, n, seed);
         });
     });
 }
@@ -143,9 +160,9 @@ void writeSmall(const fs::path& dir, uint64_t count, const Shape& shape, DType d
 }
 
 void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, Split matrices,
-                Split norms) {
+                Split norms, DType dtype = DType::BF16) {
     auto tensors = llama(hidden, ffn, layers, matrices, norms, 4);
-    writeSharded(dir, tensors, 8);
+    writeSharded(dir, tensors, 8, dtype);
     std::map<std::string, int> mapping;
     for (const auto& t : tensors)
         mapping[t.fqn] = t.file;
@@ -261,6 +278,13 @@ const std::vector<Workload>& workloads() {
          Mode::Consolidate,
          {},
          {}},
+        {"W1f",
+         "cast: W1 in F32 (4.8 GiB) exported as BF16 (--cast bf16), against the same export "
+         "without the cast",
+         {.maxRatio = 1.2, .maxRssMiB = 256, .againstExport = true},
+         Mode::Consolidate,
+         {"--cast", "bf16"},
+         {}},
         {"W1d",
          "W1 as a PyTorch 2.x DCP folder: .metadata + 8 __<rank>_0.distcp of torch.save "
          "archives",
@@ -329,6 +353,8 @@ fs::path ensureWorkload(const Workload& wanted, const fs::path& cache) {
         writeSmall(dir, 100000, {8, 4}, DType::F32, 64, 8, 5);
     else if (w.name == "W1x2")
         writeLlama(dir, 4096, 11008, 6, Split::Rows, Split::Rows);
+    else if (w.name == "W1f")
+        writeLlama(dir, 2048, 5504, 24, Split::Rows, Split::Rows, DType::F32);
     else if (w.name == "W1d")
         writeLlamaDcp(dir, Split::Rows, Split::Rows);
     else if (w.name == "W2d")

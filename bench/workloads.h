@@ -15,6 +15,7 @@ struct Target {
     double maxSeconds = 0; // consolidate or inspect time
     double maxRssMiB = 0;  // peak RSS of shardscope-cli
     bool againstCat = false; // the ratio is to `cat FILES > /dev/null`, not `cp -r`
+    bool againstExport = false; // the ratio is to `consolidate` without the workload's options
 };
 
 enum class Mode {
@@ -28,7 +29,7 @@ struct Workload {
     std::string description;
     Target target;
     Mode mode = Mode::Consolidate;
-    std::vector<std::string> inspectArgs;
+    std::vector<std::string> inspectArgs; // Consolidate: options added to consolidate
     std::string dataOf; // Values: the workload whose files it reads (generated with it)
 };
 

@@ -3,7 +3,9 @@
 
 #include "engine.h"
 
+#include "dtype_cast.h"
 #include "fault.h"
+#include "model_config.h"
 #include "format_units.h"
 #include "output_set.h"
 #include "parallel.h"
@@ -11,6 +13,7 @@
 #include "runs.h"
 #include "sidecars.h"
 #include "stored_chunk.h"
+#include "tensor_reader.h"
 #include "throttled_progress.h"
 #include "verify.h"
 
@@ -51,14 +54,69 @@ struct Task {
     uint64_t from, to; // data-section range
 };
 
+// Tensors the plan writes in another dtype: assembled in source order by a TensorReader, then
+// converted into the window. Counts of values the cast could not keep are summed per tensor.
+class CastWriter {
+public:
+    CastWriter(const Checkpoint& ckpt, std::stop_token stop)
+        : m_ckpt(ckpt), m_reader(ckpt), m_counts(ckpt.tensors.size()), m_stop(std::move(stop)) {}
+
+    // Output bytes [lo, hi) of tensor `index` (written as `to`) into out[0, hi - lo).
+    void write(size_t index, DType to, uint64_t lo, uint64_t hi, char* out,
+               TensorReader::Scratch& scratch, std::vector<char>& source,
+               std::vector<char>& staged) {
+        const TensorInfo& t = m_ckpt.tensors[index];
+        const uint64_t inBytes = dtypeBits(t.dtype) / 8, outBytes = dtypeBits(to) / 8;
+        const uint64_t e0 = lo / outBytes, e1 = (hi + outBytes - 1) / outBytes;
+        // Windows cut tensors at element boundaries unless an element straddles the window's
+        // edge; then the whole elements are converted aside and the wanted bytes copied.
+        const bool aligned = e0 * outBytes == lo && e1 * outBytes == hi;
+        char* target = out;
+        if (!aligned) {
+            staged.resize((e1 - e0) * outBytes);
+            target = staged.data();
+        }
+        source.resize((e1 - e0) * inBytes);
+        m_reader.read(t, e0 * inBytes, e1 * inBytes, source.data(), scratch, m_stop);
+        CastCounts counts;
+        castElements(t.dtype, to, source.data(), target, e1 - e0, counts);
+        if (!aligned) std::memcpy(out, staged.data() + (lo - e0 * outBytes), hi - lo);
+        if (counts.overflow || counts.underflow) {
+            std::lock_guard lock(m_mutex);
+            m_counts[index].overflow += counts.overflow;
+            m_counts[index].underflow += counts.underflow;
+        }
+    }
+
+    // Tensors whose cast lost values, with the counts (called once the writers are done).
+    std::vector<CastLoss> losses(const Plan& plan) const {
+        std::vector<CastLoss> out;
+        for (const auto& file : plan.files)
+            for (const auto& pt : file.tensors) {
+                const CastCounts& c = m_counts[pt.tensor];
+                if (c.overflow || c.underflow)
+                    out.push_back({m_ckpt.tensors[pt.tensor].fqn, m_ckpt.tensors[pt.tensor].dtype,
+                                   pt.dtype, c.overflow, c.underflow});
+            }
+        return out;
+    }
+
+private:
+    const Checkpoint& m_ckpt;
+    TensorReader m_reader;
+    std::mutex m_mutex;
+    std::vector<CastCounts> m_counts;
+    std::stop_token m_stop;
+};
+
 class Copier {
 public:
     Copier(const Checkpoint& ckpt, const Plan& plan, const EngineOptions& options,
            const std::vector<PosixFile>& sources, const std::vector<PosixFile>& outputs,
            const std::vector<bool>& directTensors, DecodedChunks& decoded,
-           std::vector<std::mutex>& writeLocks)
+           std::vector<std::mutex>& writeLocks, CastWriter* caster)
         : m_ckpt(ckpt), m_plan(plan), m_options(options), m_sources(sources), m_outputs(outputs),
-          m_writeLocks(writeLocks), m_direct(directTensors), m_decoded(decoded) {}
+          m_writeLocks(writeLocks), m_direct(directTensors), m_decoded(decoded), m_caster(caster) {}
 
     void run(const Task& task, std::vector<char>& window, std::vector<char>& scratch) {
         const PlannedFile& file = m_plan.files[task.file];
@@ -76,12 +134,21 @@ public:
             const uint64_t lo = std::max(it->begin, task.from) - it->begin;
             const uint64_t hi = std::min(it->end, task.to) - it->begin;
             if (lo >= hi) continue;
-            const bool direct = m_options.directCopy && !m_noKernelCopy && m_direct[it->tensor];
+            const bool cast = it->dtype != tensor.dtype;
+            const bool direct =
+                !cast && m_options.directCopy && !m_noKernelCopy && m_direct[it->tensor];
             if (!direct) { // the gathered bytes of this tensor go out with the window
                 if (!m_writes.empty() && m_writes.back().second == it->begin + lo)
                     m_writes.back().second = it->begin + hi;
                 else
                     m_writes.push_back({it->begin + lo, it->begin + hi});
+            }
+            if (cast) {
+                checkCancel();
+                m_caster->write(it->tensor, it->dtype, lo, hi,
+                                window.data() + (it->begin + lo - task.from), m_readScratch,
+                                m_castSource, m_castStaged);
+                continue;
             }
             const unsigned bits = dtypeBits(tensor.dtype);
             for (const Chunk& chunk : tensor.chunks) {
@@ -259,6 +326,9 @@ private:
     std::vector<std::mutex>& m_writeLocks;
     const std::vector<bool>& m_direct;
     DecodedChunks& m_decoded;
+    CastWriter* m_caster;
+    TensorReader::Scratch m_readScratch;
+    std::vector<char> m_castSource, m_castStaged;
     std::vector<Span> m_spans;
     std::vector<std::pair<uint64_t, uint64_t>> m_writes;
     std::vector<iovec> m_parts;
@@ -325,12 +395,14 @@ public:
         const std::vector<bool> direct = directTensors();
         const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 4096);
         DecodedChunks decoded(m_ckpt, sources);
+        if (planCasts()) m_caster = std::make_unique<CastWriter>(m_ckpt, m_options.stop);
         std::vector<std::mutex> writeLocks(outputs.size());
         std::vector<std::unique_ptr<Copier>> copiers;
         std::vector<std::vector<char>> windows(threads), scratches(threads);
         for (int t = 0; t < threads; ++t) {
             copiers.push_back(std::make_unique<Copier>(m_ckpt, m_plan, m_options, sources, outputs,
-                                                       direct, decoded, writeLocks));
+                                                       direct, decoded, writeLocks,
+                                                       m_caster.get()));
             scratches[t].resize(std::min<uint64_t>(window, 16 << 20));
         }
         parallelForWorkers(tasks.size(), threads, [&](size_t i, int worker) {
@@ -346,7 +418,18 @@ public:
         }
     }
 
+    std::vector<CastLoss> castLosses() const {
+        return m_caster ? m_caster->losses(m_plan) : std::vector<CastLoss>{};
+    }
+
 private:
+    bool planCasts() const {
+        for (const auto& file : m_plan.files)
+            for (const auto& pt : file.tensors)
+                if (pt.dtype != m_ckpt.tensors[pt.tensor].dtype) return true;
+        return false;
+    }
+
     std::vector<Task> makeTasks() const {
         std::vector<Task> tasks;
         const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 4096);
@@ -383,6 +466,7 @@ private:
     const Plan& m_plan;
     const EngineOptions& m_options;
     ProgressReporter& m_reporter;
+    std::unique_ptr<CastWriter> m_caster;
 };
 
 void copySidecar(const fs::path& from, const fs::path& to, const EngineOptions& options,
@@ -412,6 +496,25 @@ void writeTextFile(const fs::path& path, const std::string& text, bool sync) {
     file.close();
 }
 
+std::string configForExport(const fs::path& config, const Plan& plan) {
+    const std::string text = readSmallFile(config, kMaxConfigBytes, "config.json");
+    try {
+        return updatedModelConfig(text, plan.castTo, plan.tiedEmbeddings);
+    } catch (const std::exception& e) {
+        throw Error(ErrorKind::Other, config.string(), "",
+                    std::string("cannot record the export's dtype in it: ") + e.what());
+    }
+}
+
+// The copy of config.json states the dtype the weights now have (and the tie, when lm_head was
+// left out), or a loader would build the model in the old dtype; the source stays untouched.
+void writeUpdatedConfig(const fs::path& from, const fs::path& to, const Plan& plan,
+                        const EngineOptions& options, ProgressReporter& reporter) {
+    const std::string updated = configForExport(from, plan);
+    writeTextFile(to, updated, options.sync);
+    reporter.add(updated.size(), from.filename().string());
+}
+
 uint64_t sidecarBytes(const Checkpoint& ckpt) {
     uint64_t sum = 0;
     std::error_code ec;
@@ -420,6 +523,20 @@ uint64_t sidecarBytes(const Checkpoint& ckpt) {
         if (!ec) sum += size;
     }
     return sum;
+}
+
+// --strict-cast: a value that became Inf is data lost, so the export is not published.
+void refuseOverflow(const std::vector<CastLoss>& losses) {
+    size_t tensors = 0;
+    const CastLoss* first = nullptr;
+    for (const auto& loss : losses)
+        if (loss.overflow && tensors++ == 0) first = &loss;
+    if (!first) return;
+    throw Error(ErrorKind::CastOverflow, "", first->fqn,
+                std::to_string(first->overflow) + " value(s) too large for " +
+                    std::string(dtypeName(first->to)) + " would become Inf" +
+                    (tensors > 1 ? " (and " + std::to_string(tensors - 1) + " more tensors)" : "") +
+                    "; strict cast refuses to lose them");
 }
 
 const Problem* firstError(const std::vector<Problem>& problems, size_t* count) {
@@ -511,6 +628,9 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const fs::path& o
                     "already holds output from an earlier run (" + list +
                         "); choose an empty directory or allow overwriting");
     }
+    if (plan.castTo || plan.tiedEmbeddings) // a config that cannot be updated stops it now
+        for (const auto& side : sidecarFiles(checkpoint))
+            if (side.filename() == "config.json") configForExport(side, plan);
     // Free space: where the directory will be, or its nearest existing parent.
     fs::path probe = outDir;
     while (!probe.empty() && !fs::exists(probe, ec))
@@ -549,7 +669,10 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         const std::string index = plan.indexJson();
         const auto sidecars = sidecarFiles(ckpt);
         reporter.phase(EnginePhase::Writing, bytesToWrite(ckpt, plan), plan.files.front().name);
-        DataFileWriter(ckpt, plan, options, reporter).write(staging);
+        DataFileWriter writer(ckpt, plan, options, reporter);
+        writer.write(staging);
+        result.castLosses = writer.castLosses();
+        if (plan.strictCast) refuseOverflow(result.castLosses);
         for (const auto& pf : plan.files) {
             set.add(pf.name);
             result.files.push_back(pf.name);
@@ -557,7 +680,10 @@ EngineResult consolidate(const Checkpoint& ckpt, const Plan& plan, const fs::pat
         }
         for (const auto& side : sidecars) {
             const std::string name = side.filename().string();
-            copySidecar(side, staging / name, options, reporter);
+            if (name == "config.json" && (plan.castTo || plan.tiedEmbeddings))
+                writeUpdatedConfig(side, staging / name, plan, options, reporter);
+            else
+                copySidecar(side, staging / name, options, reporter);
             set.add(name);
             result.sidecars.push_back(name);
         }

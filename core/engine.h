@@ -44,11 +44,20 @@ struct EngineOptions {
     std::stop_token stop;
 };
 
+// A tensor whose cast could not keep every value: counted, so it is reported per tensor.
+struct CastLoss {
+    std::string fqn;
+    DType from = DType::U8, to = DType::U8;
+    uint64_t overflow = 0;  // finite values that became +-Inf
+    uint64_t underflow = 0; // nonzero values that became +-0
+};
+
 struct EngineResult {
     std::vector<std::string> files;    // written data files, in index order
     std::vector<std::string> sidecars; // files copied from .hf_metadata/
     std::vector<std::string> notes;    // leftovers of interrupted runs found and what was done
     std::vector<Problem> warnings;     // sidecars skipped or leaving the checkpoint
+    std::vector<CastLoss> castLosses;  // only tensors that lost values
     uint64_t bytesWritten = 0;         // data files only
     size_t replacedFiles = 0;          // files of the previous export that were replaced
     bool verified = false;

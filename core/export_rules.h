@@ -30,6 +30,9 @@ struct RenameRule {
         StripPrefix, // `pattern` removed from the start of the name, once, when it is there
         Exact,       // a name equal to `pattern` becomes `replacement` (a --rename-file map)
     };
+    // Regex replacements: $N and \N are capture N (one digit), $$ a literal $, \\ a backslash.
+    // Consecutive Exact rules act as one table, each name looked up once, so a map that swaps
+    // two names ({"a": "b", "b": "a"}) swaps them instead of renaming both to "a".
     Kind kind = Kind::Regex;
     std::string pattern;
     std::string replacement;
@@ -62,7 +65,8 @@ public:
     // Every rule in order, each on the result of the one before.
     std::string apply(std::string_view name) const;
     // apply(), also telling which rules changed the name: bit i of *changed for rule i (the
-    // first 64 rules), so a caller can warn about rules that changed no name.
+    // first 64 rules), so a caller can warn about rules that changed no name. A Regex rule
+    // counts when it found a match, even one it replaced by the same text.
     std::string apply(std::string_view name, uint64_t* changed) const;
     const std::vector<RenameRule>& rules() const;
 
@@ -106,7 +110,9 @@ struct ExportRules {
     // left out as a copy of another -> the fqn of the one kept. Recorded so verify knows.
     std::map<std::string, std::string> droppedTied;
     bool operator==(const ExportRules&) const = default;
-    // No rename, selection, cast or tie rule: the export writes every model tensor as it is.
+    // No rename, selection, cast or tie rule: the export writes every model tensor as it is,
+    // byte for byte what a plain export with the same includeTrainingState writes (which is
+    // why includeTrainingState, and keep patterns without a cast target, do not count).
     bool isIdentity() const;
 };
 
@@ -118,7 +124,8 @@ struct TensorExport {
     bool byDefault = false; // excluded only as training state: a mapping that names it wins
     std::string reason; // why excluded, for messages and tooltips ("training state (optimizer)",
                         // "--exclude 'optim'", "identical to model.embed_tokens.weight")
-    bool cast() const; // dtype differs from the source's
+    bool cast() const;  // dtype differs from the source's
+    DType sourceDtype = DType::U8; // the tensor's dtype in the checkpoint
 };
 
 struct ExportSelection {
@@ -132,7 +139,8 @@ struct ExportSelection {
 
 // Applies rules to every tensor of the checkpoint: renames (starting from exportName()),
 // selection, cast decisions, droppedTied. Throws Error(RuleInvalid) for rules that do not
-// compile; everything else is reported in problems. Pure: touches no file.
+// compile; everything else is reported in problems. Pure: touches no file. Tensors whose
+// coverage is Invalid (makePlan skips them) are renamed but neither selected, cast nor checked.
 ExportSelection selectForExport(const Checkpoint& checkpoint, const ExportRules& rules);
 
 // The rules as recorded in the output index (metadata "shardscope_export") and read back by

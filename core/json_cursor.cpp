@@ -5,7 +5,22 @@
 
 #include "utf8.h"
 
+#include <algorithm>
+
 namespace shardscope {
+
+std::string lineAndColumn(std::string_view text, size_t position) {
+    position = std::min(position, text.size());
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < position; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n')
+            ++line, column = 1;
+        else if ((c & 0xC0) != 0x80)
+            ++column;
+    }
+    return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
 
 void JsonCursor::expect(char c, const char* what) {
     if (!consume(c)) fail(std::string("expected ") + what);

@@ -12,6 +12,10 @@
 
 namespace shardscope {
 
+// "line 3, column 17" for a byte position in `text`, for messages about a JSON file; columns
+// count characters, not UTF-8 bytes.
+std::string lineAndColumn(std::string_view text, size_t position);
+
 // A strict, allocation-light JSON pull parser for the shapes safetensors headers take: strings
 // without escapes come back as views into the text, numbers are classified rather than
 // converted to double, and any value can be skipped (still validated). Every problem is thrown

@@ -8,6 +8,7 @@
 #include "posix_file.h"
 #include "safetensors_reader.h"
 #include "safetensors_writer.h"
+#include "tied_weights.h"
 
 #include <nlohmann/json.hpp>
 
@@ -24,24 +25,6 @@ int Mapping::fileCount() const {
         m = std::max(m, index);
     return m;
 }
-
-namespace {
-
-// "line 3, column 17" for a byte position; columns count characters, not UTF-8 bytes.
-std::string lineAndColumn(std::string_view text, size_t position) {
-    position = std::min(position, text.size());
-    size_t line = 1, column = 1;
-    for (size_t i = 0; i < position; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c == '\n')
-            ++line, column = 1;
-        else if ((c & 0xC0) != 0x80)
-            ++column;
-    }
-    return "line " + std::to_string(line) + ", column " + std::to_string(column);
-}
-
-} // namespace
 
 // A flat object read with the strict pull parser: nothing is built for a value that is not a
 // number, so a deeply nested or huge value costs nothing and is only described, never echoed.
@@ -154,20 +137,59 @@ Mapping defaultMapping(const Checkpoint& checkpoint, bool includeTrainingState) 
     return {};
 }
 
+ExportSelection plainExportSelection(const Checkpoint& checkpoint, bool includeTrainingState) {
+    ExportSelection selection;
+    selection.tensors.reserve(checkpoint.tensors.size());
+    for (const auto& t : checkpoint.tensors) {
+        TensorExport x;
+        x.name = t.exportName();
+        x.dtype = t.dtype;
+        if (t.kind != TensorKind::Model && !includeTrainingState) {
+            x.excluded = x.byDefault = true;
+            x.reason = "training state (" + std::string(tensorKindName(t.kind)) + ")";
+        }
+        selection.tensors.push_back(std::move(x));
+    }
+    return selection;
+}
+
+namespace {
+
+// Cast targets are whole-byte dtypes, so the element count is exact.
+uint64_t exportedBytes(const TensorInfo& t, const TensorExport& x) {
+    if (x.dtype == t.dtype) return t.bytes;
+    return t.bytes / (dtypeBits(t.dtype) / 8) * (dtypeBits(x.dtype) / 8);
+}
+
+} // namespace
+
+Mapping defaultMapping(const Checkpoint& checkpoint, const ExportSelection& selection) {
+    if (checkpoint.format == CheckpointFormat::Dcp ||
+        checkpoint.format == CheckpointFormat::HfFolder)
+        return groupBySize(checkpoint, kDefaultMaxShardBytes, selection);
+    return defaultMapping(checkpoint, false);
+}
+
 Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes, bool includeTrainingState) {
-    std::vector<const TensorInfo*> order;
-    for (const auto& t : checkpoint.tensors)
-        if (includeTrainingState || t.kind == TensorKind::Model) order.push_back(&t);
-    std::stable_sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
-        return naturalLess(a->exportName(), b->exportName());
+    return groupBySize(checkpoint, maxBytes, plainExportSelection(checkpoint, includeTrainingState));
+}
+
+Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes,
+                    const ExportSelection& selection) {
+    std::vector<size_t> order;
+    for (size_t i = 0; i < checkpoint.tensors.size(); ++i)
+        if (!selection.tensors[i].excluded) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return naturalLess(selection.tensors[a].name, selection.tensors[b].name);
     });
     Mapping m;
     int index = 1;
     uint64_t used = 0;
-    for (const TensorInfo* t : order) {
-        if (used > 0 && (t->bytes > maxBytes || used + t->bytes > maxBytes)) ++index, used = 0;
-        m.fileIndex[t->fqn] = index;
-        used += t->bytes;
+    for (size_t i : order) {
+        const uint64_t bytes = exportedBytes(checkpoint.tensors[i], selection.tensors[i]);
+        if (used > 0 && (bytes > maxBytes || used + bytes > maxBytes)) ++index, used = 0;
+        m.fileIndex[checkpoint.tensors[i].fqn] = index;
+        used += bytes;
     }
     return m;
 }
@@ -193,6 +215,7 @@ uint64_t Plan::totalFileBytes() const {
 std::string Plan::indexJson() const {
     nlohmann::json doc;
     doc["metadata"]["total_size"] = totalTensorBytes;
+    if (!exportRecord.empty()) doc["metadata"][kExportRecordKey] = nlohmann::json::parse(exportRecord);
     doc["weight_map"] = nlohmann::json::object();
     for (const auto& [fqn, file] : weightMap)
         doc["weight_map"][fqn] = file;
@@ -222,7 +245,7 @@ void reportNameClashes(const Checkpoint& checkpoint, const ByFile& byFile, Plan&
                 {Severity::Error, "", h.name,
                  "both " + checkpoint.tensors[it->second].fqn + " and " +
                      checkpoint.tensors[h.tag].fqn + " would be exported under this name",
-                 ErrorKind::MappingInvalid});
+                 ErrorKind::NameCollision});
         }
 }
 
@@ -230,16 +253,31 @@ void reportNameClashes(const Checkpoint& checkpoint, const ByFile& byFile, Plan&
 
 Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy,
               bool includeTrainingState) {
+    ExportRules rules;
+    rules.includeTrainingState = includeTrainingState;
+    return makePlan(checkpoint, mapping, policy, rules,
+                    plainExportSelection(checkpoint, includeTrainingState));
+}
+
+Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy,
+              const ExportRules& rules, const ExportSelection& selection) {
     Plan plan;
     const bool allInOne = mapping.fileIndex.empty();
     plan.fileCount = mapping.fileCount();
+    plan.problems = selection.problems;
+    if (!rules.isIdentity()) plan.exportRecord = exportRulesToJson(rules);
+    plan.castTo = rules.cast.to;
+    plan.strictCast = rules.cast.strict;
+    plan.tiedEmbeddings = std::any_of(rules.droppedTied.begin(), rules.droppedTied.end(),
+                                      [](const auto& d) { return isOutputEmbedding(d.first); });
 
     std::map<int, std::vector<HeaderTensor>> byFile;
     for (size_t i = 0; i < checkpoint.tensors.size(); ++i) {
         const TensorInfo& t = checkpoint.tensors[i];
+        const TensorExport& x = selection.tensors[i];
         if (t.status == CoverageStatus::Invalid) continue; // no layout can be trusted
         const bool named = !allInOne && mapping.fileIndex.count(t.fqn);
-        if (t.kind != TensorKind::Model && !includeTrainingState && !named) {
+        if (x.excluded && !(x.byDefault && named)) {
             plan.excluded.push_back(t.fqn);
             continue;
         }
@@ -254,9 +292,12 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                 index = it->second;
             }
         }
-        byFile[index].push_back({t.exportName(), t.dtype, t.shape, 0, t.bytes, i});
+        byFile[index].push_back({x.name, x.dtype, t.shape, 0, exportedBytes(t, x), i});
     }
-    reportNameClashes(checkpoint, byFile, plan);
+    const bool collisionsKnown =
+        std::any_of(plan.problems.begin(), plan.problems.end(),
+                    [](const Problem& p) { return p.kind == ErrorKind::NameCollision; });
+    if (!collisionsKnown) reportNameClashes(checkpoint, byFile, plan);
 
     if (!plan.unmapped.empty()) {
         if (policy == UnmappedPolicy::Error)
@@ -304,7 +345,7 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                      "; spread the tensors over more files",
                  ErrorKind::HeaderTooLarge});
         for (const auto& t : tensors) {
-            file.tensors.push_back({t.tag, t.begin, t.end});
+            file.tensors.push_back({t.tag, t.dtype, t.begin, t.end});
             plan.weightMap[t.name] = file.name;
             plan.totalTensorBytes += t.end - t.begin;
         }

@@ -23,6 +23,8 @@ struct Mapping {
 
 inline constexpr const char* kMappingFileName = "fqn_to_file_index_mapping.json";
 inline constexpr const char* kIndexFileName = "model.safetensors.index.json";
+// The index metadata key under which an export records its rules (see Plan::exportRecord).
+inline constexpr const char* kExportRecordKey = "shardscope_export";
 inline constexpr int kMaxFileIndex = 99999;
 // A mapping file larger than this is refused (real ones are a few MiB).
 inline constexpr uint64_t kMaxMappingBytes = uint64_t(256) << 20;
@@ -52,6 +54,10 @@ Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes,
                     const ExportSelection& selection);
 
 std::string outputFileName(int index, int count);
+
+// What an export without rules makes of each tensor: its exportName(), its dtype, training
+// state left out (byDefault) unless includeTrainingState.
+ExportSelection plainExportSelection(const Checkpoint& checkpoint, bool includeTrainingState);
 
 enum class UnmappedPolicy { Error, LastFile };
 
@@ -86,6 +92,9 @@ struct Plan {
     // The export rules (exportRulesToJson) when they are not the identity: recorded in the
     // index's metadata as "shardscope_export" so verify recomputes every tensor.
     std::string exportRecord;
+    std::optional<DType> castTo; // the copied config.json's torch_dtype becomes this
+    bool strictCast = false;     // a value that overflows in the cast stops the export
+    bool tiedEmbeddings = false; // lm_head.weight left out: config.json gets tie_word_embeddings
 };
 
 // Pure computation: no file is touched. Training state (optimizer, scheduler, ...) is exported

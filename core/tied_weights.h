@@ -10,6 +10,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shardscope {
@@ -22,6 +23,10 @@ std::vector<std::vector<size_t>> findIdenticalTensors(
     const Checkpoint& checkpoint, std::stop_token stop = {},
     const std::function<void(uint64_t bytes)>& progress = {});
 
+// "lm_head.weight" as a name or its last components; the input embeddings loaders tie it to.
+bool isOutputEmbedding(std::string_view name);
+bool isInputEmbedding(std::string_view name);
+
 // The word-embedding tie a loader restores: an output embedding (a name ending in
 // "lm_head.weight") identical to an input embedding ("embed_tokens.weight", "wte.weight",
 // "word_embeddings.weight", "tok_embeddings.weight"). Other identical tensors (layer norms
@@ -30,7 +35,7 @@ std::vector<std::vector<size_t>> findIdenticalTensors(
 std::map<std::string, std::string> tiedToDrop(const Checkpoint& checkpoint,
                                               const std::vector<std::vector<size_t>>& groups);
 
-// Findings: TiedWeights (info) for each identical group, and TieConfigMismatch (warning) when
+// Findings: TiedWeights (a warning) for each identical group, and TieConfigMismatch (warning) when
 // config.json says tie_word_embeddings is true (Hugging Face's default when absent) but an
 // lm_head.weight with other bytes is present, or false while lm_head.weight is missing: both
 // load without an error and compute the wrong thing. `configJson` is the config's text, if any.

@@ -4,6 +4,8 @@
 #include "verify.h"
 
 #include "bounded_json.h"
+#include "dtype_cast.h"
+#include "export_rules.h"
 #include "output_set.h"
 #include "pieces.h"
 #include "plan.h"
@@ -11,6 +13,7 @@
 #include "runs.h"
 #include "safetensors_reader.h"
 #include "stored_chunk.h"
+#include "tensor_reader.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +21,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -108,6 +113,175 @@ void compareStoredChunks(const Checkpoint& ckpt, const TensorInfo& t,
         }
     }
 }
+
+// What the export made of each source tensor: recomputed from the rules it recorded in the
+// index, or a plain export's when it recorded none.
+std::optional<ExportSelection> recordedSelection(const nlohmann::json& metadata,
+                                                 const Checkpoint& against,
+                                                 const fs::path& indexPath, VerifyReport& report) {
+    auto it = metadata.find(kExportRecordKey);
+    if (it == metadata.end()) return plainExportSelection(against, false);
+    try {
+        ExportSelection selection =
+            selectForExport(against, exportRulesFromJson(it->dump(), indexPath.string()));
+        bool applies = true;
+        for (const auto& p : selection.problems)
+            if (p.severity == Severity::Error) {
+                applies = false;
+                report.problems.push_back({Severity::Error, indexPath.string(), p.tensor,
+                                           "the recorded export rules do not apply to these "
+                                           "shards: " + p.message,
+                                           ErrorKind::VerifyFailed});
+            }
+        if (applies) return selection;
+    } catch (const Error& e) {
+        report.problems.push_back(
+            {Severity::Error, indexPath.string(), "", e.message(), ErrorKind::VerifyFailed});
+    }
+    return std::nullopt;
+}
+
+// Every chunk, replicas included, must sit byte for byte where the layout puts it; a cast
+// tensor must hold the cast of the shards' values.
+class ShardComparison {
+public:
+    ShardComparison(const fs::path& outDir, const Checkpoint& against,
+                    const ExportSelection& selection,
+                    const std::map<std::string, OutputTensor>& outputs, std::stop_token stop,
+                    const std::function<void(uint64_t, uint64_t)>& progress, VerifyReport& report)
+        : m_outDir(outDir), m_ckpt(against), m_selection(selection), m_outputs(outputs),
+          m_stop(std::move(stop)), m_progress(progress), m_report(report),
+          m_totalBytes(against.totalBytes()) {
+        for (const auto& f : against.files)
+            m_sources.push_back(PosixFile::openRead(f.path));
+    }
+
+    void run() {
+        for (size_t i = 0; i < m_ckpt.tensors.size(); ++i) {
+            if (m_stop.stop_requested()) throw Cancelled();
+            compareTensor(m_ckpt.tensors[i], m_selection.tensors[i]);
+        }
+    }
+
+private:
+    void error(const std::string& file, const std::string& tensor, const std::string& message) {
+        m_report.problems.push_back({Severity::Error, file, tensor, message,
+                                     ErrorKind::VerifyFailed});
+    }
+
+    void compareTensor(const TensorInfo& t, const TensorExport& x) {
+        auto it = m_outputs.find(x.name);
+        if (x.excluded) {
+            // Training state is exported only on request; anything else left out must be absent.
+            if (!x.byDefault && it != m_outputs.end())
+                error(it->second.file, t.fqn,
+                      "left out by the export's rules (" + x.reason + ") but present as " + x.name);
+            if (x.byDefault && it != m_outputs.end()) compareWritten(t, x, it->second);
+            return;
+        }
+        if (it == m_outputs.end()) {
+            error("", t.fqn, "in the shards but in no output file");
+            return;
+        }
+        compareWritten(t, x, it->second);
+    }
+
+    void compareWritten(const TensorInfo& t, const TensorExport& x, const OutputTensor& o) {
+        if (o.entry.dtype != x.dtype || o.entry.shape != t.shape) {
+            error(o.file, t.fqn,
+                  "is " + std::string(dtypeName(o.entry.dtype)) + " " + formatShape(o.entry.shape) +
+                      " but the export should have written " + std::string(dtypeName(x.dtype)) +
+                      " " + formatShape(t.shape));
+            return;
+        }
+        auto [fileIt, inserted] = m_outFiles.try_emplace(o.file);
+        if (inserted) fileIt->second = PosixFile::openRead(m_outDir / o.file);
+        const uint64_t base = o.dataStart + o.entry.begin;
+        if (x.dtype != t.dtype) {
+            compareCast(t, x.dtype, fileIt->second, base, o.file);
+            return;
+        }
+        if (comparePlain(t, fileIt->second, base, o.file))
+            compareStoredChunks(m_ckpt, t, m_sources, fileIt->second, base, o.file, m_stop,
+                                m_report);
+    }
+
+    bool comparePlain(const TensorInfo& t, const PosixFile& out, uint64_t base,
+                      const std::string& outName) {
+        bool mismatch = false;
+        for (uint64_t from = 0; from < t.bytes && !mismatch; from += kWindow) {
+            if (m_stop.stop_requested()) throw Cancelled();
+            const uint64_t to = std::min(t.bytes, from + kWindow);
+            m_window.resize(to - from);
+            out.readExact(m_window.data(), to - from, base + from);
+            m_pieces.clear();
+            collectPieces(t, from, to, 0, true, m_pieces);
+            readPieces(m_pieces, m_sources, m_scratch, [&](const Piece& p, const char* bytes) {
+                if (!mismatch &&
+                    std::memcmp(m_window.data() + (p.dst - from), bytes, p.length) != 0) {
+                    mismatch = true;
+                    error(outName, t.fqn,
+                          "bytes at " + std::to_string(p.dst) + ".." +
+                              std::to_string(p.dst + p.length) + " differ from " +
+                              m_ckpt.files[p.file].name);
+                }
+                m_report.bytesCompared += p.length;
+            });
+            advance(to - from);
+        }
+        return !mismatch;
+    }
+
+    // The source values, assembled by a reader, cast again and compared with what was written.
+    void compareCast(const TensorInfo& t, DType to, const PosixFile& out, uint64_t base,
+                     const std::string& outName) {
+        if (!m_reader) m_reader = std::make_unique<TensorReader>(m_ckpt);
+        const uint64_t inBytes = dtypeBits(t.dtype) / 8, outBytes = dtypeBits(to) / 8;
+        const uint64_t elements = t.bytes / inBytes, step = kWindow / inBytes;
+        for (uint64_t e0 = 0; e0 < elements; e0 += step) {
+            if (m_stop.stop_requested()) throw Cancelled();
+            const uint64_t e1 = std::min(elements, e0 + step);
+            m_source.resize((e1 - e0) * inBytes);
+            m_expected.resize((e1 - e0) * outBytes);
+            m_window.resize((e1 - e0) * outBytes);
+            m_reader->read(t, e0 * inBytes, e1 * inBytes, m_source.data(), m_readScratch, m_stop);
+            CastCounts counts;
+            castElements(t.dtype, to, m_source.data(), m_expected.data(), e1 - e0, counts);
+            out.readExact(m_window.data(), m_window.size(), base + e0 * outBytes);
+            if (std::memcmp(m_window.data(), m_expected.data(), m_window.size()) != 0) {
+                error(outName, t.fqn,
+                      "elements " + std::to_string(e0) + ".." + std::to_string(e1) +
+                          " differ from the shards' values cast to " +
+                          std::string(dtypeName(to)));
+                return;
+            }
+            m_report.bytesCompared += m_source.size();
+            advance(m_source.size());
+        }
+    }
+
+    void advance(uint64_t bytes) {
+        m_done += bytes;
+        if (m_progress) m_progress(m_done, m_totalBytes);
+    }
+
+    static constexpr uint64_t kWindow = 16 << 20;
+    const fs::path& m_outDir;
+    const Checkpoint& m_ckpt;
+    const ExportSelection& m_selection;
+    const std::map<std::string, OutputTensor>& m_outputs;
+    std::stop_token m_stop;
+    const std::function<void(uint64_t, uint64_t)>& m_progress;
+    VerifyReport& m_report;
+    const uint64_t m_totalBytes;
+    uint64_t m_done = 0;
+    std::vector<PosixFile> m_sources;
+    std::map<std::string, PosixFile> m_outFiles;
+    std::unique_ptr<TensorReader> m_reader;
+    TensorReader::Scratch m_readScratch;
+    std::vector<char> m_window, m_scratch = std::vector<char>(kWindow), m_source, m_expected;
+    std::vector<Piece> m_pieces;
+};
 
 } // namespace
 
@@ -202,61 +376,9 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std
             error(name, "", "a model file the index does not mention (left from another run?)");
     }
     if (!against) return report;
-
-    // Every chunk, replicas included, must sit byte for byte where the layout puts it.
-    std::vector<PosixFile> sources;
-    for (const auto& f : against->files)
-        sources.push_back(PosixFile::openRead(f.path));
-    std::map<std::string, PosixFile> outFiles;
-    const uint64_t totalBytes = against->totalBytes();
-    uint64_t done = 0;
-    constexpr uint64_t kWindow = 16 << 20;
-    std::vector<char> window, scratch(kWindow);
-    std::vector<Piece> pieces;
-    for (const TensorInfo& t : against->tensors) {
-        if (stop.stop_requested()) throw Cancelled();
-        auto it = outputs.find(t.exportName());
-        if (it == outputs.end()) {
-            if (t.kind != TensorKind::Model) continue; // training state is exported only on request
-            error("", t.fqn, "in the shards but in no output file");
-            continue;
-        }
-        const OutputTensor& o = it->second;
-        if (o.entry.dtype != t.dtype || o.entry.shape != t.shape) {
-            error(o.file, t.fqn,
-                  "is " + std::string(dtypeName(o.entry.dtype)) + " " + formatShape(o.entry.shape) +
-                      " but the shards hold " + std::string(dtypeName(t.dtype)) + " " +
-                      formatShape(t.shape));
-            continue;
-        }
-        auto [fileIt, inserted] = outFiles.try_emplace(o.file);
-        if (inserted) fileIt->second = PosixFile::openRead(outDir / o.file);
-        const uint64_t base = o.dataStart + o.entry.begin;
-        bool mismatch = false;
-        for (uint64_t from = 0; from < t.bytes && !mismatch; from += kWindow) {
-            if (stop.stop_requested()) throw Cancelled();
-            const uint64_t to = std::min(t.bytes, from + kWindow);
-            window.resize(to - from);
-            fileIt->second.readExact(window.data(), to - from, base + from);
-            pieces.clear();
-            collectPieces(t, from, to, 0, true, pieces);
-            readPieces(pieces, sources, scratch, [&](const Piece& p, const char* bytes) {
-                if (!mismatch &&
-                    std::memcmp(window.data() + (p.dst - from), bytes, p.length) != 0) {
-                    mismatch = true;
-                    error(o.file, t.fqn,
-                          "bytes at " + std::to_string(p.dst) + ".." +
-                              std::to_string(p.dst + p.length) + " differ from " +
-                              against->files[p.file].name);
-                }
-                report.bytesCompared += p.length;
-            });
-            done += to - from;
-            if (progress) progress(done, totalBytes);
-        }
-        if (!mismatch)
-            compareStoredChunks(*against, t, sources, fileIt->second, base, o.file, stop, report);
-    }
+    const auto selection = recordedSelection(index["metadata"], *against, indexPath, report);
+    if (selection)
+        ShardComparison(outDir, *against, *selection, outputs, stop, progress, report).run();
     return report;
 }
 
