@@ -61,6 +61,7 @@ private slots:
     void castInvalidTargetIsUsageError();
     void castWarnsPerTensorWithCounts();
     void castLeavesIntegerBoolAndFp8Alone();
+    void castLargeBlockSplitTensors();
     void castKeepPatterns();
     void castKeepDefaultList();
     void castKeepUnmatchedPatternWarns();
@@ -252,6 +253,7 @@ struct Tensor {
     std::string dtype;
     Dims shape;
     std::string bytes; // the whole tensor, row-major
+    std::vector<std::pair<Dims, Dims>> chunks = {}; // (offsets, shape); chunk i in file i
 };
 
 std::string rankFile(int rank) {
@@ -260,16 +262,25 @@ std::string rankFile(int rank) {
     return name;
 }
 
-// Two rank files; a tensor with at least two rows is split by rows over both (so the export
-// must assemble chunks), anything else is whole in the first.
+// Rank files; a tensor with chunks of its own has chunk i in file i, else one with at least two
+// rows is split by rows over the first two (so the export must assemble chunks), anything else
+// is whole in the first.
 void writeCk(const fs::path& dir, const std::vector<Tensor>& tensors) {
     fs::create_directories(dir);
-    std::vector<TestChunk> files[2];
+    size_t ranks = 2;
+    for (const auto& t : tensors)
+        ranks = std::max(ranks, t.chunks.size());
+    std::vector<std::vector<TestChunk>> files(ranks);
     for (const auto& t : tensors) {
         const unsigned w = bitsOf(t.dtype) / 8;
         if (t.bytes.size() != numel(t.shape) * w)
             throw std::runtime_error("test bug: wrong byte count for " + t.fqn);
-        if (!t.shape.empty() && t.shape[0] >= 2) {
+        if (!t.chunks.empty()) {
+            for (size_t i = 0; i < t.chunks.size(); ++i) {
+                const auto& [off, sh] = t.chunks[i];
+                files[i].push_back({t.fqn, t.dtype, off, sh, slice(t.bytes, t.shape, off, sh, w)});
+            }
+        } else if (!t.shape.empty() && t.shape[0] >= 2) {
             const auto parts = splitDim(t.shape, 0, 2);
             for (size_t i = 0; i < 2; ++i)
                 files[i].push_back({t.fqn, t.dtype, parts[i].first, parts[i].second,
@@ -278,8 +289,8 @@ void writeCk(const fs::path& dir, const std::vector<Tensor>& tensors) {
             files[0].push_back({t.fqn, t.dtype, Dims(t.shape.size(), 0), t.shape, t.bytes});
         }
     }
-    for (int r = 0; r < 2; ++r)
-        writeShard(dir / rankFile(r), files[r]);
+    for (size_t r = 0; r < ranks; ++r)
+        writeShard(dir / rankFile(int(r)), files[r]);
 }
 
 Tensor patterned(const std::string& fqn, const std::string& dtype, const Dims& shape) {
@@ -624,6 +635,12 @@ std::vector<Tensor> valueTensors() {
     add("deep.f32.block", "F32", {2, 2, 3},
         {f32b(1), f32b(2), f32b(3), f32b(4), f32b(5), f32b(6), f32b(-1), f32b(-2), f32b(1e-3f),
          f32b(1e3f), f32b(7e4f), f32b(-7e4f)});
+    // split by columns over three files: every row of the output comes from three chunks
+    std::vector<uint64_t> cols;
+    for (int i = 0; i < 3 * 10; ++i)
+        cols.push_back(valuesF32()[size_t(i) * 7 % valuesF32().size()]);
+    t.push_back({"cols_f32", "F32", {3, 10}, words(cols, 4),
+                 {{{0, 0}, {3, 3}}, {{0, 3}, {3, 4}}, {{0, 7}, {3, 3}}}});
     // left alone by every cast
     t.push_back(patterned("ids_i64", "I64", {2, 3}));
     t.push_back(patterned("ids_i32", "I32", {4}));
@@ -777,9 +794,8 @@ void TestExportCli::castMatrix() {
 void TestExportCli::castTargetSpellings() {
     writeCk(fsPath("in"), {plainF32("w", {2, 2}), {"h", "F16", {2}, words({0x3C00, 0x4000}, 2)}});
     const std::pair<const char*, const char*> spellings[] = {
-        {"BF16", "BF16"},    {"bfloat16", "BF16"}, {"BFloat16", "BF16"}, {"F16", "F16"},
-        {"float16", "F16"},  {"FLOAT16", "F16"},   {"F32", "F32"},       {"Float32", "F32"},
-        {"float64", "F64"},  {"F64", "F64"}};
+        {"bfloat16", "BF16"}, {"BFloat16", "BF16"}, {"FLOAT16", "F16"},
+        {"Float32", "F32"},   {"float64", "F64"},   {"F64", "F64"}};
     int n = 0;
     for (const auto& [spelling, dtype] : spellings) {
         const QByteArray out = "out" + QByteArray::number(n++);
@@ -818,6 +834,22 @@ void TestExportCli::castWarnsPerTensorWithCounts() {
     EXPECT_EXIT(r, 0);
     QVERIFY2(warnedWithCount(r.err, "t_overflow", 3), qPrintable(r.err));
     QVERIFY2(warnedWithCount(r.err, "t_underflow", 2), qPrintable(r.err));
+    // and which way each went (words any such message would use)
+    QVERIFY2(QRegularExpression("t_overflow.*(Inf|overflow|too large)",
+                                QRegularExpression::CaseInsensitiveOption)
+                 .match(r.err)
+                 .hasMatch(),
+             qPrintable(r.err));
+    QVERIFY2(QRegularExpression("t_underflow.*(underflow|too small|zero|became 0)",
+                                QRegularExpression::CaseInsensitiveOption)
+                 .match(r.err)
+                 .hasMatch(),
+             qPrintable(r.err));
+    QVERIFY2(!QRegularExpression("t_underflow.*(Inf|overflow|too large)",
+                                 QRegularExpression::CaseInsensitiveOption)
+                  .match(r.err)
+                  .hasMatch(),
+             qPrintable(r.err));
     QVERIFY2(!mentioned(r.err, "t_exact"), qPrintable(r.err));
     const Published p = readPublished(fsPath("out"));
     QVERIFY2(p.problems.isEmpty(), qPrintable(p.problems.join("\n")));
@@ -854,6 +886,42 @@ void TestExportCli::castLeavesIntegerBoolAndFp8Alone() {
     EXPECT_EXIT(verify("out", "in"), 0);
 }
 
+// Megabytes, in 2x2 blocks and uneven column slices over four files: whatever windows the cast
+// works in, their edges fall inside chunks and rows.
+void TestExportCli::castLargeBlockSplitTensors() {
+    std::mt19937_64 rng(99);
+    std::vector<uint64_t> b32, b64, b16;
+    for (int i = 0; i < 512 * 1024; ++i)
+        b32.push_back(rng() & 0xFFFFFFFF);
+    for (int i = 0; i < 300 * 700; ++i)
+        b64.push_back((rng() & 0x800FFFFFFFFFFFFF) | (uint64_t(1023 - 150 + rng() % 280) << 52));
+    for (int i = 0; i < 257 * 999; ++i)
+        b16.push_back(rng() & 0xFFFF);
+    const std::vector<Tensor> tensors = {
+        {"big_f32", "F32", {512, 1024}, words(b32, 4),
+         {{{0, 0}, {256, 512}}, {{0, 512}, {256, 512}}, {{256, 0}, {256, 512}},
+          {{256, 512}, {256, 512}}}},
+        {"big_f64", "F64", {300, 700}, words(b64, 8),
+         {{{0, 0}, {300, 101}}, {{0, 101}, {300, 333}}, {{0, 434}, {300, 266}}}},
+        {"big_f16", "F16", {257, 999}, words(b16, 2),
+         {{{0, 0}, {100, 999}}, {{100, 0}, {157, 500}}, {{100, 500}, {157, 499}}}},
+        patterned("ids", "I64", {64, 64})};
+    writeCk(fsPath("in"), tensors);
+    for (const char* target : {"bf16", "f16", "f32"}) {
+        const QByteArray out = QByteArray("out-") + target;
+        const Result r = consolidate("in", out.constData(), {"--cast", target});
+        EXPECT_EXIT(r, 0);
+        const Published p = readPublished(fsPath(out.constData()));
+        QVERIFY2(p.problems.isEmpty(), qPrintable(p.problems.join("\n")));
+        for (const auto& t : tensors) {
+            const QString diff =
+                compareElements(t, castTensor(t, kTargets.at(target)), get(p, t.fqn));
+            QVERIFY2(diff.isEmpty(), qPrintable(QString(target) + ": " + diff));
+        }
+        if (out.endsWith("bf16")) EXPECT_EXIT(verify(out.constData(), "in"), 0);
+    }
+}
+
 void TestExportCli::castKeepPatterns() {
     const std::vector<Tensor> tensors = {
         plainF32("model.layers.0.input_layernorm.weight", {2, 2}),
@@ -878,14 +946,12 @@ void TestExportCli::castKeepPatterns() {
     EXPECT_EXIT(r, 0);
     QString diff = check("o1", {"model.layers.0.input_layernorm.weight", "model.norm.weight"});
     QVERIFY2(diff.isEmpty(), qPrintable(diff));
-    EXPECT_EXIT(verify("o1", "in"), 0);
     // repeatable; an F16 tensor kept stays F16
     r = consolidate("in", "o2", {"--cast", "bf16", "--cast-keep", "up_proj", "--cast-keep",
                                  "^model\\.embed_tokens\\.weight$"});
     EXPECT_EXIT(r, 0);
     diff = check("o2", {"model.layers.0.mlp.up_proj.weight", "model.embed_tokens.weight"});
     QVERIFY2(diff.isEmpty(), qPrintable(diff));
-    EXPECT_EXIT(verify("o2", "in"), 0);
     // RE2 syntax: a class and an alternation
     r = consolidate("in", "o3", {"--cast", "bf16", "--cast-keep", "layers\\.\\d+\\.(self_attn|mlp)"});
     EXPECT_EXIT(r, 0);
@@ -923,7 +989,6 @@ void TestExportCli::castKeepDefaultList() {
         QCOMPARE(get(p, t.fqn).dtype, std::string("BF16"));
         QVERIFY(get(p, t.fqn).bytes == castTensor(t, "BF16").bytes);
     }
-    EXPECT_EXIT(verify("none", "in"), 0);
 
     // --no-default-keep with a pattern of one's own
     r = consolidate("in", "own",
@@ -1074,12 +1139,18 @@ QString checkRenamed(const Published& p, const std::map<std::string, std::string
 
 } // namespace
 
-#define EXPECT_RENAMED(out, options, renamed)                                                  \
+// RENAMED_ONLY skips `verify --against` (each CLI run costs ~0.1 s; every kind of rule is still
+// verified in at least one case).
+#define EXPECT_RENAMED_ONLY(out, options, renamed)                                             \
     do {                                                                                       \
         const Result r_ = consolidate("in", out, options);                                     \
         EXPECT_EXIT(r_, 0);                                                                    \
         const QString d_ = checkRenamed(readPublished(fsPath(out)), renamed);                  \
         QVERIFY2(d_.isEmpty(), qPrintable(QString(out) + ":\n" + d_));                         \
+    } while (0)
+#define EXPECT_RENAMED(out, options, renamed)                                                  \
+    do {                                                                                       \
+        EXPECT_RENAMED_ONLY(out, options, renamed);                                            \
         EXPECT_EXIT(verify(out, "in"), 0);                                                     \
     } while (0)
 
@@ -1094,7 +1165,7 @@ void TestExportCli::renameCaptures() {
                    (Renamed{{kA, "model.h.0.self_attn.q_proj.weight"},
                             {kB, "model.h.12.mlp.down_proj.weight"}}));
     // two groups, swapped
-    EXPECT_RENAMED("two", (QStringList{"--rename", "^(\\w+)\\.(\\w+)\\.weight$=>$2.$1.weight"}),
+    EXPECT_RENAMED_ONLY("two", (QStringList{"--rename", "^(\\w+)\\.(\\w+)\\.weight$=>$2.$1.weight"}),
                    (Renamed{{kC, "norm.model.weight"}}));
 }
 
@@ -1105,12 +1176,12 @@ void TestExportCli::renameEveryMatchAndOrder() {
                             {kB, "m0del.layers.12.mlp.d0wn_pr0j.weight"},
                             {kC, "m0del.n0rm.weight"},
                             {kE, "m0del.m0del.embed_t0kens.weight"}}));
-    EXPECT_RENAMED("order1", (QStringList{"--rename", "^model\\.=>", "--rename", "^layers\\.=>L."}),
+    EXPECT_RENAMED_ONLY("order1", (QStringList{"--rename", "^model\\.=>", "--rename", "^layers\\.=>L."}),
                    (Renamed{{kA, "L.0.self_attn.q_proj.weight"},
                             {kB, "L.12.mlp.down_proj.weight"},
                             {kC, "norm.weight"},
                             {kE, "model.embed_tokens.weight"}}));
-    EXPECT_RENAMED("order2", (QStringList{"--rename", "^layers\\.=>L.", "--rename", "^model\\.=>"}),
+    EXPECT_RENAMED_ONLY("order2", (QStringList{"--rename", "^layers\\.=>L.", "--rename", "^model\\.=>"}),
                    (Renamed{{kA, "layers.0.self_attn.q_proj.weight"},
                             {kB, "layers.12.mlp.down_proj.weight"},
                             {kC, "norm.weight"},
@@ -1119,7 +1190,7 @@ void TestExportCli::renameEveryMatchAndOrder() {
 
 void TestExportCli::stripPrefix() {
     writeCk(fsPath("in"), nameTensors());
-    EXPECT_RENAMED("once", (QStringList{"--strip-prefix", "model."}),
+    EXPECT_RENAMED_ONLY("once", (QStringList{"--strip-prefix", "model."}),
                    (Renamed{{kA, "layers.0.self_attn.q_proj.weight"},
                             {kB, "layers.12.mlp.down_proj.weight"},
                             {kC, "norm.weight"},
@@ -1130,14 +1201,14 @@ void TestExportCli::stripPrefix() {
                             {kC, "norm.weight"},
                             {kE, "embed_tokens.weight"}}));
     // a literal prefix, not a pattern: "." is a dot
-    EXPECT_RENAMED("literal", (QStringList{"--strip-prefix", "model.l"}),
+    EXPECT_RENAMED_ONLY("literal", (QStringList{"--strip-prefix", "model.l"}),
                    (Renamed{{kA, "ayers.0.self_attn.q_proj.weight"},
                             {kB, "ayers.12.mlp.down_proj.weight"}}));
 }
 
 void TestExportCli::stripPrefixAndRenameOrder() {
     writeCk(fsPath("in"), nameTensors());
-    EXPECT_RENAMED("strip-first", (QStringList{"--strip-prefix", "model.", "--rename", "^model\\.=>x."}),
+    EXPECT_RENAMED_ONLY("strip-first", (QStringList{"--strip-prefix", "model.", "--rename", "^model\\.=>x."}),
                    (Renamed{{kA, "layers.0.self_attn.q_proj.weight"},
                             {kB, "layers.12.mlp.down_proj.weight"},
                             {kC, "norm.weight"},
@@ -1206,14 +1277,14 @@ void TestExportCli::renameFileMap() {
 void TestExportCli::renameFileInCommandLineOrder() {
     writeCk(fsPath("in"), nameTensors());
     writeText(fsPath("map.json"), R"({"lm_head.weight": "output.weight"})");
-    EXPECT_RENAMED("file-first",
+    EXPECT_RENAMED_ONLY("file-first",
                    (QStringList{"--rename-file", path("map.json"), "--rename", "^output\\.=>out."}),
                    (Renamed{{kD, "out.weight"}}));
     EXPECT_RENAMED("file-last",
                    (QStringList{"--rename", "^lm_head\\.=>head.", "--rename-file", path("map.json")}),
                    (Renamed{{kD, "head.weight"}}));
     writeText(fsPath("list.json"), R"(["^layers\\.=>blk."])");
-    EXPECT_RENAMED("strip-then-list",
+    EXPECT_RENAMED_ONLY("strip-then-list",
                    (QStringList{"--strip-prefix", "model.", "--rename-file", path("list.json")}),
                    (Renamed{{kA, "blk.0.self_attn.q_proj.weight"},
                             {kB, "blk.12.mlp.down_proj.weight"},
@@ -1332,12 +1403,16 @@ QString checkSelected(const Published& p, const std::set<std::string>& kept,
 
 } // namespace
 
-#define EXPECT_SELECTED(out, options, ...)                                                     \
+#define EXPECT_SELECTED_ONLY(out, options, ...)                                                \
     do {                                                                                       \
         const Result r_ = consolidate("in", out, options);                                     \
         EXPECT_EXIT(r_, 0);                                                                    \
         const QString d_ = checkSelected(readPublished(fsPath(out)), __VA_ARGS__);             \
         QVERIFY2(d_.isEmpty(), qPrintable(QString(out) + ":\n" + d_));                         \
+    } while (0)
+#define EXPECT_SELECTED(out, options, ...)                                                     \
+    do {                                                                                       \
+        EXPECT_SELECTED_ONLY(out, options, __VA_ARGS__);                                       \
         EXPECT_EXIT(verify(out, "in"), 0);                                                     \
     } while (0)
 
@@ -1345,7 +1420,7 @@ using Names = std::set<std::string>;
 
 void TestExportCli::excludeRemovesFromFilesAndIndex() {
     writeCk(fsPath("in"), selectionTensors());
-    EXPECT_SELECTED("nobias", (QStringList{"--exclude", "bias$"}),
+    EXPECT_SELECTED_ONLY("nobias", (QStringList{"--exclude", "bias$"}),
                     (Names{kEmbed, kL0W, kL1W, kHead}));
     EXPECT_SELECTED("two", (QStringList{"--exclude", "bias$", "--exclude", "^lm_head"}),
                     (Names{kEmbed, kL0W, kL1W}));
@@ -1364,7 +1439,7 @@ void TestExportCli::includeThenExclude() {
     // starts empty: layer 0, then without biases
     EXPECT_SELECTED("a", (QStringList{"--include", "layers\\.0\\.", "--exclude", "bias"}),
                     (Names{kL0W}));
-    EXPECT_SELECTED("b", (QStringList{"--include", "layers", "--include", "lm_head"}),
+    EXPECT_SELECTED_ONLY("b", (QStringList{"--include", "layers", "--include", "lm_head"}),
                     (Names{kL0W, kL0B, kL1W, kL1B, kHead}));
 }
 
@@ -1373,7 +1448,7 @@ void TestExportCli::excludeThenInclude() {
     // starts with everything: all but biases, then layer 0 (its bias too) back
     EXPECT_SELECTED("a", (QStringList{"--exclude", "bias", "--include", "layers\\.0\\."}),
                     (Names{kEmbed, kL0W, kL0B, kL1W, kHead}));
-    EXPECT_SELECTED("b", (QStringList{"--exclude", "layers", "--include", "layers\\.1\\.attn\\.weight"}),
+    EXPECT_SELECTED_ONLY("b", (QStringList{"--exclude", "layers", "--include", "layers\\.1\\.attn\\.weight"}),
                     (Names{kEmbed, kL1W, kHead}));
 }
 
@@ -1390,7 +1465,7 @@ void TestExportCli::selectionMatchesSourceOrExportedName() {
     // by source name
     EXPECT_SELECTED("source", (QStringList{"--strip-prefix", "model.", "--exclude", "^model\\.embed"}),
                     (Names{kL0W, kL0B, kL1W, kL1B, kHead}), stripped);
-    EXPECT_SELECTED("include", (QStringList{"--strip-prefix", "model.", "--include", "^embed\\.",
+    EXPECT_SELECTED_ONLY("include", (QStringList{"--strip-prefix", "model.", "--include", "^embed\\.",
                                             "--include", "^model\\.layers\\.1\\.attn\\.bias$"}),
                     (Names{kEmbed, kL1B}), stripped);
     // with --cast, the excluded are not cast either: the selected ones are
@@ -1447,7 +1522,7 @@ void TestExportCli::configDtypeRewrittenOriginalUnchanged() {
                            {"model.h", "F16", {2}, words({0x3C00, 0x4000}, 2)}});
     writeMetadata(fsPath("in"), kConfig);
     const std::pair<const char*, const char*> targets[] = {
-        {"bf16", "bfloat16"}, {"f16", "float16"}, {"float32", "float32"}, {"BFloat16", "bfloat16"}};
+        {"bf16", "bfloat16"}, {"f16", "float16"}, {"float32", "float32"}};
     int n = 0;
     for (const auto& [target, name] : targets) {
         const QByteArray out = "out" + QByteArray::number(n++);
@@ -1460,7 +1535,7 @@ void TestExportCli::configDtypeRewrittenOriginalUnchanged() {
         QVERIFY2(copy == want, qPrintable(QString(target) + ": " +
                                           QJsonDocument(copy).toJson(QJsonDocument::Compact)));
         QCOMPARE(readFile(fsPath(out.constData()) / "generation_config.json"), kGeneration);
-        EXPECT_EXIT(verify(out.constData(), "in"), 0);
+        if (n == 1) EXPECT_EXIT(verify(out.constData(), "in"), 0);
     }
     QCOMPARE(readFile(fsPath("in") / ".hf_metadata" / "config.json"), kConfig);
     QCOMPARE(readFile(fsPath("in") / ".hf_metadata" / "generation_config.json"), kGeneration);
@@ -1563,7 +1638,7 @@ void TestExportCli::dropTiedKeepsDifferentLmHead() {
         const QJsonObject copy = parseJson(readFile(fsPath(out.c_str()) / "config.json"));
         QVERIFY2(!copy.value("tie_word_embeddings").toBool(false),
                  "tie_word_embeddings set though lm_head.weight was kept");
-        EXPECT_EXIT(verify(out.c_str(), in.c_str()), 0);
+        if (n == 1) EXPECT_EXIT(verify(out.c_str(), in.c_str()), 0);
     }
 }
 
