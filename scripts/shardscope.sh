@@ -47,7 +47,7 @@ build_all() {
 
 # The Qt-free suites and the process-level CLI suites (their shardscope-cli children are
 # sanitized too): the ones that run under the sanitizers.
-sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader tst_dcp_core tst_value_stats tst_hf_folder tst_values_cli tst_dtype_cast tst_export_rules)
+sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader tst_dcp_core tst_value_stats tst_hf_folder tst_values_cli tst_dtype_cast tst_export_rules tst_export_engine)
 
 sanitize() {
     local asan="$root/build-asan" tsan="$root/build-tsan" supp="$root/tests/sanitizers"
@@ -78,18 +78,20 @@ sanitize() {
     [ "$rc" -eq 0 ] || return "$rc"
     # tst_dcp_core: the DCP scan reads items on a second thread while .metadata is parsed.
     # tst_value_stats: the statistics threads fold windows into shared per-tensor tables.
-    echo "== TSan: $tsan (tst_engine, tst_dcp_core, tst_value_stats)"
+    # tst_export_engine: cast windows share one reader and sum lost values under a lock.
+    echo "== TSan: $tsan (tst_engine, tst_dcp_core, tst_value_stats, tst_export_engine)"
     CC=clang CXX=clang++ cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=ON \
         -DSHARDSCOPE_SANITIZERS=thread >/dev/null
-    cmake --build "$tsan" --parallel "$(nproc)" --target tst_engine tst_dcp_core tst_value_stats
+    cmake --build "$tsan" --parallel "$(nproc)" --target tst_engine tst_dcp_core tst_value_stats \
+        tst_export_engine
     reports="$tsan/sanitizer-reports"
     rm -rf "$reports" && mkdir -p "$reports"
     (
         export QT_QPA_PLATFORM=offscreen
         export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=86:suppressions=$supp/tsan.supp:log_path=$reports/tsan"
         cd "$tsan"
-        ctest --output-on-failure --timeout 900 -R "^(tst_engine|tst_dcp_core|tst_value_stats)$"
+        ctest --output-on-failure --timeout 900 -R "^(tst_engine|tst_dcp_core|tst_value_stats|tst_export_engine)$"
     ) || rc=$?
     sanitizer_reports "$reports" || rc=1
     return "$rc"
