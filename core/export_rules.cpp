@@ -13,6 +13,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cctype>
 #include <cstring>
 #include <unordered_map>
@@ -242,10 +243,10 @@ struct Renamer::Compiled {
         if (rule.kind == RenameRule::Kind::Regex) {
             steps.push_back(compileRegexRule(rule, index, describe(rule)));
         } else if (rule.kind == RenameRule::Kind::StripPrefix) {
-            steps.push_back({rule.kind, index, nullptr, {}, rule.pattern, {}});
+            steps.push_back({rule.kind, index, nullptr, {}, rule.pattern, {}, {}});
         } else {
             if (steps.empty() || steps.back().kind != RenameRule::Kind::Exact)
-                steps.push_back({rule.kind, index, nullptr, {}, {}, {}});
+                steps.push_back({rule.kind, index, nullptr, {}, {}, {}, {}});
             steps.back().table.try_emplace(rule.pattern, index); // the first of equal names
         }
     }
@@ -800,15 +801,21 @@ public:
     void checkObject(const Json& object, const std::string& where,
                      std::initializer_list<const char*> known) const {
         if (!object.is_object()) fail(where + " must be an object");
-        for (const auto& [key, value] : object.items())
+        for (const auto& item : object.items()) {
+            const std::string& key = item.key(); // clang 14 cannot capture a structured binding
             if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; }))
                 fail(where + ": unknown key '" + key + "'");
+        }
     }
 
     template <typename T>
     T get(const Json& object, const char* key, const std::string& where, T fallback) const {
         const auto it = object.find(key);
         if (it == object.end()) return fallback;
+        // nlohmann converts any number to an integer, out of range too (undefined behaviour).
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+            if (!it->is_number_integer() || *it != Json(it->template get<T>()))
+                fail((where.empty() ? "" : where + ".") + key + " must be a small integer");
         try {
             return it->template get<T>();
         } catch (const nlohmann::json::exception&) {

@@ -594,6 +594,9 @@ void TestExportRules::jsonErrors() {
         {R"({"select": [{"include": "yes"}]})", "select[0].include"},
         {R"({"cast": {"to": "F7"}})", "unknown dtype 'F7'"},
         {R"({"version": 2})", "version 2"},
+        // Found by fuzz_mapping: a number far outside int was converted (undefined behaviour).
+        {R"({"version": 5.5e68})", "version must be a small integer"},
+        {R"({"version": 18446744073709551615})", "is not known"},
         {R"({"dropped_tied": {"a": 1}})", "dropped_tied"},
     };
     for (const auto& [json, wanted] : cases) {
