@@ -458,6 +458,9 @@ int runVerify(const VerifyOptions& o, std::stop_token stop) {
     if (ckpt)
         std::printf(", %s compared byte for byte with %s",
                     formatBytes(report.bytesCompared).c_str(), o.against.c_str());
+    if (ckpt && report.castTensors)
+        std::printf(" (%zu cast tensor(s) against the shards' values cast again)",
+                    report.castTensors);
     std::printf("\n");
     return kOk;
 }

@@ -52,7 +52,8 @@ void addExportRuleOptions(CLI::App* c, ExportRuleOptions& o) {
         ->group(group);
     c->add_option("--cast-keep", o.castKeep,
                   "Tensors matching this RE2 expression keep their dtype\n(repeatable). Kept "
-                  "by default:" + defaultKeepList())
+                  "by default, as Hugging Face\n(_keep_in_fp32_modules) and NeMo keep MoE "
+                  "router\nbiases in fp32:" + defaultKeepList())
         ->type_name("REGEX")
         ->allow_extra_args(false)
         ->group(group);

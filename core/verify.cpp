@@ -198,6 +198,7 @@ private:
         if (inserted) fileIt->second = PosixFile::openRead(m_outDir / o.file);
         const uint64_t base = o.dataStart + o.entry.begin;
         if (x.dtype != t.dtype) {
+            ++m_report.castTensors;
             compareCast(t, x.dtype, fileIt->second, base, o.file);
             return;
         }

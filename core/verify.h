@@ -17,6 +17,7 @@ struct VerifyReport {
     size_t files = 0;
     size_t tensors = 0;
     uint64_t bytesCompared = 0; // against the shards, when given
+    size_t castTensors = 0;     // compared with the shards' values cast again (export rules)
     bool ok() const;
 };
 

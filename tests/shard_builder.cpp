@@ -3,6 +3,8 @@
 
 #include "shard_builder.h"
 
+#include <QProcess>
+
 #include "error.h"
 
 #include <QJsonArray>
@@ -280,6 +282,20 @@ bool makeSocket(const std::filesystem::path& path) {
     const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
     ::close(fd);
     return bound;
+}
+
+CliResult runCli(const QStringList& args, const QString& workDir, int timeoutMs) {
+    QProcess p;
+    p.setWorkingDirectory(workDir); // relative paths in usage tests stay in the sandbox
+    p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        return {};
+    }
+    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
+            QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
 }
 
 } // namespace testing

@@ -8,6 +8,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QStringList>
 
 #include <cstdint>
 #include <filesystem>
@@ -102,6 +103,14 @@ std::string joined(const std::vector<std::string>& names);
 // "not an Error: "), or "" when it returned. A hang
 // guard, not a speed check.
 std::optional<std::string> finishWithin(std::function<void()> call, int seconds = 20);
+
+// shardscope-cli (the path in $SHARDSCOPE_CLI, set by ctest) run in `workDir`, as users run it.
+// code: the exit code, -1 when it did not finish in time (it is killed), -2 when it died.
+struct CliResult {
+    int code = -1;
+    QString out, err;
+};
+CliResult runCli(const QStringList& args, const QString& workDir, int timeoutMs = 120000);
 
 // A Unix socket at path, for "not a regular file" cases.
 bool makeSocket(const std::filesystem::path& path);

@@ -41,19 +41,8 @@ private slots:
     void moreShardFilesThanTheSoftLimit();
 
 private:
-    struct Result {
-        int code = -1;
-        QString out, err;
-    };
-    Result run(const QStringList& args) {
-        QProcess p;
-        p.setWorkingDirectory(m_tmp->path()); // relative paths in usage tests stay in the sandbox
-        p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
-        if (!p.waitForFinished(120000)) return {};
-        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
-                QString::fromUtf8(p.readAllStandardOutput()),
-                QString::fromUtf8(p.readAllStandardError())};
-    }
+    using Result = CliResult;
+    Result run(const QStringList& args) { return runCli(args, m_tmp->path()); }
     std::unique_ptr<QTemporaryDir> m_tmp;
     QString path(const char* name) const { return m_tmp->filePath(name); }
 };

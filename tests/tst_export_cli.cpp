@@ -97,23 +97,8 @@ private slots:
     void dropTiedKeepsDifferentLmHead();
 
 private:
-    struct Result {
-        int code = -1; // -1: did not finish, -2: died
-        QString out, err;
-    };
-    Result cli(const QStringList& args) {
-        QProcess p;
-        p.setWorkingDirectory(m_tmp->path());
-        p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
-        if (!p.waitForFinished(60000)) {
-            p.kill();
-            p.waitForFinished();
-            return {};
-        }
-        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
-                QString::fromUtf8(p.readAllStandardOutput()),
-                QString::fromUtf8(p.readAllStandardError())};
-    }
+    using Result = CliResult; // code -1: did not finish, -2: died
+    Result cli(const QStringList& args) { return runCli(args, m_tmp->path(), 60000); }
     // consolidate IN OUT <options>
     Result consolidate(const char* in, const char* out, const QStringList& options) {
         return cli(QStringList{"consolidate", path(in), path(out)} + options);

@@ -23,10 +23,7 @@ using namespace testing;
 namespace fs = std::filesystem;
 
 // A finished run: exit code (-1 when it did not finish, -2 when it died), stdout, stderr.
-struct Result {
-    int code = -1;
-    QString out, err;
-};
+using Result = CliResult;
 
 // stats, check and diff as users run them: a separate process on checkpoints whose values the
 // test chose by hand and writes byte by byte (shard_builder), judged by exit code and output.
@@ -67,19 +64,7 @@ private slots:
     void diffUsageErrors();
 
 private:
-    Result run(const QStringList& args) {
-        QProcess p;
-        p.setWorkingDirectory(m_tmp->path());
-        p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), args);
-        if (!p.waitForFinished(120000)) {
-            p.kill();
-            p.waitForFinished();
-            return {};
-        }
-        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
-                QString::fromUtf8(p.readAllStandardOutput()),
-                QString::fromUtf8(p.readAllStandardError())};
-    }
+    Result run(const QStringList& args) { return runCli(args, m_tmp->path()); }
     std::unique_ptr<QTemporaryDir> m_tmp;
     QString path(const char* name) const { return m_tmp->filePath(name); }
     fs::path fsPath(const char* name) const { return path(name).toStdString(); }
