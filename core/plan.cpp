@@ -153,15 +153,11 @@ ExportSelection plainExportSelection(const Checkpoint& checkpoint, bool includeT
     return selection;
 }
 
-namespace {
-
 // Cast targets are whole-byte dtypes, so the element count is exact.
 uint64_t exportedBytes(const TensorInfo& t, const TensorExport& x) {
     if (x.dtype == t.dtype) return t.bytes;
     return t.bytes / (dtypeBits(t.dtype) / 8) * (dtypeBits(x.dtype) / 8);
 }
-
-} // namespace
 
 Mapping defaultMapping(const Checkpoint& checkpoint, const ExportSelection& selection) {
     if (checkpoint.format == CheckpointFormat::Dcp ||

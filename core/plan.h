@@ -55,6 +55,9 @@ Mapping groupBySize(const Checkpoint& checkpoint, uint64_t maxBytes,
 
 std::string outputFileName(int index, int count);
 
+// The bytes the export writes for a tensor: its own, or those of the dtype it is cast to.
+uint64_t exportedBytes(const TensorInfo& tensor, const TensorExport& exported);
+
 // What an export without rules makes of each tensor: its exportName(), its dtype, training
 // state left out (byDefault) unless includeTrainingState.
 ExportSelection plainExportSelection(const Checkpoint& checkpoint, bool includeTrainingState);

@@ -8,6 +8,7 @@
 #include "export_dialog.h"
 #include "main_window.h"
 #include "mapping_document.h"
+#include "output_files_model.h"
 #include "problems_model.h"
 #include "rename_rules_dialog.h"
 #include "shard_builder.h"
@@ -17,9 +18,16 @@
 #include <QAbstractItemModelTester>
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QColor>
 #include <QComboBox>
+#include <QFile>
+#include <QHeaderView>
+#include <QLineEdit>
 #include <QLocale>
+#include <QMessageBox>
+#include <QPointer>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -27,9 +35,12 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
+#include <QUndoStack>
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <numeric>
 
 using namespace shardscope;
@@ -61,6 +72,58 @@ bool hasProblem(const std::vector<Problem>& problems, ErrorKind kind) {
     return false;
 }
 
+// Runs `act` on the next modal dialog of type T once it shows (the unsaved-edits prompt).
+template <typename T> void onNextModal(std::function<void(T*)> act, int attempts = 500) {
+    QTimer::singleShot(10, [=] {
+        if (auto* dialog = qobject_cast<T*>(QApplication::activeModalWidget()))
+            act(dialog);
+        else if (attempts > 0)
+            onNextModal<T>(act, attempts - 1);
+    });
+}
+
+// Each file row of the Output Files panel holds what makePlan writes into that file: the same
+// tensors and the same (cast) data bytes; the rows without a file are the ones it leaves out.
+void compareWithPlan(const OutputFilesModel& outputs, const MappingDocument& doc) {
+    const ExportRulesDocument* rules = doc.exportRules();
+    const Plan plan = makePlan(*doc.checkpoint(), doc.toMapping(), UnmappedPolicy::Error,
+                               rules->rules(), rules->selection());
+    std::map<int, std::pair<qulonglong, qulonglong>> planned; // file -> tensors, bytes
+    for (const PlannedFile& f : plan.files)
+        for (const PlannedTensor& t : f.tensors) {
+            planned[f.index].first++;
+            planned[f.index].second += t.end - t.begin;
+        }
+    for (int r = 0; r < outputs.rowCount(); ++r) {
+        const int file = outputs.index(r, 0).data(OutputFilesModel::FileIndexRole).toInt();
+        if (file <= 0) continue; // unassigned, or not exported
+        const auto want = planned.count(file) ? planned[file] : std::pair<qulonglong, qulonglong>();
+        QCOMPARE(outputs.index(r, OutputFilesModel::TensorsColumn)
+                     .data(OutputFilesModel::SortRole)
+                     .toULongLong(),
+                 want.first);
+        QCOMPARE(outputs.index(r, OutputFilesModel::BytesColumn)
+                     .data(OutputFilesModel::SortRole)
+                     .toULongLong(),
+                 want.second);
+        planned.erase(file);
+    }
+    QVERIFY2(planned.empty(), "every planned file has a row");
+}
+
+int outputRow(const OutputFilesModel& outputs, int file) {
+    for (int r = 0; r < outputs.rowCount(); ++r)
+        if (outputs.index(r, 0).data(OutputFilesModel::FileIndexRole).toInt() == file) return r;
+    return -1;
+}
+
+// The column ends inside the table's viewport: seen without scrolling.
+bool columnInView(const QTableView* table, int column) {
+    return !table->isColumnHidden(column) && table->columnViewportPosition(column) >= 0 &&
+           table->columnViewportPosition(column) + table->columnWidth(column) <=
+               table->viewport()->width();
+}
+
 const QString kEmbed = "_orig_mod.model.embed.weight";
 const QString kLayer0 = "_orig_mod.model.layers.0.weight";
 const QString kLayer1 = "_orig_mod.model.layers.1.weight";
@@ -83,6 +146,12 @@ private slots:
     void exportDialogPlansExportedNames();
     void nothingSelectedBlocksExport();
     void windowActionsOnTheSelection();
+    void outputFilesCountWhatIsExported();
+    void exportedNameInViewAt1024();
+    void rulesFileRoundTrip();
+    void badRulesFileNamesFileAndLine();
+    void unsavedPromptNamesTheRules();
+    void exportDialogCastIsOneUndoStep();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -311,16 +380,18 @@ void TestExportGui::exportDialogPlansExportedNames() {
         }
     QCOMPARE(written, size_t(3));
     QVERIFY(dialog.ruleProblemText().isEmpty());
-    // The cast chosen in the dialog reaches the document through castRulesChanged.
+    // The cast chosen in the dialog plans at once, but reaches the document only once an export
+    // started (exportDialogCastIsOneUndoStep): closing without one tells it nothing.
     QSignalSpy cast(&dialog, &ExportDialog::castRulesChanged);
     auto* combo = dialog.findChild<QComboBox*>("castTarget");
     QVERIFY(combo);
     QCOMPARE(combo->count(), 4);
     QCOMPARE(combo->itemText(0), QString("Keep source dtypes"));
     dialog.setCastTarget(DType::BF16);
-    QCOMPARE(cast.count(), 1);
-    QCOMPARE(cast.at(0).at(0).value<CastRules>().to, std::optional<DType>(DType::BF16));
     QCOMPARE(dialog.exportRules().cast.to, std::optional<DType>(DType::BF16));
+    QCOMPARE(dialog.currentPlan().files.at(0).dataSize, uint64_t(3 * 8 * 2)); // 3 tensors in BF16
+    static_cast<QDialog&>(dialog).reject(); // Cancel
+    QCOMPARE(cast.count(), 0);
 }
 
 void TestExportGui::nothingSelectedBlocksExport() {
@@ -358,6 +429,7 @@ void TestExportGui::windowActionsOnTheSelection() {
     w.tensorView()->setFocus();
     QTest::keyClick(w.tensorView(), Qt::Key_Delete);
     QVERIFY(w.tensorModel()->isRuleExcluded(rowOf(*w.tensorModel(), kLayer0)));
+    QVERIFY(w.isWindowModified()); // the rules are edits like the mapping's
     QVERIFY(!w.excludeAction()->isEnabled());
     QVERIFY(w.includeAction()->isEnabled());
     QTest::keyClick(w.tensorView(), Qt::Key_Insert);
@@ -366,7 +438,7 @@ void TestExportGui::windowActionsOnTheSelection() {
     QVERIFY(w.tensorModel()->isRuleExcluded(rowOf(*w.tensorModel(), kLayer0)));
     QTest::keyClick(w.tensorView(), Qt::Key_Z, Qt::ControlModifier | Qt::ShiftModifier);
     QVERIFY(!w.tensorModel()->isRuleExcluded(rowOf(*w.tensorModel(), kLayer0)));
-    QVERIFY(w.isWindowModified()); // the rules are edits like the mapping's
+    QVERIFY(!w.isWindowModified()); // excluded and included again: nothing to save
     RenameRulesDialog* rules = w.showRenameRulesDialog();
     QVERIFY(rules);
     rules->addWrapperRules();
@@ -378,6 +450,257 @@ void TestExportGui::windowActionsOnTheSelection() {
                  .data()
                  .toString(),
              QString("model.embed.weight"));
+}
+
+void TestExportGui::outputFilesCountWhatIsExported() {
+    OutputFilesModel outputs(&m_doc);
+    QAbstractItemModelTester tester(&outputs,
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
+    TensorTableModel model(&m_doc);
+    openSample();
+    const size_t layer0 = size_t(rowOf(model, kLayer0)), layer1 = size_t(rowOf(model, kLayer1));
+    m_doc.assign({layer0, layer1}, 2); // two files: embed and norm in 1, the layers in 2
+    compareWithPlan(outputs, m_doc);
+    QCOMPARE(outputs.index(outputRow(outputs, 2), OutputFilesModel::BytesColumn)
+                 .data(OutputFilesModel::SortRole)
+                 .toULongLong(),
+             2 * 32ull);
+    m_doc.exportRules()->exclude({layer1});
+    compareWithPlan(outputs, m_doc);
+    const int file2 = outputRow(outputs, 2);
+    QCOMPARE(outputs.index(file2, OutputFilesModel::TensorsColumn).data().toString(), QString("1"));
+    QCOMPARE(outputs.index(file2, OutputFilesModel::BytesColumn)
+                 .data(OutputFilesModel::SortRole)
+                 .toULongLong(),
+             32ull);
+    const int leftOut = outputRow(outputs, TensorTableModel::NotExportedTarget);
+    QVERIFY(leftOut >= 0);
+    QCOMPARE(outputs.index(leftOut, OutputFilesModel::NameColumn).data().toString(),
+             QString("(excluded, not exported)"));
+    QCOMPARE(outputs.index(leftOut, OutputFilesModel::TensorsColumn).data().toString(),
+             QString("1"));
+    m_doc.exportRules()->setCast({DType::BF16, {}, true, false});
+    compareWithPlan(outputs, m_doc);
+    QCOMPARE(outputs.index(outputRow(outputs, 1), OutputFilesModel::BytesColumn)
+                 .data(OutputFilesModel::SortRole)
+                 .toULongLong(),
+             2 * 16ull); // embed and norm, 8 elements each in BF16
+    QVERIFY(outputs.index(outputRow(outputs, 1), OutputFilesModel::BytesColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains("32 bytes"));
+    // Undo and redo move the counts with the rules.
+    m_doc.undoStack()->undo(); // the cast
+    compareWithPlan(outputs, m_doc);
+    QCOMPARE(outputs.index(outputRow(outputs, 1), OutputFilesModel::BytesColumn)
+                 .data(OutputFilesModel::SortRole)
+                 .toULongLong(),
+             2 * 32ull);
+    m_doc.undoStack()->undo(); // the exclusion
+    compareWithPlan(outputs, m_doc);
+    QCOMPARE(outputRow(outputs, TensorTableModel::NotExportedTarget), -1);
+    m_doc.undoStack()->redo();
+    compareWithPlan(outputs, m_doc);
+    QVERIFY(outputRow(outputs, TensorTableModel::NotExportedTarget) >= 0);
+    // A file the rules empty is shown empty, as nothing is written to it.
+    m_doc.exportRules()->exclude({layer0});
+    compareWithPlan(outputs, m_doc);
+    QCOMPARE(
+        outputs.index(outputRow(outputs, 2), OutputFilesModel::TensorsColumn).data().toString(),
+        QString("0"));
+    QVERIFY(outputs.index(outputRow(outputs, 2), OutputFilesModel::NameColumn)
+                .data()
+                .toString()
+                .contains("empty"));
+}
+
+void TestExportGui::exportedNameInViewAt1024() {
+    writeSample(dir("ck"));
+    MainWindow w;
+    w.resize(1024, 700);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    w.openDirectory(QString::fromStdString(dir("ck").string()));
+    QVERIFY(opened.wait(30000));
+    QTest::qWait(50);
+    QTableView* table = w.tensorView();
+    const QHeaderView* header = table->horizontalHeader();
+    // The exported name right after the source name, and both with the output file and the
+    // coverage in view, without resizing anything by hand.
+    QCOMPARE(header->visualIndex(TensorTableModel::ExportedNameColumn),
+             header->visualIndex(TensorTableModel::NameColumn) + 1);
+    for (int c : {TensorTableModel::NameColumn, TensorTableModel::ExportedNameColumn,
+                  TensorTableModel::DTypeColumn, TensorTableModel::TargetColumn,
+                  TensorTableModel::StatusColumn})
+        QVERIFY2(columnInView(table, c), qPrintable(QString("column %1 at %2 + %3 of %4")
+                                                        .arg(c)
+                                                        .arg(table->columnViewportPosition(c))
+                                                        .arg(table->columnWidth(c))
+                                                        .arg(table->viewport()->width())));
+    // Wide enough to tell names apart: a dozen characters at least.
+    const int least = table->fontMetrics().averageCharWidth() * 12;
+    QVERIFY(table->columnWidth(TensorTableModel::ExportedNameColumn) >= least);
+    QVERIFY(table->columnWidth(TensorTableModel::NameColumn) >= least);
+    QCOMPARE(table->textElideMode(), Qt::ElideMiddle);
+}
+
+void TestExportGui::rulesFileRoundTrip() {
+    writeSample(dir("ck"));
+    MainWindow w;
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    const QString ck = QString::fromStdString(dir("ck").string());
+    w.openDirectory(ck);
+    QVERIFY(opened.wait(30000));
+    QVERIFY(w.saveRulesAction()->isEnabled());
+    QVERIFY(w.loadRulesAction()->isEnabled());
+    ExportRulesDocument* rules = w.document()->exportRules();
+    TensorTableModel* model = w.tensorModel();
+    rules->setRenameRules(wrapperRules());
+    QVERIFY(
+        model->setData(model->index(rowOf(*model, kEmbed), TensorTableModel::ExportedNameColumn),
+                       "model.embed_tokens.weight"));
+    rules->exclude({size_t(rowOf(*model, kLayer1))});
+    rules->setCast({DType::BF16, {"norm"}, true, true});
+    QVERIFY(rules->hasUnsavedEdits());
+    QVERIFY(w.isWindowModified());
+    const ExportEdits edited = rules->edits();
+    const QString file = m_tmp->filePath("rules.json");
+    QVERIFY(w.saveExportRulesFile(file));
+    QVERIFY(!rules->hasUnsavedEdits());
+    QVERIFY(!w.isWindowModified()); // the mapping was not changed
+    QFile saved(file);
+    QVERIFY(saved.open(QIODevice::ReadOnly));
+    QCOMPARE(exportRulesFromJson(saved.readAll().toStdString(), "rules.json"), rules->rules());
+
+    w.openDirectory(ck); // nothing unsaved: no question; a new checkpoint has no rules
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(rules->edits(), ExportEdits{});
+    const int before = w.document()->undoStack()->count();
+    QVERIFY(w.loadExportRulesFile(file));
+    QCOMPARE(w.document()->undoStack()->count(), before + 1);
+    // The names typed in place come back as such, not as rules after the others.
+    QCOMPARE(rules->edits(), edited);
+    QVERIFY(!rules->hasUnsavedEdits());
+    QVERIFY(!w.isWindowModified());
+    QCOMPARE(
+        model->index(rowOf(*model, kEmbed), TensorTableModel::ExportedNameColumn).data().toString(),
+        QString("model.embed_tokens.weight"));
+    QVERIFY(model->isRuleExcluded(rowOf(*model, kLayer1)));
+    QCOMPARE(model->index(0, TensorTableModel::DTypeColumn).data().toString(),
+             QString("F32 → BF16"));
+    w.document()->undoStack()->undo(); // the load, as one step
+    QCOMPARE(rules->edits(), ExportEdits{});
+    QVERIFY(rules->hasUnsavedEdits()); // the file's rules are no longer the document's
+    QVERIFY(w.isWindowModified());
+    w.document()->undoStack()->redo();
+    QVERIFY(!w.isWindowModified());
+}
+
+void TestExportGui::badRulesFileNamesFileAndLine() {
+    writeSample(dir("ck"));
+    MainWindow w;
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    w.openDirectory(QString::fromStdString(dir("ck").string()));
+    QVERIFY(opened.wait(30000));
+    const QString file = m_tmp->filePath("broken-rules.json");
+    QFile out(file);
+    QVERIFY(out.open(QIODevice::WriteOnly));
+    out.write("{\n  \"version\": 1,\n  \"rename\": [,\n}\n");
+    out.close();
+    const int before = w.document()->undoStack()->count();
+    QVERIFY(!w.loadExportRulesFile(file));
+    QCOMPARE(w.document()->undoStack()->count(), before);
+    const auto boxes = w.findChildren<QMessageBox*>();
+    QVERIFY(!boxes.isEmpty());
+    const QString text = boxes.last()->text();
+    QVERIFY2(text.contains(file) && text.contains("line 3"), qPrintable(text));
+    boxes.last()->close();
+}
+
+void TestExportGui::unsavedPromptNamesTheRules() {
+    writeSample(dir("ck"));
+    MainWindow w;
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    const QString ck = QString::fromStdString(dir("ck").string());
+    w.openDirectory(ck);
+    QVERIFY(opened.wait(30000));
+    w.document()->exportRules()->exclude({size_t(rowOf(*w.tensorModel(), kLayer1))});
+    QVERIFY(w.isWindowModified());
+    QString text, save;
+    auto cancel = [&](QMessageBox* box) {
+        text = box->text();
+        save = box->button(QMessageBox::Save)->text();
+        box->button(QMessageBox::Cancel)->click();
+    };
+    onNextModal<QMessageBox>(cancel);
+    w.openDirectory(ck); // cancelled: the rules stay
+    QVERIFY2(text.contains("export rules") && text.contains("mapping file does not hold them"),
+             qPrintable(text));
+    QCOMPARE(save, QString("&Save…"));
+    QVERIFY(w.tensorModel()->isRuleExcluded(rowOf(*w.tensorModel(), kLayer1)));
+    // Both unsaved: the prompt says so and saves both.
+    w.document()->assign({size_t(rowOf(*w.tensorModel(), kEmbed))}, 2);
+    onNextModal<QMessageBox>(cancel);
+    w.openDirectory(ck);
+    QVERIFY2(text.contains("mapping and the export rules"), qPrintable(text));
+    QCOMPARE(save, QString("&Save Both…"));
+    // Rules saved, the mapping not: the mapping alone is asked about.
+    QVERIFY(w.saveExportRulesFile(m_tmp->filePath("rules.json")));
+    QVERIFY(w.isWindowModified());
+    onNextModal<QMessageBox>(cancel);
+    w.openDirectory(ck);
+    QVERIFY2(text.contains("output-file mapping") && !text.contains("export rules"),
+             qPrintable(text));
+    onNextModal<QMessageBox>([](QMessageBox* box) { box->button(QMessageBox::Discard)->click(); });
+    w.openDirectory(ck);
+    QVERIFY(opened.wait(30000));
+    QVERIFY(!w.isWindowModified());
+}
+
+void TestExportGui::exportDialogCastIsOneUndoStep() {
+    writeSample(dir("ck"));
+    MainWindow w;
+    QSignalSpy opened(&w, &MainWindow::checkpointOpened);
+    w.openDirectory(QString::fromStdString(dir("ck").string()));
+    QVERIFY(opened.wait(30000));
+    QUndoStack* undo = w.document()->undoStack();
+    ExportRulesDocument* rules = w.document()->exportRules();
+    const int before = undo->count();
+    // Cancel: however often the cast controls changed, the document did not.
+    QPointer<ExportDialog> dialog = w.showExportDialog();
+    QVERIFY(dialog);
+    auto* combo = dialog->findChild<QComboBox*>("castTarget");
+    combo->setCurrentIndex(combo->findText("BF16"));
+    combo->setCurrentIndex(combo->findText("F16"));
+    dialog->setCastStrict(true);
+    dialog->setCastKeep("norm");
+    QCOMPARE(undo->count(), before);
+    static_cast<QDialog*>(dialog.data())->reject(); // Cancel
+    QCOMPARE(undo->count(), before);
+    QCOMPARE(rules->edits().cast, CastRules{});
+    QTRY_VERIFY(!dialog); // closed and deleted
+    // An export: its cast is one edit, made when the dialog closes.
+    dialog = w.showExportDialog();
+    QVERIFY(dialog);
+    combo = dialog->findChild<QComboBox*>("castTarget");
+    combo->setCurrentIndex(combo->findText("F16"));
+    combo->setCurrentIndex(combo->findText("BF16"));
+    dialog->setCastStrict(true);
+    dialog->setOutputDirectory(m_tmp->filePath("out"));
+    QSignalSpy finished(dialog.data(), &ExportDialog::exportFinished);
+    QVERIFY(dialog->startExport());
+    QVERIFY(finished.wait(30000));
+    QVERIFY(finished.at(0).at(0).value<ExportOutcome>().ok);
+    QCOMPARE(undo->count(), before);
+    dialog->accept(); // Close on the result page
+    QCOMPARE(undo->count(), before + 1);
+    QCOMPARE(rules->edits().cast.to, std::optional<DType>(DType::BF16));
+    QVERIFY(rules->edits().cast.strict);
+    QCOMPARE(w.tensorModel()->index(0, TensorTableModel::DTypeColumn).data().toString(),
+             QString("F32 → BF16"));
+    undo->undo();
+    QCOMPARE(rules->edits().cast, CastRules{});
 }
 
 QTEST_MAIN(TestExportGui)

@@ -637,9 +637,11 @@ void TestModels::mainWindowLeadsToTheFileAndFits1024() {
     w.openDirectory(QString::fromStdString(dir("broken").string()));
     QVERIFY(opened.wait(30000));
     QTest::qWait(50);
-    // The column to edit and the coverage are in view without scrolling.
+    // The columns to edit (output file, exported name) and the coverage are in view without
+    // scrolling, the exported name beside the source name.
     QTableView* table = w.tensorView();
-    for (int c : {TensorTableModel::TargetColumn, TensorTableModel::StatusColumn})
+    for (int c : {TensorTableModel::NameColumn, TensorTableModel::ExportedNameColumn,
+                  TensorTableModel::TargetColumn, TensorTableModel::StatusColumn})
         QVERIFY2(table->columnViewportPosition(c) + table->columnWidth(c) <=
                      table->viewport()->width(),
                  qPrintable(QString("column %1 ends at %2 of %3")

@@ -27,6 +27,8 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
+#include <utility>
+
 namespace shardscope {
 namespace {
 
@@ -254,8 +256,7 @@ void ExportDialog::castEdited() {
     m_castKeep->setEnabled(cast.to.has_value());
     m_castStrict->setEnabled(cast.to.has_value());
     if (cast == m_rules.cast) return;
-    m_rules.cast = cast;
-    emit castRulesChanged(cast);
+    m_rules.cast = cast; // the document hears of it in done(), as one edit
     replan();
 }
 
@@ -664,6 +665,7 @@ bool ExportDialog::startExport() {
     m_cancel->setEnabled(true);
     m_cancel->setFocus();
     m_running = true;
+    m_startedCast = castRules();
     m_worker.start(std::move(request));
     return true;
 }
@@ -770,6 +772,11 @@ void ExportDialog::onFinished(const ExportOutcome& outcome) {
     m_openFolder->setVisible(QFileInfo(m_resultDirectory).isDir());
     m_pages->setCurrentIndex(ResultPage);
     emit exportFinished(outcome);
+}
+
+void ExportDialog::done(int result) {
+    if (const auto cast = std::exchange(m_startedCast, std::nullopt)) emit castRulesChanged(*cast);
+    QDialog::done(result);
 }
 
 void ExportDialog::reject() {

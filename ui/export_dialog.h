@@ -8,6 +8,7 @@
 #include <QDialog>
 
 #include <memory>
+#include <optional>
 
 class QCheckBox;
 class QComboBox;
@@ -55,7 +56,7 @@ public:
     void setHfAssetsDirectory(const QString& directory);
     QString hfAssetsDirectory() const;
     // The export rules of the document: renames, exclusions and the cast (which this dialog
-    // edits; castRulesChanged tells the document).
+    // edits; castRulesChanged tells the document once, when the dialog closes).
     void setExportRules(const ExportRules& rules);
     ExportRules exportRules() const; // with the cast and training state as chosen here
     void setCastTarget(std::optional<DType> to); // empty: keep source dtypes
@@ -81,7 +82,12 @@ public:
 
 signals:
     void exportFinished(const shardscope::ExportOutcome& outcome);
+    // When the dialog closes after an export started: the cast of the last export started, so
+    // one opening of the dialog is at most one undoable edit, and Cancel before any is none.
     void castRulesChanged(const shardscope::CastRules& cast);
+
+public slots:
+    void done(int result) override;
 
 protected:
     void reject() override; // Esc / close while running means cancel, and nothing when publishing
@@ -141,6 +147,7 @@ private:
     QLineEdit* m_castKeep = nullptr;
     QCheckBox* m_castStrict = nullptr;
     QLabel* m_ruleProblems = nullptr;
+    std::optional<CastRules> m_startedCast; // the cast of the last export started, until done()
     QLabel* m_setupError;
     QPushButton* m_start;
     QLabel* m_phase;

@@ -7,6 +7,7 @@
 #include "mapping_document.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 
 namespace shardscope {
@@ -51,6 +52,32 @@ ExportRules ExportRulesDocument::compose(const Checkpoint& checkpoint, const Exp
         rules.rename.push_back({RenameRule::Kind::Exact, before, name});
     }
     return rules;
+}
+
+ExportEdits ExportRulesDocument::decompose(const Checkpoint& checkpoint, const ExportRules& rules) {
+    ExportEdits edits{rules.rename, {}, rules.select, rules.cast};
+    auto firstExact = rules.rename.end();
+    while (firstExact != rules.rename.begin() &&
+           std::prev(firstExact)->kind == RenameRule::Kind::Exact)
+        --firstExact;
+    const std::vector<RenameRule> ordered(rules.rename.begin(), firstExact);
+    std::map<std::string, std::string> fqnOf; // name after the ordered rules -> fqn
+    try {
+        const Renamer renamer(ordered);
+        for (const TensorInfo& t : checkpoint.tensors)
+            fqnOf.emplace(renamer.apply(t.exportName()), t.fqn);
+    } catch (const Error&) {
+        return edits; // shown as the rules' error once applied
+    }
+    std::map<std::string, std::string> renamed;
+    for (auto rule = firstExact; rule != rules.rename.end(); ++rule) {
+        auto it = fqnOf.find(rule->pattern);
+        if (it == fqnOf.end() || !renamed.emplace(it->second, rule->replacement).second)
+            return edits; // not what compose() makes: kept as rules
+    }
+    edits.rename = ordered;
+    edits.renamed = std::move(renamed);
+    return edits;
 }
 
 ExportRules ExportRulesDocument::rules() const {
@@ -182,6 +209,20 @@ void ExportRulesDocument::apply(const ExportEdits& edits, const QString& text) {
     m_document->undoStack()->push(new ExportEditsCommand(this, edits, text));
 }
 
+void ExportRulesDocument::load(const ExportRules& rules, const QString& text) {
+    const auto ckpt = m_document->checkpoint();
+    if (!ckpt) return;
+    const ExportEdits edits = decompose(*ckpt, rules);
+    apply(edits, text);
+    m_saved = edits;
+    emit savedChanged();
+}
+
+void ExportRulesDocument::markSaved() {
+    m_saved = m_edits;
+    emit savedChanged();
+}
+
 void ExportRulesDocument::setEditsRaw(const ExportEdits& edits) {
     m_edits = edits;
     recompute();
@@ -191,6 +232,7 @@ void ExportRulesDocument::setEditsRaw(const ExportEdits& edits) {
 // Silent: the document's resetDone follows, and every view rebuilds from the new selection.
 void ExportRulesDocument::reset() {
     m_edits = {};
+    m_saved = {};
     recompute();
 }
 

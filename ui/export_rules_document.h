@@ -55,10 +55,19 @@ public:
     void setRenameRules(std::vector<RenameRule> rules);
     void setCast(const CastRules& cast);
     void apply(const ExportEdits& edits, const QString& text);
+    // Rules read from a file (exportRulesFromJson), as one undoable edit; they count as saved.
+    void load(const ExportRules& rules, const QString& text);
+
+    // Edits since the rules were last saved or loaded (a new checkpoint has none to lose).
+    bool hasUnsavedEdits() const { return !(m_edits == m_saved); }
+    void markSaved();
 
     // The rules edits give: the ordered rules, then each typed name as an Exact rule that
     // matches the name the ordered rules produce, so what was typed is what is exported.
     static ExportRules compose(const Checkpoint& checkpoint, const ExportEdits& edits);
+    // The reverse: the trailing Exact rules that match one tensor each become names typed in
+    // place again, so a name typed after loading replaces them instead of joining their table.
+    static ExportEdits decompose(const Checkpoint& checkpoint, const ExportRules& rules);
 
     // Used by MappingDocument and the undo command only.
     void setEditsRaw(const ExportEdits& edits);
@@ -66,6 +75,7 @@ public:
 
 signals:
     void selectionChanged();
+    void savedChanged(); // the rules were saved or loaded: hasUnsavedEdits may differ
 
 private:
     void recompute();
@@ -74,6 +84,7 @@ private:
 
     MappingDocument* m_document;
     ExportEdits m_edits;
+    ExportEdits m_saved; // as last saved or loaded
     ExportSelection m_selection;
     QString m_ruleError; // a rule that does not compile (the dialog refuses those)
 };

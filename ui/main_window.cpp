@@ -68,6 +68,7 @@
 #include <QUndoStack>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <set>
 
 namespace shardscope {
@@ -402,6 +403,8 @@ void MainWindow::createMenus() {
     file->addSeparator();
     file->addAction(m_loadMappingAction);
     file->addAction(m_saveMappingAction);
+    file->addAction(m_loadRulesAction);
+    file->addAction(m_saveRulesAction);
     file->addSeparator();
     file->addAction(m_exportAction);
     file->addSeparator();
@@ -549,6 +552,9 @@ void MainWindow::configureTensorTable() {
     QHeaderView* header = m_table->horizontalHeader();
     for (int c = 0; c < TensorTableModel::ColumnCount; ++c)
         header->resizeSection(c, TensorTableModel::defaultColumnWidth(c, m_table->fontMetrics()));
+    // The exported name beside the source name: a rename is read across one row.
+    header->moveSection(header->visualIndex(TensorTableModel::ExportedNameColumn),
+                        header->visualIndex(TensorTableModel::NameColumn) + 1);
     // Statistics and differences come right after the coverage, where they are seen without
     // scrolling; they stay hidden until a value check or comparison has filled them.
     int to = header->visualIndex(TensorTableModel::KindColumn) + 1;
@@ -602,8 +608,13 @@ void MainWindow::connectSignals() {
         updateFilterChoices();
         refreshDetailFacts();
     });
-    connect(m_document.undoStack(), &QUndoStack::cleanChanged, this,
-            [this](bool clean) { setWindowModified(!clean); });
+    // Saved or not is the mapping's and the rules' own state, not the undo stack's: saving one
+    // leaves the other unsaved.
+    for (auto signal : {&MappingDocument::targetsChanged, &MappingDocument::mappingSaved,
+                        &MappingDocument::resetDone})
+        connect(&m_document, signal, this, &MainWindow::updateWindowModified);
+    for (auto signal : {&ExportRulesDocument::selectionChanged, &ExportRulesDocument::savedChanged})
+        connect(m_document.exportRules(), signal, this, &MainWindow::updateWindowModified);
     connect(&m_scan, &ScanWorker::progress, this, &MainWindow::showScanProgress);
     connect(&m_scan, &ScanWorker::finished, this, &MainWindow::onScanFinished);
     connect(m_problemView, &QTableView::activated, this, [this](const QModelIndex& index) {
@@ -808,6 +819,7 @@ void MainWindow::showFormatViews() {
     const bool dcp = ckpt && ckpt->format == CheckpointFormat::Dcp;
     m_table->setColumnHidden(TensorTableModel::KindColumn, !dcp);
     fitTargetColumn();
+    fitNameColumns();
     if (!dcp) m_kindFilter->setCurrentIndex(0);
     m_kindFilter->setVisible(dcp);
     m_byteItemsAction->setEnabled(dcp);
@@ -835,6 +847,28 @@ void MainWindow::fitTargetColumn() {
                                             ckpt->tensors[t].kind)) +
                                             16);
     m_table->horizontalHeader()->resizeSection(TensorTableModel::TargetColumn, width);
+}
+
+// The source and exported names share what the columns up to the coverage leave of the table,
+// so on a 1024 px screen both names, the output file and the coverage are in view; the names
+// are elided in the middle, where they repeat.
+void MainWindow::fitNameColumns() {
+    const QHeaderView* header = m_table->horizontalHeader();
+    int fixed = 0;
+    for (int c : {TensorTableModel::DTypeColumn, TensorTableModel::TargetColumn,
+                  TensorTableModel::StatusColumn, TensorTableModel::KindColumn})
+        if (!header->isSectionHidden(c)) fixed += header->sectionSize(c);
+    // Room for a vertical scroll bar that a long checkpoint shows once its rows are in.
+    const QScrollBar* bar = m_table->verticalScrollBar();
+    const int width =
+        m_table->viewport()->width() - (bar->isVisible() ? 0 : bar->sizeHint().width());
+    const QFontMetrics fm = m_table->fontMetrics();
+    const int least = fm.averageCharWidth() * 12;
+    for (int c : {TensorTableModel::NameColumn, TensorTableModel::ExportedNameColumn}) {
+        const int wide = TensorTableModel::defaultColumnWidth(c, fm);
+        m_table->horizontalHeader()->resizeSection(
+            c, std::clamp((width - fixed) / 2, std::min(least, wide), wide));
+    }
 }
 
 void MainWindow::readSettings() {
@@ -1038,7 +1072,12 @@ void MainWindow::updateWindowTitle() {
         setWindowTitle(tr("%1 (Hugging Face safetensors folder)[*] — ShardScope").arg(m_directory));
     else
         setWindowTitle(tr("%1[*] — ShardScope").arg(m_directory));
-    setWindowModified(m_document.isOpen() && !m_document.undoStack()->isClean());
+    updateWindowModified();
+}
+
+void MainWindow::updateWindowModified() {
+    setWindowModified(m_document.isOpen() && (m_document.hasUnsavedMapping() ||
+                                              m_document.exportRules()->hasUnsavedEdits()));
 }
 
 void MainWindow::applyFilters() {
@@ -1400,25 +1439,48 @@ bool MainWindow::writeMapping(const QString& file) {
         showMessage(tr("Cannot save mapping"), tr("%1: %2").arg(file, out.errorString()), true);
         return false;
     }
-    m_document.undoStack()->setClean();
+    m_document.markMappingSaved();
     statusBar()->showMessage(tr("Mapping saved to %1").arg(file), 5000);
     return true;
 }
 
 bool MainWindow::confirmDiscardEdits() {
-    if (!m_document.isOpen() || m_document.undoStack()->isClean()) return true;
-    QMessageBox box(QMessageBox::Question, tr("Unsaved mapping changes"),
-                    tr("The output-file mapping of %1 has changes that are not saved. Save them "
-                       "first?")
-                        .arg(m_directory),
+    if (!m_document.isOpen()) return true;
+    const bool mapping = m_document.hasUnsavedMapping();
+    const bool rules = m_document.exportRules()->hasUnsavedEdits();
+    if (!mapping && !rules) return true;
+    QMessageBox box(QMessageBox::Question, tr("Unsaved changes"), unsavedEditsText(mapping, rules),
                     QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
     box.setDefaultButton(QMessageBox::Save);
-    box.button(QMessageBox::Save)->setText(tr("&Save…"));
+    box.button(QMessageBox::Save)->setText(mapping && rules ? tr("&Save Both…") : tr("&Save…"));
     box.button(QMessageBox::Discard)->setText(tr("&Discard"));
     box.button(QMessageBox::Cancel)->setText(tr("&Cancel"));
     const auto answer = QMessageBox::StandardButton(box.exec());
     if (answer == QMessageBox::Cancel) return false;
     if (answer == QMessageBox::Discard) return true;
+    if (mapping && !saveMappingAs()) return false;
+    if (!rules) return true;
+    const QString file = chooseRulesFile(true);
+    return !file.isEmpty() && saveExportRulesFile(file);
+}
+
+// A mapping file holds the output files only: the prompt says which of the two is unsaved.
+QString MainWindow::unsavedEditsText(bool mapping, bool rules) const {
+    if (!rules)
+        return tr("The output-file mapping of %1 has changes that are not saved. Save them "
+                  "first?")
+            .arg(m_directory);
+    if (!mapping)
+        return tr("The export rules of %1 (renames, exclusions, cast) are not saved. A mapping "
+                  "file does not hold them: save them to an export rules file first?")
+            .arg(m_directory);
+    return tr("The output-file mapping and the export rules (renames, exclusions, cast) of %1 "
+              "have changes that are not saved. Save both first? Each goes to a file of its own: "
+              "the mapping, then the export rules.")
+        .arg(m_directory);
+}
+
+bool MainWindow::saveMappingAs() {
     const QString file = QFileDialog::getSaveFileName(
         this, tr("Save mapping"), m_directory + "/" + kMappingFileName, tr("Mapping (*.json)"));
     return !file.isEmpty() && writeMapping(file);

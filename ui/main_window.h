@@ -96,6 +96,12 @@ public:
     QAction* renameAction() { return m_renameAction; }   // Edit ▸ Rename… (F2)
     // Applies a mapping file as one undoable edit; false (with the core's message shown) if bad.
     bool loadMappingFile(const QString& file);
+    // File ▸ Save/Load Export Rules: the rules as exportRulesToJson writes them. Loading is one
+    // undoable edit; false (with the message shown, naming the file) when it fails.
+    bool saveExportRulesFile(const QString& file);
+    bool loadExportRulesFile(const QString& file);
+    QAction* saveRulesAction() { return m_saveRulesAction; }
+    QAction* loadRulesAction() { return m_loadRulesAction; }
     // The details pane as shown: the tensor name, then its facts as plain text.
     QString detailText() const;
     int detailTensor() const { return m_detailTensor; } // -1 when the details show no tensor
@@ -126,6 +132,11 @@ private:
     void includeSelection();
     void renameCurrent();
     void reportRuleProblems();
+    void saveExportRules();
+    void loadExportRules();
+    QString chooseRulesFile(bool save);
+    void updateWindowModified(); // [*]: the mapping or the export rules are not saved
+    void fitNameColumns();
     void createMenus();
     void createToolBar();
     QAction* toolBarProxy(QAction* action, const QString& text, const QIcon& icon);
@@ -193,8 +204,10 @@ private:
     void showTableMenuAtCurrent(); // Shift+F10 and the Menu key
     bool isContextMenuKey(QEvent* event) const;
     void showMessage(const QString& title, const QString& text, bool error);
-    // Unsaved mapping edits: ask to save or discard. False when the user cancels.
+    // Unsaved mapping or export rules: ask to save or discard. False when the user cancels.
     bool confirmDiscardEdits();
+    QString unsavedEditsText(bool mapping, bool rules) const;
+    bool saveMappingAs(); // asks for the file; false when cancelled or failed
     void startScan(const QString& directory);
     void openDemo();
     bool writeMapping(const QString& file);
@@ -279,6 +292,8 @@ private:
     QAction* m_includeAction = nullptr;
     QAction* m_renameAction = nullptr;
     QAction* m_renameRulesAction = nullptr;
+    QAction* m_saveRulesAction = nullptr;
+    QAction* m_loadRulesAction = nullptr;
     QMenu* m_recentMenu = nullptr;
     QMenu* m_viewMenu = nullptr;
     QStringList m_recent;

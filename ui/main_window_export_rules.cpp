@@ -2,7 +2,8 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 // The main window's export rules: Exclude from Export, Include in Export, Rename (in place)
-// and the Rename Rules dialog, each an undoable edit of the document's export rules.
+// and the Rename Rules dialog, each an undoable edit of the document's export rules; and the
+// export rules files they are saved to and loaded from.
 
 #include "main_window.h"
 #include "plural.h"
@@ -14,10 +15,19 @@
 
 #include <QAction>
 #include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QSaveFile>
 #include <QStatusBar>
 #include <QTableView>
 
 namespace shardscope {
+namespace {
+
+const char* const kExportRulesFileName = "export_rules.json";
+
+} // namespace
 
 void MainWindow::createExportRuleActions() {
     // Del and Ins act on the table's selection; in a text field they keep their usual meaning.
@@ -40,6 +50,13 @@ void MainWindow::createExportRuleActions() {
     m_renameRulesAction = new QAction(tr("Rena&me Rules…"), this);
     m_renameRulesAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
     connect(m_renameRulesAction, &QAction::triggered, this, [this] { showRenameRulesDialog(); });
+    // A mapping file names output files only: the rules are saved to a file of their own.
+    m_loadRulesAction = new QAction(tr("Load E&xport Rules…"), this);
+    m_loadRulesAction->setToolTip(tr("Renames, exclusions and the cast from a JSON file"));
+    connect(m_loadRulesAction, &QAction::triggered, this, &MainWindow::loadExportRules);
+    m_saveRulesAction = new QAction(tr("Save Export R&ules…"), this);
+    m_saveRulesAction->setToolTip(tr("Renames, exclusions and the cast to a JSON file"));
+    connect(m_saveRulesAction, &QAction::triggered, this, &MainWindow::saveExportRules);
 }
 
 // After the table exists: its keys only work while it (or its editor) has the focus.
@@ -56,6 +73,7 @@ void MainWindow::connectExportRules() {
             &MainWindow::updateExportRuleActions);
     connect(&m_document, &MappingDocument::targetsChanged, this,
             &MainWindow::updateExportRuleActions);
+    connect(&m_document, &MappingDocument::resetDone, this, &MainWindow::updateExportRuleActions);
 }
 
 void MainWindow::updateExportRuleActions() {
@@ -74,6 +92,8 @@ void MainWindow::updateExportRuleActions() {
     m_renameAction->setEnabled(ckpt && current >= 0 && size_t(current) < ckpt->tensors.size() &&
                                ckpt->tensors[size_t(current)].status != CoverageStatus::Invalid);
     m_renameRulesAction->setEnabled(m_document.isOpen());
+    m_loadRulesAction->setEnabled(m_document.isOpen());
+    m_saveRulesAction->setEnabled(m_document.isOpen());
 }
 
 void MainWindow::excludeSelection() {
@@ -112,6 +132,65 @@ RenameRulesDialog* MainWindow::showRenameRulesDialog() {
     });
     dialog->open();
     return dialog;
+}
+
+QString MainWindow::chooseRulesFile(bool save) {
+    const QString title = save ? tr("Save export rules") : tr("Load export rules");
+    const QString filter = tr("Export rules (*.json);;All files (*)");
+    const QString proposed = m_directory + "/" + kExportRulesFileName;
+    return save ? QFileDialog::getSaveFileName(this, title, proposed, filter)
+                : QFileDialog::getOpenFileName(this, title, m_directory, filter);
+}
+
+void MainWindow::saveExportRules() {
+    if (!m_document.isOpen()) return;
+    const QString file = chooseRulesFile(true);
+    if (!file.isEmpty()) saveExportRulesFile(file);
+}
+
+void MainWindow::loadExportRules() {
+    if (!m_document.isOpen()) return;
+    const QString file = chooseRulesFile(false);
+    if (!file.isEmpty()) loadExportRulesFile(file);
+}
+
+bool MainWindow::saveExportRulesFile(const QString& file) {
+    if (!m_document.isOpen()) return false;
+    QSaveFile out(file); // written whole or not at all
+    const std::string json = exportRulesToJson(m_document.exportRules()->rules()) + "\n";
+    if (!out.open(QIODevice::WriteOnly) ||
+        out.write(json.data(), qint64(json.size())) != qint64(json.size()) || !out.commit()) {
+        showMessage(tr("Cannot save export rules"), tr("%1: %2").arg(file, out.errorString()),
+                    true);
+        return false;
+    }
+    m_document.exportRules()->markSaved();
+    statusBar()->showMessage(tr("Export rules saved to %1").arg(file), 5000);
+    return true;
+}
+
+bool MainWindow::loadExportRulesFile(const QString& file) {
+    if (!m_document.isOpen()) return false;
+    QFile in(file);
+    if (in.size() > qint64(kMaxMappingBytes) || !in.open(QIODevice::ReadOnly)) {
+        showMessage(tr("Cannot load export rules"),
+                    tr("%1: %2").arg(file, in.isOpen() ? tr("too large") : in.errorString()), true);
+        return false;
+    }
+    const QByteArray json = in.readAll();
+    try { // the core names the file, and for a syntax error the line and column
+        const ExportRules rules = exportRulesFromJson(json.toStdString(), file.toStdString());
+        const Renamer check(rules.rename); // a rule that does not compile is refused, not kept
+        m_document.exportRules()->load(rules,
+                                       tr("Load export rules %1").arg(QFileInfo(file).fileName()));
+    } catch (const Error& e) {
+        QString text = QString::fromUtf8(e.what());
+        if (!text.contains(file)) text = tr("%1: %2").arg(file, text);
+        showMessage(tr("Cannot load export rules"), text, true);
+        return false;
+    }
+    reportRuleProblems();
+    return true;
 }
 
 // A rename or exclusion that breaks the export says so at once; the Problems panel lists all.

@@ -30,6 +30,8 @@ void MappingDocument::reset(std::shared_ptr<const Checkpoint> checkpoint, const 
             m_absentIndex[fqn] = index;
         }
     }
+    m_savedTargets = m_targets;
+    m_savedFileCount = m_fileCount;
     m_exportRules->reset(); // a new checkpoint starts without rules
     emit resetDone();
     emit targetsChanged();
@@ -100,6 +102,16 @@ Mapping MappingDocument::toMapping() const {
     for (const auto& [fqn, index] : m_absentIndex)
         if (index <= m_fileCount) m.fileIndex[fqn] = index;
     return m;
+}
+
+bool MappingDocument::hasUnsavedMapping() const {
+    return m_targets != m_savedTargets || m_fileCount != m_savedFileCount;
+}
+
+void MappingDocument::markMappingSaved() {
+    m_savedTargets = m_targets;
+    m_savedFileCount = m_fileCount;
+    emit mappingSaved();
 }
 
 void MappingDocument::setTargetsRaw(const std::vector<size_t>& tensors,

@@ -50,6 +50,9 @@ public:
     int addOutputFile(); // returns the new index (undoable)
 
     Mapping toMapping() const;
+    // Targets or file count differ from those last saved (or opened with).
+    bool hasUnsavedMapping() const;
+    void markMappingSaved();
 
     // Used by the undo commands only.
     void setTargetsRaw(const std::vector<size_t>& tensors, const std::vector<int>& values);
@@ -58,11 +61,14 @@ public:
 signals:
     void resetDone();
     void targetsChanged(); // any target or the file count changed
+    void mappingSaved();   // hasUnsavedMapping may differ
 
 private:
     std::shared_ptr<const Checkpoint> m_checkpoint;
     std::vector<int> m_targets;
     int m_fileCount = 1;
+    std::vector<int> m_savedTargets;
+    int m_savedFileCount = 1;
     QString m_source;
     std::vector<std::string> m_absent; // mapped fqns no shard holds, kept so saving keeps them
     std::map<std::string, int> m_absentIndex;

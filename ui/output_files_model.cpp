@@ -5,10 +5,13 @@
 
 #include "format_units.h"
 #include "mapping_document.h"
+#include "plural.h"
 #include "tensor_table_model.h"
 
 #include <QColor>
 #include <QLocale>
+
+#include <algorithm>
 
 namespace shardscope {
 
@@ -16,7 +19,30 @@ OutputFilesModel::OutputFilesModel(MappingDocument* document, QObject* parent)
     : QAbstractTableModel(parent), m_document(document) {
     connect(document, &MappingDocument::targetsChanged, this, &OutputFilesModel::recompute);
     connect(document, &MappingDocument::resetDone, this, &OutputFilesModel::recompute);
+    // Renames, exclusions and the cast (undo and redo included) change what each file holds.
+    connect(document->exportRules(), &ExportRulesDocument::selectionChanged, this,
+            &OutputFilesModel::recompute);
     recompute();
+}
+
+// One tensor into its file's row, or the not-exported row, as makePlan decides.
+void OutputFilesModel::count(size_t tensor, std::vector<Row>& files, Row& leftOut) const {
+    const TensorInfo& t = m_document->checkpoint()->tensors[tensor];
+    const int target = m_document->target(tensor);
+    if (target < 0 || target >= int(files.size())) return;
+    // As makePlan: an invalid tensor is written nowhere, so no file counts it.
+    if (t.status == CoverageStatus::Invalid) return;
+    const ExportRulesDocument* rules = m_document->exportRules();
+    if (rules->isRuleExcluded(tensor) || m_document->isExcluded(tensor)) {
+        leftOut.tensors++;
+        leftOut.bytes += t.bytes;
+        (rules->isRuleExcluded(tensor) ? leftOut.ruleExcluded : leftOut.trainingState)++;
+        return;
+    }
+    Row& row = files[size_t(target)];
+    row.tensors++;
+    const TensorExport* exported = rules->exportOf(tensor);
+    row.bytes += exported ? exportedBytes(t, *exported) : t.bytes;
 }
 
 void OutputFilesModel::recompute() {
@@ -26,27 +52,34 @@ void OutputFilesModel::recompute() {
         rows.resize(size_t(count) + 1);
         for (int i = 0; i <= count; ++i)
             rows[size_t(i)].index = i;
-        Row excluded{TensorTableModel::NotExportedTarget};
-        const auto& targets = m_document->targets();
-        for (size_t t = 0; t < targets.size(); ++t) {
-            const int target = targets[t];
-            if (target < 0 || target > count) continue;
-            // As makePlan: an invalid tensor is written nowhere, so no file counts it.
-            if (ckpt->tensors[t].status == CoverageStatus::Invalid) continue;
-            Row& row = m_document->isExcluded(t) ? excluded : rows[size_t(target)];
-            row.tensors++;
-            row.bytes += ckpt->tensors[t].bytes;
-        }
+        Row leftOut{TensorTableModel::NotExportedTarget};
+        for (size_t t = 0; t < ckpt->tensors.size(); ++t)
+            this->count(t, rows, leftOut);
         if (rows[0].tensors == 0)
             rows.erase(rows.begin()); // no unassigned row when none are
         else
             std::rotate(rows.begin(), rows.begin() + 1, rows.end()); // unassigned last
-        if (excluded.tensors > 0) rows.push_back(excluded);
+        if (leftOut.tensors > 0) rows.push_back(leftOut);
     }
     // A full reset: the row count can change with every edit and the list is short.
     beginResetModel();
     m_rows = std::move(rows);
     endResetModel();
+}
+
+QString OutputFilesModel::notExportedName(const Row& row) const {
+    if (row.ruleExcluded == 0) return tr("(training state, not exported)");
+    if (row.trainingState == 0) return tr("(excluded, not exported)");
+    return tr("(excluded or training state, not exported)");
+}
+
+QString OutputFilesModel::notExportedToolTip(const Row& row) const {
+    QStringList lines;
+    if (row.ruleExcluded)
+        lines << tr("%1 excluded by the export rules (Ins includes them again).")
+                     .arg(counted(qint64(row.ruleExcluded), tr("tensor is"), tr("tensors are")));
+    if (row.trainingState) lines << TensorTableModel::notExportedHint();
+    return lines.join("\n");
 }
 
 QString OutputFilesModel::emptyText() const {
@@ -70,8 +103,7 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
         switch (index.column()) {
         case NameColumn:
             if (row.index == 0) return tr("(unassigned)");
-            if (row.index == TensorTableModel::NotExportedTarget)
-                return tr("(training state, not exported)");
+            if (row.index == TensorTableModel::NotExportedTarget) return notExportedName(row);
             return TensorTableModel::targetName(row.index, m_document->fileCount()) +
                    (row.tensors == 0 ? tr("  (empty, not written)") : QString());
         case TensorsColumn:
@@ -81,10 +113,10 @@ QVariant OutputFilesModel::data(const QModelIndex& index, int role) const {
         }
         break;
     case Qt::ToolTipRole:
+        if (row.index == TensorTableModel::NotExportedTarget) return notExportedToolTip(row);
         if (index.column() == BytesColumn)
-            return tr("%1 bytes of tensor data").arg(QLocale().toString(qulonglong(row.bytes)));
-        if (row.index == TensorTableModel::NotExportedTarget)
-            return TensorTableModel::notExportedHint();
+            return tr("%1 bytes of tensor data as exported")
+                .arg(QLocale().toString(qulonglong(row.bytes)));
         break;
     case Qt::ForegroundRole:
         if (row.index == 0) return QColor(0xc6, 0x28, 0x28);

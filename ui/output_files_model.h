@@ -12,9 +12,11 @@ namespace shardscope {
 
 class MappingDocument;
 
-// The planned output files with tensor count and bytes, kept live as the mapping changes;
-// invalid tensors are counted nowhere, as the export skips them. Training state no file names
-// gets a row of its own after the unassigned (TensorTableModel::NotExportedTarget).
+// The planned output files with the tensors the export writes into each and their bytes as
+// written (after a cast), as makePlan counts them; kept live as the mapping and the export rules
+// change. Invalid tensors are counted nowhere, as the export skips them. What the export leaves
+// out (training state no file names, tensors excluded by a rule) gets a row of its own after the
+// unassigned (TensorTableModel::NotExportedTarget), with its source bytes.
 class OutputFilesModel : public QAbstractTableModel {
     Q_OBJECT
     Q_PROPERTY(QString emptyText READ emptyText)
@@ -36,8 +38,13 @@ private:
         int index; // 0: the unassigned tensors; NotExportedTarget: training state left out
         size_t tensors = 0;
         uint64_t bytes = 0;
+        size_t trainingState = 0; // of a not-exported row: left out as training state
+        size_t ruleExcluded = 0;  // of a not-exported row: left out by a rule
     };
     void recompute();
+    void count(size_t tensor, std::vector<Row>& files, Row& leftOut) const;
+    QString notExportedName(const Row& row) const;
+    QString notExportedToolTip(const Row& row) const;
 
     MappingDocument* m_document;
     std::vector<Row> m_rows;

@@ -36,8 +36,8 @@ public:
         TargetColumn,
         StatusColumn,
         KindColumn, // what the tensor is for; the view shows it for DCP checkpoints only
-        // The name the export writes; editable: a rename made in place. After the coverage,
-        // so the output file and coverage stay in view on a 1024-pixel screen.
+        // The name the export writes; editable: a rename made in place. The view shows it
+        // beside the Tensor column, the two sharing the width the coverage leaves.
         ExportedNameColumn,
         ShapeColumn,
         ElementsColumn,
