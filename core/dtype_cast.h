@@ -28,4 +28,9 @@ struct CastCounts {
 void castElements(DType from, DType to, const void* src, void* dst, uint64_t n,
                   CastCounts& counts);
 
+// The same conversion one element at a time through the exact value, with no vector kernel:
+// the reference the kernels are tested against.
+void castElementsOneByOne(DType from, DType to, const void* src, void* dst, uint64_t n,
+                          CastCounts& counts);
+
 } // namespace shardscope
