@@ -599,7 +599,9 @@ void TestExportRules::jsonErrors() {
         {R"({"version": 18446744073709551615})", "is not known"},
         {R"({"dropped_tied": {"a": 1}})", "dropped_tied"},
     };
-    for (const auto& [json, wanted] : cases) {
+    for (const auto& c : cases) {
+        const std::string& json = c.first; // clang 14 cannot capture a structured binding
+        const QString& wanted = c.second;
         const QString text =
             errorOf([&] { exportRulesFromJson(json, "out/index.json"); }, ErrorKind::RuleInvalid);
         QVERIFY2(text.startsWith("out/index.json: ") && text.contains(wanted),
