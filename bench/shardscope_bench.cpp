@@ -298,21 +298,23 @@ std::string verdict(const Target& t, double ratio, double seconds, double rssMiB
 // Prints and returns the row of a workload shardscope-cli failed on; `copy` is the cp -r
 // baseline when there is one.
 std::string failedRow(const Workload& w, const std::string& why, const Stats* copy = nullptr) {
-    char console[64] = "-", markdown[64] = "-";
+    char console[64] = "-", markdown[64] = "-", cpu[32] = "-";
     if (copy) {
         std::snprintf(console, sizeof console, "%6.3f (%.3f-%.3f)", copy->median, copy->min,
                       copy->max);
         std::snprintf(markdown, sizeof markdown, "%.3f (%.3f–%.3f)", copy->median, copy->min,
                       copy->max);
+        std::snprintf(cpu, sizeof cpu, "%.2f / -", copy->cpuMedian);
     }
     std::printf("%-7s %-22s FAILED: %s\n", w.name.c_str(), console, why.c_str());
-    return "| " + w.name + " | " + markdown + " | **failed**: " + why + " | - | - | - | " +
-           targetText(w.target) + " |\n";
+    return "| " + w.name + " | " + markdown + " | **failed**: " + why + " | - | - | - | " + cpu +
+           " | " + targetText(w.target) + " |\n";
 }
 
-// `inspect DIR [args]`, timed: run 0 warms the page cache and is not counted.
+// `inspect DIR [args]`, timed: run 0 warms the page cache and is not counted. DIR holds the
+// files of dataWorkload(w) (W5i inspects W5's).
 Outcome runInspectWorkload(const Bench& b, const Workload& w) {
-    const fs::path dir = b.cache / w.name, errors = b.scratch / "stderr.txt";
+    const fs::path dir = b.cache / dataWorkload(w).name, errors = b.scratch / "stderr.txt";
     std::vector<std::string> args = {b.cli.string(), "inspect", dir.string()};
     args.insert(args.end(), w.inspectArgs.begin(), w.inspectArgs.end());
     std::vector<Run> inspect;
@@ -328,8 +330,8 @@ Outcome runInspectWorkload(const Bench& b, const Workload& w) {
                 "-", s.median, s.min, s.max, "-", "-", rss, "-", s.cpuMedian, target.c_str());
     char row[320];
     std::snprintf(row, sizeof row,
-                  "| %s inspect | - | %.3f (%.3f–%.3f) | - | - | %.0f MiB | %s |\n", w.name.c_str(),
-                  s.median, s.min, s.max, rss, target.c_str());
+                  "| %s inspect | - | %.3f (%.3f–%.3f) | - | - | %.0f MiB | - / %.2f | %s |\n",
+                  w.name.c_str(), s.median, s.min, s.max, rss, s.cpuMedian, target.c_str());
     return {row, false};
 }
 
@@ -346,9 +348,10 @@ std::string ratioRow(const Workload& w, const std::string& label, const Stats& c
         c.cpuMedian, s.cpuMedian, target.c_str());
     char row[400];
     std::snprintf(row, sizeof row,
-                  "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f%s | %.0f MiB | %s |\n",
+                  "| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.2f× | %.2f%s | %.0f MiB | %.2f / "
+                  "%.2f | %s |\n",
                   label.c_str(), c.median, c.min, c.max, s.median, s.min, s.max, ratio, gibs,
-                  rateNote, rss, target.c_str());
+                  rateNote, rss, c.cpuMedian, s.cpuMedian, target.c_str());
     return row;
 }
 
@@ -464,8 +467,11 @@ void usage() {
         "  --only takes W1,W2,W3,W4,W1x2 (safetensors shards), W1f (F32 W1 cast to BF16,\n"
         "         against the plain export), W1d,W2d,DCPMETA (PyTorch DCP\n"
         "         folders), STATS and DIFF (values of W1, against cat), RENAME (export rules\n"
-        "         over 100,000 names, in memory) and TREE (the module\n"
-        "         tree of 100,000 in-memory tensors, no files)\n",
+        "         over 100,000 names, in memory), TREE (the module\n"
+        "         tree of 100,000 in-memory tensors, no files) and the 256-rank loads:\n"
+        "         W5 (5.12 M chunks, consolidated), W5i (inspect of W5), W6 (inspect of\n"
+        "         23 M chunks, headers only), W7 (columns split, consolidated), W7i\n"
+        "         (inspect of W7)\n",
         stderr);
 }
 
@@ -547,8 +553,9 @@ int main(int argc, char** argv) {
                 "shardscope s (min-max)", "ratio", "out GiB/s", "RSS MiB", "cp CPU s", "ss CPU s",
                 "target");
     std::string markdown =
-        "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS | target |\n"
-        "|---|---|---|---|---|---|---|\n";
+        "| workload | copy (s) | ShardScope (s) | ratio | output GiB/s | peak RSS | "
+        "CPU s (copy / ShardScope) | target |\n"
+        "|---|---|---|---|---|---|---|---|\n";
     int failures = 0;
     for (const Workload& w : workloads()) {
         if (!wanted(w.name)) continue;

@@ -52,6 +52,32 @@ std::vector<TensorSpec> llama(uint64_t hidden, uint64_t ffn, int layers, Split m
     return out;
 }
 
+// `count` tensors named as a mixture-of-experts model names them, layer by layer: attention
+// projections, the router and `experts` x {gate,up,down}_proj, all of shape `matrix`, and with
+// `norms` two norms of matrix[0] elements (rows only: a norm has no columns). Every name is
+// unique; the mapping spreads them in order over `files` output files.
+std::vector<TensorSpec> moe(size_t count, int experts, const Shape& matrix, Split split, bool norms,
+                            int files) {
+    std::vector<std::pair<std::string, Shape>> layer; // name after "model.layers.N.", shape
+    for (const char* m : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                          "self_attn.o_proj", "mlp.gate"})
+        layer.push_back({std::string(m) + ".weight", matrix});
+    if (norms)
+        for (const char* n : {"input_layernorm", "post_attention_layernorm"})
+            layer.push_back({std::string(n) + ".weight", {matrix[0]}});
+    for (int e = 0; e < experts; ++e)
+        for (const char* p : {"gate_proj", "up_proj", "down_proj"})
+            layer.push_back({"mlp.experts." + std::to_string(e) + "." + p + ".weight", matrix});
+    std::vector<TensorSpec> out;
+    out.reserve(count);
+    for (size_t t = 0; t < count; ++t) {
+        const auto& [suffix, shape] = layer[t % layer.size()];
+        out.push_back({"model.layers." + std::to_string(t / layer.size()) + "." + suffix, shape,
+                       split, int(1 + t * size_t(files) / count)});
+    }
+    return out;
+}
+
 // Cheap bytes that are not all alike (so a wrong copy shows in verify).
 void fillBytes(std::string& bytes, uint64_t size, uint64_t seed) {
     bytes.resize(size);
@@ -94,35 +120,59 @@ void writeMapping(const fs::path& dir, const std::map<std::string, int>& mapping
     out << "}\n";
 }
 
+// The chunk rank `r` of `ranks` saves of `t`: an even split of rows or columns (the last rank
+// takes the rest), or the whole tensor when it is replicated.
+ShardChunkSpec chunkOf(const TensorSpec& t, size_t r, size_t ranks, DType dtype) {
+    ShardChunkSpec c{t.fqn, dtype, Shape(t.shape.size(), 0), t.shape};
+    if (t.split == Split::Replicated) return c;
+    const size_t dim = t.split == Split::Rows ? 0 : 1;
+    const uint64_t step = t.shape[dim] / ranks;
+    c.offsets[dim] = step * r;
+    c.shape[dim] = r + 1 == ranks ? t.shape[dim] - step * r : step;
+    return c;
+}
+
+uint64_t chunkBytes(const ShardChunkSpec& c) {
+    uint64_t n = dtypeBits(c.dtype) / 8;
+    for (auto d : c.shape)
+        n *= d;
+    return n;
+}
+
+std::string shardName(size_t r) {
+    char name[80];
+    std::snprintf(name, sizeof name, "shard-%05zu-model-00001-of-00001.safetensors", r + 1);
+    return name;
+}
+
+// Only the header is written; the data section becomes a hole of its full length, for loads
+// that time reading headers (no data to make, and next to nothing on disk).
+void writeSparseShard(const fs::path& path, const std::vector<ShardChunkSpec>& chunks) {
+    uint64_t dataBytes = 0;
+    for (const auto& c : chunks)
+        dataBytes += chunkBytes(c);
+    writeShardFile(path, chunks, [](size_t, std::string&) {}); // no bytes: the header alone
+    fs::resize_file(path, fs::file_size(path) + dataBytes);
+}
+
 // Splits every tensor over `ranks` files and writes them; chunk data is generated per chunk.
+// Each rank's chunk list is made inside its own job, so memory stays at two ranks' headers
+// however many chunks there are (W6 has 23 million).
 void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, int ranks,
-                  DType dtype = DType::BF16) {
-    std::vector<std::vector<ShardChunkSpec>> files(ranks);
-    for (const auto& t : tensors) {
-        for (int r = 0; r < ranks; ++r) {
-            ShardChunkSpec c{t.fqn, dtype, Shape(t.shape.size(), 0), t.shape};
-            if (t.split != Split::Replicated) {
-                const size_t dim = t.split == Split::Rows ? 0 : 1;
-                const uint64_t step = t.shape[dim] / ranks;
-                c.offsets[dim] = step * r;
-                c.shape[dim] = r + 1 == ranks ? t.shape[dim] - step * r : step;
-            }
-            files[r].push_back(c);
-        }
-    }
-    parallelFor(files.size(), 0, [&](size_t r) {
-        char name[80];
-        std::snprintf(name, sizeof name, "shard-%05zu-model-00001-of-00001.safetensors", r + 1);
-        writeShardFile(dir / name, files[r], [&](size_t i, std::string& bytes) {
-            const auto& c = files[r][i];
-            uint64_t n = dtypeBits(dtype) / 8;
-            for (auto d : c.shape)
-                n *= d;
+                  DType dtype = DType::BF16, bool sparse = false) {
+    parallelFor(size_t(ranks), 0, [&](size_t r) {
+        std::vector<ShardChunkSpec> chunks;
+        chunks.reserve(tensors.size());
+        for (const auto& t : tensors)
+            chunks.push_back(chunkOf(t, r, size_t(ranks), dtype));
+        if (sparse) return writeSparseShard(dir / shardName(r), chunks);
+        writeShardFile(dir / shardName(r), chunks, [&](size_t i, std::string& bytes) {
+            const auto& c = chunks[i];
             const uint64_t seed = chunkSeed(c.fqn, {c.offsets.begin(), c.offsets.end()});
             if (dtype == DType::F32)
-                fillWeights(bytes, n, seed);
+                fillWeights(bytes, chunkBytes(c), seed);
             else
-                fillBytes(bytes, n, seed);
+                fillBytes(bytes, chunkBytes(c), seed);
         });
     });
 }
@@ -159,14 +209,26 @@ void writeSmall(const fs::path& dir, uint64_t count, const Shape& shape, DType d
     writeMapping(dir, mapping);
 }
 
-void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, Split matrices,
-                Split norms, DType dtype = DType::BF16) {
-    auto tensors = llama(hidden, ffn, layers, matrices, norms, 4);
-    writeSharded(dir, tensors, 8, dtype);
+void writeMapping(const fs::path& dir, const std::vector<TensorSpec>& tensors) {
     std::map<std::string, int> mapping;
     for (const auto& t : tensors)
         mapping[t.fqn] = t.file;
     writeMapping(dir, mapping);
+}
+
+void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, Split matrices,
+                Split norms, DType dtype = DType::BF16) {
+    auto tensors = llama(hidden, ffn, layers, matrices, norms, 4);
+    writeSharded(dir, tensors, 8, dtype);
+    writeMapping(dir, tensors);
+}
+
+// W5, W6 and W7: BF16 MoE tensors over 256 ranks; `sparse` leaves every data section a hole.
+void writeMoe(const fs::path& dir, size_t count, int experts, const Shape& matrix, Split split,
+              bool sparse, int files) {
+    const auto tensors = moe(count, experts, matrix, split, split == Split::Rows, files);
+    writeSharded(dir, tensors, 256, DType::BF16, sparse);
+    writeMapping(dir, tensors);
 }
 
 std::vector<uint64_t> dims(const Shape& s) {
@@ -214,10 +276,7 @@ void writeLlamaDcp(const fs::path& dir, Split matrices, Split norms) {
                   chunkSeed(ckpt.tensors[c.tensor].fqn, c.offsets));
     };
     dcp::writeCheckpoint(dir, ckpt, fill, {});
-    std::map<std::string, int> mapping;
-    for (const auto& t : tensors)
-        mapping[t.fqn] = t.file;
-    writeMapping(dir, mapping);
+    writeMapping(dir, tensors);
 }
 
 // 20,000 MoE-style tensors of [160, 64] BF16, rows over 40 ranks: 800,000 chunks, each a real
@@ -316,11 +375,44 @@ const std::vector<Workload>& workloads() {
          Mode::Values,
          {"diff"},
          "W1"},
+        {"W5",
+         "scale, FSDP: 20,000 MoE tensors of [256, 256] BF16 (2.43 GiB), rows over 256 ranks "
+         "(5.12 M chunks of 512 bytes), 8 files",
+         {.maxRatio = 1.5, .maxRssMiB = 512},
+         Mode::Consolidate,
+         {},
+         {}},
+        {"W5i",
+         "inspect W5: 5.12 M chunks, text output",
+         {.maxSeconds = 2, .maxRssMiB = 512},
+         Mode::Inspect,
+         {},
+         "W5"},
+        {"W6",
+         "inspect: 90,000 MoE tensors of [256, 8] BF16, rows over 256 ranks (23 M chunks), "
+         "headers only (data sections are holes)",
+         {.maxSeconds = 10, .maxRssMiB = 2048},
+         Mode::Inspect,
+         {},
+         {}},
+        {"W7",
+         "TP: 2,000 tensors of [64, 2048] BF16 (500 MiB), columns over 256 ranks (512,000 "
+         "chunks of [64, 8]), 5 files",
+         {.maxRatio = 1.5, .maxRssMiB = 512},
+         Mode::Consolidate,
+         {},
+         {}},
+        {"W7i",
+         "inspect W7: every chunk starts at row 0, so the coverage proof must not go quadratic",
+         {.maxSeconds = 1, .maxRssMiB = 512},
+         Mode::Inspect,
+         {},
+         "W7"},
     };
     return list;
 }
 
-// Values workloads read another workload's files and have none of their own.
+// Values workloads, W5i and W7i read another workload's files and have none of their own.
 const Workload& dataWorkload(const Workload& w) {
     if (w.dataOf.empty()) return w;
     for (const Workload& other : workloads())
@@ -361,6 +453,12 @@ fs::path ensureWorkload(const Workload& wanted, const fs::path& cache) {
         writeLlamaDcp(dir, Split::Columns, Split::Replicated);
     else if (w.name == "DCPMETA")
         writeDcpMetadataOnly(dir);
+    else if (w.name == "W5")
+        writeMoe(dir, 20000, 128, {256, 256}, Split::Rows, false, 8);
+    else if (w.name == "W6")
+        writeMoe(dir, 90000, 256, {256, 8}, Split::Rows, true, 10);
+    else if (w.name == "W7")
+        writeMoe(dir, 2000, 128, {64, 2048}, Split::Columns, false, 5);
     std::ofstream(marker) << kVersion;
     return dir;
 }

@@ -20,7 +20,7 @@ struct Target {
 
 enum class Mode {
     Consolidate, // timed against cp -r of the same folder
-    Inspect,     // W4, DCPMETA: times `shardscope-cli inspect DIR [inspectArgs]`
+    Inspect,     // W4, DCPMETA, W5i, W6, W7i: times `shardscope-cli inspect DIR [inspectArgs]`
     Values,      // STATS, DIFF: `shardscope-cli <inspectArgs> DIR` against `cat` of its files
 };
 
@@ -30,11 +30,11 @@ struct Workload {
     Target target;
     Mode mode = Mode::Consolidate;
     std::vector<std::string> inspectArgs; // Consolidate: options added to consolidate
-    std::string dataOf; // Values: the workload whose files it reads (generated with it)
+    std::string dataOf; // Values, Inspect: the workload whose files it reads (generated with it)
 };
 
 const std::vector<Workload>& workloads();
-// The workload whose files `w` reads: `w` itself unless it is a Values workload.
+// The workload whose files `w` reads: `w` itself unless it names another in dataOf.
 const Workload& dataWorkload(const Workload& w);
 
 // Writes the workload's shard directory (streamed, chunk by chunk) unless a complete copy is
