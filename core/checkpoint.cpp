@@ -11,7 +11,7 @@
 #include "runs.h"
 #include "safetensors_reader.h"
 #include "scan_support.h"
-#include "sharding_info.h"
+#include "shard_scan.h"
 #include "sidecars.h"
 
 #include <algorithm>
@@ -90,30 +90,6 @@ uint64_t Checkpoint::totalBytes() const {
     return sum;
 }
 
-namespace {
-
-struct FileScan {
-    SafetensorsHeader header;
-    std::vector<ShardingEntry> sharding;
-    std::vector<Problem> problems;
-    bool valid = false;
-};
-
-FileScan scanFile(const fs::path& path, const std::string& name) {
-    FileScan out;
-    try {
-        out.header = readSafetensorsHeader(path);
-        out.sharding = shardingInfoOf(out.header);
-    } catch (const Error& e) {
-        out.problems.push_back({Severity::Error, name, e.tensor(), e.message(), e.kind()});
-        return out;
-    }
-    out.valid = true;
-    return out;
-}
-
-} // namespace
-
 std::vector<fs::path> listShardFiles(const fs::path& directory, std::vector<Problem>* skipped) {
     std::error_code ec;
     if (!fs::is_directory(directory, ec))
@@ -147,137 +123,6 @@ std::vector<fs::path> listShardFiles(const fs::path& directory, std::vector<Prob
     if (skipped) *skipped = std::move(odd);
     return out;
 }
-
-namespace {
-
-Checkpoint scanShardDirectory(const fs::path& directory, const ScanOptions& options) {
-    Checkpoint ckpt;
-    ckpt.directory = directory;
-    const auto paths = listShardFiles(directory, &ckpt.problems);
-    if (paths.empty())
-        throw Error(ErrorKind::NoShards, directory.string(), "",
-                    "no *.safetensors shard files in this directory" +
-                        (ckpt.problems.empty() ? std::string()
-                                               : " (" + ckpt.problems.front().text() + ")"));
-    std::error_code ec;
-    if (fs::is_directory(directory / ".hf_metadata", ec))
-        ckpt.hfMetadataDir = directory / ".hf_metadata";
-    if (!ckpt.hfMetadataDir.empty())
-        for (auto& warning : collectSidecars(ckpt.hfMetadataDir, directory).warnings)
-            ckpt.problems.push_back(std::move(warning));
-
-    ScanReporter reporter(options);
-    reporter.phase(ScanPhase::ReadingHeaders, paths.size());
-    std::vector<FileScan> scans(paths.size());
-    uint64_t chunkCount = 0;
-    std::mutex countMutex;
-    parallelFor(paths.size(), options.threads, [&](size_t i) {
-        reporter.checkStop();
-        scans[i] = scanFile(paths[i], paths[i].filename().string());
-        {
-            std::lock_guard lock(countMutex);
-            chunkCount += scans[i].header.tensors.size();
-        }
-        reporter.add(1);
-    });
-    reporter.phase(ScanPhase::Merging, chunkCount);
-
-    std::unordered_map<std::string, size_t> index;
-    std::vector<bool> invalid;
-    std::vector<uint32_t> firstSeen; // the file that set each tensor's dtype, for messages
-    auto markInvalid = [&](size_t t, const std::string& file, const std::string& message) {
-        rejectTensor(ckpt, invalid, t, file, message);
-    };
-
-    for (size_t f = 0; f < paths.size(); ++f) {
-        FileScan& scan = scans[f];
-        ShardFile file;
-        file.name = paths[f].filename().string();
-        file.path = paths[f];
-        file.size = scan.header.fileSize;
-        file.dataStart = scan.header.dataStart();
-        file.tensorCount = scan.header.tensors.size();
-        file.valid = scan.valid;
-        ckpt.files.push_back(file);
-        for (auto& p : scan.problems)
-            ckpt.problems.push_back(std::move(p));
-        if (!scan.valid) continue;
-
-        // Sharding info normally lists tensors in header order; fall back to a map otherwise.
-        std::unordered_map<std::string_view, size_t> shardingIndex;
-        auto findOffsets = [&](size_t position, const std::string& name) -> Shape* {
-            if (position < scan.sharding.size() && scan.sharding[position].fqn == name)
-                return &scan.sharding[position].offsets;
-            if (shardingIndex.empty())
-                for (size_t k = 0; k < scan.sharding.size(); ++k)
-                    shardingIndex.emplace(scan.sharding[k].fqn, k);
-            auto found = shardingIndex.find(name);
-            return found == shardingIndex.end() ? nullptr : &scan.sharding[found->second].offsets;
-        };
-        for (size_t position = 0; position < scan.header.tensors.size(); ++position) {
-            if (position % 4096 == 4095) {
-                reporter.checkStop();
-                reporter.add(4096);
-            }
-            TensorEntry& entry = scan.header.tensors[position];
-            auto [it, inserted] = index.try_emplace(entry.name, ckpt.tensors.size());
-            if (inserted) {
-                TensorInfo t;
-                t.fqn = entry.name;
-                t.dtype = entry.dtype;
-                ckpt.tensors.push_back(std::move(t));
-                invalid.push_back(false);
-                firstSeen.push_back(uint32_t(f));
-            }
-            const size_t ti = it->second;
-            TensorInfo& t = ckpt.tensors[ti];
-            Shape* off = findOffsets(position, entry.name);
-            if (!off) {
-                markInvalid(ti, file.name, "no saved_offsets in DCP_SHARDING_INFO for this tensor");
-                continue;
-            }
-            if ((*off).size() != entry.shape.size()) {
-                markInvalid(ti, file.name,
-                            "saved_offsets " + formatShape((*off)) + " has " +
-                                std::to_string((*off).size()) + " entries but the chunk " +
-                                formatShape(entry.shape) + " has rank " +
-                                std::to_string(entry.shape.size()));
-                continue;
-            }
-            if (entry.dtype != t.dtype) {
-                markInvalid(ti, file.name,
-                            "dtype " + std::string(dtypeName(entry.dtype)) + " here but " +
-                                std::string(dtypeName(t.dtype)) + " in " +
-                                ckpt.files[firstSeen[ti]].name);
-                continue;
-            }
-            if (!t.chunks.empty() && t.chunks.front().shape.size() != entry.shape.size()) {
-                markInvalid(ti, file.name,
-                            "rank " + std::to_string(entry.shape.size()) + " here but " +
-                                std::to_string(t.chunks.front().shape.size()) + " in " +
-                                ckpt.files[t.chunks.front().file].name);
-                continue;
-            }
-            Chunk c;
-            c.file = uint32_t(f);
-            c.offsets = std::move((*off));
-            c.shape = std::move(entry.shape);
-            c.begin = file.dataStart + entry.begin;
-            c.end = file.dataStart + entry.end;
-            t.chunks.push_back(std::move(c));
-        }
-        reporter.add(scan.header.tensors.size() % 4096);
-        scan = FileScan{}; // release header memory early on huge checkpoints
-    }
-
-    proveCoverage(ckpt, invalid, options, reporter, false);
-
-    std::sort(ckpt.tensors.begin(), ckpt.tensors.end(),
-              [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });
-    return ckpt;
-}
-
-} // namespace
 
 bool isDcpDirectory(const fs::path& directory) {
     std::error_code ec;

@@ -6,6 +6,7 @@
 #include "dtype.h"
 #include "error.h"
 #include "shape.h"
+#include "shape_pool.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -26,19 +27,22 @@ struct ShardFile {
     bool valid = true; // false when the header failed its checks
 };
 
+// 32 bytes: millions of chunks stay resident (see ShapePool for the arithmetic).
 struct Chunk {
     uint32_t file = 0;  // index into Checkpoint::files
-    Shape offsets;      // saved_offsets: where the chunk starts in the full tensor
-    Shape shape;        // the chunk's own shape
-    uint64_t begin = 0; // absolute byte range in the shard file
-    uint64_t end = 0;
-    bool replica = false; // same region as an earlier chunk: counted once, checked for equality
+    ShapeRef offsets;   // saved_offsets: where the chunk starts in the full tensor
+    ShapeRef shape;     // the chunk's own shape
     // 0: begin..end holds the chunk row-major, ready to copy. Otherwise 1 + an index into
     // Checkpoint::stored: a DCP item stored with other strides or compressed, which is decoded
     // into row-major bytes before copying (see stored_chunk.h).
-    uint32_t stored = 0;
+    uint32_t stored : 31 = 0;
+    // Same region as an earlier chunk: counted once, checked for equality.
+    uint32_t replica : 1 = 0;
+    uint64_t begin = 0; // absolute byte range in the shard file
+    uint64_t end = 0;
     uint64_t bytes() const { return end - begin; }
 };
+static_assert(sizeof(Chunk) == 32);
 
 // How a DCP item holds a chunk when it is not plain row-major bytes in its file.
 struct StoredLayout {

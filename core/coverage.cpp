@@ -25,6 +25,24 @@ uint64_t volume(const Shape& shape) {
     return v;
 }
 
+// The dimension the overlap sweep walks: the one with the most distinct chunk starts. Sorted
+// by it, each chunk is compared only with the chunks whose span along it overlaps its own:
+// none for a split along one dimension (rows, columns, any), so the proof is O(n log n) there,
+// and at most the other side of a grid (g x h chunks: min(g, h)) otherwise. Sweeping a fixed
+// dimension would compare all pairs, O(n^2), when every chunk starts at 0 along it.
+size_t sweepDimension(const std::vector<const Chunk*>& chunks, size_t rank) {
+    size_t best = 0, bestDistinct = 0;
+    std::vector<uint64_t> starts(chunks.size());
+    for (size_t d = 0; d < rank; ++d) {
+        for (size_t i = 0; i < chunks.size(); ++i)
+            starts[i] = chunks[i]->offsets[d];
+        std::sort(starts.begin(), starts.end());
+        const size_t distinct = size_t(std::unique(starts.begin(), starts.end()) - starts.begin());
+        if (distinct > bestDistinct) best = d, bestDistinct = distinct;
+    }
+    return best;
+}
+
 bool sameRegion(const Chunk& a, const Chunk& b) {
     return a.offsets == b.offsets && a.shape == b.shape;
 }
@@ -132,13 +150,15 @@ void checkCoverage(TensorInfo& t, const std::vector<ShardFile>& files,
         if (!c.replica && volume(c.shape) > 0) unique.push_back(&c);
     const size_t rank = t.shape.size();
     if (rank > 0) {
-        std::sort(unique.begin(), unique.end(),
-                  [](const Chunk* a, const Chunk* b) { return a->offsets[0] < b->offsets[0]; });
+        const size_t sweep = sweepDimension(unique, rank);
+        std::sort(unique.begin(), unique.end(), [sweep](const Chunk* a, const Chunk* b) {
+            return a->offsets[sweep] < b->offsets[sweep];
+        });
         for (size_t i = 0; i < unique.size(); ++i) {
             const Chunk& a = *unique[i];
             for (size_t j = i + 1; j < unique.size(); ++j) {
                 const Chunk& b = *unique[j];
-                if (b.offsets[0] >= a.offsets[0] + a.shape[0]) break;
+                if (b.offsets[sweep] >= a.offsets[sweep] + a.shape[sweep]) break;
                 if (!intersects(a, b)) continue;
                 Shape lo(rank), hi(rank);
                 for (size_t d = 0; d < rank; ++d) {

@@ -244,7 +244,7 @@ public:
         job.path = where.path;
         job.offset = where.offset;
         job.length = where.length;
-        job.shape = &t.chunks[chunk].shape; // the chunk list no longer changes; its buffer stays
+        job.shape = &t.chunks[chunk].shape.get(); // interned tuples never move
         job.dtype = t.dtype;
         if (m_jobs.size() % 256 == 0) publish();
     }

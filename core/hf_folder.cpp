@@ -261,7 +261,7 @@ void HfBuilder::addTensor(uint32_t f, TensorEntry& entry) {
     const uint64_t dataStart = m_ckpt.files[f].dataStart;
     Chunk c;
     c.file = f;
-    c.offsets.assign(entry.shape.size(), 0);
+    c.offsets = Shape(entry.shape.size(), 0);
     c.shape = entry.shape;
     c.begin = dataStart + entry.begin;
     c.end = dataStart + entry.end;

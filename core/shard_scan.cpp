@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 The ShardScope authors
+
+#include "shard_scan.h"
+
+#include "parallel.h"
+#include "safetensors_reader.h"
+#include "scan_support.h"
+#include "sharding_info.h"
+#include "sidecars.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <unordered_map>
+
+namespace fs = std::filesystem;
+
+namespace shardscope {
+namespace {
+
+struct FileScan {
+    SafetensorsHeader header;
+    std::vector<ShardingEntry> sharding;
+    std::vector<Problem> problems;
+    bool valid = false;
+};
+
+FileScan scanFile(const fs::path& path, const std::string& name) {
+    FileScan out;
+    try {
+        out.header = readSafetensorsHeader(path);
+        out.sharding = shardingInfoOf(out.header);
+    } catch (const Error& e) {
+        out.problems.push_back({Severity::Error, name, e.tensor(), e.message(), e.kind()});
+        return out;
+    }
+    out.valid = true;
+    return out;
+}
+
+// Lets parsed files through one at a time, in file order. parallelFor hands out indices in
+// order, so whoever holds the turn is running; a failure anywhere opens every gate (the waiters
+// then return false) so no thread waits for a file that will never come.
+class Turnstile {
+public:
+    bool wait(size_t turn) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return m_turn == turn || m_aborted; });
+        return !m_aborted;
+    }
+    void next() {
+        {
+            std::lock_guard lock(m_mutex);
+            ++m_turn;
+        }
+        m_changed.notify_all();
+    }
+    void abort() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_aborted = true;
+        }
+        m_changed.notify_all();
+    }
+
+private:
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    size_t m_turn = 0;
+    bool m_aborted = false;
+};
+
+// Adds each file's chunks to the tensors they belong to, checking what one file cannot check
+// alone: the same dtype and rank in every file.
+class ShardMerger {
+public:
+    explicit ShardMerger(Checkpoint& ckpt) : m_ckpt(ckpt) {}
+
+    void add(const fs::path& path, FileScan& scan, ScanReporter& reporter) {
+        const uint32_t f = uint32_t(m_ckpt.files.size());
+        ShardFile& file = m_ckpt.files.emplace_back();
+        file.name = path.filename().string();
+        file.path = path;
+        file.size = scan.header.fileSize;
+        file.dataStart = scan.header.dataStart();
+        file.tensorCount = scan.header.tensors.size();
+        file.valid = scan.valid;
+        for (auto& p : scan.problems)
+            m_ckpt.problems.push_back(std::move(p));
+        if (!scan.valid) return;
+        ShardingLookup sharding(scan.sharding);
+        auto& entries = scan.header.tensors;
+        m_lastOrder.resize(entries.size(), kNone);
+        for (size_t position = 0; position < entries.size(); ++position) {
+            if (position % 4096 == 4095) reporter.checkStop();
+            const TensorEntry& entry = entries[position];
+            const size_t ti = tensorFor(entry, position, f);
+            const Shape* offsets = sharding.find(position, entry.name);
+            if (const std::string problem = chunkProblem(ti, entry, offsets); !problem.empty()) {
+                rejectTensor(m_ckpt, m_invalid, ti, file.name, problem);
+                continue;
+            }
+            Chunk& c = m_ckpt.tensors[ti].chunks.emplace_back();
+            c.file = f;
+            c.offsets = *offsets;
+            c.shape = entry.shape;
+            c.begin = file.dataStart + entry.begin;
+            c.end = file.dataStart + entry.end;
+        }
+    }
+
+    std::vector<bool>& invalid() { return m_invalid; }
+
+private:
+    static constexpr uint32_t kNone = ~0u;
+
+    // Sharding info normally lists tensors in header order; a map is the fallback.
+    class ShardingLookup {
+    public:
+        explicit ShardingLookup(const std::vector<ShardingEntry>& entries) : m_entries(entries) {}
+        const Shape* find(size_t position, const std::string& name) {
+            if (position < m_entries.size() && m_entries[position].fqn == name)
+                return &m_entries[position].offsets;
+            if (m_index.empty())
+                for (size_t k = 0; k < m_entries.size(); ++k)
+                    m_index.emplace(m_entries[k].fqn, k);
+            auto found = m_index.find(name);
+            return found == m_index.end() ? nullptr : &m_entries[found->second].offsets;
+        }
+
+    private:
+        const std::vector<ShardingEntry>& m_entries;
+        std::unordered_map<std::string_view, size_t> m_index;
+    };
+
+    // The tensor an entry belongs to, created on first sight. Ranks list the same tensors in
+    // the same order, so the tensor at this position in the previous file is tried before the
+    // hash map.
+    size_t tensorFor(const TensorEntry& entry, size_t position, uint32_t f) {
+        if (position < m_lastOrder.size() && m_lastOrder[position] != kNone &&
+            m_ckpt.tensors[m_lastOrder[position]].fqn == entry.name)
+            return m_lastOrder[position];
+        auto [it, inserted] = m_index.try_emplace(entry.name, m_ckpt.tensors.size());
+        if (inserted) {
+            TensorInfo& t = m_ckpt.tensors.emplace_back();
+            t.fqn = entry.name;
+            t.dtype = entry.dtype;
+            m_invalid.push_back(false);
+            m_firstSeen.push_back(f);
+        }
+        if (position < m_lastOrder.size()) m_lastOrder[position] = uint32_t(it->second);
+        return it->second;
+    }
+
+    std::string chunkProblem(size_t ti, const TensorEntry& entry, const Shape* offsets) const {
+        const TensorInfo& t = m_ckpt.tensors[ti];
+        if (!offsets) return "no saved_offsets in DCP_SHARDING_INFO for this tensor";
+        if (offsets->size() != entry.shape.size())
+            return "saved_offsets " + formatShape(*offsets) + " has " +
+                   std::to_string(offsets->size()) + " entries but the chunk " +
+                   formatShape(entry.shape) + " has rank " + std::to_string(entry.shape.size());
+        if (entry.dtype != t.dtype)
+            return "dtype " + std::string(dtypeName(entry.dtype)) + " here but " +
+                   std::string(dtypeName(t.dtype)) + " in " +
+                   m_ckpt.files[m_firstSeen[ti]].name;
+        if (!t.chunks.empty() && t.chunks.front().shape.size() != entry.shape.size())
+            return "rank " + std::to_string(entry.shape.size()) + " here but " +
+                   std::to_string(t.chunks.front().shape.size()) + " in " +
+                   m_ckpt.files[t.chunks.front().file].name;
+        return {};
+    }
+
+    Checkpoint& m_ckpt;
+    std::unordered_map<std::string, size_t> m_index;
+    std::vector<bool> m_invalid;
+    std::vector<uint32_t> m_firstSeen; // the file that set each tensor's dtype, for messages
+    std::vector<uint32_t> m_lastOrder; // tensor at each header position of the previous file
+};
+
+// Chunk lists grow by doubling; the slack would be up to half of all chunk memory.
+void trimChunkLists(Checkpoint& ckpt) {
+    for (TensorInfo& t : ckpt.tensors)
+        if (t.chunks.capacity() > t.chunks.size() + t.chunks.size() / 8) t.chunks.shrink_to_fit();
+}
+
+} // namespace
+
+Checkpoint scanShardDirectory(const fs::path& directory, const ScanOptions& options) {
+    Checkpoint ckpt;
+    ckpt.directory = directory;
+    const auto paths = listShardFiles(directory, &ckpt.problems);
+    if (paths.empty())
+        throw Error(ErrorKind::NoShards, directory.string(), "",
+                    "no *.safetensors shard files in this directory" +
+                        (ckpt.problems.empty() ? std::string()
+                                               : " (" + ckpt.problems.front().text() + ")"));
+    std::error_code ec;
+    if (fs::is_directory(directory / ".hf_metadata", ec))
+        ckpt.hfMetadataDir = directory / ".hf_metadata";
+    if (!ckpt.hfMetadataDir.empty())
+        for (auto& warning : collectSidecars(ckpt.hfMetadataDir, directory).warnings)
+            ckpt.problems.push_back(std::move(warning));
+
+    ScanReporter reporter(options);
+    reporter.phase(ScanPhase::ReadingHeaders, paths.size());
+    ckpt.files.reserve(paths.size());
+    ShardMerger merger(ckpt);
+    Turnstile turnstile;
+    parallelFor(paths.size(), options.threads, [&](size_t i) {
+        try {
+            reporter.checkStop();
+            FileScan scan = scanFile(paths[i], paths[i].filename().string());
+            if (!turnstile.wait(i)) return;
+            merger.add(paths[i], scan, reporter);
+            reporter.add(1);
+            turnstile.next();
+        } catch (...) {
+            turnstile.abort();
+            throw;
+        }
+    });
+    trimChunkLists(ckpt);
+
+    proveCoverage(ckpt, merger.invalid(), options, reporter, false);
+
+    std::sort(ckpt.tensors.begin(), ckpt.tensors.end(),
+              [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });
+    return ckpt;
+}
+
+} // namespace shardscope
