@@ -73,6 +73,21 @@ Shape& slotFor(uint32_t id) {
 uint32_t ShapePool::intern(const Shape& shape) {
     if (shape.empty()) return 0;
     const uint64_t hash = hashOf(shape);
+    // Scans intern the same few tuples millions of times: a small per-thread cache of recent
+    // ids answers most without the shard's lock.
+    struct Recent {
+        uint64_t hash = 0;
+        uint32_t id = 0;
+    };
+    thread_local std::array<Recent, 256> recent;
+    Recent& cached = recent[hash & 255];
+    if (cached.id && cached.hash == hash && at(cached.id) == shape) return cached.id;
+    const uint32_t id = internLocked(shape, hash);
+    cached = {hash, id};
+    return id;
+}
+
+uint32_t ShapePool::internLocked(const Shape& shape, uint64_t hash) {
     Shard& shard = g_shards[hash >> 58];
     std::lock_guard lock(shard.mutex);
     uint32_t* slot = shard.find(shape, hash);

@@ -40,6 +40,9 @@ public:
             std::memory_order_acquire)[id & detail::kShapeBlockMask];
     }
     static size_t size(); // distinct tuples interned so far, the empty one included
+
+private:
+    static uint32_t internLocked(const Shape& shape, uint64_t hash);
 };
 
 // A chunk's offsets or shape: the id of an interned tuple, read like a Shape. Equal tuples

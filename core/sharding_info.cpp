@@ -72,6 +72,7 @@ void parseEntries(JsonCursor& cur, std::vector<ShardingEntry>& out,
 
 std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
     std::vector<ShardingEntry> out;
+    out.reserve(text.size() / 24); // the fewest bytes an entry takes; see parseSafetensorsHeader
     std::vector<size_t> positions; // of each fqn, for the duplicate check's message
     JsonCursor cur(text);
     try {
