@@ -237,6 +237,36 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     flush();
 }
 
+// formatShape's "[2048, 5504]", appended in place.
+void appendShape(std::string& out, const Shape& shape) {
+    out += '[';
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (i) out += ", ";
+        appendDecimal(out, shape[i]);
+    }
+    out += ']';
+}
+
+// One line per chunk, appended without temporaries: millions of chunks print in well under a
+// second (W5, 5 M chunks: 0.6 s with concatenated strings).
+void appendChunkLine(std::string& out, const Checkpoint& ckpt, const Chunk& c) {
+    const ShardFile& f = ckpt.files[c.file];
+    out += "    ";
+    out += f.name;
+    out += "  saved_offsets ";
+    appendShape(out, c.offsets);
+    out += "  shape ";
+    appendShape(out, c.shape);
+    out += "  data_offsets [";
+    appendDecimal(out, c.begin - f.dataStart);
+    out += ", ";
+    appendDecimal(out, c.end - f.dataStart);
+    out += ')';
+    if (c.replica) out += "  (replica)";
+    if (c.stored) out += ckpt.stored[c.stored - 1].zstd ? "  (zstd)" : "  (strided)";
+    out += '\n';
+}
+
 void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan& plan) {
     std::string out;
     out += "Checkpoint: " + ckpt.directory.string() + "\n";
@@ -262,17 +292,8 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
                 : target == plan.weightMap.end() ? "(unassigned)"
                                                  : target->second) +
                (t.name.empty() ? "" : " as " + t.name) + "\n";
-        for (const auto& c : t.chunks) {
-            const auto& f = ckpt.files[c.file];
-            out += "    " + f.name + "  saved_offsets " + formatShape(c.offsets) + "  shape " +
-                   formatShape(c.shape) + "  data_offsets [" +
-                   std::to_string(c.begin - f.dataStart) + ", " +
-                   std::to_string(c.end - f.dataStart) + ")" + (c.replica ? "  (replica)" : "") +
-                   (!c.stored                          ? ""
-                    : ckpt.stored[c.stored - 1].zstd ? "  (zstd)"
-                                                     : "  (strided)") +
-                   "\n";
-        }
+        for (const auto& c : t.chunks)
+            appendChunkLine(out, ckpt, c);
         if (out.size() > (1 << 20)) {
             std::fwrite(out.data(), 1, out.size(), stdout);
             out.clear();

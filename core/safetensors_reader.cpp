@@ -191,13 +191,22 @@ Error headerError(const std::string& path, const JsonError& e) {
 
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSize,
                                          const std::string& path) {
+    SafetensorsHeader h;
+    parseSafetensorsHeader(json, fileSize, path, h);
+    return h;
+}
+
+void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std::string& path,
+                            SafetensorsHeader& h) {
+    h.tensors.clear(); // the capacity stays: see readSafetensorsHeader
+    h.metadata.clear();
+    h.hasMetadata = false;
     if (!isValidUtf8(json))
         throw Error(ErrorKind::InvalidUtf8, path, "", "header is not valid UTF-8");
     // The reference loader insists on '{' first; padding may only trail.
     if (json.empty() || json.front() != '{')
         throw Error(ErrorKind::InvalidHeaderStart, path, "",
                     "header is not a JSON object (it must start with '{')");
-    SafetensorsHeader h;
     try {
         // Every entry takes at least 47 bytes of JSON; pages of the estimate that are never
         // written cost nothing, while growing by doubling copied and faulted twice.
@@ -273,7 +282,6 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
                     std::to_string(dataSize - expected) +
                         " trailing bytes after the last tensor (data ends at " +
                         std::to_string(expected) + " of " + std::to_string(dataSize) + ")");
-    return h;
 }
 
 namespace {
@@ -306,6 +314,12 @@ private:
 } // namespace
 
 SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path) {
+    SafetensorsHeader h;
+    readSafetensorsHeader(path, h);
+    return h;
+}
+
+void readSafetensorsHeader(const std::filesystem::path& path, SafetensorsHeader& h) {
     const std::string name = path.string();
     // Opening a FIFO would block and a directory only fails at the first read.
     std::error_code ec;
@@ -341,7 +355,7 @@ SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path) {
         if (e.kind() != ErrorKind::Other) throw;
         throw Error(ErrorKind::Io, e.file(), e.tensor(), e.message()); // from PosixFile
     }
-    return parseSafetensorsHeader({json.data(), json.size()}, size, name);
+    parseSafetensorsHeader({json.data(), json.size()}, size, name, h);
 }
 
 } // namespace shardscope

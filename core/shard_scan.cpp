@@ -29,6 +29,7 @@ struct PreparedChunk {
 
 struct FileScan {
     SafetensorsHeader header;
+    std::vector<ShardingEntry> sharding;
     std::vector<PreparedChunk> chunks; // one per header entry
     std::vector<Problem> problems;
     bool valid = false;
@@ -54,30 +55,32 @@ private:
 };
 
 // Everything about one file that needs no other file: parse, sharding info, interned tuples.
-FileScan scanFile(const fs::path& path, const std::string& name) {
-    FileScan out;
-    std::vector<ShardingEntry> sharding;
+// `out` is the worker's own, reused from file to file (see readSafetensorsHeader).
+void scanFile(const fs::path& path, const std::string& name, FileScan& out) {
+    out.problems.clear();
+    out.valid = false;
     try {
-        out.header = readSafetensorsHeader(path);
-        sharding = shardingInfoOf(out.header);
+        readSafetensorsHeader(path, out.header);
+        shardingInfoOf(out.header, out.sharding);
     } catch (const Error& e) {
+        out.header.tensors.clear();
         out.problems.push_back({Severity::Error, name, e.tensor(), e.message(), e.kind()});
-        return out;
+        return;
     }
     out.valid = true;
-    ShardingLookup lookup(sharding);
+    ShardingLookup lookup(out.sharding);
     out.chunks.resize(out.header.tensors.size());
     for (size_t k = 0; k < out.chunks.size(); ++k) {
         const TensorEntry& entry = out.header.tensors[k];
         PreparedChunk& c = out.chunks[k];
         c.shape = entry.shape;
+        c.hasOffsets = false;
         if (const Shape* offsets = lookup.find(k, entry.name)) {
             c.hasOffsets = true;
             c.offsetsRank = uint32_t(offsets->size());
             c.offsets = *offsets;
         }
     }
-    return out;
 }
 
 // Lets parsed files through one at a time, in file order. parallelFor hands out indices in
@@ -246,10 +249,12 @@ Checkpoint scanShardDirectory(const fs::path& directory, const ScanOptions& opti
     ckpt.files.reserve(paths.size());
     ShardMerger merger(ckpt);
     Turnstile turnstile;
-    parallelFor(paths.size(), options.threads, [&](size_t i) {
+    std::vector<FileScan> perWorker(size_t(effectiveThreads(options.threads)));
+    parallelForWorkers(paths.size(), options.threads, [&](size_t i, int worker) {
         try {
             reporter.checkStop();
-            FileScan scan = scanFile(paths[i], paths[i].filename().string());
+            FileScan& scan = perWorker[size_t(worker)];
+            scanFile(paths[i], paths[i].filename().string(), scan);
             if (!turnstile.wait(i)) return;
             merger.add(paths[i], scan, reporter);
             reporter.add(1);

@@ -72,6 +72,12 @@ void parseEntries(JsonCursor& cur, std::vector<ShardingEntry>& out,
 
 std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
     std::vector<ShardingEntry> out;
+    parseShardingInfo(text, out);
+    return out;
+}
+
+void parseShardingInfo(std::string_view text, std::vector<ShardingEntry>& out) {
+    out.clear();
     out.reserve(text.size() / 24); // the fewest bytes an entry takes; see parseSafetensorsHeader
     std::vector<size_t> positions; // of each fqn, for the duplicate check's message
     JsonCursor cur(text);
@@ -96,17 +102,22 @@ std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
         if (!seen.emplace(out[k].fqn, k).second)
             throw JsonError(ErrorKind::DuplicateShardingEntry, positions[k], out[k].fqn,
                             "DCP_SHARDING_INFO lists this tensor twice");
-    return out;
 }
 
 std::vector<ShardingEntry> shardingInfoOf(const SafetensorsHeader& header) {
+    std::vector<ShardingEntry> out;
+    shardingInfoOf(header, out);
+    return out;
+}
+
+void shardingInfoOf(const SafetensorsHeader& header, std::vector<ShardingEntry>& out) {
     auto it = header.metadata.find("DCP_SHARDING_INFO");
     if (it == header.metadata.end())
         throw Error(ErrorKind::MissingShardingInfo, header.path, "",
                     "no DCP_SHARDING_INFO in __metadata__: this is not a DCP shard file, so "
                     "where its tensors belong is unknown");
     try {
-        return parseShardingInfo(it->second);
+        parseShardingInfo(it->second, out);
     } catch (const JsonError& e) {
         throw Error(e.kind(), header.path, e.tensor(), e.what());
     }

@@ -25,9 +25,11 @@ struct ShardingEntry {
 // with a kind, the tensor where known and a message ready for the user; a duplicate fqn is
 // DuplicateShardingEntry. Reads only `text`: safe on any bytes.
 std::vector<ShardingEntry> parseShardingInfo(std::string_view text);
+void parseShardingInfo(std::string_view text, std::vector<ShardingEntry>& into); // reuses memory
 
 // The sharding info of a shard file's header; throws Error naming the file, of kind
 // MissingShardingInfo when __metadata__ has none.
 std::vector<ShardingEntry> shardingInfoOf(const SafetensorsHeader& header);
+void shardingInfoOf(const SafetensorsHeader& header, std::vector<ShardingEntry>& into);
 
 } // namespace shardscope

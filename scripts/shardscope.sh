@@ -21,9 +21,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
 # libzstd decodes zstd DCP items; python3 and zstd write the DCP test fixtures (tests/dcp);
 # zlib gives the benchmark's DCP archives their CRCs; libre2 runs the export rules' regular
-# expressions (--rename, --include, --exclude, --cast-keep) fast enough for 100,000 names.
+# expressions (--rename, --include, --exclude, --cast-keep) fast enough for 100,000 names;
+# libmimalloc is the programs' allocator (millions of small allocations when scanning headers).
 packages=(cmake g++ ninja-build pkg-config qt6-base-dev nlohmann-json3-dev libcli11-dev libzstd-dev
-          libre2-dev zlib1g-dev python3 zstd fontconfig fonts-dejavu-core)
+          libre2-dev libmimalloc-dev zlib1g-dev python3 zstd fontconfig fonts-dejavu-core)
 # fuzz and sanitize build with clang (libFuzzer and the sanitizer runtimes).
 clang_packages=(clang libclang-rt-14-dev)
 
