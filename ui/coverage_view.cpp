@@ -695,8 +695,11 @@ void CoverageView::paintEvent(QPaintEvent*) {
     // Uncovered first: whatever no chunk paints over stays visibly a gap.
     paintGap(p, area);
     const bool thin = m_blocks.size() > 2000; // borders and stripes would drown the colours
-    for (const Block& b : m_blocks)
-        paintBlock(p, b, blockRect(b, area), thin);
+    for (const Block& b : m_blocks) {
+        // So would a border around a block a few pixels across (256 rows of one chunk each).
+        const QRectF r = blockRect(b, area);
+        paintBlock(p, b, r, thin || r.width() < 4 || r.height() < 4);
+    }
     const double sx = area.width() / double(std::max<uint64_t>(m_cols, 1));
     const double sy = area.height() / double(std::max<uint64_t>(m_rows, 1));
     for (const QRectF& o : m_overlaps)
