@@ -321,7 +321,7 @@ const std::vector<Workload>& workloads() {
          {}},
         {"W3",
          "many small: 20,000 tensors of 4 KiB, rows over 8 ranks (160,000 chunks), 5 files",
-         {.maxSeconds = 0.5},
+         {.maxSeconds = 0.15},
          Mode::Consolidate,
          {},
          {}},

@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "checkpoint.h"
+#include "coverage.h"
+#include "shape_pool.h"
 #include "shard_builder.h"
 #include "sharding_info.h"
 
@@ -54,6 +56,9 @@ private slots:
     void cancelInEveryScanPhase_data();
     void cancelInEveryScanPhase();
     void replicaConflictFoundInLaterBytes();
+    void internedShapesMatchPlainShapes();
+    void wideColumnSplitsProveCoverage();
+    void scanMatchesWrittenLayoutOnAnyThreadCount();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -517,6 +522,189 @@ void TestCheckpoint::replicaConflictFoundInLaterBytes() {
                        "emb"));
     for (const auto& p : c.problems)
         if (p.tensor == "emb") QCOMPARE(p.kind, ErrorKind::ReplicaConflict);
+}
+
+
+// Chunks keep interned ids; every accessor must read as the plain Shape it was made from, and
+// equal tuples must share one id whichever thread interned them.
+void TestCheckpoint::internedShapesMatchPlainShapes() {
+    static_assert(sizeof(Chunk) == 32);
+    std::vector<Shape> shapes;
+    uint64_t seed = 12345;
+    auto next = [&] {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        return seed;
+    };
+    for (int i = 0; i < 3000; ++i) {
+        Shape s;
+        const size_t rank = next() % 8; // ranks above 4 live on the heap
+        for (size_t d = 0; d < rank; ++d)
+            s.push_back(next() % 4 == 0 ? ~uint64_t(0) - next() % 3 : next() % 5);
+        shapes.push_back(s);
+    }
+    std::vector<std::vector<uint32_t>> ids(4, std::vector<uint32_t>(shapes.size()));
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < ids.size(); ++t)
+        threads.emplace_back([&, t] {
+            for (size_t i = 0; i < shapes.size(); ++i)
+                ids[t][(i + t * 700) % shapes.size()] =
+                    ShapeRef(shapes[(i + t * 700) % shapes.size()]).id();
+        });
+    for (auto& t : threads)
+        t.join();
+    for (size_t i = 0; i < shapes.size(); ++i) {
+        for (size_t t = 1; t < ids.size(); ++t)
+            QCOMPARE(ids[t][i], ids[0][i]);
+        const ShapeRef ref(shapes[i]);
+        QCOMPARE(ref.id(), ids[0][i]);
+        QVERIFY(ref.get() == shapes[i]);
+        QCOMPARE(ref.size(), shapes[i].size());
+        QCOMPARE(ref.empty(), shapes[i].empty());
+        QCOMPARE(ref.id() == 0, shapes[i].empty());
+        for (size_t d = 0; d < ref.size(); ++d)
+            QCOMPARE(ref[d], shapes[i][d]);
+        QVERIFY(std::equal(ref.begin(), ref.end(), shapes[i].begin(), shapes[i].end()));
+        const size_t j = (i * 7 + 3) % shapes.size();
+        const ShapeRef other(shapes[j]);
+        QCOMPARE(ref == other, shapes[i] == shapes[j]);
+        QCOMPARE(ref.id() == other.id(), shapes[i] == shapes[j]);
+        QCOMPARE(ref < other, shapes[i] < shapes[j]);
+        QCOMPARE(ref == shapes[j], shapes[i] == shapes[j]);
+    }
+    QCOMPARE(ShapeRef().id(), 0u);
+    const size_t before = ShapePool::size();
+    for (const Shape& s : shapes)
+        (void)ShapeRef(s);
+    QCOMPARE(ShapePool::size(), before); // nothing new: every tuple was interned already
+}
+
+// A tensor-parallel column split puts every chunk at row 0; the proof must stay right (and
+// not compare all pairs) for thousands of them, and still name a gap's or overlap's region.
+void TestCheckpoint::wideColumnSplitsProveCoverage() {
+    const std::vector<ShardFile> files(1, ShardFile{"rank.safetensors", {}, 0, 0, 0, true});
+    auto split = [](uint64_t columns, uint64_t width) {
+        TensorInfo t;
+        t.fqn = "w";
+        t.dtype = DType::BF16;
+        t.shape = {64, columns * width};
+        for (uint64_t c = 0; c < columns; ++c) {
+            Chunk chunk;
+            chunk.offsets = Shape{0, c * width};
+            chunk.shape = Shape{64, width};
+            t.chunks.push_back(chunk);
+        }
+        return t;
+    };
+    auto never = [](const Chunk&, const Chunk&) { return false; };
+    for (uint64_t columns : {256u, 4096u}) {
+        TensorInfo t = split(columns, 8);
+        checkCoverage(t, files, never);
+        QCOMPARE(t.status, CoverageStatus::Complete);
+    }
+    TensorInfo gap = split(4096, 8);
+    gap.chunks.erase(gap.chunks.begin() + 1000);
+    checkCoverage(gap, files, never);
+    QCOMPARE(gap.status, CoverageStatus::Gap);
+    QVERIFY2(gap.coverageDetail.find("[0:64, 8000:8008]") != std::string::npos,
+             gap.coverageDetail.c_str());
+    TensorInfo overlap = split(4096, 8);
+    overlap.chunks[2000].offsets = Shape{0, 1999 * 8 + 4};
+    checkCoverage(overlap, files, never);
+    QCOMPARE(overlap.status, CoverageStatus::Overlap);
+    QVERIFY2(overlap.coverageDetail.find("[0:64, 15996:16000]") != std::string::npos,
+             overlap.coverageDetail.c_str());
+    // A 64 x 64 grid, and a replica of one cell.
+    TensorInfo grid;
+    grid.fqn = "g";
+    grid.shape = {64 * 4, 64 * 4};
+    for (uint64_t r = 0; r < 64; ++r)
+        for (uint64_t c = 0; c < 64; ++c) {
+            Chunk chunk;
+            chunk.offsets = Shape{r * 4, c * 4};
+            chunk.shape = Shape{4, 4};
+            grid.chunks.push_back(chunk);
+        }
+    grid.chunks.push_back(grid.chunks[77]);
+    checkCoverage(grid, files, [](const Chunk&, const Chunk&) { return true; });
+    QCOMPARE(grid.status, CoverageStatus::Complete);
+    QVERIFY(grid.chunks.back().replica);
+    QCOMPARE(std::count_if(grid.chunks.begin(), grid.chunks.end(),
+                           [](const Chunk& c) { return c.replica; }),
+             1);
+}
+
+// The scan merges files in file order on any number of threads: the result is the layout the
+// files were written with, chunk for chunk, whatever the thread count.
+void TestCheckpoint::scanMatchesWrittenLayoutOnAnyThreadCount() {
+    struct Written {
+        std::string file;
+        Dims offsets, shape;
+        uint64_t begin, end;
+    };
+    std::map<std::string, std::vector<Written>> layout;
+    fs::create_directories(dir());
+    const int ranks = 12;
+    for (int r = 0; r < ranks; ++r) {
+        std::vector<TestChunk> chunks;
+        for (int k = 0; k < 40; ++k) {
+            const std::string fqn = "layer." + std::to_string((k * 7 + r) % 40) + ".w";
+            const int t = (k * 7 + r) % 40;
+            TestChunk c{fqn, t % 2 ? "BF16" : "F32", {}, {}, {}};
+            if (t % 3 == 0) { // rows
+                c.offsets = {uint64_t(r) * 2, 0};
+                c.shape = {2, 6};
+            } else if (t % 3 == 1) { // columns
+                c.offsets = {0, uint64_t(r) * 3};
+                c.shape = {5, 3};
+            } else { // 1-D
+                c.offsets = {uint64_t(r) * 4};
+                c.shape = {4};
+            }
+            c.bytes = pattern(fqn + std::to_string(r), numel(c.shape) * bitsOf(c.dtype) / 8);
+            chunks.push_back(c);
+        }
+        char name[64];
+        std::snprintf(name, sizeof name, "shard-%03d.safetensors", r);
+        writeShard(dir() / name, chunks);
+        uint64_t at = 0;
+        for (const TestChunk& c : chunks) {
+            layout[c.fqn].push_back({name, c.offsets, c.shape, at, at + c.bytes.size()});
+            at += c.bytes.size();
+        }
+    }
+    std::optional<Checkpoint> first;
+    for (int threads : {1, 2, 3}) {
+        ScanOptions options;
+        options.threads = threads;
+        const Checkpoint c = scanCheckpoint(dir(), options);
+        QVERIFY(c.problems.empty());
+        QCOMPARE(c.tensors.size(), layout.size());
+        for (const TensorInfo& t : c.tensors) {
+            const auto& expected = layout.at(t.fqn);
+            QCOMPARE(t.chunks.size(), expected.size());
+            QCOMPARE(t.status, CoverageStatus::Complete);
+            for (size_t i = 0; i < expected.size(); ++i) {
+                const Chunk& ch = t.chunks[i];
+                const ShardFile& f = c.files[ch.file];
+                QCOMPARE(f.name, expected[i].file);
+                QCOMPARE(Dims(ch.offsets.begin(), ch.offsets.end()), expected[i].offsets);
+                QCOMPARE(Dims(ch.shape.begin(), ch.shape.end()), expected[i].shape);
+                QCOMPARE(ch.begin - f.dataStart, expected[i].begin);
+                QCOMPARE(ch.end - f.dataStart, expected[i].end);
+                QVERIFY(!ch.replica);
+                QCOMPARE(uint32_t(ch.stored), 0u);
+            }
+        }
+        if (!first) {
+            first = c;
+            continue;
+        }
+        for (size_t i = 0; i < c.tensors.size(); ++i) {
+            QCOMPARE(c.tensors[i].fqn, first->tensors[i].fqn);
+            QCOMPARE(c.tensors[i].shape, first->tensors[i].shape);
+            QCOMPARE(c.tensors[i].bytes, first->tensors[i].bytes);
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCheckpoint)
