@@ -24,8 +24,14 @@ std::string lineAndColumn(std::string_view text, size_t position) {
     return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
-void JsonCursor::expect(char c, const char* what) {
-    if (!consume(c)) fail(std::string("expected ") + what);
+void JsonCursor::failExpected(const char* what) const {
+    fail(std::string("expected ") + what);
+}
+
+void JsonCursor::failTooDeep() const {
+    fail(ErrorKind::NestingTooDeep, {},
+         "arrays and objects nested " + std::to_string(kMaxNesting) +
+             " deep, past the reference loader's recursion limit");
 }
 
 const char* JsonCursor::describeNext() {
@@ -138,6 +144,12 @@ void JsonCursor::slowString(std::string& out, size_t i) {
         if (c != '\\') {
             // Copy the plain run up to the next quote or backslash in one go.
             size_t j = i + 1;
+            while (j + 8 <= size) { // as in string(): eight bytes at a time
+                uint64_t word;
+                std::memcpy(&word, m_text.data() + j, 8);
+                if (specialBytes(word)) break;
+                j += 8;
+            }
             while (j < size && m_text[j] != '"' && m_text[j] != '\\' &&
                    static_cast<unsigned char>(m_text[j]) >= 0x20)
                 ++j;
@@ -208,6 +220,25 @@ JsonCursor::Number JsonCursor::number(uint64_t& value, std::string_view* text) {
     skipWhitespace();
     const size_t size = m_text.size();
     const size_t start = m_pos;
+    // Almost every number in a header is a plain integer of a few digits: up to 19 digits
+    // cannot overflow, so they need no checks per digit.
+    {
+        const char* d = m_text.data();
+        size_t q = start;
+        uint64_t v = 0;
+        if (q < size && d[q] >= '1' && d[q] <= '9') {
+            while (q < size && q - start < 19 && d[q] >= '0' && d[q] <= '9')
+                v = v * 10 + uint64_t(d[q++] - '0');
+            const bool ends = q >= size || !((d[q] >= '0' && d[q] <= '9') || d[q] == '.' ||
+                                             d[q] == 'e' || d[q] == 'E');
+            if (ends) {
+                value = v;
+                m_pos = q;
+                if (text) *text = m_text.substr(start, q - start);
+                return Number::Unsigned;
+            }
+        }
+    }
     bool negative = false;
     if (m_pos < size && m_text[m_pos] == '-') negative = true, ++m_pos;
     if (m_pos >= size || m_text[m_pos] < '0' || m_text[m_pos] > '9') fail("expected a value");
@@ -293,29 +324,6 @@ void JsonCursor::unsignedArray(Shape& out, const char* field, const std::string&
         }
     } while (consume(','));
     leave(']');
-}
-
-bool JsonCursor::enter(char open) {
-    if (peek() != open) return false;
-    // Checked before descending, so no input can run the stack out.
-    if (m_depth + 1 >= kMaxNesting)
-        fail(ErrorKind::NestingTooDeep, {},
-             "arrays and objects nested " + std::to_string(kMaxNesting) +
-                 " deep, past the reference loader's recursion limit");
-    ++m_depth;
-    ++m_pos;
-    return true;
-}
-
-bool JsonCursor::leaveIf(char close) {
-    if (!consume(close)) return false;
-    --m_depth;
-    return true;
-}
-
-void JsonCursor::leave(char close) {
-    expect(close, close == '}' ? "',' or '}'" : "',' or ']'");
-    --m_depth;
 }
 
 void JsonCursor::skipValue() {

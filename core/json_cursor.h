@@ -49,17 +49,33 @@ public:
         ++m_pos;
         return true;
     }
-    void expect(char c, const char* what);
+    void expect(char c, const char* what) {
+        if (!consume(c)) failExpected(what);
+    }
     // The kind of the next value, for messages: "a string", "an object", ...
     const char* describeNext();
 
     // Opens an object or array when `open` ('{' or '[') comes next, counting one nesting level;
     // throws NestingTooDeep past the limit. Close it with leaveIf or leave.
-    bool enter(char open);
+    bool enter(char open) {
+        if (peek() != open) return false;
+        // Checked before descending, so no input can run the stack out.
+        if (m_depth + 1 >= kMaxNesting) failTooDeep();
+        ++m_depth;
+        ++m_pos;
+        return true;
+    }
     // After enter: true, one level closed, when `close` comes next (the empty container).
-    bool leaveIf(char close);
+    bool leaveIf(char close) {
+        if (!consume(close)) return false;
+        --m_depth;
+        return true;
+    }
     // After the last member: `close` must come next.
-    void leave(char close);
+    void leave(char close) {
+        expect(close, close == '}' ? "',' or '}'" : "',' or ']'");
+        --m_depth;
+    }
 
     // The next string; a view into the text, or into `scratch` when it had escapes.
     std::string_view string(std::string& scratch);
@@ -80,6 +96,10 @@ public:
     void unsignedArray(Shape& out, const char* field, const std::string& tensor);
 
 private:
+    // The rare paths of the inline tokens above, kept out of line (every token of millions of
+    // header entries goes through them).
+    [[noreturn]] void failExpected(const char* what) const;
+    [[noreturn]] void failTooDeep() const;
     void skipWhitespace() {
         while (m_pos < m_text.size()) {
             const char c = m_text[m_pos];

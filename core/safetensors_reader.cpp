@@ -5,13 +5,13 @@
 
 #include "error.h"
 #include "json_cursor.h"
+#include "name_set.h"
 #include "posix_file.h"
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <span>
-#include <unordered_set>
 
 namespace shardscope {
 
@@ -226,10 +226,9 @@ void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std:
     }
     // Duplicate names, once the tensor list no longer moves (views stay valid).
     {
-        std::unordered_set<std::string_view> names;
-        names.reserve(h.tensors.size());
+        NameSet names(h.tensors.size());
         for (const auto& t : h.tensors)
-            if (!names.insert(t.name).second)
+            if (!names.insert(t.name))
                 throw Error(ErrorKind::DuplicateTensorName, path, t.name,
                             "header: duplicate tensor name \"" + t.name + "\"");
     }

@@ -131,67 +131,92 @@ void rejectTensor(Checkpoint& ckpt, std::vector<bool>& invalid, size_t t, const 
     ckpt.problems.push_back({Severity::Error, file, ckpt.tensors[t].fqn, message, kind});
 }
 
+namespace {
+
+// What checking one tensor found, applied to the checkpoint afterwards in tensor order, so the
+// tensors can be checked on every core and the problems still come out in a fixed order.
+struct TensorOutcome {
+    bool rejected = false;
+    std::string file, message;
+    ErrorKind kind = ErrorKind::ChunkConflict;
+    std::vector<std::pair<Chunk, Chunk>> replicaPairs;
+};
+
+// Full shape and bytes (unless `declaredShapes`), then the tiling proof, of tensor ti; touches
+// nothing but the tensor itself and `out`.
+void checkTensor(const Checkpoint& ckpt, TensorInfo& t, bool declaredShapes, TensorOutcome& out) {
+    auto reject = [&](std::string file, std::string message, ErrorKind kind) {
+        out.rejected = true;
+        out.file = std::move(file);
+        out.message = std::move(message);
+        out.kind = kind;
+    };
+    if (t.chunks.empty()) return reject("", "no valid chunk", ErrorKind::ChunkConflict);
+    const size_t rank = t.chunks.front().shape.size();
+    if (!declaredShapes) t.shape.assign(rank, 0);
+    bool overflow = false;
+    std::string outside;
+    for (const Chunk& c : t.chunks)
+        for (size_t d = 0; d < rank; ++d) {
+            uint64_t e;
+            if (__builtin_add_overflow(c.offsets[d], c.shape[d], &e))
+                overflow = true;
+            else if (!declaredShapes)
+                t.shape[d] = std::max(t.shape[d], e);
+            else if (e > t.shape[d] && outside.empty())
+                outside = "the chunk at offsets " + formatShape(c.offsets) + " of size " +
+                          formatShape(c.shape) + " reaches past the tensor's size " +
+                          formatShape(t.shape);
+        }
+    const std::string& firstFile = ckpt.files[t.chunks.front().file].name;
+    if (!outside.empty()) return reject(firstFile, outside, ErrorKind::Coverage);
+    auto numel = checkedNumel(t.shape);
+    auto bytes = numel ? checkedBytes(*numel, dtypeBits(t.dtype)) : std::nullopt;
+    if (overflow || !bytes)
+        return reject(firstFile,
+                      "saved_offsets and chunk shapes give a full shape that is too large or not "
+                      "a whole number of bytes",
+                      ErrorKind::ChunkConflict);
+    t.bytes = *bytes;
+    if (auto problem = subByteProblem(t); !problem.empty())
+        return reject("", problem, ErrorKind::ChunkConflict);
+    checkCoverage(t, ckpt.files, [&](const Chunk& a, const Chunk& b) {
+        out.replicaPairs.emplace_back(a, b);
+        return true; // compared later, all pairs at once
+    });
+}
+
+} // namespace
+
 void proveCoverage(Checkpoint& ckpt, std::vector<bool>& invalid, const ScanOptions& options,
                    ScanReporter& reporter, bool declaredShapes) {
-    // Full shapes and byte sizes, then the tiling proof.
     reporter.phase(ScanPhase::CheckingCoverage, ckpt.tensors.size());
+    std::vector<TensorOutcome> outcomes(ckpt.tensors.size());
+    constexpr size_t kBlock = 256; // tensors per task: progress and stop checks stay frequent
+    const size_t blocks = (ckpt.tensors.size() + kBlock - 1) / kBlock;
+    parallelFor(blocks, options.threads, [&](size_t b) {
+        reporter.checkStop();
+        const size_t end = std::min(ckpt.tensors.size(), (b + 1) * kBlock);
+        for (size_t ti = b * kBlock; ti < end; ++ti)
+            if (!invalid[ti]) checkTensor(ckpt, ckpt.tensors[ti], declaredShapes, outcomes[ti]);
+        reporter.add(end - b * kBlock);
+    });
     ReplicaChecker replicas;
     for (size_t ti = 0; ti < ckpt.tensors.size(); ++ti) {
-        if (ti % 1024 == 1023) {
-            reporter.checkStop();
-            reporter.add(1024);
-        }
-        TensorInfo& t = ckpt.tensors[ti];
-        if (invalid[ti] || t.chunks.empty()) {
-            if (t.chunks.empty() && !invalid[ti]) rejectTensor(ckpt, invalid, ti, "", "no valid chunk");
+        TensorOutcome& o = outcomes[ti];
+        if (o.rejected) {
+            rejectTensor(ckpt, invalid, ti, o.file, o.message, o.kind);
             continue;
         }
-        const size_t rank = t.chunks.front().shape.size();
-        if (!declaredShapes) t.shape.assign(rank, 0);
-        bool overflow = false;
-        std::string outside;
-        for (const Chunk& c : t.chunks)
-            for (size_t d = 0; d < rank; ++d) {
-                uint64_t e;
-                if (__builtin_add_overflow(c.offsets[d], c.shape[d], &e))
-                    overflow = true;
-                else if (!declaredShapes)
-                    t.shape[d] = std::max(t.shape[d], e);
-                else if (e > t.shape[d] && outside.empty())
-                    outside = "the chunk at offsets " + formatShape(c.offsets) + " of size " +
-                              formatShape(c.shape) + " reaches past the tensor's size " +
-                              formatShape(t.shape);
-            }
-        if (!outside.empty()) {
-            rejectTensor(ckpt, invalid, ti, ckpt.files[t.chunks.front().file].name, outside,
-                         ErrorKind::Coverage);
-            continue;
-        }
-        auto numel = checkedNumel(t.shape);
-        auto bytes = numel ? checkedBytes(*numel, dtypeBits(t.dtype)) : std::nullopt;
-        if (overflow || !bytes) {
-            rejectTensor(ckpt, invalid, ti, ckpt.files[t.chunks.front().file].name,
-                        "saved_offsets and chunk shapes give a full shape that is too large or "
-                        "not a whole number of bytes");
-            continue;
-        }
-        t.bytes = *bytes;
-        if (auto problem = subByteProblem(t); !problem.empty()) {
-            rejectTensor(ckpt, invalid, ti, "", problem);
-            continue;
-        }
-        checkCoverage(t, ckpt.files, [&](const Chunk& a, const Chunk& b) {
+        for (const auto& [a, b] : o.replicaPairs)
             replicas.record(ti, a, b);
-            return true; // compared below, all pairs at once
-        });
-        if (t.status != CoverageStatus::Complete)
+        const TensorInfo& t = ckpt.tensors[ti];
+        if (!invalid[ti] && t.status != CoverageStatus::Complete)
             ckpt.problems.push_back(
                 {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::Coverage});
     }
-
-    reporter.add(ckpt.tensors.size() % 1024);
+    outcomes = {};
     replicas.run(ckpt, options, reporter);
-
 }
 
 } // namespace shardscope

@@ -4,6 +4,7 @@
 #include "sharding_info.h"
 
 #include "json_cursor.h"
+#include "name_set.h"
 #include "safetensors_reader.h"
 
 #include <unordered_map>
@@ -96,10 +97,9 @@ void parseShardingInfo(std::string_view text, std::vector<ShardingEntry>& out) {
         throw JsonError(kind, e.position(), std::move(tensor), message);
     }
     // Two offsets for one chunk: which is right is unknowable, so refuse rather than pick one.
-    std::unordered_map<std::string_view, size_t> seen;
-    seen.reserve(out.size());
+    NameSet seen(out.size());
     for (size_t k = 0; k < out.size(); ++k)
-        if (!seen.emplace(out[k].fqn, k).second)
+        if (!seen.insert(out[k].fqn))
             throw JsonError(ErrorKind::DuplicateShardingEntry, positions[k], out[k].fqn,
                             "DCP_SHARDING_INFO lists this tensor twice");
 }
