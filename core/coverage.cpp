@@ -116,11 +116,14 @@ void checkCoverage(TensorInfo& t, const std::vector<ShardFile>& files,
     // keep the first in file order, and require the others to hold the same bytes.
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    auto byRegion = [&](size_t a, size_t b) {
         const Chunk& x = t.chunks[a];
         const Chunk& y = t.chunks[b];
         return x.offsets != y.offsets ? x.offsets < y.offsets : x.shape < y.shape;
-    });
+    };
+    // Ranks usually hold consecutive slices in file order: then there is nothing to sort.
+    if (!std::is_sorted(order.begin(), order.end(), byRegion))
+        std::stable_sort(order.begin(), order.end(), byRegion);
     for (auto& c : t.chunks)
         c.replica = false;
     for (size_t i = 1; i < n; ++i) {
@@ -151,9 +154,11 @@ void checkCoverage(TensorInfo& t, const std::vector<ShardFile>& files,
     const size_t rank = t.shape.size();
     if (rank > 0) {
         const size_t sweep = sweepDimension(unique, rank);
-        std::sort(unique.begin(), unique.end(), [sweep](const Chunk* a, const Chunk* b) {
+        auto byStart = [sweep](const Chunk* a, const Chunk* b) {
             return a->offsets[sweep] < b->offsets[sweep];
-        });
+        };
+        if (!std::is_sorted(unique.begin(), unique.end(), byStart))
+            std::sort(unique.begin(), unique.end(), byStart);
         for (size_t i = 0; i < unique.size(); ++i) {
             const Chunk& a = *unique[i];
             for (size_t j = i + 1; j < unique.size(); ++j) {

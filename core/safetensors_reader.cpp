@@ -268,9 +268,12 @@ void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std:
     order.reserve(h.tensors.size());
     for (const auto& t : h.tensors)
         order.push_back(&t);
-    std::sort(order.begin(), order.end(), [](const TensorEntry* a, const TensorEntry* b) {
+    auto byOffset = [](const TensorEntry* a, const TensorEntry* b) {
         return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
-    });
+    };
+    // Writers lay tensors out in header order, so the sort is almost always already done.
+    if (!std::is_sorted(order.begin(), order.end(), byOffset))
+        std::sort(order.begin(), order.end(), byOffset);
     uint64_t expected = 0;
     const TensorEntry* previous = nullptr;
     for (const auto* t : order) {

@@ -32,12 +32,23 @@ std::string jsonQuote(const std::string& text) {
 }
 
 void appendDecimal(std::string& out, uint64_t value) {
+    // Two digits per division: inspect prints tens of millions of offsets.
+    static constexpr char kPairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
     char digits[24];
     char* end = digits + sizeof digits;
     char* p = end;
-    do
-        *--p = char('0' + value % 10);
-    while (value /= 10);
+    while (value >= 100) {
+        const size_t pair = size_t(value % 100) * 2;
+        value /= 100;
+        *--p = kPairs[pair + 1];
+        *--p = kPairs[pair];
+    }
+    if (value >= 10) {
+        *--p = kPairs[value * 2 + 1];
+        *--p = kPairs[value * 2];
+    } else {
+        *--p = char('0' + value);
+    }
     out.append(p, size_t(end - p));
 }
 
