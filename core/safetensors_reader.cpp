@@ -68,7 +68,11 @@ bool isValidUtf8(std::string_view text) {
 
 namespace {
 
-void readMetadata(JsonCursor& cur, SafetensorsHeader& h) {
+using Metadata = std::map<std::string, std::string>;
+
+// `spare`: the previous header's entries, whose strings are reused for the same keys (a DCP
+// shard's sharding info is megabytes, fresh pages for it in every file cost more than its copy).
+void readMetadata(JsonCursor& cur, SafetensorsHeader& h, Metadata& spare) {
     if (!cur.enter('{'))
         cur.fail(ErrorKind::InvalidHeaderField, {},
                  std::string("__metadata__ must be an object of strings, found ") +
@@ -88,11 +92,16 @@ void readMetadata(JsonCursor& cur, SafetensorsHeader& h) {
                      "__metadata__ must map strings to strings; \"" + key + "\" holds " +
                          cur.describeNext());
         // Elsewhere the last value would win silently; which one was meant is unknowable.
-        auto [it, inserted] = h.metadata.try_emplace(key);
+        auto reused = spare.extract(key);
+        auto [it, inserted] = reused ? [&] {
+            auto placed = h.metadata.insert(std::move(reused));
+            return std::pair(placed.position, placed.inserted);
+        }()
+                                     : h.metadata.try_emplace(key);
         if (!inserted)
             throw JsonError(ErrorKind::DuplicateKey, keyAt, {},
                             "duplicate key \"" + key + "\" in __metadata__");
-        it->second = cur.string(valueScratch);
+        it->second.assign(cur.string(valueScratch));
     } while (cur.consume(','));
     cur.leave('}');
 }
@@ -152,7 +161,7 @@ void readEntry(JsonCursor& cur, TensorEntry& t) {
     t.end = offsets[1];
 }
 
-void parseHeaderJson(std::string_view json, SafetensorsHeader& h) {
+void parseHeaderJson(std::string_view json, SafetensorsHeader& h, Metadata& spare) {
     JsonCursor cur(json);
     if (!cur.enter('{')) cur.fail("expected '{'");
     std::string scratch;
@@ -170,7 +179,7 @@ void parseHeaderJson(std::string_view json, SafetensorsHeader& h) {
                 if (cur.peek() == 'n')
                     cur.skipValue(); // null: the reference loader's "no metadata"
                 else
-                    readMetadata(cur, h);
+                    readMetadata(cur, h, spare);
             } else {
                 TensorEntry& t = h.tensors.emplace_back();
                 t.name.assign(key);
@@ -208,7 +217,8 @@ SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSiz
 void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std::string& path,
                             SafetensorsHeader& h) {
     h.tensors.clear(); // the capacity stays: see readSafetensorsHeader
-    h.metadata.clear();
+    Metadata spare;
+    spare.swap(h.metadata);
     h.hasMetadata = false;
     if (!isValidUtf8(json))
         throw Error(ErrorKind::InvalidUtf8, path, "", "header is not valid UTF-8");
@@ -220,7 +230,7 @@ void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std:
         // Every entry takes at least 47 bytes of JSON; pages of the estimate that are never
         // written cost nothing, while growing by doubling copied and faulted twice.
         h.tensors.reserve(json.size() / 47);
-        parseHeaderJson(json, h);
+        parseHeaderJson(json, h, spare);
     } catch (const JsonError& e) {
         throw headerError(path, e);
     }
