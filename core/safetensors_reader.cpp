@@ -234,14 +234,11 @@ void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std:
     } catch (const JsonError& e) {
         throw headerError(path, e);
     }
-    // Duplicate names, once the tensor list no longer moves (views stay valid).
-    {
-        NameSet names(h.tensors.size());
-        for (const auto& t : h.tensors)
-            if (!names.insert(t.name))
-                throw Error(ErrorKind::DuplicateTensorName, path, t.name,
-                            "header: duplicate tensor name \"" + t.name + "\"");
-    }
+    const size_t repeat = NameSet::firstRepeat(
+        h.tensors, [](const TensorEntry& t) -> std::string_view { return t.name; });
+    if (repeat < h.tensors.size())
+        throw Error(ErrorKind::DuplicateTensorName, path, h.tensors[repeat].name,
+                    "header: duplicate tensor name \"" + h.tensors[repeat].name + "\"");
     h.path = path;
     h.fileSize = fileSize;
     h.headerSize = json.size();

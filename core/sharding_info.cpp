@@ -7,6 +7,7 @@
 #include "name_set.h"
 #include "safetensors_reader.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace shardscope {
@@ -77,10 +78,14 @@ std::vector<ShardingEntry> parseShardingInfo(std::string_view text) {
     return out;
 }
 
-void parseShardingInfo(std::string_view text, std::vector<ShardingEntry>& out) {
+namespace {
+
+// Parses without the duplicate check; `positions` receives each fqn's byte position.
+void parseUnchecked(std::string_view text, std::vector<ShardingEntry>& out,
+                    std::vector<size_t>& positions) {
     out.clear();
     out.reserve(text.size() / 24); // the fewest bytes an entry takes; see parseSafetensorsHeader
-    std::vector<size_t> positions; // of each fqn, for the duplicate check's message
+    positions.clear();
     JsonCursor cur(text);
     try {
         parseEntries(cur, out, positions);
@@ -96,12 +101,23 @@ void parseShardingInfo(std::string_view text, std::vector<ShardingEntry>& out) {
             message = "DCP_SHARDING_INFO at byte " + std::to_string(e.position()) + ": " + message;
         throw JsonError(kind, e.position(), std::move(tensor), message);
     }
-    // Two offsets for one chunk: which is right is unknowable, so refuse rather than pick one.
-    NameSet seen(out.size());
-    for (size_t k = 0; k < out.size(); ++k)
-        if (!seen.insert(out[k].fqn))
-            throw JsonError(ErrorKind::DuplicateShardingEntry, positions[k], out[k].fqn,
-                            "DCP_SHARDING_INFO lists this tensor twice");
+}
+
+// Two offsets for one chunk: which is right is unknowable, so refuse rather than pick one.
+void refuseDuplicates(const std::vector<ShardingEntry>& out, const std::vector<size_t>& positions) {
+    const size_t k = NameSet::firstRepeat(
+        out, [](const ShardingEntry& e) -> std::string_view { return e.fqn; });
+    if (k < out.size())
+        throw JsonError(ErrorKind::DuplicateShardingEntry, positions[k], out[k].fqn,
+                        "DCP_SHARDING_INFO lists this tensor twice");
+}
+
+} // namespace
+
+void parseShardingInfo(std::string_view text, std::vector<ShardingEntry>& out) {
+    std::vector<size_t> positions;
+    parseUnchecked(text, out, positions);
+    refuseDuplicates(out, positions);
 }
 
 std::vector<ShardingEntry> shardingInfoOf(const SafetensorsHeader& header) {
@@ -117,7 +133,15 @@ void shardingInfoOf(const SafetensorsHeader& header, std::vector<ShardingEntry>&
                     "no DCP_SHARDING_INFO in __metadata__: this is not a DCP shard file, so "
                     "where its tensors belong is unknown");
     try {
-        parseShardingInfo(it->second, out);
+        thread_local std::vector<size_t> positions; // kept: see readSafetensorsHeader
+        parseUnchecked(it->second, out, positions);
+        // Listed in header order, name for name, they are as free of repeats as the header's
+        // names, which were checked; only another order needs a check of its own.
+        const bool headerOrder =
+            out.size() == header.tensors.size() &&
+            std::equal(out.begin(), out.end(), header.tensors.begin(),
+                       [](const ShardingEntry& e, const TensorEntry& t) { return e.fqn == t.name; });
+        if (!headerOrder) refuseDuplicates(out, positions);
     } catch (const JsonError& e) {
         throw Error(e.kind(), header.path, e.tensor(), e.what());
     }
