@@ -366,7 +366,7 @@ bool isHfFolder(const fs::path& directory, std::stop_token stop) {
     for (const fs::path& path : listShardFiles(directory)) {
         if (stop.stop_requested()) throw Cancelled();
         try {
-            if (readSafetensorsHeader(path).metadata.count(kShardingKey)) return false;
+            if (headerMetadataHas(path, kShardingKey)) return false;
             plain = true;
         } catch (const Error&) { // unreadable: says nothing either way; the scan reports it
         }

@@ -337,18 +337,19 @@ SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path) {
     return h;
 }
 
-void readSafetensorsHeader(const std::filesystem::path& path, SafetensorsHeader& h) {
+namespace {
+
+// The header's JSON in the thread's buffer, and the file's size; throws Error as
+// readSafetensorsHeader documents.
+std::string_view readHeaderBytes(const std::filesystem::path& path, uint64_t& size) {
     const std::string name = path.string();
     // Opening a FIFO would block and a directory only fails at the first read.
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
         throw Error(ErrorKind::NotRegularFile, name, "", "not a regular file");
-    PosixFile file;
-    uint64_t size = 0;
-    std::span<char> json;
     try {
-        file = PosixFile::openRead(path);
+        PosixFile file = PosixFile::openRead(path);
         size = file.size();
         if (size < 8)
             throw Error(ErrorKind::HeaderTooSmall, name, "",
@@ -367,13 +368,48 @@ void readSafetensorsHeader(const std::filesystem::path& path, SafetensorsHeader&
             throw Error(ErrorKind::InvalidHeaderLength, name, "",
                         "header length " + std::to_string(n) + " runs past the end of the file (" +
                             std::to_string(size) + " bytes)");
-        json = HeaderBuffer::get(n);
+        const std::span<char> json = HeaderBuffer::get(n);
         file.readExact(json.data(), n, 8);
+        return {json.data(), json.size()};
     } catch (const Error& e) {
         if (e.kind() != ErrorKind::Other) throw;
         throw Error(ErrorKind::Io, e.file(), e.tensor(), e.message()); // from PosixFile
     }
-    parseSafetensorsHeader({json.data(), json.size()}, size, name, h);
+}
+
+} // namespace
+
+void readSafetensorsHeader(const std::filesystem::path& path, SafetensorsHeader& h) {
+    uint64_t size = 0;
+    const std::string_view json = readHeaderBytes(path, size);
+    parseSafetensorsHeader(json, size, path.string(), h);
+}
+
+bool headerMetadataHas(const std::filesystem::path& path, std::string_view key) {
+    uint64_t size = 0;
+    JsonCursor cur(readHeaderBytes(path, size));
+    std::string scratch;
+    try {
+        if (!cur.enter('{') || cur.leaveIf('}')) return false;
+        do { // writers put __metadata__ first, so this rarely reads further
+            const bool metadata = cur.string(scratch) == "__metadata__";
+            cur.expect(':', "':'");
+            if (!metadata || !cur.enter('{')) {
+                cur.skipValue();
+                continue;
+            }
+            if (cur.leaveIf('}')) return false;
+            do {
+                if (cur.string(scratch) == key) return true;
+                cur.expect(':', "':'");
+                cur.skipValue();
+            } while (cur.consume(','));
+            return false;
+        } while (cur.consume(','));
+    } catch (const JsonError& e) {
+        throw headerError(path.string(), e);
+    }
+    return false;
 }
 
 } // namespace shardscope

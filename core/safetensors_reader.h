@@ -43,6 +43,11 @@ SafetensorsHeader readSafetensorsHeader(const std::filesystem::path& path);
 // fresh multi-megabyte vectors per file cost a page fault per 4 KiB (W6: 10 s of system time).
 void readSafetensorsHeader(const std::filesystem::path& path, SafetensorsHeader& into);
 
+// Whether the header's __metadata__ has `key`, read only as far as __metadata__ (which writers
+// put first), not checked further: a quick look at what kind of file this is, before a scan.
+// Throws Error as readSafetensorsHeader does when the header cannot be read or is not JSON.
+bool headerMetadataHas(const std::filesystem::path& path, std::string_view key);
+
 // The checks behind readSafetensorsHeader, on header bytes already in memory. JSON nesting is
 // limited as serde_json limits it, so no header can exhaust the stack.
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t fileSize,
