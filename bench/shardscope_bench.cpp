@@ -276,7 +276,7 @@ std::string targetText(const Target& t) {
             : t.againstExport ? "<= %.2fx plain export"
                               : "<= %.2fx cp -r",
             t.maxRatio);
-    if (t.maxSeconds > 0) add("<= %.1f s", t.maxSeconds);
+    if (t.maxSeconds > 0) add("<= %g s", t.maxSeconds);
     if (t.maxRssMiB > 0) add("<= %.0f MiB", t.maxRssMiB);
     return text.empty() ? "-" : text;
 }
