@@ -83,21 +83,24 @@ sanitize() {
     [ "$rc" -eq 0 ] || return "$rc"
     # tst_dcp_core: the DCP scan reads items on a second thread while .metadata is parsed.
     # tst_value_stats: the statistics threads fold windows into shared per-tensor tables.
+    # tst_checkpoint: shard headers parsed on every thread, merged in file order through a
+    # turnstile, tuples interned from every thread into the shared shape pool.
     # tst_export_engine (cast windows share one reader, lost values summed under a lock) passed
     # under TSan when the cast path was written; it stays out here so CI keeps under 15 minutes.
-    echo "== TSan: $tsan (tst_engine, tst_dcp_core, tst_value_stats)"
+    echo "== TSan: $tsan (tst_engine, tst_dcp_core, tst_value_stats, tst_checkpoint)"
     CC=clang CXX=clang++ cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
         -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=ON \
         -DSHARDSCOPE_SANITIZERS=thread >/dev/null
-    cmake --build "$tsan" --parallel "$(nproc)" --target tst_engine tst_dcp_core tst_value_stats
+    cmake --build "$tsan" --parallel "$(nproc)" --target tst_engine tst_dcp_core tst_value_stats \
+        tst_checkpoint
     reports="$tsan/sanitizer-reports"
     rm -rf "$reports" && mkdir -p "$reports"
     (
         export QT_QPA_PLATFORM=offscreen
         export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=86:suppressions=$supp/tsan.supp:log_path=$reports/tsan"
         cd "$tsan"
-        ctest --output-on-failure --timeout 900 -R "^(tst_engine|tst_dcp_core|tst_value_stats)$"
+        ctest --output-on-failure --timeout 900 -R "^(tst_engine|tst_dcp_core|tst_value_stats|tst_checkpoint)$"
     ) || rc=$?
     sanitizer_reports "$reports" || rc=1
     return "$rc"
