@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
+#include "allocator.h"
 #include "main_window.h"
 #include "posix_file.h"
 
@@ -10,6 +11,7 @@
 #include <QIcon>
 
 int main(int argc, char** argv) {
+    shardscope::tuneAllocator(argv);
     shardscope::raiseOpenFileLimit(); // every shard file is open while exporting
     QApplication app(argc, argv);
     QApplication::setOrganizationName("ShardScope");
