@@ -67,7 +67,10 @@ void scanFile(const fs::path& path, const std::string& name, FileScan& out) {
         readSafetensorsHeader(path, out.header);
         shardingInfoOf(out.header, out.sharding);
     } catch (const Error& e) {
+        // Nothing of the previous file this worker read may pass for this one's.
         out.header.tensors.clear();
+        out.header.fileSize = 0;
+        out.header.headerSize = 0;
         out.problems.push_back({Severity::Error, name, e.tensor(), e.message(), e.kind()});
         return;
     }
