@@ -184,6 +184,7 @@ public:
         m_lastOrder.resize(entries.size(), kNone);
         // Only the first file makes the template, so it is written before anyone reads it.
         std::vector<uint32_t> order(f == 0 ? entries.size() : 0);
+        if (f == 0) reserveTensors(entries.size()); // most checkpoints have no others
         for (size_t position = 0; position < entries.size(); ++position) {
             if (position % 4096 == 4095) reporter.checkStop();
             prefetch(scan.chunks, position);
@@ -224,6 +225,15 @@ private:
             const TensorInfo& t = m_ckpt.tensors[chunks[position + 8].tensor];
             __builtin_prefetch(t.chunks.data() + t.chunks.size(), 1);
         }
+    }
+
+    void reserveTensors(size_t count) {
+        m_ckpt.tensors.reserve(count);
+        m_index.reserve(count);
+        m_invalid.reserve(count);
+        m_firstSeen.reserve(count);
+        m_rank.reserve(count);
+        m_dtype.reserve(count);
     }
 
     // The tensor an entry belongs to, created on first sight. Ranks list the same tensors in
