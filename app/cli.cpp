@@ -8,6 +8,7 @@
 #include "checkpoint.h"
 #include "demo.h"
 #include "engine.h"
+#include "fault.h"
 #include "format_units.h"
 #include "parallel.h"
 #include "plan.h"
@@ -968,6 +969,7 @@ int runCli(int argc, char** argv) {
     raiseOpenFileLimit();
     // Parsing starts no thread; every thread the command starts inherits the blocked signals.
     SignalStop signals;
+    setFaultStopObserver([token = signals.token()] { return token.stop_requested(); });
     try {
         return cli.run(signals.token());
     } catch (const Cancelled&) {

@@ -63,6 +63,30 @@ std::atomic<long> g_counts[5];
 
 } // namespace
 
+namespace {
+
+std::function<bool()> g_stopped;
+
+bool stopSignalPending() {
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1;
+}
+
+// Until the run has seen the stop signal just sent or held: never longer than 10 s.
+void awaitStopSeen() {
+    if (!g_stopped) return;
+    for (int i = 0; i < 10000 && !g_stopped(); ++i)
+        ::usleep(1000);
+}
+
+} // namespace
+
+void setFaultStopObserver(std::function<bool()> stopped) {
+    g_stopped = std::move(stopped);
+}
+
 int faultPoint(FaultOp op) {
     const FaultPlan& p = plan();
     if (!p.active || p.op != op) return 0;
@@ -73,9 +97,11 @@ int faultPoint(FaultOp op) {
         break;
     case FaultPlan::Action::Interrupt:
         ::kill(::getpid(), SIGINT); // process-directed: the CLI takes signals on one thread
+        awaitStopSeen();
         return 0;
     case FaultPlan::Action::Pause: // a test holds the run here (SIGSTOP) and resumes it later
         ::kill(::getpid(), SIGSTOP);
+        if (stopSignalPending()) awaitStopSeen(); // one sent while it was held
         return 0;
     case FaultPlan::Action::Fail:
         break;

@@ -3,6 +3,7 @@
 
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace shardscope {
@@ -18,5 +19,11 @@ enum class FaultOp { Write, Rename, Copy, Mkdir, Remove };
 
 // Returns 0 to go on, or the errno the caller must fail with. May not return (kill).
 int faultPoint(FaultOp op);
+
+// How the fault hook sees that the run noticed a stop signal. The CLI takes SIGINT and SIGTERM
+// on a thread of its own, so without this an injected interrupt (or one sent while the run was
+// held with :pause) could lose the race against a small run that finishes first; with it, the
+// faulted operation returns only once the stop is requested (or after 10 s).
+void setFaultStopObserver(std::function<bool()> stopped);
 
 } // namespace shardscope
