@@ -20,9 +20,9 @@ namespace fs = std::filesystem;
 namespace shardscope {
 namespace {
 
-// A chunk's offsets and shape as the merge needs them, found while other files are parsed.
-constexpr uint32_t kNone = ~0u;
+constexpr uint32_t kNone = ~0u; // no tensor (or rank) known yet
 
+// A chunk's offsets and shape as the merge needs them, found while other files are parsed.
 struct PreparedChunk {
     ShapeRef offsets;
     ShapeRef shape;
