@@ -4,8 +4,10 @@
 #include "cli.h"
 #include "cli_export.h"
 #include "cli_values.h"
+#include "mpi_launch.h"
 
 #include "checkpoint.h"
+#include "coordinator.h"
 #include "demo.h"
 #include "engine.h"
 #include "fault.h"
@@ -13,6 +15,7 @@
 #include "parallel.h"
 #include "plan.h"
 #include "posix_file.h"
+#include "rank_assignment.h"
 #include "safetensors_writer.h"
 #include "signal_stop.h"
 #include "verify.h"
@@ -58,12 +61,14 @@ struct ConsolidateOptions {
     int threads = 0;      // 0: one per core
     bool overwrite = false, verify = false, sync = false, quiet = false;
     bool includeTrainingState = false;
+    bool distributed = false;
     ExportRuleOptions rules;
 };
 
 struct VerifyOptions {
     std::string out;
     std::string against; // empty: check OUT on its own
+    bool distributed = false;
 };
 
 struct DemoOptions {
@@ -107,8 +112,7 @@ void printProblems(std::ostream& out, const std::vector<Problem>& problems, size
 std::string problemJson(const Problem& p) {
     return std::string(R"({"severity":")") + (p.severity == Severity::Error ? "error" : "warning") +
            R"(","file":)" + jsonQuote(p.file) + R"(,"tensor":)" + jsonQuote(p.tensor) +
-           R"(,"message":)" + jsonQuote(p.message) + R"(,"kind":")" + errorKindName(p.kind) +
-           "\"}";
+           R"(,"message":)" + jsonQuote(p.message) + R"(,"kind":")" + errorKindName(p.kind) + "\"}";
 }
 
 // The "format" of inspect --json.
@@ -330,8 +334,8 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     printTensorLines(ckpt, plan);
     for (const ByteItem& b : ckpt.byteItems)
         out += (&b == &ckpt.byteItems.front() ? "\nByte items (listed, never exported):\n" : "") +
-               std::string("  ") + b.fqn + "  " + b.type + (b.value.empty() ? "" : " = " + b.value) +
-               "  " + formatBytes(b.size) + "\n";
+               std::string("  ") + b.fqn + "  " + b.type +
+               (b.value.empty() ? "" : " = " + b.value) + "  " + formatBytes(b.size) + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::cout << "\nOutput plan: " << plan.files.size() << " file(s), "
               << formatBytes(plan.totalFileBytes()) << "\n";
@@ -370,22 +374,48 @@ int runInspect(const InspectOptions& o, std::stop_token stop) {
     return ok ? kOk : kFailed;
 }
 
-// The live line on stderr: phase, percent, bytes, rate and ETA of the current phase.
-std::function<void(const EngineProgress&)> progressLine() {
-    const auto start = std::chrono::steady_clock::now();
-    return [phase = EnginePhase::Preparing, phaseStart = start](const EngineProgress& p) mutable {
-        if (p.phase != phase) phase = p.phase, phaseStart = std::chrono::steady_clock::now();
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - phaseStart).count();
+// Phase, percent, bytes, rate and ETA of the current phase, from the updates it is given.
+class ProgressText {
+public:
+    std::string operator()(const EngineProgress& p) {
+        const auto now = std::chrono::steady_clock::now();
+        if (p.phase != m_phase) m_phase = p.phase, m_phaseStart = now;
+        const double elapsed = std::chrono::duration<double>(now - m_phaseStart).count();
         const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 1;
         const double rate = elapsed > 0 ? double(p.bytesDone) / elapsed : 0;
-        std::string eta = rate > 0 && fraction > 0.01
-                              ? formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)
-                              : "?";
-        std::fprintf(stderr, "\r\033[K%s [%3d%%] %s / %s  %s/s  ETA %s  %s",
-                     std::string(enginePhaseName(p.phase)).c_str(), int(fraction * 100),
-                     formatBytes(p.bytesDone).c_str(), formatBytes(p.bytesTotal).c_str(),
-                     formatBytes(uint64_t(rate)).c_str(), eta.c_str(), p.currentFile.c_str());
+        const std::string eta = rate > 0 && fraction > 0.01 && p.bytesTotal >= p.bytesDone
+                                    ? formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)
+                                    : "?";
+        return std::string(enginePhaseName(p.phase)) + " [" + std::to_string(int(fraction * 100)) +
+               "%] " + formatBytes(p.bytesDone) + " / " + formatBytes(p.bytesTotal) + "  " +
+               formatBytes(uint64_t(rate)) + "/s  ETA " + eta;
+    }
+
+private:
+    EnginePhase m_phase = EnginePhase::Preparing;
+    std::chrono::steady_clock::time_point m_phaseStart = std::chrono::steady_clock::now();
+};
+
+// The live line on stderr (a terminal): rewritten in place.
+std::function<void(const EngineProgress&)> progressLine() {
+    return [text = ProgressText()](const EngineProgress& p) mutable {
+        std::fprintf(stderr, "\r\033[K%s  %s", text(p).c_str(), p.currentFile.c_str());
+        std::fflush(stderr);
+    };
+}
+
+// Whole lines, one every `seconds` while bytes are written: what a log file (or mpirun, which
+// passes stderr through a pipe) can show.
+std::function<void(const EngineProgress&)> progressLog(double seconds) {
+    return [text = ProgressText(), last = std::chrono::steady_clock::now(),
+            seconds](const EngineProgress& p) mutable {
+        const std::string line = text(p); // keeps the phase's start time current
+        const auto now = std::chrono::steady_clock::now();
+        if (p.phase != EnginePhase::Writing || p.bytesDone == 0 ||
+            std::chrono::duration<double>(now - last).count() < seconds)
+            return;
+        last = now;
+        std::fprintf(stderr, "%s\n", line.c_str());
         std::fflush(stderr);
     };
 }
@@ -435,6 +465,16 @@ RuledPlan planWithRules(const ConsolidateOptions& o, const CLI::App& command,
     return r;
 }
 
+EngineOptions engineOptionsOf(const ConsolidateOptions& o, std::stop_token stop) {
+    EngineOptions options;
+    options.threads = o.threads;
+    options.overwrite = o.overwrite;
+    options.sync = o.sync;
+    options.verify = o.verify;
+    options.stop = stop;
+    return options;
+}
+
 int runConsolidate(const ConsolidateOptions& o, const CLI::App& command, std::stop_token stop) {
     std::error_code ec;
     if (!o.hfAssets.empty() && !fs::is_directory(o.hfAssets, ec)) {
@@ -463,12 +503,7 @@ int runConsolidate(const ConsolidateOptions& o, const CLI::App& command, std::st
     const std::string summary = describeSelection(ckpt, ruled.selection);
     if (!o.quiet && !summary.empty()) std::fprintf(stderr, "%s\n", summary.c_str());
 
-    EngineOptions options;
-    options.threads = o.threads;
-    options.overwrite = o.overwrite;
-    options.sync = o.sync;
-    options.verify = o.verify;
-    options.stop = stop;
+    EngineOptions options = engineOptionsOf(o, stop);
     const bool live = !o.quiet && ::isatty(STDERR_FILENO);
     if (live) options.progress = progressLine();
     EngineResult result;
@@ -513,6 +548,193 @@ int runVerify(const VerifyOptions& o, std::stop_token stop) {
                     report.castTensors);
     std::printf("\n");
     return kOk;
+}
+
+// ---- Distributed mode: one rank of an mpirun or srun job ----
+
+// "shardscope-cli (rank 1 of 3)": every line a rank prints says which rank printed it.
+std::string rankName(const Coordinator& peers) {
+    return "shardscope-cli (rank " + std::to_string(peers.rank()) + " of " +
+           std::to_string(peers.size()) + ")";
+}
+
+int codeOf(const RankFailure& f) {
+    return f.kind == ErrorKind::RuleInvalid || f.kind == ErrorKind::Usage ? kUsage : kFailed;
+}
+
+// Scans and plans on every rank; a failure on any rank is reported by all.
+std::optional<RankFailure> prepareOnRanks(const ConsolidateOptions& o, const CLI::App& command,
+                                          std::stop_token stop, Coordinator& peers,
+                                          Checkpoint& ckpt, RuledPlan& ruled) {
+    return peers.agree(failureOf(peers.rank(), [&] {
+        std::error_code ec;
+        if (!o.hfAssets.empty() && !fs::is_directory(o.hfAssets, ec))
+            throw Error(ErrorKind::Usage, o.hfAssets, "", "--hf-assets: not a directory");
+        ckpt = scan(o.in, stop);
+        ckpt.hfAssetsDir = o.hfAssets;
+        ruled = planWithRules(o, command, ckpt, stop);
+    }));
+}
+
+int runConsolidateOnRanks(const ConsolidateOptions& options, const CLI::App& command,
+                          std::stop_token stop, Coordinator& peers) {
+    const bool root = peers.rank() == 0;
+    const std::string who = rankName(peers);
+    ConsolidateOptions o = options;
+    o.quiet = o.quiet || !root; // the other ranks speak only of errors
+    Checkpoint ckpt;
+    RuledPlan ruled;
+    if (auto f = prepareOnRanks(o, command, stop, peers, ckpt, ruled)) {
+        std::fprintf(stderr, "%s: error: %s\nnothing written\n", who.c_str(), f->error().what());
+        return codeOf(*f);
+    }
+    std::vector<Problem> all = ckpt.problems;
+    all.insert(all.end(), ruled.plan.problems.begin(), ruled.plan.problems.end());
+    const bool broken = ckpt.hasErrors() || !ruled.plan.ok();
+    if (root && (broken || !o.quiet)) printProblems(std::cerr, all, 50);
+    EngineOptions engine = engineOptionsOf(o, stop);
+    const bool live = !o.quiet && ::isatty(STDERR_FILENO);
+    if (live)
+        engine.progress = progressLine();
+    else if (!o.quiet)
+        engine.progress = progressLog(2.0); // rank 0 only: the others are quiet
+    EngineResult result;
+    try {
+        result = consolidateDistributed(ckpt, ruled.plan, o.out, engine, peers);
+    } catch (const ExportFailed& e) {
+        if (live) std::fprintf(stderr, "\r\033[K");
+        for (const auto& note : e.notes())
+            std::fprintf(stderr, "%s: note: %s\n", who.c_str(), note.c_str());
+        std::fprintf(stderr, "%s: %s: %s\n%s\n", who.c_str(), e.cancelled() ? "cancelled" : "error",
+                     e.what(), e.onDisk().c_str());
+        return kFailed;
+    } catch (const Error& e) { // before anything was touched
+        if (live) std::fprintf(stderr, "\r\033[K");
+        std::fprintf(stderr, "%s: error: %s\nnothing written\n", who.c_str(), e.what());
+        return e.kind() == ErrorKind::Usage ? kUsage : kFailed;
+    }
+    if (live) std::fprintf(stderr, "\r\033[K");
+    if (!root) return kOk;
+    if (!o.quiet) printCastLosses(result.castLosses);
+    for (const auto& note : result.notes)
+        std::fprintf(stderr, "note: %s\n", note.c_str());
+    if (!o.quiet) {
+        printSummary(result, o.out);
+        std::printf("  by %d processes; output files assigned to them by bytes\n", peers.size());
+    }
+    return kOk;
+}
+
+// The model files in `dir` split between the ranks by bytes, as consolidate splits them.
+VerifyShare verifyShareOf(const fs::path& dir, const Coordinator& peers) {
+    std::vector<std::string> names;
+    std::vector<uint64_t> sizes;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("model-", 0) == 0 && entry.path().extension() == ".safetensors")
+            names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names)
+        sizes.push_back(fs::file_size(dir / name, ec));
+    const std::vector<int> owners = assignByBytes(sizes, peers.size());
+    VerifyShare share{{}, peers.rank() == 0};
+    for (size_t f = 0; f < names.size(); ++f)
+        if (owners[f] == peers.rank()) share.files.insert(names[f]);
+    return share;
+}
+
+// A report's problems and byte count as one message (the fields of a problem are separated by
+// \x1f, problems by \x1e: neither occurs in names or messages).
+std::string encodeReport(const VerifyReport& r) {
+    std::string out = std::to_string(r.bytesCompared) + '\x1e';
+    for (const auto& p : r.problems)
+        out += std::string(p.severity == Severity::Error ? "E" : "W") + '\x1f' + p.file + '\x1f' +
+               p.tensor + '\x1f' + p.message + '\x1f' + std::to_string(int(p.kind)) + '\x1e';
+    return out;
+}
+
+void mergeReport(const std::string& text, VerifyReport& into, bool counts) {
+    const std::vector<std::string> records = splitText(text, '\x1e');
+    if (records.empty()) return;
+    if (counts) into.bytesCompared += std::stoull(records[0]);
+    for (size_t i = 1; i < records.size(); ++i) {
+        const std::vector<std::string> f = splitText(records[i], '\x1f');
+        if (f.size() == 5)
+            into.problems.push_back({f[0] == "E" ? Severity::Error : Severity::Warning, f[1], f[2],
+                                     f[3], ErrorKind(std::stoi(f[4]))});
+    }
+}
+
+int runVerifyOnRanks(const VerifyOptions& o, std::stop_token stop, Coordinator& peers) {
+    const bool root = peers.rank() == 0;
+    std::optional<Checkpoint> ckpt;
+    VerifyReport report;
+    auto failed = peers.agree(failureOf(peers.rank(), [&] {
+        if (!o.against.empty()) {
+            ckpt = scan(o.against, stop);
+            if (ckpt->hasErrors())
+                throw Error(ErrorKind::VerifyFailed, o.against, "",
+                            "the shards given to --against have errors (run inspect on them)");
+        }
+        const VerifyShare share = verifyShareOf(o.out, peers);
+        report = verifyOutput(o.out, ckpt ? &*ckpt : nullptr, stop, {}, &share);
+    }));
+    if (failed) {
+        std::fprintf(stderr, "%s: error: %s\n", rankName(peers).c_str(), failed->error().what());
+        return kFailed;
+    }
+    const std::vector<std::string> parts = peers.gatherToRoot(encodeReport(report));
+    VerifyReport all = report;
+    for (size_t r = 1; r < parts.size(); ++r)
+        mergeReport(parts[r], all, true);
+    const bool ok = peers.fromRoot(root && all.ok() ? "ok" : "") == "ok";
+    if (!root) return ok ? kOk : kFailed;
+    printProblems(std::cerr, all.problems, 100);
+    if (!ok) {
+        std::cerr << "shardscope-cli: verification FAILED for " << o.out << "\n";
+        return kFailed;
+    }
+    std::printf("OK: %zu file(s), %zu tensors", all.files, all.tensors);
+    if (ckpt)
+        std::printf(", %s compared byte for byte with %s by %d processes",
+                    formatBytes(all.bytesCompared).c_str(), o.against.c_str(), peers.size());
+    std::printf("\n");
+    return kOk;
+}
+
+// The coordinator of a distributed run (--distributed, or started by mpirun or srun as one of
+// several processes), or none for an ordinary run.
+std::unique_ptr<Coordinator> peersFor(bool requested, std::stop_token stop) {
+    const int launched = launcherWorldSize();
+    if (!requested && launched <= 1) return nullptr;
+    if (!builtWithMpi())
+        throw Error(ErrorKind::Usage, "", "",
+                    requested
+                        ? "--distributed needs ShardScope built with MPI: install libopenmpi-dev "
+                          "and openmpi-bin (scripts/shardscope.sh does) and rebuild"
+                        : "started as one of " + std::to_string(launched) +
+                              " processes (mpirun or srun), but this ShardScope was built "
+                              "without MPI, so each would write the whole output: rebuild "
+                              "with libopenmpi-dev installed, or run one process");
+    return startMpi(stop);
+}
+
+// Runs a command on the ranks. A rank that lost the others (stopped while waiting for them)
+// exits at once: finalizing MPI would wait for processes that are gone.
+int onRanks(Coordinator& peers, const std::function<int()>& body) {
+    int code = kFailed;
+    try {
+        code = body();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: error: %s\n", rankName(peers).c_str(), e.what());
+    }
+    if (peers.lost()) {
+        std::fflush(nullptr);
+        std::_Exit(code == kOk ? kFailed : code);
+    }
+    return code;
 }
 
 int runDemo(const DemoOptions& o) {
@@ -728,7 +950,8 @@ void addTrainingStateFlag(CLI::App* command, bool& include) {
 void CommandLine::addInspect() {
     auto& o = m_inspectOptions;
     m_inspect =
-        addCommand("inspect", "List every tensor of a checkpoint directory (DCP safetensors shards or\n.metadata + *.distcp) (dtype, full shape, "
+        addCommand("inspect", "List every tensor of a checkpoint directory (DCP safetensors shards "
+                              "or\n.metadata + *.distcp) (dtype, full shape, "
                               "chunks,\ncoverage, target file) and every problem. Exit 1 when it "
                               "cannot be\nconsolidated. DIR may also be a Hugging Face safetensors "
                               "folder or\none *.safetensors file.");
@@ -768,6 +991,9 @@ void CommandLine::addConsolidate() {
     m_consolidate->add_flag("--sync", o.sync, "fdatasync every file before publishing");
     m_consolidate->add_flag("-q,--quiet", o.quiet,
                             "No warnings, progress line or summary on success");
+    m_consolidate->add_flag("--distributed", o.distributed,
+                            "One of several processes started by mpirun or srun:\neach writes "
+                            "its share of the files (automatic when\nstarted as one of several)");
     addExportRuleOptions(m_consolidate, o.rules);
 }
 
@@ -779,15 +1005,20 @@ void CommandLine::addVerify() {
     m_verify->add_option("--against", o.against, "The shard directory OUT was written from")
         ->type_name("IN")
         ->check(pathValue("--against", "a directory"));
+    m_verify->add_flag("--distributed", o.distributed,
+                       "One of several processes started by mpirun or srun:\neach compares its "
+                       "share of the files");
 }
 
 // --tensor, --json and --threads, shared by stats and check.
 void addValueOptions(CLI::App* command, std::string& tensor, bool& json, int& threads) {
-    command->add_option("--tensor", tensor, "Only tensors whose names match this regular\nexpression "
-                                            "(searched, ECMAScript syntax)")
+    command
+        ->add_option("--tensor", tensor,
+                     "Only tensors whose names match this regular\nexpression "
+                     "(searched, ECMAScript syntax)")
         ->type_name("REGEX")
-        ->check(CLI::Validator(
-            [](std::string& value) { return checkTensorPattern(value); }, "REGEX"));
+        ->check(
+            CLI::Validator([](std::string& value) { return checkTensorPattern(value); }, "REGEX"));
     command->add_flag("--json", json, "Print everything as one JSON document");
     command->add_option("--threads", threads, "Worker threads, 1 to 256; default: one per core")
         ->type_name("N")
@@ -819,8 +1050,7 @@ void CommandLine::addCheck() {
                      "zero-chunk, norm-spread, tied,\ntie-config, all "
                      "(default: nan,inf,zeros,zero-chunk)")
         ->type_name("LIST")
-        ->check(CLI::Validator([](std::string& value) { return checkFailOnList(value); },
-                               "LIST"));
+        ->check(CLI::Validator([](std::string& value) { return checkFailOnList(value); }, "LIST"));
     m_check
         ->add_option("--norm-spread", o.normSpread,
                      "Report chunks of one tensor whose RMS differs by more\nthan this factor "
@@ -945,6 +1175,23 @@ std::optional<int> CommandLine::parse(int argc, char** argv) {
 
 int CommandLine::run(std::stop_token stop) const {
     if (*m_inspect) return runInspect(m_inspectOptions, stop);
+    if (*m_consolidate || *m_verify) {
+        std::unique_ptr<Coordinator> peers;
+        try {
+            peers = peersFor(*m_consolidate ? m_consolidateOptions.distributed
+                                            : m_verifyOptions.distributed,
+                             stop);
+        } catch (const Error& e) {
+            std::fprintf(stderr, "shardscope-cli: %s\n", e.message().c_str());
+            return kUsage;
+        }
+        if (peers && *m_consolidate)
+            return onRanks(*peers, [&] {
+                return runConsolidateOnRanks(m_consolidateOptions, *m_consolidate, stop, *peers);
+            });
+        if (peers)
+            return onRanks(*peers, [&] { return runVerifyOnRanks(m_verifyOptions, stop, *peers); });
+    }
     if (*m_consolidate) return runConsolidate(m_consolidateOptions, *m_consolidate, stop);
     if (*m_verify) return runVerify(m_verifyOptions, stop);
     if (*m_stats) return runStats(m_statsOptions, stop);

@@ -101,6 +101,17 @@ void preflight(const Checkpoint& checkpoint, const Plan& plan, const std::filesy
 EngineResult consolidate(const Checkpoint& checkpoint, const Plan& plan,
                          const std::filesystem::path& outDir, const EngineOptions& options);
 
+class Coordinator;
+
+// consolidate() as one rank of a distributed run (see Coordinator): every rank scanned and
+// planned the same checkpoint; each writes the output files assigned to it by bytes into rank
+// 0's staging directory, and rank 0 publishes (the index last) only once every rank succeeded.
+// A failure on any rank throws ExportFailed on every rank, naming the rank it happened on, and
+// nothing is published. With SingleProcess it writes what consolidate() writes.
+EngineResult consolidateDistributed(const Checkpoint& checkpoint, const Plan& plan,
+                                    const std::filesystem::path& outDir,
+                                    const EngineOptions& options, Coordinator& peers);
+
 // Sidecar files that a run copies (all of .hf_metadata/ but the fqn_to_* mappings).
 std::vector<std::filesystem::path> sidecarFiles(const Checkpoint& checkpoint);
 

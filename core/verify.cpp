@@ -87,14 +87,14 @@ void reportInterruptedRuns(const fs::path& outDir, VerifyReport& report) {
 
 // Chunks a DCP item holds strided or compressed are decoded and compared run by run.
 void compareStoredChunks(const Checkpoint& ckpt, const TensorInfo& t,
-                         const std::vector<PosixFile>& sources, const PosixFile& out,
-                         uint64_t base, const std::string& outName, std::stop_token stop,
-                         VerifyReport& report) {
+                         const std::vector<PosixFile>& sources, const PosixFile& out, uint64_t base,
+                         const std::string& outName, std::stop_token stop, VerifyReport& report) {
     std::vector<char> written;
     for (const Chunk& chunk : t.chunks) {
         if (!chunk.stored) continue;
         if (stop.stop_requested()) throw Cancelled();
-        const std::vector<char> bytes = decodeStoredChunk(ckpt, t, chunk, sources[chunk.file], stop);
+        const std::vector<char> bytes =
+            decodeStoredChunk(ckpt, t, chunk, sources[chunk.file], stop);
         ChunkRuns runs(t.shape, chunk.offsets, chunk.shape, dtypeBits(t.dtype));
         const uint64_t runBytes = runs.runBytes();
         written.resize(runBytes);
@@ -130,7 +130,8 @@ std::optional<ExportSelection> recordedSelection(const nlohmann::json& metadata,
                 applies = false;
                 report.problems.push_back({Severity::Error, indexPath.string(), p.tensor,
                                            "the recorded export rules do not apply to these "
-                                           "shards: " + p.message,
+                                           "shards: " +
+                                               p.message,
                                            ErrorKind::VerifyFailed});
             }
         if (applies) return selection;
@@ -148,9 +149,10 @@ public:
     ShardComparison(const fs::path& outDir, const Checkpoint& against,
                     const ExportSelection& selection,
                     const std::map<std::string, OutputTensor>& outputs, std::stop_token stop,
-                    const std::function<void(uint64_t, uint64_t)>& progress, VerifyReport& report)
+                    const std::function<void(uint64_t, uint64_t)>& progress, VerifyReport& report,
+                    const VerifyShare* share)
         : m_outDir(outDir), m_ckpt(against), m_selection(selection), m_outputs(outputs),
-          m_stop(std::move(stop)), m_progress(progress), m_report(report),
+          m_stop(std::move(stop)), m_progress(progress), m_report(report), m_share(share),
           m_totalBytes(against.totalBytes()) {
         for (const auto& f : against.files)
             m_sources.push_back(PosixFile::openRead(f.path));
@@ -165,12 +167,16 @@ public:
 
 private:
     void error(const std::string& file, const std::string& tensor, const std::string& message) {
-        m_report.problems.push_back({Severity::Error, file, tensor, message,
-                                     ErrorKind::VerifyFailed});
+        m_report.problems.push_back(
+            {Severity::Error, file, tensor, message, ErrorKind::VerifyFailed});
     }
 
     void compareTensor(const TensorInfo& t, const TensorExport& x) {
         auto it = m_outputs.find(x.name);
+        if (m_share) { // another rank compares the other files; rank 0 reports what is absent
+            const bool found = it != m_outputs.end();
+            if (found ? !m_share->files.count(it->second.file) : !m_share->wholeDirectory) return;
+        }
         if (x.excluded) {
             // Training state is exported only on request; anything else left out must be absent.
             if (!x.byDefault && it != m_outputs.end())
@@ -252,8 +258,7 @@ private:
             if (std::memcmp(m_window.data(), m_expected.data(), m_window.size()) != 0) {
                 error(outName, t.fqn,
                       "elements " + std::to_string(e0) + ".." + std::to_string(e1) +
-                          " differ from the shards' values cast to " +
-                          std::string(dtypeName(to)));
+                          " differ from the shards' values cast to " + std::string(dtypeName(to)));
                 return;
             }
             m_report.bytesCompared += m_source.size();
@@ -274,6 +279,7 @@ private:
     std::stop_token m_stop;
     const std::function<void(uint64_t, uint64_t)>& m_progress;
     VerifyReport& m_report;
+    const VerifyShare* m_share;
     const uint64_t m_totalBytes;
     uint64_t m_done = 0;
     std::vector<PosixFile> m_sources;
@@ -286,9 +292,16 @@ private:
 
 } // namespace
 
-VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std::stop_token stop,
-                          const std::function<void(uint64_t, uint64_t)>& progress) {
+namespace {
+
+// verifyOutput's work; `structural` ends as the number of problems found before the bytes were
+// compared (the checks of the index and layout).
+VerifyReport verifyDirectory(const fs::path& outDir, const Checkpoint* against,
+                             std::stop_token stop,
+                             const std::function<void(uint64_t, uint64_t)>& progress,
+                             const VerifyShare* share, size_t& structural) {
     VerifyReport report;
+    structural = SIZE_MAX;
     auto error = [&](const std::string& file, const std::string& tensor, const std::string& m) {
         report.problems.push_back({Severity::Error, file, tensor, m, ErrorKind::VerifyFailed});
     };
@@ -378,8 +391,23 @@ VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std
     }
     if (!against) return report;
     const auto selection = recordedSelection(index["metadata"], *against, indexPath, report);
+    structural = report.problems.size();
     if (selection)
-        ShardComparison(outDir, *against, *selection, outputs, stop, progress, report).run();
+        ShardComparison(outDir, *against, *selection, outputs, stop, progress, report, share).run();
+    return report;
+}
+
+} // namespace
+
+VerifyReport verifyOutput(const fs::path& outDir, const Checkpoint* against, std::stop_token stop,
+                          const std::function<void(uint64_t, uint64_t)>& progress,
+                          const VerifyShare* share) {
+    size_t structural = SIZE_MAX;
+    VerifyReport report = verifyDirectory(outDir, against, stop, progress, share, structural);
+    if (share && !share->wholeDirectory) // rank 0 reports those
+        report.problems.erase(report.problems.begin(),
+                              report.problems.begin() +
+                                  std::ptrdiff_t(std::min(structural, report.problems.size())));
     return report;
 }
 

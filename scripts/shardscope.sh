@@ -22,9 +22,11 @@ build="${SHARDSCOPE_BUILD_DIR:-$root/build}"
 # libzstd decodes zstd DCP items; python3 and zstd write the DCP test fixtures (tests/dcp);
 # zlib gives the benchmark's DCP archives their CRCs; libre2 runs the export rules' regular
 # expressions (--rename, --include, --exclude, --cast-keep) fast enough for 100,000 names;
-# libmimalloc is the programs' allocator (millions of small allocations when scanning headers).
+# libmimalloc is the programs' allocator (millions of small allocations when scanning headers);
+# Open MPI runs `consolidate --distributed` (mpirun, and the library the CLI links).
 packages=(cmake g++ ninja-build pkg-config qt6-base-dev nlohmann-json3-dev libcli11-dev libzstd-dev
-          libre2-dev libmimalloc-dev zlib1g-dev python3 zstd fontconfig fonts-dejavu-core)
+          libre2-dev libmimalloc-dev zlib1g-dev python3 zstd fontconfig fonts-dejavu-core
+          libopenmpi-dev openmpi-bin)
 # fuzz and sanitize build with clang (libFuzzer and the sanitizer runtimes).
 clang_packages=(clang libclang-rt-14-dev)
 
@@ -85,22 +87,24 @@ sanitize() {
     # tst_value_stats: the statistics threads fold windows into shared per-tensor tables.
     # tst_checkpoint: shard headers parsed on every thread, merged in file order through a
     # turnstile, tuples interned from every thread into the shared shape pool.
+    # tst_distributed_engine: the distributed export with its ranks as threads (votes, a failure
+    # on one rank stopping the others' writers).
     # tst_export_engine (cast windows share one reader, lost values summed under a lock) passed
     # under TSan when the cast path was written; it stays out here so CI keeps under 15 minutes.
-    echo "== TSan: $tsan (tst_engine, tst_dcp_core, tst_value_stats, tst_checkpoint)"
+    echo "== TSan: $tsan (tst_engine, tst_dcp_core, tst_value_stats, tst_checkpoint, tst_distributed_engine)"
     CC=clang CXX=clang++ cmake -S "$root" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
         -DSHARDSCOPE_BUILD_GUI=OFF -DSHARDSCOPE_BUILD_TESTS=ON \
         -DSHARDSCOPE_SANITIZERS=thread >/dev/null
     cmake --build "$tsan" --parallel "$(nproc)" --target tst_engine tst_dcp_core tst_value_stats \
-        tst_checkpoint
+        tst_checkpoint tst_distributed_engine
     reports="$tsan/sanitizer-reports"
     rm -rf "$reports" && mkdir -p "$reports"
     (
         export QT_QPA_PLATFORM=offscreen
         export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:exitcode=86:suppressions=$supp/tsan.supp:log_path=$reports/tsan"
         cd "$tsan"
-        ctest --output-on-failure --timeout 900 -R "^(tst_engine|tst_dcp_core|tst_value_stats|tst_checkpoint)$"
+        ctest --output-on-failure --timeout 900 -R "^(tst_engine|tst_dcp_core|tst_value_stats|tst_checkpoint|tst_distributed_engine)$"
     ) || rc=$?
     sanitizer_reports "$reports" || rc=1
     return "$rc"

@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "checkpoint.h"
+#include "coordinator.h"
 #include "engine.h"
 #include "plan.h"
 #include "shard_builder.h"
@@ -231,6 +232,18 @@ void TestEngine::manyTensorsOverSeveralFiles() {
     consolidate(c, plan, out(), o);
     checkOutput(expected, tensors);
     QVERIFY(verifyOutput(out(), &c).ok());
+    // The distributed path with one process writes the same files.
+    const fs::path alone = fs::path(m_tmp->path().toStdString()) / "alone";
+    SingleProcess peers;
+    const EngineResult r = consolidateDistributed(c, plan, alone, o, peers);
+    QCOMPARE(r.files.size(), size_t(3));
+    for (const auto& name : r.files)
+        QVERIFY2(readFile(alone / name) == readFile(out() / name), name.c_str());
+    QCOMPARE(readFile(alone / "model.safetensors.index.json"),
+             readFile(out() / "model.safetensors.index.json"));
+    for (const auto& e : fs::directory_iterator(alone))
+        QVERIFY2(e.path().filename().string().rfind(".shardscope-staging", 0) != 0,
+                 e.path().c_str());
 }
 
 void TestEngine::badInputsLeaveNothing_data() {
