@@ -605,8 +605,10 @@ int runConsolidateOnRanks(const ConsolidateOptions& options, const CLI::App& com
         if (live) std::fprintf(stderr, "\r\033[K");
         for (const auto& note : e.notes())
             std::fprintf(stderr, "%s: note: %s\n", who.c_str(), note.c_str());
-        std::fprintf(stderr, "%s: %s: %s\n%s\n", who.c_str(), e.cancelled() ? "cancelled" : "error",
-                     e.what(), e.onDisk().c_str());
+        std::fprintf(stderr, "%s: %s: %s\n", who.c_str(), e.cancelled() ? "cancelled" : "error",
+                     e.what());
+        // A rank that lost the others cannot hear from rank 0 what OUT holds.
+        if (!e.onDisk().empty()) std::fprintf(stderr, "%s\n", e.onDisk().c_str());
         return kFailed;
     } catch (const Error& e) { // before anything was touched
         if (live) std::fprintf(stderr, "\r\033[K");
