@@ -77,7 +77,7 @@ pids=()
 # SIGTERM, or a task, left behind by an aborted step) is killed.
 # shellcheck disable=SC2317  # called from the EXIT trap
 stop_daemons() {
-    local i pid d
+    local i pid f
     for _ in $(seq 50); do
         compgen -G "$tmp/spool/${host:-}_*" >/dev/null || break
         sleep 0.1
@@ -93,13 +93,12 @@ stop_daemons() {
         wait "$pid" 2>/dev/null || true
     done
     pids=()
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
-        [ "$pid" = $$ ] && continue
-        if grep -qzxF "SLURM_CONF=$tmp/slurm.conf" "$d/environ" 2>/dev/null; then
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
+    # One grep for all of /proc (a grep a process takes a second here).
+    while read -r f; do
+        pid=${f#/proc/}
+        pid=${pid%/environ}
+        [ "$pid" = $$ ] || kill -KILL "$pid" 2>/dev/null || true
+    done < <(grep -lzxF "SLURM_CONF=$tmp/slurm.conf" /proc/[0-9]*/environ 2>/dev/null)
 }
 
 # shellcheck disable=SC2317  # the EXIT trap
@@ -127,6 +126,14 @@ show_logs() {
     done
     return 0
 }
+
+# A port already in use would make slurmctld or slurmd exit, and sinfo wait on whatever listens.
+for port in "$ctld_port" "$slurmd_port"; do
+    if timeout 2 bash -c ": </dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+        echo "Port $port is in use (another Slurm?): set SHARDSCOPE_SLURM_PORT to another port" >&2
+        exit 1
+    fi
+done
 
 mkdir -p "$tmp"/{state,spool,tmpfs,log,run,munge}
 
@@ -205,11 +212,13 @@ pids+=($!)
 setsid slurmd -D -f "$SLURM_CONF" >"$tmp/log/slurmd.out" 2>&1 &
 pids+=($!)
 
+# Up to 30 seconds; a daemon that exits (say, a port in use after all) ends the wait at once.
 state=""
-for i in $(seq 150); do
-    state="$(sinfo -h -n "$host" -o %t 2>/dev/null || true)"
-    [ "$state" = idle ] && break
+deadline=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$deadline" ]; do
     kill -0 "${pids[@]}" 2>/dev/null || { state="a daemon exited"; break; }
+    state="$(timeout 5 sinfo -h -n "$host" -o %t 2>/dev/null || true)"
+    [ "$state" = idle ] && break
     sleep 0.2
 done
 if [ "$state" != idle ]; then
