@@ -4,6 +4,7 @@
 #include "dtype.h"
 
 #include <array>
+#include <cstdint>
 
 namespace shardscope {
 namespace {
@@ -40,11 +41,38 @@ constexpr std::array<DTypeInfo, kDTypeCount> kTable{{
     {DType::F6_E3M2, "F6_E3M2", 6},
 }};
 
+// A name of up to 15 bytes and its length as two integers, so a lookup is 22 integer compares:
+// every header entry names its dtype, and a compare through memcmp per candidate was 5-10% of
+// scanning 160,000 small chunks (perf, W3).
+struct PackedName {
+    uint64_t lo = 0, hi = 0;
+    bool operator==(const PackedName&) const = default;
+};
+
+constexpr PackedName pack(std::string_view name) {
+    PackedName p;
+    for (size_t i = 0; i < name.size() && i < 15; ++i)
+        (i < 8 ? p.lo : p.hi) |= uint64_t(uint8_t(name[i])) << (8 * (i % 8));
+    p.hi |= uint64_t(name.size()) << 56; // "F32" and "F32\0" differ
+    return p;
+}
+
+constexpr std::array<PackedName, kDTypeCount> packTable() {
+    std::array<PackedName, kDTypeCount> out{};
+    for (size_t i = 0; i < kDTypeCount; ++i)
+        out[i] = pack(kTable[i].name);
+    return out;
+}
+
+constexpr std::array<PackedName, kDTypeCount> kPacked = packTable();
+
 } // namespace
 
 std::optional<DType> parseDType(std::string_view name) {
-    for (const auto& info : kTable)
-        if (info.name == name) return info.type;
+    if (name.empty() || name.size() > 15) return std::nullopt; // every name is 2-11 bytes
+    const PackedName key = pack(name);
+    for (size_t i = 0; i < kDTypeCount; ++i)
+        if (kPacked[i] == key) return kTable[i].type;
     return std::nullopt;
 }
 

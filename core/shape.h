@@ -73,7 +73,14 @@ public:
     }
 
     friend bool operator==(const Shape& a, const Shape& b) {
-        return std::equal(a.begin(), a.end(), b.begin(), b.end());
+        // A loop rather than std::equal, which becomes a call to memcmp: shapes are a few
+        // numbers, compared for every chunk a scan interns (perf: 8% of scanning W3).
+        if (a.size() != b.size()) return false;
+        const uint64_t* x = a.begin();
+        const uint64_t* y = b.begin();
+        for (size_t i = 0; i < a.size(); ++i)
+            if (x[i] != y[i]) return false;
+        return true;
     }
     friend bool operator<(const Shape& a, const Shape& b) {
         return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());

@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "checkpoint.h"
+#include "dtype.h"
 #include "error.h"
 #include "json_cursor.h"
 #include "safetensors_reader.h"
@@ -25,6 +26,7 @@ private slots:
     void rejectsBadFiles_data();
     void rejectsBadFiles();
     void rejectsShortFile();
+    void dtypeNamesAreExact();
     void rejectsWhatIsNotAFile();
     void nestingStopsAtTheReferenceLimit();
     void errorKinds();
@@ -448,6 +450,41 @@ void TestSafetensorsReader::mutatedFilesNeverCrash() {
     }
     QVERIFY(rejected > 1000); // the edits do break most files
     QVERIFY(parsed + rejected == 4000);
+}
+
+// Every dtype name the format lists, and nothing near it: case, padding, a NUL, a prefix.
+void TestSafetensorsReader::dtypeNamesAreExact() {
+    const std::vector<std::pair<std::string, DType>> names = {{"BOOL", DType::BOOL},
+                                                              {"U8", DType::U8},
+                                                              {"I8", DType::I8},
+                                                              {"F8_E4M3", DType::F8_E4M3},
+                                                              {"F8_E5M2", DType::F8_E5M2},
+                                                              {"F8_E8M0", DType::F8_E8M0},
+                                                              {"F8_E4M3FNUZ", DType::F8_E4M3FNUZ},
+                                                              {"F8_E5M2FNUZ", DType::F8_E5M2FNUZ},
+                                                              {"I16", DType::I16},
+                                                              {"U16", DType::U16},
+                                                              {"F16", DType::F16},
+                                                              {"BF16", DType::BF16},
+                                                              {"I32", DType::I32},
+                                                              {"U32", DType::U32},
+                                                              {"F32", DType::F32},
+                                                              {"I64", DType::I64},
+                                                              {"U64", DType::U64},
+                                                              {"F64", DType::F64},
+                                                              {"C64", DType::C64},
+                                                              {"F4", DType::F4},
+                                                              {"F6_E2M3", DType::F6_E2M3},
+                                                              {"F6_E3M2", DType::F6_E3M2}};
+    for (const auto& [name, type] : names) {
+        QVERIFY2(parseDType(name) == type, name.c_str());
+        QCOMPARE(std::string(dtypeName(type)), name);
+    }
+    for (const std::string bad :
+         {std::string("f32"), std::string("F32 "), std::string(" F32"), std::string("F32\0", 4),
+          std::string("F3"), std::string(""), std::string("F8_E4M3FNUZX"),
+          std::string("F8_E4M3FNUZ_LONGER_THAN_16"), std::string("BF16\0\0\0\0\0\0\0\0", 12)})
+        QVERIFY2(!parseDType(bad), bad.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestSafetensorsReader)
