@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -280,8 +281,9 @@ void appendChunkLine(std::string& out, const Checkpoint& ckpt, const Chunk& c, S
 void appendTensorLine(std::string& out, const TensorInfo& t, const Plan& plan) {
     auto target = plan.weightMap.find(t.exportName());
     const bool excluded = t.kind != TensorKind::Model && target == plan.weightMap.end();
-    out += t.fqn + "  " + std::string(dtypeName(t.dtype)) + " " + formatShape(t.shape) + "  " +
-           formatBytes(t.bytes) + "  " + std::to_string(t.chunks.size()) + " chunk(s)  " +
+    out += Error::printable(t.fqn) + "  " + std::string(dtypeName(t.dtype)) + " " +
+           formatShape(t.shape) + "  " + formatBytes(t.bytes) + "  " +
+           std::to_string(t.chunks.size()) + " chunk(s)  " +
            std::string(coverageStatusName(t.status)) + "  -> " +
            (excluded ? "(not exported: " +
                            std::string(t.kind == TensorKind::TrainState ? "trainer"
@@ -334,8 +336,9 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     printTensorLines(ckpt, plan);
     for (const ByteItem& b : ckpt.byteItems)
         out += (&b == &ckpt.byteItems.front() ? "\nByte items (listed, never exported):\n" : "") +
-               std::string("  ") + b.fqn + "  " + b.type +
-               (b.value.empty() ? "" : " = " + b.value) + "  " + formatBytes(b.size) + "\n";
+               std::string("  ") + Error::printable(b.fqn) + "  " + b.type +
+               (b.value.empty() ? "" : " = " + Error::printable(b.value)) + "  " +
+               formatBytes(b.size) + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::cout << "\nOutput plan: " << plan.files.size() << " file(s), "
               << formatBytes(plan.totalFileBytes()) << "\n";
@@ -1058,7 +1061,16 @@ void CommandLine::addCheck() {
                      "Report chunks of one tensor whose RMS differs by more\nthan this factor "
                      "(default 100)")
         ->type_name("X")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Validator(
+            [](std::string& value) {
+                // NaN compares false with everything, so a plain "> 0" check let it through and
+                // it then switched the finding off.
+                double x = 0;
+                if (!CLI::detail::lexical_cast(value, x)) return "not a number: " + value;
+                return std::isfinite(x) && x > 0 ? std::string()
+                                                 : "must be a finite number above 0, not " + value;
+            },
+            "X>0"));
 }
 
 void CommandLine::addDiff() {

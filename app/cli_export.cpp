@@ -33,8 +33,7 @@ CLI::Validator castTarget() {
 }
 
 // The n-th value each option had, in the order the options came on the command line.
-template <typename Visit>
-void inCommandLineOrder(const CLI::App& command, Visit visit) {
+template <typename Visit> void inCommandLineOrder(const CLI::App& command, Visit visit) {
     std::map<const CLI::Option*, size_t> seen;
     for (const CLI::Option* option : command.parse_order())
         visit(option->get_name(), seen[option]++);
@@ -44,16 +43,18 @@ void inCommandLineOrder(const CLI::App& command, Visit visit) {
 
 void addExportRuleOptions(CLI::App* c, ExportRuleOptions& o) {
     const char* group = "Export transforms";
-    c->add_option("--cast", o.cast, "Cast floating tensors (F64/F32/F16/BF16) to this dtype,\n"
-                                    "rounding to nearest even; integer, BOOL and FP8\ntensors "
-                                    "keep theirs. config.json's torch_dtype follows")
+    c->add_option("--cast", o.cast,
+                  "Cast floating tensors (F64/F32/F16/BF16) to this dtype,\n"
+                  "rounding to nearest even; integer, BOOL and FP8\ntensors "
+                  "keep theirs. config.json's torch_dtype follows")
         ->type_name("bf16|f16|f32")
         ->check(castTarget())
         ->group(group);
     c->add_option("--cast-keep", o.castKeep,
                   "Tensors matching this RE2 expression keep their dtype\n(repeatable). Kept "
                   "by default, as Hugging Face\n(_keep_in_fp32_modules) and NeMo keep MoE "
-                  "router\nbiases in fp32:" + defaultKeepList())
+                  "router\nbiases in fp32:" +
+                      defaultKeepList())
         ->type_name("REGEX")
         ->allow_extra_args(false)
         ->group(group);
@@ -144,9 +145,8 @@ void printCastLosses(const std::vector<CastLoss>& losses) {
                    std::string(dtypeName(l.to)) + " became Inf";
         if (l.underflow)
             what += (what.empty() ? "" : "; ") + std::to_string(l.underflow) +
-                    " nonzero value(s) too small for " + std::string(dtypeName(l.to)) +
-                    " became 0";
-        std::fprintf(stderr, "warning: %s: cast from %s: %s\n", l.fqn.c_str(),
+                    " nonzero value(s) too small for " + std::string(dtypeName(l.to)) + " became 0";
+        std::fprintf(stderr, "warning: %s: cast from %s: %s\n", Error::printable(l.fqn).c_str(),
                      std::string(dtypeName(l.from)).c_str(), what.c_str());
     }
 }
@@ -163,8 +163,8 @@ std::string describeSelection(const Checkpoint& checkpoint, const ExportSelectio
         renamed += x.name != checkpoint.tensors[i].exportName();
     }
     if (!cast && !renamed && !left) return {};
-    return "Export rules: " + std::to_string(cast) + " tensor(s) cast, " +
-           std::to_string(renamed) + " renamed, " + std::to_string(left) + " left out";
+    return "Export rules: " + std::to_string(cast) + " tensor(s) cast, " + std::to_string(renamed) +
+           " renamed, " + std::to_string(left) + " left out";
 }
 
 } // namespace shardscope

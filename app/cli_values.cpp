@@ -6,9 +6,9 @@
 #include "checkpoint.h"
 #include "checkpoint_diff.h"
 #include "format_units.h"
-#include "safetensors_writer.h"
 #include "model_config.h"
 #include "posix_file.h"
+#include "safetensors_writer.h"
 #include "tensor_stats.h"
 #include "tied_weights.h"
 
@@ -18,8 +18,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <regex>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -33,10 +33,10 @@ struct FailKind {
     ErrorKind kind;
 };
 constexpr FailKind kFailKinds[] = {
-    {"nan", ErrorKind::ValueNaN},           {"inf", ErrorKind::ValueInf},
-    {"zeros", ErrorKind::AllZeros},         {"constant", ErrorKind::ConstantTensor},
-    {"zero-chunk", ErrorKind::ZeroChunk},   {"norm-spread", ErrorKind::NormSpread},
-    {"tied", ErrorKind::TiedWeights},       {"tie-config", ErrorKind::TieConfigMismatch},
+    {"nan", ErrorKind::ValueNaN},         {"inf", ErrorKind::ValueInf},
+    {"zeros", ErrorKind::AllZeros},       {"constant", ErrorKind::ConstantTensor},
+    {"zero-chunk", ErrorKind::ZeroChunk}, {"norm-spread", ErrorKind::NormSpread},
+    {"tied", ErrorKind::TiedWeights},     {"tie-config", ErrorKind::TieConfigMismatch},
 };
 
 std::vector<std::string> splitList(const std::string& list) {
@@ -108,6 +108,7 @@ void endProgressLine() {
 struct Measured {
     Checkpoint ckpt;
     CheckpointStats stats;
+    std::vector<size_t> unread; // selected, but of a dtype without statistics (C64, F4, F6)
 };
 
 Measured measure(const std::string& dir, const std::string& pattern, int threads,
@@ -124,6 +125,11 @@ Measured measure(const std::string& dir, const std::string& pattern, int threads
     if (!pattern.empty()) {
         const std::regex re(pattern, std::regex::ECMAScript);
         options.select = [re](const TensorInfo& t) { return std::regex_search(t.fqn, re); };
+    }
+    for (size_t i = 0; i < m.ckpt.tensors.size(); ++i) {
+        const TensorInfo& t = m.ckpt.tensors[i];
+        if (!hasValueStats(t.dtype) && (!options.select || options.select(t)))
+            m.unread.push_back(i);
     }
     m.stats = computeStats(m.ckpt, options);
     endProgressLine();
@@ -147,8 +153,7 @@ void appendTensorJson(std::string& out, const TensorInfo& t, const TensorStats& 
     const Moments& m = s.moments;
     out += R"({"name":)";
     appendJsonQuoted(out, t.fqn);
-    out += R"(,"dtype":")" + std::string(dtypeName(t.dtype)) + R"(","shape":)" +
-           shapeText(t.shape);
+    out += R"(,"dtype":")" + std::string(dtypeName(t.dtype)) + R"(","shape":)" + shapeText(t.shape);
     auto count = [&](const char* key, uint64_t v) {
         out += std::string(",\"") + key + "\":";
         appendDecimal(out, v);
@@ -176,6 +181,33 @@ void appendTensorJson(std::string& out, const TensorInfo& t, const TensorStats& 
     out += "}}";
 }
 
+// Said out loud, so a table without them never reads as the whole checkpoint.
+void printUnreadText(const Measured& m) {
+    if (m.unread.empty()) return;
+    std::string names;
+    for (size_t k = 0; k < m.unread.size() && k < 5; ++k) {
+        const TensorInfo& t = m.ckpt.tensors[m.unread[k]];
+        names += (k ? ", " : "") + Error::printable(t.fqn) + " (" +
+                 std::string(dtypeName(t.dtype)) + ")";
+    }
+    if (m.unread.size() > 5) names += ", and " + std::to_string(m.unread.size() - 5) + " more";
+    std::printf("%zu tensor%s not read: ShardScope has no value statistics for C64, F4 and F6 "
+                "dtypes: %s\n",
+                m.unread.size(), m.unread.size() == 1 ? "" : "s", names.c_str());
+}
+
+void appendUnreadJson(std::string& out, const Measured& m) {
+    out += R"(,"not_read":[)";
+    for (size_t k = 0; k < m.unread.size(); ++k) {
+        const TensorInfo& t = m.ckpt.tensors[m.unread[k]];
+        out += k ? R"(,{"name":)" : R"({"name":)";
+        appendJsonQuoted(out, t.fqn);
+        out += R"(,"dtype":")" + std::string(dtypeName(t.dtype)) +
+               R"(","reason":"no value statistics for this dtype"})";
+    }
+    out += "]";
+}
+
 void printStatsJson(const Measured& m) {
     std::string out = R"({"directory":)";
     appendJsonQuoted(out, m.ckpt.directory.string());
@@ -183,6 +215,7 @@ void printStatsJson(const Measured& m) {
     appendDecimal(out, m.stats.bytesRead);
     out += R"(,"seconds":)";
     appendJsonNumber(out, m.stats.seconds);
+    appendUnreadJson(out, m);
     out += R"(,"tensors":[)";
     bool first = true;
     for (size_t i = 0; i < m.ckpt.tensors.size(); ++i) {
@@ -204,8 +237,7 @@ void printHistogramText(const char* title, const Histogram& h) {
     for (uint64_t c : h.counts)
         peak = std::max(peak, c);
     if (peak == 0) return;
-    std::printf("    %s, %s to %s:\n", title, shortNumber(h.lo).c_str(),
-                shortNumber(h.hi).c_str());
+    std::printf("    %s, %s to %s:\n", title, shortNumber(h.lo).c_str(), shortNumber(h.hi).c_str());
     for (int b = 0; b < kHistogramBins; ++b) {
         const uint64_t c = h.counts[size_t(b)];
         const double edge = h.lo + (h.hi - h.lo) * b / kHistogramBins;
@@ -224,24 +256,24 @@ void printStatsText(const Measured& m, bool histograms) {
         ++shown;
         const TensorInfo& t = m.ckpt.tensors[i];
         const Moments& mo = s.moments;
-        std::printf("%-48s %-7s %12llu %11s %11s %11s %11s %11s %6llu %6llu %10llu\n",
-                    t.fqn.c_str(), std::string(dtypeName(t.dtype)).c_str(),
-                    (unsigned long long)mo.count, shortNumber(mo.min).c_str(),
-                    shortNumber(mo.max).c_str(), shortNumber(mo.mean()).c_str(),
-                    shortNumber(mo.stddev()).c_str(),
-                    shortNumber(mo.finite() ? mo.maxAbs : std::nan("")).c_str(),
-                    (unsigned long long)mo.nan, (unsigned long long)(mo.posInf + mo.negInf),
-                    (unsigned long long)mo.zeros);
+        std::printf(
+            "%-48s %-7s %12llu %11s %11s %11s %11s %11s %6llu %6llu %10llu\n",
+            Error::printable(t.fqn).c_str(), std::string(dtypeName(t.dtype)).c_str(),
+            (unsigned long long)mo.count, shortNumber(mo.min).c_str(), shortNumber(mo.max).c_str(),
+            shortNumber(mo.mean()).c_str(), shortNumber(mo.stddev()).c_str(),
+            shortNumber(mo.finite() ? mo.maxAbs : std::nan("")).c_str(), (unsigned long long)mo.nan,
+            (unsigned long long)(mo.posInf + mo.negInf), (unsigned long long)mo.zeros);
         if (histograms) {
             printHistogramText("linear", s.linear);
             printHistogramText("log10|x|", s.log);
         }
     }
     const double seconds = m.stats.seconds;
-    std::printf("%zu tensors, %s read in %.2f s (%s/s)\n", shown,
-                formatBytes(m.stats.bytesRead).c_str(), seconds,
-                formatBytes(seconds > 0 ? uint64_t(double(m.stats.bytesRead) / seconds) : 0)
-                    .c_str());
+    std::printf(
+        "%zu tensors, %s read in %.2f s (%s/s)\n", shown, formatBytes(m.stats.bytesRead).c_str(),
+        seconds,
+        formatBytes(seconds > 0 ? uint64_t(double(m.stats.bytesRead) / seconds) : 0).c_str());
+    printUnreadText(m);
 }
 
 void printProblemsText(const std::vector<Problem>& problems) {
@@ -288,9 +320,8 @@ std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoin
                       "positions differ; max |a-b| %s, rel L2 %s, cosine %s",
                       (unsigned long long)d.differing, (unsigned long long)d.elements,
                       (unsigned long long)d.beyondTolerance, (unsigned long long)d.nanMismatch,
-                      (unsigned long long)d.infMismatch,
-                      shortNumber(d.maxAbsDiff).c_str(), shortNumber(d.relativeL2).c_str(),
-                      shortNumber(d.cosine).c_str());
+                      (unsigned long long)d.infMismatch, shortNumber(d.maxAbsDiff).c_str(),
+                      shortNumber(d.relativeL2).c_str(), shortNumber(d.cosine).c_str());
         return buf;
     }
     default:
@@ -342,7 +373,7 @@ void printDiffText(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
         if (!all && (d.status == DiffStatus::Identical || d.status == DiffStatus::SameLayout))
             continue;
         std::printf("%-18s %s%s%s\n", std::string(diffStatusName(d.status)).c_str(),
-                    d.name.c_str(), diffDetail(d, a, b).empty() ? "" : ": ",
+                    Error::printable(d.name).c_str(), diffDetail(d, a, b).empty() ? "" : ": ",
                     diffDetail(d, a, b).c_str());
     }
     std::string summary;
@@ -362,9 +393,12 @@ std::string checkFailOnList(const std::string& list) {
         bool known = word == "all";
         for (const auto& k : kFailKinds)
             known = known || word == k.name;
-        if (!known)
-            return "unknown kind '" + word +
-                   "' (nan, inf, zeros, constant, zero-chunk, norm-spread, all)";
+        if (!known) { // the list is the table's, so it never falls behind it
+            std::string names;
+            for (const auto& k : kFailKinds)
+                names += std::string(k.name) + ", ";
+            return "unknown kind '" + word + "' (" + names + "all)";
+        }
     }
     return {};
 }
@@ -383,8 +417,7 @@ std::string checkTensorPattern(const std::string& pattern) {
 static bool refuseBroken(const Checkpoint& ckpt) {
     if (!ckpt.hasErrors()) return false;
     for (const auto& p : ckpt.problems)
-        if (p.severity == Severity::Error)
-            std::fprintf(stderr, "error: %s\n", p.text().c_str());
+        if (p.severity == Severity::Error) std::fprintf(stderr, "error: %s\n", p.text().c_str());
     std::fprintf(stderr, "shardscope-cli: %s has the errors above; no values were read\n",
                  ckpt.directory.string().c_str());
     return true;
@@ -393,8 +426,10 @@ static bool refuseBroken(const Checkpoint& ckpt) {
 int runStats(const StatsCommand& c, std::stop_token stop) {
     const Measured m = measure(c.dir, c.tensor, c.threads, stop, true);
     if (refuseBroken(m.ckpt)) return kFailed;
-    if (c.json) printStatsJson(m);
-    else printStatsText(m, c.histograms);
+    if (c.json)
+        printStatsJson(m);
+    else
+        printStatsText(m, c.histograms);
     std::fflush(stdout);
     return kOk;
 }
@@ -451,8 +486,9 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
         std::string out = R"({"directory":)";
         appendJsonQuoted(out, m.ckpt.directory.string());
         out += R"(,"tensors_checked":)" + std::to_string(checked) + R"(,"bytes_read":)" +
-               std::to_string(m.stats.bytesRead) + R"(,"failed":)" +
-               (failed ? "true" : "false") + R"(,"findings":[)";
+               std::to_string(m.stats.bytesRead) + R"(,"failed":)" + (failed ? "true" : "false");
+        appendUnreadJson(out, m);
+        out += R"(,"findings":[)";
         for (size_t i = 0; i < problems.size(); ++i) {
             if (i) out += ",\n";
             appendProblemJson(out, problems[i]);
@@ -465,6 +501,7 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
                     "(--fail-on %s)\n",
                     checked, formatBytes(m.stats.bytesRead).c_str(), m.stats.seconds,
                     problems.size(), problems.size() == 1 ? "" : "s", failed, c.failOn.c_str());
+        printUnreadText(m);
     }
     std::fflush(stdout);
     return failed ? kFailed : kOk;
@@ -492,8 +529,10 @@ int runDiff(const DiffCommand& c, std::stop_token stop) {
         options.progress = [line](uint64_t done, uint64_t total) { line({done, total}); };
     const DiffReport report = diffCheckpoints(a, b, options);
     endProgressLine();
-    if (c.json) printDiffJson(report, a, b);
-    else printDiffText(report, a, b, c.all);
+    if (c.json)
+        printDiffJson(report, a, b);
+    else
+        printDiffText(report, a, b, c.all);
     std::fflush(stdout);
     return report.same() ? kOk : kFailed;
 }

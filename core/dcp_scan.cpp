@@ -522,13 +522,22 @@ private:
         TensorInfo& t = m_ckpt.tensors[ti];
         size_t c = 0;
         for (; c < meta.chunks.size(); ++c)
-            if (!placeChunk(ti, meta.chunks[c], meta.storage[c], c)) break;
+            if (!placeChunk(ti, meta.chunks, meta.storage[c], c)) break;
         meta.chunks.resize(c);
         t.chunks = std::move(meta.chunks);
         meta.storage = {};
     }
 
-    bool placeChunk(size_t ti, Chunk& chunk, const DcpStorage& storage, size_t index) {
+    // A chunk listed again with the same offsets finds its storage_data entry taken.
+    static bool listedBefore(const std::vector<Chunk>& chunks, size_t index) {
+        for (size_t j = 0; j < index; ++j)
+            if (chunks[j].offsets == chunks[index].offsets) return true;
+        return false;
+    }
+
+    bool placeChunk(size_t ti, std::vector<Chunk>& chunks, const DcpStorage& storage,
+                    size_t index) {
+        Chunk& chunk = chunks[index];
         const Shape& shape = m_ckpt.tensors[ti].shape;
         if (chunk.offsets.size() != shape.size() || chunk.shape.size() != shape.size()) {
             rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
@@ -540,8 +549,12 @@ private:
         }
         if (storage.path == kNoStorage) {
             rejectTensor(m_ckpt, m_invalid, ti, ".metadata",
-                         "storage_data has no entry for the chunk at offsets " +
-                             formatShape(chunk.offsets),
+                         listedBefore(chunks, index)
+                             ? "the chunk at offsets " + formatShape(chunk.offsets) +
+                                   " is listed twice in its chunks, with one storage_data "
+                                   "entry for both"
+                             : "storage_data has no entry for the chunk at offsets " +
+                                   formatShape(chunk.offsets),
                          ErrorKind::DcpMetadataInvalid);
             return false;
         }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace shardscope {
 
@@ -65,13 +66,13 @@ enum class ErrorKind {
     ReplicaConflict, // replicas of one region hold different bytes
     Unmapped,        // tensors the mapping does not name
     NothingToWrite,
-    OutputIsInput, // the output directory is the shard directory
-    VerifyFailed,  // written bytes differ from the shards, or the layout is wrong
-    PublishFailed, // renaming the new set into place failed
+    OutputIsInput,  // the output directory is the shard directory
+    VerifyFailed,   // written bytes differ from the shards, or the layout is wrong
+    PublishFailed,  // renaming the new set into place failed
     SidecarSkipped, // a sidecar that is not a regular file, or one that leaves the checkpoint
-    FileTooLarge, // a mapping or journal over its documented size limit
-    NoShards,     // a directory without *.safetensors shard files
-    Cancelled,    // the user stopped the run
+    FileTooLarge,   // a mapping or journal over its documented size limit
+    NoShards,       // a directory without *.safetensors shard files
+    Cancelled,      // the user stopped the run
 
     // PyTorch DCP checkpoints (.metadata + *.distcp)
     MixedCheckpoint,    // .metadata beside *.safetensors shards, or *.distcp without .metadata
@@ -104,14 +105,14 @@ enum class ErrorKind {
     PartialTensor,        // DCP_SHARDING_INFO puts a tensor of a consolidated file off the origin
 
     // Export transforms (cast, rename, selection, tied weights)
-    RuleInvalid,       // a rename, include, exclude or keep rule that does not parse
-    NameCollision,     // two tensors exported under one name, or an empty exported name
-    CastUnsupported,   // a cast into or out of a dtype that cannot be cast (FP8, integers)
-    CastOverflow,      // finite values that became Inf (or nonzero ones 0) in a cast
-    NothingSelected,   // include/exclude rules that leave no tensor to export
+    RuleInvalid,        // a rename, include, exclude or keep rule that does not parse
+    NameCollision,      // two tensors exported under one name, or an empty exported name
+    CastUnsupported,    // a cast into or out of a dtype that cannot be cast (FP8, integers)
+    CastOverflow,       // finite values that became Inf (or nonzero ones 0) in a cast
+    NothingSelected,    // include/exclude rules that leave no tensor to export
     RuleMatchesNothing, // a keep, include or exclude pattern that matches no tensor
-    TiedWeights,       // two tensors with identical dtype, shape and bytes
-    TieConfigMismatch, // config.json's tie_word_embeddings disagrees with the weights
+    TiedWeights,        // two tensors with identical dtype, shape and bytes
+    TieConfigMismatch,  // config.json's tie_word_embeddings disagrees with the weights
 };
 
 // The enumerator's own spelling: stable, for logs, JSON output and tests.
@@ -299,9 +300,36 @@ public:
     static std::string compose(const std::string& file, const std::string& tensor,
                                const std::string& message) {
         std::string out;
-        if (!file.empty()) out += file + ": ";
-        if (!tensor.empty()) out += "tensor '" + tensor + "': ";
+        if (!file.empty()) out += printable(file) + ": ";
+        if (!tensor.empty()) out += "tensor '" + printable(tensor) + "': ";
         return out + message;
+    }
+
+    // `text` with its control characters written as escapes (\n, \t, \x1b, ...): a name from a
+    // checkpoint must not break a table line or send escape sequences to a terminal.
+    static std::string printable(std::string_view text) {
+        bool plain = true;
+        for (unsigned char c : text)
+            plain = plain && c >= 0x20 && c != 0x7f;
+        if (plain) return std::string(text);
+        std::string out;
+        for (unsigned char c : text) {
+            if (c >= 0x20 && c != 0x7f)
+                out += char(c);
+            else if (c == '\n')
+                out += "\\n";
+            else if (c == '\t')
+                out += "\\t";
+            else if (c == '\r')
+                out += "\\r";
+            else {
+                static const char* hex = "0123456789abcdef";
+                out += "\\x";
+                out += hex[c >> 4];
+                out += hex[c & 15];
+            }
+        }
+        return out;
     }
 
 private:

@@ -13,9 +13,9 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <cctype>
 #include <cstring>
+#include <type_traits>
 #include <unordered_map>
 
 namespace shardscope {
@@ -581,10 +581,21 @@ private:
             out.name = renamer.apply(tensor(i).exportName(), &changed);
             out.dtype = out.sourceDtype = tensor(i).dtype;
         }
-        for (size_t i = 0; i < std::min<size_t>(m_rules.rename.size(), 64); ++i)
-            if (!(changed & (uint64_t(1) << i)))
+        // --strip-wrappers' rules are one option to the user: named together, and quiet when
+        // any of them did the work (DDP's "module." often goes by one rule, the rest by none).
+        const std::vector<RenameRule> wrappers = wrapperRules();
+        const auto& rules = m_rules.rename;
+        for (size_t i = 0; i < std::min<size_t>(rules.size(), 64);) {
+            const bool group = i + wrappers.size() <= rules.size() &&
+                               std::equal(wrappers.begin(), wrappers.end(), rules.begin() + i);
+            const size_t n = group ? wrappers.size() : 1;
+            const uint64_t bits = ((n >= 64 ? ~uint64_t(0) : (uint64_t(1) << n) - 1)) << i;
+            if (!(changed & bits))
                 problem(Severity::Warning, ErrorKind::RuleMatchesNothing, "",
-                        describe(m_rules.rename[i]) + " changes no tensor name");
+                        (group ? std::string("--strip-wrappers") : describe(rules[i])) +
+                            " changes no tensor name");
+            i += n;
+        }
     }
 
     void startSelection() {

@@ -27,6 +27,9 @@ void sortForOutput(std::vector<HeaderTensor>& tensors);
 // Assigns back-to-back data_offsets in the current order; returns the data section size.
 uint64_t layoutBackToBack(std::vector<HeaderTensor>& tensors);
 
+// The header key safetensors keeps for string metadata; never a tensor name.
+inline constexpr const char* kSafetensorsMetadataKey = "__metadata__";
+
 // The bytes before the data: 8-byte length, compact JSON with {"format":"pt"} metadata first,
 // padded with spaces so that the data starts at a multiple of 8.
 std::string buildHeader(const std::vector<HeaderTensor>& tensors);

@@ -15,6 +15,8 @@
 namespace shardscope {
 namespace {
 
+const std::string kDcpMetadataName = ".metadata";
+
 // Replicas must hold the same bytes. Coverage only records the pairs; this compares them all
 // afterwards, in parallel, with every shard file opened once, as a phase of its own with progress
 // and cancel (it is the only part of a scan that reads tensor data).
@@ -172,10 +174,20 @@ void checkTensor(const Checkpoint& ckpt, TensorInfo& t, bool declaredShapes, Ten
     if (!outside.empty()) return reject(firstFile, outside, ErrorKind::Coverage);
     auto numel = checkedNumel(t.shape);
     auto bytes = numel ? checkedBytes(*numel, dtypeBits(t.dtype)) : std::nullopt;
+    // A DCP checkpoint's sizes and chunk places come from .metadata, so that is the file named.
+    const std::string& declaredIn =
+        ckpt.format == CheckpointFormat::Dcp ? kDcpMetadataName : firstFile;
+    if (!overflow && !bytes && declaredShapes)
+        return reject(declaredIn,
+                      "its size " + formatShape(t.shape) + " of " +
+                          std::string(dtypeName(t.dtype)) +
+                          " is too large (beyond 2^64 bytes) or not a whole number of bytes",
+                      ErrorKind::ChunkConflict);
     if (overflow || !bytes)
-        return reject(firstFile,
-                      "saved_offsets and chunk shapes give a full shape that is too large or not "
-                      "a whole number of bytes",
+        return reject(declaredShapes ? declaredIn : firstFile,
+                      declaredShapes ? "a chunk's offsets plus its size overflow 64 bits"
+                                     : "saved_offsets and chunk shapes give a full shape that is "
+                                       "too large or not a whole number of bytes",
                       ErrorKind::ChunkConflict);
     t.bytes = *bytes;
     if (auto problem = subByteProblem(t); !problem.empty())

@@ -36,7 +36,7 @@ struct Task {
 // A chunk's counts so far; every field adds up over its windows.
 struct ChunkState {
     uint64_t count = 0, zeros = 0, nan = 0, inf = 0, finite = 0;
-    double sumSquares = 0;
+    long double sumSquares = 0; // as Moments keeps it: F64 squares may leave double's range
     uint32_t windowsLeft = 0;
 
     void add(const Moments& m) {
@@ -48,7 +48,9 @@ struct ChunkState {
         sumSquares += m.sumSquares + m.sumSquaresCompensation;
     }
     ChunkSummary summary() const {
-        return {count, zeros, nan, inf, finite ? std::sqrt(sumSquares / double(finite)) : 0.0};
+        return {count, zeros, nan, inf,
+                finite ? double(std::sqrt(std::max(0.0L, sumSquares) / (long double)(finite)))
+                       : 0.0};
     }
 };
 
@@ -142,7 +144,8 @@ private:
                 }
                 for (uint64_t from = 0; !c.stored && (from < bytes || windows == 0);
                      from += step, ++windows)
-                    m_tasks.push_back({uint32_t(i), uint32_t(j), from, std::min(bytes, from + step)});
+                    m_tasks.push_back(
+                        {uint32_t(i), uint32_t(j), from, std::min(bytes, from + step)});
                 state.chunks[j].windowsLeft = windows;
             }
         }
@@ -166,8 +169,7 @@ private:
             bytes = read(t, c, task);
         } catch (const Error& e) {
             if (!e.tensor().empty()) throw;
-            throw Error(e.kind(), e.file(), t.fqn,
-                        e.message() + " (chunk " + regionText(c) + ")");
+            throw Error(e.kind(), e.file(), t.fqn, e.message() + " (chunk " + regionText(c) + ")");
         }
         const uint64_t count = bytes.size() / std::max(1u, dtypeBits(t.dtype) / 8);
         if (hasPatternCounts(t.dtype) && count >= kPatternCountsFrom) {
@@ -323,17 +325,21 @@ private:
                 inReplicas += nan ? m_stats.chunks[j].nan : m_stats.chunks[j].inf;
         const uint64_t own = nan ? m.nan : m.posInf + m.negInf;
         std::string message;
-        if (nan) message = countText(own ? own : inReplicas, "NaN element", "NaN elements");
+        if (nan)
+            message = countText(own ? own : inReplicas, "NaN element", "NaN elements");
         else if (own)
             message = m.posInf && m.negInf
                           ? countText(m.posInf, "+Inf", "+Inf") + " and " +
                                 countText(m.negInf, "-Inf element", "-Inf elements")
                           : countText(own, m.posInf ? "+Inf element" : "-Inf element",
                                       m.posInf ? "+Inf elements" : "-Inf elements");
-        else message = countText(inReplicas, "Inf element", "Inf elements");
-        if (!own) message += ", all in replicas (the first copy of the region is clean)";
+        else
+            message = countText(inReplicas, "Inf element", "Inf elements");
+        if (!own)
+            message += ", all in replicas (the first copy of the region is clean)";
         else if (inReplicas)
-            message += ", and " + std::to_string(inReplicas) + " more in replicas of the same region";
+            message +=
+                ", and " + std::to_string(inReplicas) + " more in replicas of the same region";
         message += ", in ";
         for (size_t k = 0; k < where_.size() && k < 3; ++k)
             message += (k ? "; " : "") + where(where_[k]);
@@ -365,9 +371,9 @@ private:
         const double ratio = m_stats.chunks[hi].rms / m_stats.chunks[lo].rms;
         if (!(ratio > m_options.normSpread)) return;
         add(Severity::Warning, ErrorKind::NormSpread, fileName(m_ckpt, m_tensor.chunks[hi]),
-            "chunk RMS differs " + number(ratio) + "x: " + number(m_stats.chunks[hi].rms) +
-                " in " + where(hi) + " against " + number(m_stats.chunks[lo].rms) + " in " +
-                where(lo) + " (a mis-scaled shard?)");
+            "chunk RMS differs " + number(ratio) + "x: " + number(m_stats.chunks[hi].rms) + " in " +
+                where(hi) + " against " + number(m_stats.chunks[lo].rms) + " in " + where(lo) +
+                " (a mis-scaled shard?)");
     }
 
     const Checkpoint& m_ckpt;
@@ -389,8 +395,7 @@ std::vector<Problem> valueFindings(const Checkpoint& checkpoint, const Checkpoin
     const size_t n = std::min(checkpoint.tensors.size(), stats.tensors.size());
     for (size_t i = 0; i < n; ++i)
         if (stats.tensors[i].computed)
-            TensorFindings(checkpoint, checkpoint.tensors[i], stats.tensors[i], options, out)
-                .run();
+            TensorFindings(checkpoint, checkpoint.tensors[i], stats.tensors[i], options, out).run();
     return out;
 }
 

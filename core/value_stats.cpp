@@ -23,8 +23,8 @@ constexpr size_t kSparseLimit = 16384;
 constexpr size_t kBlock = 1024;
 constexpr size_t kExactLimit = 65536;
 
-void neumaierAdd(double& sum, double& compensation, double x) {
-    const double t = sum + x;
+template <class T> void neumaierAdd(T& sum, T& compensation, T x) {
+    const T t = sum + x;
     compensation += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
     sum = t;
 }
@@ -103,10 +103,14 @@ const KeyTables& keyTables(DType type) {
             t.value[k] = v;
             t.square[k] = std::isfinite(v) ? v * v : 0;
             t.log10Abs[k] = std::isfinite(v) && v != 0 ? std::log10(std::fabs(v)) : kNaN;
-            if (std::isnan(v)) t.nan.push_back(uint16_t(k));
-            else if (v == kInf) t.posInf.push_back(uint16_t(k));
-            else if (v == -kInf) t.negInf.push_back(uint16_t(k));
-            else if (v == 0) t.zero.push_back(uint16_t(k));
+            if (std::isnan(v))
+                t.nan.push_back(uint16_t(k));
+            else if (v == kInf)
+                t.posInf.push_back(uint16_t(k));
+            else if (v == -kInf)
+                t.negInf.push_back(uint16_t(k));
+            else if (v == 0)
+                t.zero.push_back(uint16_t(k));
         }
     });
     return tables[index];
@@ -132,7 +136,8 @@ void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
         lo = std::min(lo, v);
         hi = std::max(hi, v);
         maxAbs = std::max(maxAbs, a);
-        if (a == 0) ++zeros;
+        if (a == 0)
+            ++zeros;
         else {
             minAbs = std::min(minAbs, a);
             if (a < minNormal) ++sub;
@@ -144,6 +149,26 @@ void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
         m2 += (values[i] - mean) * (values[i] - mean);
 
     Moments block;
+    // Squares of F64 values beyond 2^±500 leave double's range (to Inf, or to 0): such a block
+    // is summed again in extended precision. Every other dtype stays on the fast path.
+    constexpr double kSquareSafeHigh = 0x1p500, kSquareSafeLow = 0x1p-500;
+    if (maxAbs > kSquareSafeHigh || minAbs < kSquareSafeLow) {
+        long double wideSum = 0, wideSquares = 0, wideM2 = 0;
+        for (size_t i = 0; i < n; ++i) {
+            wideSum += values[i];
+            wideSquares += (long double)values[i] * values[i];
+        }
+        const long double wideMean = wideSum / (long double)n;
+        for (size_t i = 0; i < n; ++i)
+            wideM2 += (values[i] - wideMean) * (values[i] - wideMean);
+        block.sum = wideSum;
+        block.sumSquares = wideSquares;
+        block.m2 = wideM2;
+    } else {
+        block.sum = sum;
+        block.sumSquares = sumSq;
+        block.m2 = m2;
+    }
     block.count = n;
     block.zeros = zeros;
     block.subnormals = sub;
@@ -151,9 +176,6 @@ void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
     block.max = hi;
     block.maxAbs = maxAbs;
     block.minAbsNonzero = minAbs;
-    block.sum = sum;
-    block.sumSquares = sumSq;
-    block.m2 = m2;
     into.merge(block);
 }
 
@@ -310,21 +332,23 @@ double sumOfSquares(DType type, const void* bytes, uint64_t n) {
 
 double Moments::mean() const {
     const uint64_t n = finite();
-    return n ? (sum + sumCompensation) / double(n) : kNaN;
+    return n ? double((sum + sumCompensation) / (long double)(n)) : kNaN;
 }
 
 double Moments::stddev() const {
     const uint64_t n = finite();
-    return n ? std::sqrt(std::max(0.0, m2) / double(n)) : kNaN;
+    return n ? double(std::sqrt(std::max(0.0L, m2) / (long double)(n))) : kNaN;
 }
 
 double Moments::l2() const {
-    return std::sqrt(std::max(0.0, sumSquares + sumSquaresCompensation));
+    return double(std::sqrt(std::max(0.0L, sumSquares + sumSquaresCompensation)));
 }
 
 double Moments::rms() const {
     const uint64_t n = finite();
-    return n ? l2() / std::sqrt(double(n)) : 0.0;
+    return n ? double(std::sqrt(std::max(0.0L, sumSquares + sumSquaresCompensation) /
+                                (long double)(n)))
+             : 0.0;
 }
 
 void Moments::addRepeated(double value, uint64_t n, double minNormalValue) {
@@ -332,23 +356,27 @@ void Moments::addRepeated(double value, uint64_t n, double minNormalValue) {
     Moments one;
     one.count = n;
     const double a = std::fabs(value);
-    if (a == 0) one.zeros = n;
+    if (a == 0)
+        one.zeros = n;
     else {
         one.minAbsNonzero = a;
         if (a < minNormalValue) one.subnormals = n;
     }
     one.min = one.max = value;
     one.maxAbs = a;
-    one.sum = value * double(n);
-    one.sumSquares = value * value * double(n);
+    one.sum = (long double)value * (long double)n;
+    one.sumSquares = (long double)value * value * (long double)n;
     merge(one);
 }
 
 void Moments::addNonFinite(double value, uint64_t n) {
     count += n;
-    if (std::isnan(value)) nan += n;
-    else if (value > 0) posInf += n;
-    else negInf += n;
+    if (std::isnan(value))
+        nan += n;
+    else if (value > 0)
+        posInf += n;
+    else
+        negInf += n;
 }
 
 void Moments::merge(const Moments& o) {
@@ -359,10 +387,11 @@ void Moments::merge(const Moments& o) {
             max = o.max;
             m2 = o.m2;
         } else {
-            const double meanA = (sum + sumCompensation) / double(na);
-            const double meanB = (o.sum + o.sumCompensation) / double(nb);
-            const double delta = meanB - meanA;
-            m2 += o.m2 + delta * delta * (double(na) * double(nb) / double(na + nb));
+            const long double meanA = (sum + sumCompensation) / (long double)(na);
+            const long double meanB = (o.sum + o.sumCompensation) / (long double)(nb);
+            const long double delta = meanB - meanA;
+            m2 += o.m2 +
+                  delta * delta * ((long double)(na) * (long double)(nb) / (long double)(na + nb));
             min = std::min(min, o.min);
             max = std::max(max, o.max);
         }
@@ -475,7 +504,8 @@ double ValueAccumulator::keyValue(uint16_t key) const {
 void ValueAccumulator::addKey(uint16_t key, uint64_t n) {
     Keys& keys = *m_keys;
     keys.makeDenseFor(n);
-    if (keys.used) keys.dense[key] += n;
+    if (keys.used)
+        keys.dense[key] += n;
     else {
         keys.sparse.insert(keys.sparse.end(), size_t(n), key);
         keys.sorted = false;
@@ -567,8 +597,10 @@ void ValueAccumulator::merge(const ValueAccumulator& other) {
     const Keys& theirs = *other.m_keys;
     if (!isNarrow(m_type)) {
         m_moments.merge(other.m_moments);
-        if (theirs.exactValid) m_keys->addExact(theirs.exact.data(), theirs.exact.size());
-        else m_keys->dropExact();
+        if (theirs.exactValid)
+            m_keys->addExact(theirs.exact.data(), theirs.exact.size());
+        else
+            m_keys->dropExact();
     }
     if (theirs.used) {
         m_keys->makeDense();
@@ -594,25 +626,35 @@ Moments ValueAccumulator::momentsFromKeys(bool centred) const {
     const double normal = minNormal(m_type);
     const double* values = keyTables(m_type).value.data();
     double lo = kInf, hi = -kInf;
-    m_keys->forEach([&](uint16_t key, uint64_t n) {
-        const double v = values[key];
-        if (!std::isfinite(v)) {
-            m.addNonFinite(v, n);
-            return;
-        }
-        const double a = std::fabs(v);
-        m.count += n;
-        if (a == 0) m.zeros += n;
-        else {
-            m.minAbsNonzero = std::min(m.minAbsNonzero, a);
-            if (a < normal) m.subnormals += n;
-        }
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-        m.maxAbs = std::max(m.maxAbs, a);
-        neumaierAdd(m.sum, m.sumCompensation, v * double(n));
-        neumaierAdd(m.sumSquares, m.sumSquaresCompensation, v * v * double(n));
-    }, centred);
+    // In double: 8- and 16-bit values square well inside its range, and extended precision
+    // would cost more than the walk itself.
+    double sum = 0, sumCompensation = 0, squares = 0, squaresCompensation = 0;
+    m_keys->forEach(
+        [&](uint16_t key, uint64_t n) {
+            const double v = values[key];
+            if (!std::isfinite(v)) {
+                m.addNonFinite(v, n);
+                return;
+            }
+            const double a = std::fabs(v);
+            m.count += n;
+            if (a == 0)
+                m.zeros += n;
+            else {
+                m.minAbsNonzero = std::min(m.minAbsNonzero, a);
+                if (a < normal) m.subnormals += n;
+            }
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+            m.maxAbs = std::max(m.maxAbs, a);
+            neumaierAdd(sum, sumCompensation, v * double(n));
+            neumaierAdd(squares, squaresCompensation, v * v * double(n));
+        },
+        centred);
+    m.sum = sum;
+    m.sumCompensation = sumCompensation;
+    m.sumSquares = squares;
+    m.sumSquaresCompensation = squaresCompensation;
     if (m.finite() == 0) return m;
     m.min = lo;
     m.max = hi;
@@ -735,8 +777,10 @@ Histogram ValueAccumulator::logHistogram() const {
         if (std::isnan(lg)) { // zero or not finite
             const double v = keyValue(key);
             // A wide value too small for its key still counts, in the lowest bin.
-            if (!isNarrow(m_type) && std::isfinite(v)) h.counts[0] += n;
-            else h.counts[kHistogramBins - 1] += beyondF32(v, n, m);
+            if (!isNarrow(m_type) && std::isfinite(v))
+                h.counts[0] += n;
+            else
+                h.counts[kHistogramBins - 1] += beyondF32(v, n, m);
             return;
         }
         const int bin = int(std::floor((lg - h.lo) * scale));

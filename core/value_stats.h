@@ -48,10 +48,12 @@ struct Moments {
     double max = std::numeric_limits<double>::quiet_NaN();
     double maxAbs = 0;
     double minAbsNonzero = std::numeric_limits<double>::infinity(); // for the log histogram
-    // Neumaier sums: value = first + second.
-    double sum = 0, sumCompensation = 0;
-    double sumSquares = 0, sumSquaresCompensation = 0;
-    double m2 = 0; // sum of squared deviations from the mean (Chan)
+    // Neumaier sums: value = first + second. Extended precision (x87: exponents to 2^±16383),
+    // so F64 values near the ends of their range square without overflowing to Inf or
+    // underflowing to 0 (1e200 and 1e-200 have exact L2 norms and deviations).
+    long double sum = 0, sumCompensation = 0;
+    long double sumSquares = 0, sumSquaresCompensation = 0;
+    long double m2 = 0; // sum of squared deviations from the mean (Chan)
 
     uint64_t finite() const { return count - nan - posInf - negInf; }
     double mean() const;   // of the finite elements; NaN when there are none

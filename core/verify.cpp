@@ -159,10 +159,16 @@ public:
     }
 
     void run() {
+        std::set<std::string_view> exported; // every name the shards' tensors go out under
         for (size_t i = 0; i < m_ckpt.tensors.size(); ++i) {
             if (m_stop.stop_requested()) throw Cancelled();
             compareTensor(m_ckpt.tensors[i], m_selection.tensors[i]);
+            exported.insert(m_selection.tensors[i].name);
         }
+        // The output of other shards, or of an older export, would otherwise pass unnoticed.
+        for (const auto& [name, o] : m_outputs)
+            if (!exported.count(name) && (!m_share || m_share->files.count(o.file)))
+                error(o.file, name, "in the output but in none of the shards");
     }
 
 private:

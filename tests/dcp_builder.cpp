@@ -615,6 +615,7 @@ std::map<std::string, std::string> writeDcpCheckpoint(const fs::path& dir,
             const std::string rowMajor = slice(full, t.shape, c.offsets, c.shape, elementBytes);
             std::string item = tensorItem(t.dtype, c.shape, rowMajor, c.columnMajor);
             if (c.zstd) item = zstdRawFrame(item);
+            if (c.noStorageEntry) continue; // in the chunk list only
             append({t.fqn, c.offsets, false, i, c.rank, 0, 0, c.zstd}, item);
         }
     }

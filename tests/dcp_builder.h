@@ -23,9 +23,10 @@ namespace testing {
 struct DcpChunk {
     Dims offsets;
     Dims shape;
-    int rank = 0;             // written to __<rank>_0.distcp
-    bool columnMajor = false; // stored with reversed strides, as a transposed weight is
-    bool zstd = false;        // stored as a zstd stream (transform "stream.zstd/1")
+    int rank = 0;                // written to __<rank>_0.distcp
+    bool columnMajor = false;    // stored with reversed strides, as a transposed weight is
+    bool zstd = false;           // stored as a zstd stream (transform "stream.zstd/1")
+    bool noStorageEntry = false; // listed in the tensor's chunks, but no item nor storage_data
 };
 
 struct DcpTensor {

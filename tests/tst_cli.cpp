@@ -35,6 +35,7 @@ private slots:
     void demoInspectConsolidateVerify();
     void inspectJsonIsComplete();
     void badInputExitsOneAndWritesNothing();
+    void controlCharactersInNamesAreEscaped();
     void unmappedPolicyFromTheCommandLine();
     void verifyFailsOnDamage();
     void demoRefusesNonEmptyDirectory();
@@ -230,6 +231,31 @@ void TestCli::inspectJsonIsComplete() {
     }
     QVERIFY(sawBlocks);
     QCOMPARE(doc["problems"].toArray().size(), 0);
+}
+
+// A name holding a newline or an escape sequence never reaches the terminal raw: the text
+// output writes it escaped on one line, the JSON output keeps the name itself.
+void TestCli::controlCharactersInNamesAreEscaped() {
+    const fs::path dir = path("ctl").toStdString();
+    const std::string name = "evil\x1b[2J\nname\x7f";
+    fs::create_directories(dir);
+    writeShard(dir / "shard-1.safetensors", {{name, "U8", {0}, {2}, "ab"}});
+    writeShard(dir / "shard-2.safetensors", {{name, "U8", {4}, {2}, "cd"}}); // a gap at [2:4]
+    for (const QStringList& args : {QStringList{"inspect", path("ctl")},
+                                    QStringList{"consolidate", path("ctl"), path("out")}}) {
+        Result r = run(args);
+        QCOMPARE(r.code, 1);
+        const QString all = r.out + r.err;
+        QVERIFY2(!all.contains(QChar(0x1b)) && !all.contains(QChar(0x7f)), qPrintable(all));
+        QVERIFY2(all.contains("evil\\x1b[2J\\nname\\x7f"), qPrintable(all));
+        for (const QString& line : all.split('\n'))
+            QVERIFY2(!line.startsWith("name"), qPrintable(all)); // never split over two lines
+    }
+    Result json = run({"inspect", path("ctl"), "--json"});
+    const QJsonArray tensors =
+        QJsonDocument::fromJson(json.out.toUtf8()).object()["tensors"].toArray();
+    QCOMPARE(tensors.size(), 1);
+    QCOMPARE(tensors[0].toObject()["name"].toString(), QString::fromStdString(name));
 }
 
 void TestCli::badInputExitsOneAndWritesNothing() {

@@ -327,6 +327,23 @@ private slots:
 
     // The .metadata is read as a phase of its own, counted in bytes, and a stop asked for while
     // it is read stops the scan there (with and without items read alongside).
+    // A chunk listed twice in .metadata shares one storage_data entry: the message says so
+    // rather than claiming the entry is missing.
+    void aChunkListedTwiceIsNamedAsSuch() {
+        QTemporaryDir dir;
+        std::vector<testing::DcpChunk> chunks = testing::dcpSplit({4, 2}, 0, 2);
+        chunks.push_back(chunks.back());
+        chunks.back().noStorageEntry = true;
+        testing::writeDcpCheckpoint(dir.path().toStdString(), {{"w", "F32", {4, 2}, chunks}});
+        const Checkpoint c = scanCheckpoint(dir.path().toStdString());
+        QVERIFY(c.hasErrors());
+        bool named = false;
+        for (const auto& p : c.problems)
+            named = named || (p.tensor == "w" && p.file == ".metadata" &&
+                              p.message.find("[2, 0] is listed twice") != std::string::npos);
+        QVERIFY2(named, c.problems.empty() ? "no problem" : c.problems.front().text().c_str());
+    }
+
     void readingMetadataReportsBytesAndStops_data() {
         QTest::addColumn<int>("threads");
         QTest::newRow("one thread") << 1;

@@ -42,6 +42,7 @@ private slots:
     void sidecarsAreCopiedNotMoved();
     void progressIsMonotonicAndComplete();
     void verifyCatchesDamage();
+    void verifyAgainstFewerShards();
     void verifyRefusesHostileIndexes();
 
 private:
@@ -521,6 +522,24 @@ void TestEngine::verifyCatchesDamage() {
     VerifyReport noIndex = verifyOutput(out(), nullptr);
     QVERIFY(!noIndex.ok());
     QVERIFY(QString::fromStdString(noIndex.problems.front().text()).contains("missing"));
+}
+
+// An output holding a tensor the shards do not have (other shards, an older export) fails,
+// naming it; the byte count covers only what was compared.
+void TestEngine::verifyAgainstFewerShards() {
+    Checkpoint c = simple();
+    consolidate(c, makePlan(c, {}, UnmappedPolicy::Error), out(), {});
+    QVERIFY(verifyOutput(out(), &c).ok());
+    Checkpoint fewer = c;
+    QVERIFY(fewer.tensors.size() >= 2);
+    const std::string gone = fewer.tensors.front().fqn;
+    fewer.tensors.erase(fewer.tensors.begin());
+    const VerifyReport report = verifyOutput(out(), &fewer);
+    QVERIFY(!report.ok());
+    QCOMPARE(report.problems.size(), size_t(1));
+    QCOMPARE(report.problems[0].tensor, gone);
+    QVERIFY2(report.problems[0].message.find("in none of the shards") != std::string::npos,
+             report.problems[0].message.c_str());
 }
 
 void TestEngine::verifyRefusesHostileIndexes() {

@@ -517,6 +517,26 @@ void TestExportRules::rulesMatchingNothing() {
     };
     QCOMPARE(messages, expected);
     QCOMPARE(exportOf(c, s, "a.w").dtype, DType::F32); // kept by "^A" on the exported name
+
+    // --strip-wrappers is one option: quiet when any of its rules renamed something (here
+    // only the inner and the DDP rule match), one warning naming the option when none did.
+    const auto wrapped = makeCheckpoint({{"module._orig_mod.a", DType::F32}, {"b", DType::F32}});
+    ExportRules strip;
+    strip.rename = wrapperRules();
+    strip.rename.push_back(parseRenameRule("^q=>r"));
+    std::vector<std::string> stripMessages;
+    const auto stripped = selectForExport(wrapped, strip);
+    for (const Problem& p : problemsOf(stripped, ErrorKind::RuleMatchesNothing))
+        stripMessages.push_back(p.message);
+    QCOMPARE(stripMessages, std::vector<std::string>{"rename rule '^q=>r' changes no tensor name"});
+    QCOMPARE(exportOf(wrapped, stripped, "module._orig_mod.a").name, std::string("a"));
+    const auto plain = makeCheckpoint({{"a", DType::F32}});
+    ExportRules idle;
+    idle.rename = wrapperRules();
+    stripMessages.clear();
+    for (const Problem& p : problemsOf(selectForExport(plain, idle), ErrorKind::RuleMatchesNothing))
+        stripMessages.push_back(p.message);
+    QCOMPARE(stripMessages, std::vector<std::string>{"--strip-wrappers changes no tensor name"});
 }
 
 void TestExportRules::droppedTied() {

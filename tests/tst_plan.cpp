@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "checkpoint.h"
+#include "export_rules.h"
 #include "plan.h"
 #include "shard_builder.h"
 
@@ -40,6 +41,8 @@ private slots:
     void noMappingMeansOneFile();
     void hfMetadataMappingIsTheDefault();
     void layoutOrderPaddingAndIndex();
+    void indexTextIsExact();
+    void metadataKeyIsNeverATensorName();
     void unmappedIsAnErrorUnlessPolicy();
     void mappedButAbsentIsAWarning();
     void indexGapsKeepTheirNames();
@@ -320,6 +323,74 @@ void TestPlan::layoutOrderPaddingAndIndex() {
     QCOMPARE(index["weight_map"].toObject()["a.bf16"].toString(),
              QString("model-00001-of-00001.safetensors"));
     QVERIFY(plan.indexJson().find("\n  \"metadata\": {") != std::string::npos); // 2-space indent
+}
+
+// The index byte for byte, as Hugging Face's own writer lays it out (json.dumps with indent=2,
+// keys sorted): names that need escapes, non-ASCII names, an empty map, an export record.
+void TestPlan::indexTextIsExact() {
+    Plan plan;
+    plan.totalTensorBytes = 1234;
+    QCOMPARE(plan.indexJson(), std::string("{\n  \"metadata\": {\n    \"total_size\": 1234\n  },\n"
+                                           "  \"weight_map\": {}\n}\n"));
+    plan.weightMap["b.w"] = "model-00002-of-00002.safetensors";
+    plan.weightMap["a\"q\\\\b"] = "model-00001-of-00002.safetensors";
+    plan.weightMap[std::string("c\x01\x1f\t\n\x7f", 6)] = "model-00001-of-00002.safetensors";
+    plan.weightMap["\xc3\xa9t\xc3\xa9.\xe5\x90\x8d"] = "model-00002-of-00002.safetensors";
+    QCOMPARE(
+        plan.indexJson(),
+        std::string("{\n  \"metadata\": {\n    \"total_size\": 1234\n  },\n"
+                    "  \"weight_map\": {\n"
+                    "    \"a\\\"q\\\\\\\\b\": \"model-00001-of-00002.safetensors\",\n"
+                    "    \"b.w\": \"model-00002-of-00002.safetensors\",\n"
+                    "    \"c\\u0001\\u001f\\t\\n\x7f\": \"model-00001-of-00002.safetensors\",\n"
+                    "    \"\xc3\xa9t\xc3\xa9.\xe5\x90\x8d\": \"model-00002-of-00002.safetensors\"\n"
+                    "  }\n}\n"));
+    plan.weightMap.clear();
+    plan.weightMap["x"] = "model-00001-of-00001.safetensors";
+    plan.exportRecord = R"({"version":1,"cast":"bf16","rename":[["^a","b"]]})";
+    QCOMPARE(plan.indexJson(),
+             std::string("{\n  \"metadata\": {\n    \"shardscope_export\": {\n"
+                         "      \"cast\": \"bf16\",\n      \"rename\": [\n        [\n"
+                         "          \"^a\",\n          \"b\"\n        ]\n      ],\n"
+                         "      \"version\": 1\n    },\n    \"total_size\": 1234\n  },\n"
+                         "  \"weight_map\": {\n"
+                         "    \"x\": \"model-00001-of-00001.safetensors\"\n  }\n}\n"));
+    plan.weightMap[std::string("bad\xc3", 4)] = "model-00001-of-00001.safetensors";
+    try {
+        (void)plan.indexJson();
+        QFAIL("a name that is not UTF-8 went into the index");
+    } catch (const Error& e) {
+        QCOMPARE(e.kind(), ErrorKind::InvalidUtf8);
+        QCOMPARE(e.tensor(), std::string("bad\xc3", 4));
+    }
+}
+
+// "__metadata__" as an exported name would repeat the header's own key: refused whether the
+// checkpoint holds such a tensor (DCP allows it) or a rename makes one.
+void TestPlan::metadataKeyIsNeverATensorName() {
+    Checkpoint c = small();
+    const Plan clean = makePlan(c, Mapping{}, UnmappedPolicy::Error);
+    QVERIFY(clean.ok());
+
+    ExportRules rules;
+    rules.rename.push_back({RenameRule::Kind::Regex, "^b\\.f32$", "__metadata__"});
+    const Plan renamed =
+        makePlan(c, Mapping{}, UnmappedPolicy::Error, rules, selectForExport(c, rules));
+    QVERIFY(!renamed.ok());
+    QCOMPARE(renamed.problems.size(), size_t(1));
+    QCOMPARE(renamed.problems[0].tensor, std::string("b.f32"));
+    QCOMPARE(renamed.problems[0].kind, ErrorKind::NameCollision);
+    QVERIFY(renamed.problems[0].message.find("a rename rule gives it this name") !=
+            std::string::npos);
+
+    for (auto& t : c.tensors)
+        if (t.fqn == "d.u8") t.fqn = "__metadata__";
+    const Plan held = makePlan(c, Mapping{}, UnmappedPolicy::Error);
+    QVERIFY(!held.ok());
+    QCOMPARE(held.problems.size(), size_t(1));
+    QCOMPARE(held.problems[0].tensor, std::string("__metadata__"));
+    QVERIFY(held.problems[0].message.find("reserves that name") != std::string::npos);
+    QVERIFY(held.problems[0].message.find("--rename") != std::string::npos);
 }
 
 void TestPlan::unmappedIsAnErrorUnlessPolicy() {

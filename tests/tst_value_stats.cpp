@@ -946,6 +946,7 @@ private slots:
     void largeRuns();
     void meanPrecisionF32();
     void meanPrecisionF64();
+    void f64RangeEnds();
     void linearHistogram_data();
     void linearHistogram();
     void logHistogram_data();
@@ -1524,6 +1525,46 @@ void TestValueStats::meanPrecisionF64() {
     EXPECT_NEAR("F64 1e7 merged", a.moments().mean(), r.mean(), 1e-12L * r.mean());
     EXPECT_NEAR("F64 1e7 merged", a.moments().stddev(), r.stddev(), 1e-9L * r.stddev());
     qInfo("10^7 F64 elements: %lld ms including the reference", qint64(timer.elapsed()));
+}
+
+// F64 values whose squares leave double's range (1e200, 1e-200, the largest finite): exact
+// norms and deviations, worked out by hand, in one accumulator and across a merge.
+void TestValueStats::f64RangeEnds() {
+    struct Case {
+        const char* name;
+        std::vector<double> values;
+        double mean, stddev, l2;
+    };
+    const double big = std::numeric_limits<double>::max();
+    const Case cases[] = {
+        {"1e200 twice", {1e200, 1e200}, 1e200, 0, std::sqrt(2.0) * 1e200},
+        {"+-1e200", {1e200, -1e200}, 0, 1e200, std::sqrt(2.0) * 1e200},
+        // mean 1e-200, deviations 0, 1e-200, -1e-200: variance 2/3 * 1e-400
+        {"1e-200 and 2e-200 and 0",
+         {1e-200, 2e-200, 0},
+         1e-200,
+         std::sqrt(2.0 / 3.0) * 1e-200,
+         std::sqrt(5.0) * 1e-200},
+        {"+-max", {big, -big}, 0, big, std::numeric_limits<double>::infinity()},
+        {"max twice", {big, big}, big, 0, std::numeric_limits<double>::infinity()},
+    };
+    for (const Case& c : cases) {
+        ValueAccumulator one(DType::F64);
+        one.add(c.values.data(), c.values.size());
+        ValueAccumulator split(DType::F64), rest(DType::F64);
+        split.add(c.values.data(), 1);
+        rest.add(c.values.data() + 1, c.values.size() - 1);
+        split.merge(rest);
+        for (const Moments* m : {&one.moments(), &split.moments()}) {
+            QVERIFY2(m->finite() == c.values.size(), c.name);
+            QVERIFY2(std::fabs(m->mean() - c.mean) <= 1e-15 * std::fabs(c.mean), c.name);
+            QVERIFY2(std::fabs(m->stddev() - c.stddev) <= 1e-15 * c.stddev, c.name);
+            if (std::isinf(c.l2))
+                QVERIFY2(std::isinf(m->l2()), c.name);
+            else
+                QVERIFY2(std::fabs(m->l2() - c.l2) <= 1e-15 * c.l2, c.name);
+        }
+    }
 }
 
 void TestValueStats::linearHistogram_data() {
@@ -2172,7 +2213,8 @@ void TestValueStats::smallWideTensorsAreBinnedExactly() {
         const long double f = (static_cast<long double>(values[size_t(k)]) - values.front()) /
                               (static_cast<long double>(values.back()) - values.front()) * 64;
         const int bin = std::min(63, int(std::floor(f)));
-        QVERIFY2(h.counts[size_t(bin)] >= 1, qPrintable(QString("value %1 not in bin %2").arg(k).arg(bin)));
+        QVERIFY2(h.counts[size_t(bin)] >= 1,
+                 qPrintable(QString("value %1 not in bin %2").arg(k).arg(bin)));
     }
     uint64_t total = 0;
     for (uint64_t c : h.counts)

@@ -48,6 +48,7 @@ private slots:
     void checkFailOnConstant();
     void checkFailOnUnknownKind();
     void checkCleanCheckpoint();
+    void dtypesWithoutStatisticsAreNamed();
     void checkNaNInOneReplica();
     void checkDemoWithValueFaults();
 
@@ -93,8 +94,12 @@ std::string u16Bytes(const std::vector<uint16_t>& values) {
     return out;
 }
 
-float floatFromBits(uint32_t bits) { return std::bit_cast<float>(bits); }
-long double bf16Value(uint16_t bits) { return floatFromBits(uint32_t(bits) << 16); }
+float floatFromBits(uint32_t bits) {
+    return std::bit_cast<float>(bits);
+}
+long double bf16Value(uint16_t bits) {
+    return floatFromBits(uint32_t(bits) << 16);
+}
 
 // A tensor with chosen bytes, split into chunks; chunk i goes to rank i % ranks (as in
 // writeCheckpoint, whose file names these share).
@@ -142,12 +147,16 @@ Expected expectedStats(const std::vector<long double>& values, long double minNo
     std::vector<long double> finite;
     for (long double v : values) {
         ++e.count;
-        if (std::isnan(v)) ++e.nan;
-        else if (std::isinf(v)) ++(v > 0 ? e.posInf : e.negInf);
+        if (std::isnan(v))
+            ++e.nan;
+        else if (std::isinf(v))
+            ++(v > 0 ? e.posInf : e.negInf);
         else {
             finite.push_back(v);
-            if (v == 0) ++e.zeros;
-            else if (std::fabs(v) < minNormal) ++e.subnormals;
+            if (v == 0)
+                ++e.zeros;
+            else if (std::fabs(v) < minNormal)
+                ++e.subnormals;
         }
     }
     if (finite.empty()) return e;
@@ -221,8 +230,8 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // F32 [4, 3], split by rows over 2 ranks: NaN, +0, -0 and an F32 subnormal (2^-140).
 std::vector<float> statsF32() {
-    return {1.5f, -2.25f, 0.0f, 3.0f, kNaN, 0.125f, -0.0f, 7.75f, 0.001f, 100.0f, -50.5f,
-            std::ldexp(1.0f, -140)};
+    return {1.5f,  -2.25f, 0.0f,   3.0f,   kNaN,   0.125f,
+            -0.0f, 7.75f,  0.001f, 100.0f, -50.5f, std::ldexp(1.0f, -140)};
 }
 
 // BF16 [2, 5], split by columns (2 + 3) over 2 ranks, as bit patterns:
@@ -297,15 +306,23 @@ void writeFaultCheckpoint(const fs::path& dir) {
     for (size_t i = 24; i < 32; ++i)
         scaled[i] *= 1000.0f;
     writeValues(dir,
-                {{"all_zero", "F32", {4, 8}, f32Bytes(std::vector<float>(32, 0.0f)),
+                {{"all_zero",
+                  "F32",
+                  {4, 8},
+                  f32Bytes(std::vector<float>(32, 0.0f)),
                   splitDim({4, 8}, 0, 4)},
-                 {"constant", "F32", {4, 4}, f32Bytes(std::vector<float>(16, 0.5f)),
+                 {"constant",
+                  "F32",
+                  {4, 4},
+                  f32Bytes(std::vector<float>(16, 0.5f)),
                   splitDim({4, 4}, 0, 4)},
                  {"dropped", "F32", {8, 8}, f32Bytes(dropped), splitDim({8, 8}, 0, 4)},
                  {"has_inf", "F32", {4, 4}, f32Bytes(withInf), splitDim({4, 4}, 0, 4)},
                  {"has_nan", "F32", {4, 4}, f32Bytes(withNaN), splitDim({4, 4}, 0, 4)},
-                 {"healthy", "BF16", {4, 2}, u16Bytes({0x3F80, 0xBF80, 0x4000, 0x3F00, 0x4040,
-                                                       0xBE80, 0x3FC0, 0x4120}),
+                 {"healthy",
+                  "BF16",
+                  {4, 2},
+                  u16Bytes({0x3F80, 0xBF80, 0x4000, 0x3F00, 0x4040, 0xBE80, 0x3FC0, 0x4120}),
                   splitDim({4, 2}, 0, 4)},
                  {"scaled", "F32", {8, 4}, f32Bytes(scaled), splitDim({8, 4}, 0, 4)}},
                 4);
@@ -328,7 +345,8 @@ std::vector<Finding> findings(const QJsonObject& doc) {
 QString listed(const std::vector<Finding>& all) {
     QString out;
     for (const auto& f : all)
-        out += f.severity + " " + f.kind + " " + f.tensor + " [" + f.file + "]: " + f.message + "\n";
+        out +=
+            f.severity + " " + f.kind + " " + f.tensor + " [" + f.file + "]: " + f.message + "\n";
     return out;
 }
 
@@ -558,8 +576,8 @@ void TestValuesCli::checkTruncatedShardFails() {
         QVERIFY(doc["failed"].toBool());
         bool named = false;
         for (const auto& f : findings(doc))
-            named = named ||
-                    ((f.file == name || f.message.contains(name)) && f.severity == "error");
+            named =
+                named || ((f.file == name || f.message.contains(name)) && f.severity == "error");
         QVERIFY2(named, qPrintable(listed(findings(doc))));
     }
 }
@@ -578,8 +596,7 @@ void TestValuesCli::statsCancelledBySigint() {
         std::string bytes(kFloats * 4, '\0');
         std::memcpy(bytes.data(), values.data(), bytes.size()); // fast; f32Bytes is per byte
         for (size_t f = 0; f < kFiles; ++f)
-            writeShard(dir / rankFile(int(f)),
-                       {{"big", "F32", {f * kFloats}, {kFloats}, bytes}});
+            writeShard(dir / rankFile(int(f)), {{"big", "F32", {f * kFloats}, {kFloats}, bytes}});
     }
     QProcess p;
     p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")),
@@ -605,7 +622,8 @@ void TestValuesCli::statsCancelledBySigint() {
         QFile io(QString("/proc/%1/io").arg(p.processId()));
         if (io.open(QIODevice::ReadOnly))
             for (const QByteArray& line : io.readAll().split('\n'))
-                if (line.startsWith("rchar:")) reading = line.mid(6).trimmed().toULongLong() > (8u << 20);
+                if (line.startsWith("rchar:"))
+                    reading = line.mid(6).trimmed().toULongLong() > (8u << 20);
         if (!reading) QTest::qWait(1);
     }
     if (ready && p.state() == QProcess::Running) ::kill(pid_t(p.processId()), SIGINT);
@@ -647,9 +665,9 @@ void TestValuesCli::checkPlantedFaults() {
         int rank; // 0-based rank file the finding names
     };
     const Want wanted[] = {
-        {"all_zero", "AllZeros", "warning", 0},       {"constant", "ConstantTensor", "warning", 0},
-        {"dropped", "ZeroChunk", "error", 1},         {"has_inf", "ValueInf", "error", 3},
-        {"has_nan", "ValueNaN", "error", 2},          {"scaled", "NormSpread", "warning", 3},
+        {"all_zero", "AllZeros", "warning", 0}, {"constant", "ConstantTensor", "warning", 0},
+        {"dropped", "ZeroChunk", "error", 1},   {"has_inf", "ValueInf", "error", 3},
+        {"has_nan", "ValueNaN", "error", 2},    {"scaled", "NormSpread", "warning", 3},
     };
     QVERIFY2(all.size() == std::size(wanted), qPrintable(list));
     for (const Want& w : wanted) {
@@ -661,7 +679,8 @@ void TestValuesCli::checkPlantedFaults() {
     // The dropped shard: its region and its file.
     const Finding* zero = find(all, "dropped", "ZeroChunk");
     QVERIFY2(zero->message.contains("[2:4, 0:8]"), qPrintable(zero->message));
-    QVERIFY2(zero->message.contains(QString::fromStdString(rankFile(1))), qPrintable(zero->message));
+    QVERIFY2(zero->message.contains(QString::fromStdString(rankFile(1))),
+             qPrintable(zero->message));
     QVERIFY2(zero->message.contains("16 elements"), qPrintable(zero->message));
     // One NaN in rows 2:3, one +Inf in rows 3:4.
     const Finding* nan = find(all, "has_nan", "ValueNaN");
@@ -717,17 +736,25 @@ void TestValuesCli::checkNormSpreadThreshold() {
     QVERIFY(find(findings(parseObject(under.out)), "scaled", "NormSpread"));
     Result over = run({"check", path("ck"), "--json", "--norm-spread", "1001"});
     QVERIFY(!find(findings(parseObject(over.out)), "scaled", "NormSpread"));
+    for (const char* bad : {"nan", "NaN", "inf", "-1"}) {
+        Result r = run({"check", path("ck"), "--norm-spread", bad});
+        QVERIFY2(r.code == 2, bad);
+        QVERIFY2(r.err.contains("--norm-spread"), qPrintable(r.err));
+    }
     Result zero = run({"check", path("ck"), "--norm-spread", "0"});
     QCOMPARE(zero.code, 2);
 }
 
 void TestValuesCli::checkFailOnConstant() {
-    writeValues(fsPath("ck"),
-                {{"c", "F32", {2, 4}, f32Bytes(std::vector<float>(8, -1.25f)),
-                  splitDim({2, 4}, 0, 2)},
-                 {"fine", "BF16", {2, 2}, u16Bytes({0x3F80, 0x4000, 0xBF80, 0x4040}),
-                  splitDim({2, 2}, 1, 2)}},
-                2);
+    writeValues(
+        fsPath("ck"),
+        {{"c", "F32", {2, 4}, f32Bytes(std::vector<float>(8, -1.25f)), splitDim({2, 4}, 0, 2)},
+         {"fine",
+          "BF16",
+          {2, 2},
+          u16Bytes({0x3F80, 0x4000, 0xBF80, 0x4040}),
+          splitDim({2, 2}, 1, 2)}},
+        2);
     Result byDefault = run({"check", path("ck"), "--json"});
     QCOMPARE(byDefault.code, 0);
     const QJsonObject doc = parseObject(byDefault.out);
@@ -748,8 +775,7 @@ void TestValuesCli::checkFailOnConstant() {
 }
 
 void TestValuesCli::checkFailOnUnknownKind() {
-    writeValues(fsPath("ck"),
-                {{"x", "F32", {2}, f32Bytes({1.0f, 2.0f}), splitDim({2}, 0, 1)}}, 1);
+    writeValues(fsPath("ck"), {{"x", "F32", {2}, f32Bytes({1.0f, 2.0f}), splitDim({2}, 0, 1)}}, 1);
     for (const char* list : {"bogus", "nan,bogus", ""}) {
         Result r = run({"check", path("ck"), "--fail-on", list});
         QCOMPARE(r.code, 2);
@@ -777,6 +803,39 @@ void TestValuesCli::checkCleanCheckpoint() {
     Result text = run({"check", path("clean"), "--fail-on", "all"});
     QCOMPARE(text.code, 0);
     QVERIFY2(text.out.contains("0 findings"), qPrintable(text.out));
+}
+
+// C64 and the packed F4/F6 dtypes have no statistics: stats and check say which tensors they
+// did not read, so the table never passes for the whole checkpoint.
+void TestValuesCli::dtypesWithoutStatisticsAreNamed() {
+    std::string complexBytes(4 * 8, '\0'); // four C64 elements
+    for (size_t i = 0; i < complexBytes.size(); ++i)
+        complexBytes[i] = char(i * 7);
+    writeValues(fsPath("mixed"),
+                {{"w", "F32", {4, 4}, f32Bytes(diffW()), splitDim({4, 4}, 0, 2)},
+                 {"z.complex", "C64", {2, 2}, complexBytes, splitDim({2, 2}, 0, 2)}},
+                2);
+    Result text = run({"stats", path("mixed")});
+    QCOMPARE(text.code, 0);
+    QVERIFY2(text.out.contains("1 tensor not read") && text.out.contains("z.complex (C64)"),
+             qPrintable(text.out));
+    Result json = run({"stats", path("mixed"), "--json"});
+    bool ok = false;
+    const QJsonObject doc = parseObject(json.out, &ok);
+    QVERIFY2(ok, qPrintable(json.out));
+    QCOMPARE(doc["tensors"].toArray().size(), 1);
+    const QJsonArray unread = doc["not_read"].toArray();
+    QCOMPARE(unread.size(), 1);
+    QCOMPARE(unread[0].toObject()["name"].toString(), QString("z.complex"));
+    QCOMPARE(unread[0].toObject()["dtype"].toString(), QString("C64"));
+    Result check = run({"check", path("mixed"), "--json"});
+    const QJsonObject checked = parseObject(check.out, &ok);
+    QVERIFY2(ok, qPrintable(check.out));
+    QCOMPARE(checked["tensors_checked"].toInteger(), 1);
+    QCOMPARE(checked["not_read"].toArray().size(), 1);
+    // A --tensor filter that leaves the complex tensor out leaves it out of the note too.
+    Result filtered = run({"stats", path("mixed"), "--tensor", "^w$"});
+    QVERIFY2(!filtered.out.contains("not read"), qPrintable(filtered.out));
 }
 
 // A replicated bias saved whole by two ranks, one copy with a NaN.
@@ -908,8 +967,8 @@ void TestValuesCli::diffTolerance() {
         {{"--atol", "0.25"}, true}, // <= passes
         {{"--atol", "0.2"}, false},
         {{"--atol", "0"}, false},
-        {{"--rtol", "0.5"}, true},   // 0.5 * 0.75 = 0.375
-        {{"--rtol", "0.3"}, false},  // 0.225
+        {{"--rtol", "0.5"}, true},                  // 0.5 * 0.75 = 0.375
+        {{"--rtol", "0.3"}, false},                 // 0.225
         {{"--atol", "0.1", "--rtol", "0.2"}, true}, // 0.1 + 0.15 = 0.25
         {{"--atol=1e30"}, true},
     };
@@ -991,8 +1050,8 @@ void TestValuesCli::diffNaNAtTheSamePosition() {
     const std::vector<float> withOtherNaN = {1.0f, otherNaN, 2.0f, 3.0f};
     writeValues(fsPath("a"), {{"n", "F32", {4}, f32Bytes(withNaN), splitDim({4}, 0, 2)}}, 2);
     writeValues(fsPath("same"), {{"n", "F32", {4}, f32Bytes(withNaN), splitDim({4}, 0, 1)}}, 1);
-    writeValues(fsPath("payload"),
-                {{"n", "F32", {4}, f32Bytes(withOtherNaN), splitDim({4}, 0, 2)}}, 2);
+    writeValues(fsPath("payload"), {{"n", "F32", {4}, f32Bytes(withOtherNaN), splitDim({4}, 0, 2)}},
+                2);
 
     // Same bytes: identical.
     Result same = run({"diff", path("a"), path("same"), "--json"});
@@ -1022,8 +1081,8 @@ void TestValuesCli::diffNaNOnOneSide() {
     writeValues(fsPath("a"), {{"n", "F32", {4}, f32Bytes(withNaN), splitDim({4}, 0, 2)}}, 2);
     writeValues(fsPath("b"), {{"n", "F32", {4}, f32Bytes(withoutNaN), splitDim({4}, 0, 2)}}, 2);
     for (const auto& [first, second] : {std::pair{"a", "b"}, std::pair{"b", "a"}}) {
-        Result r = run({"diff", path(first), path(second), "--json", "--atol", "1e30",
-                        "--rtol", "1e30"});
+        Result r =
+            run({"diff", path(first), path(second), "--json", "--atol", "1e30", "--rtol", "1e30"});
         QCOMPARE(r.code, 1);
         const QJsonObject n = byName(diffJson(r)["tensors"].toArray(), "name", "n");
         QCOMPARE(n["status"].toString(), QString("differs"));
@@ -1096,8 +1155,7 @@ void TestValuesCli::diffUsageErrors_data() {
     QTest::addColumn<QString>("expected");
     QTest::newRow("negative atol") << QStringList{"diff", "a", "b", "--atol", "-1"} << "--atol";
     QTest::newRow("negative rtol") << QStringList{"diff", "a", "b", "--rtol=-0.5"} << "--rtol";
-    QTest::newRow("atol not a number")
-        << QStringList{"diff", "a", "b", "--atol", "x"} << "--atol";
+    QTest::newRow("atol not a number") << QStringList{"diff", "a", "b", "--atol", "x"} << "--atol";
     QTest::newRow("missing B") << QStringList{"diff", "a"} << "B is required";
     QTest::newRow("missing A and B") << QStringList{"diff"} << "required";
     QTest::newRow("atol without value") << QStringList{"diff", "a", "b", "--atol"} << "--atol";
