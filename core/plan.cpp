@@ -265,6 +265,29 @@ void reportNameClashes(const Checkpoint& checkpoint, const ByFile& byFile, Plan&
         }
 }
 
+// Finds names in a map while they come in the map's (byte) order, as a checkpoint's tensors
+// do: one walk instead of a tree search per name, whose string compares were a fifth of
+// planning 20,000 tensors. A name out of order starts a search from the root. Names passed in
+// must outlive the lookup (the checkpoint's own).
+template <class Value> class OrderedLookup {
+public:
+    explicit OrderedLookup(const std::map<std::string, Value>& map)
+        : m_map(map), m_at(map.begin()) {}
+
+    const Value* find(const std::string& name) {
+        if (name < m_last) m_at = m_map.lower_bound(name);
+        m_last = name;
+        while (m_at != m_map.end() && m_at->first < name)
+            ++m_at;
+        return m_at != m_map.end() && m_at->first == name ? &m_at->second : nullptr;
+    }
+
+private:
+    const std::map<std::string, Value>& m_map;
+    typename std::map<std::string, Value>::const_iterator m_at;
+    std::string_view m_last;
+};
+
 // "__metadata__" is the header's own key in safetensors: a tensor exported under it (a DCP
 // checkpoint may hold one, a rename may make one) would give the header a repeated key that no
 // reader accepts.
@@ -308,24 +331,25 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                                       [](const auto& d) { return isOutputEmbedding(d.first); });
 
     std::map<int, std::vector<HeaderTensor>> byFile;
+    OrderedLookup<int> inMapping(mapping.fileIndex);
     for (size_t i = 0; i < checkpoint.tensors.size(); ++i) {
         const TensorInfo& t = checkpoint.tensors[i];
         const TensorExport& x = selection.tensors[i];
         if (t.status == CoverageStatus::Invalid) continue; // no layout can be trusted
-        const bool named = !allInOne && mapping.fileIndex.count(t.fqn);
+        const int* mapped = allInOne ? nullptr : inMapping.find(t.fqn);
+        const bool named = mapped != nullptr;
         if (x.excluded && !(x.byDefault && named)) {
             plan.excluded.push_back(t.fqn);
             continue;
         }
         int index = 1;
         if (!allInOne) {
-            auto it = mapping.fileIndex.find(t.fqn);
-            if (it == mapping.fileIndex.end()) {
+            if (!mapped) {
                 plan.unmapped.push_back(t.fqn);
                 if (policy != UnmappedPolicy::LastFile) continue;
                 index = plan.fileCount;
             } else {
-                index = it->second;
+                index = *mapped;
             }
         }
         byFile[index].push_back({x.name, x.dtype, t.shape, 0, exportedBytes(t, x), i});
@@ -353,8 +377,11 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
                  ErrorKind::Unmapped});
     }
     size_t absent = 0;
+    size_t next = 0; // both in byte order: one walk
     for (const auto& [fqn, index] : mapping.fileIndex) {
-        if (checkpoint.find(fqn)) continue;
+        while (next < checkpoint.tensors.size() && checkpoint.tensors[next].fqn < fqn)
+            ++next;
+        if (next < checkpoint.tensors.size() && checkpoint.tensors[next].fqn == fqn) continue;
         if (++absent <= 50)
             plan.problems.push_back({Severity::Warning, mapping.source, fqn,
                                      "in the mapping but in no shard (a tied or aliased weight?); "

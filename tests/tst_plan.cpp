@@ -43,6 +43,7 @@ private slots:
     void layoutOrderPaddingAndIndex();
     void indexTextIsExact();
     void metadataKeyIsNeverATensorName();
+    void mappingLookupInAnyOrder();
     void unmappedIsAnErrorUnlessPolicy();
     void mappedButAbsentIsAWarning();
     void indexGapsKeepTheirNames();
@@ -391,6 +392,29 @@ void TestPlan::metadataKeyIsNeverATensorName() {
     QCOMPARE(held.problems[0].tensor, std::string("__metadata__"));
     QVERIFY(held.problems[0].message.find("reserves that name") != std::string::npos);
     QVERIFY(held.problems[0].message.find("--rename") != std::string::npos);
+}
+
+// The plan pairs tensors with the mapping in one walk when both are in byte order; tensors in
+// another order (a checkpoint assembled by hand) still find their files.
+void TestPlan::mappingLookupInAnyOrder() {
+    Checkpoint c = small(); // a.bf16, b.f32, c.i64, d.u8
+    const Mapping m =
+        parseMapping(R"({"a.bf16": 2, "b.f32": 1, "c.i64": 2, "d.u8": 1, "e.gone": 1})", "m.json");
+    const Plan sorted = makePlan(c, m, UnmappedPolicy::Error);
+    std::reverse(c.tensors.begin(), c.tensors.end());
+    const Plan reversed = makePlan(c, m, UnmappedPolicy::Error);
+    for (const Plan* p : {&sorted, &reversed}) {
+        QVERIFY(p->ok());
+        QCOMPARE(p->weightMap.at("a.bf16"), std::string("model-00002-of-00002.safetensors"));
+        QCOMPARE(p->weightMap.at("b.f32"), std::string("model-00001-of-00002.safetensors"));
+        QCOMPARE(p->weightMap.at("c.i64"), std::string("model-00002-of-00002.safetensors"));
+        QCOMPARE(p->weightMap.at("d.u8"), std::string("model-00001-of-00002.safetensors"));
+        QCOMPARE(p->weightMap.size(), size_t(4));
+        QVERIFY(p->unmapped.empty());
+    }
+    // Checkpoints keep their tensors in byte order (Checkpoint::find searches them so too).
+    QCOMPARE(sorted.problems.size(), size_t(1)); // e.gone: in the mapping, in no shard
+    QCOMPARE(sorted.problems[0].tensor, std::string("e.gone"));
 }
 
 void TestPlan::unmappedIsAnErrorUnlessPolicy() {
