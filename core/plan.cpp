@@ -28,6 +28,26 @@ int Mapping::fileCount() const {
 
 // A flat object read with the strict pull parser: nothing is built for a value that is not a
 // number, so a deeply nested or huge value costs nothing and is only described, never echoed.
+namespace {
+
+// Where `key` first appears as a key of the flat object `text` (already parsed up to a repeat
+// of it): found again only for the message, so parsing keeps one map, not two.
+size_t firstKeyAt(std::string_view text, const std::string& key) {
+    JsonCursor cur(text);
+    std::string scratch;
+    cur.consume('{');
+    for (;;) {
+        const size_t position = cur.position();
+        if (cur.string(scratch) == key) return position;
+        cur.expect(':', "':'");
+        uint64_t value = 0;
+        cur.number(value);
+        cur.consume(',');
+    }
+}
+
+} // namespace
+
 Mapping parseMapping(const std::string& json, const std::string& source) {
     std::string_view text = json;
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3); // editors' byte-order mark
@@ -39,7 +59,6 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
     JsonCursor cur(text);
     Mapping m;
     m.source = source;
-    std::map<std::string, size_t> keyAt; // for duplicate messages
     std::string scratch;
     try {
         if (cur.atEnd())
@@ -55,12 +74,12 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
             do {
                 if (cur.peek() != '"') cur.fail("expected a tensor name in double quotes");
                 const size_t keyPosition = cur.position();
-                std::string fqn(cur.string(scratch));
-                auto [seen, inserted] = keyAt.try_emplace(fqn, keyPosition);
+                auto [slot, inserted] = m.fileIndex.try_emplace(std::string(cur.string(scratch)), 0);
+                const std::string& fqn = slot->first;
                 if (!inserted)
                     throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(keyPosition) + ": listed twice in the mapping (first at " +
-                                    where(seen->second) + ")");
+                                    where(firstKeyAt(text, fqn)) + ")");
                 cur.expect(':', "':' after the tensor name");
                 const char next = cur.peek();
                 const size_t valuePosition = cur.position();
@@ -99,7 +118,7 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
                     throw Error(ErrorKind::MappingInvalid, source, fqn,
                                 where(valuePosition) + ": file index " + std::to_string(value) +
                                     " is above the limit of " + std::to_string(kMaxFileIndex));
-                m.fileIndex.emplace(std::move(fqn), int(value));
+                slot->second = int(value);
             } while (cur.consume(','));
             cur.expect('}', "',' or '}'");
         }
