@@ -294,7 +294,7 @@ public:
         : m_map(map), m_at(map.begin()) {}
 
     const Value* find(const std::string& name) {
-        if (name < m_last) m_at = m_map.lower_bound(name);
+        if (std::string_view(name) < m_last) m_at = m_map.lower_bound(name);
         m_last = name;
         while (m_at != m_map.end() && m_at->first < name)
             ++m_at;
