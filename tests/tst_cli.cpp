@@ -14,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 using namespace testing;
 namespace fs = std::filesystem;
@@ -40,6 +41,7 @@ private slots:
     void verifyFailsOnDamage();
     void demoRefusesNonEmptyDirectory();
     void moreShardFilesThanTheSoftLimit();
+    void allocatorOptionsReachTheRestartedProgram();
 
 private:
     using Result = CliResult;
@@ -395,6 +397,47 @@ void TestCli::inspectCancelledBySigint() {
     QCOMPARE(p.exitCode(), 0);
     qInfo("inspect finished before SIGINT arrived");
     QCOMPARE(QJsonDocument::fromJson(out).object()["tensors"].toArray().size(), kTensors);
+}
+
+// The program starts again with mimalloc's options in its environment (app/allocator.cpp).
+// mimalloc's verbose mode prints the options each start read; the last start's values count.
+void TestCli::allocatorOptionsReachTheRestartedProgram() {
+    auto optionsSeen = [](const QStringList& env) {
+        QProcess p;
+        QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
+        e.remove("MIMALLOC_LARGE_OS_PAGES");
+        e.remove("MIMALLOC_EAGER_COMMIT_DELAY");
+        e.insert("MIMALLOC_VERBOSE", "1");
+        for (const QString& kv : env)
+            e.insert(kv.section('=', 0, 0), kv.section('=', 1));
+        p.setProcessEnvironment(e);
+        p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")), {"--version"});
+        p.waitForFinished(30000);
+        std::map<QString, QString> last;
+        int starts = 0;
+        static const QRegularExpression option("^mimalloc: option '([a-z_]+)': (-?[0-9]+)$");
+        for (const QString& line : QString::fromUtf8(p.readAllStandardError()).split('\n')) {
+            if (line.startsWith("mimalloc: process init")) ++starts;
+            const QRegularExpressionMatch m = option.match(line);
+            if (m.hasMatch()) last[m.captured(1)] = m.captured(2);
+        }
+        return std::pair{starts, last};
+    };
+    const auto [starts, options] = optionsSeen({});
+    if (starts == 0) QSKIP("this build does not use mimalloc (sanitizer and fuzz builds)");
+    QCOMPARE(starts, 2);
+    QCOMPARE(options.at("large_os_pages"), QString("1"));
+    QCOMPARE(options.at("eager_commit_delay"), QString("0"));
+
+    const auto [keptStarts, kept] = optionsSeen({"MIMALLOC_EAGER_COMMIT_DELAY=3"});
+    QCOMPARE(keptStarts, 2);
+    QCOMPARE(kept.at("large_os_pages"), QString("1"));
+    QCOMPARE(kept.at("eager_commit_delay"), QString("3")); // the user's own setting
+
+    const auto [offStarts, off] = optionsSeen({"MIMALLOC_LARGE_OS_PAGES=0"});
+    QCOMPARE(offStarts, 1); // turned off: no second start
+    QCOMPARE(off.at("large_os_pages"), QString("0"));
+    QCOMPARE(off.at("eager_commit_delay"), QString("1")); // mimalloc's default
 }
 
 QTEST_GUILESS_MAIN(TestCli)
