@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 
 using namespace shardscope;
@@ -29,6 +30,8 @@ private slots:
     void dtypeNamesAreExact();
     void rejectsWhatIsNotAFile();
     void nestingStopsAtTheReferenceLimit();
+    void jsonStringsDecodeExactly();
+    void jsonStringErrorsNameTheirByte();
     void errorKinds();
     void acceptsMetadataAnywhereAndPadding();
     void acceptsEveryDtype();
@@ -292,6 +295,103 @@ void TestSafetensorsReader::nestingStopsAtTheReferenceLimit() {
     }
 }
 
+namespace {
+
+// A JSON string's pieces as written and as decoded, per the JSON grammar (RFC 8259).
+struct StringPiece {
+    std::string written, decoded;
+};
+
+std::vector<StringPiece> stringPieces() {
+    return {{"\\\"", "\""},
+            {"\\\\", "\\"},
+            {"\\/", "/"},
+            {"\\b", "\b"},
+            {"\\f", "\f"},
+            {"\\n", "\n"},
+            {"\\r", "\r"},
+            {"\\t", "\t"},
+            {"\\u0041", "A"},
+            {"\\u0000", std::string(1, '\0')},
+            {"\\u00e9", "\xC3\xA9"},
+            {"\\u20AC", "\xE2\x82\xAC"},
+            {"\\uD83D\\uDE00", "\xF0\x9F\x98\x80"},
+            {"\xC3\xA9", "\xC3\xA9"},
+            {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},
+            {"\x7F", "\x7F"}};
+}
+
+} // namespace
+
+// Strings of every length and alignment, plain or with any escape anywhere: the decoded text and
+// the position after the closing quote are exactly what the grammar says.
+void TestSafetensorsReader::jsonStringsDecodeExactly() {
+    const std::vector<StringPiece> pieces = stringPieces();
+    std::mt19937 random(20261128);
+    const std::string plain = "abcdefghijklmnopqrstuvwxyz.0123456789_ ABC:{}[],";
+    for (int round = 0; round < 4000; ++round) {
+        std::string written, decoded;
+        const int parts = int(random() % 8);
+        for (int k = 0; k < parts; ++k) {
+            if (random() % 2) {
+                const size_t n = random() % 40;
+                for (size_t c = 0; c < n; ++c) {
+                    const char ch = plain[random() % plain.size()];
+                    written += ch;
+                    decoded += ch;
+                }
+            } else {
+                const StringPiece& p = pieces[random() % pieces.size()];
+                written += p.written;
+                decoded += p.decoded;
+            }
+        }
+        const size_t lead = random() % 32; // the string starts at every alignment
+        const std::string after = round % 3 == 0 ? "" : round % 3 == 1 ? "," : ",\"next\"]";
+        const std::string text = std::string(lead, ' ') + "\"" + written + "\"" + after;
+        JsonCursor cur(text);
+        std::string scratch;
+        const std::string_view got = cur.string(scratch);
+        QVERIFY2(got == decoded, qPrintable(QString::fromStdString(text)));
+        QCOMPARE(cur.position(), lead + written.size() + 2);
+    }
+}
+
+// Each bad string is refused at the byte the message is about, wherever it sits in a long string.
+void TestSafetensorsReader::jsonStringErrorsNameTheirByte() {
+    struct Bad {
+        std::string tail;  // after the opening quote and `pad` plain bytes
+        size_t at;         // expected position, relative to the start of the tail
+        const char* words; // in the message
+    };
+    const std::vector<Bad> cases = {
+        {"abc", 3, "unterminated string"},         {"ab\\", 3, "unterminated string"},
+        {"ab\\\"", 4, "unterminated string"},      {"a\x01z\"", 1, "control character"},
+        {"a\\n\x1F\"", 3, "control character"},    {"ab\\x\"", 3, "invalid escape \\x"},
+        {"ab\\u12", 4, "truncated \\u escape"},    {"ab\\u12G4\"", 6, "bad hex digit"},
+        {"ab\\uD83Dx\"", 8, "unpaired surrogate"}, {"ab\\uD83D\\u0041\"", 8, "unpaired surrogate"},
+        {"ab\\uDE00\"", 8, "unpaired surrogate"},
+    };
+    for (const Bad& bad : cases)
+        for (size_t pad : {0, 1, 7, 8, 15, 16, 17, 31, 40}) {
+            for (bool escapedFirst : {false, true}) {
+                // With an escape before the bad byte, the error comes from the decoding path.
+                const std::string prefix =
+                    escapedFirst ? "\\t" + std::string(pad, 'p') : std::string(pad, 'p');
+                const std::string text = "\"" + prefix + bad.tail;
+                JsonCursor cur(text);
+                std::string scratch;
+                try {
+                    cur.string(scratch);
+                    QFAIL(qPrintable(QString::fromStdString("accepted: " + text)));
+                } catch (const JsonError& e) {
+                    QVERIFY2(std::string(e.what()).find(bad.words) != std::string::npos, e.what());
+                    QCOMPARE(e.position(), 1 + prefix.size() + bad.at);
+                }
+            }
+        }
+}
+
 void TestSafetensorsReader::errorKinds() {
     // The form without a kind stays for callers not yet converted.
     const Error plain("f", "t", "m");
@@ -480,7 +580,7 @@ void TestSafetensorsReader::dtypeNamesAreExact() {
         QVERIFY2(parseDType(name) == type, name.c_str());
         QCOMPARE(std::string(dtypeName(type)), name);
     }
-    for (const std::string bad :
+    for (const std::string& bad :
          {std::string("f32"), std::string("F32 "), std::string(" F32"), std::string("F32\0", 4),
           std::string("F3"), std::string(""), std::string("F8_E4M3FNUZX"),
           std::string("F8_E4M3FNUZ_LONGER_THAN_16"), std::string("BF16\0\0\0\0\0\0\0\0", 12)})
