@@ -9,6 +9,7 @@
 #include "export_dialog.h"
 #include "export_worker.h"
 #include "main_window.h"
+#include "memory_release.h"
 #include "output_set.h"
 #include "problems_model.h"
 #include "shard_builder.h"
@@ -55,6 +56,7 @@
 #include <QUndoStack>
 #include <QtEndian>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -197,6 +199,7 @@ private slots:
     void lockedDirectoryShowsTheEnginesMessage();
     void newScanSupersedesTheRunningOne();
     void escapeWhileComparingReplicasDiscardsTheScan();
+    void scanMemoryIsGivenBack();
     void closingDuringAnExportReturnsPromptly();
     void undoAndRedoKeys();
     void detailsFollowEveryMappingChange();
@@ -594,7 +597,7 @@ void TestMainWindow::newScanSupersedesTheRunningOne() {
     QVERIFY2(timer.elapsed() < 5000, "starting a scan waited for the previous one");
     QVERIFY(opened.wait(30000));
     QCOMPARE(w.directory(), QString::fromStdString(fast.string()));
-    QVERIFY(QThreadPool::globalInstance()->waitForDone(30000)); // the superseded scan ended too
+    QVERIFY(ScanWorker::waitForScanThreads(30000)); // the superseded scan ended too
     QTest::qWait(100);
     QCOMPARE(scanned.count(), 1); // only the newest result was delivered and applied
     QCOMPARE(opened.count(), 1);
@@ -631,12 +634,55 @@ void TestMainWindow::escapeWhileComparingReplicasDiscardsTheScan() {
              qPrintable(statusWhileComparing));
     QCOMPARE(w.statusBar()->currentMessage(), QString("Scan cancelled"));
     QVERIFY(!w.scanWorker()->isRunning());
-    QVERIFY(QThreadPool::globalInstance()->waitForDone(30000));
+    QVERIFY(ScanWorker::waitForScanThreads(30000));
     QTest::qWait(100);
     QCOMPARE(scanned.count(), 0);
     QCOMPARE(opened.count(), 0);
     QCOMPARE(w.directory(), QString::fromStdString(first.string()));
     QCOMPARE(w.tensorModel()->rowCount(), 1);
+}
+
+namespace {
+std::atomic<int> g_releases{0}, g_guiReleases{0};
+void countRelease() {
+    ++g_releases;
+    if (QThread::currentThread() == QCoreApplication::instance()->thread()) ++g_guiReleases;
+}
+} // namespace
+
+// A closed or cancelled checkpoint's memory is handed back (memory_release.h): counted here
+// through the releaser the programs set to mimalloc's.
+void TestMainWindow::scanMemoryIsGivenBack() {
+    const fs::path first = m_tmp->filePath("first").toStdString();
+    writeCheckpoint(first, {{"w", "U8", {8}, splitDim({8}, 0, 2)}}, 2);
+    const fs::path second = m_tmp->filePath("second").toStdString();
+    writeCheckpoint(second, {{"v", "U8", {8}, splitDim({8}, 0, 2)}}, 2);
+    const fs::path slow = m_tmp->filePath("slow").toStdString();
+    writeCheckpoint(slow,
+                    {{"r", "U8", {64ull << 20}, {{{0}, {64ull << 20}}, {{0}, {64ull << 20}}}}}, 2);
+    setMemoryReleaser(&countRelease);
+    MainWindow w;
+    QVERIFY(openAndWait(w, QString::fromStdString(first.string())));
+    QTRY_COMPARE(g_releases.load(), 1); // after the views are reset, not before
+    g_releases = 0;
+    QVERIFY(openAndWait(w, QString::fromStdString(second.string())));
+    QTRY_COMPARE(g_releases.load(), 1); // once the window let go of the first checkpoint
+
+    g_guiReleases = 0;
+    bool cancelled = false;
+    connect(w.scanWorker(), &ScanWorker::progress, this, [&](const ScanProgress& p) {
+        if (cancelled || p.phase != ScanPhase::ComparingReplicas) return;
+        cancelled = true;
+        w.scanWorker()->cancel();
+    });
+    w.openDirectory(QString::fromStdString(slow.string()));
+    QTRY_VERIFY_WITH_TIMEOUT(cancelled, 30000);
+    QVERIFY(ScanWorker::waitForScanThreads(30000));
+    // Cancelled mid-scan, or done just before the cancel (the result is dropped): either way
+    // the GUI thread, the one that can take back what the scan's exited threads left, releases.
+    QTRY_COMPARE(g_guiReleases.load(), 1);
+    QCOMPARE(w.directory(), QString::fromStdString(second.string()));
+    setMemoryReleaser(nullptr);
 }
 
 void TestMainWindow::closingDuringAnExportReturnsPromptly() {

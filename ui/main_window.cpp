@@ -13,6 +13,7 @@
 #include "export_dialog.h"
 #include "files_model.h"
 #include "format_units.h"
+#include "memory_release.h"
 #include "module_tree_model.h"
 #include "module_tree_view.h"
 #include "output_files_model.h"
@@ -509,9 +510,9 @@ QWidget* MainWindow::createFilterBar() {
                                  "checkpoint: other values, dtype or shape, or missing there "
                                  "(Ctrl+D)"));
     m_differsOnly->setVisible(false); // during a comparison
-    auto* bar = new FilterBar(m_filter, m_regex,
-                              {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter,
-                               m_differsOnly});
+    auto* bar =
+        new FilterBar(m_filter, m_regex,
+                      {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter, m_differsOnly});
     m_filterTimer = new QTimer(this);
     m_filterTimer->setSingleShot(true);
     m_filterTimer->setInterval(120); // typing in a 100,000-row table stays fluid
@@ -699,7 +700,8 @@ void MainWindow::createDocks() {
     m_problemView->setModel(m_problems);
     // "Warning" beside its icon.
     m_problemView->horizontalHeader()->resizeSection(
-        ProblemsModel::SeverityColumn, m_problemView->fontMetrics().horizontalAdvance(tr("Warning")) + 40);
+        ProblemsModel::SeverityColumn,
+        m_problemView->fontMetrics().horizontalAdvance(tr("Warning")) + 40);
     m_problemView->horizontalHeader()->resizeSection(ProblemsModel::FileColumn, 170);
     m_problemView->horizontalHeader()->resizeSection(ProblemsModel::TensorColumn, 190);
     m_problemsDock = new QDockWidget(tr("Problems"), this);
@@ -1043,6 +1045,9 @@ void MainWindow::onScanFinished(const ScanResult& result) {
     m_table->setFocus();
     updateDetails();
     updateStatus();
+    // What the replaced checkpoint held goes back to the system once the views have let go of
+    // it too (see memory_release.h).
+    QTimer::singleShot(0, this, [] { releaseFreeMemory(); });
     emit checkpointOpened();
 }
 

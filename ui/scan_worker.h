@@ -39,6 +39,9 @@ public:
     void cancel();                        // the running scan's result is never delivered
     // A scan whose result is still wanted is under way.
     bool isRunning() const { return m_wanted; }
+    // Waits up to msecs for every scan thread to end, also those of cancelled scans; true
+    // when none runs. For tests: the window itself never waits for a scan.
+    static bool waitForScanThreads(int msecs);
 
 signals:
     void progress(const shardscope::ScanProgress& progress);
@@ -46,6 +49,7 @@ signals:
 
 private:
     void onFutureFinished();
+    bool deliver(); // emits finished() when the result is still wanted
 
     QFutureWatcher<ScanResult> m_watcher;
     QFuture<ScanResult> m_future;
