@@ -799,7 +799,10 @@ void PatternCounts::reset(DType type) {
     m_type = type;
     if (m_table.empty()) m_table.assign(kKeySpace, 0);
     if (m_elements) std::fill(m_table.begin(), m_table.end(), 0);
+    if (m_elements && m_byteCounters) std::fill(m_bytes.begin(), m_bytes.end(), 0);
     m_elements = 0;
+    m_byteCounters = m_lastSpread && dtypeBits(type) == 16;
+    if (m_byteCounters && m_bytes.empty()) m_bytes.assign(kKeySpace, 0);
 }
 
 void PatternCounts::add(const void* bytes, uint64_t count) {
@@ -811,21 +814,59 @@ void PatternCounts::add(const void* bytes, uint64_t count) {
     if (dtypeBits(m_type) == 8) {
         for (uint64_t i = 0; i < count; ++i)
             ++c[p[i]];
+    } else if (m_byteCounters) {
+        // Bytes that wrap carry 256 into the 32-bit table, which is then touched once per 256.
+        uint8_t* b = m_bytes.data();
+        for (uint64_t i = 0; i < count; ++i) {
+            const uint16_t k = loadLe<uint16_t>(p + 2 * i);
+            if (++b[k] == 0) [[unlikely]]
+                c[k] += 256;
+        }
     } else {
         for (uint64_t i = 0; i < count; ++i)
             ++c[loadLe<uint16_t>(p + 2 * i)];
     }
 }
 
+namespace {
+
+// One walk over a window's counts: adds them to `dense` (when given), sums count × square and
+// counts the keys touched, and empties the tables. Four partial sums, since one waits on each
+// add in turn (4 cycles a key, measured as 11% of a W1 stats run).
+template <bool kBytes, bool kDense>
+double foldKeys(uint32_t* c, uint8_t* b, uint64_t* dense, const double* square, size_t keys,
+                size_t& touched) {
+    double partial[4] = {0, 0, 0, 0};
+    size_t used = 0;
+    for (size_t k = 0; k < keys; k += 4) {
+        for (size_t j = 0; j < 4; ++j) {
+            uint32_t n = c[k + j];
+            if constexpr (kBytes) {
+                n += b[k + j];
+                b[k + j] = 0;
+            }
+            if constexpr (kDense) dense[k + j] += n;
+            used += n != 0;
+            partial[j] += double(n) * square[k + j];
+            c[k + j] = 0;
+        }
+    }
+    touched = used;
+    return (partial[0] + partial[1]) + (partial[2] + partial[3]);
+}
+
+} // namespace
+
 Moments PatternCounts::foldInto(ValueAccumulator* into) {
     const KeyTables& t = keyTables(m_type);
-    const size_t keys = t.value.size();
+    const size_t keys = t.value.size(); // 256 or 65536
     uint32_t* c = m_table.data();
+    uint8_t* b = m_byteCounters ? m_bytes.data() : nullptr;
     Moments m;
     auto total = [&](const std::vector<uint16_t>& list) {
         uint64_t sum = 0;
         for (uint16_t k : list)
-            sum += c[k];
+            sum += c[k] + (b ? b[k] : 0);
         return sum;
     };
     m.count = m_elements;
@@ -833,23 +874,21 @@ Moments PatternCounts::foldInto(ValueAccumulator* into) {
     m.nan = total(t.nan);
     m.posInf = total(t.posInf);
     m.negInf = total(t.negInf);
-    double sumSquares = 0;
+    uint64_t* dense = nullptr;
     if (into) {
         into->m_keys->makeDense();
         into->m_narrowDirty = true;
-        uint64_t* dense = into->m_keys->dense.data();
-        for (size_t k = 0; k < keys; ++k) {
-            dense[k] += c[k];
-            sumSquares += double(c[k]) * t.square[k];
-            c[k] = 0;
-        }
-    } else {
-        for (size_t k = 0; k < keys; ++k) {
-            sumSquares += double(c[k]) * t.square[k];
-            c[k] = 0;
-        }
+        dense = into->m_keys->dense.data();
     }
-    m.sumSquares = sumSquares;
+    const double* square = t.square.data();
+    size_t touched = 0;
+    if (b)
+        m.sumSquares = dense ? foldKeys<true, true>(c, b, dense, square, keys, touched)
+                             : foldKeys<true, false>(c, b, dense, square, keys, touched);
+    else
+        m.sumSquares = dense ? foldKeys<false, true>(c, b, dense, square, keys, touched)
+                             : foldKeys<false, false>(c, b, dense, square, keys, touched);
+    m_lastSpread = touched > kByteCountersFrom;
     m_elements = 0;
     return m;
 }

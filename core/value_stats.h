@@ -129,7 +129,7 @@ private:
     std::unique_ptr<Keys> m_keys;
 };
 
-// An 8- or 16-bit window counted by bit pattern in a 32-bit table (one per thread), then folded
+// An 8- or 16-bit window counted by bit pattern in a table (one per thread), then folded
 // into a tensor's accumulator in one walk that also yields the window's own counts. This is the
 // statistics pass's fast path: it saves the three other walks over 2^16 counts per window that
 // going through a ValueAccumulator of the window costs.
@@ -142,11 +142,23 @@ public:
     // Adds the counts to `into` (same dtype; null to add them nowhere) and empties this.
     // Returns the window's count, NaN/Inf/zero counts and sumSquares, as counts() would.
     Moments foldInto(ValueAccumulator* into);
+    // Whether the window since reset() is counted in bytes (chosen from the previous window).
+    bool countsInBytes() const { return m_byteCounters; }
 
 private:
+    // A window whose values spread over more keys than this (as random bit patterns do) is
+    // counted in bytes next time: the 256 KiB table of 32-bit counts then misses L1 on most
+    // elements (0.83 ns each, measured), a 64 KiB table of bytes mostly hits (0.38 ns). Values
+    // as training leaves them touch a few thousand keys, which the 32-bit table counts in
+    // 0.31 ns, against 0.38 ns in bytes.
+    static constexpr size_t kByteCountersFrom = 16384;
+
     DType m_type = DType::BF16;
-    std::vector<uint32_t> m_table;
+    std::vector<uint32_t> m_table; // counts; with byte counters, the 256s carried out of them
+    std::vector<uint8_t> m_bytes;  // byte counters of 16-bit keys, when m_byteCounters
     uint64_t m_elements = 0;
+    bool m_byteCounters = false; // chosen at reset, from the previous window's spread
+    bool m_lastSpread = false;
 };
 
 // Whether PatternCounts takes the dtype (8- or 16-bit with statistics).

@@ -944,6 +944,8 @@ private slots:
     void emptyAndNonFiniteOnly();
     void largeRuns_data();
     void largeRuns();
+    void patternCountsInBothWidths_data();
+    void patternCountsInBothWidths();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1471,6 +1473,70 @@ void TestValueStats::largeRuns() {
         QCOMPARE(b.linearHistogram().counts[k], one.linearHistogram().counts[k]);
         QCOMPARE(b.logHistogram().counts[k], one.logHistogram().counts[k]);
     }
+}
+
+void TestValueStats::patternCountsInBothWidths_data() {
+    QTest::addColumn<int>("type");
+    for (DType t : {DType::F16, DType::BF16})
+        QTest::addRow("%s", std::string(dtypeName(t)).c_str()) << int(t);
+}
+
+// PatternCounts counts a window in 32-bit counters, or in bytes that carry into them when the
+// previous window spread over many keys. Windows alternate so that both ways run, a carry
+// happens on every count of 256, and each window's counts and the folded tensor match the
+// reference.
+void TestValueStats::patternCountsInBothWidths() {
+    QFETCH(int, type);
+    const DType t = DType(type);
+    auto spread = [](size_t n, uint64_t seed) { // every bit pattern, NaNs and Infs included
+        SplitMix g{seed};
+        std::vector<uint16_t> out(n);
+        for (auto& v : out)
+            v = uint16_t(g.next());
+        return out;
+    };
+    auto skewed = [&](size_t n, uint64_t seed) { // under 2,000 keys, three of them hot
+        const std::vector<uint16_t> pool = randomHalfs(t, 2000, seed);
+        SplitMix g{seed};
+        std::vector<uint16_t> out(n);
+        for (auto& v : out)
+            v = pool[g.next() % pool.size()];
+        const uint16_t hot[] = {0x3C00, 0x0000, 0xC000};
+        const size_t repeats[] = {256 * 37, 255, 512};
+        for (size_t h = 0; h < 3; ++h)
+            for (size_t i = 0; i < repeats[h]; ++i)
+                out[(i * 7 + h) % n] = hot[h];
+        return out;
+    };
+    const std::vector<uint16_t> windows[] = {spread(300000, 1), skewed(300000, 2),
+                                             spread(300000, 3), spread(200000, 4),
+                                             skewed(100000, 5)};
+    const bool inBytes[] = {false, true, false, true, true};
+
+    PatternCounts counts;
+    ValueAccumulator tensor(t);
+    std::vector<LD> all;
+    for (size_t w = 0; w < std::size(windows); ++w) {
+        const QString ctx = QStringLiteral("window %1").arg(w);
+        const std::string bytes = bytesOf(windows[w]);
+        counts.reset(t);
+        QCOMPARE(counts.countsInBytes(), inBytes[w]);
+        counts.add(bytes.data(), windows[w].size());
+        const Moments m = counts.foldInto(&tensor);
+        const std::vector<LD> values = refDecodeAll(t, bytes);
+        const Ref r = referenceOf(values, refMinNormal(t));
+        EXPECT_EQ(ctx, m.count, r.count);
+        EXPECT_EQ(ctx, m.nan, r.nan);
+        EXPECT_EQ(ctx, m.posInf, r.posInf);
+        EXPECT_EQ(ctx, m.negInf, r.negInf);
+        EXPECT_EQ(ctx, m.zeros, r.zeros);
+        QVERIFY2(std::fabs(LD(m.sumSquares) - r.sumSquares) <= 1e-12L * r.sumSquares,
+                 qPrintable(ctx));
+        all.insert(all.end(), values.begin(), values.end());
+    }
+    const Ref r = referenceOf(all, refMinNormal(t));
+    CHECK(checkMoments(tensor.moments(), r, 1e-12L, true, "folded"));
+    CHECK(checkHistograms(tensor, all, "folded"));
 }
 
 void TestValueStats::meanPrecisionF32() {
