@@ -182,14 +182,14 @@ void TestExportGui::columnsUnderModelTester() {
     TensorTableModel model(&m_doc);
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     openSample();
-    QCOMPARE(model.headerData(TensorTableModel::ExportedNameColumn, Qt::Horizontal,
-                              Qt::DisplayRole)
+    QCOMPARE(model.headerData(TensorTableModel::ExportedNameColumn, Qt::Horizontal, Qt::DisplayRole)
                  .toString(),
              QString("Exported name"));
-    const QModelIndex cell = model.index(rowOf(model, kEmbed), TensorTableModel::ExportedNameColumn);
+    const QModelIndex cell =
+        model.index(rowOf(model, kEmbed), TensorTableModel::ExportedNameColumn);
     QVERIFY(model.flags(cell) & Qt::ItemIsEditable);
-    QVERIFY(!(model.flags(cell.siblingAtColumn(TensorTableModel::NameColumn)) &
-              Qt::ItemIsEditable));
+    QVERIFY(
+        !(model.flags(cell.siblingAtColumn(TensorTableModel::NameColumn)) & Qt::ItemIsEditable));
     QVERIFY(model.setData(cell, "embed.weight"));
     m_doc.exportRules()->exclude({size_t(rowOf(model, kLayer1))});
     m_doc.exportRules()->setCast({DType::BF16, {}, true, false});
@@ -337,23 +337,20 @@ void TestExportGui::renameRulesDialogPreviewsAndAppliesOnce() {
     QCOMPARE(m_doc.undoStack()->count(), 0); // nothing applied until OK
     m_doc.exportRules()->setRenameRules(dialog.rules());
     QCOMPARE(m_doc.undoStack()->count(), 1);
-    QCOMPARE(model.index(rowOf(model, kLayer0), TensorTableModel::ExportedNameColumn)
-                 .data()
-                 .toString(),
-             QString("model.layers.0.weight"));
+    QCOMPARE(
+        model.index(rowOf(model, kLayer0), TensorTableModel::ExportedNameColumn).data().toString(),
+        QString("model.layers.0.weight"));
     // A name typed in place applies after the rules, whatever they made of it.
     QVERIFY(model.setData(model.index(rowOf(model, kEmbed), TensorTableModel::ExportedNameColumn),
                           "model.embed_tokens.weight"));
-    QCOMPARE(model.index(rowOf(model, kEmbed), TensorTableModel::ExportedNameColumn)
-                 .data()
-                 .toString(),
-             QString("model.embed_tokens.weight"));
+    QCOMPARE(
+        model.index(rowOf(model, kEmbed), TensorTableModel::ExportedNameColumn).data().toString(),
+        QString("model.embed_tokens.weight"));
     m_doc.undoStack()->undo();
     m_doc.undoStack()->undo();
-    QCOMPARE(model.index(rowOf(model, kLayer0), TensorTableModel::ExportedNameColumn)
-                 .data()
-                 .toString(),
-             kLayer0);
+    QCOMPARE(
+        model.index(rowOf(model, kLayer0), TensorTableModel::ExportedNameColumn).data().toString(),
+        kLayer0);
 }
 
 void TestExportGui::exportDialogPlansExportedNames() {
@@ -390,7 +387,7 @@ void TestExportGui::exportDialogPlansExportedNames() {
     dialog.setCastTarget(DType::BF16);
     QCOMPARE(dialog.exportRules().cast.to, std::optional<DType>(DType::BF16));
     QCOMPARE(dialog.currentPlan().files.at(0).dataSize, uint64_t(3 * 8 * 2)); // 3 tensors in BF16
-    static_cast<QDialog&>(dialog).reject(); // Cancel
+    static_cast<QDialog&>(dialog).reject();                                   // Cancel
     QCOMPARE(cast.count(), 0);
 }
 
@@ -543,6 +540,57 @@ void TestExportGui::exportedNameInViewAt1024() {
     QVERIFY(table->columnWidth(TensorTableModel::ExportedNameColumn) >= least);
     QVERIFY(table->columnWidth(TensorTableModel::NameColumn) >= least);
     QCOMPARE(table->textElideMode(), Qt::ElideMiddle);
+
+    // Nothing renamed: the exported names repeat the source names, which take the room.
+    const int shared = table->columnWidth(TensorTableModel::NameColumn) +
+                       table->columnWidth(TensorTableModel::ExportedNameColumn);
+    QVERIFY(table->columnWidth(TensorTableModel::NameColumn) >=
+            2 * table->columnWidth(TensorTableModel::ExportedNameColumn));
+    // The first rename splits it; undoing it gives it back.
+    TensorTableModel* model = w.tensorModel();
+    QVERIFY(
+        model->setData(model->index(rowOf(*model, kEmbed), TensorTableModel::ExportedNameColumn),
+                       QString("embed.weight")));
+    QVERIFY(std::abs(table->columnWidth(TensorTableModel::NameColumn) -
+                     table->columnWidth(TensorTableModel::ExportedNameColumn)) <= 1);
+    QVERIFY(std::abs(table->columnWidth(TensorTableModel::NameColumn) +
+                     table->columnWidth(TensorTableModel::ExportedNameColumn) - shared) <= 1);
+    w.document()->undoStack()->undo();
+    QCOMPARE(
+        model->index(rowOf(*model, kEmbed), TensorTableModel::ExportedNameColumn).data().toString(),
+        QString(kEmbed));
+    QVERIFY(table->columnWidth(TensorTableModel::NameColumn) >=
+            2 * table->columnWidth(TensorTableModel::ExportedNameColumn));
+    // F2 opens the editor with room to type in.
+    w.selectTensor(rowOf(*model, kLayer0));
+    table->setFocus();
+    QTest::keyClick(table, Qt::Key_F2);
+    QVERIFY(std::abs(table->columnWidth(TensorTableModel::NameColumn) -
+                     table->columnWidth(TensorTableModel::ExportedNameColumn)) <= 1);
+    auto* editor = qobject_cast<QLineEdit*>(QApplication::focusWidget());
+    QVERIFY(editor); // the editor is open
+    editor->setText("blocks.0.weight");
+    // Closing the window commits the typed name first, so the prompt knows of it; the window
+    // stays open when the prompt is cancelled.
+    QString prompt;
+    onNextModal<QMessageBox>([&](QMessageBox* box) {
+        prompt = box->text();
+        box->button(QMessageBox::Cancel)->click();
+    });
+    QVERIFY(!w.close());
+    QVERIFY2(prompt.contains("export rules"), qPrintable(prompt));
+    QCOMPARE(model->index(rowOf(*model, kLayer0), TensorTableModel::ExportedNameColumn)
+                 .data()
+                 .toString(),
+             QString("blocks.0.weight"));
+    // An editor still open when the window goes must not write into its freed document.
+    w.selectTensor(rowOf(*model, kEmbed));
+    w.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&w));
+    table->setFocus();
+    QTest::keyClick(table, Qt::Key_F2);
+    QVERIFY(qobject_cast<QLineEdit*>(QApplication::focusWidget()));
+    qobject_cast<QLineEdit*>(QApplication::focusWidget())->setText("typed.but.not.entered");
 }
 
 void TestExportGui::rulesFileRoundTrip() {

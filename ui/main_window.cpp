@@ -304,7 +304,21 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     updateStatus();
 }
 
-MainWindow::~MainWindow() = default;
+// An editor still open in the table would otherwise commit into the document while QWidget's
+// destructor deletes it, after the members it writes to are gone.
+MainWindow::~MainWindow() {
+    if (m_table) m_table->reset();
+}
+
+// An edit still open in the table (F2 on a name, an output file being chosen) is committed as
+// Enter would, so that the unsaved-changes prompt, and whatever follows it, see it.
+void MainWindow::commitOpenEdit() {
+    QWidget* editor = QApplication::focusWidget();
+    if (!editor || !m_table->viewport()->isAncestorOf(editor)) return;
+    QAbstractItemDelegate* delegate = m_table->itemDelegateForIndex(m_table->currentIndex());
+    emit delegate->commitData(editor);
+    emit delegate->closeEditor(editor, QAbstractItemDelegate::NoHint);
+}
 
 void MainWindow::createActions() {
     createFileActions();
@@ -616,6 +630,11 @@ void MainWindow::connectSignals() {
         connect(&m_document, signal, this, &MainWindow::updateWindowModified);
     for (auto signal : {&ExportRulesDocument::selectionChanged, &ExportRulesDocument::savedChanged})
         connect(m_document.exportRules(), signal, this, &MainWindow::updateWindowModified);
+    // The first rename gives the exported names their half of the room (and undoing the last
+    // one takes it back); other rule edits leave widths the user may have set alone.
+    connect(m_document.exportRules(), &ExportRulesDocument::selectionChanged, this, [this] {
+        if (m_tensors->anyNameChanged() != m_namesFittedRenamed) fitNameColumns();
+    });
     connect(&m_scan, &ScanWorker::progress, this, &MainWindow::showScanProgress);
     connect(&m_scan, &ScanWorker::finished, this, &MainWindow::onScanFinished);
     connect(m_problemView, &QTableView::activated, this, [this](const QModelIndex& index) {
@@ -853,8 +872,15 @@ void MainWindow::fitTargetColumn() {
 
 // The source and exported names share what the columns up to the coverage leave of the table,
 // so on a 1024 px screen both names, the output file and the coverage are in view; the names
-// are elided in the middle, where they repeat.
+// are elided in the middle, where they repeat. While no tensor is renamed the exported names
+// repeat the source names, and the source name takes nearly all of the room: at 1024 px, 20,000
+// expert weights cut to the same "model.laye…roj.weight" could not be told apart.
 void MainWindow::fitNameColumns() {
+    fitNameColumns(m_tensors->anyNameChanged());
+}
+
+void MainWindow::fitNameColumns(bool shareRoom) {
+    m_namesFittedRenamed = shareRoom;
     const QHeaderView* header = m_table->horizontalHeader();
     int fixed = 0;
     for (int c : {TensorTableModel::DTypeColumn, TensorTableModel::TargetColumn,
@@ -866,6 +892,13 @@ void MainWindow::fitNameColumns() {
         m_table->viewport()->width() - (bar->isVisible() ? 0 : bar->sizeHint().width());
     const QFontMetrics fm = m_table->fontMetrics();
     const int least = fm.averageCharWidth() * 12;
+    if (!m_namesFittedRenamed) {
+        const int wide = fm.horizontalAdvance(QString(34, QLatin1Char('m')));
+        m_table->horizontalHeader()->resizeSection(TensorTableModel::NameColumn,
+                                                   std::clamp(width - fixed - least, least, wide));
+        m_table->horizontalHeader()->resizeSection(TensorTableModel::ExportedNameColumn, least);
+        return;
+    }
     for (int c : {TensorTableModel::NameColumn, TensorTableModel::ExportedNameColumn}) {
         const int wide = TensorTableModel::defaultColumnWidth(c, fm);
         m_table->horizontalHeader()->resizeSection(
@@ -1451,6 +1484,7 @@ bool MainWindow::writeMapping(const QString& file) {
 
 bool MainWindow::confirmDiscardEdits() {
     if (!m_document.isOpen()) return true;
+    commitOpenEdit();
     const bool mapping = m_document.hasUnsavedMapping();
     const bool rules = m_document.exportRules()->hasUnsavedEdits();
     if (!mapping && !rules) return true;

@@ -90,7 +90,7 @@ public:
     std::vector<size_t> selectedTensors() const;
     void assignSelectionTo(int fileIndex);
     ExportDialog* showExportDialog(); // nullptr when export is blocked (the reason is shown)
-    RenameRulesDialog* showRenameRulesDialog(); // Edit ▸ Rename Rules… (Ctrl+Shift+R)
+    RenameRulesDialog* showRenameRulesDialog();          // Edit ▸ Rename Rules… (Ctrl+Shift+R)
     QAction* excludeAction() { return m_excludeAction; } // Edit ▸ Exclude from Export (Del)
     QAction* includeAction() { return m_includeAction; } // Edit ▸ Include in Export (Ins)
     QAction* renameAction() { return m_renameAction; }   // Edit ▸ Rename… (F2)
@@ -137,6 +137,8 @@ private:
     QString chooseRulesFile(bool save);
     void updateWindowModified(); // [*]: the mapping or the export rules are not saved
     void fitNameColumns();
+    void commitOpenEdit();
+    void fitNameColumns(bool shareRoom); // shareRoom: both names get half of the room
     void createMenus();
     void createToolBar();
     QAction* toolBarProxy(QAction* action, const QString& text, const QIcon& icon);
@@ -214,13 +216,14 @@ private:
 
     MappingDocument m_document;
     ScanWorker m_scan;
-    ValueSession m_values; // statistics and comparison of the open checkpoint
+    ValueSession m_values;   // statistics and comparison of the open checkpoint
     QString m_valueTaskText; // "Reading values of …", before the progress in the status bar
     QString m_lastCompareDirectory;
     QString m_directory;
     QString m_pendingDirectory;
 
     TensorTableModel* m_tensors;
+    bool m_namesFittedRenamed = false; // the name columns were last fitted for renamed tensors
     TensorFilterProxy* m_proxy;
     ChunkTableModel* m_chunks;
     OutputFilesModel* m_outputs;
@@ -261,7 +264,7 @@ private:
     QComboBox* m_dtypeFilter = nullptr;
     QComboBox* m_statusFilter = nullptr;
     QComboBox* m_targetFilter = nullptr;
-    QComboBox* m_kindFilter = nullptr; // DCP checkpoints only
+    QComboBox* m_kindFilter = nullptr;  // DCP checkpoints only
     QCheckBox* m_differsOnly = nullptr; // during a comparison only
     QTimer* m_filterTimer = nullptr;
 

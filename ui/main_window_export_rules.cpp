@@ -116,6 +116,7 @@ void MainWindow::renameCurrent() {
     const QModelIndex current = m_table->selectionModel()->currentIndex();
     if (!current.isValid()) return;
     const QModelIndex cell = current.siblingAtColumn(TensorTableModel::ExportedNameColumn);
+    if (!m_namesFittedRenamed) fitNameColumns(true); // room to type the new name
     m_table->setCurrentIndex(cell);
     m_table->scrollTo(cell);
     m_table->edit(cell);
@@ -199,7 +200,8 @@ void MainWindow::reportRuleProblems() {
     int errors = 0;
     QString first;
     for (const Problem& p : problems)
-        if (p.severity == Severity::Error && errors++ == 0) first = QString::fromStdString(p.text());
+        if (p.severity == Severity::Error && errors++ == 0)
+            first = QString::fromStdString(p.text());
     if (errors == 0) return;
     statusBar()->showMessage(
         tr("%1 block export: %2")

@@ -121,8 +121,7 @@ void TensorTableModel::setComparison(std::shared_ptr<const Comparison> compariso
     if (!m_checkpoint || (comparison && comparison->a != m_checkpoint)) comparison.reset();
     if (!comparison && !m_values->hasComparison()) return;
     m_values->setComparison(std::move(comparison));
-    if (rowCount() > 0)
-        emit dataChanged(index(0, DiffColumn), index(rowCount() - 1, CosineColumn));
+    if (rowCount() > 0) emit dataChanged(index(0, DiffColumn), index(rowCount() - 1, CosineColumn));
 }
 
 bool TensorTableModel::hasValueCheck() const {
@@ -155,6 +154,12 @@ QString TensorTableModel::exportedName(int tensor) const {
              : QString::fromStdString(m_checkpoint->tensors[size_t(tensor)].exportName());
 }
 
+bool TensorTableModel::anyNameChanged() const {
+    for (size_t row = 0; row < m_names.size(); ++row)
+        if (exportedName(int(row)) != m_names[row]) return true;
+    return false;
+}
+
 bool TensorTableModel::isRuleExcluded(int tensor) const {
     return m_checkpoint == m_document->checkpoint() &&
            m_checkpoint->tensors[size_t(tensor)].status != CoverageStatus::Invalid &&
@@ -167,8 +172,7 @@ QString TensorTableModel::leftOutReason(int tensor) const {
     if (!isRuleExcluded(tensor)) return {};
     const TensorExport* e = exportOf(size_t(tensor));
     const QString reason = e ? QString::fromStdString(e->reason) : QString();
-    return reason.isEmpty() ? tr("not exported (excluded)")
-                            : tr("not exported: %1").arg(reason);
+    return reason.isEmpty() ? tr("not exported (excluded)") : tr("not exported: %1").arg(reason);
 }
 
 QString TensorTableModel::dtypeText(const TensorInfo& t, size_t row) const {
@@ -643,7 +647,8 @@ QVariant TensorTableModel::headerData(int section, Qt::Orientation orientation, 
 
 Qt::ItemFlags TensorTableModel::flags(const QModelIndex& index) const {
     Qt::ItemFlags f = QAbstractTableModel::flags(index);
-    if (index.isValid() && (index.column() == TargetColumn || index.column() == ExportedNameColumn) &&
+    if (index.isValid() &&
+        (index.column() == TargetColumn || index.column() == ExportedNameColumn) &&
         m_checkpoint->tensors[size_t(index.row())].status != CoverageStatus::Invalid)
         f |= Qt::ItemIsEditable;
     return f;

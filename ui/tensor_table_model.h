@@ -107,6 +107,7 @@ public:
     bool isLeftOut(int tensor) const { return isExcluded(tensor) || isRuleExcluded(tensor); }
     QString leftOutReason(int tensor) const; // why the export leaves it out, "" when it does not
     QString exportedName(int tensor) const;
+    bool anyNameChanged() const; // some tensor is exported under another name
     QString emptyText() const;
 
     static QColor statusColor(int status);
