@@ -272,7 +272,7 @@ std::string targetText(const Target& t) {
         text += (text.empty() ? "" : ", ") + std::string(part);
     };
     if (t.maxRatio > 0)
-        add(t.againstCat       ? "<= %.2fx cat"
+        add(t.againstCat      ? "<= %.2fx cat"
             : t.againstExport ? "<= %.2fx plain export"
                               : "<= %.2fx cp -r",
             t.maxRatio);
@@ -380,8 +380,9 @@ Outcome runConsolidateWorkload(const Bench& b, const Workload& w) {
         Run copy = runCommand(baseline, false);
         if (copy.status != 0) {
             settle();
-            return {failedRow(w, baseline[0] + " failed (exit " + std::to_string(copy.status) + ")"),
-                    true};
+            return {
+                failedRow(w, baseline[0] + " failed (exit " + std::to_string(copy.status) + ")"),
+                true};
         }
         if (r > 0) copies.push_back(copy);
         if (!failure.empty()) continue;
@@ -451,7 +452,8 @@ Outcome runValuesWorkload(const Bench& b, const Workload& w) {
         if (c.status != 0) return {failedRow(w, "cat failed"), true};
         const Run run = runCommand(args, true, errors);
         // diff exits 1 when tensors differ; the export of W1 is identical, so 0 is expected.
-        if (run.status != 0) return {failedRow(w, failureText(w.inspectArgs.front(), run, errors)), true};
+        if (run.status != 0)
+            return {failedRow(w, failureText(w.inspectArgs.front(), run, errors)), true};
         if (r > 0) cats.push_back(c), runs.push_back(run);
     }
     uint64_t bytes = 0;
@@ -464,9 +466,10 @@ void usage() {
     std::fputs(
         "usage: shardscope-bench [--runs N] [--only W1,W2,...] [--cache DIR] [--scratch DIR]\n"
         "                        [--cli PATH] [--threads N]\n"
-        "  --only takes W1,W2,W3,W4,W1x2 (safetensors shards), W1f (F32 W1 cast to BF16,\n"
+        "  --only takes W1,W2,W3,W4,W1x2,W1w (safetensors shards), W1f (F32 W1 cast to BF16,\n"
         "         against the plain export), W1d,W2d,DCPMETA (PyTorch DCP\n"
-        "         folders), STATS and DIFF (values of W1, against cat), RENAME (export rules\n"
+        "         folders), STATS and DIFF (values of W1, against cat), STATSw (values of\n"
+        "         W1w, W1 with weight-like values), RENAME (export rules\n"
         "         over 100,000 names, in memory), TREE (the module\n"
         "         tree of 100,000 in-memory tensors, no files) and the 256-rank loads:\n"
         "         W5 (5.12 M chunks, consolidated), W5i (inspect of W5), W6 (inspect of\n"

@@ -103,6 +103,18 @@ void fillWeights(std::string& bytes, uint64_t size, uint64_t seed) {
     }
 }
 
+// BF16 weights as training leaves them: the upper halves of fillWeights' F32 values (2,048 bit
+// patterns; random bits spread over all 65,536, which the statistics count more slowly).
+void fillWeightsBf16(std::string& bytes, uint64_t size, uint64_t seed) {
+    fillBytes(bytes, size, seed);
+    for (uint64_t i = 0; i + 2 <= size; i += 2) {
+        uint16_t v;
+        std::memcpy(&v, bytes.data() + i, 2);
+        v = uint16_t((v & 0x807Fu) | ((0x78u + ((v >> 7) & 7u)) << 7)); // |v| in [2^-7, 2^1)
+        std::memcpy(bytes.data() + i, &v, 2);
+    }
+}
+
 // Replicas must be byte-identical; other chunks just differ. The DCP workloads use the same
 // seeds, so their chunks hold the same bytes as W1's and W2's.
 uint64_t chunkSeed(const std::string& fqn, const std::vector<uint64_t>& offsets) {
@@ -159,7 +171,7 @@ void writeSparseShard(const fs::path& path, const std::vector<ShardChunkSpec>& c
 // Each rank's chunk list is made inside its own job, so memory stays at two ranks' headers
 // however many chunks there are (W6 has 23 million).
 void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, int ranks,
-                  DType dtype = DType::BF16, bool sparse = false) {
+                  DType dtype = DType::BF16, bool sparse = false, bool weights = false) {
     parallelFor(size_t(ranks), 0, [&](size_t r) {
         std::vector<ShardChunkSpec> chunks;
         chunks.reserve(tensors.size());
@@ -171,6 +183,8 @@ void writeSharded(const fs::path& dir, const std::vector<TensorSpec>& tensors, i
             const uint64_t seed = chunkSeed(c.fqn, {c.offsets.begin(), c.offsets.end()});
             if (dtype == DType::F32)
                 fillWeights(bytes, chunkBytes(c), seed);
+            else if (weights)
+                fillWeightsBf16(bytes, chunkBytes(c), seed);
             else
                 fillBytes(bytes, chunkBytes(c), seed);
         });
@@ -217,9 +231,9 @@ void writeMapping(const fs::path& dir, const std::vector<TensorSpec>& tensors) {
 }
 
 void writeLlama(const fs::path& dir, uint64_t hidden, uint64_t ffn, int layers, Split matrices,
-                Split norms, DType dtype = DType::BF16) {
+                Split norms, DType dtype = DType::BF16, bool weights = false) {
     auto tensors = llama(hidden, ffn, layers, matrices, norms, 4);
-    writeSharded(dir, tensors, 8, dtype);
+    writeSharded(dir, tensors, 8, dtype, false, weights);
     writeMapping(dir, tensors);
 }
 
@@ -337,6 +351,12 @@ const std::vector<Workload>& workloads() {
          Mode::Consolidate,
          {},
          {}},
+        {"W1w",
+         "W1 with weight-like BF16 values; generated for STATSw, consolidated like W1",
+         {.maxRatio = 1.1, .maxRssMiB = 256},
+         Mode::Consolidate,
+         {},
+         {}},
         {"W1f",
          "cast: W1 in F32 (4.8 GiB) exported as BF16 (--cast bf16), against the same export "
          "without the cast",
@@ -369,6 +389,13 @@ const std::vector<Workload>& workloads() {
          Mode::Values,
          {"stats", "--json"},
          "W1"},
+        {"STATSw",
+         "stats of W1w: W1 with weight-like BF16 values (2,048 bit patterns, where W1's random "
+         "bits hit all 65,536)",
+         {.maxRatio = 1.5, .maxRssMiB = 256, .againstCat = true},
+         Mode::Values,
+         {"stats", "--json"},
+         "W1w"},
         {"DIFF",
          "diff of W1's shards against their consolidated export (both read in full)",
          {.maxRatio = 2, .maxRssMiB = 256, .againstCat = true},
@@ -447,6 +474,8 @@ fs::path ensureWorkload(const Workload& wanted, const fs::path& cache) {
         writeLlama(dir, 4096, 11008, 6, Split::Rows, Split::Rows);
     else if (w.name == "W1f")
         writeLlama(dir, 2048, 5504, 24, Split::Rows, Split::Rows, DType::F32);
+    else if (w.name == "W1w")
+        writeLlama(dir, 2048, 5504, 24, Split::Rows, Split::Rows, DType::BF16, true);
     else if (w.name == "W1d")
         writeLlamaDcp(dir, Split::Rows, Split::Rows);
     else if (w.name == "W2d")
