@@ -185,6 +185,17 @@ fuzz() {
     mkdir -p "$fb"
     rm -rf "$fb/seeds"
     "$bin/make_seeds" "$fb/seeds"
+    # Files written by PyTorch itself seed the pickle VM (.metadata) and the zip reader (one
+    # torch.save archive per .distcp in a file-per-item checkpoint).
+    local pytorch="$root/tests/dcp/pytorch/fixtures" f case
+    for f in "$pytorch"/*/.metadata; do
+        case=$(basename "$(dirname "$f")")
+        mkdir -p "$fb/seeds/fuzz_pickle" && cp "$f" "$fb/seeds/fuzz_pickle/pytorch-$case.metadata"
+    done
+    for f in "$pytorch"/*_file_per_item/*.distcp; do
+        case=$(basename "$(dirname "$f")")
+        mkdir -p "$fb/seeds/fuzz_zip" && cp "$f" "$fb/seeds/fuzz_zip/pytorch-$case-$(basename "$f")"
+    done
     # fuzz_scan rewrites its shard files every run: keep them on tmpfs when there is one.
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
         fuzz_scratch=$(mktemp -d /dev/shm/shardscope-fuzz.XXXXXX)
