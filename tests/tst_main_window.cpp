@@ -1194,6 +1194,16 @@ void TestMainWindow::opensADcpCheckpointWithKindsAndByteItems() {
     QTableView* table = w.tensorView();
     QVERIFY(!table->isColumnHidden(TensorTableModel::KindColumn));
     QVERIFY(w.kindFilter()->isVisible());
+    // At 1024 px, with the Kind column and "not exported (optimizer state)" to show, the names
+    // still get room: the output-file column gives back what it was widened by.
+    const int chars = table->fontMetrics().averageCharWidth();
+    QVERIFY2(table->columnWidth(TensorTableModel::NameColumn) >= 18 * chars,
+             qPrintable(QString("name column %1 px, output file %2 px")
+                            .arg(table->columnWidth(TensorTableModel::NameColumn))
+                            .arg(table->columnWidth(TensorTableModel::TargetColumn))));
+    QVERIFY(
+        table->columnWidth(TensorTableModel::TargetColumn) >=
+        TensorTableModel::defaultColumnWidth(TensorTableModel::TargetColumn, table->fontMetrics()));
     std::map<QString, QString> kinds;
     for (int r = 0; r < w.tensorProxy()->rowCount(); ++r)
         kinds[w.tensorProxy()->index(r, TensorTableModel::NameColumn).data().toString()] =

@@ -881,7 +881,7 @@ void MainWindow::fitNameColumns() {
 
 void MainWindow::fitNameColumns(bool shareRoom) {
     m_namesFittedRenamed = shareRoom;
-    const QHeaderView* header = m_table->horizontalHeader();
+    QHeaderView* header = m_table->horizontalHeader();
     int fixed = 0;
     for (int c : {TensorTableModel::DTypeColumn, TensorTableModel::TargetColumn,
                   TensorTableModel::StatusColumn, TensorTableModel::KindColumn})
@@ -892,6 +892,17 @@ void MainWindow::fitNameColumns(bool shareRoom) {
         m_table->viewport()->width() - (bar->isVisible() ? 0 : bar->sizeHint().width());
     const QFontMetrics fm = m_table->fontMetrics();
     const int least = fm.averageCharWidth() * 12;
+    // Names before the output file: a column widened for "not exported (optimizer state)" gives
+    // back what the names lack, down to its usual width (the text is then elided; the Kind
+    // column and the tooltip still say it). At 1024 px a DCP checkpoint's names had 9 characters.
+    const int wanted = fm.averageCharWidth() * (shareRoom ? 48 : 36);
+    const int target = header->sectionSize(TensorTableModel::TargetColumn);
+    const int usual = TensorTableModel::defaultColumnWidth(TensorTableModel::TargetColumn, fm);
+    if (width - fixed < wanted && target > usual) {
+        const int give = std::min(target - usual, wanted - (width - fixed));
+        header->resizeSection(TensorTableModel::TargetColumn, target - give);
+        fixed -= give;
+    }
     if (!m_namesFittedRenamed) {
         const int wide = fm.horizontalAdvance(QString(34, QLatin1Char('m')));
         m_table->horizontalHeader()->resizeSection(TensorTableModel::NameColumn,
