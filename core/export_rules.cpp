@@ -710,15 +710,19 @@ void Selector::reportClash(const std::vector<size_t>& sources) {
 }
 
 void Selector::checkSomethingLeft() {
-    bool any = false, left = false;
+    bool any = false, left = false, byRule = false;
     for (size_t i = 0; i < count(); ++i) {
         if (!usable(i)) continue;
         any = true;
         left = left || !m_out.tensors[i].excluded;
+        byRule = byRule || (m_out.tensors[i].excluded && !m_out.tensors[i].byDefault);
     }
-    if (any && !left)
-        problem(Severity::Error, ErrorKind::NothingSelected, "",
-                "the include and exclude rules leave no tensor to export");
+    if (!any || left) return;
+    // Training state left out by default is not the rules' doing: say what the user can change.
+    problem(Severity::Error, ErrorKind::NothingSelected, "",
+            byRule ? "the include and exclude rules leave no tensor to export"
+                   : "nothing to export: every tensor is training state, which the export "
+                     "leaves out unless it is included");
 }
 
 // Whether tensor i matches a keep pattern; user patterns are all tried so each learns whether

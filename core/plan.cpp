@@ -74,7 +74,8 @@ Mapping parseMapping(const std::string& json, const std::string& source) {
             do {
                 if (cur.peek() != '"') cur.fail("expected a tensor name in double quotes");
                 const size_t keyPosition = cur.position();
-                auto [slot, inserted] = m.fileIndex.try_emplace(std::string(cur.string(scratch)), 0);
+                auto [slot, inserted] =
+                    m.fileIndex.try_emplace(std::string(cur.string(scratch)), 0);
                 const std::string& fqn = slot->first;
                 if (!inserted)
                     throw Error(ErrorKind::MappingInvalid, source, fqn,
@@ -329,6 +330,33 @@ void reportReservedNames(const Checkpoint& checkpoint, const ByFile& byFile, Pla
 
 } // namespace
 
+namespace {
+
+// A plan with no file cannot be exported: said here, so inspect (and the window) say so too
+// instead of "ready to consolidate". Broken tensors and rules that select nothing have their own
+// errors already.
+void reportNothingToWrite(const Checkpoint& checkpoint, Plan& plan) {
+    if (!plan.files.empty() || !plan.ok()) return;
+    if (std::any_of(checkpoint.tensors.begin(), checkpoint.tensors.end(),
+                    [](const TensorInfo& t) { return t.status == CoverageStatus::Invalid; }))
+        return;
+    std::string why;
+    if (checkpoint.tensors.empty())
+        why = "the checkpoint holds no tensors" +
+              (checkpoint.byteItems.empty()
+                   ? std::string()
+                   : " (only " + std::to_string(checkpoint.byteItems.size()) +
+                         " byte items, which are never exported)");
+    else if (!plan.excluded.empty())
+        why = "every tensor is training state, which the export leaves out unless it is included";
+    else
+        return; // an empty mapping's unmapped tensors are reported as such
+    plan.problems.push_back({Severity::Error, checkpoint.directory.string(), "",
+                             "nothing to export: " + why, ErrorKind::NothingToWrite});
+}
+
+} // namespace
+
 Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPolicy policy,
               bool includeTrainingState) {
     ExportRules rules;
@@ -434,6 +462,7 @@ Plan makePlan(const Checkpoint& checkpoint, const Mapping& mapping, UnmappedPoli
         }
         plan.files.push_back(std::move(file));
     }
+    reportNothingToWrite(checkpoint, plan);
     return plan;
 }
 

@@ -566,6 +566,19 @@ void TestExportRules::nothingSelected() {
     QVERIFY(!s.ok());
     QCOMPARE(s.exportedCount(), size_t(0));
     QVERIFY(selectForExport(Checkpoint{}, rules).problems.size() == 1); // only the warning
+    QCOMPARE(problemsOf(s, ErrorKind::NothingSelected)[0].message,
+             std::string("the include and exclude rules leave no tensor to export"));
+    // Only training state, left out by default: no rule is to blame, and the message says so.
+    const auto state = makeCheckpoint({{"optimizer.m", DType::F32, TensorKind::Optimizer},
+                                       {"rng", DType::U8, TensorKind::TrainState}});
+    s = selectForExport(state, ExportRules{});
+    QCOMPARE(problemsOf(s, ErrorKind::NothingSelected).size(), size_t(1));
+    QCOMPARE(problemsOf(s, ErrorKind::NothingSelected)[0].message,
+             std::string("nothing to export: every tensor is training state, which the export "
+                         "leaves out unless it is included"));
+    ExportRules include;
+    include.includeTrainingState = true;
+    QVERIFY(selectForExport(state, include).ok());
 }
 
 void TestExportRules::invalidCoverageLeftAlone() {

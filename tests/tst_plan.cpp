@@ -39,6 +39,7 @@ private slots:
     void specialFilesAreNotMappings();
     void oversizedMappingNamesTheLimit();
     void noMappingMeansOneFile();
+    void nothingToExportIsAnError();
     void hfMetadataMappingIsTheDefault();
     void layoutOrderPaddingAndIndex();
     void indexTextIsExact();
@@ -282,6 +283,37 @@ void TestPlan::noMappingMeansOneFile() {
     QCOMPARE(plan.files.size(), size_t(1));
     QCOMPARE(plan.files[0].name, std::string("model-00001-of-00001.safetensors"));
     QCOMPARE(plan.files[0].tensors.size(), size_t(4));
+}
+
+// A plan with no file says why, so inspect does not call it ready to consolidate.
+void TestPlan::nothingToExportIsAnError() {
+    auto nothing = [](const Plan& plan) -> std::string {
+        for (const Problem& p : plan.problems)
+            if (p.kind == ErrorKind::NothingToWrite && p.severity == Severity::Error)
+                return p.message;
+        return {};
+    };
+    Checkpoint empty;
+    empty.directory = dir();
+    empty.format = CheckpointFormat::Dcp;
+    empty.byteItems.push_back({"step", "int", "7", 431, 0});
+    Plan plan = makePlan(empty, {}, UnmappedPolicy::Error);
+    QVERIFY(!plan.ok());
+    QVERIFY(plan.files.empty());
+    QCOMPARE(nothing(plan), std::string("nothing to export: the checkpoint holds no tensors (only "
+                                        "1 byte items, which are never exported)"));
+
+    Checkpoint state = small();
+    for (TensorInfo& t : state.tensors)
+        t.kind = TensorKind::Optimizer;
+    plan = makePlan(state, {}, UnmappedPolicy::Error);
+    QVERIFY(!plan.ok());
+    QCOMPARE(nothing(plan), std::string("nothing to export: every tensor is training state, which "
+                                        "the export leaves out unless it is included"));
+    plan = makePlan(state, {}, UnmappedPolicy::Error, true); // included: written
+    QVERIFY(plan.ok());
+    QCOMPARE(plan.files.size(), size_t(1));
+    QCOMPARE(nothing(plan), std::string());
 }
 
 void TestPlan::hfMetadataMappingIsTheDefault() {
