@@ -52,8 +52,8 @@ build_all() {
 # sanitized too): the ones that run under the sanitizers.
 sanitizer_flags="-O2 -gline-tables-only -DNDEBUG"
 # Script tests that drive the sanitized shardscope-cli (no target of their own to build):
-# checkpoints written by PyTorch itself.
-sanitized_scripts=(tst_dcp_pytorch)
+# checkpoints written by PyTorch itself (two sets, written independently).
+sanitized_scripts=(tst_dcp_pytorch tst_dcp_torch)
 sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader tst_dcp_core tst_value_stats tst_hf_folder tst_values_cli tst_dtype_cast tst_export_rules tst_export_engine)
 
 sanitize() {
@@ -187,14 +187,14 @@ fuzz() {
     "$bin/make_seeds" "$fb/seeds"
     # Files written by PyTorch itself seed the pickle VM (.metadata) and the zip reader (one
     # torch.save archive per .distcp in a file-per-item checkpoint).
-    local pytorch="$root/tests/dcp/pytorch/fixtures" f case
-    for f in "$pytorch"/*/.metadata; do
-        case=$(basename "$(dirname "$f")")
-        mkdir -p "$fb/seeds/fuzz_pickle" && cp "$f" "$fb/seeds/fuzz_pickle/pytorch-$case.metadata"
+    local f name
+    for f in "$root"/tests/dcp/pytorch/fixtures/*/.metadata "$root"/tests/dcp/torch/fixtures/*/ckpt/.metadata; do
+        name=$(echo "${f#"$root"/tests/dcp/}" | tr '/' '-')
+        mkdir -p "$fb/seeds/fuzz_pickle" && cp "$f" "$fb/seeds/fuzz_pickle/$name"
     done
-    for f in "$pytorch"/*_file_per_item/*.distcp; do
-        case=$(basename "$(dirname "$f")")
-        mkdir -p "$fb/seeds/fuzz_zip" && cp "$f" "$fb/seeds/fuzz_zip/pytorch-$case-$(basename "$f")"
+    for f in "$root"/tests/dcp/pytorch/fixtures/*_file_per_item/*.distcp "$root"/tests/dcp/torch/fixtures/*_per_item/ckpt/*.distcp; do
+        name=$(echo "${f#"$root"/tests/dcp/}" | tr '/' '-')
+        mkdir -p "$fb/seeds/fuzz_zip" && cp "$f" "$fb/seeds/fuzz_zip/$name"
     done
     # fuzz_scan rewrites its shard files every run: keep them on tmpfs when there is one.
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then
