@@ -58,6 +58,7 @@ private slots:
     void mainWindowLeadsToTheFileAndFits1024();
     void byteItemsModelListsAndSorts();
     void kindColumnSortsAndFilters();
+    void trainingStateAloneIsNotExported();
     void trainingStateIsNotExportedNotUnassigned();
     void chunkTableShowsStridedAndZstd();
     void protocolTwoMetadataWithoutPlannerData();
@@ -770,6 +771,30 @@ void TestModels::kindColumnSortsAndFilters() {
     open(sample());
     for (const QString& k : column(&tensors, TensorTableModel::KindColumn))
         QCOMPARE(k, QString("model"));
+}
+
+// A DCP checkpoint of training state alone groups into an empty mapping, which means "one file
+// for everything" to the plan only for model weights: the window showed every tensor going to
+// file 1 while the export refused to write any.
+void TestModels::trainingStateAloneIsNotExported() {
+    Checkpoint state = *openDcp();
+    std::erase_if(state.tensors, [](const TensorInfo& t) { return t.kind == TensorKind::Model; });
+    QCOMPARE(state.tensors.size(), size_t(5));
+    auto ckpt = std::make_shared<const Checkpoint>(std::move(state));
+    const Mapping mapping = defaultMapping(*ckpt);
+    QVERIFY(mapping.fileIndex.empty());
+    m_doc.reset(ckpt, mapping);
+    QCOMPARE(m_doc.excludedCount(), size_t(5));
+    for (size_t t = 0; t < ckpt->tensors.size(); ++t) {
+        QCOMPARE(m_doc.target(t), 0);
+        QVERIFY(m_doc.isExcluded(t));
+    }
+    const Plan plan = makePlan(*ckpt, m_doc.toMapping(), UnmappedPolicy::Error);
+    QVERIFY(plan.files.empty());
+    QCOMPARE(plan.excluded.size(), size_t(5));
+    // The same mapping applied later (a mapping file with no entries) keeps them out too.
+    m_doc.applyMapping(Mapping{}, "empty");
+    QCOMPARE(m_doc.excludedCount(), size_t(5));
 }
 
 void TestModels::trainingStateIsNotExportedNotUnassigned() {

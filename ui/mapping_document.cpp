@@ -17,8 +17,7 @@ void MappingDocument::reset(std::shared_ptr<const Checkpoint> checkpoint, const 
     m_undo.clear();
     m_absent.clear();
     m_absentIndex.clear();
-    const size_t n = m_checkpoint ? m_checkpoint->tensors.size() : 0;
-    m_targets.assign(n, mapping.fileIndex.empty() ? 1 : 0);
+    m_targets = unmappedTargets(mapping);
     m_fileCount = mapping.fileCount();
     m_source = QString::fromStdString(mapping.source);
     for (const auto& [fqn, index] : mapping.fileIndex) {
@@ -35,6 +34,19 @@ void MappingDocument::reset(std::shared_ptr<const Checkpoint> checkpoint, const 
     m_exportRules->reset(); // a new checkpoint starts without rules
     emit resetDone();
     emit targetsChanged();
+}
+
+// Before the mapping's own entries: nothing, or with no entries at all (one file for all),
+// file 1 for model weights. Training state stays out as makePlan leaves it out: a DCP
+// checkpoint of optimizer state alone groups into an empty mapping, and had every tensor shown
+// as going to file 1 while the export refused to write any.
+std::vector<int> MappingDocument::unmappedTargets(const Mapping& mapping) const {
+    const size_t n = m_checkpoint ? m_checkpoint->tensors.size() : 0;
+    std::vector<int> targets(n, 0);
+    if (!mapping.fileIndex.empty()) return targets;
+    for (size_t i = 0; i < n; ++i)
+        targets[i] = m_checkpoint->tensors[i].kind == TensorKind::Model ? 1 : 0;
+    return targets;
 }
 
 bool MappingDocument::isExcluded(size_t tensor) const {
@@ -78,7 +90,7 @@ void MappingDocument::assign(const std::vector<size_t>& tensors, int fileIndex,
 }
 
 void MappingDocument::applyMapping(const Mapping& mapping, const QString& description) {
-    std::vector<int> targets(m_targets.size(), mapping.fileIndex.empty() ? 1 : 0);
+    std::vector<int> targets = unmappedTargets(mapping);
     for (const auto& [fqn, index] : mapping.fileIndex)
         if (const TensorInfo* t = m_checkpoint->find(fqn))
             targets[size_t(t - m_checkpoint->tensors.data())] = index;

@@ -64,6 +64,8 @@ signals:
     void mappingSaved();   // hasUnsavedMapping may differ
 
 private:
+    std::vector<int> unmappedTargets(const Mapping& mapping) const;
+
     std::shared_ptr<const Checkpoint> m_checkpoint;
     std::vector<int> m_targets;
     int m_fileCount = 1;
