@@ -721,8 +721,7 @@ void Selector::checkSomethingLeft() {
     // Training state left out by default is not the rules' doing: say what the user can change.
     problem(Severity::Error, ErrorKind::NothingSelected, "",
             byRule ? "the include and exclude rules leave no tensor to export"
-                   : "nothing to export: every tensor is training state, which the export "
-                     "leaves out unless it is included");
+                   : kOnlyTrainingStateText);
 }
 
 // Whether tensor i matches a keep pattern; user patterns are all tried so each learns whether

@@ -143,6 +143,12 @@ struct ExportSelection {
 // coverage is Invalid (makePlan skips them) are renamed but neither selected, cast nor checked.
 ExportSelection selectForExport(const Checkpoint& checkpoint, const ExportRules& rules);
 
+// Why nothing is written when every tensor is training state left out by default (the export
+// rules and the plan both say it).
+inline constexpr const char* kOnlyTrainingStateText =
+    "nothing to export: every tensor is training state, which the export leaves out unless it "
+    "is included";
+
 // The rules as recorded in the output index (metadata "shardscope_export") and read back by
 // verify: a JSON object; fromJson throws Error(RuleInvalid) naming `source` on a wrong shape.
 std::string exportRulesToJson(const ExportRules& rules);

@@ -340,19 +340,19 @@ void reportNothingToWrite(const Checkpoint& checkpoint, Plan& plan) {
     if (std::any_of(checkpoint.tensors.begin(), checkpoint.tensors.end(),
                     [](const TensorInfo& t) { return t.status == CoverageStatus::Invalid; }))
         return;
-    std::string why;
+    std::string text;
     if (checkpoint.tensors.empty())
-        why = "the checkpoint holds no tensors" +
-              (checkpoint.byteItems.empty()
-                   ? std::string()
-                   : " (only " + std::to_string(checkpoint.byteItems.size()) +
-                         " byte items, which are never exported)");
+        text = "nothing to export: the checkpoint holds no tensors" +
+               (checkpoint.byteItems.empty()
+                    ? std::string()
+                    : " (only " + std::to_string(checkpoint.byteItems.size()) +
+                          " byte items, which are never exported)");
     else if (!plan.excluded.empty())
-        why = "every tensor is training state, which the export leaves out unless it is included";
+        text = kOnlyTrainingStateText;
     else
         return; // an empty mapping's unmapped tensors are reported as such
-    plan.problems.push_back({Severity::Error, checkpoint.directory.string(), "",
-                             "nothing to export: " + why, ErrorKind::NothingToWrite});
+    plan.problems.push_back(
+        {Severity::Error, checkpoint.directory.string(), "", text, ErrorKind::NothingToWrite});
 }
 
 } // namespace
