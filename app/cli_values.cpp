@@ -116,7 +116,7 @@ Measured measure(const std::string& dir, const std::string& pattern, int threads
     ScanOptions scan;
     scan.stop = stop;
     scan.threads = threads;
-    Measured m{scanCheckpoint(dir, scan), {}};
+    Measured m{scanCheckpoint(dir, scan), {}, {}};
     if (onlyIfClean && m.ckpt.hasErrors()) return m;
     StatsOptions options;
     options.threads = threads;

@@ -24,6 +24,8 @@ namespace {
 // and folded straight into their tensor; below it a list of patterns is cheaper than a walk
 // over 2^16 counts.
 constexpr uint64_t kPatternCountsFrom = 16384;
+// Read size within a pattern-counted window: well inside L2 with the counting tables.
+constexpr uint64_t kPieceBytes = 256 << 10;
 
 // One read-and-reduce step: a window of a plain chunk, or a whole stored (decoded) chunk.
 struct Task {
@@ -164,30 +166,51 @@ private:
         if (m_options.stop.stop_requested()) throw Cancelled();
         const TensorInfo& t = m_ckpt.tensors[task.tensor];
         const Chunk& c = t.chunks[task.chunk];
-        std::span<const char> bytes;
         try {
-            bytes = read(t, c, task);
+            reduce(t, c, task);
         } catch (const Error& e) {
             if (!e.tensor().empty()) throw;
             throw Error(e.kind(), e.file(), t.fqn, e.message() + " (chunk " + regionText(c) + ")");
-        }
-        const uint64_t count = bytes.size() / std::max(1u, dtypeBits(t.dtype) / 8);
-        if (hasPatternCounts(t.dtype) && count >= kPatternCountsFrom) {
-            static thread_local PatternCounts patterns;
-            patterns.reset(t.dtype);
-            patterns.add(bytes.data(), count);
-            foldPatterns(task, patterns);
-        } else {
-            static thread_local std::unique_ptr<ValueAccumulator> window;
-            if (!window) window = std::make_unique<ValueAccumulator>(t.dtype);
-            window->reset(t.dtype);
-            window->add(bytes.data(), count);
-            fold(task, *window);
         }
         m_progress.update([&](StatsProgress& p) {
             p.bytesDone += c.stored ? c.bytes() : task.to - task.from;
             return false;
         });
+    }
+
+    void reduce(const TensorInfo& t, const Chunk& c, const Task& task) {
+        const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
+        if (!hasPatternCounts(t.dtype) || (task.to - task.from) / element < kPatternCountsFrom) {
+            static thread_local std::unique_ptr<ValueAccumulator> window;
+            if (!window) window = std::make_unique<ValueAccumulator>(t.dtype);
+            window->reset(t.dtype);
+            const std::span<const char> bytes = read(t, c, task);
+            window->add(bytes.data(), bytes.size() / element);
+            fold(task, *window);
+            return;
+        }
+        static thread_local PatternCounts patterns;
+        patterns.reset(t.dtype);
+        if (c.stored) {
+            const std::span<const char> bytes = read(t, c, task);
+            patterns.add(bytes.data(), bytes.size() / element);
+        } else {
+            countPieces(c, task, element, patterns);
+        }
+        foldPatterns(task, patterns);
+    }
+
+    // A window of a plain chunk, read and counted a piece at a time so that each piece is
+    // still in the core's cache when it is counted (a whole window is larger than L2).
+    void countPieces(const Chunk& c, const Task& task, uint64_t element, PatternCounts& patterns) {
+        static thread_local std::vector<char> piece;
+        const uint64_t step = std::max(element, kPieceBytes / element * element);
+        piece.resize(step);
+        for (uint64_t at = task.from; at < task.to; at += step) {
+            const uint64_t length = std::min(step, task.to - at);
+            m_sources[c.file].readExact(piece.data(), length, c.begin + at);
+            patterns.add(piece.data(), length / element);
+        }
     }
 
     // The task's bytes: a window read from its file, or the whole stored chunk decoded. Valid
@@ -238,9 +261,10 @@ private:
     void finishTensor(size_t i, TensorState& state) {
         TensorStats& out = m_result.tensors[i];
         if (state.acc) {
-            out.moments = state.acc->moments();
-            out.linear = state.acc->linearHistogram();
-            out.log = state.acc->logHistogram();
+            ValueSummary summary = state.acc->summary();
+            out.moments = summary.moments;
+            out.linear = summary.linear;
+            out.log = summary.log;
             m_pool.give(std::move(state.acc));
         }
         std::vector<ChunkState>().swap(state.chunks);

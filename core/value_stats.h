@@ -78,6 +78,14 @@ struct Histogram {
     std::array<uint64_t, kHistogramBins> counts{};
 };
 
+struct ValueSummary {
+    Moments moments;
+    Histogram linear, log;
+};
+
+class LinearBins;
+class LogBins;
+
 // Accumulates elements of one dtype into Moments and into a fine-grained count per 16-bit key
 // from which the two 64-bin histograms are built at the end.
 //
@@ -112,6 +120,8 @@ public:
     Histogram linearHistogram() const;
     // 64 bins of log10|x| over the finite nonzero values (lo/hi are log10 of the extremes).
     Histogram logHistogram() const;
+    // All three at once: for 8- and 16-bit dtypes in two walks over the counts, not four.
+    ValueSummary summary() const;
 
 private:
     friend class PatternCounts;
@@ -120,6 +130,8 @@ private:
     template <class T> void addWide(const unsigned char* p, uint64_t count);
     double keyValue(uint16_t key) const;
     Moments momentsFromKeys(bool centred) const;
+    void addDeviations(Moments& m, const LinearBins& linearBins, Histogram* linear,
+                       const LogBins& logBins, Histogram* log) const;
     uint64_t beyondF32(double keyValue, uint64_t n, const Moments& m) const;
 
     DType m_type;
@@ -137,7 +149,7 @@ class PatternCounts {
 public:
     // `type` must be an 8- or 16-bit dtype with statistics.
     void reset(DType type);
-    // At most 2^32 - 1 elements between folds.
+    // At most 2^31 - 1 elements between folds.
     void add(const void* bytes, uint64_t count);
     // Adds the counts to `into` (same dtype; null to add them nowhere) and empties this.
     // Returns the window's count, NaN/Inf/zero counts and sumSquares, as counts() would.
@@ -159,6 +171,7 @@ private:
     uint64_t m_elements = 0;
     bool m_byteCounters = false; // chosen at reset, from the previous window's spread
     bool m_lastSpread = false;
+    bool m_carried = false; // a byte counter wrapped since reset (the 32-bit table holds counts)
 };
 
 // Whether PatternCounts takes the dtype (8- or 16-bit with statistics).

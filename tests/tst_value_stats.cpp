@@ -946,6 +946,7 @@ private slots:
     void largeRuns();
     void patternCountsInBothWidths_data();
     void patternCountsInBothWidths();
+    void denseBinsAtEdges();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1535,8 +1536,51 @@ void TestValueStats::patternCountsInBothWidths() {
         all.insert(all.end(), values.begin(), values.end());
     }
     const Ref r = referenceOf(all, refMinNormal(t));
+    // summary() walks the counts twice for all three; asked one by one they take four walks.
+    const ValueSummary summary = tensor.summary();
+    CHECK(checkMoments(summary.moments, r, 1e-12L, true, "summary"));
     CHECK(checkMoments(tensor.moments(), r, 1e-12L, true, "folded"));
     CHECK(checkHistograms(tensor, all, "folded"));
+    const Histogram linear = tensor.linearHistogram(), log = tensor.logHistogram();
+    QCOMPARE(summary.linear.counts, linear.counts);
+    QCOMPARE(summary.log.counts, log.counts);
+    EXPECT_EXACT("summary linear", summary.linear.lo, linear.lo);
+    EXPECT_EXACT("summary linear", summary.linear.hi, linear.hi);
+    EXPECT_EXACT("summary log", summary.log.lo, log.lo);
+    EXPECT_EXACT("summary log", summary.log.hi, log.hi);
+}
+
+// Values exactly on bin edges, counted densely (over kSparseLimit elements): -32..32 each 300
+// times put k in linear bin k + 32 and the maximum in the last bin with 31; +-2^j, j = 0..63,
+// put j in log bin min(63, floor(64 j / 63)), so 0 and 63 share bins with no other.
+void TestValueStats::denseBinsAtEdges() {
+    std::vector<uint16_t> linearValues, logValues;
+    for (int rep = 0; rep < 300; ++rep) {
+        for (int k = -32; k <= 32; ++k)
+            linearValues.push_back(bf16Int(k));
+        for (int j = 0; j < 64; ++j)
+            for (uint16_t sign : {0x0000, 0x8000}) // 2^j in BF16: exponent j + 127, no fraction
+                logValues.push_back(uint16_t(sign | ((j + 127) << 7)));
+    }
+    std::array<uint64_t, kHistogramBins> linearBins{}, logBins{};
+    for (int b = 0; b < kHistogramBins; ++b)
+        linearBins[size_t(b)] = b == 63 ? 600 : 300;
+    for (int j = 0; j < 64; ++j)
+        logBins[size_t(std::min(63, 64 * j / 63))] += 600;
+    for (bool together : {false, true}) {
+        const QString ctx = together ? "summary" : "one by one";
+        ValueAccumulator lin(DType::BF16), lg(DType::BF16);
+        const std::string linearBytes = bytesOf(linearValues), logBytes = bytesOf(logValues);
+        lin.add(linearBytes.data(), linearValues.size());
+        lg.add(logBytes.data(), logValues.size());
+        const Histogram linear = together ? lin.summary().linear : lin.linearHistogram();
+        const Histogram log = together ? lg.summary().log : lg.logHistogram();
+        EXPECT_EXACT(ctx, linear.lo, -32.0);
+        EXPECT_EXACT(ctx, linear.hi, 32.0);
+        QVERIFY2(linear.counts == linearBins, qPrintable(ctx + ": linear " + binsText(linear)));
+        EXPECT_EXACT(ctx, log.lo, 0.0);
+        QVERIFY2(log.counts == logBins, qPrintable(ctx + ": log " + binsText(log)));
+    }
 }
 
 void TestValueStats::meanPrecisionF32() {
