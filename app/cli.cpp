@@ -227,6 +227,10 @@ void printInspectJson(const Checkpoint& ckpt, const Mapping& mapping, const Plan
         appendJsonQuoted(out, b.type);
         out += R"(,"size":)";
         number(b.size);
+        if (b.tensors) {
+            out += R"(,"tensors":)";
+            number(b.tensors);
+        }
         if (!b.value.empty() || b.type == "str") {
             out += R"(,"value":)";
             appendJsonQuoted(out, b.value);
@@ -337,8 +341,12 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     for (const ByteItem& b : ckpt.byteItems)
         out += (&b == &ckpt.byteItems.front() ? "\nByte items (listed, never exported):\n" : "") +
                std::string("  ") + Error::printable(b.fqn) + "  " + b.type +
-               (b.value.empty() ? "" : " = " + Error::printable(b.value)) + "  " +
-               formatBytes(b.size) + "\n";
+               (b.value.empty() ? "" : " = " + Error::printable(b.value)) +
+               (b.tensors ? " holding " + std::to_string(b.tensors) +
+                                (b.tensors == 1 ? " tensor" : " tensors") + ", listed above as " +
+                                Error::printable(b.fqn) + ".*"
+                          : "") +
+               "  " + formatBytes(b.size) + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::cout << "\nOutput plan: " << plan.files.size() << " file(s), "
               << formatBytes(plan.totalFileBytes()) << "\n";

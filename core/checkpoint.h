@@ -69,6 +69,7 @@ struct ByteItem {
     std::string value; // for int, float and str; empty otherwise
     uint64_t size = 0; // bytes in its file
     uint32_t file = 0;
+    uint32_t tensors = 0; // tensors found inside it (listed as tensors named fqn + "." + key)
 };
 
 // HfFolder: consolidated Hugging Face safetensors (one file, or a folder with or without

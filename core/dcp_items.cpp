@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 namespace shardscope {
@@ -171,6 +172,24 @@ void checkByteOrder(const ItemBytes& bytes, const Archive& a) {
                         "'; only little-endian archives can be copied byte for byte");
 }
 
+// The storage entry holds what data.pkl says, and the view stays inside it.
+void checkStorage(const TensorRecord& r, const ZipEntry& data) {
+    const unsigned bits = dtypeBits(r.dtype);
+    uint64_t bytes;
+    if (__builtin_mul_overflow(r.storageNumel, uint64_t(bits / 8), &bytes) || bytes != data.size)
+        throw Error(ErrorKind::StorageMismatch, "", "",
+                    "storage " + data.name + " holds " + std::to_string(data.size) +
+                        " bytes but data.pkl says " + std::to_string(r.storageNumel) + " " +
+                        std::string(dtypeName(r.dtype)) + " elements");
+    const auto extent = stridedExtent(r.size, r.stride, r.storageOffset);
+    if (!extent || *extent > r.storageNumel)
+        throw Error(ErrorKind::StrideOutOfBounds, "", "",
+                    "size " + formatShape(r.size) + ", stride " + formatShape(r.stride) +
+                        " and storage offset " + std::to_string(r.storageOffset) +
+                        " reach outside the storage of " + std::to_string(r.storageNumel) +
+                        " elements");
+}
+
 void checkRecord(const TensorRecord& r, const ZipEntry& data, DType dtype, const Shape& sizes) {
     if (r.dtype != dtype)
         throw Error(ErrorKind::StorageMismatch, "", "",
@@ -182,20 +201,17 @@ void checkRecord(const TensorRecord& r, const ZipEntry& data, DType dtype, const
         throw Error(ErrorKind::StorageMismatch, "", "",
                     "the archive holds a tensor of size " + formatShape(r.size) +
                         " but .metadata gives the chunk size " + formatShape(sizes));
-    const unsigned bits = dtypeBits(dtype);
-    uint64_t bytes;
-    if (__builtin_mul_overflow(r.storageNumel, uint64_t(bits / 8), &bytes) || bytes != data.size)
-        throw Error(ErrorKind::StorageMismatch, "", "",
-                    "storage " + data.name + " holds " + std::to_string(data.size) +
-                        " bytes but data.pkl says " + std::to_string(r.storageNumel) + " " +
-                        std::string(dtypeName(dtype)) + " elements");
-    const auto extent = stridedExtent(r.size, r.stride, r.storageOffset);
-    if (!extent || *extent > r.storageNumel)
-        throw Error(ErrorKind::StrideOutOfBounds, "", "",
-                    "size " + formatShape(r.size) + ", stride " + formatShape(r.stride) +
-                        " and storage offset " + std::to_string(r.storageOffset) +
-                        " reach outside the storage of " + std::to_string(r.storageNumel) +
-                        " elements");
+    checkStorage(r, data);
+}
+
+// The storage entry data.pkl names for `key`.
+const ZipEntry& storageEntry(const Archive& a, const std::string& key) {
+    const ZipEntry* data = findJoined(a.dir, a.prefix, "data/", key);
+    if (!data)
+        throw Error(ErrorKind::ZipInvalid, "", "",
+                    "data.pkl names storage '" + key + "' but the archive has no " +
+                        std::string(a.prefix) + "data/" + key + " entry");
+    return *data;
 }
 
 std::string formatReal(double v) {
@@ -252,6 +268,95 @@ void summarize(const pickle::Document& doc, ByteItem& out) {
     }
 }
 
+// Finds the tensors inside a byte item's object: through dicts, OrderedDicts (a module's
+// state_dict), lists, tuples and nn.Parameter, down to each _rebuild_tensor call.
+class NestedTensorWalk {
+public:
+    NestedTensorWalk(const pickle::Document& doc, const Archive& archive, const std::string& file,
+                     const std::string& itemFqn, std::vector<NestedTensor>& out)
+        : m_doc(doc), m_archive(archive), m_file(file), m_itemFqn(itemFqn), m_out(out) {}
+
+    void walk(pickle::Ref v) {
+        // A pickle can make a list hold itself, or a dict hold another twice at every level
+        // (2^n paths through n values): the depth and the values visited are bounded. Real
+        // state dicts are trees a few levels deep.
+        if (m_depth >= kMaxDepth || m_visits >= m_budget || m_out.size() >= kMaxTensors) return;
+        ++m_visits;
+        ++m_depth;
+        visit(v);
+        --m_depth;
+    }
+
+private:
+    static constexpr size_t kMaxDepth = 64;
+    static constexpr size_t kMaxTensors = 1'000'000;
+
+    void visit(pickle::Ref v) {
+        using pickle::Type;
+        const Type type = m_doc.type(v);
+        if (type == Type::Dict) return pairs(m_doc.items(v));
+        if (type == Type::List || type == Type::Tuple) {
+            const auto items = m_doc.items(v);
+            for (size_t i = 0; i < items.size(); ++i)
+                under(std::to_string(i), items[i]);
+            return;
+        }
+        if (type != Type::Object) return;
+        const std::string_view cls = m_doc.className(v);
+        if (cls == "_rebuild_tensor_v2" || cls == "_rebuild_tensor_v3") return add(v);
+        if (cls == "OrderedDict") return pairs(m_doc.items(v));
+        if (cls == "_rebuild_parameter" || cls == "_rebuild_parameter_with_state") {
+            const auto args = m_doc.items(m_doc.args(v));
+            if (!args.empty()) walk(args[0]);
+        }
+    }
+
+    void pairs(std::span<const pickle::Ref> kv) {
+        for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+            const pickle::Ref key = kv[i];
+            if (m_doc.type(key) == pickle::Type::Str)
+                under(std::string(m_doc.text(key)), kv[i + 1]);
+            else if (m_doc.type(key) == pickle::Type::Int)
+                under(std::to_string(m_doc.integer(key)), kv[i + 1]);
+        }
+    }
+
+    void under(std::string key, pickle::Ref v) {
+        m_path.push_back(std::move(key));
+        walk(v);
+        m_path.pop_back();
+    }
+
+    void add(pickle::Ref v) {
+        NestedTensor t;
+        t.path = m_path;
+        std::string fqn = m_itemFqn;
+        for (const auto& k : m_path)
+            fqn += "." + k;
+        try {
+            t.record = readTensorRecord(m_doc, v, m_file, fqn);
+            const ZipEntry& data = storageEntry(m_archive, t.record.key);
+            checkStorage(t.record, data);
+            t.dataOffset = data.dataOffset;
+            t.dataBytes = data.size;
+        } catch (const Error& e) {
+            t.record = {};
+            t.problem = e.message();
+            t.kind = e.kind();
+        }
+        m_out.push_back(std::move(t));
+    }
+
+    const pickle::Document& m_doc;
+    const Archive& m_archive;
+    const std::string& m_file;
+    const std::string& m_itemFqn;
+    std::vector<NestedTensor>& m_out;
+    std::vector<std::string> m_path;
+    size_t m_depth = 0;
+    uint64_t m_visits = 0;
+    const uint64_t m_budget = 2 * uint64_t(m_doc.valueCount()) + 1024;
+};
 } // namespace
 
 bool checkTransforms(const std::vector<std::string>& transforms, const std::string& fileName,
@@ -304,14 +409,10 @@ TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dt
             out.record = parseTensorRecord(pkl, fileName, fqn);
         }
         checkByteOrder(bytes, a);
-        const ZipEntry* data = findJoined(a.dir, a.prefix, "data/", out.record.key);
-        if (!data)
-            throw Error(ErrorKind::ZipInvalid, "", "",
-                        "data.pkl names storage '" + out.record.key + "' but the archive has no " +
-                            std::string(a.prefix) + "data/" + out.record.key + " entry");
-        checkRecord(out.record, *data, dtype, sizes);
-        out.dataOffset = data->dataOffset;
-        out.dataBytes = data->size;
+        const ZipEntry& data = storageEntry(a, out.record.key);
+        checkRecord(out.record, data, dtype, sizes);
+        out.dataOffset = data.dataOffset;
+        out.dataBytes = data.size;
         out.zstd = isZstd(item);
         out.streamBytes = bytes.size();
         return out;
@@ -319,7 +420,7 @@ TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dt
 }
 
 void describeByteItem(const PosixFile& file, const ItemRange& item, const std::string& fileName,
-                      ByteItem& out) {
+                      ByteItem& out, std::vector<NestedTensor>* nested) {
     out.size = item.length;
     naming(fileName, out.fqn, item.offset, [&] {
         const ItemBytes bytes = openItem(file, item, kMaxByteItemStream, fileName, out.fqn);
@@ -334,11 +435,27 @@ void describeByteItem(const PosixFile& file, const ItemRange& item, const std::s
         pickle::Limits limits; // memo slots are numbered from 0, so a pickle names few of them
         limits.maxValues = 10'000'000;
         limits.maxMemo = std::max<uint64_t>(1024, pkl.size());
+        std::optional<pickle::Document> doc;
         try {
-            summarize(pickle::Document::load(pkl, limits), out);
+            doc.emplace(pickle::Document::load(pkl, limits));
+            summarize(*doc, out);
         } catch (const pickle::PickleError&) {
             out.type = "object"; // a pickle this reader cannot follow; it is never exported
+            return 0;
         }
+        if (!nested) return 0;
+        std::vector<NestedTensor> found;
+        try {
+            NestedTensorWalk(*doc, a, fileName, out.fqn, found).walk(doc->root());
+        } catch (const pickle::PickleError&) {
+            // a value of a shape no state dict has: the tensors found so far still count
+        }
+        if (found.empty()) return 0;
+        checkByteOrder(bytes, a); // before any is taken: big-endian storages cannot be copied
+        out.tensors = uint32_t(found.size());
+        for (NestedTensor& n : found)
+            n.streamBytes = bytes.size();
+        std::move(found.begin(), found.end(), std::back_inserter(*nested));
         return 0;
     });
 }

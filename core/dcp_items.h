@@ -62,9 +62,26 @@ TensorItem readTensorItem(const PosixFile& file, const ItemRange& item, DType dt
 bool startsLikeZip(const PosixFile& file, uint64_t offset, uint64_t length,
                    std::string_view bytes = {});
 
+// A tensor inside a byte item. PyTorch before 2.0 saves each top-level entry of the state dict
+// that is not a tensor as one torch.save object, so {"model": model.state_dict()} becomes one
+// byte item holding every weight.
+struct NestedTensor {
+    // The keys (list indices as numbers) from the item down; empty when the item's object is
+    // itself a tensor.
+    std::vector<std::string> path;
+    TensorRecord record;
+    uint64_t dataOffset = 0; // its storage entry, archive-relative (zstd: in the decoded stream)
+    uint64_t dataBytes = 0;
+    uint64_t streamBytes = 0; // the archive's size (zstd: decoded)
+    std::string problem;      // why it cannot be read; then only `path` is set
+    ErrorKind kind = ErrorKind::StorageMismatch;
+};
+
 // The type and, for int, float, str and bool, the value of a byte item (a torch.save'd object).
+// When `nested` is given, the tensors inside dicts, OrderedDicts, lists and tuples of the item
+// are added to it, each checked against its storage entry, and out.tensors counts them.
 void describeByteItem(const PosixFile& file, const ItemRange& item, const std::string& fileName,
-                      ByteItem& out);
+                      ByteItem& out, std::vector<NestedTensor>* nested = nullptr);
 
 // Throws UnknownTransform unless the list is empty or {"stream.zstd/1"}.
 bool checkTransforms(const std::vector<std::string>& transforms, const std::string& fileName,

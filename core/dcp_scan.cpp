@@ -23,6 +23,7 @@
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace fs = std::filesystem;
 
@@ -363,6 +364,7 @@ public:
         buildTensors();
         buildByteItems();
         readItems();
+        addNestedTensors();
         proveCoverage(m_ckpt, m_invalid, m_options, m_reporter, true);
         std::sort(m_ckpt.tensors.begin(), m_ckpt.tensors.end(),
                   [](const TensorInfo& a, const TensorInfo& b) { return a.fqn < b.fqn; });
@@ -600,6 +602,7 @@ private:
             }
             m_ckpt.byteItems.push_back(std::move(item));
         }
+        m_nested.resize(m_ckpt.byteItems.size());
     }
 
     // Items are read file by file in offset order, so each file is read front to back.
@@ -668,7 +671,7 @@ private:
             try {
                 checkTransforms(m_meta.transforms[b.transforms], sf.name, item.fqn);
                 describeByteItem(file, {b.offset, b.length, &m_meta.transforms[b.transforms], {}},
-                                 sf.name, item);
+                                 sf.name, item, &m_nested[b.tensor]);
             } catch (const Error& e) {
                 item.type = "unreadable";
                 std::lock_guard lock(m_problemMutex);
@@ -712,6 +715,93 @@ private:
         }
     }
 
+    // The tensors found inside byte items (see NestedTensor) join the checkpoint's tensors,
+    // named by the item's fqn and their keys, each one whole chunk in the item's file.
+    void addNestedTensors() {
+        size_t total = 0;
+        for (const auto& list : m_nested)
+            total += list.size();
+        if (total > 0) {
+            std::unordered_set<std::string> taken;
+            for (const TensorInfo& t : m_ckpt.tensors)
+                taken.insert(t.fqn);
+            m_ckpt.tensors.reserve(m_ckpt.tensors.size() + total);
+            for (const ItemJob& job : m_byteJobs)
+                for (const NestedTensor& n : m_nested[job.tensor])
+                    addNested(job, n, taken);
+        }
+        std::vector<std::vector<NestedTensor>>().swap(m_nested);
+    }
+
+    void addNested(const ItemJob& job, const NestedTensor& n,
+                   std::unordered_set<std::string>& taken) {
+        const ByteItem& item = m_ckpt.byteItems[job.tensor];
+        const std::string& file = m_ckpt.files[item.file].name;
+        TensorInfo t = nestedTensor(item, job, n);
+        if (!taken.insert(t.fqn).second) { // only a hand-made checkpoint does this
+            m_ckpt.problems.push_back({Severity::Warning, file, t.fqn,
+                                       "a tensor of this name is inside byte item '" + item.fqn +
+                                           "' and saved as its own item too; the copy inside "
+                                           "the byte item is left out",
+                                       ErrorKind::DcpMetadataInvalid});
+            return;
+        }
+        m_ckpt.tensors.push_back(std::move(t));
+        m_invalid.push_back(false);
+        if (!n.problem.empty())
+            rejectTensor(m_ckpt, m_invalid, m_ckpt.tensors.size() - 1, file,
+                         n.problem + " (a tensor inside byte item '" + item.fqn + "')", n.kind);
+    }
+
+    TensorInfo nestedTensor(const ByteItem& item, const ItemJob& job, const NestedTensor& n) {
+        TensorInfo t;
+        std::vector<std::string> path;
+        for (size_t from = 0;;) { // the item's own fqn may hold dots: split it as DCP would
+            const size_t dot = item.fqn.find('.', from);
+            path.push_back(item.fqn.substr(from, dot - from));
+            if (dot == std::string::npos) break;
+            from = dot + 1;
+        }
+        t.fqn = item.fqn;
+        for (const std::string& key : n.path) {
+            t.fqn += "." + key;
+            path.push_back(key);
+        }
+        t.kind = classifyTensor(path[0]);
+        t.name = exportNameOf(t.fqn, path);
+        if (t.name == t.fqn) t.name.clear();
+        if (!n.problem.empty()) return t;
+        t.dtype = n.record.dtype;
+        t.shape = n.record.size;
+        Chunk c;
+        c.file = item.file;
+        c.offsets = Shape(n.record.size.size(), 0);
+        c.shape = n.record.size;
+        const uint64_t element = dtypeBits(t.dtype) / 8;
+        const bool zstd = !m_meta.transforms[job.transforms].empty();
+        if (!zstd && isRowMajor(n.record.size, n.record.stride)) {
+            c.begin = job.offset + n.dataOffset + n.record.storageOffset * element;
+            c.end = c.begin + *checkedNumel(n.record.size) * element;
+        } else {
+            StoredLayout layout;
+            layout.strides = n.record.stride;
+            layout.storageOffset = n.record.storageOffset;
+            layout.zstd = zstd;
+            layout.itemBegin = job.offset;
+            layout.itemEnd = job.offset + job.length;
+            layout.dataOffset = n.dataOffset;
+            layout.dataBytes = n.dataBytes;
+            layout.streamBytes = n.streamBytes;
+            c.begin = zstd ? job.offset : job.offset + n.dataOffset;
+            c.end = zstd ? job.offset + job.length : c.begin + n.dataBytes;
+            m_ckpt.stored.push_back(std::move(layout));
+            c.stored = uint32_t(m_ckpt.stored.size());
+        }
+        ++m_ckpt.files[c.file].tensorCount;
+        t.chunks.push_back(c);
+        return t;
+    }
+
     static ItemJob makeJob(size_t owner, size_t chunk, const DcpStorage& storage) {
         ItemJob job;
         job.tensor = uint32_t(owner);
@@ -740,6 +830,7 @@ private:
     std::vector<uint32_t> m_byChunk; // per chunk: its prefetched job, or kNoJob
     std::vector<bool> m_taken;       // per prefetched job: a chunk uses it
     std::vector<ItemJob> m_byteJobs; // `tensor` is the byte item's index
+    std::vector<std::vector<NestedTensor>> m_nested; // per byte item, while items are read
     std::mutex m_problemMutex;
 };
 

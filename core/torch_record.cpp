@@ -19,13 +19,13 @@ public:
     RecordReader(const Document& doc, const std::string& file, const std::string& fqn)
         : m_doc(doc), m_file(file), m_fqn(fqn) {}
 
-    TensorRecord read() {
-        const Ref root = m_doc.root();
+    TensorRecord read(Ref root) {
         const std::string_view fn = m_doc.className(root);
         if (m_doc.type(root) != Type::Object ||
             (fn != "_rebuild_tensor_v2" && fn != "_rebuild_tensor_v3"))
             fail("data.pkl does not rebuild a tensor (expected torch._utils._rebuild_tensor_v2, "
-                 "found " + describe(root) + ")");
+                 "found " +
+                 describe(root) + ")");
         const auto args = tuple(m_doc.args(root), "the arguments of " + std::string(fn));
         const bool v3 = fn == "_rebuild_tensor_v3";
         if (args.size() < 6 || args.size() > (v3 ? 8u : 7u))
@@ -130,10 +130,19 @@ TensorRecord parseTensorRecord(std::string_view bytes, const std::string& file,
     limits.maxMemo = 10'000;
     try {
         const Document doc = Document::load(bytes, limits);
-        return RecordReader(doc, file, fqn).read();
+        return RecordReader(doc, file, fqn).read(doc.root());
     } catch (const pickle::PickleError& e) {
         throw Error(e.limit() ? ErrorKind::PickleLimit : ErrorKind::PickleInvalid, file, fqn,
                     std::string("data.pkl: ") + e.what());
+    }
+}
+
+TensorRecord readTensorRecord(const pickle::Document& doc, pickle::Ref v, const std::string& file,
+                              const std::string& fqn) {
+    try {
+        return RecordReader(doc, file, fqn).read(v);
+    } catch (const pickle::PickleError& e) { // an accessor met a value of another type
+        throw Error(ErrorKind::PickleInvalid, file, fqn, std::string("data.pkl: ") + e.what());
     }
 }
 

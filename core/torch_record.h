@@ -6,11 +6,17 @@
 #include "dtype.h"
 #include "shape.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace shardscope {
+
+namespace pickle {
+class Document;
+using Ref = uint32_t;
+} // namespace pickle
 
 // What a torch.save archive's data.pkl says about its one tensor: which data/<key> entry holds
 // the storage, its element type and count, and the view (offset, size, stride) into it.
@@ -29,6 +35,9 @@ struct TensorRecord {
 // `file` and `fqn`: PickleInvalid for broken bytes, StorageMismatch for a record of another shape.
 TensorRecord parseTensorRecord(std::string_view pickleBytes, const std::string& file,
                                const std::string& fqn);
+// The same for one value `v` of a loaded pickle (a tensor inside a dict).
+TensorRecord readTensorRecord(const pickle::Document& doc, pickle::Ref v, const std::string& file,
+                              const std::string& fqn);
 
 // The number of storage elements a (size, stride, offset) view reaches: 0 for an empty view,
 // else 1 + offset + sum((size - 1) * stride); nothing on overflow.

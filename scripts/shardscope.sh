@@ -125,7 +125,7 @@ sanitizer_reports() {
     [ "$found" -eq 0 ]
 }
 
-fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info fuzz_pickle fuzz_zip)
+fuzz_targets=(fuzz_header fuzz_scan fuzz_mapping fuzz_sharding_info fuzz_pickle fuzz_zip fuzz_byte_item)
 
 # fuzz_one TARGET SECONDS BINDIR: one libFuzzer run; its summary goes to logs/TARGET.summary.
 fuzz_one() {
@@ -134,7 +134,7 @@ fuzz_one() {
     case "$t" in
     fuzz_mapping) dict="$root/tests/fuzz/mapping.dict" ;;
     fuzz_sharding_info) dict="$root/tests/fuzz/sharding_info.dict" ;;
-    fuzz_zip) dict="$root/tests/fuzz/zip.dict" ;;
+    fuzz_zip | fuzz_byte_item) dict="$root/tests/fuzz/zip.dict" ;;
     fuzz_pickle) dict="$root/tests/fuzz/pickle.dict" ;;
     esac
     local corpus="$fb/corpus/$t" findings="$fb/findings/$t" log="$fb/logs/$t.log"
@@ -195,6 +195,7 @@ fuzz() {
     for f in "$root"/tests/dcp/pytorch/fixtures/*_file_per_item/*.distcp "$root"/tests/dcp/torch/fixtures/*_per_item/ckpt/*.distcp; do
         name=$(echo "${f#"$root"/tests/dcp/}" | tr '/' '-')
         mkdir -p "$fb/seeds/fuzz_zip" && cp "$f" "$fb/seeds/fuzz_zip/$name"
+        mkdir -p "$fb/seeds/fuzz_byte_item" && cp "$f" "$fb/seeds/fuzz_byte_item/$name"
     done
     # fuzz_scan rewrites its shard files every run: keep them on tmpfs when there is one.
     if [ -d /dev/shm ] && [ -w /dev/shm ]; then

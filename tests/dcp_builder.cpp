@@ -6,6 +6,7 @@
 #include <array>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -77,6 +78,7 @@ public:
     }
 
     void raw(char c) { m_body += c; }
+    uint32_t lastMemo() const { return m_next - 1; }
 
     void memoize() {
         const uint32_t index = m_next++;
@@ -400,7 +402,128 @@ std::string tensorItem(const std::string& dtype, const Dims& shape, const std::s
                              {"version", "3\n"}});
 }
 
+// The keys of nested dicts, each leaf an entry's index.
+struct KeyTree {
+    std::map<std::string, KeyTree> children;
+    int entry = -1;
+};
+
+void pickleTree(Pickler& p, const KeyTree& node, const std::vector<NestedEntry>& entries,
+                bool selfList) {
+    if (node.entry >= 0) {
+        const NestedEntry& e = entries[size_t(node.entry)];
+        const uint64_t n = numel(e.shape);
+        Dims stride(e.shape.size(), 1);
+        for (size_t d = e.shape.size(); d-- > 1;)
+            stride[d - 1] = stride[d] * e.shape[d];
+        const std::string key = e.storageKey.empty() ? std::to_string(node.entry) : e.storageKey;
+        p.reduce("torch._utils", "_rebuild_tensor_v2", 6, [&] {
+            p.tuple(5, [&] {
+                p.str("storage");
+                p.global("torch", torchDType(e.dtype).storage);
+                p.str(key);
+                p.str("cpu");
+                p.integer(e.storageNumel >= 0 ? e.storageNumel : int64_t(n));
+            });
+            p.raw(op::BINPERSID);
+            p.integer(0);
+            p.intTuple(e.shape);
+            p.intTuple(stride);
+            p.raw(op::NEWFALSE);
+            p.reduce("collections", "OrderedDict", 0, [] {});
+        });
+        return;
+    }
+    p.dict(node.children.size() + (selfList ? 1 : 0), [&] {
+        for (const auto& [key, child] : node.children) {
+            p.str(key);
+            pickleTree(p, child, entries, false);
+        }
+        if (selfList) { // loop = [loop]
+            p.str("loop");
+            p.list(0, [] {});
+            p.get(p.lastMemo());
+            p.raw(op::APPEND);
+        }
+    });
+}
+
+} // namespace
+
+std::string nestedTensorsArchive(const std::vector<NestedEntry>& entries, bool selfList) {
+    KeyTree root;
+    for (size_t i = 0; i < entries.size(); ++i) {
+        KeyTree* node = &root;
+        for (const std::string& key : entries[i].path)
+            node = &node->children[key];
+        node->entry = int(i);
+    }
+    Pickler p(2);
+    pickleTree(p, root, entries, selfList);
+    std::vector<std::pair<std::string, std::string>> records = {{"data.pkl", p.finish()},
+                                                                {"byteorder", "little"}};
+    for (size_t i = 0; i < entries.size(); ++i)
+        if (entries[i].writeStorage)
+            records.push_back({"data/" + (entries[i].storageKey.empty() ? std::to_string(i)
+                                                                        : entries[i].storageKey),
+                               entries[i].data});
+    records.push_back({"version", "3\n"});
+    return torchSaveArchive(records);
+}
+
+namespace {
+
+// d(level) as Python pickles it: the first reference built in place, the second fetched from
+// the memo. Returns d(level)'s memo index.
+uint32_t sharedDicts(Pickler& p, int level) {
+    uint32_t self = 0;
+    if (level == 0) {
+        p.dict(1, [&] {
+            self = p.lastMemo();
+            p.str("t");
+            p.reduce("torch._utils", "_rebuild_tensor_v2", 6, [&] {
+                p.tuple(5, [&] {
+                    p.str("storage");
+                    p.global("torch", "FloatStorage");
+                    p.str("0");
+                    p.str("cpu");
+                    p.integer(1);
+                });
+                p.raw(op::BINPERSID);
+                p.integer(0);
+                p.intTuple({1});
+                p.intTuple({1});
+                p.raw(op::NEWFALSE);
+                p.reduce("collections", "OrderedDict", 0, [] {});
+            });
+        });
+        return self;
+    }
+    p.dict(2, [&] {
+        self = p.lastMemo();
+        p.str("a");
+        const uint32_t inner = sharedDicts(p, level - 1);
+        p.str("b");
+        p.get(inner);
+    });
+    return self;
+}
+
+} // namespace
+
+std::string sharedDictsArchive(int levels) {
+    Pickler p(2);
+    sharedDicts(p, levels);
+    return torchSaveArchive({{"data.pkl", p.finish()},
+                             {"byteorder", "little"},
+                             {"data/0", std::string(4, '\0')},
+                             {"version", "3\n"}});
+}
+
+namespace {
+
 std::string byteItem(const DcpByteItem& b) {
+    if (!b.archive.empty()) return b.archive;
     Pickler p(2);
     if (b.isString)
         p.str(b.strValue);

@@ -42,10 +42,33 @@ struct DcpTensor {
 struct DcpByteItem {
     std::string fqn;
     int64_t intValue = 0;
-    std::string strValue; // used instead of intValue when isString
+    std::string strValue = {}; // used instead of intValue when isString
     bool isString = false;
     int rank = 0;
+    std::string archive = {}; // when set, the item's bytes as they are (see nestedTensorsArchive)
 };
+
+// A tensor in the nested dicts of a byte item, row-major from storage offset 0.
+struct NestedEntry {
+    NestedEntry(std::vector<std::string> keys, std::string type, Dims dims, std::string bytes)
+        : path(std::move(keys)), dtype(std::move(type)), shape(std::move(dims)),
+          data(std::move(bytes)) {}
+    std::vector<std::string> path; // dict keys from the item down
+    std::string dtype;
+    Dims shape;
+    std::string data;          // its row-major bytes
+    int64_t storageNumel = -1; // what data.pkl says the storage holds; -1: the data's
+    std::string storageKey;    // empty: its index among the entries
+    bool writeStorage = true;  // false: data.pkl names a storage the archive lacks
+};
+
+// torch.save of nested dicts holding these tensors, as torch 1.13 saves a state dict entry
+// such as {"model": {...}} whole, as one byte item. With `selfList`, the top dict also holds
+// "loop": a list that contains itself.
+std::string nestedTensorsArchive(const std::vector<NestedEntry>& entries, bool selfList = false);
+// Dicts d(0) = {"t": a one-element F32 tensor}, d(i+1) = {"a": d(i), "b": d(i)}, the top one
+// d(levels) being the object: 2^levels paths lead to the tensor through levels + 1 dicts.
+std::string sharedDictsArchive(int levels);
 
 struct DcpOptions {
     // The .metadata pickle: 4 (FRAME, SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE; Python 3.8+) or

@@ -99,6 +99,21 @@ Checkpoint trainingCheckpoint() {
     return ckpt;
 }
 
+// The bytes [begin, end) of a file.
+std::string fileBytes(const std::filesystem::path& path, uint64_t begin, uint64_t end) {
+    std::ifstream in(path, std::ios::binary);
+    std::string out(end - begin, '\0');
+    in.seekg(std::streamoff(begin));
+    in.read(out.data(), std::streamsize(out.size()));
+    return in ? out : std::string();
+}
+
+const Problem* problemOf(const Checkpoint& ckpt, const std::string& tensor) {
+    for (const Problem& p : ckpt.problems)
+        if (p.tensor == tensor) return &p;
+    return nullptr;
+}
+
 std::vector<std::string> plannedNames(const Plan& plan) {
     std::vector<std::string> names;
     for (const auto& [name, file] : plan.weightMap)
@@ -408,6 +423,125 @@ private slots:
         QVERIFY(!plan.ok());
         QCOMPARE(plan.problems.front().tensor, std::string("tok_embeddings.weight"));
         QVERIFY(plan.problems.front().message.find("layers.0.w") != std::string::npos);
+    }
+
+    // torch 1.13 saves each top-level entry that is not a tensor whole: {"model": {...}} is
+    // one byte item holding the weights. They are found in it, named by the item and their
+    // keys, read from their storage entries, and exported under the model's own names.
+    void tensorsInsideAByteItem() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        const std::vector<testing::NestedEntry> entries = {
+            {{"layer", "weight"}, "F32", {4, 3}, testing::pattern("w", 48)},
+            {{"layer", "bias"}, "BF16", {3}, testing::pattern("b", 6)},
+            {{"scale"}, "F32", {}, testing::pattern("s", 4)}};
+        testing::DcpByteItem model{"model"};
+        model.archive = testing::nestedTensorsArchive(entries);
+        testing::writeDcpCheckpoint(root, {{"lm_head.weight", "F32", {2, 2}, {{{0, 0}, {2, 2}}}}},
+                                    {model, {"step", 7}});
+        const Checkpoint ckpt = scanDcpCheckpoint(root, {});
+        QVERIFY2(ckpt.problems.empty(),
+                 ckpt.problems.empty() ? "" : ckpt.problems[0].message.c_str());
+        QCOMPARE(ckpt.tensors.size(), size_t(4));
+        const char* exported[] = {"layer.weight", "layer.bias", "scale"};
+        for (size_t i = 0; i < entries.size(); ++i) {
+            std::string fqn = "model";
+            for (const auto& key : entries[i].path)
+                fqn += "." + key;
+            const TensorInfo* t = ckpt.find(fqn);
+            QVERIFY2(t, fqn.c_str());
+            QCOMPARE(t->status, CoverageStatus::Complete);
+            QCOMPARE(t->exportName(), std::string(exported[i]));
+            QCOMPARE(t->kind, TensorKind::Model);
+            QCOMPARE(std::vector<uint64_t>(t->shape.begin(), t->shape.end()), entries[i].shape);
+            QCOMPARE(t->chunks.size(), size_t(1));
+            const Chunk& c = t->chunks[0];
+            QCOMPARE(c.stored, 0u); // row-major at storage offset 0: copied as it lies
+            QCOMPARE(fileBytes(root / "__0_0.distcp", c.begin, c.end), entries[i].data);
+        }
+        QCOMPARE(ckpt.find("model.layer.bias")->dtype, DType::BF16);
+        QCOMPARE(ckpt.byteItems.size(), size_t(2));
+        QCOMPARE(ckpt.byteItems[0].fqn, std::string("model"));
+        QCOMPARE(ckpt.byteItems[0].type, std::string("dict"));
+        QCOMPARE(ckpt.byteItems[0].tensors, 3u);
+        QCOMPARE(ckpt.byteItems[1].tensors, 0u);
+        const Plan plan = makePlan(ckpt, defaultMapping(ckpt), UnmappedPolicy::Error);
+        QVERIFY(plan.ok());
+        QCOMPARE(plannedNames(plan), (std::vector<std::string>{"layer.bias", "layer.weight",
+                                                               "lm_head.weight", "scale"}));
+    }
+
+    // A storage shorter than data.pkl says and a storage the archive lacks make their tensors
+    // errors that name the file, the tensor and the item; the good tensor beside them is read,
+    // and a list that holds itself ends the walk instead of looping.
+    void brokenTensorsInsideAByteItem() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        std::vector<testing::NestedEntry> entries = {
+            {{"ok"}, "F32", {2}, testing::pattern("ok", 8)},
+            {{"short"}, "F32", {4}, testing::pattern("short", 16)},
+            {{"gone"}, "F32", {2}, testing::pattern("gone", 8)}};
+        entries[1].storageNumel = 10;
+        entries[2].writeStorage = false;
+        testing::DcpByteItem model{"model"};
+        model.archive = testing::nestedTensorsArchive(entries, true);
+        testing::writeDcpCheckpoint(root, {}, {model});
+        const Checkpoint ckpt = scanDcpCheckpoint(root, {});
+        QCOMPARE(ckpt.tensors.size(), size_t(3));
+        QCOMPARE(ckpt.find("model.ok")->status, CoverageStatus::Complete);
+        QVERIFY(!problemOf(ckpt, "model.ok"));
+        for (const char* name : {"model.short", "model.gone"}) {
+            const Problem* p = problemOf(ckpt, name);
+            QVERIFY2(p, name);
+            QCOMPARE(p->severity, Severity::Error);
+            QCOMPARE(p->file, std::string("__0_0.distcp"));
+            QVERIFY2(p->message.find("inside byte item 'model'") != std::string::npos,
+                     p->message.c_str());
+            QCOMPARE(ckpt.find(name)->status, CoverageStatus::Invalid);
+        }
+        QCOMPARE(problemOf(ckpt, "model.short")->kind, ErrorKind::StorageMismatch);
+        QVERIFY(problemOf(ckpt, "model.short")->message.find("holds 16 bytes") !=
+                std::string::npos);
+        QCOMPARE(problemOf(ckpt, "model.gone")->kind, ErrorKind::ZipInvalid);
+        QVERIFY(ckpt.hasErrors());
+        QCOMPARE(ckpt.byteItems[0].tensors, 3u);
+    }
+
+    // 2^40 paths through 41 dicts: the walk stops at its budget of visits instead of running
+    // for ever, and what it found is still listed.
+    void aDictSharedAtEveryLevelEndsTheWalk() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        testing::DcpByteItem model{"model"};
+        model.archive = testing::sharedDictsArchive(40);
+        testing::writeDcpCheckpoint(root, {}, {model});
+        const Checkpoint ckpt = scanDcpCheckpoint(root, {});
+        QCOMPARE(ckpt.byteItems.size(), size_t(1));
+        QVERIFY(ckpt.byteItems[0].tensors >= 1);
+        QVERIFY(ckpt.byteItems[0].tensors < 100'000);
+        QCOMPARE(ckpt.tensors.size(), size_t(ckpt.byteItems[0].tensors));
+        QVERIFY(
+            ckpt.find("model.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a"
+                      ".a.a.a.a.a.a.t"));
+    }
+
+    // A byte item holding a tensor under the name of a tensor item: the item's own copy stays,
+    // and a warning says the one inside the byte item is left out.
+    void aTensorInsideAByteItemNamedLikeAnItem() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        testing::DcpByteItem model{"model"};
+        model.archive = testing::nestedTensorsArchive({{{"w"}, "F32", {2}, std::string(8, 'x')}});
+        const auto expected =
+            testing::writeDcpCheckpoint(root, {{"model.w", "F32", {2}, {{{0}, {2}}}}}, {model});
+        const Checkpoint ckpt = scanDcpCheckpoint(root, {});
+        QCOMPARE(ckpt.tensors.size(), size_t(1));
+        const Chunk& c = ckpt.tensors[0].chunks[0];
+        QCOMPARE(fileBytes(root / "__0_0.distcp", c.begin, c.end), expected.at("model.w"));
+        const Problem* p = problemOf(ckpt, "model.w");
+        QVERIFY(p);
+        QCOMPARE(p->severity, Severity::Warning);
+        QVERIFY(p->message.find("left out") != std::string::npos);
     }
 
     void dcpDefaultMappingGroupsModelWeights() {

@@ -708,6 +708,24 @@ void TestModels::byteItemsModelListsAndSorts() {
                                           .data(ByteItemsModel::SortRole)
                                           .toULongLong());
 
+    // A byte item holding tensors (a nested dict saved whole) says where they are listed.
+    const fs::path nested = dir("nested");
+    testing::DcpByteItem model{"model"};
+    model.archive = testing::nestedTensorsArchive(
+        {{{"w"}, "F32", {2}, std::string(8, 'a')}, {{"b"}, "F32", {1}, std::string(4, 'b')}});
+    testing::DcpByteItem one{"extra"};
+    one.archive = testing::nestedTensorsArchive({{{"x"}, "F32", {1}, std::string(4, 'x')}});
+    testing::writeDcpCheckpoint(nested, {}, {one, model, {"step", 9}});
+    auto withTensors = std::make_shared<const Checkpoint>(scanCheckpoint(nested));
+    m_doc.reset(withTensors, defaultMapping(*withTensors));
+    QCOMPARE(column(&items, ByteItemsModel::ValueColumn),
+             (QStringList{"1 tensor: extra.*", "2 tensors: model.*", "9"}));
+    QVERIFY(items.index(1, ByteItemsModel::ValueColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains("listed as model.*"));
+    QCOMPARE(withTensors->tensors.size(), size_t(3));
+
     // A shard checkpoint has none, and says so.
     open(sample());
     QCOMPARE(items.rowCount(), 0);

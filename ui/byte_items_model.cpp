@@ -69,6 +69,9 @@ QVariant ByteItemsModel::display(const ByteItem& item, int column) const {
     case ValueColumn:
         if (item.type == "str")
             return QStringLiteral("\"%1\"").arg(QString::fromStdString(item.value));
+        if (item.tensors == 1) return tr("1 tensor: %1.*").arg(QString::fromStdString(item.fqn));
+        if (item.tensors)
+            return tr("%1 tensors: %2.*").arg(item.tensors).arg(QString::fromStdString(item.fqn));
         return item.value.empty() ? QStringLiteral("—") : QString::fromStdString(item.value);
     case SizeColumn:
         return hasFile(item) ? QString::fromStdString(formatBytes(item.size)) : QStringLiteral("—");
@@ -100,6 +103,10 @@ QVariant ByteItemsModel::toolTip(const ByteItem& item, int column) const {
         if (item.type == "unreadable") return tr("Its item could not be read (see Problems)");
         break;
     case ValueColumn:
+        if (item.tensors)
+            return tr("Saved whole by an older PyTorch; its tensors are listed as %1.* and "
+                      "exported like the others")
+                .arg(QString::fromStdString(item.fqn));
         if (item.value.empty() && item.type != "str")
             return tr("Only int, float and str values are shown");
         return QString::fromStdString(item.value);

@@ -96,7 +96,9 @@ def plain_state():
     return state
 
 
-def write_expected(case_dir, state, tensors):
+def write_expected(case_dir, state, tensors, export_names=None, training=()):
+    """export_names: fqn -> the name the export gives it, where that differs; training: the
+    fqns a default export leaves out (besides optimizer.*)."""
     expected = case_dir + ".expected"
     os.makedirs(expected)
     entries, items = [], {}
@@ -105,6 +107,10 @@ def write_expected(case_dir, state, tensors):
             f.write(raw(t))
         entry = {"fqn": fqn, "dtype": DTYPES[t.dtype], "shape": list(t.shape),
                  "file": "%d.bin" % n}
+        if export_names and fqn in export_names:
+            entry["export"] = export_names[fqn]
+        if fqn in training:
+            entry["training"] = True
         if t.numel() > 0:  # what `stats` must report, computed by torch in float64
             t64 = t.detach().to(torch.float64)
             entry["stats"] = {"min": t64.min().item(), "max": t64.max().item(),
@@ -124,6 +130,64 @@ def save_plain(out, name, single_file):
     dcp.save_state_dict(state, storage_writer=dcp.FileSystemWriter(
         case_dir, single_file_per_rank=single_file), no_dist=True)
     write_expected(case_dir, state, {k: v for k, v in state.items() if torch.is_tensor(v)})
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(3, 4)
+        self.emb = torch.nn.Embedding(5, 2)
+        self.register_buffer("running", values((4,), torch.float32, 60))
+        with torch.no_grad():
+            self.proj.weight.copy_(values((4, 3), torch.float32, 10))
+            self.proj.bias.copy_(values((4,), torch.float32, 30))
+            self.emb.weight.copy_(values((5, 2), torch.float32, 40))
+
+
+def save_nested(out, name):
+    """torch 1.13 saves every top-level entry that is not a tensor as one byte item, so a
+    nested state dict ({"model": module.state_dict(), ...}) is one object holding its tensors."""
+    big = values((4, 4), torch.float16, 3)
+    state = {
+        "model": Tiny().state_dict(),  # an OrderedDict of tensors
+        "extra": {"transposed": values((3, 5), torch.bfloat16, 5).t(),
+                  "rows": big[1:3], "cols": big[:, 1:3],  # views of one storage
+                  "param": torch.nn.Parameter(values((2, 3), torch.float32, 9)),
+                  "list": [values((2,), torch.int64, 1), values((2, 2), torch.bfloat16, 4)],
+                  "lr": 0.5},
+        "optim": {"state": {0: {"exp_avg": values((4, 3), torch.float32, 200),
+                                "step": torch.tensor(3.0)}},
+                  "param_groups": [{"lr": 0.01, "params": [0]}]},
+        "lm_head.weight": values((2, 2), torch.float32, 70),
+        "step": 5,
+    }
+    tensors, export_names, training = {}, {}, set()
+
+    def collect(prefix, path, v):
+        if torch.is_tensor(v):
+            fqn = ".".join(prefix + path)
+            tensors[fqn] = v
+            if prefix and prefix[0] == "model":
+                export_names[fqn] = ".".join(path)
+            if prefix and prefix[0] == "optim":
+                training.add(fqn)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                collect(prefix, path + [str(k)], x)
+        elif isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                collect(prefix, path + [str(i)], x)
+
+    for key, v in state.items():
+        if torch.is_tensor(v):
+            tensors[key] = v
+        else:
+            collect([key], [], v)
+    case_dir = os.path.join(out, name)
+    # One file per item: each byte item's archive is a file of its own, a fuzzing seed.
+    dcp.save_state_dict(state, storage_writer=dcp.FileSystemWriter(
+        case_dir, single_file_per_rank=False), no_dist=True)
+    write_expected(case_dir, state, tensors, export_names, training)
 
 
 def sharded(shape, dim, world, dtype, start):
@@ -179,6 +243,7 @@ def main():
     save_plain(out, "plain_file_per_rank", single_file=True)
     save_sharded(out, "sharded_3_ranks_file_per_item", 3, single_file=False)
     save_sharded(out, "sharded_4_ranks_file_per_rank", 4, single_file=True)
+    save_nested(out, "nested_dicts_file_per_item")
     with open(os.path.join(out, "VERSION"), "w") as f:
         f.write("written by torch %s, Python %s\n" % (torch.__version__, sys.version.split()[0]))
 

@@ -30,7 +30,8 @@ Fixtures:
 
 Torch 1.13 notes: DCP lives in torch.distributed._shard.checkpoint (torch.distributed.checkpoint
 does not exist yet); its planner does not flatten nested containers, so a nested dict (model /
-optimizer state) is saved whole as one byte item, tensors inside it included; only the
+optimizer state) is saved whole as one byte item, tensors inside it included (ShardScope lists
+those tensors as tensors named by the item and their keys, so expected.json does too); only the
 coordinator (rank 0) writes replicated tensors and byte items. Values are deterministic
 (arange-based with a different start per tensor), so a misplaced chunk or a wrong slice shows.
 """
@@ -241,9 +242,26 @@ def single_state():
     return s
 
 
+def nested_tensors(prefix, v, out):
+    """The tensors inside a byte item, named as ShardScope lists them: the item's key, then
+    every dict key or list index down to the tensor, joined with dots."""
+    if torch.is_tensor(v):
+        out[prefix] = v.detach()
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            nested_tensors("%s.%s" % (prefix, k), x, out)
+    elif isinstance(v, (list, tuple)):
+        for i, x in enumerate(v):
+            nested_tensors("%s.%d" % (prefix, i), x, out)
+
+
 def save_single(out, name, single_file):
     state = single_state()
     tensors = {k: v.detach() for k, v in state.items() if torch.is_tensor(v)}
+    inside = {}
+    for k, v in state.items():
+        if not torch.is_tensor(v):
+            nested_tensors(k, v, inside)
     layouts = {k: stored_layout(v) for k, v in tensors.items()}
     case_dir = os.path.join(out, name)
     ckpt = os.path.join(case_dir, "ckpt")
@@ -257,8 +275,10 @@ def save_single(out, name, single_file):
     for k, v in tensors.items():
         if not same_bytes(back[k], v):
             raise SystemExit("%s: torch reads %s back differently" % (name, k))
+    byte_items = {k: v for k, v in state.items() if k not in tensors}
+    tensors.update(inside)  # ShardScope lists the tensors inside byte items as tensors too
     write_expected(case_dir, "one process (no_dist=True), single_file_per_rank=%s" % single_file,
-                   1, tensors, {k: v for k, v in state.items() if k not in tensors}, layouts)
+                   1, tensors, byte_items, layouts)
 
 
 # ---------------------------------------------------------------------------------------------
