@@ -727,7 +727,8 @@ std::map<std::string, std::string> writeDcpCheckpoint(const fs::path& dir,
         stored.push_back(std::move(s));
     };
     for (const DcpByteItem& b : bytes) // byte items first, as the DCP writer does
-        append({b.fqn, {}, true, 0, b.rank, 0, 0, false}, byteItem(b));
+        append({b.fqn, {}, true, 0, b.rank, 0, 0, b.zstd},
+               b.zstd ? zstdRawFrame(byteItem(b)) : byteItem(b));
     std::map<std::string, std::string> expected;
     for (const DcpTensor& t : tensors) {
         const unsigned elementBytes = bitsOf(t.dtype) / 8;

@@ -46,6 +46,7 @@ struct DcpByteItem {
     bool isString = false;
     int rank = 0;
     std::string archive = {}; // when set, the item's bytes as they are (see nestedTensorsArchive)
+    bool zstd = false;        // stored as a zstd stream (transform "stream.zstd/1")
 };
 
 // A tensor in the nested dicts of a byte item, row-major from storage offset 0.

@@ -8,6 +8,7 @@
 #include "dcp_scan.h"
 #include "error.h"
 #include "plan.h"
+#include "posix_file.h"
 #include "shard_builder.h"
 #include "stored_chunk.h"
 #include "torch_record.h"
@@ -469,6 +470,34 @@ private slots:
         QVERIFY(plan.ok());
         QCOMPARE(plannedNames(plan), (std::vector<std::string>{"layer.bias", "layer.weight",
                                                                "lm_head.weight", "scale"}));
+    }
+
+    // The same nested dict in a zstd-compressed byte item: its tensors are decoded from the
+    // stream, as a compressed tensor item's chunk is.
+    void tensorsInsideACompressedByteItem() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        const std::vector<testing::NestedEntry> entries = {
+            {{"layer", "weight"}, "F32", {4, 3}, testing::pattern("w", 48)},
+            {{"scale"}, "BF16", {}, testing::pattern("s", 2)}};
+        testing::DcpByteItem model{"model"};
+        model.archive = testing::nestedTensorsArchive(entries);
+        model.zstd = true;
+        testing::writeDcpCheckpoint(root, {}, {model});
+        const Checkpoint ckpt = scanDcpCheckpoint(root, {});
+        QVERIFY2(ckpt.problems.empty(),
+                 ckpt.problems.empty() ? "" : ckpt.problems[0].message.c_str());
+        QCOMPARE(ckpt.byteItems[0].tensors, 2u);
+        const PosixFile file = PosixFile::openRead(root / "__0_0.distcp");
+        for (size_t i = 0; i < entries.size(); ++i) {
+            const TensorInfo* t = ckpt.find(i == 0 ? "model.layer.weight" : "model.scale");
+            QVERIFY(t);
+            QCOMPARE(t->chunks.size(), size_t(1));
+            QVERIFY(t->chunks[0].stored != 0);
+            QVERIFY(ckpt.stored[t->chunks[0].stored - 1].zstd);
+            const std::vector<char> bytes = decodeStoredChunk(ckpt, *t, t->chunks[0], file);
+            QCOMPARE(std::string(bytes.begin(), bytes.end()), entries[i].data);
+        }
     }
 
     // A storage shorter than data.pkl says and a storage the archive lacks make their tensors
