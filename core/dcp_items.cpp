@@ -426,10 +426,12 @@ void describeByteItem(const PosixFile& file, const ItemRange& item, const std::s
         const ItemBytes bytes = openItem(file, item, kMaxByteItemStream, fileName, out.fqn);
         ZipDirectory dir;
         const Archive a = openArchive(bytes, fileName, dir);
-        if (a.record->size > kMaxByteItemPickle) {
-            out.type = "object";
-            return 0;
-        }
+        if (a.record->size > kMaxByteItemPickle) // a warning: tensors inside would go unlisted
+            throw Error(ErrorKind::PickleLimit, "", "",
+                        "its data.pkl is " + std::to_string(a.record->size) +
+                            " bytes, more than the " + std::to_string(kMaxByteItemPickle >> 20) +
+                            " MiB ShardScope reads of a byte item; tensors inside it, if any, "
+                            "are not listed");
         std::string buffer;
         const std::string_view pkl = bytes.view(a.record->dataOffset, a.record->size, buffer);
         pickle::Limits limits; // memo slots are numbered from 0, so a pickle names few of them
@@ -439,7 +441,12 @@ void describeByteItem(const PosixFile& file, const ItemRange& item, const std::s
         try {
             doc.emplace(pickle::Document::load(pkl, limits));
             summarize(*doc, out);
-        } catch (const pickle::PickleError&) {
+        } catch (const pickle::PickleError& e) {
+            if (e.limit())
+                throw Error(ErrorKind::PickleLimit, "", "",
+                            std::string("its data.pkl is larger than ShardScope reads of a byte "
+                                        "item (") +
+                                e.what() + "); tensors inside it, if any, are not listed");
             out.type = "object"; // a pickle this reader cannot follow; it is never exported
             return 0;
         }

@@ -554,6 +554,25 @@ private slots:
                       ".a.a.a.a.a.a.t"));
     }
 
+    // A byte item whose pickle is larger than ShardScope reads is not silently an "object": a
+    // warning says that tensors inside it would not be listed.
+    void aByteItemTooLargeToReadIsAWarning() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        testing::DcpByteItem big{"model"};
+        big.isString = true;
+        big.strValue = std::string(17 << 20, 'x');
+        testing::writeDcpCheckpoint(root, {}, {big, {"step", 1}});
+        const Checkpoint ckpt = scanDcpCheckpoint(root, {});
+        const Problem* p = problemOf(ckpt, "model");
+        QVERIFY(p);
+        QCOMPARE(p->severity, Severity::Warning);
+        QCOMPARE(p->kind, ErrorKind::PickleLimit);
+        QVERIFY2(p->message.find("not listed") != std::string::npos, p->message.c_str());
+        QCOMPARE(ckpt.byteItems[0].type, std::string("unreadable"));
+        QCOMPARE(ckpt.byteItems[1].value, std::string("1"));
+    }
+
     // A byte item holding a tensor under the name of a tensor item: the item's own copy stays,
     // and a warning says the one inside the byte item is left out.
     void aTensorInsideAByteItemNamedLikeAnItem() {
