@@ -339,7 +339,9 @@ void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan
     out.clear();
     printTensorLines(ckpt, plan);
     for (const ByteItem& b : ckpt.byteItems)
-        out += (&b == &ckpt.byteItems.front() ? "\nByte items (listed, never exported):\n" : "") +
+        out += (&b == &ckpt.byteItems.front()
+                    ? "\nByte items (listed, not exported; tensors found inside them are, above):\n"
+                    : "") +
                std::string("  ") + Error::printable(b.fqn) + "  " + b.type +
                (b.value.empty() ? "" : " = " + Error::printable(b.value)) +
                (b.tensors ? " holding " + std::to_string(b.tensors) +

@@ -29,9 +29,9 @@ struct ShardFile {
 
 // 32 bytes: millions of chunks stay resident (see ShapePool for the arithmetic).
 struct Chunk {
-    uint32_t file = 0;  // index into Checkpoint::files
-    ShapeRef offsets;   // saved_offsets: where the chunk starts in the full tensor
-    ShapeRef shape;     // the chunk's own shape
+    uint32_t file = 0; // index into Checkpoint::files
+    ShapeRef offsets;  // saved_offsets: where the chunk starts in the full tensor
+    ShapeRef shape;    // the chunk's own shape
     // 0: begin..end holds the chunk row-major, ready to copy. Otherwise 1 + an index into
     // Checkpoint::stored: a DCP item stored with other strides or compressed, which is decoded
     // into row-major bytes before copying (see stored_chunk.h).
@@ -70,6 +70,7 @@ struct ByteItem {
     uint64_t size = 0; // bytes in its file
     uint32_t file = 0;
     uint32_t tensors = 0; // tensors found inside it (listed as tensors named fqn + "." + key)
+    uint32_t tensorsNotRead = 0; // tensor objects inside it that could not be reached or read
 };
 
 // HfFolder: consolidated Hugging Face safetensors (one file, or a folder with or without

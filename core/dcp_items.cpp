@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iterator>
 #include <optional>
+#include <unordered_set>
 
 namespace shardscope {
 namespace {
@@ -287,6 +288,19 @@ public:
         --m_depth;
     }
 
+    // Calls that rebuild a tensor (_rebuild_tensor_v2, sparse, quantized, ...) the walk did not
+    // list: inside objects it does not open, under keys that are not names, or too deep.
+    uint32_t notReached() const {
+        uint32_t n = 0;
+        for (pickle::Ref v = 0; v < m_doc.valueCount(); ++v) {
+            const std::string_view cls = m_doc.className(v);
+            if (cls.starts_with("_rebuild_") && !cls.starts_with("_rebuild_parameter") &&
+                !m_reached.contains(v))
+                ++n;
+        }
+        return n;
+    }
+
 private:
     static constexpr size_t kMaxDepth = 64;
     static constexpr size_t kMaxTensors = 1'000'000;
@@ -312,12 +326,27 @@ private:
     }
 
     void pairs(std::span<const pickle::Ref> kv) {
-        for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-            const pickle::Ref key = kv[i];
-            if (m_doc.type(key) == pickle::Type::Str)
-                under(std::string(m_doc.text(key)), kv[i + 1]);
-            else if (m_doc.type(key) == pickle::Type::Int)
-                under(std::to_string(m_doc.integer(key)), kv[i + 1]);
+        for (size_t i = 0; i + 1 < kv.size(); i += 2)
+            if (const auto key = keyText(kv[i])) under(*key, kv[i + 1]);
+    }
+
+    // A dict key as Python's str() spells it; other keys (tuples, large ints) are not names.
+    std::optional<std::string> keyText(pickle::Ref key) const {
+        using pickle::Type;
+        switch (m_doc.type(key)) {
+        case Type::Str:
+        case Type::Bytes:
+            return std::string(m_doc.text(key));
+        case Type::Int:
+            return std::to_string(m_doc.integer(key));
+        case Type::Bool:
+            return m_doc.boolean(key) ? "True" : "False";
+        case Type::None:
+            return "None";
+        case Type::Float:
+            return formatReal(m_doc.real(key));
+        default:
+            return std::nullopt;
         }
     }
 
@@ -328,6 +357,7 @@ private:
     }
 
     void add(pickle::Ref v) {
+        m_reached.insert(v);
         NestedTensor t;
         t.path = m_path;
         std::string fqn = m_itemFqn;
@@ -353,6 +383,7 @@ private:
     const std::string& m_itemFqn;
     std::vector<NestedTensor>& m_out;
     std::vector<std::string> m_path;
+    std::unordered_set<pickle::Ref> m_reached; // tensor calls listed
     size_t m_depth = 0;
     uint64_t m_visits = 0;
     const uint64_t m_budget = 2 * uint64_t(m_doc.valueCount()) + 1024;
@@ -447,16 +478,19 @@ void describeByteItem(const PosixFile& file, const ItemRange& item, const std::s
                             std::string("its data.pkl is larger than ShardScope reads of a byte "
                                         "item (") +
                                 e.what() + "); tensors inside it, if any, are not listed");
-            out.type = "object"; // a pickle this reader cannot follow; it is never exported
-            return 0;
+            throw Error(ErrorKind::PickleInvalid, "", "",
+                        std::string("its data.pkl is not a pickle ShardScope can read: ") +
+                            e.what());
         }
         if (!nested) return 0;
         std::vector<NestedTensor> found;
+        NestedTensorWalk walk(*doc, a, fileName, out.fqn, found);
         try {
-            NestedTensorWalk(*doc, a, fileName, out.fqn, found).walk(doc->root());
+            walk.walk(doc->root());
         } catch (const pickle::PickleError&) {
             // a value of a shape no state dict has: the tensors found so far still count
         }
+        out.tensorsNotRead = walk.notReached();
         if (found.empty()) return 0;
         checkByteOrder(bytes, a); // before any is taken: big-endian storages cannot be copied
         out.tensors = uint32_t(found.size());

@@ -674,10 +674,17 @@ private:
                                  sf.name, item, &m_nested[b.tensor]);
             } catch (const Error& e) {
                 item.type = "unreadable";
+                // A broken item may have held tensors (see NestedTensor): exporting without
+                // them would look complete. Only an item too large to read is let pass.
+                const bool tooLarge = e.kind() == ErrorKind::PickleLimit;
                 std::lock_guard lock(m_problemMutex);
-                m_ckpt.problems.push_back({Severity::Warning, sf.name, item.fqn,
-                                           e.message() + " (byte items are never exported)",
-                                           e.kind()});
+                m_ckpt.problems.push_back(
+                    {tooLarge ? Severity::Warning : Severity::Error, sf.name, item.fqn,
+                     e.message() +
+                         (tooLarge ? std::string()
+                                   : " (a byte item; it may hold tensors, as PyTorch before 2.0 "
+                                     "saves nested state dicts)"),
+                     e.kind()});
             }
         }
     }
@@ -730,6 +737,8 @@ private:
                 for (const NestedTensor& n : m_nested[job.tensor])
                     addNested(job, n, taken);
         }
+        for (const ByteItem& item : m_ckpt.byteItems)
+            if (item.tensorsNotRead) reportNotRead(item);
         std::vector<std::vector<NestedTensor>>().swap(m_nested);
     }
 
@@ -738,12 +747,13 @@ private:
         const ByteItem& item = m_ckpt.byteItems[job.tensor];
         const std::string& file = m_ckpt.files[item.file].name;
         TensorInfo t = nestedTensor(item, job, n);
-        if (!taken.insert(t.fqn).second) { // only a hand-made checkpoint does this
-            m_ckpt.problems.push_back({Severity::Warning, file, t.fqn,
-                                       "a tensor of this name is inside byte item '" + item.fqn +
-                                           "' and saved as its own item too; the copy inside "
-                                           "the byte item is left out",
-                                       ErrorKind::DcpMetadataInvalid});
+        if (!taken.insert(t.fqn).second) { // keys with dots, or a hand-made checkpoint
+            m_ckpt.problems.push_back(
+                {Severity::Error, file, t.fqn,
+                 "two tensors have this name: one inside byte item '" + item.fqn +
+                     "' and another saved as its own item or reached by other keys (keys that "
+                     "hold dots); ShardScope cannot tell which one the name means",
+                 ErrorKind::DcpMetadataInvalid});
             return;
         }
         m_ckpt.tensors.push_back(std::move(t));
@@ -751,6 +761,23 @@ private:
         if (!n.problem.empty())
             rejectTensor(m_ckpt, m_invalid, m_ckpt.tensors.size() - 1, file,
                          n.problem + " (a tensor inside byte item '" + item.fqn + "')", n.kind);
+    }
+
+    // Tensors the walk did not reach (inside a ShardedTensor, a module or another class,
+    // under a key that is not a name, too deep, or sparse or quantized): an error when they
+    // may be model weights, since the export would look complete without them.
+    void reportNotRead(const ByteItem& item) {
+        const bool training = classifyTensor(firstComponent(item.fqn)) != TensorKind::Model;
+        const std::string count = std::to_string(item.tensorsNotRead) +
+                                  (item.tensorsNotRead == 1 ? " tensor" : " tensors");
+        m_ckpt.problems.push_back(
+            {training ? Severity::Warning : Severity::Error, m_ckpt.files[item.file].name, item.fqn,
+             "byte item '" + item.fqn + "' holds " + count +
+                 " that ShardScope cannot read: inside an object other than a dict, list, "
+                 "tuple or nn.Parameter (a ShardedTensor, a module, ...), under a key that is "
+                 "not a string or number, nested too deep, or sparse or quantized; " +
+                 (item.tensorsNotRead == 1 ? "it is" : "they are") + " not listed or exported",
+             ErrorKind::StorageMismatch});
     }
 
     TensorInfo nestedTensor(const ByteItem& item, const ItemJob& job, const NestedTensor& n) {

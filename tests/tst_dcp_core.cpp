@@ -573,8 +573,8 @@ private slots:
         QCOMPARE(ckpt.byteItems[1].value, std::string("1"));
     }
 
-    // A byte item holding a tensor under the name of a tensor item: the item's own copy stays,
-    // and a warning says the one inside the byte item is left out.
+    // A byte item holding a tensor under the name of a tensor item: an error, since the name
+    // cannot say which one it means (the item's own copy stays listed).
     void aTensorInsideAByteItemNamedLikeAnItem() {
         QTemporaryDir dir;
         const std::filesystem::path root = dir.path().toStdString();
@@ -588,8 +588,66 @@ private slots:
         QCOMPARE(fileBytes(root / "__0_0.distcp", c.begin, c.end), expected.at("model.w"));
         const Problem* p = problemOf(ckpt, "model.w");
         QVERIFY(p);
-        QCOMPARE(p->severity, Severity::Warning);
-        QVERIFY(p->message.find("left out") != std::string::npos);
+        QCOMPARE(p->severity, Severity::Error);
+        QVERIFY2(p->message.find("two tensors have this name") != std::string::npos,
+                 p->message.c_str());
+        QVERIFY(ckpt.hasErrors());
+    }
+
+    // Tensors the walk cannot reach (here nested 70 dicts deep) are counted and reported: an
+    // error in a model item, whose export would look complete without them, a warning in
+    // optimizer state.
+    void tensorsThatCannotBeReadAreReported() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        std::vector<std::string> deep(70, "d");
+        deep.push_back("w");
+        testing::DcpByteItem model{"model"}, optim{"optim"};
+        model.archive = testing::nestedTensorsArchive(
+            {{{"ok"}, "F32", {1}, std::string(4, 'a')}, {deep, "F32", {1}, std::string(4, 'b')}});
+        optim.archive = testing::nestedTensorsArchive({{deep, "F32", {1}, std::string(4, 'c')}});
+        testing::writeDcpCheckpoint(root, {}, {model, optim});
+        const Checkpoint ckpt = scanDcpCheckpoint(root, {});
+        QCOMPARE(ckpt.byteItems[0].fqn, std::string("model"));
+        QCOMPARE(ckpt.byteItems[0].tensors, 1u);
+        QCOMPARE(ckpt.byteItems[0].tensorsNotRead, 1u);
+        QCOMPARE(ckpt.byteItems[1].tensorsNotRead, 1u);
+        const Problem* inModel = problemOf(ckpt, "model");
+        QVERIFY(inModel);
+        QCOMPARE(inModel->severity, Severity::Error);
+        QVERIFY2(inModel->message.find("holds 1 tensor that ShardScope cannot read") !=
+                     std::string::npos,
+                 inModel->message.c_str());
+        QCOMPARE(problemOf(ckpt, "optim")->severity, Severity::Warning);
+        QVERIFY(ckpt.find("model.ok"));
+    }
+
+    // A byte item that cannot be read, cut short or with a broken pickle, is an error: it may
+    // have held the model's weights.
+    void anUnreadableByteItemIsAnError() {
+        QTemporaryDir dir;
+        const std::filesystem::path root = dir.path().toStdString();
+        testing::DcpByteItem model{"model"};
+        model.archive = testing::nestedTensorsArchive({{{"w"}, "F32", {2}, std::string(8, 'a')}});
+        const size_t proto = model.archive.find(std::string("\x80\x02", 2));
+        QVERIFY(proto != std::string::npos);
+        std::string broken = model.archive;
+        broken[proto + 2] = char(0xFF); // an opcode no pickle has
+        testing::DcpByteItem bad{"model"};
+        bad.archive = broken;
+        testing::writeDcpCheckpoint(root / "pickle", {}, {bad, {"step", 1}});
+        const Checkpoint corrupt = scanDcpCheckpoint(root / "pickle", {});
+        QVERIFY(problemOf(corrupt, "model"));
+        QCOMPARE(problemOf(corrupt, "model")->severity, Severity::Error);
+        QCOMPARE(problemOf(corrupt, "model")->kind, ErrorKind::PickleInvalid);
+        QCOMPARE(corrupt.byteItems[0].type, std::string("unreadable"));
+
+        testing::writeDcpCheckpoint(root / "cut", {}, {model});
+        std::filesystem::resize_file(root / "cut" / "__0_0.distcp", model.archive.size() / 2);
+        const Checkpoint cut = scanDcpCheckpoint(root / "cut", {});
+        QVERIFY(problemOf(cut, "model"));
+        QCOMPARE(problemOf(cut, "model")->severity, Severity::Error);
+        QVERIFY(cut.hasErrors());
     }
 
     void dcpDefaultMappingGroupsModelWeights() {

@@ -97,7 +97,10 @@ QVariant ByteItemsModel::sortKey(const ByteItem& item, int column) const {
 QVariant ByteItemsModel::toolTip(const ByteItem& item, int column) const {
     switch (column) {
     case NameColumn:
-        return tr("%1: listed, never exported").arg(QString::fromStdString(item.fqn));
+        return item.tensors
+                   ? tr("%1: not exported itself; the tensors inside it are")
+                         .arg(QString::fromStdString(item.fqn))
+                   : tr("%1: listed, never exported").arg(QString::fromStdString(item.fqn));
     case TypeColumn:
         if (item.type == "missing") return tr("storage_data has no entry for this byte item");
         if (item.type == "unreadable") return tr("Its item could not be read (see Problems)");
