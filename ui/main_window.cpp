@@ -1411,8 +1411,9 @@ void MainWindow::updateStatus() {
     else
         text += counted(files, tr("shard file"), tr("shard files"));
     text += " · " + counted(m_document.fileCount(), tr("output file"), tr("output files")) + " · ";
-    text += errors ? tr("%1 block export").arg(counted(errors, tr("problem"), tr("problems")))
-                   : tr("ready to export");
+    text += errors == 1 ? tr("1 problem blocks export")
+            : errors    ? tr("%1 problems block export").arg(errors)
+                        : tr("ready to export");
     text += tr(" · scanned in %1 s").arg(m_scanSeconds, 0, 'f', 2);
     text += valueStatusText();
     if (m_totalsFor != ckpt) { // per checkpoint, not per status update

@@ -204,8 +204,8 @@ void MainWindow::reportRuleProblems() {
             first = QString::fromStdString(p.text());
     if (errors == 0) return;
     statusBar()->showMessage(
-        tr("%1 block export: %2")
-            .arg(counted(errors, tr("export rule problem"), tr("export rule problems")), first),
+        (errors == 1 ? tr("1 export rule problem blocks export: %1").arg(first)
+                     : tr("%1 export rule problems block export: %2").arg(errors).arg(first)),
         10000);
     m_problemsDock->show();
     m_problemsDock->raise();
