@@ -175,6 +175,36 @@ private:
     uint64_t m_blockSize = 0;
 };
 
+// Where a tensor held in a torch.save archive (the item at itemBegin..itemEnd) lies: [begin,
+// end) of plain row-major bytes when `layout` is empty, else the item range to decode.
+struct ArchivePlace {
+    uint64_t begin = 0, end = 0;
+    std::optional<StoredLayout> layout;
+};
+
+ArchivePlace placeInArchive(const TensorRecord& r, uint64_t dataOffset, uint64_t dataBytes,
+                            uint64_t streamBytes, bool zstd, uint64_t itemBegin, uint64_t itemEnd) {
+    ArchivePlace out;
+    const uint64_t element = dtypeBits(r.dtype) / 8;
+    if (!zstd && isRowMajor(r.size, r.stride)) { // the record was checked to fit its storage
+        out.begin = itemBegin + dataOffset + r.storageOffset * element;
+        out.end = out.begin + *checkedNumel(r.size) * element;
+        return out;
+    }
+    StoredLayout& layout = out.layout.emplace();
+    layout.strides = r.stride;
+    layout.storageOffset = r.storageOffset;
+    layout.zstd = zstd;
+    layout.itemBegin = itemBegin;
+    layout.itemEnd = itemEnd;
+    layout.dataOffset = dataOffset;
+    layout.dataBytes = dataBytes;
+    layout.streamBytes = streamBytes;
+    out.begin = zstd ? itemBegin : itemBegin + dataOffset;
+    out.end = zstd ? itemEnd : out.begin + dataBytes;
+    return out;
+}
+
 // Reads a chunk's torch.save archive (already in memory as `bytes` unless zstd) and sets where
 // its data is: plain row-major bytes, or a StoredLayout to decode.
 void readArchiveItem(const PosixFile& file, const std::string& fileName, const std::string& fqn,
@@ -182,25 +212,15 @@ void readArchiveItem(const PosixFile& file, const std::string& fileName, const s
                      bool zstd, std::string_view bytes, ItemCache& cache, ItemJob& job) {
     const TensorItem item = readTensorItem(file, {job.offset, job.length, &transforms, bytes},
                                            dtype, shape, fileName, fqn, &cache);
-    const bool plain =
-        !zstd && item.record.storageOffset == 0 && isRowMajor(shape, item.record.stride);
-    if (plain) {
-        job.begin = job.offset + item.dataOffset;
-        job.end = job.begin + *checkedNumel(shape) * (dtypeBits(dtype) / 8);
-        return;
-    }
+    ArchivePlace place =
+        placeInArchive(item.record, item.dataOffset, item.dataBytes, item.streamBytes, zstd,
+                       job.offset, job.offset + job.length);
+    job.begin = place.begin;
+    job.end = place.end;
+    if (!place.layout) return;
     ItemOutcome& more = job.more();
     more.special = true;
-    more.layout.strides = item.record.stride;
-    more.layout.storageOffset = item.record.storageOffset;
-    more.layout.zstd = zstd;
-    more.layout.itemBegin = job.offset;
-    more.layout.itemEnd = job.offset + job.length;
-    more.layout.dataOffset = item.dataOffset;
-    more.layout.dataBytes = item.dataBytes;
-    more.layout.streamBytes = item.streamBytes;
-    job.begin = zstd ? job.offset : job.offset + item.dataOffset;
-    job.end = zstd ? job.offset + job.length : job.begin + item.dataBytes;
+    more.layout = std::move(*place.layout);
 }
 
 // Reads items while .metadata is still being parsed: the parse places chunk after chunk, and
@@ -804,24 +824,13 @@ private:
         c.file = item.file;
         c.offsets = Shape(n.record.size.size(), 0);
         c.shape = n.record.size;
-        const uint64_t element = dtypeBits(t.dtype) / 8;
-        const bool zstd = !m_meta.transforms[job.transforms].empty();
-        if (!zstd && isRowMajor(n.record.size, n.record.stride)) {
-            c.begin = job.offset + n.dataOffset + n.record.storageOffset * element;
-            c.end = c.begin + *checkedNumel(n.record.size) * element;
-        } else {
-            StoredLayout layout;
-            layout.strides = n.record.stride;
-            layout.storageOffset = n.record.storageOffset;
-            layout.zstd = zstd;
-            layout.itemBegin = job.offset;
-            layout.itemEnd = job.offset + job.length;
-            layout.dataOffset = n.dataOffset;
-            layout.dataBytes = n.dataBytes;
-            layout.streamBytes = n.streamBytes;
-            c.begin = zstd ? job.offset : job.offset + n.dataOffset;
-            c.end = zstd ? job.offset + job.length : c.begin + n.dataBytes;
-            m_ckpt.stored.push_back(std::move(layout));
+        ArchivePlace place = placeInArchive(n.record, n.dataOffset, n.dataBytes, n.streamBytes,
+                                            !m_meta.transforms[job.transforms].empty(), job.offset,
+                                            job.offset + job.length);
+        c.begin = place.begin;
+        c.end = place.end;
+        if (place.layout) {
+            m_ckpt.stored.push_back(std::move(*place.layout));
             c.stored = uint32_t(m_ckpt.stored.size());
         }
         ++m_ckpt.files[c.file].tensorCount;
