@@ -87,9 +87,51 @@ bool isNarrow(DType type) {
 // Per key of an 8- or 16-bit dtype (wide dtypes use BF16's): its value, its square and
 // log10 of its magnitude, and the keys of each special class. Built once per dtype.
 struct KeyTables {
+    // Keys in order whose values are finite, nonzero, of one sign, all normal or all subnormal,
+    // and strictly monotonic from key to key in value and in log10|value|; a zero key is a run of
+    // its own. Every finite key is in exactly one. Float and integer dtypes have a handful, so a
+    // run's extremes are its counted ends and its histogram bins change at most 63 times along
+    // it: the walks over a dense table do per key only what depends on each count.
+    struct Run {
+        uint32_t begin = 0, end = 0;
+        bool zero = false, subnormal = false;
+    };
+
     std::vector<double> value, square, log10Abs;
     std::vector<uint16_t> zero, nan, posInf, negInf;
+    std::vector<Run> runs;
+
+    void buildRuns(double normal);
 };
+
+void KeyTables::buildRuns(double normal) {
+    int valueStep = 0, logStep = 0; // directions along the open run: -1, +1, 0 (not yet known)
+    auto extends = [&](const Run& r, uint32_t k) {
+        const double prev = value[k - 1], v = value[k];
+        if (r.zero || r.end != k || std::signbit(prev) != std::signbit(v)) return false;
+        if ((std::fabs(v) < normal) != r.subnormal) return false;
+        const int step = v > prev ? 1 : v < prev ? -1 : 0;
+        const int lstep = log10Abs[k] > log10Abs[k - 1]   ? 1
+                          : log10Abs[k] < log10Abs[k - 1] ? -1
+                                                          : 0;
+        if (step == 0 || lstep == 0 || (valueStep && step != valueStep) ||
+            (logStep && lstep != logStep))
+            return false;
+        valueStep = step;
+        logStep = lstep;
+        return true;
+    };
+    for (uint32_t k = 0; k < value.size(); ++k) {
+        const double v = value[k];
+        if (!std::isfinite(v)) continue;
+        if (!runs.empty() && v != 0 && extends(runs.back(), k)) {
+            runs.back().end = k + 1;
+            continue;
+        }
+        runs.push_back({k, k + 1, v == 0, v != 0 && std::fabs(v) < normal});
+        valueStep = logStep = 0;
+    }
+}
 
 const KeyTables& keyTables(DType type) {
     static KeyTables tables[kDTypeCount];
@@ -116,6 +158,7 @@ const KeyTables& keyTables(DType type) {
             else if (v == 0)
                 t.zero.push_back(uint16_t(k));
         }
+        t.buildRuns(minNormal(type));
     });
     return tables[index];
 }
@@ -673,16 +716,133 @@ private:
     double m_lo = 0, m_hi = 0, m_scale = 0;
 };
 
+namespace {
+
+// What both walks over counted keys sum, in key order, and their extremes.
+struct KeySums {
+    double sum = 0, sumCompensation = 0, squares = 0, squaresCompensation = 0;
+    double lo = kInf, hi = -kInf;
+
+    void add(double v, uint64_t n) {
+        neumaierAdd(sum, sumCompensation, v * double(n));
+        neumaierAdd(squares, squaresCompensation, v * v * double(n));
+    }
+    // Into `m`, whose counts are complete.
+    void finish(Moments& m) const {
+        m.sum = sum;
+        m.sumCompensation = sumCompensation;
+        m.sumSquares = squares;
+        m.sumSquaresCompensation = squaresCompensation;
+        if (m.finite() == 0) return;
+        m.min = lo;
+        m.max = hi;
+    }
+};
+
+// The sums of momentsFromKeys over a dense table, run by run: the same additions in the same
+// order as its walk over every key, so the same bits, with the extremes and the special classes
+// taken once per run. On random 16-bit patterns (every key counted) this halves the walk.
+Moments denseMoments(const KeyTables& t, const uint64_t* dense) {
+    Moments m;
+    for (const std::vector<uint16_t>* keys : {&t.nan, &t.posInf, &t.negInf})
+        for (uint16_t k : *keys)
+            if (dense[k]) m.addNonFinite(t.value[k], dense[k]);
+    const double* values = t.value.data();
+    KeySums sums;
+    for (const KeyTables::Run& r : t.runs) {
+        uint64_t count = 0;
+        size_t first = 0, last = 0; // the run's first and last key with a count
+        for (size_t k = r.begin; k < r.end; ++k) {
+            const uint64_t n = dense[k];
+            if (!n) continue;
+            const double v = values[k];
+            if (!count) first = k;
+            last = k;
+            count += n;
+            sums.add(v, n);
+        }
+        if (!count) continue;
+        m.count += count;
+        const double a = values[first], b = values[last];
+        sums.lo = std::min(sums.lo, std::min(a, b));
+        sums.hi = std::max(sums.hi, std::max(a, b));
+        m.maxAbs = std::max(m.maxAbs, std::max(std::fabs(a), std::fabs(b)));
+        if (r.zero) {
+            m.zeros += count;
+            continue;
+        }
+        m.minAbsNonzero = std::min(m.minAbsNonzero, std::min(std::fabs(a), std::fabs(b)));
+        if (r.subnormal) m.subnormals += count;
+    }
+    sums.finish(m);
+    return m;
+}
+
+// Adds the counts of keys [begin, end) of a run to their bins, `binOf(key)` being monotonic
+// along the run: a binary search per bin touched instead of a bin per key.
+template <class BinOf>
+void addBinned(Histogram& h, const uint64_t* dense, size_t begin, size_t end, BinOf binOf) {
+    for (size_t k = begin; k < end;) {
+        const int bin = binOf(k);
+        size_t lo = k + 1, hi = end; // the first key past the bin
+        while (lo < hi) {
+            const size_t mid = lo + (hi - lo) / 2;
+            if (binOf(mid) == bin)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        uint64_t n = 0;
+        for (; k < lo; ++k)
+            n += dense[k];
+        h.counts[size_t(bin)] += n;
+    }
+}
+
+// addDeviations over a dense table, run by run; the squared deviations in key order as there.
+double denseDeviations(const KeyTables& t, const uint64_t* dense, double mean,
+                       const LinearBins& linearBins, Histogram* linear, const LogBins& logBins,
+                       Histogram* log) {
+    const double* values = t.value.data();
+    const double* logs = t.log10Abs.data();
+    double m2 = 0, m2Compensation = 0;
+    for (const KeyTables::Run& r : t.runs) {
+        size_t first = r.end, last = 0; // the run's first and last key with a count
+        for (size_t k = r.begin; k < r.end; ++k) {
+            const uint64_t n = dense[k];
+            if (!n) continue;
+            const double v = values[k];
+            first = std::min(first, k);
+            last = k;
+            neumaierAdd(m2, m2Compensation, (v - mean) * (v - mean) * double(n));
+        }
+        if (first == r.end) continue;
+        if (linear)
+            addBinned(*linear, dense, first, last + 1,
+                      [&](size_t k) { return linearBins.bin(values[k]); });
+        if (log && !r.zero)
+            addBinned(*log, dense, first, last + 1, [&](size_t k) { return logBins.bin(logs[k]); });
+    }
+    return m2 + m2Compensation;
+}
+
+} // namespace
+
 // Moments of counted keys in two walks: sums first, then (when `centred`) squared deviations
 // from the mean, so each distinct value costs a few multiply-adds.
 Moments ValueAccumulator::momentsFromKeys(bool centred) const {
+    if (m_keys->used) {
+        Moments m = denseMoments(keyTables(m_type), m_keys->dense.data());
+        if (centred && m.finite() > 0)
+            addDeviations(m, LinearBins(m), nullptr, LogBins(m), nullptr);
+        return m;
+    }
     Moments m;
     const double normal = minNormal(m_type);
     const double* values = keyTables(m_type).value.data();
-    double lo = kInf, hi = -kInf;
     // In double: 8- and 16-bit values square well inside its range, and extended precision
     // would cost more than the walk itself.
-    double sum = 0, sumCompensation = 0, squares = 0, squaresCompensation = 0;
+    KeySums sums;
     m_keys->forEach(
         [&](uint16_t key, uint64_t n) {
             const double v = values[key];
@@ -698,21 +858,14 @@ Moments ValueAccumulator::momentsFromKeys(bool centred) const {
                 m.minAbsNonzero = std::min(m.minAbsNonzero, a);
                 if (a < normal) m.subnormals += n;
             }
-            lo = std::min(lo, v);
-            hi = std::max(hi, v);
+            sums.lo = std::min(sums.lo, v);
+            sums.hi = std::max(sums.hi, v);
             m.maxAbs = std::max(m.maxAbs, a);
-            neumaierAdd(sum, sumCompensation, v * double(n));
-            neumaierAdd(squares, squaresCompensation, v * v * double(n));
+            sums.add(v, n);
         },
         centred);
-    m.sum = sum;
-    m.sumCompensation = sumCompensation;
-    m.sumSquares = squares;
-    m.sumSquaresCompensation = squaresCompensation;
-    if (m.finite() == 0) return m;
-    m.min = lo;
-    m.max = hi;
-    if (centred) addDeviations(m, LinearBins(m), nullptr, LogBins(m), nullptr);
+    sums.finish(m);
+    if (centred && m.finite() > 0) addDeviations(m, LinearBins(m), nullptr, LogBins(m), nullptr);
     return m;
 }
 
@@ -724,6 +877,10 @@ void ValueAccumulator::addDeviations(Moments& m, const LinearBins& linearBins, H
     const double* values = t.value.data();
     const double* logs = t.log10Abs.data();
     const double mean = m.mean();
+    if (m_keys->used) {
+        m.m2 = denseDeviations(t, m_keys->dense.data(), mean, linearBins, linear, logBins, log);
+        return;
+    }
     double m2 = 0, m2Compensation = 0;
     m_keys->forEach([&](uint16_t key, uint64_t n) {
         const double v = values[key];

@@ -51,6 +51,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -456,10 +457,10 @@ LD log10Abs(LD v) {
     return std::log10(std::fabs(v));
 }
 
-// Both histograms of `acc` against the reference values it was fed.
-void checkHistograms(const ValueAccumulator& acc, const std::vector<LD>& values,
-                     const QString& ctx) {
-    const LD keyError = isWide(acc.dtype()) ? 0x1p-7L : 0;
+// Both histograms of a `type` tensor against the reference values it was fed.
+void checkHistograms(const Histogram& linear, const Histogram& log, DType type,
+                     const std::vector<LD>& values, const QString& ctx) {
+    const LD keyError = isWide(type) ? 0x1p-7L : 0;
     std::vector<LD> finite, nonzero;
     LD min = kInfL, max = -kInfL, minAbs = kInfL, maxAbs = 0;
     for (LD v : values) {
@@ -472,14 +473,12 @@ void checkHistograms(const ValueAccumulator& acc, const std::vector<LD>& values,
         minAbs = std::min(minAbs, std::fabs(v));
         maxAbs = std::max(maxAbs, std::fabs(v));
     }
-    const Histogram linear = acc.linearHistogram();
     if (!finite.empty()) {
         EXPECT_EXACT(ctx + " linear", linear.lo, min);
         EXPECT_EXACT(ctx + " linear", linear.hi, max);
     }
     CHECK(checkBins(
         linear, finite, min, max, [](LD v) { return v; }, keyError, ctx + " linear"));
-    const Histogram log = acc.logHistogram();
     if (!nonzero.empty()) {
         const LD lo = std::log10(minAbs), hi = std::log10(maxAbs);
         EXPECT_NEAR(ctx + " log", log.lo, lo, 1e-12L * (1 + std::fabs(lo)));
@@ -489,6 +488,11 @@ void checkHistograms(const ValueAccumulator& acc, const std::vector<LD>& values,
     } else {
         EXPECT_EQ(ctx + " log", binSum(log), uint64_t(0));
     }
+}
+
+void checkHistograms(const ValueAccumulator& acc, const std::vector<LD>& values,
+                     const QString& ctx) {
+    checkHistograms(acc.linearHistogram(), acc.logHistogram(), acc.dtype(), values, ctx);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -947,6 +951,8 @@ private slots:
     void patternCountsInBothWidths_data();
     void patternCountsInBothWidths();
     void denseBinsAtEdges();
+    void denseSummaryWithGaps_data();
+    void denseSummaryWithGaps();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1580,6 +1586,51 @@ void TestValueStats::denseBinsAtEdges() {
         QVERIFY2(linear.counts == linearBins, qPrintable(ctx + ": linear " + binsText(linear)));
         EXPECT_EXACT(ctx, log.lo, 0.0);
         QVERIFY2(log.counts == logBins, qPrintable(ctx + ": log " + binsText(log)));
+    }
+}
+
+// summary() walks a dense table run by run (KeyTables::Run in core/value_stats.cpp): extremes
+// from each run's first and last counted key, bins by binary search along a run. Every dtype's
+// patterns kept one in `keepOneIn`, so runs start, end and skip keys anywhere, against the
+// test's own decoding and against linearHistogram()/logHistogram(), which bin key by key.
+void TestValueStats::denseSummaryWithGaps_data() {
+    QTest::addColumn<int>("index");
+    QTest::addColumn<int>("keepOneIn");
+    for (size_t i = 0; i < sweepCases().size(); ++i)
+        for (int keep : {1, 2, 7, 300})
+            QTest::addRow("%s 1/%d", sweepCases()[i].name, keep) << int(i) << keep;
+}
+
+void TestValueStats::denseSummaryWithGaps() {
+    QFETCH(int, index);
+    QFETCH(int, keepOneIn);
+    const SweepCase& c = sweepCases()[size_t(index)];
+    const size_t w = itemBytes(c.type);
+    const uint64_t patterns = uint64_t(1) << (8 * w);
+    std::mt19937_64 rng(uint64_t(index) * 1000 + uint64_t(keepOneIn));
+    std::string bytes;
+    for (uint64_t b = 0; b < patterns; ++b) {
+        if (rng() % uint64_t(keepOneIn) != 0) continue;
+        for (uint64_t copies = 1 + rng() % 3; copies > 0; --copies)
+            bytes += bitsBytes(b, w);
+    }
+    const std::vector<LD> values = refDecodeAll(c.type, bytes);
+    const Ref r = referenceOf(values, refMinNormal(c.type));
+
+    PatternCounts counts;
+    counts.reset(c.type);
+    counts.add(bytes.data(), values.size());
+    ValueAccumulator tensor(c.type);
+    counts.foldInto(&tensor);
+    const ValueSummary summary = tensor.summary();
+    CHECK(checkMoments(summary.moments, r, 1e-13L, false, "summary"));
+    CHECK(checkHistograms(summary.linear, summary.log, c.type, values, "summary"));
+    const Histogram linear = tensor.linearHistogram(), log = tensor.logHistogram();
+    for (int b = 0; b < kHistogramBins; ++b) {
+        EXPECT_EQ(QStringLiteral("linear bin %1").arg(b), summary.linear.counts[size_t(b)],
+                  linear.counts[size_t(b)]);
+        EXPECT_EQ(QStringLiteral("log bin %1").arg(b), summary.log.counts[size_t(b)],
+                  log.counts[size_t(b)]);
     }
 }
 
