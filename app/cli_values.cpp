@@ -329,11 +329,13 @@ std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoin
     }
 }
 
-void printDiffJson(const DiffReport& r, const Checkpoint& a, const Checkpoint& b) {
+// `inputA` and `inputB` as given: a file's checkpoint directory is its folder.
+void printDiffJson(const DiffReport& r, const Checkpoint& a, const Checkpoint& b,
+                   const std::string& inputA, const std::string& inputB) {
     std::string out = R"({"a":)";
-    appendJsonQuoted(out, a.directory.string());
+    appendJsonQuoted(out, inputA);
     out += R"(,"b":)";
-    appendJsonQuoted(out, b.directory.string());
+    appendJsonQuoted(out, inputB);
     out += R"(,"same":)" + std::string(r.same() ? "true" : "false") + R"(,"bytes_read":)" +
            std::to_string(r.bytesRead) + R"(,"tensors":[)";
     for (size_t i = 0; i < r.tensors.size(); ++i) {
@@ -530,7 +532,7 @@ int runDiff(const DiffCommand& c, std::stop_token stop) {
     const DiffReport report = diffCheckpoints(a, b, options);
     endProgressLine();
     if (c.json)
-        printDiffJson(report, a, b);
+        printDiffJson(report, a, b, c.a, c.b);
     else
         printDiffText(report, a, b, c.all);
     std::fflush(stdout);

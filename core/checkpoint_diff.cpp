@@ -54,13 +54,32 @@ public:
             for (uint64_t j = 0; j < k; ++j) {
                 const uint64_t at = (i + j) * m_size;
                 if (std::memcmp(a + at, b + at, m_size) != 0) ++out.differing;
-                element(va[j], vb[j], out);
+                element(va[j], vb[j], distance(a + at, b + at, va[j], vb[j]), out);
             }
         }
     }
 
 private:
-    void element(double x, double y, Partial& out) const {
+    // |a - b|. 64-bit integers above 2^53 share doubles, so theirs is taken from the integers:
+    // a difference of 1 at 2^62 must not read as none.
+    double distance(const char* a, const char* b, double x, double y) const {
+        if (m_type == DType::I64) {
+            int64_t p, q;
+            std::memcpy(&p, a, 8);
+            std::memcpy(&q, b, 8);
+            // Unsigned wrap-around gives the exact magnitude, which always fits 64 bits.
+            return double(p >= q ? uint64_t(p) - uint64_t(q) : uint64_t(q) - uint64_t(p));
+        }
+        if (m_type == DType::U64) {
+            uint64_t p, q;
+            std::memcpy(&p, a, 8);
+            std::memcpy(&q, b, 8);
+            return double(p >= q ? p - q : q - p);
+        }
+        return std::fabs(x - y);
+    }
+
+    void element(double x, double y, double d, Partial& out) const {
         const bool nx = std::isnan(x), ny = std::isnan(y);
         if (nx || ny) {
             if (nx != ny) ++out.nanMismatch, ++out.beyond;
@@ -70,7 +89,6 @@ private:
             if (x != y) ++out.infMismatch, ++out.beyond;
             return;
         }
-        const double d = std::fabs(x - y);
         out.maxAbsDiff = std::max(out.maxAbsDiff, d);
         if (d > m_options.atol + m_options.rtol * std::fabs(y)) ++out.beyond;
         out.diffSquares += d * d;
@@ -137,11 +155,14 @@ private:
         }
         const TensorInfo& ta = m_a.tensors[size_t(d.a)];
         const TensorInfo& tb = m_b.tensors[size_t(d.b)];
-        if (ta.dtype != tb.dtype) d.status = DiffStatus::DtypeChanged;
-        else if (ta.shape != tb.shape) d.status = DiffStatus::ShapeChanged;
+        if (ta.dtype != tb.dtype)
+            d.status = DiffStatus::DtypeChanged;
+        else if (ta.shape != tb.shape)
+            d.status = DiffStatus::ShapeChanged;
         else if (ta.status != CoverageStatus::Complete || tb.status != CoverageStatus::Complete)
             d.status = DiffStatus::NotCompared;
-        else d.elements = checkedNumel(ta.shape).value_or(0);
+        else
+            d.elements = checkedNumel(ta.shape).value_or(0);
     }
 
     void compareValues(DiffReport& report) {
@@ -213,9 +234,12 @@ private:
         const double nd = std::sqrt(p.diffSquares);
         d.relativeL2 = na > 0 ? nd / na : (nd > 0 ? INFINITY : 0.0);
         d.cosine = na > 0 && nb > 0 ? std::clamp(p.dot / (na * nb), -1.0, 1.0) : NAN;
-        if (p.differing == 0 && p.beyond == 0) d.status = DiffStatus::Identical;
-        else if (m_options.tolerance && p.beyond == 0) d.status = DiffStatus::WithinTolerance;
-        else d.status = DiffStatus::Differs;
+        if (p.differing == 0 && p.beyond == 0)
+            d.status = DiffStatus::Identical;
+        else if (m_options.tolerance && p.beyond == 0)
+            d.status = DiffStatus::WithinTolerance;
+        else
+            d.status = DiffStatus::Differs;
     }
 
     const Checkpoint& m_a;

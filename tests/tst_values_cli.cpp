@@ -55,6 +55,7 @@ private slots:
     void diffIdenticalCopies();
     void diffOneFlippedValue();
     void diffTolerance();
+    void diffLargeIntegers();
     void diffDtypeAndShapeChanged();
     void diffOnlyInAOrB();
     void diffNaNAtTheSamePosition();
@@ -91,6 +92,14 @@ std::string u16Bytes(const std::vector<uint16_t>& values) {
         out += char(v & 0xFF);
         out += char(v >> 8);
     }
+    return out;
+}
+
+std::string u64Bytes(const std::vector<uint64_t>& values) {
+    std::string out;
+    for (uint64_t v : values)
+        for (int i = 0; i < 8; ++i)
+            out += char((v >> (8 * i)) & 0xFF);
     return out;
 }
 
@@ -982,6 +991,42 @@ void TestValuesCli::diffTolerance() {
         QCOMPARE(w["beyond_tolerance"].toInteger(), c.passes ? 0 : 1);
         QCOMPARE(w["max_abs_diff"].toDouble(), 0.25);
         QCOMPARE(statusOf(diffJson(r), "e"), QString("identical"));
+    }
+}
+
+// Above 2^53 neighbouring 64-bit integers share a double: a difference of 1 there must still
+// count, and count against the tolerance.
+void TestValuesCli::diffLargeIntegers() {
+    const uint64_t big = uint64_t(1) << 62;
+    const std::vector<uint64_t> a = {big, big + 2, uint64_t(-5), 7}; // I64: 2^62, 2^62+2, -5, 7
+    std::vector<uint64_t> b = a;
+    b[1] = big + 3;
+    const std::vector<uint64_t> ua = {~uint64_t(0), big};
+    std::vector<uint64_t> ub = ua;
+    ub[0] = ~uint64_t(0) - 1;
+    writeValues(fsPath("a"),
+                {{"i", "I64", {4}, u64Bytes(a), splitDim({4}, 0, 2)},
+                 {"u", "U64", {2}, u64Bytes(ua), splitDim({2}, 0, 2)}},
+                2);
+    writeValues(fsPath("b"),
+                {{"i", "I64", {4}, u64Bytes(b), splitDim({4}, 0, 2)},
+                 {"u", "U64", {2}, u64Bytes(ub), splitDim({2}, 0, 2)}},
+                2);
+    struct Case {
+        QStringList options;
+        bool passes;
+    };
+    for (const Case& c :
+         {Case{{}, false}, Case{{"--atol", "0.5"}, false}, Case{{"--atol", "1"}, true}}) {
+        Result r = run(QStringList{"diff", path("a"), path("b"), "--json"} + c.options);
+        const QString label = c.options.join(' ');
+        QVERIFY2(r.code == (c.passes ? 0 : 1), qPrintable(label + ": " + r.err));
+        for (const char* name : {"i", "u"}) {
+            const QJsonObject t = byName(diffJson(r)["tensors"].toArray(), "name", name);
+            QCOMPARE(t["differing"].toInteger(), 1);
+            QCOMPARE(t["beyond_tolerance"].toInteger(), c.passes ? 0 : 1);
+            QCOMPARE(t["max_abs_diff"].toDouble(), 1.0);
+        }
     }
 }
 
