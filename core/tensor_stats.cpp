@@ -313,8 +313,7 @@ public:
             add(Severity::Warning, ErrorKind::AllZeros, firstFile(),
                 "all " + std::to_string(m.count) +
                     " elements are zero (a tensor saved before it was filled?)");
-        else if (m.count >= m_options.minConstantElements && m.finite() == m.count &&
-                 m.min == m.max)
+        else if (m.count >= m_options.minConstantElements && m.finite() == m.count && m.constant())
             add(Severity::Warning, ErrorKind::ConstantTensor, firstFile(),
                 "all " + std::to_string(m.count) + " elements equal " + number(m.min));
         if (!allZero) zeroChunks();

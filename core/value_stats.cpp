@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -444,6 +445,8 @@ void Moments::merge(const Moments& o) {
         }
         maxAbs = std::max(maxAbs, o.maxAbs);
         minAbsNonzero = std::min(minAbsNonzero, o.minAbsNonzero);
+        integersVary = integersVary || o.integersVary;
+        if (o.hasInteger) addInteger(o.firstInteger);
         neumaierAdd(sum, sumCompensation, o.sum);
         neumaierAdd(sum, sumCompensation, o.sumCompensation);
         neumaierAdd(sumSquares, sumSquaresCompensation, o.sumSquares);
@@ -623,7 +626,9 @@ template <class T> void ValueAccumulator::addWide(const unsigned char* p, uint64
     size_t filled = 0;
     m_keys->makeDenseFor(count);
     for (uint64_t i = 0; i < count; ++i) {
-        const double v = double(loadLe<T>(p + i * sizeof(T)));
+        const T raw = loadLe<T>(p + i * sizeof(T));
+        if constexpr (sizeof(T) == 8 && std::is_integral_v<T>) m_moments.addInteger(uint64_t(raw));
+        const double v = double(raw);
         addKey(wideKey(v), 1);
         if (!std::isfinite(v)) {
             m_moments.addNonFinite(v, 1);

@@ -54,6 +54,11 @@ struct Moments {
     long double sum = 0, sumCompensation = 0;
     long double sumSquares = 0, sumSquaresCompensation = 0;
     long double m2 = 0; // sum of squared deviations from the mean (Chan)
+    // I64 and U64: whether two finite elements differ, from their integers (above 2^53
+    // neighbouring integers share a double, so min == max does not prove a constant tensor).
+    bool integersVary = false;
+    bool hasInteger = false;
+    uint64_t firstInteger = 0; // the bits of one element, when hasInteger
 
     uint64_t finite() const { return count - nan - posInf - negInf; }
     double mean() const;   // of the finite elements; NaN when there are none
@@ -66,6 +71,17 @@ struct Moments {
     // Adds a non-finite element n times.
     void addNonFinite(double value, uint64_t n);
     void merge(const Moments& other);
+    // Notes one I64/U64 element's bits for integersVary.
+    void addInteger(uint64_t bits) {
+        if (!hasInteger) {
+            hasInteger = true;
+            firstInteger = bits;
+        } else if (bits != firstInteger) {
+            integersVary = true;
+        }
+    }
+    // All finite elements equal (at least one).
+    bool constant() const { return finite() > 0 && min == max && !integersVary; }
 };
 
 // The smallest positive normal value of a float dtype (0 for integer dtypes: no subnormals).

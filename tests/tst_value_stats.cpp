@@ -953,6 +953,7 @@ private slots:
     void denseBinsAtEdges();
     void denseSummaryWithGaps_data();
     void denseSummaryWithGaps();
+    void largeIntegersThatDifferAreNotConstant();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1632,6 +1633,36 @@ void TestValueStats::denseSummaryWithGaps() {
         EXPECT_EQ(QStringLiteral("log bin %1").arg(b), summary.log.counts[size_t(b)],
                   log.counts[size_t(b)]);
     }
+}
+
+// Above 2^53 neighbouring 64-bit integers share a double: min == max there, yet the tensor is
+// not constant. Within one accumulator and across a merge of two constant halves.
+void TestValueStats::largeIntegersThatDifferAreNotConstant() {
+    const uint64_t big = uint64_t(1) << 62;
+    for (DType type : {DType::I64, DType::U64}) {
+        const QString ctx = QString::fromLatin1(dtypeName(type).data());
+        const std::vector<uint64_t> differ = {big, big + 1, big};
+        ValueAccumulator both(type);
+        both.add(differ.data(), differ.size());
+        EXPECT_EXACT(ctx, both.moments().min, both.moments().max); // the doubles cannot tell
+        QVERIFY2(!both.moments().constant(), qPrintable(ctx + ": 2^62 and 2^62+1 are constant"));
+
+        const std::vector<uint64_t> same = {big + 1, big + 1};
+        ValueAccumulator first(type), second(type);
+        first.add(differ.data(), 1);
+        second.add(same.data(), same.size());
+        QVERIFY2(first.moments().constant() && second.moments().constant(), qPrintable(ctx));
+        first.merge(second);
+        QVERIFY2(!first.moments().constant(), qPrintable(ctx + ": merged halves are constant"));
+        ValueAccumulator twice(type);
+        twice.add(same.data(), same.size());
+        twice.merge(second);
+        QVERIFY2(twice.moments().constant(), qPrintable(ctx + ": a constant tensor is not"));
+    }
+    ValueAccumulator f(DType::F32);
+    const std::vector<float> ones = {1.0f, 1.0f};
+    f.add(ones.data(), ones.size());
+    QVERIFY(f.moments().constant());
 }
 
 void TestValueStats::meanPrecisionF32() {
