@@ -1077,19 +1077,24 @@ void CommandLine::addCheck() {
                 // it then switched the finding off.
                 double x = 0;
                 if (!CLI::detail::lexical_cast(value, x)) return "not a number: " + value;
-                return std::isfinite(x) && x > 0 ? std::string()
-                                                 : "must be a finite number above 0, not " + value;
+                // A ratio of the largest RMS to the smallest is at least 1: below it every
+                // pair of chunks would be reported.
+                return std::isfinite(x) && x >= 1
+                           ? std::string()
+                           : "must be a finite factor of at least 1, not " + value;
             },
-            "X>0"));
+            "X>=1"));
 }
 
 void CommandLine::addDiff() {
     auto& o = m_diffOptions;
     m_diff = addCommand(
-        "diff", "Compare two checkpoints tensor by tensor (any inputs shardscope-cli\nopens): only "
-                "in A or B, dtype or shape changed, identical bytes, or\nmax |a-b|, relative L2, "
-                "cosine and the elements beyond tolerance.\nExit 0 when every tensor is identical "
-                "(or within tolerance), 1 when\nany differs.");
+        "diff",
+        "Compare two checkpoints tensor by tensor (any inputs shardscope-cli\nopens): only "
+        "in A or B, dtype or shape changed, identical bytes, or\nmax |a-b|, relative L2, "
+        "cosine and the elements beyond tolerance.\nExit 0 when every tensor is identical "
+        "(or within tolerance), 1 when\nany differs, 2 for usage or when an input cannot be "
+        "read\n(or the run is stopped): no answer.");
     m_diff->add_option("A", o.a, "The first checkpoint")->required()->type_name("");
     m_diff->add_option("B", o.b, "The second checkpoint")->required()->type_name("");
     m_diff->add_flag("--json", o.json, "Print everything as one JSON document");

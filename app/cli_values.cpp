@@ -92,10 +92,10 @@ std::function<void(const StatsProgress&)> progressLine() {
         const std::string eta = rate > 0 && fraction > 0.01
                                     ? formatSeconds(double(p.bytesTotal - p.bytesDone) / rate)
                                     : "?";
-        std::fprintf(stderr, "\r\033[KReading values [%3d%%] %s / %s  %s/s  ETA %s",
-                     int(fraction * 100), formatBytes(p.bytesDone).c_str(),
-                     formatBytes(p.bytesTotal).c_str(), formatBytes(uint64_t(rate)).c_str(),
-                     eta.c_str());
+        std::fprintf(stderr, "\r\033[K%s [%3d%%] %s / %s  %s/s  ETA %s",
+                     p.binning ? "Binning histograms" : "Reading values", int(fraction * 100),
+                     formatBytes(p.bytesDone).c_str(), formatBytes(p.bytesTotal).c_str(),
+                     formatBytes(uint64_t(rate)).c_str(), eta.c_str());
         std::fflush(stderr);
     };
 }
@@ -136,11 +136,20 @@ Measured measure(const std::string& dir, const std::string& pattern, int threads
     return m;
 }
 
-void appendHistogram(std::string& out, const Histogram& h) {
+// `integers`: the linear histogram of an I64/U64 tensor, whose lo and hi print exactly.
+void appendHistogram(std::string& out, const Histogram& h, const Moments* integers = nullptr) {
+    const auto lo = integers ? exactIntegerText(*integers, Extreme::Min) : std::nullopt;
+    const auto hi = integers ? exactIntegerText(*integers, Extreme::Max) : std::nullopt;
     out += R"({"lo":)";
-    appendJsonNumber(out, h.lo);
+    if (lo)
+        out += *lo;
+    else
+        appendJsonNumber(out, h.lo);
     out += R"(,"hi":)";
-    appendJsonNumber(out, h.hi);
+    if (hi)
+        out += *hi;
+    else
+        appendJsonNumber(out, h.hi);
     out += R"(,"counts":[)";
     for (int b = 0; b < kHistogramBins; ++b) {
         if (b) out += ',';
@@ -162,20 +171,34 @@ void appendTensorJson(std::string& out, const TensorInfo& t, const TensorStats& 
         out += std::string(",\"") + key + "\":";
         appendJsonNumber(out, v);
     };
+    // I64/U64 extremes as their exact integers: above 2^53 the doubles round.
+    auto extreme = [&](const char* key, double v, Extreme which) {
+        if (const auto exact = exactIntegerText(m, which))
+            out += std::string(",\"") + key + "\":" + *exact;
+        else
+            real(key, v);
+    };
     count("elements", m.count);
-    real("min", m.min);
-    real("max", m.max);
+    extreme("min", m.min, Extreme::Min);
+    extreme("max", m.max, Extreme::Max);
     real("mean", m.mean());
     real("std", m.stddev());
-    real("l2", m.l2());
-    real("max_abs", m.finite() ? m.maxAbs : std::nan(""));
+    if (const long double l2 = m.l2Extended(); !std::isfinite(m.l2()) && std::isfinite(l2)) {
+        // Beyond double's range: the extended value, still a JSON number (which has no range).
+        char buf[48];
+        std::snprintf(buf, sizeof buf, ",\"l2\":%.17Lg", l2);
+        out += buf;
+    } else {
+        real("l2", m.l2());
+    }
+    extreme("max_abs", m.finite() ? m.maxAbs : std::nan(""), Extreme::MaxAbs);
     count("nan", m.nan);
     count("pos_inf", m.posInf);
     count("neg_inf", m.negInf);
     count("zeros", m.zeros);
     count("subnormals", m.subnormals);
     out += R"(,"histogram":{"linear":)";
-    appendHistogram(out, s.linear);
+    appendHistogram(out, s.linear, &m);
     out += R"(,"log10_abs":)";
     appendHistogram(out, s.log);
     out += "}}";
@@ -232,16 +255,38 @@ void printStatsJson(const Measured& m) {
     std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
-void printHistogramText(const char* title, const Histogram& h) {
+// `integers`: as for appendHistogram; the bins are then labelled by their first integer.
+void printHistogramText(const char* title, const Histogram& h, const Moments* integers = nullptr) {
     uint64_t peak = 0;
     for (uint64_t c : h.counts)
         peak = std::max(peak, c);
     if (peak == 0) return;
-    std::printf("    %s, %s to %s:\n", title, shortNumber(h.lo).c_str(), shortNumber(h.hi).c_str());
+    if (h.lo == h.hi) { // one value: 64 rows of the same edge would say nothing more
+        std::printf("    %s: all %llu at %s\n", title, (unsigned long long)peak,
+                    shortNumber(h.lo).c_str());
+        return;
+    }
+    auto edge = [&](int b) { return h.lo + (h.hi - h.lo) * b / kHistogramBins; };
+    // Enough digits that neighbouring edges read differently (1000.0001 and 1000.0002, not
+    // 1000 twice), so a narrow range still labels its bins.
+    int digits = 5;
+    auto text = [&](double v) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+        return std::string(buf);
+    };
+    for (int b = 0; b + 1 < kHistogramBins && digits < 17; ++b)
+        while (digits < 17 && text(edge(b)) == text(edge(b + 1)))
+            ++digits;
+    const bool exact = integers && integerBinStart(*integers, 0);
+    auto label = [&](int b) { return exact ? *integerBinStart(*integers, b) : text(edge(b)); };
+    const std::string lo = exact ? *exactIntegerText(*integers, Extreme::Min) : text(h.lo);
+    const std::string hi = exact ? *exactIntegerText(*integers, Extreme::Max) : text(h.hi);
+    const int width = exact ? int(std::max(lo.size(), hi.size())) : std::max(12, digits + 7);
+    std::printf("    %s, %s to %s:\n", title, lo.c_str(), hi.c_str());
     for (int b = 0; b < kHistogramBins; ++b) {
         const uint64_t c = h.counts[size_t(b)];
-        const double edge = h.lo + (h.hi - h.lo) * b / kHistogramBins;
-        std::printf("    %12s %12llu %s\n", shortNumber(edge).c_str(), (unsigned long long)c,
+        std::printf("    %*s %12llu %s\n", width, label(b).c_str(), (unsigned long long)c,
                     std::string(size_t(40.0 * double(c) / double(peak) + 0.5), '#').c_str());
     }
 }
@@ -264,7 +309,7 @@ void printStatsText(const Measured& m, bool histograms) {
             shortNumber(mo.finite() ? mo.maxAbs : std::nan("")).c_str(), (unsigned long long)mo.nan,
             (unsigned long long)(mo.posInf + mo.negInf), (unsigned long long)mo.zeros);
         if (histograms) {
-            printHistogramText("linear", s.linear);
+            printHistogramText("linear", s.linear, &mo);
             printHistogramText("log10|x|", s.log);
         }
     }
@@ -391,6 +436,9 @@ void printDiffText(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
 std::string checkFailOnList(const std::string& list) {
     const auto words = splitList(list);
     if (words.empty()) return "needs at least one kind";
+    // "nan,,zeros" or "nan,": a kind lost to a typo must not pass silently.
+    if (list.front() == ',' || list.back() == ',' || list.find(",,") != std::string::npos)
+        return "empty kind in '" + list + "'";
     for (const auto& word : words) {
         bool known = word == "all";
         for (const auto& k : kFailKinds)
@@ -513,13 +561,38 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
 
 namespace shardscope {
 
+namespace {
+
+// diff's exit codes, as cmp's and diff's: 1 is only ever "they differ", so an input that cannot
+// be read, or a cancelled run, is trouble (2), never taken for an answer.
+constexpr int kDiffTrouble = 2;
+
+int compareInputs(const DiffCommand& c, std::stop_token stop);
+
+} // namespace
+
 int runDiff(const DiffCommand& c, std::stop_token stop) {
+    try {
+        return compareInputs(c, stop);
+    } catch (const Cancelled&) {
+        endProgressLine();
+        std::fprintf(stderr, "shardscope-cli: diff cancelled; no answer\n");
+    } catch (const std::exception& e) {
+        endProgressLine();
+        std::fprintf(stderr, "shardscope-cli: error: %s\ndiff has no answer\n", e.what());
+    }
+    return kDiffTrouble;
+}
+
+namespace {
+
+int compareInputs(const DiffCommand& c, std::stop_token stop) {
     ScanOptions scan;
     scan.stop = stop;
     scan.threads = c.threads;
     const Checkpoint a = scanCheckpoint(c.a, scan);
     const Checkpoint b = scanCheckpoint(c.b, scan);
-    if (refuseBroken(a) || refuseBroken(b)) return kFailed;
+    if (refuseBroken(a) || refuseBroken(b)) return kDiffTrouble;
     DiffOptions options;
     options.atol = c.atol.value_or(0);
     options.rtol = c.rtol.value_or(0);
@@ -538,5 +611,7 @@ int runDiff(const DiffCommand& c, std::stop_token stop) {
     std::fflush(stdout);
     return report.same() ? kOk : kFailed;
 }
+
+} // namespace
 
 } // namespace shardscope

@@ -396,6 +396,13 @@ const std::vector<Workload>& workloads() {
          Mode::Values,
          {"stats", "--json"},
          "W1w"},
+        {"STATSf",
+         "stats of W1f: W1 in F32 with weight-like values (4.8 GiB); keys span histogram bin "
+         "edges, so each tensor is read a second time to bin those elements by value",
+         {.maxRssMiB = 256, .againstCat = true},
+         Mode::Values,
+         {"stats", "--json"},
+         "W1f"},
         {"DIFF",
          "diff of W1's shards against their consolidated export (both read in full)",
          {.maxRatio = 2, .maxRssMiB = 256, .againstCat = true},

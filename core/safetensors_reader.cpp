@@ -244,6 +244,9 @@ void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std:
     h.headerSize = json.size();
 
     const uint64_t dataSize = h.dataSize();
+    uint64_t described = 0; // where the header says the data section ends
+    for (const auto& t : h.tensors)
+        described = std::max(described, t.end);
     for (const auto& t : h.tensors) {
         if (t.begin > t.end)
             throw Error(ErrorKind::InvalidOffsets, path, t.name,
@@ -253,7 +256,10 @@ void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std:
             throw Error(ErrorKind::OffsetsOutOfBounds, path, t.name,
                         "data_offsets end at " + std::to_string(t.end) +
                             ", past the end of the data section (" + std::to_string(dataSize) +
-                            " bytes)");
+                            " bytes): the file is " + std::to_string(fileSize) + " bytes, " +
+                            std::to_string(described - dataSize) + " short of the " +
+                            std::to_string(fileSize + (described - dataSize)) +
+                            " its header describes (cut short in a copy or a write?)");
         auto numel = checkedNumel(t.shape);
         if (!numel)
             throw Error(ErrorKind::InvalidShape, path, t.name,

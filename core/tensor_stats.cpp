@@ -97,6 +97,7 @@ public:
         const auto start = std::chrono::steady_clock::now();
         m_result.tensors.resize(m_ckpt.tensors.size());
         m_states = std::vector<TensorState>(m_ckpt.tensors.size());
+        m_refinements.resize(m_ckpt.tensors.size());
         planTasks();
         openSources();
         m_progress.update([&](StatsProgress& p) {
@@ -105,6 +106,7 @@ public:
         });
         parallelForWorkers(m_tasks.size(), m_options.threads,
                            [&](size_t i, int) { runTask(m_tasks[i]); });
+        refineHistograms();
         m_progress.update([&](StatsProgress& p) {
             p.bytesDone = m_total;
             return true;
@@ -122,7 +124,6 @@ private:
     }
 
     void planTasks() {
-        const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 64);
         for (size_t i = 0; i < m_ckpt.tensors.size(); ++i) {
             const TensorInfo& t = m_ckpt.tensors[i];
             if (!selected(t)) continue;
@@ -132,24 +133,70 @@ private:
             m_result.tensors[i].computed = true;
             m_result.tensors[i].chunks.resize(t.chunks.size());
             if (t.chunks.empty()) finishTensor(i, state);
-            const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
-            const uint64_t step = std::max(element, window / element * element);
             for (size_t j = 0; j < t.chunks.size(); ++j) {
-                const Chunk& c = t.chunks[j];
-                const uint64_t bytes = c.bytes();
-                m_total += bytes;
-                m_files.push_back(c.file);
-                uint32_t windows = 0;
-                if (c.stored) { // decoded whole, in one task
-                    m_tasks.push_back({uint32_t(i), uint32_t(j), 0, bytes});
-                    windows = 1;
-                }
-                for (uint64_t from = 0; !c.stored && (from < bytes || windows == 0);
-                     from += step, ++windows)
-                    m_tasks.push_back(
-                        {uint32_t(i), uint32_t(j), from, std::min(bytes, from + step)});
-                state.chunks[j].windowsLeft = windows;
+                m_total += t.chunks[j].bytes();
+                m_files.push_back(t.chunks[j].file);
+                state.chunks[j].windowsLeft = addWindows(m_tasks, i, j);
             }
+        }
+    }
+
+    // Tasks reading chunk j of tensor i a window at a time (a stored chunk, decoded, whole).
+    uint32_t addWindows(std::vector<Task>& tasks, size_t i, size_t j) const {
+        const TensorInfo& t = m_ckpt.tensors[i];
+        const Chunk& c = t.chunks[j];
+        const uint64_t bytes = c.bytes();
+        if (c.stored) {
+            tasks.push_back({uint32_t(i), uint32_t(j), 0, bytes});
+            return 1;
+        }
+        const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
+        const uint64_t window = std::max<uint64_t>(m_options.windowBytes, 64);
+        const uint64_t step = std::max(element, window / element * element);
+        uint32_t windows = 0;
+        for (uint64_t from = 0; from < bytes || windows == 0; from += step, ++windows)
+            tasks.push_back({uint32_t(i), uint32_t(j), from, std::min(bytes, from + step)});
+        return windows;
+    }
+
+    // The second read, of the wide-dtype tensors whose keys left elements near bin edges: each
+    // such element is binned by its value, so every histogram is exact.
+    void refineHistograms() {
+        std::vector<Task> tasks;
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < m_refinements.size(); ++i) {
+            if (!m_refinements[i]) continue;
+            const TensorInfo& t = m_ckpt.tensors[i];
+            m_result.tensors[i].linear = m_refinements[i]->linear();
+            m_result.tensors[i].log = m_refinements[i]->log();
+            for (size_t j = 0; j < t.chunks.size(); ++j) {
+                if (t.chunks[j].replica) continue; // counted once, through its first copy
+                addWindows(tasks, i, j);
+                bytes += t.chunks[j].bytes();
+            }
+        }
+        if (tasks.empty()) return;
+        m_total += bytes;
+        m_progress.update([&](StatsProgress& p) {
+            p.bytesTotal = m_total;
+            p.binning = true;
+            return true;
+        });
+        parallelForWorkers(tasks.size(), m_options.threads,
+                           [&](size_t i, int) { runTask(tasks[i], &StatsRun::refine); });
+        std::vector<std::unique_ptr<const HistogramRefinement>>().swap(m_refinements);
+    }
+
+    void refine(const TensorInfo& t, const Chunk& c, const Task& task) {
+        const uint64_t element = dtypeBits(t.dtype) / 8;
+        const std::span<const char> bytes = read(t, c, task);
+        Histogram linear, log;
+        m_refinements[task.tensor]->add(bytes.data(), bytes.size() / element, linear, log);
+        TensorStats& out = m_result.tensors[task.tensor];
+        std::lock_guard lock(m_states[task.tensor].mutex);
+        for (int b = 0; b < kHistogramBins; ++b) {
+            out.linear.counts[size_t(b)] += linear.counts[size_t(b)];
+            out.log.counts[size_t(b)] += log.counts[size_t(b)];
         }
     }
 
@@ -162,12 +209,13 @@ private:
             m_sources[f] = PosixFile::openRead(m_ckpt.files[f].path);
     }
 
-    void runTask(const Task& task) {
+    using Step = void (StatsRun::*)(const TensorInfo&, const Chunk&, const Task&);
+    void runTask(const Task& task, Step step = &StatsRun::reduce) {
         if (m_options.stop.stop_requested()) throw Cancelled();
         const TensorInfo& t = m_ckpt.tensors[task.tensor];
         const Chunk& c = t.chunks[task.chunk];
         try {
-            reduce(t, c, task);
+            (this->*step)(t, c, task);
         } catch (const Error& e) {
             if (!e.tensor().empty()) throw;
             throw Error(e.kind(), e.file(), t.fqn, e.message() + " (chunk " + regionText(c) + ")");
@@ -265,6 +313,7 @@ private:
             out.moments = summary.moments;
             out.linear = summary.linear;
             out.log = summary.log;
+            m_refinements[i] = state.acc->refinement(summary.moments);
             m_pool.give(std::move(state.acc));
         }
         std::vector<ChunkState>().swap(state.chunks);
@@ -275,6 +324,8 @@ private:
     ThrottledProgress<StatsProgress> m_progress;
     CheckpointStats m_result;
     std::vector<TensorState> m_states;
+    // Per tensor, when its histograms need the second read.
+    std::vector<std::unique_ptr<const HistogramRefinement>> m_refinements;
     AccumulatorPool m_pool;
     std::vector<Task> m_tasks;
     std::vector<uint32_t> m_files;
@@ -311,11 +362,12 @@ public:
         const bool allZero = m.count > 0 && m.zeros == m.count;
         if (allZero)
             add(Severity::Warning, ErrorKind::AllZeros, firstFile(),
-                "all " + std::to_string(m.count) +
-                    " elements are zero (a tensor saved before it was filled?)");
+                "all " + std::to_string(m.count) + " elements are zero" + spannedFiles() +
+                    " (a tensor saved before it was filled?)");
         else if (m.count >= m_options.minConstantElements && m.finite() == m.count && m.constant())
             add(Severity::Warning, ErrorKind::ConstantTensor, firstFile(),
-                "all " + std::to_string(m.count) + " elements equal " + number(m.min));
+                "all " + std::to_string(m.count) + " elements equal " +
+                    exactIntegerText(m, Extreme::Min).value_or(number(m.min)) + spannedFiles());
         if (!allZero) zeroChunks();
         normSpread();
     }
@@ -327,6 +379,24 @@ private:
 
     std::string firstFile() const {
         return m_tensor.chunks.empty() ? std::string() : fileName(m_ckpt, m_tensor.chunks[0]);
+    }
+
+    // ", across a, b and c": the files of a tensor held by more than one, so a finding about
+    // the whole tensor names every file it came from (the first is the problem's file).
+    std::string spannedFiles() const {
+        std::vector<std::string> names;
+        for (const Chunk& c : m_tensor.chunks) {
+            std::string name = fileName(m_ckpt, c);
+            if (std::find(names.begin(), names.end(), name) == names.end())
+                names.push_back(std::move(name));
+        }
+        if (names.size() < 2) return {};
+        constexpr size_t kNamed = 4;
+        std::string out = ", across " + std::to_string(names.size()) + " files: ";
+        for (size_t k = 0; k < names.size() && k < kNamed; ++k)
+            out += (k ? ", " : "") + names[k];
+        if (names.size() > kNamed) out += " and " + std::to_string(names.size() - kNamed) + " more";
+        return out;
     }
 
     std::string where(size_t j) const {

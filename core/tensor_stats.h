@@ -42,7 +42,10 @@ struct CheckpointStats {
 
 struct StatsProgress {
     uint64_t bytesDone = 0;
-    uint64_t bytesTotal = 0;
+    uint64_t bytesTotal = 0; // raised when the second read starts
+    // The second read: wide-dtype tensors whose elements near histogram bin edges are binned
+    // by value (see HistogramRefinement).
+    bool binning = false;
 };
 
 struct StatsOptions {

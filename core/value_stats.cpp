@@ -4,6 +4,7 @@
 #include "value_stats.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -86,10 +87,10 @@ bool isNarrow(DType type) {
 }
 
 // Per key of an 8- or 16-bit dtype (wide dtypes use BF16's): its value, its square and
-// log10 of its magnitude, and the keys of each special class. Built once per dtype.
+// log2 of its magnitude, and the keys of each special class. Built once per dtype.
 struct KeyTables {
     // Keys in order whose values are finite, nonzero, of one sign, all normal or all subnormal,
-    // and strictly monotonic from key to key in value and in log10|value|; a zero key is a run of
+    // and strictly monotonic from key to key in value and in log2|value|; a zero key is a run of
     // its own. Every finite key is in exactly one. Float and integer dtypes have a handful, so a
     // run's extremes are its counted ends and its histogram bins change at most 63 times along
     // it: the walks over a dense table do per key only what depends on each count.
@@ -98,7 +99,7 @@ struct KeyTables {
         bool zero = false, subnormal = false;
     };
 
-    std::vector<double> value, square, log10Abs;
+    std::vector<double> value, square, log2Abs;
     std::vector<uint16_t> zero, nan, posInf, negInf;
     std::vector<Run> runs;
 
@@ -112,9 +113,7 @@ void KeyTables::buildRuns(double normal) {
         if (r.zero || r.end != k || std::signbit(prev) != std::signbit(v)) return false;
         if ((std::fabs(v) < normal) != r.subnormal) return false;
         const int step = v > prev ? 1 : v < prev ? -1 : 0;
-        const int lstep = log10Abs[k] > log10Abs[k - 1]   ? 1
-                          : log10Abs[k] < log10Abs[k - 1] ? -1
-                                                          : 0;
+        const int lstep = log2Abs[k] > log2Abs[k - 1] ? 1 : log2Abs[k] < log2Abs[k - 1] ? -1 : 0;
         if (step == 0 || lstep == 0 || (valueStep && step != valueStep) ||
             (logStep && lstep != logStep))
             return false;
@@ -143,13 +142,13 @@ const KeyTables& keyTables(DType type) {
         const size_t n = dtypeBits(type) == 8 ? 256 : kKeySpace;
         t.value.resize(n);
         t.square.resize(n);
-        t.log10Abs.resize(n);
+        t.log2Abs.resize(n);
         for (size_t k = 0; k < n; ++k) {
             uint8_t bytes[8] = {uint8_t(k & 0xFF), uint8_t(k >> 8)};
             const double v = decodeElement(type, bytes);
             t.value[k] = v;
             t.square[k] = std::isfinite(v) ? v * v : 0;
-            t.log10Abs[k] = std::isfinite(v) && v != 0 ? std::log10(std::fabs(v)) : kNaN;
+            t.log2Abs[k] = std::isfinite(v) && v != 0 ? std::log2(std::fabs(v)) : kNaN;
             if (std::isnan(v))
                 t.nan.push_back(uint16_t(k));
             else if (v == kInf)
@@ -171,36 +170,112 @@ uint16_t wideKey(double v) {
     return uint16_t(std::bit_cast<uint32_t>(float(v)) >> 16);
 }
 
-// Moments of up to kBlock finite values, folded into `into` as one Chan step.
-void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
-    if (n == 0) return;
-    double sum = 0, sumSq = 0, lo = values[0], hi = values[0], maxAbs = 0;
-    double minAbs = kInf;
+// The same from an element as stored: an F32's own upper bits, without the trip through double.
+template <class T> uint16_t wideKeyOf(T raw) {
+    if constexpr (std::is_same_v<T, float>)
+        return uint16_t(std::bit_cast<uint32_t>(raw) >> 16);
+    else
+        return wideKey(double(raw));
+}
+
+// Sums, extremes and class counts of n finite values, two at a time in SSE2 (in every x86-64):
+// the scalar loop spilled its lanes to the stack and tested every compare for NaN, 1.9 ns an
+// element, most of an F32 statistics run.
+struct BlockSums {
+    double sum = 0, sumSq = 0, lo = kInf, hi = -kInf, maxAbs = 0, minAbs = kInf, m2 = 0;
     uint64_t zeros = 0, sub = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const double v = values[i], a = std::fabs(v);
+
+    void addScalar(double v, double minNormal) {
+        const double a = std::fabs(v);
         sum += v;
         sumSq += v * v;
         lo = std::min(lo, v);
         hi = std::max(hi, v);
         maxAbs = std::max(maxAbs, a);
-        if (a == 0)
-            ++zeros;
-        else {
-            minAbs = std::min(minAbs, a);
-            if (a < minNormal) ++sub;
+        zeros += a == 0;
+        sub += (a != 0) & (a < minNormal);
+        if (a != 0) minAbs = std::min(minAbs, a);
+    }
+};
+
+BlockSums blockSums(const double* values, size_t n, double minNormal) {
+    BlockSums out;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128d absMask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
+    const __m128d zero = _mm_setzero_pd(), inf = _mm_set1_pd(kInf);
+    // Two loops over the block (8 KiB, in L1): together their lanes outnumber the 16
+    // registers, and the spills cost more than the second walk.
+    __m128d sum[2] = {zero, zero}, squares[2] = {zero, zero};
+    __m128d lo = inf, hi = _mm_set1_pd(-kInf);
+    const size_t even = n & ~size_t(3);
+    for (i = 0; i < even; i += 4) {
+        const __m128d v0 = _mm_loadu_pd(values + i), v1 = _mm_loadu_pd(values + i + 2);
+        sum[0] = _mm_add_pd(sum[0], v0);
+        sum[1] = _mm_add_pd(sum[1], v1);
+        squares[0] = _mm_add_pd(squares[0], _mm_mul_pd(v0, v0));
+        squares[1] = _mm_add_pd(squares[1], _mm_mul_pd(v1, v1));
+        lo = _mm_min_pd(lo, _mm_min_pd(v0, v1));
+        hi = _mm_max_pd(hi, _mm_max_pd(v0, v1));
+    }
+    const __m128d normal = _mm_set1_pd(minNormal);
+    __m128d maxAbs[2] = {zero, zero}, minAbs[2] = {inf, inf};
+    __m128i zeros = _mm_setzero_si128(), sub = _mm_setzero_si128();
+    for (i = 0; i < even; i += 4) {
+        for (int j = 0; j < 2; ++j) { // two chains: min and max wait on their last result
+            const __m128d a = _mm_and_pd(_mm_loadu_pd(values + i + 2 * j), absMask);
+            maxAbs[j] = _mm_max_pd(maxAbs[j], a);
+            const __m128d isZero = _mm_cmpeq_pd(a, zero); // all ones: -1 as an integer
+            zeros = _mm_sub_epi64(zeros, _mm_castpd_si128(isZero));
+            sub = _mm_sub_epi64(sub,
+                                _mm_castpd_si128(_mm_andnot_pd(isZero, _mm_cmplt_pd(a, normal))));
+            minAbs[j] = _mm_min_pd(minAbs[j], _mm_or_pd(_mm_and_pd(isZero, inf), a));
         }
     }
-    const double mean = sum / double(n);
-    double m2 = 0;
-    for (size_t i = 0; i < n; ++i)
-        m2 += (values[i] - mean) * (values[i] - mean);
+    auto lanes = [](__m128d x, auto f) {
+        double a[2];
+        _mm_storeu_pd(a, x);
+        return f(a[0], a[1]);
+    };
+    auto plus = [](double x, double y) { return x + y; };
+    auto less = [](double x, double y) { return std::min(x, y); };
+    auto more = [](double x, double y) { return std::max(x, y); };
+    out.sum = lanes(_mm_add_pd(sum[0], sum[1]), plus);
+    out.sumSq = lanes(_mm_add_pd(squares[0], squares[1]), plus);
+    out.lo = lanes(lo, less);
+    out.hi = lanes(hi, more);
+    out.maxAbs = lanes(_mm_max_pd(maxAbs[0], maxAbs[1]), more);
+    out.minAbs = lanes(_mm_min_pd(minAbs[0], minAbs[1]), less);
+    uint64_t counts[2];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(counts), zeros);
+    out.zeros = counts[0] + counts[1];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(counts), sub);
+    out.sub = counts[0] + counts[1];
+    i = even;
+#endif
+    for (; i < n; ++i)
+        out.addScalar(values[i], minNormal);
+    const double mean = out.sum / double(n);
+    double m2[4] = {};
+    for (i = 0; i + 4 <= n; i += 4)
+        for (size_t j = 0; j < 4; ++j)
+            m2[j] += (values[i + j] - mean) * (values[i + j] - mean);
+    for (; i < n; ++i)
+        m2[0] += (values[i] - mean) * (values[i] - mean);
+    out.m2 = (m2[0] + m2[1]) + (m2[2] + m2[3]);
+    return out;
+}
+
+// Moments of up to kBlock finite values, folded into `into` as one Chan step.
+void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
+    if (n == 0) return;
+    const BlockSums b = blockSums(values, n, minNormal);
 
     Moments block;
     // Squares of F64 values beyond 2^±500 leave double's range (to Inf, or to 0): such a block
     // is summed again in extended precision. Every other dtype stays on the fast path.
     constexpr double kSquareSafeHigh = 0x1p500, kSquareSafeLow = 0x1p-500;
-    if (maxAbs > kSquareSafeHigh || minAbs < kSquareSafeLow) {
+    if (b.maxAbs > kSquareSafeHigh || b.minAbs < kSquareSafeLow) {
         long double wideSum = 0, wideSquares = 0, wideM2 = 0;
         for (size_t i = 0; i < n; ++i) {
             wideSum += values[i];
@@ -213,21 +288,97 @@ void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
         block.sumSquares = wideSquares;
         block.m2 = wideM2;
     } else {
-        block.sum = sum;
-        block.sumSquares = sumSq;
-        block.m2 = m2;
+        block.sum = b.sum;
+        block.sumSquares = b.sumSq;
+        block.m2 = b.m2;
     }
     block.count = n;
-    block.zeros = zeros;
-    block.subnormals = sub;
-    block.min = lo;
-    block.max = hi;
-    block.maxAbs = maxAbs;
-    block.minAbsNonzero = minAbs;
+    block.zeros = b.zeros;
+    block.subnormals = b.sub;
+    block.min = b.lo;
+    block.max = b.hi;
+    block.maxAbs = b.maxAbs;
+    block.minAbsNonzero = b.minAbs;
     into.merge(block);
 }
 
+// Moments of up to kBlock I64/U64 elements, folded into `into` as one Chan step. In extended
+// precision about the block's first element: its 64-bit mantissa holds every difference of two
+// such integers, so the deviations are exact where double would round them above 2^53.
+template <class T> void addIntegerBlock(Moments& into, const T* values, size_t n) {
+    if (n == 0) return;
+    const __int128 first = values[0];
+    __int128 lo = first, hi = first;
+    long double sum = 0, squares = 0;
+    double minAbs = kInf;
+    uint64_t zeros = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const __int128 x = values[i];
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+        if (x == 0)
+            ++zeros;
+        else
+            minAbs = std::min(minAbs, std::fabs(double(x)));
+        sum += (long double)(x - first);
+        squares += (long double)x * (long double)x;
+    }
+    const long double mean = sum / (long double)n;
+    long double m2 = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const long double d = (long double)(__int128(values[i]) - first) - mean;
+        m2 += d * d;
+    }
+    Moments block;
+    block.count = n;
+    block.zeros = zeros;
+    block.shift = (long double)first;
+    block.sum = sum;
+    block.sumSquares = squares;
+    block.m2 = m2;
+    block.min = double(lo);
+    block.max = double(hi);
+    block.maxAbs = std::max(std::fabs(double(lo)), std::fabs(double(hi)));
+    block.minAbsNonzero = minAbs;
+    block.addIntegerRange(lo, hi);
+    into.merge(block);
+}
+
+std::string integerText(__int128 v) {
+    const bool negative = v < 0;
+    unsigned __int128 u = negative ? 0 - (unsigned __int128)v : (unsigned __int128)v;
+    std::string digits;
+    do {
+        digits.insert(digits.begin(), char('0' + int(u % 10)));
+        u /= 10;
+    } while (u);
+    return negative ? "-" + digits : digits;
+}
+
 } // namespace
+
+std::optional<std::string> exactIntegerText(const Moments& m, Extreme which) {
+    if (!m.hasInteger || m.finite() == 0) return std::nullopt;
+    switch (which) {
+    case Extreme::Min:
+        return integerText(m.intMin);
+    case Extreme::Max:
+        return integerText(m.intMax);
+    case Extreme::MaxAbs:
+        break;
+    }
+    const __int128 lo = m.intMin < 0 ? -m.intMin : m.intMin;
+    const __int128 hi = m.intMax < 0 ? -m.intMax : m.intMax;
+    return integerText(std::max(lo, hi));
+}
+
+std::optional<std::string> integerBinStart(const Moments& m, int bin) {
+    if (!m.hasInteger || m.finite() == 0) return std::nullopt;
+    // floor((x - min) * 64 / range) >= bin  <=>  x - min >= ceil(bin * range / 64)
+    const auto range = (unsigned __int128)(m.intMax - m.intMin);
+    const unsigned __int128 offset = (range * unsigned(bin) + kHistogramBins - 1) / kHistogramBins;
+    return integerText(m.intMin + (__int128)offset);
+}
 
 bool hasValueStats(DType type) {
     return type != DType::C64 && type != DType::F4 && type != DType::F6_E2M3 &&
@@ -380,12 +531,16 @@ double sumOfSquares(DType type, const void* bytes, uint64_t n) {
 
 double Moments::mean() const {
     const uint64_t n = finite();
-    return n ? double((sum + sumCompensation) / (long double)(n)) : kNaN;
+    return n ? double(shift + (sum + sumCompensation) / (long double)(n)) : kNaN;
 }
 
 double Moments::stddev() const {
     const uint64_t n = finite();
     return n ? double(std::sqrt(std::max(0.0L, m2) / (long double)(n))) : kNaN;
+}
+
+long double Moments::l2Extended() const {
+    return std::sqrt(std::max(0.0L, sumSquares + sumSquaresCompensation));
 }
 
 double Moments::l2() const {
@@ -434,19 +589,22 @@ void Moments::merge(const Moments& o) {
             min = o.min;
             max = o.max;
             m2 = o.m2;
+            shift = o.shift;
         } else {
+            // The means about this shift: o's differ by whole integers when shifted apart.
+            const long double apart = o.shift - shift;
             const long double meanA = (sum + sumCompensation) / (long double)(na);
-            const long double meanB = (o.sum + o.sumCompensation) / (long double)(nb);
+            const long double meanB = apart + (o.sum + o.sumCompensation) / (long double)(nb);
             const long double delta = meanB - meanA;
             m2 += o.m2 +
                   delta * delta * ((long double)(na) * (long double)(nb) / (long double)(na + nb));
             min = std::min(min, o.min);
             max = std::max(max, o.max);
+            if (apart != 0) neumaierAdd(sum, sumCompensation, apart * (long double)(nb));
         }
         maxAbs = std::max(maxAbs, o.maxAbs);
         minAbsNonzero = std::min(minAbsNonzero, o.minAbsNonzero);
-        integersVary = integersVary || o.integersVary;
-        if (o.hasInteger) addInteger(o.firstInteger);
+        if (o.hasInteger) addIntegerRange(o.intMin, o.intMax);
         neumaierAdd(sum, sumCompensation, o.sum);
         neumaierAdd(sum, sumCompensation, o.sumCompensation);
         neumaierAdd(sumSquares, sumSquaresCompensation, o.sumSquares);
@@ -468,21 +626,33 @@ struct ValueAccumulator::Keys {
     std::vector<uint64_t> dense; // kKeySpace entries once used; kept, zeroed, by reset()
     bool used = false;           // dense holds the counts (else sparse does)
     bool sorted = true;          // sparse is in key order
-    // Wide dtypes: every finite value itself while there are at most kExactLimit, so the
-    // histograms of small tensors (norms, biases: narrow ranges) are binned exactly.
-    std::vector<double> exact;
+    // Wide dtypes: every finite element itself while there are at most kExactLimit, so the
+    // histograms of small tensors (norms, biases: narrow ranges) are binned exactly. The bits of
+    // its double, or of its integer for I64/U64 (whose doubles may round).
+    std::vector<uint64_t> exact;
     bool exactValid = true;
 
-    void addExact(const double* values, size_t n) {
+    void addExact(const void* elements, size_t n) {
         if (!exactValid) return;
         if (exact.size() + n > kExactLimit) return dropExact();
-        exact.insert(exact.end(), values, values + n);
+        const size_t at = exact.size();
+        exact.resize(at + n);
+        std::memcpy(exact.data() + at, elements, n * sizeof(uint64_t));
     }
     void dropExact() {
         exactValid = false;
-        std::vector<double>().swap(exact);
+        std::vector<uint64_t>().swap(exact);
     }
 
+    void addKeys(const uint16_t* keys, size_t n) {
+        if (used) {
+            for (size_t i = 0; i < n; ++i)
+                ++dense[keys[i]];
+        } else {
+            sparse.insert(sparse.end(), keys, keys + n);
+            sorted = false;
+        }
+    }
     void makeDenseFor(uint64_t more) {
         if (!used && sparse.size() + more > kSparseLimit) makeDense();
     }
@@ -621,28 +791,59 @@ void ValueAccumulator::add(const void* bytes, uint64_t count) {
 }
 
 template <class T> void ValueAccumulator::addWide(const unsigned char* p, uint64_t count) {
+    if constexpr (sizeof(T) == 8 && std::is_integral_v<T>) {
+        addWideIntegers<T>(p, count);
+        return;
+    }
     const double normal = minNormal(m_type);
     double block[kBlock];
-    size_t filled = 0;
+    uint16_t keys[kBlock];
     m_keys->makeDenseFor(count);
-    for (uint64_t i = 0; i < count; ++i) {
-        const T raw = loadLe<T>(p + i * sizeof(T));
-        if constexpr (sizeof(T) == 8 && std::is_integral_v<T>) m_moments.addInteger(uint64_t(raw));
-        const double v = double(raw);
-        addKey(wideKey(v), 1);
-        if (!std::isfinite(v)) {
-            m_moments.addNonFinite(v, 1);
-            continue;
+    if (count > kExactLimit) m_keys->dropExact(); // not kept: no need to copy them first
+    // A block at a time, each step a loop of its own without branches: decoding, keying and
+    // summing element by element measured 2.8 ns an F32 element; the rare non-finite elements
+    // are taken out afterwards.
+    for (uint64_t at = 0; at < count; at += kBlock) {
+        const size_t n = size_t(std::min<uint64_t>(kBlock, count - at));
+        bool finite = true;
+        for (size_t i = 0; i < n; ++i) {
+            const T raw = loadLe<T>(p + (at + i) * sizeof(T));
+            const double v = double(raw);
+            block[i] = v;
+            keys[i] = wideKeyOf(raw);
+            finite &= std::fabs(v) <= DBL_MAX; // false for NaN too
         }
-        block[filled++] = v;
-        if (filled == kBlock) {
-            addBlock(m_moments, block, filled, normal);
-            m_keys->addExact(block, filled);
-            filled = 0;
+        m_keys->addKeys(keys, n);
+        size_t kept = n;
+        if (!finite) {
+            kept = 0;
+            for (size_t i = 0; i < n; ++i) {
+                if (std::isfinite(block[i]))
+                    block[kept++] = block[i];
+                else
+                    m_moments.addNonFinite(block[i], 1);
+            }
         }
+        addBlock(m_moments, block, kept, normal);
+        m_keys->addExact(block, kept);
     }
-    addBlock(m_moments, block, filled, normal);
-    m_keys->addExact(block, filled);
+}
+
+template <class T> void ValueAccumulator::addWideIntegers(const unsigned char* p, uint64_t count) {
+    T block[kBlock];
+    uint16_t keys[kBlock];
+    m_keys->makeDenseFor(count);
+    if (count > kExactLimit) m_keys->dropExact();
+    for (uint64_t at = 0; at < count; at += kBlock) {
+        const size_t n = size_t(std::min<uint64_t>(kBlock, count - at));
+        for (size_t i = 0; i < n; ++i) {
+            block[i] = loadLe<T>(p + (at + i) * sizeof(T));
+            keys[i] = wideKey(double(block[i]));
+        }
+        m_keys->addKeys(keys, n);
+        addIntegerBlock(m_moments, block, n);
+        m_keys->addExact(block, n);
+    }
 }
 
 void ValueAccumulator::merge(const ValueAccumulator& other) {
@@ -678,7 +879,9 @@ inline int binOf(double x) {
     return x < kHistogramBins ? int(x) : kHistogramBins - 1;
 }
 
-// Which of 64 bins from min to max of the finite values a value falls in.
+// Which of 64 bins from min to max of the finite values a value falls in: floor((v - min) /
+// (max - min) * 64) in double, or for I64/U64 floor((x - min) * 64 / (max - min)) in integers
+// (their doubles round above 2^53, so close integers would share a bin).
 class LinearBins {
 public:
     explicit LinearBins(const Moments& m) : m_empty(m.finite() == 0) {
@@ -686,10 +889,27 @@ public:
         m_lo = m.min;
         m_hi = m.max;
         m_width = m_hi - m_lo;
+        m_integer = m.hasInteger;
+        m_intLo = m.intMin;
+        m_intHi = m.intMax;
     }
     bool empty() const { return m_empty; }
+    bool integer() const { return m_integer; }
     Histogram histogram() const { return {m_lo, m_hi, {}}; }
+    int integerBin(__int128 x) const {
+        const auto range = (unsigned __int128)(m_intHi - m_intLo);
+        if (range == 0 || x <= m_intLo) return 0;
+        const auto offset = (unsigned __int128)(x - m_intLo);
+        return offset >= range ? kHistogramBins - 1 : int(offset * kHistogramBins / range);
+    }
+    // The integer in [min, max] nearest a double (I64/U64).
+    __int128 toInteger(double v) const {
+        if (!(v > double(m_intLo))) return m_intLo;
+        if (!(v < double(m_intHi))) return m_intHi;
+        return std::clamp(__int128(v), m_intLo, m_intHi);
+    }
     int bin(double v) const {
+        if (m_integer) return integerBin(toInteger(v));
         if (m_width > 0 && std::isfinite(m_width))
             return binOf((v - m_lo) / m_width * kHistogramBins);
         if (m_width > 0) // a range beyond double: halve before dividing
@@ -699,26 +919,33 @@ public:
 
 private:
     bool m_empty;
+    bool m_integer = false;
     double m_lo = 0, m_hi = 0, m_width = 0;
+    __int128 m_intLo = 0, m_intHi = 0;
 };
 
-// Which of 64 bins of log10|x| over the finite nonzero values a log10|x| falls in.
+// Which of 64 bins of log|x| over the finite nonzero values a log2|x| falls in. The bins are
+// those of log10 (the ratio does not depend on the base), taken in base 2 so that powers of
+// two, such as every F8_E8M0 value, have exact logarithms and land on the edges they lie on; and
+// with one rounding, (lg - lo) * 64 / width, for the same reason.
 class LogBins {
 public:
     explicit LogBins(const Moments& m) : m_empty(m.finite() == m.zeros) {
         if (m_empty) return;
-        m_lo = std::log10(m.minAbsNonzero);
-        m_hi = std::log10(m.maxAbs);
-        const double width = m_hi - m_lo;
-        m_scale = width > 0 ? kHistogramBins / width : 0;
+        m_lo = std::log2(m.minAbsNonzero);
+        m_width = std::log2(m.maxAbs) - m_lo;
+        m_lo10 = std::log10(m.minAbsNonzero);
+        m_hi10 = std::log10(m.maxAbs);
     }
     bool empty() const { return m_empty; }
-    Histogram histogram() const { return {m_lo, m_hi, {}}; }
-    int bin(double lg) const { return binOf((lg - m_lo) * m_scale); }
+    Histogram histogram() const { return {m_lo10, m_hi10, {}}; } // lo and hi in log10
+    int bin(double lg) const {
+        return m_width > 0 ? binOf((lg - m_lo) * kHistogramBins / m_width) : 0;
+    }
 
 private:
     bool m_empty;
-    double m_lo = 0, m_hi = 0, m_scale = 0;
+    double m_lo = 0, m_width = 0, m_lo10 = 0, m_hi10 = 0;
 };
 
 namespace {
@@ -809,7 +1036,7 @@ double denseDeviations(const KeyTables& t, const uint64_t* dense, double mean,
                        const LinearBins& linearBins, Histogram* linear, const LogBins& logBins,
                        Histogram* log) {
     const double* values = t.value.data();
-    const double* logs = t.log10Abs.data();
+    const double* logs = t.log2Abs.data();
     double m2 = 0, m2Compensation = 0;
     for (const KeyTables::Run& r : t.runs) {
         size_t first = r.end, last = 0; // the run's first and last key with a count
@@ -880,7 +1107,7 @@ void ValueAccumulator::addDeviations(Moments& m, const LinearBins& linearBins, H
                                      const LogBins& logBins, Histogram* log) const {
     const KeyTables& t = keyTables(m_type);
     const double* values = t.value.data();
-    const double* logs = t.log10Abs.data();
+    const double* logs = t.log2Abs.data();
     const double mean = m.mean();
     if (m_keys->used) {
         m.m2 = denseDeviations(t, m_keys->dense.data(), mean, linearBins, linear, logBins, log);
@@ -951,14 +1178,26 @@ uint64_t ValueAccumulator::beyondF32(double keyValue, uint64_t n, const Moments&
     return n > infinite ? n - infinite : 0;
 }
 
+double ValueAccumulator::exactValue(uint64_t bits) const {
+    if (m_type == DType::I64) return double(int64_t(bits));
+    if (m_type == DType::U64) return double(bits);
+    return std::bit_cast<double>(bits);
+}
+
+int ValueAccumulator::exactLinearBin(const LinearBins& bins, uint64_t bits) const {
+    if (m_type == DType::I64) return bins.integerBin(int64_t(bits));
+    if (m_type == DType::U64) return bins.integerBin(bits);
+    return bins.bin(std::bit_cast<double>(bits));
+}
+
 Histogram ValueAccumulator::linearHistogram() const {
     const Moments& m = moments();
     const LinearBins bins(m);
     if (bins.empty()) return {};
     Histogram h = bins.histogram();
     if (!isNarrow(m_type) && m_keys->exactValid) {
-        for (double v : m_keys->exact)
-            ++h.counts[size_t(bins.bin(v))];
+        for (uint64_t bits : m_keys->exact)
+            ++h.counts[size_t(exactLinearBin(bins, bits))];
         return h;
     }
     m_keys->forEach([&](uint16_t key, uint64_t n) {
@@ -979,11 +1218,12 @@ Histogram ValueAccumulator::logHistogram() const {
     if (bins.empty()) return {};
     Histogram h = bins.histogram();
     if (!isNarrow(m_type) && m_keys->exactValid) {
-        for (double v : m_keys->exact)
-            if (v != 0) ++h.counts[size_t(bins.bin(std::log10(std::fabs(v))))];
+        for (uint64_t bits : m_keys->exact)
+            if (const double v = exactValue(bits); v != 0)
+                ++h.counts[size_t(bins.bin(std::log2(std::fabs(v))))];
         return h;
     }
-    const double* logs = keyTables(isNarrow(m_type) ? m_type : DType::BF16).log10Abs.data();
+    const double* logs = keyTables(isNarrow(m_type) ? m_type : DType::BF16).log2Abs.data();
     m_keys->forEach([&](uint16_t key, uint64_t n) {
         const double lg = logs[key];
         if (std::isnan(lg)) { // zero or not finite
@@ -1018,6 +1258,241 @@ ValueSummary ValueAccumulator::summary() const {
     m_moments = out.moments;
     m_narrowDirty = false;
     return out;
+}
+
+// ---- HistogramRefinement ----
+
+struct HistogramRefinement::Impl {
+    // A key whose magnitudes span log bins first ... first + (end - begin): an element's bin is
+    // first plus the number of thresholds[begin, end) at or below its magnitude, each the
+    // smallest magnitude of the next bin, found once by bisection (log2 per element measured
+    // a third of the second read).
+    struct LogSpan {
+        int first;
+        uint32_t begin, end;
+    };
+    DType type;
+    LinearBins linearBins;
+    LogBins logBins;
+    Histogram linear, log;
+    std::vector<uint16_t> linearKeys, logKeys; // binned element by element
+    std::vector<LogSpan> logSpans;             // parallel to logKeys
+    std::vector<double> thresholds;
+    uint64_t id; // tells threads' key slots apart
+
+    int logBin(double magnitude, const LogSpan& span) const {
+        int bin = span.first;
+        for (uint32_t t = span.begin; t < span.end; ++t)
+            bin += magnitude >= thresholds[t];
+        return bin;
+    }
+    // Magnitudes [lo, hi] of a key (clipped to the tensor's): its span, thresholds added.
+    void addLogKey(uint16_t key, double lo, double hi) {
+        const int first = logBins.bin(std::log2(lo)), last = logBins.bin(std::log2(hi));
+        const auto begin = uint32_t(thresholds.size());
+        for (int b = first + 1; b <= last; ++b) { // the smallest magnitude in bin b or above
+            uint64_t below = std::bit_cast<uint64_t>(lo), at = std::bit_cast<uint64_t>(hi);
+            while (at - below > 1) { // positive doubles order as their bits
+                const uint64_t mid = below + (at - below) / 2;
+                (logBins.bin(std::log2(std::bit_cast<double>(mid))) >= b ? at : below) = mid;
+            }
+            thresholds.push_back(std::bit_cast<double>(at));
+        }
+        logKeys.push_back(key);
+        logSpans.push_back({first, begin, uint32_t(thresholds.size())});
+    }
+};
+
+namespace {
+
+std::atomic<uint64_t> g_refinementIds{0};
+
+// The values an element of a wide dtype under `key` can have, [lo, hi] (only finite keys). The
+// key is its F32 cut toward zero, so the F32 lies in [key, next key); an F64 rounded to that F32
+// lies within half an F32 step of it, hence the step below.
+std::pair<double, double> wideKeyRange(uint16_t key) {
+    const uint32_t magnitude = key & 0x7FFFu;
+    const float a = std::bit_cast<float>(magnitude << 16);
+    const float b = std::bit_cast<float>((magnitude + 1) << 16); // +Inf past the largest
+    const double low = a > 0 ? double(std::nextafter(a, 0.0f)) : 0.0, high = double(b);
+    return key & 0x8000u ? std::pair{-high, -low} : std::pair{low, high};
+}
+
+bool isIntegral64(DType type) {
+    return type == DType::I64 || type == DType::U64;
+}
+
+// Whether every value in [lo, hi] falls in one linear bin; adds `n` to it when so.
+bool binsWhole(const LinearBins& bins, double lo, double hi, const Moments& m, bool integral,
+               uint64_t n, Histogram& h) {
+    int first, last;
+    if (integral) {
+        // An I64/U64 rounds to its double by up to 2^10 above 2^63: widen by more.
+        constexpr __int128 kSlack = 4096;
+        first = bins.integerBin(std::max(bins.toInteger(lo) - kSlack, m.intMin));
+        last = bins.integerBin(std::min(bins.toInteger(hi) + kSlack, m.intMax));
+    } else {
+        lo = std::max(lo, m.min);
+        hi = std::min(hi, m.max);
+        if (lo > hi) return false;
+        first = bins.bin(lo);
+        last = bins.bin(hi);
+    }
+    if (first != last) return false;
+    h.counts[size_t(first)] += n;
+    return true;
+}
+
+// The same for the log bins of magnitudes in [lo, hi] (0 < lo).
+bool logBinsWhole(const LogBins& bins, double lo, double hi, const Moments& m, uint64_t n,
+                  Histogram& h) {
+    lo = std::max(lo, m.minAbsNonzero);
+    hi = std::min(hi, m.maxAbs);
+    if (lo > hi) return false;
+    const int first = bins.bin(std::log2(lo)), last = bins.bin(std::log2(hi));
+    if (first != last) return false;
+    h.counts[size_t(first)] += n;
+    return true;
+}
+
+// The calling thread's slot per key for one refinement, set up again only when the thread moves
+// to another: bit 15 for a linear key, the rest its log span's index + 1 (0: none).
+// A bit per key as well, for the first look at every element: 8 KiB stay in L1 where the 128 KiB
+// of slots do not.
+constexpr uint16_t kLinearSlot = 0x8000;
+struct KeySlots {
+    std::vector<uint16_t> slots;
+    std::vector<uint64_t> bits;
+    uint64_t forId = ~uint64_t(0);
+
+    bool picked(uint16_t key) const { return (bits[key >> 6] >> (key & 63)) & 1; }
+};
+const KeySlots& keySlots(const HistogramRefinement::Impl& r) {
+    static thread_local KeySlots k;
+    if (k.forId != r.id) {
+        k.slots.assign(kKeySpace, 0);
+        k.bits.assign(kKeySpace / 64, 0);
+        for (uint16_t key : r.linearKeys)
+            k.slots[key] |= kLinearSlot;
+        for (size_t i = 0; i < r.logKeys.size(); ++i)
+            k.slots[r.logKeys[i]] |= uint16_t(i + 1);
+        for (size_t key = 0; key < kKeySpace; ++key)
+            if (k.slots[key]) k.bits[key >> 6] |= uint64_t(1) << (key & 63);
+        k.forId = r.id;
+    }
+    return k;
+}
+
+template <class T>
+void refineRun(const HistogramRefinement::Impl& r, const unsigned char* p, uint64_t count,
+               Histogram& linear, Histogram& log) {
+    const KeySlots& keys = keySlots(r);
+    const uint16_t* slots = keys.slots.data();
+    // First the positions whose keys need binning, without a branch (most do not, at random),
+    // then those elements.
+    constexpr size_t kStep = 4096;
+    uint32_t picked[kStep];
+    for (uint64_t at = 0; at < count; at += kStep) {
+        const size_t n = size_t(std::min<uint64_t>(kStep, count - at));
+        const unsigned char* block = p + at * sizeof(T);
+        size_t m = 0;
+        for (size_t i = 0; i < n; ++i) {
+            picked[m] = uint32_t(i);
+            m += keys.picked(wideKeyOf(loadLe<T>(block + i * sizeof(T))));
+        }
+        for (size_t j = 0; j < m; ++j) {
+            const T raw = loadLe<T>(block + picked[j] * sizeof(T));
+            const double v = double(raw);
+            if (!std::isfinite(v)) continue;
+            const uint16_t slot = slots[wideKeyOf(raw)];
+            if (slot & kLinearSlot) {
+                if constexpr (sizeof(T) == 8 && std::is_integral_v<T>)
+                    ++linear.counts[size_t(r.linearBins.integerBin(raw))];
+                else
+                    ++linear.counts[size_t(r.linearBins.bin(v))];
+            }
+            if (const uint16_t span = slot & ~kLinearSlot; span && v != 0)
+                ++log.counts[size_t(r.logBin(std::fabs(v), r.logSpans[span - 1]))];
+        }
+    }
+}
+
+} // namespace
+
+HistogramRefinement::HistogramRefinement(std::unique_ptr<const Impl> impl)
+    : m_impl(std::move(impl)) {}
+HistogramRefinement::~HistogramRefinement() = default;
+
+const Histogram& HistogramRefinement::linear() const {
+    return m_impl->linear;
+}
+
+const Histogram& HistogramRefinement::log() const {
+    return m_impl->log;
+}
+
+size_t HistogramRefinement::keysToBin() const {
+    return m_impl->linearKeys.size() + m_impl->logKeys.size();
+}
+
+void HistogramRefinement::add(const void* bytes, uint64_t count, Histogram& linear,
+                              Histogram& log) const {
+    const auto* p = static_cast<const unsigned char*>(bytes);
+    switch (m_impl->type) {
+    case DType::F32:
+        return refineRun<float>(*m_impl, p, count, linear, log);
+    case DType::F64:
+        return refineRun<double>(*m_impl, p, count, linear, log);
+    case DType::I32:
+        return refineRun<int32_t>(*m_impl, p, count, linear, log);
+    case DType::U32:
+        return refineRun<uint32_t>(*m_impl, p, count, linear, log);
+    case DType::I64:
+        return refineRun<int64_t>(*m_impl, p, count, linear, log);
+    default:
+        return refineRun<uint64_t>(*m_impl, p, count, linear, log);
+    }
+}
+
+std::unique_ptr<const HistogramRefinement> ValueAccumulator::refinement(const Moments& m) const {
+    if (isNarrow(m_type) || m_keys->exactValid || m.finite() == 0) return nullptr;
+    auto r = std::make_unique<HistogramRefinement::Impl>(HistogramRefinement::Impl{
+        m_type, LinearBins(m), LogBins(m), {}, {}, {}, {}, {}, {}, ++g_refinementIds});
+    r->linear = r->linearBins.histogram();
+    if (!r->logBins.empty()) r->log = r->logBins.histogram();
+    const bool integral = isIntegral64(m_type);
+    // Nonzero values under a zero key: smaller than the smallest nonzero key.
+    const double smallestKey = wideKeyRange(0).second;
+    m_keys->forEach([&](uint16_t key, uint64_t n) {
+        const double v = keyValue(key);
+        if (std::isnan(v)) return;
+        if (std::isinf(v)) { // finite F64 values beyond F32's range share it with the infinities
+            if (beyondF32(v, n, m) == 0) return;
+            r->linearKeys.push_back(key);
+            if (!r->logBins.empty())
+                r->addLogKey(key, std::max(double(FLT_MAX), m.minAbsNonzero), m.maxAbs);
+            return;
+        }
+        const auto [lo, hi] = wideKeyRange(key);
+        if (!binsWhole(r->linearBins, lo, hi, m, integral, n, r->linear))
+            r->linearKeys.push_back(key);
+        if (r->logBins.empty()) return;
+        if (v == 0) { // zeros are in no log bin; tiny values under the key are
+            if (m.minAbsNonzero < smallestKey)
+                r->addLogKey(key, m.minAbsNonzero, std::min(smallestKey, m.maxAbs));
+            return;
+        }
+        const double a = std::max(std::min(std::fabs(lo), std::fabs(hi)), m.minAbsNonzero);
+        const double b = std::min(std::max(std::fabs(lo), std::fabs(hi)), m.maxAbs);
+        if (a > b) // no magnitude of the key is the tensor's: bin each element anyway
+            r->addLogKey(key, m.minAbsNonzero, m.maxAbs);
+        else if (!logBinsWhole(r->logBins, a, b, m, n, r->log))
+            r->addLogKey(key, a, b);
+    });
+    if (r->linearKeys.empty() && r->logKeys.empty()) return nullptr;
+    // Slots hold a log key's index in 15 bits; the keys spanning a bin edge are a few per edge.
+    if (r->logKeys.size() >= kLinearSlot) throw std::logic_error("refinement: too many log keys");
+    return std::make_unique<const HistogramRefinement>(std::move(r));
 }
 
 bool hasPatternCounts(DType type) {

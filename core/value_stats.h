@@ -5,12 +5,14 @@
 
 #include "dtype.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace shardscope {
@@ -54,35 +56,44 @@ struct Moments {
     long double sum = 0, sumCompensation = 0;
     long double sumSquares = 0, sumSquaresCompensation = 0;
     long double m2 = 0; // sum of squared deviations from the mean (Chan)
-    // I64 and U64: whether two finite elements differ, from their integers (above 2^53
-    // neighbouring integers share a double, so min == max does not prove a constant tensor).
-    bool integersVary = false;
+    // I64 and U64: above 2^53 neighbouring integers share a double, so their extremes are
+    // also kept as integers, and their sums are taken about `shift` (one element's value) so
+    // that the deviations stay exact.
     bool hasInteger = false;
-    uint64_t firstInteger = 0; // the bits of one element, when hasInteger
+    __int128 intMin = 0, intMax = 0;
+    long double shift = 0; // sum + sumCompensation is the sum of (x - shift)
 
     uint64_t finite() const { return count - nan - posInf - negInf; }
     double mean() const;   // of the finite elements; NaN when there are none
     double stddev() const; // population standard deviation of the finite elements
     double l2() const;     // sqrt of the sum of squares of the finite elements
-    double rms() const;    // l2 / sqrt(finite)
+    // The same in extended precision: finite where l2() overflows (F64 norms past 1.8e308).
+    long double l2Extended() const;
+    double rms() const; // l2 / sqrt(finite)
 
     // Adds `n` finite elements all equal to `value` (n may be 0).
     void addRepeated(double value, uint64_t n, double minNormal);
     // Adds a non-finite element n times.
     void addNonFinite(double value, uint64_t n);
     void merge(const Moments& other);
-    // Notes one I64/U64 element's bits for integersVary.
-    void addInteger(uint64_t bits) {
-        if (!hasInteger) {
-            hasInteger = true;
-            firstInteger = bits;
-        } else if (bits != firstInteger) {
-            integersVary = true;
-        }
+    // Folds in the exact extremes of a block of I64/U64 elements.
+    void addIntegerRange(__int128 lo, __int128 hi) {
+        intMin = hasInteger ? std::min(intMin, lo) : lo;
+        intMax = hasInteger ? std::max(intMax, hi) : hi;
+        hasInteger = true;
     }
     // All finite elements equal (at least one).
-    bool constant() const { return finite() > 0 && min == max && !integersVary; }
+    bool constant() const {
+        return finite() > 0 && min == max && (!hasInteger || intMin == intMax);
+    }
 };
+
+enum class Extreme { Min, Max, MaxAbs };
+// The exact integer of an I64/U64 tensor's min, max or max |x| as decimal text (the doubles
+// round above 2^53); nullopt for other dtypes or when there are no finite elements.
+std::optional<std::string> exactIntegerText(const Moments& m, Extreme which);
+// For I64/U64: the smallest integer of linear histogram bin `bin` (0 ... 63), exactly.
+std::optional<std::string> integerBinStart(const Moments& m, int bin);
 
 // The smallest positive normal value of a float dtype (0 for integer dtypes: no subnormals).
 double minNormal(DType type);
@@ -101,6 +112,7 @@ struct ValueSummary {
 
 class LinearBins;
 class LogBins;
+class HistogramRefinement;
 
 // Accumulates elements of one dtype into Moments and into a fine-grained count per 16-bit key
 // from which the two 64-bin histograms are built at the end.
@@ -108,9 +120,9 @@ class LogBins;
 // The key is the element's own bit pattern for 8- and 16-bit dtypes, so their histograms are
 // exact. Wider dtypes keep their values themselves up to 65,536 of them, so small tensors are
 // binned exactly too; beyond that they are keyed by their value as F32 cut to BF16 (8
-// significant bits): an element within 0.8% of a bin edge may be counted in the neighbouring
-// bin, F64 values beyond F32's range (|x| > 3.4e38) go to the outermost bin of their sign, and
-// nonzero values below BF16's smallest (2^-133) to the lowest log bin.
+// significant bits), and the histograms here bin each key whole: an element near a bin edge
+// may be counted in the neighbouring bin. refinement() says what a second read needs to make
+// them exact (computeStats does that read).
 class ValueAccumulator {
 public:
     explicit ValueAccumulator(DType type);
@@ -134,16 +146,23 @@ public:
     Moments counts() const;
     // 64 bins from min to max of the finite values.
     Histogram linearHistogram() const;
-    // 64 bins of log10|x| over the finite nonzero values (lo/hi are log10 of the extremes).
+    // 64 bins of log|x| over the finite nonzero values (lo/hi are log10 of the extremes).
     Histogram logHistogram() const;
     // All three at once: for 8- and 16-bit dtypes in two walks over the counts, not four.
     ValueSummary summary() const;
+    // For a wide dtype binned by key: what a second read needs to make both histograms exact,
+    // or null when they already are (8/16-bit dtypes, at most 65,536 elements, or no counted
+    // key whose values span a bin edge). `m` is moments() (or summary()'s).
+    std::unique_ptr<const HistogramRefinement> refinement(const Moments& m) const;
 
 private:
     friend class PatternCounts;
     struct Keys;
     void addKey(uint16_t key, uint64_t n);
     template <class T> void addWide(const unsigned char* p, uint64_t count);
+    template <class T> void addWideIntegers(const unsigned char* p, uint64_t count);
+    double exactValue(uint64_t bits) const;
+    int exactLinearBin(const LinearBins& bins, uint64_t bits) const;
     double keyValue(uint16_t key) const;
     Moments momentsFromKeys(bool centred) const;
     void addDeviations(Moments& m, const LinearBins& linearBins, Histogram* linear,
@@ -155,6 +174,30 @@ private:
     mutable Moments m_moments;
     mutable bool m_narrowDirty = false;
     std::unique_ptr<Keys> m_keys;
+};
+
+// Exact histograms of a wide-dtype tensor of more than 65,536 elements, from a second read.
+// The first read counts its elements per key (their value as F32 cut to 8 significant bits);
+// every key whose possible values lie in one bin is binned whole here, and the elements under
+// the few keys that span a bin edge (at most a few per edge) are binned one by one by add().
+// Immutable once made: threads share one.
+class HistogramRefinement {
+public:
+    struct Impl;
+    explicit HistogramRefinement(std::unique_ptr<const Impl> impl);
+    ~HistogramRefinement();
+
+    // The bins of the elements placed from their keys (with lo and hi).
+    const Histogram& linear() const;
+    const Histogram& log() const;
+    // How many keys add() bins element by element.
+    size_t keysToBin() const;
+    // Adds to `linear` and `log` the elements among `count` (little-endian, of the tensor's
+    // dtype) whose keys span a bin edge; only their counts are touched.
+    void add(const void* bytes, uint64_t count, Histogram& linear, Histogram& log) const;
+
+private:
+    std::unique_ptr<const Impl> m_impl;
 };
 
 // An 8- or 16-bit window counted by bit pattern in a table (one per thread), then folded

@@ -367,7 +367,8 @@ void checkMoments(const Moments& m, const Ref& r, LD rel, bool strict, const QSt
     }
     const LD rms = r.rms();
     EXPECT_NEAR(ctx, m.mean(), r.mean(), rel * (strict ? std::fabs(r.mean()) : rms));
-    EXPECT_NEAR(ctx, m.sum + m.sumCompensation, r.sum,
+    // I64/U64 sum about an element (Moments::shift).
+    EXPECT_NEAR(ctx, m.shift * LD(r.finite) + m.sum + m.sumCompensation, r.sum,
                 rel * (strict ? std::fabs(r.sum) : rms * LD(r.finite)));
     EXPECT_NEAR(ctx, m.stddev(), r.stddev(), rel * (strict ? r.stddev() : rms));
     EXPECT_NEAR(ctx, m.l2(), r.l2(), rel * r.l2());
@@ -899,10 +900,16 @@ struct ProgressLog {
     }
 };
 
-void checkProgress(const std::vector<StatsProgress>& calls, uint64_t total, const QString& ctx) {
+// `total` is the last call's; a second read for exact histograms raises it once the first
+// read is done, so earlier calls may hold `firstTotal`.
+void checkProgress(const std::vector<StatsProgress>& calls, uint64_t total, const QString& ctx,
+                   uint64_t firstTotal = 0) {
     QVERIFY2(!calls.empty(), qPrintable(ctx + ": no progress reported"));
     for (size_t i = 0; i < calls.size(); ++i) {
-        EXPECT_EQ(ctx, calls[i].bytesTotal, total);
+        if (calls[i].bytesTotal != firstTotal || firstTotal == 0)
+            EXPECT_EQ(ctx, calls[i].bytesTotal, total);
+        if (i && calls[i].bytesTotal == firstTotal)
+            EXPECT_EQ(ctx + " first read", calls[i - 1].bytesTotal, firstTotal);
         QVERIFY2(calls[i].bytesDone <= calls[i].bytesTotal,
                  qPrintable(ctx +
                             QStringLiteral(": bytesDone %1 > bytesTotal").arg(calls[i].bytesDone)));
@@ -954,6 +961,10 @@ private slots:
     void denseSummaryWithGaps_data();
     void denseSummaryWithGaps();
     void largeIntegersThatDifferAreNotConstant();
+    void wideHistogramsAreExact_data();
+    void wideHistogramsAreExact();
+    void largeIntegerMoments();
+    void powersOfTwoOnLogEdges();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1665,6 +1676,246 @@ void TestValueStats::largeIntegersThatDifferAreNotConstant() {
     QVERIFY(f.moments().constant());
 }
 
+// A wide-dtype case: raw little-endian elements and the test's own value of each (a double, and
+// the exact integer for I64/U64).
+struct WideCase {
+    DType type = DType::F32;
+    std::string bytes;
+    std::vector<double> values;
+    std::vector<__int128> integers; // I64/U64 only
+};
+Q_DECLARE_METATYPE(std::shared_ptr<WideCase>)
+
+template <class T, class Gen> std::shared_ptr<WideCase> wideCase(DType type, size_t n, Gen gen) {
+    auto c = std::make_shared<WideCase>();
+    c->type = type;
+    c->bytes.resize(n * sizeof(T));
+    for (size_t i = 0; i < n; ++i) {
+        const T v = gen(i);
+        std::memcpy(c->bytes.data() + i * sizeof(T), &v, sizeof v);
+        c->values.push_back(double(v));
+        if constexpr (std::is_integral_v<T> && sizeof(T) == 8) c->integers.push_back(__int128(v));
+    }
+    return c;
+}
+
+void TestValueStats::wideHistogramsAreExact_data() {
+    QTest::addColumn<std::shared_ptr<WideCase>>("data");
+    constexpr size_t n = 200'000; // past the 65,536 values kept exactly
+    SplitMix g{2026};
+    auto unit = [&g] { return double(g.next() >> 11) * 0x1p-53; };
+    QTest::newRow("F32 1000 + 1e-5 k") << wideCase<float>(
+        DType::F32, n, [&](size_t) { return 1000.0f + float(g.next() % 997) * 1e-5f; });
+    QTest::newRow("F32 [0.5, 1)") << wideCase<float>(
+        DType::F32, n, [&](size_t) { return float(0.5 + 0.5 * unit()); });
+    QTest::newRow("F32 subnormals") << wideCase<float>(DType::F32, n, [&](size_t i) {
+        const uint32_t bits = 1 + uint32_t(g.next() % 0x7FFFFF);
+        return std::bit_cast<float>(i % 2 ? bits : bits | 0x80000000u);
+    });
+    QTest::newRow("F32 NaN Inf and 0..499.5") << wideCase<float>(DType::F32, n, [&](size_t i) {
+        if (i % 1000 == 7) return std::numeric_limits<float>::quiet_NaN();
+        if (i % 1000 == 8) return i % 2 ? std::numeric_limits<float>::infinity() : -1.0f / 0.0f;
+        return float(i % 1000) * 0.5f;
+    });
+    QTest::newRow("F64 1 + 1e-12 k") << wideCase<double>(
+        DType::F64, n, [&](size_t) { return 1.0 + double(g.next() % 100'000) * 1e-12; });
+    QTest::newRow("F64 constant") << wideCase<double>(DType::F64, n, [](size_t) { return 3.25; });
+    QTest::newRow("F64 tiny, huge and zero") << wideCase<double>(DType::F64, n, [&](size_t i) {
+        switch (i % 4) {
+        case 0:
+            return std::pow(10.0, -200 + 10 * unit());
+        case 1:
+            return -std::pow(10.0, 39 + 261 * unit());
+        case 2:
+            return std::pow(10.0, 39 + 261 * unit());
+        default:
+            return 0.0;
+        }
+    });
+    QTest::newRow("I32 near 2^31") << wideCase<int32_t>(
+        DType::I32, n, [&](size_t) { return int32_t(2147483647 - int32_t(g.next() % 1'000'000)); });
+    QTest::newRow("U32 near 2^32") << wideCase<uint32_t>(
+        DType::U32, n, [&](size_t) { return uint32_t(4294967295u - uint32_t(g.next() % 5000)); });
+    QTest::newRow("I64 near 2^63") << wideCase<int64_t>(DType::I64, n, [&](size_t) {
+        return int64_t(std::numeric_limits<int64_t>::max() - int64_t(g.next() % 1000));
+    });
+    QTest::newRow("I64 near -2^63") << wideCase<int64_t>(DType::I64, n, [&](size_t) {
+        return int64_t(std::numeric_limits<int64_t>::min() + int64_t(g.next() % 1000));
+    });
+    QTest::newRow("I64 full range")
+        << wideCase<int64_t>(DType::I64, n, [&](size_t) { return int64_t(g.next()); });
+    QTest::newRow("U64 near 2^64") << wideCase<uint64_t>(
+        DType::U64, n, [&](size_t) { return ~uint64_t(0) - g.next() % 3000; });
+    QTest::newRow("U64 2^62 and 2^62 + 1")
+        << wideCase<uint64_t>(DType::U64, n, [](size_t i) { return (uint64_t(1) << 62) + i % 2; });
+}
+
+// Histograms of wide dtypes past 65,536 elements, binned by key and then by value for the
+// keys that span a bin edge (as computeStats does in its second read), against the test's own
+// binning of every element.
+void TestValueStats::wideHistogramsAreExact() {
+    QFETCH(std::shared_ptr<WideCase>, data);
+    const WideCase& c = *data;
+    const size_t size = dtypeBits(c.type) / 8, n = c.values.size();
+    // In uneven windows, merged, as the tensor's chunks are.
+    ValueAccumulator acc(c.type), window(c.type);
+    for (size_t at = 0; at < n;) {
+        const size_t step = std::min(n - at, size_t(4099 + at % 7919));
+        window.reset(c.type);
+        window.add(c.bytes.data() + at * size, step);
+        acc.merge(window);
+        at += step;
+    }
+    const ValueSummary summary = acc.summary();
+    Histogram linear = summary.linear, log = summary.log;
+    if (const auto refinement = acc.refinement(summary.moments)) {
+        linear = refinement->linear();
+        log = refinement->log();
+        refinement->add(c.bytes.data(), n / 2, linear, log);
+        refinement->add(c.bytes.data() + n / 2 * size, n - n / 2, linear, log);
+    }
+
+    double lo = kInf, hi = -kInf, minAbs = kInf, maxAbs = 0;
+    __int128 intLo = 0, intHi = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const double v = c.values[i];
+        if (!std::isfinite(v)) continue;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        maxAbs = std::max(maxAbs, std::fabs(v));
+        if (v != 0) minAbs = std::min(minAbs, std::fabs(v));
+    }
+    if (!c.integers.empty()) {
+        intLo = *std::min_element(c.integers.begin(), c.integers.end());
+        intHi = *std::max_element(c.integers.begin(), c.integers.end());
+    }
+    std::array<uint64_t, kHistogramBins> expectLinear{}, expectLog{};
+    const double logLo = std::log10(minAbs), logHi = std::log10(maxAbs);
+    for (size_t i = 0; i < n; ++i) {
+        const double v = c.values[i];
+        if (!std::isfinite(v)) continue;
+        double at = hi > lo ? (v - lo) / (hi - lo) * kHistogramBins : 0;
+        if (!c.integers.empty()) // integers: exactly, in 128 bits
+            at = intHi > intLo ? double((c.integers[i] - intLo) * kHistogramBins / (intHi - intLo))
+                               : 0;
+        ++expectLinear[size_t(std::clamp(std::floor(at), 0.0, 63.0))];
+        if (v == 0) continue;
+        const double logAt =
+            logHi > logLo ? (std::log10(std::fabs(v)) - logLo) * (kHistogramBins / (logHi - logLo))
+                          : 0;
+        ++expectLog[size_t(std::clamp(std::floor(logAt), 0.0, 63.0))];
+    }
+    for (int b = 0; b < kHistogramBins; ++b) {
+        EXPECT_EQ(QStringLiteral("linear bin %1").arg(b), linear.counts[size_t(b)],
+                  expectLinear[size_t(b)]);
+        EXPECT_EQ(QStringLiteral("log bin %1").arg(b), log.counts[size_t(b)], expectLog[size_t(b)]);
+    }
+    EXPECT_EXACT("linear lo", linear.lo, lo);
+    EXPECT_EXACT("linear hi", linear.hi, hi);
+}
+
+std::string integerString(__int128 v) {
+    if (v < 0) return "-" + integerString(-v);
+    return v < 10 ? std::string(1, char('0' + int(v)))
+                  : integerString(v / 10) + char('0' + int(v % 10));
+}
+
+// I64/U64 past 2^53: exact extremes, and mean and deviation from sums about an element, against
+// the test's own 128-bit sums.
+void TestValueStats::largeIntegerMoments() {
+    SplitMix g{63};
+    for (const bool top : {true, false}) {
+        for (DType type : {DType::I64, DType::U64}) {
+            const QString ctx =
+                QStringLiteral("%1 %2").arg(dtypeName(type).data(), top ? "top" : "bottom");
+            std::vector<uint64_t> bits(5000);
+            std::vector<__int128> x(bits.size());
+            for (size_t i = 0; i < bits.size(); ++i) {
+                const uint64_t k = g.next() % 1000;
+                if (type == DType::I64)
+                    x[i] = top ? __int128(std::numeric_limits<int64_t>::max()) - k
+                               : __int128(std::numeric_limits<int64_t>::min()) + k;
+                else
+                    x[i] = top ? __int128(~uint64_t(0)) - k : __int128(k);
+                bits[i] = uint64_t(x[i]);
+            }
+            ValueAccumulator acc(type), part(type);
+            acc.add(bits.data(), 1234);
+            part.add(bits.data() + 1234, bits.size() - 1234);
+            acc.merge(part);
+            const Moments& m = acc.moments();
+            const __int128 lo = *std::min_element(x.begin(), x.end());
+            const __int128 hi = *std::max_element(x.begin(), x.end());
+            QCOMPARE(exactIntegerText(m, Extreme::Min).value_or("none"), integerString(lo));
+            QCOMPARE(exactIntegerText(m, Extreme::Max).value_or("none"), integerString(hi));
+            const __int128 absMax = std::max(lo < 0 ? -lo : lo, hi < 0 ? -hi : hi);
+            QCOMPARE(exactIntegerText(m, Extreme::MaxAbs).value_or("none"), integerString(absMax));
+            // Mean and variance about x[0], exact in 128 bits (differences below 2^10).
+            __int128 sum = 0, squares = 0;
+            for (__int128 v : x) {
+                sum += v - x[0];
+                squares += (v - x[0]) * (v - x[0]);
+            }
+            const LD count = LD(x.size());
+            const LD meanOffset = LD(sum) / count;
+            const LD variance = LD(squares) / count - meanOffset * meanOffset;
+            EXPECT_NEAR(ctx + " std", LD(m.stddev()), std::sqrt(variance),
+                        1e-9L * std::sqrt(variance));
+            EXPECT_NEAR(ctx + " mean", LD(m.mean()), LD(x[0]) + meanOffset,
+                        1e-15L * std::fabs(LD(x[0]) + meanOffset) + 1);
+            QVERIFY2(!m.constant(), qPrintable(ctx));
+        }
+    }
+    ValueAccumulator f(DType::F64);
+    const double v = 2.5;
+    f.add(&v, 1);
+    QVERIFY(!exactIntegerText(f.moments(), Extreme::Min));
+}
+
+// Powers of two whose exponents put them exactly on log bin edges land in the bin they start:
+// F8_E8M0 codes c (2^(c - 127)) spread over exponents 0 ... E are in bin floor(e * 64 / E),
+// computed here in integers. Also F32 (values kept exactly) and F64 past 65,536 elements.
+void TestValueStats::powersOfTwoOnLogEdges() {
+    for (int step : {1, 3, 5}) {
+        std::vector<uint8_t> codes;
+        for (int c = 0; c <= 254; c += step)
+            codes.push_back(uint8_t(c));
+        const int span = codes.back() - codes.front();
+        std::array<uint64_t, kHistogramBins> expect{};
+        for (uint8_t c : codes)
+            ++expect[size_t(std::min(63, (c - codes.front()) * 64 / span))];
+        ValueAccumulator e8(DType::F8_E8M0);
+        e8.add(codes.data(), codes.size());
+        const Histogram log = e8.summary().log;
+        const Histogram alone = e8.logHistogram();
+        for (int b = 0; b < kHistogramBins; ++b) {
+            EXPECT_EQ(QStringLiteral("E8M0 step %1 bin %2").arg(step).arg(b), log.counts[size_t(b)],
+                      expect[size_t(b)]);
+            EXPECT_EQ(QStringLiteral("E8M0 step %1 bin %2").arg(step).arg(b),
+                      alone.counts[size_t(b)], expect[size_t(b)]);
+        }
+    }
+    // 2^0 ... 2^192 in F64, repeated past the exact list: bin floor(k / 3), 2^192 in bin 63.
+    std::vector<double> powers;
+    for (int r = 0; r < 400; ++r)
+        for (int k = 0; k <= 192; ++k)
+            powers.push_back(std::ldexp(1.0, k));
+    for (const size_t n : {size_t(193), powers.size()}) {
+        ValueAccumulator acc(DType::F64);
+        acc.add(powers.data(), n);
+        const ValueSummary summary = acc.summary();
+        Histogram log = summary.log;
+        if (const auto r = acc.refinement(summary.moments)) {
+            log = r->log();
+            Histogram linear = r->linear();
+            r->add(powers.data(), n, linear, log);
+        }
+        for (int b = 0; b < kHistogramBins; ++b)
+            EXPECT_EQ(QStringLiteral("F64 2^k, %1 elements, bin %2").arg(n).arg(b),
+                      log.counts[size_t(b)], (n / 193) * (b == 63 ? 4 : 3));
+    }
+}
+
 void TestValueStats::meanPrecisionF32() {
     // 10^7 values 1 + k * 2^-23, k pseudo-random in [0, 4096): a float accumulator drifts far
     // past 1e-12; the reference sum is exact in long double.
@@ -2143,9 +2394,30 @@ void TestValueStats::progressCoversSelectedBytes() {
         ProgressLog log;
         options.progress = std::ref(log);
         const CheckpointStats stats = computeStats(c, options);
+        // F32 keys (8 significant bits) of 0 ... 499.5 span bin edges of 499.5 / 64: the
+        // tensor is read twice, the second time for its histograms.
         const uint64_t total = kBigRows * kBigCols * 4;
-        CHECK(checkProgress(log.calls, total, "big"));
-        QCOMPARE(stats.bytesRead, total);
+        CHECK(checkProgress(log.calls, 2 * total, "big", total));
+        QCOMPARE(stats.bytesRead, 2 * total);
+        // Exact histograms: each residue r in floor(r / 2 / 499.5 * 64), and log bins of
+        // log10(r / 2) over [log10 0.5, log10 499.5].
+        std::array<uint64_t, kHistogramBins> linear{}, logBins{};
+        const uint64_t elements = kBigRows * kBigCols;
+        for (uint64_t r = 0; r < 1000; ++r) {
+            const uint64_t n = elements / 1000 + (r < elements % 1000 ? 1 : 0);
+            const double v = double(r) * 0.5;
+            linear[size_t(std::min(63.0, std::floor(v / 499.5 * 64)))] += n;
+            if (r == 0) continue;
+            const double at =
+                (std::log10(v) - std::log10(0.5)) * (64 / (std::log10(499.5) - std::log10(0.5)));
+            logBins[size_t(std::clamp(std::floor(at), 0.0, 63.0))] += n;
+        }
+        for (size_t b = 0; b < size_t(kHistogramBins); ++b) {
+            EXPECT_EQ(QStringLiteral("big linear bin %1").arg(b),
+                      stats.tensors.at(0).linear.counts[b], linear[b]);
+            EXPECT_EQ(QStringLiteral("big log bin %1").arg(b), stats.tensors.at(0).log.counts[b],
+                      logBins[b]);
+        }
         QCOMPARE(stats.tensors.at(0).moments.count, kBigRows * kBigCols);
         QCOMPARE(stats.tensors.at(0).moments.max, 499.5);
         // mean of (i % 1000) / 2 over 2^21 elements: exact from the counts of each residue.

@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -56,6 +57,8 @@ private slots:
     void diffOneFlippedValue();
     void diffTolerance();
     void diffLargeIntegers();
+    void statsLargeIntegersExact();
+    void statsL2BeyondDouble();
     void diffDtypeAndShapeChanged();
     void diffOnlyInAOrB();
     void diffNaNAtTheSamePosition();
@@ -64,6 +67,7 @@ private slots:
     void diffDifferentSplitsAreIdentical();
     void diffUsageErrors_data();
     void diffUsageErrors();
+    void diffUnreadableInputIsTrouble();
 
 private:
     Result run(const QStringList& args) { return runCli(args, m_tmp->path()); }
@@ -562,6 +566,13 @@ void TestValuesCli::statsTruncatedShardNamesTheFile() {
              qPrintable("stats --json: stderr does not name " + name + ":\n" + json.err));
     QVERIFY2(text.err.contains(name) || text.out.contains(name),
              qPrintable("stats: neither stream names " + name + ":\n" + text.err));
+    // It says the file is short, by how much, not only that offsets run past its end.
+    const uint64_t size = fs::file_size(fsPath("ck") / rankFile(1));
+    const QString shortBy = QStringLiteral("the file is %1 bytes, %2 short of the %3")
+                                .arg(size)
+                                .arg(18) // half of its 36 data bytes were cut
+                                .arg(size + 18);
+    QVERIFY2(json.err.contains(shortBy), qPrintable(shortBy + "\n" + json.err));
 }
 
 // No JSON on stdout that a consumer could take for the checkpoint's complete statistics.
@@ -700,6 +711,15 @@ void TestValuesCli::checkPlantedFaults() {
     QVERIFY2(inf->message.contains("[3:4, 0:4]"), qPrintable(inf->message));
     QVERIFY2(find(all, "constant", "ConstantTensor")->message.contains("0.5"), qPrintable(list));
     QVERIFY2(find(all, "all_zero", "AllZeros")->message.contains("32"), qPrintable(list));
+    // Both whole-tensor findings name every rank file the tensor spans, not only the first.
+    for (const char* tensor : {"constant", "all_zero"}) {
+        const Finding* f =
+            find(all, tensor, tensor == std::string("constant") ? "ConstantTensor" : "AllZeros");
+        QVERIFY2(f->message.contains("across 4 files"), qPrintable(f->message));
+        for (int rank = 0; rank < 4; ++rank)
+            QVERIFY2(f->message.contains(QString::fromStdString(rankFile(rank))),
+                     qPrintable(f->message));
+    }
     // The scaled chunk's RMS is exactly 1000 times its siblings' (same values times 1000).
     const Finding* spread = find(all, "scaled", "NormSpread");
     QVERIFY2(spread->message.contains("1000x"), qPrintable(spread->message));
@@ -745,7 +765,8 @@ void TestValuesCli::checkNormSpreadThreshold() {
     QVERIFY(find(findings(parseObject(under.out)), "scaled", "NormSpread"));
     Result over = run({"check", path("ck"), "--json", "--norm-spread", "1001"});
     QVERIFY(!find(findings(parseObject(over.out)), "scaled", "NormSpread"));
-    for (const char* bad : {"nan", "NaN", "inf", "-1"}) {
+    // Below 1 every pair of chunks would differ "by more than" it.
+    for (const char* bad : {"nan", "NaN", "inf", "-1", "0.5", "0.999"}) {
         Result r = run({"check", path("ck"), "--norm-spread", bad});
         QVERIFY2(r.code == 2, bad);
         QVERIFY2(r.err.contains("--norm-spread"), qPrintable(r.err));
@@ -785,13 +806,15 @@ void TestValuesCli::checkFailOnConstant() {
 
 void TestValuesCli::checkFailOnUnknownKind() {
     writeValues(fsPath("ck"), {{"x", "F32", {2}, f32Bytes({1.0f, 2.0f}), splitDim({2}, 0, 1)}}, 1);
-    for (const char* list : {"bogus", "nan,bogus", ""}) {
+    for (const char* list : {"bogus", "nan,bogus", "", "nan,,zeros", "nan,", ",nan", ","}) {
         Result r = run({"check", path("ck"), "--fail-on", list});
         QCOMPARE(r.code, 2);
         QVERIFY(r.out.isEmpty());
         QVERIFY2(r.err.contains("--fail-on"), qPrintable(r.err));
     }
     QVERIFY(run({"check", path("ck"), "--fail-on", "bogus"}).err.contains("bogus"));
+    QVERIFY(run({"check", path("ck"), "--fail-on", "nan,,zeros"}).err.contains("empty kind"));
+    QCOMPARE(run({"check", path("ck"), "--norm-spread", "1"}).code, 0);
 }
 
 void TestValuesCli::checkCleanCheckpoint() {
@@ -1030,6 +1053,86 @@ void TestValuesCli::diffLargeIntegers() {
     }
 }
 
+// I64/U64 near the top of their range, past the 65,536 elements kept exactly: min, max and
+// max |x| print as their exact integers (the doubles round to 2^63 / 2^64), the deviation comes
+// from the integers, and the linear histogram bins by integer.
+void TestValuesCli::statsLargeIntegersExact() {
+    constexpr uint64_t n = 100'000;
+    std::vector<uint64_t> i64(n), u64(n);
+    for (uint64_t i = 0; i < n; ++i) {
+        i64[i] = uint64_t(std::numeric_limits<int64_t>::max()) - (i * 7919) % 1000;
+        u64[i] = ~uint64_t(0) - (i * 104729) % 3000;
+    }
+    writeValues(fsPath("ints"),
+                {{"i", "I64", {n}, u64Bytes(i64), splitDim({n}, 0, 2)},
+                 {"u", "U64", {n}, u64Bytes(u64), splitDim({n}, 0, 2)}},
+                2);
+    Result r = run({"stats", path("ints"), "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    for (const char* field :
+         {R"("min":9223372036854774808,)", R"("max":9223372036854775807,)",
+          R"("max_abs":9223372036854775807,)", R"("min":18446744073709548616,)",
+          R"("max":18446744073709551615,)", R"("max_abs":18446744073709551615,)",
+          R"("linear":{"lo":9223372036854774808,"hi":9223372036854775807,)"})
+        QVERIFY2(r.out.contains(QLatin1String(field)),
+                 qPrintable(QString(field) + "\n" + r.out.left(600)));
+    const QJsonArray tensors = parseObject(r.out)["tensors"].toArray();
+    struct Case {
+        const char* name;
+        const std::vector<uint64_t>* bits;
+        __int128 top;
+        __int128 spread; // max - min
+    };
+    for (const Case& c : {Case{"i", &i64, std::numeric_limits<int64_t>::max(), 999},
+                          Case{"u", &u64, __int128(~uint64_t(0)), 2999}}) {
+        const QJsonObject t = byName(tensors, "name", c.name);
+        std::array<qint64, 64> bins{};
+        long double sum = 0, squares = 0; // of (x - top), exact in long double
+        for (uint64_t b : *c.bits) {
+            const __int128 offset = __int128(b) - (c.top - c.spread); // x - min
+            ++bins[size_t(std::min<__int128>(63, offset * 64 / c.spread))];
+            sum += (long double)(__int128(b) - c.top);
+            squares += (long double)(__int128(b) - c.top) * (long double)(__int128(b) - c.top);
+        }
+        const QJsonArray counts =
+            t["histogram"].toObject()["linear"].toObject()["counts"].toArray();
+        QCOMPARE(counts.size(), 64);
+        for (int b = 0; b < 64; ++b)
+            QVERIFY2(counts[b].toInteger() == bins[size_t(b)],
+                     qPrintable(QStringLiteral("%1 bin %2: %3, expected %4")
+                                    .arg(c.name)
+                                    .arg(b)
+                                    .arg(counts[b].toInteger())
+                                    .arg(bins[size_t(b)])));
+        const long double mean = sum / n, stddev = std::sqrt(squares / n - mean * mean);
+        QVERIFY2(closeRelative(t["std"].toDouble(), stddev, 1e-9L),
+                 qPrintable(describe(t["std"].toDouble(), stddev)));
+    }
+    // The text histogram labels each bin by its first integer: bin 1 of 999 starts 16 above.
+    Result text = run({"stats", path("ints"), "--histograms", "--tensor", "^i$"});
+    QVERIFY2(text.out.contains("linear, 9223372036854774808 to 9223372036854775807:"),
+             qPrintable(text.out.left(800)));
+    QVERIFY2(text.out.contains(QRegularExpression("\\n +9223372036854774824 +1[0-9]{3} #")),
+             qPrintable(text.out.left(800)));
+    Result check = run({"check", path("ints"), "--fail-on", "constant"});
+    QVERIFY2(check.code == 0, qPrintable(check.out + check.err));
+}
+
+// Four F64 elements of 1e308: the L2 norm, 2e308, is past double's range; --json prints it
+// from extended precision as a number, not as null.
+void TestValuesCli::statsL2BeyondDouble() {
+    const uint64_t big = std::bit_cast<uint64_t>(1e308);
+    writeValues(fsPath("huge"),
+                {{"h", "F64", {4}, u64Bytes({big, big, big, big}), splitDim({4}, 0, 2)}}, 2);
+    Result r = run({"stats", path("huge"), "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const QRegularExpressionMatch m = QRegularExpression(R"re("l2":([-+0-9.eE]+))re").match(r.out);
+    QVERIFY2(m.hasMatch(), qPrintable(r.out.left(400)));
+    const long double l2 = std::strtold(m.captured(1).toLatin1().constData(), nullptr);
+    const long double expected = 2.0L * (long double)1e308;
+    QVERIFY2(std::fabs(l2 - expected) <= 1e-15L * expected, qPrintable(m.captured(1)));
+}
+
 void TestValuesCli::diffDtypeAndShapeChanged() {
     writeValues(fsPath("a"), diffTensors(diffW()), 2);
     // w as [2, 8] (same bytes), e as F16 (same bits), b unchanged.
@@ -1215,6 +1318,29 @@ void TestValuesCli::diffUsageErrors() {
     QCOMPARE(r.code, 2);
     QVERIFY2(r.err.contains(expected), qPrintable(r.err));
     QVERIFY(r.out.isEmpty());
+}
+
+// An input that cannot be read is no answer: exit 2, never 1 ("they differ"), the input named,
+// and nothing on stdout that reads as a comparison.
+void TestValuesCli::diffUnreadableInputIsTrouble() {
+    writeStatsCheckpoint(fsPath("good"));
+    const QString cut = writeTruncatedCheckpoint(fsPath("cut"));
+    struct Case {
+        QStringList args;
+        QString named;
+    };
+    for (const Case& c : {Case{{"diff", path("good"), path("missing")}, "missing"},
+                          Case{{"diff", path("missing"), path("good"), "--json"}, "missing"},
+                          Case{{"diff", path("good"), path("cut")}, cut},
+                          Case{{"diff", path("cut"), path("good"), "--json"}, cut}}) {
+        Result r = run(c.args);
+        const QString label = c.args.join(' ');
+        QVERIFY2(r.code == 2,
+                 qPrintable(label + QStringLiteral(": exit %1\n").arg(r.code) + r.err));
+        QVERIFY2(r.err.contains(c.named), qPrintable(label + "\n" + r.err));
+        QVERIFY2(r.out.isEmpty(), qPrintable(label + "\n" + r.out));
+    }
+    QCOMPARE(run({"diff", path("good"), path("good")}).code, 0);
 }
 
 // The demo's planted faults are the ones the README and the help promise, each found once.

@@ -134,11 +134,25 @@ int HistogramView::binAt(const QPoint& pos) const {
                       kHistogramBins - 1);
 }
 
+namespace {
+
+// Significant digits, from `least`, that show a and b to a hundredth of their distance: a narrow
+// range such as 999.995 to 1000.005 would otherwise label both ends "1e+03".
+int digitsApart(double a, double b, int least) {
+    const double apart = std::fabs(b - a), size = std::max(std::fabs(a), std::fabs(b));
+    if (!(apart > 0) || !std::isfinite(size / apart)) return least;
+    return std::clamp(int(std::ceil(std::log10(size / apart))) + 2, least, 17);
+}
+
+} // namespace
+
 QString HistogramView::binText(int bin) const {
     const Histogram* h = shown();
     if (!h || bin < 0 || bin >= kHistogramBins) return {};
     const bool log = m_scale == Scale::Log10Abs;
-    auto at = [&](double e) { return valueText(log ? std::pow(10.0, e) : e, 5); };
+    auto value = [&](double e) { return log ? std::pow(10.0, e) : e; };
+    const int digits = digitsApart(value(edge(bin)), value(edge(bin + 1)), 5);
+    auto at = [&](double e) { return valueText(value(e), digits); };
     const uint64_t n = h->counts[size_t(bin)];
     const QString count = counted(qint64(n), tr("element"), tr("elements"));
     if (singleValue())
@@ -152,13 +166,17 @@ QString HistogramView::binText(int bin) const {
 QString HistogramView::lowLabel() const {
     const Histogram* h = shown();
     if (!h || total() == 0) return {};
-    return valueText(m_scale == Scale::Log10Abs ? std::pow(10.0, h->lo) : h->lo, 3);
+    const bool log = m_scale == Scale::Log10Abs;
+    const double lo = log ? std::pow(10.0, h->lo) : h->lo, hi = log ? std::pow(10.0, h->hi) : h->hi;
+    return valueText(lo, digitsApart(lo, hi, 3));
 }
 
 QString HistogramView::highLabel() const {
     const Histogram* h = shown();
     if (!h || total() == 0) return {};
-    return valueText(m_scale == Scale::Log10Abs ? std::pow(10.0, h->hi) : h->hi, 3);
+    const bool log = m_scale == Scale::Log10Abs;
+    const double lo = log ? std::pow(10.0, h->lo) : h->lo, hi = log ? std::pow(10.0, h->hi) : h->hi;
+    return valueText(hi, digitsApart(lo, hi, 3));
 }
 
 QSize HistogramView::sizeHint() const {
@@ -241,8 +259,8 @@ void HistogramView::paintAxis(QPainter& p) const {
     p.drawText(labels, Qt::AlignRight | Qt::AlignTop, high);
     // The scale's name between the ends, where it fits.
     const QString name = m_scale == Scale::Log10Abs ? tr("log10 |x|") : tr("value");
-    const int room = labels.width() - 2 * std::max(fm.horizontalAdvance(low),
-                                                   fm.horizontalAdvance(high));
+    const int room =
+        labels.width() - 2 * std::max(fm.horizontalAdvance(low), fm.horizontalAdvance(high));
     if (fm.horizontalAdvance(name) + 16 < room) {
         p.setPen(palette().color(QPalette::PlaceholderText));
         p.drawText(labels, Qt::AlignHCenter | Qt::AlignTop, name);

@@ -30,11 +30,12 @@ std::optional<TensorStats> statsOfOne(const Checkpoint& checkpoint, int64_t tens
 
 std::shared_ptr<const ValueCheck> checkValues(std::shared_ptr<const Checkpoint> checkpoint,
                                               JobContext& context) {
-    const QString phase = QObject::tr("Reading values");
+    const QString reading = QObject::tr("Reading values");
+    const QString binning = QObject::tr("Binning histograms");
     StatsOptions options;
     options.stop = context.stop();
     options.progress = [&](const StatsProgress& p) {
-        context.report(phase, p.bytesDone, p.bytesTotal);
+        context.report(p.binning ? binning : reading, p.bytesDone, p.bytesTotal);
     };
     auto check = std::make_shared<ValueCheck>();
     auto stats = std::make_shared<CheckpointStats>(computeStats(*checkpoint, options));
@@ -69,7 +70,8 @@ std::shared_ptr<const Comparison> compareCheckpoints(const CompareRequest& reque
     auto report = std::make_shared<DiffReport>(diffCheckpoints(*request.a, *b, options));
     comparison->diffOfTensor.assign(request.a->tensors.size(), -1);
     for (size_t i = 0; i < report->tensors.size(); ++i)
-        if (report->tensors[i].a >= 0) comparison->diffOfTensor[size_t(report->tensors[i].a)] = int(i);
+        if (report->tensors[i].a >= 0)
+            comparison->diffOfTensor[size_t(report->tensors[i].a)] = int(i);
     comparison->seconds = report->seconds;
     comparison->report = std::move(report);
     comparison->a = request.a;

@@ -13,6 +13,7 @@
 #include <QTextDocument>
 #include <QVBoxLayout>
 
+#include <cstdio>
 #include <functional>
 
 namespace shardscope {
@@ -31,17 +32,44 @@ QString real(double v) {
     return valueText(v, 6, QStringLiteral("–"));
 }
 
+// Digits enough to tell min, max and mean apart to a hundredth of the range: values packed
+// near 1000 (999.995 to 1000.005) would all read "1,000" at six.
+int spreadDigits(const Moments& m) {
+    const double range = m.max - m.min, size = std::max(std::fabs(m.min), std::fabs(m.max));
+    if (!(range > 0) || !std::isfinite(size / range)) return 6;
+    return std::clamp(int(std::ceil(std::log10(size / range))) + 2, 6, 17);
+}
+
+QString spread(const Moments& m, double v) {
+    return valueText(v, spreadDigits(m), QStringLiteral("–"));
+}
+
+// An I64/U64 extreme as its exact integer (the double rounds above 2^53).
+QString extreme(const Moments& m, double v, Extreme which) {
+    if (const auto exact = exactIntegerText(m, which)) return QString::fromStdString(*exact);
+    return spread(m, v);
+}
+
 // The statistics in the order the details list them.
 const std::vector<StatRow>& statRows() {
     static const std::vector<StatRow> rows{
         {QT_TR_NOOP("Elements"), [](const Moments& m) { return count(m.count); }},
-        {QT_TR_NOOP("Min"), [](const Moments& m) { return real(m.min); }},
-        {QT_TR_NOOP("Max"), [](const Moments& m) { return real(m.max); }},
-        {QT_TR_NOOP("Mean"), [](const Moments& m) { return real(m.mean()); }},
+        {QT_TR_NOOP("Min"), [](const Moments& m) { return extreme(m, m.min, Extreme::Min); }},
+        {QT_TR_NOOP("Max"), [](const Moments& m) { return extreme(m, m.max, Extreme::Max); }},
+        {QT_TR_NOOP("Mean"), [](const Moments& m) { return spread(m, m.mean()); }},
         {QT_TR_NOOP("Std"), [](const Moments& m) { return real(m.stddev()); }},
-        {QT_TR_NOOP("L2"), [](const Moments& m) { return real(m.l2()); }},
+        {QT_TR_NOOP("L2"),
+         [](const Moments& m) {
+             const long double wide = m.l2Extended(); // past double's range for some F64
+             if (std::isfinite(m.l2()) || !std::isfinite(wide)) return real(m.l2());
+             char text[48]; // not QString::asprintf: it narrows long double to double
+             std::snprintf(text, sizeof text, "%.6Lg", wide);
+             return QString::fromLatin1(text);
+         }},
         {QT_TR_NOOP("max |x|"),
-         [](const Moments& m) { return m.finite() ? real(m.maxAbs) : QStringLiteral("–"); }},
+         [](const Moments& m) {
+             return m.finite() ? extreme(m, m.maxAbs, Extreme::MaxAbs) : QStringLiteral("–");
+         }},
         {QT_TR_NOOP("NaN"), [](const Moments& m) { return count(m.nan); }},
         {QT_TR_NOOP("+Inf"), [](const Moments& m) { return count(m.posInf); }},
         {QT_TR_NOOP("−Inf"), [](const Moments& m) { return count(m.negInf); }},
@@ -71,8 +99,8 @@ QString statsTable(const Moments* a, const Moments* b, int pairs, const QColor& 
         for (const StatRow& row : rows) {
             const QString x = a ? row.value(*a) : QStringLiteral("–"), y = row.value(*b);
             const QString bold = x != y ? QStringLiteral("font-weight:bold") : QString();
-            html += "<tr>" + nameCell(row.name, names) + cell(x, false, bold) + cell(y, false, bold) +
-                    "</tr>";
+            html += "<tr>" + nameCell(row.name, names) + cell(x, false, bold) +
+                    cell(y, false, bold) + "</tr>";
         }
         return html + "</table>";
     }
@@ -81,8 +109,8 @@ QString statsTable(const Moments* a, const Moments* b, int pairs, const QColor& 
         html += "<tr>";
         for (size_t c = 0; c < size_t(pairs) && r + c * perColumn < rows.size(); ++c) {
             const StatRow& row = rows[r + c * perColumn];
-            html += nameCell(row.name, names) + cell(row.value(*a), false,
-                                              c + 1 < size_t(pairs) ? "padding-right:14px" : "");
+            html += nameCell(row.name, names) +
+                    cell(row.value(*a), false, c + 1 < size_t(pairs) ? "padding-right:14px" : "");
         }
         html += "</tr>";
     }
@@ -158,7 +186,8 @@ void ValuesPanel::setContent(const ValuesContent& content) {
                          tr("The other checkpoint has no statistics for it.").toHtmlEscaped());
     showHistogram(m_histA, content.a, content.comparing ? tr("Here") : QString());
     m_histB->setVisible(content.comparing);
-    if (content.comparing) showHistogram(m_histB, content.b, tr("Other: %1").arg(content.otherName));
+    if (content.comparing)
+        showHistogram(m_histB, content.b, tr("Other: %1").arg(content.otherName));
 }
 
 void ValuesPanel::setStats(const TensorStats* a, const TensorStats* b) {
@@ -189,9 +218,10 @@ QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const
     QString text = QStringLiteral("<b style='color:%1'>%2</b>")
                        .arg(diffStatusColor(d.status).name(), diffStatusText(d.status));
     if (d.compared)
-        text += " · " + (d.differing ? tr("%1 of %2 elements differ")
-                                           .arg(count(d.differing), count(d.elements))
-                                     : tr("%1 elements, bytes equal").arg(count(d.elements)));
+        text +=
+            " · " + (d.differing
+                         ? tr("%1 of %2 elements differ").arg(count(d.differing), count(d.elements))
+                         : tr("%1 elements, bytes equal").arg(count(d.elements)));
     if (!note.isEmpty()) text += "<br>" + note.toHtmlEscaped();
     if (!d.compared) return text;
     if (d.nanMismatch)
