@@ -633,7 +633,7 @@ struct ValueAccumulator::Keys {
     bool exactValid = true;
 
     void addExact(const void* elements, size_t n) {
-        if (!exactValid) return;
+        if (!exactValid || n == 0) return; // n == 0: `elements` may be null
         if (exact.size() + n > kExactLimit) return dropExact();
         const size_t at = exact.size();
         exact.resize(at + n);

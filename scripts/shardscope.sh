@@ -52,8 +52,8 @@ build_all() {
 # sanitized too): the ones that run under the sanitizers.
 sanitizer_flags="-O2 -gline-tables-only -DNDEBUG"
 # Script tests that drive the sanitized shardscope-cli (no target of their own to build):
-# checkpoints written by PyTorch itself (two sets, written independently).
-sanitized_scripts=(tst_dcp_pytorch tst_dcp_torch)
+# checkpoints written by PyTorch itself (two sets, written independently), and wide-dtype values.
+sanitized_scripts=(tst_dcp_pytorch tst_dcp_torch tst_wide_values)
 sanitized_tests=(tst_safetensors_reader tst_pickle tst_checkpoint tst_plan tst_files tst_engine tst_output_set tst_cli tst_faults tst_zip_reader tst_dcp_core tst_value_stats tst_hf_folder tst_values_cli tst_dtype_cast tst_export_rules tst_export_engine)
 
 sanitize() {

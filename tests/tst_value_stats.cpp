@@ -965,6 +965,7 @@ private slots:
     void wideHistogramsAreExact();
     void largeIntegerMoments();
     void powersOfTwoOnLogEdges();
+    void secondReadCountsReplicasOnce();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1914,6 +1915,39 @@ void TestValueStats::powersOfTwoOnLogEdges() {
             EXPECT_EQ(QStringLiteral("F64 2^k, %1 elements, bin %2").arg(n).arg(b),
                       log.counts[size_t(b)], (n / 193) * (b == 63 ? 4 : 3));
     }
+}
+
+// An F32 tensor past 65,536 elements held whole by two files (the second a replica): the first
+// read takes both (the replica for its own counts), the second read for the histograms only the
+// first copy, and the histograms count every element once, in its own bin.
+void TestValueStats::secondReadCountsReplicasOnce() {
+    const fs::path d = dir("replicated");
+    fs::create_directories(d);
+    constexpr uint64_t rows = 400, cols = 250; // 100,000 elements
+    std::vector<float> v(rows * cols);
+    for (size_t i = 0; i < v.size(); ++i)
+        v[i] = 1000.0f + float(i % 977) * 0x1p-10f; // 1000 ... 1000.95: packed under few keys
+    const std::string bytes = bytesOf(v);
+    for (int f = 1; f <= 2; ++f)
+        writeShard(d / ("rep-" + std::to_string(f) + ".safetensors"),
+                   {{"w", "F32", {0, 0}, {rows, cols}, bytes}});
+    const Checkpoint c = scanCheckpoint(d);
+    QVERIFY(!c.hasErrors());
+    QCOMPARE(c.tensors.at(0).chunks.size(), size_t(2));
+    QVERIFY(c.tensors.at(0).chunks[0].replica != c.tensors.at(0).chunks[1].replica);
+    StatsOptions options;
+    options.windowBytes = 64 << 10;
+    const CheckpointStats stats = computeStats(c, options);
+    QCOMPARE(stats.bytesRead, 3 * uint64_t(bytes.size()));
+    const TensorStats& t = stats.tensors.at(0);
+    QCOMPARE(t.moments.count, rows * cols);
+    std::array<uint64_t, kHistogramBins> expect{};
+    const double lo = 1000.0, hi = 1000.0 + 976 * 0x1p-10;
+    for (float x : v)
+        ++expect[size_t(std::min(63.0, std::floor((double(x) - lo) / (hi - lo) * 64)))];
+    for (int b = 0; b < kHistogramBins; ++b)
+        EXPECT_EQ(QStringLiteral("bin %1").arg(b), t.linear.counts[size_t(b)], expect[size_t(b)]);
+    QCOMPARE(binSum(t.log), rows * cols);
 }
 
 void TestValueStats::meanPrecisionF32() {

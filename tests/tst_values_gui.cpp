@@ -132,10 +132,11 @@ std::shared_ptr<const ValueCheck> checkOf(std::shared_ptr<const Checkpoint> ckpt
     return check;
 }
 
-std::shared_ptr<const Comparison> compareOf(std::shared_ptr<const Checkpoint> a, const fs::path& b) {
+std::shared_ptr<const Comparison> compareOf(std::shared_ptr<const Checkpoint> a,
+                                            const fs::path& b) {
     QObject receiver;
-    JobContext context({}, std::make_shared<LatestValue<JobProgress>>(
-                               &receiver, [](const JobProgress&) {}));
+    JobContext context(
+        {}, std::make_shared<LatestValue<JobProgress>>(&receiver, [](const JobProgress&) {}));
     return compareCheckpoints({std::move(a), QString::fromStdString(b.string())}, context);
 }
 
@@ -158,6 +159,7 @@ private slots:
     void differenceColumnsAndDiffersOnly();
     void problemsListValueFindingsOnce();
     void histogramBinsLabelsAndTooltips();
+    void histogramLabelsNarrowAndIntegerRanges();
     void valuesPanelListsTheStatistics();
     void checkValuesFillsColumnsIconsAndProblems();
     void cancellingACheckKeepsNothing();
@@ -272,9 +274,9 @@ void TestValuesGui::statisticsColumnsSortByNumberWithoutStatsLast() {
 void TestValuesGui::differenceColumnsAndDiffersOnly() {
     writeHalves(dir("a"), sample());
     auto other = sample();
-    other[1].second[1] = 0.5f;                                // b: one element differs
-    other.erase(other.begin() + 4);                           // skip: only here
-    other.push_back({"extra", {1}, {2}});                     // only in the other
+    other[1].second[1] = 0.5f;            // b: one element differs
+    other.erase(other.begin() + 4);       // skip: only here
+    other.push_back({"extra", {1}, {2}}); // only in the other
     writeHalves(dir("b"), other);
     auto ckpt = open(dir("a"));
     TensorTableModel tensors(&m_doc);
@@ -397,6 +399,47 @@ void TestValuesGui::histogramBinsLabelsAndTooltips() {
     }
 }
 
+// A range narrow against its values labels its ends and bins with the digits that tell them apart
+// (not "1e+03" twice); I64 labels are the exact integers of each bin, until setHistograms.
+void TestValuesGui::histogramLabelsNarrowAndIntegerRanges() {
+    HistogramView view;
+    view.resize(320, 140);
+    Histogram narrow;
+    narrow.lo = 999.99536;
+    narrow.hi = 1000.0046;
+    narrow.counts[0] = 1;
+    narrow.counts[63] = 1;
+    view.setHistograms(narrow, Histogram{});
+    QCOMPARE(view.lowLabel(), QString("999.99536"));
+    QCOMPARE(view.highLabel(), QString("1,000.0046"));
+    QVERIFY2(view.binText(0).startsWith("999.99536 to 999.995504:"), qPrintable(view.binText(0)));
+
+    // 2^63 - 1000 ... 2^63 - 1: the doubles of both ends are 2^63.
+    Moments m;
+    m.count = 1000;
+    m.addIntegerRange(std::numeric_limits<int64_t>::max() - 999,
+                      std::numeric_limits<int64_t>::max());
+    Histogram ints;
+    ints.lo = ints.hi = 9.2233720368547758e18;
+    ints.counts[0] = 500;
+    ints.counts[63] = 500;
+    view.setHistograms(ints, Histogram{});
+    QStringList starts;
+    for (int b = 0; b < kHistogramBins; ++b)
+        starts << QString::fromStdString(integerBinStart(m, b).value());
+    QCOMPARE(starts[1], QString("9223372036854774824")); // 808 + ceil(999 / 64)
+    view.setIntegerLabels(starts, QString::fromStdString(*exactIntegerText(m, Extreme::Max)));
+    QCOMPARE(view.lowLabel(), QString("9223372036854774808"));
+    QCOMPARE(view.highLabel(), QString("9223372036854775807"));
+    QCOMPARE(view.binText(0), QString("All 500 elements equal 9223372036854775807")); // lo == hi
+    ints.lo = 9.2233720368547748e18;
+    view.setHistograms(ints, Histogram{});
+    QCOMPARE(view.lowLabel(), QString("9.2233720368547748E+18")); // labels cleared: the double
+    view.setIntegerLabels(starts, QString::fromStdString(*exactIntegerText(m, Extreme::Max)));
+    QCOMPARE(view.binText(63), QString("9223372036854775792 to 9223372036854775807: 500 elements "
+                                       "(50.00%)"));
+}
+
 void TestValuesGui::valuesPanelListsTheStatistics() {
     writeHalves(dir("ck"), sample());
     auto ckpt = open(dir("ck"));
@@ -480,8 +523,8 @@ void TestValuesGui::checkValuesFillsColumnsIconsAndProblems() {
 
     // The details show the kept statistics at once, tensor after tensor.
     QCOMPARE(w.detailTabs()->currentWidget(), w.valuesPanel());
-    w.selectTensor(int(w.document()->checkpoint()->find("nan") -
-                       w.document()->checkpoint()->tensors.data()));
+    w.selectTensor(
+        int(w.document()->checkpoint()->find("nan") - w.document()->checkpoint()->tensors.data()));
     QVERIFY(w.valuesPanel()->text().contains("4")); // max |x|
     QVERIFY(w.valuesPanel()->histogram(0)->hasHistogram());
     QVERIFY(!w.valuesPanel()->histogram(0)->isHidden());
@@ -498,9 +541,9 @@ void TestValuesGui::checkValuesFillsColumnsIconsAndProblems() {
 
 void TestValuesGui::cancellingACheckKeepsNothing() {
     const Dims shape{2048, 16384}; // 2 × 32 MiB
-    writeCheckpoint(dir("big"),
-                    {{"a", "U8", shape, splitDim(shape, 1, 4)}, {"b", "U8", shape, splitDim(shape, 0, 4)}},
-                    4);
+    writeCheckpoint(
+        dir("big"),
+        {{"a", "U8", shape, splitDim(shape, 1, 4)}, {"b", "U8", shape, splitDim(shape, 0, 4)}}, 4);
     MainWindow w;
     showActive(w);
     QVERIFY(openAndWait(w, dir("big")));

@@ -41,10 +41,24 @@ void HistogramView::describe() {
 void HistogramView::setHistograms(const Histogram& linear, const Histogram& log) {
     m_linear = linear;
     m_log = log;
+    m_intStarts.clear();
+    m_intMax.clear();
     m_placeholder.clear();
     m_hovered = -1;
     describe();
     update();
+}
+
+void HistogramView::setIntegerLabels(const QStringList& binStarts, const QString& max) {
+    if (binStarts.size() != kHistogramBins) return;
+    m_intStarts = binStarts;
+    m_intMax = max;
+    describe();
+    update();
+}
+
+bool HistogramView::integerLabels() const {
+    return m_scale == Scale::Linear && !m_intStarts.isEmpty();
 }
 
 void HistogramView::clear(const QString& placeholder) {
@@ -155,17 +169,23 @@ QString HistogramView::binText(int bin) const {
     auto at = [&](double e) { return valueText(value(e), digits); };
     const uint64_t n = h->counts[size_t(bin)];
     const QString count = counted(qint64(n), tr("element"), tr("elements"));
+    const bool integers = integerLabels();
     if (singleValue())
         return log ? tr("All %1 have |x| = %2").arg(count, at(h->lo))
-                   : tr("All %1 equal %2").arg(count, at(h->lo));
+                   : tr("All %1 equal %2").arg(count, integers ? m_intMax : at(h->lo));
     const QString share = QLocale().toString(100.0 * double(n) / double(total()), 'f', 2);
-    const QString range = tr("%1 to %2").arg(at(edge(bin)), at(edge(bin + 1)));
+    const QString range =
+        integers
+            ? tr("%1 to %2")
+                  .arg(m_intStarts[bin], bin + 1 < kHistogramBins ? m_intStarts[bin + 1] : m_intMax)
+            : tr("%1 to %2").arg(at(edge(bin)), at(edge(bin + 1)));
     return (log ? tr("|x| from %1: %2 (%3%)") : tr("%1: %2 (%3%)")).arg(range, count, share);
 }
 
 QString HistogramView::lowLabel() const {
     const Histogram* h = shown();
     if (!h || total() == 0) return {};
+    if (integerLabels()) return m_intStarts.front();
     const bool log = m_scale == Scale::Log10Abs;
     const double lo = log ? std::pow(10.0, h->lo) : h->lo, hi = log ? std::pow(10.0, h->hi) : h->hi;
     return valueText(lo, digitsApart(lo, hi, 3));
@@ -174,6 +194,7 @@ QString HistogramView::lowLabel() const {
 QString HistogramView::highLabel() const {
     const Histogram* h = shown();
     if (!h || total() == 0) return {};
+    if (integerLabels()) return m_intMax;
     const bool log = m_scale == Scale::Log10Abs;
     const double lo = log ? std::pow(10.0, h->lo) : h->lo, hi = log ? std::pow(10.0, h->hi) : h->hi;
     return valueText(hi, digitsApart(lo, hi, 3));

@@ -6,6 +6,7 @@
 #include "value_stats.h"
 
 #include <QColor>
+#include <QStringList>
 #include <QWidget>
 
 #include <optional>
@@ -24,6 +25,9 @@ public:
 
     // Both histograms at once, so switching the scale needs no new read.
     void setHistograms(const Histogram& linear, const Histogram& log);
+    // I64/U64: the first integer of each linear bin (64) and the largest, shown in place of
+    // the doubles, which round above 2^53. Cleared by setHistograms().
+    void setIntegerLabels(const QStringList& binStarts, const QString& max);
     void clear(const QString& placeholder = {}); // no bars, the placeholder centred instead
     void setScale(Scale scale);
     Scale scale() const { return m_scale; }
@@ -31,7 +35,7 @@ public:
     void setBarColor(const QColor& color);   // default: the palette's highlight
 
     bool hasHistogram() const { return m_linear.has_value(); }
-    const Histogram* shown() const; // the histogram of the current scale, or nullptr
+    const Histogram* shown() const;     // the histogram of the current scale, or nullptr
     int binAt(const QPoint& pos) const; // -1 when not over a bin
     QString binText(int bin) const;     // "-0.02 to -0.019: 1,234 elements (0.47%)"
     QString lowLabel() const;           // under the axis, left
@@ -61,6 +65,9 @@ private:
     void describe(); // the accessible description
 
     std::optional<Histogram> m_linear, m_log;
+    QStringList m_intStarts; // empty unless setIntegerLabels
+    QString m_intMax;
+    bool integerLabels() const;
     Scale m_scale = Scale::Linear;
     QString m_caption;
     QString m_placeholder;

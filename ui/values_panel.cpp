@@ -208,9 +208,16 @@ void ValuesPanel::showHistogram(HistogramView* view, const TensorStats* stats,
                                 const QString& caption) {
     view->setVisible(true);
     view->setCaption(caption);
-    if (stats)
+    if (stats) {
         view->setHistograms(stats->linear, stats->log);
-    else
+        if (integerBinStart(stats->moments, 0)) { // I64/U64: exact bin labels
+            QStringList starts;
+            for (int b = 0; b < kHistogramBins; ++b)
+                starts << QString::fromStdString(*integerBinStart(stats->moments, b));
+            view->setIntegerLabels(
+                starts, QString::fromStdString(*exactIntegerText(stats->moments, Extreme::Max)));
+        }
+    } else
         view->clear(tr("No statistics"));
 }
 
