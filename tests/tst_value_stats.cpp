@@ -32,6 +32,7 @@
 //   bytesTotal; CheckpointStats::bytesRead is the same total.
 
 #include "checkpoint.h"
+#include "dcp_builder.h"
 #include "error.h"
 #include "shard_builder.h"
 #include "tensor_stats.h"
@@ -966,6 +967,7 @@ private slots:
     void largeIntegerMoments();
     void powersOfTwoOnLogEdges();
     void secondReadCountsReplicasOnce();
+    void secondReadOfDcpItems();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1948,6 +1950,55 @@ void TestValueStats::secondReadCountsReplicasOnce() {
     for (int b = 0; b < kHistogramBins; ++b)
         EXPECT_EQ(QStringLiteral("bin %1").arg(b), t.linear.counts[size_t(b)], expect[size_t(b)]);
     QCOMPARE(binSum(t.log), rows * cols);
+}
+
+// The second read goes through every kind of DCP item as the first does: a plain item, one
+// stored transposed and one zstd-compressed (both decoded whole). F32 of random bit patterns
+// (NaN and Inf among them) span every bin edge; the histograms are the test's own.
+void TestValueStats::secondReadOfDcpItems() {
+    const fs::path d = dir("dcp");
+    constexpr uint64_t rows = 480, cols = 250; // 120,000 elements, 4 chunks of 30,000
+    std::vector<DcpChunk> chunks = dcpSplit({rows, cols}, 0, 4);
+    chunks[1].columnMajor = true;
+    chunks[2].zstd = true;
+    const auto written = writeDcpCheckpoint(d, {{"w", "F32", {rows, cols}, chunks}});
+    const std::string& bytes = written.at("w");
+    const Checkpoint c = scanCheckpoint(d);
+    QVERIFY(!c.hasErrors());
+    const CheckpointStats stats = computeStats(c);
+    const auto it = std::find_if(c.tensors.begin(), c.tensors.end(),
+                                 [](const TensorInfo& t) { return t.fqn == "w"; });
+    QVERIFY(it != c.tensors.end());
+    const TensorStats& t = stats.tensors.at(size_t(it - c.tensors.begin()));
+    QVERIFY(stats.bytesRead > bytes.size()); // a second read took place
+
+    std::vector<double> finite;
+    for (size_t i = 0; i < bytes.size(); i += 4) {
+        float f;
+        std::memcpy(&f, bytes.data() + i, 4);
+        if (std::isfinite(f)) finite.push_back(f);
+    }
+    const auto [lo, hi] = std::minmax_element(finite.begin(), finite.end());
+    double minAbs = kInf, maxAbs = 0;
+    for (double v : finite)
+        if (v != 0) {
+            minAbs = std::min(minAbs, std::fabs(v));
+            maxAbs = std::max(maxAbs, std::fabs(v));
+        }
+    std::array<uint64_t, kHistogramBins> linear{}, log{};
+    for (double v : finite) {
+        ++linear[size_t(std::clamp(std::floor((v - *lo) / (*hi - *lo) * 64), 0.0, 63.0))];
+        if (v == 0) continue;
+        const double at = (std::log2(std::fabs(v)) - std::log2(minAbs)) * 64 /
+                          (std::log2(maxAbs) - std::log2(minAbs));
+        ++log[size_t(std::clamp(std::floor(at), 0.0, 63.0))];
+    }
+    QCOMPARE(t.moments.finite(), uint64_t(finite.size()));
+    for (int b = 0; b < kHistogramBins; ++b) {
+        EXPECT_EQ(QStringLiteral("linear bin %1").arg(b), t.linear.counts[size_t(b)],
+                  linear[size_t(b)]);
+        EXPECT_EQ(QStringLiteral("log bin %1").arg(b), t.log.counts[size_t(b)], log[size_t(b)]);
+    }
 }
 
 void TestValueStats::meanPrecisionF32() {
