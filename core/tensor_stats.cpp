@@ -104,9 +104,25 @@ public:
             p.bytesTotal = m_total;
             return true;
         });
-        parallelForWorkers(m_tasks.size(), m_options.threads,
-                           [&](size_t i, int) { runTask(m_tasks[i]); });
-        refineHistograms();
+        // In rounds of tensors (tasks are in tensor order), each read once and then, where its
+        // histograms need it, a second time: what waits for the second read is bounded by a
+        // round, not by the checkpoint (a few KiB per tensor).
+        for (size_t from = 0; from < m_tasks.size();) {
+            const uint32_t first = m_tasks[from].tensor;
+            size_t to = from;
+            while (to < m_tasks.size() &&
+                   m_tasks[to].tensor - first < std::max(1u, m_options.tensorsPerRound))
+                ++to;
+            if (from > 0)
+                m_progress.update([&](StatsProgress& p) {
+                    p.binning = false;
+                    return true;
+                });
+            parallelForWorkers(to - from, m_options.threads,
+                               [&](size_t i, int) { runTask(m_tasks[from + i]); });
+            refineHistograms(first, size_t(m_tasks[to - 1].tensor) + 1);
+            from = to;
+        }
         m_progress.update([&](StatsProgress& p) {
             p.bytesDone = m_total;
             return true;
@@ -161,10 +177,11 @@ private:
 
     // The second read, of the wide-dtype tensors whose keys left elements near bin edges: each
     // such element is binned by its value, so every histogram is exact.
-    void refineHistograms() {
+    // Of tensors [begin, end).
+    void refineHistograms(size_t begin, size_t end) {
         std::vector<Task> tasks;
         uint64_t bytes = 0;
-        for (size_t i = 0; i < m_refinements.size(); ++i) {
+        for (size_t i = begin; i < end; ++i) {
             if (!m_refinements[i]) continue;
             const TensorInfo& t = m_ckpt.tensors[i];
             m_result.tensors[i].linear = m_refinements[i]->linear();
@@ -184,7 +201,8 @@ private:
         });
         parallelForWorkers(tasks.size(), m_options.threads,
                            [&](size_t i, int) { runTask(tasks[i], &StatsRun::refine); });
-        std::vector<std::unique_ptr<const HistogramRefinement>>().swap(m_refinements);
+        for (size_t i = begin; i < end; ++i)
+            m_refinements[i].reset();
     }
 
     void refine(const TensorInfo& t, const Chunk& c, const Task& task) {

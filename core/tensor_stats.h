@@ -56,6 +56,9 @@ struct StatsOptions {
     // Called from worker threads, one at a time, at most a few times per second.
     std::function<void(const StatsProgress&)> progress;
     std::stop_token stop; // checked between windows; throws Cancelled
+    // Tensors read before those among them whose histograms need a second read get it: bounds
+    // what waits for it (a few KiB a tensor).
+    uint32_t tensorsPerRound = 4096;
 };
 
 // Reads every selected tensor's chunks (replicas too, for their own NaN/Inf/zero counts) and

@@ -310,6 +310,7 @@ template <class T> void addIntegerBlock(Moments& into, const T* values, size_t n
     const __int128 first = values[0];
     __int128 lo = first, hi = first;
     long double sum = 0, squares = 0;
+    __int128 exactSum = 0;
     double minAbs = kInf;
     uint64_t zeros = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -322,6 +323,7 @@ template <class T> void addIntegerBlock(Moments& into, const T* values, size_t n
             minAbs = std::min(minAbs, std::fabs(double(x)));
         sum += (long double)(x - first);
         squares += (long double)x * (long double)x;
+        exactSum += x;
     }
     const long double mean = sum / (long double)n;
     long double m2 = 0;
@@ -341,6 +343,7 @@ template <class T> void addIntegerBlock(Moments& into, const T* values, size_t n
     block.maxAbs = std::max(std::fabs(double(lo)), std::fabs(double(hi)));
     block.minAbsNonzero = minAbs;
     block.addIntegerRange(lo, hi);
+    block.intSum = exactSum;
     into.merge(block);
 }
 
@@ -531,6 +534,7 @@ double sumOfSquares(DType type, const void* bytes, uint64_t n) {
 
 double Moments::mean() const {
     const uint64_t n = finite();
+    if (n && hasInteger) return double((long double)intSum / (long double)(n));
     return n ? double(shift + (sum + sumCompensation) / (long double)(n)) : kNaN;
 }
 
@@ -604,7 +608,10 @@ void Moments::merge(const Moments& o) {
         }
         maxAbs = std::max(maxAbs, o.maxAbs);
         minAbsNonzero = std::min(minAbsNonzero, o.minAbsNonzero);
-        if (o.hasInteger) addIntegerRange(o.intMin, o.intMax);
+        if (o.hasInteger) {
+            addIntegerRange(o.intMin, o.intMax);
+            intSum += o.intSum;
+        }
         neumaierAdd(sum, sumCompensation, o.sum);
         neumaierAdd(sum, sumCompensation, o.sumCompensation);
         neumaierAdd(sumSquares, sumSquaresCompensation, o.sumSquares);

@@ -61,6 +61,9 @@ struct Moments {
     // that the deviations stay exact.
     bool hasInteger = false;
     __int128 intMin = 0, intMax = 0;
+    // Their exact sum (2^64 x 2^40 elements still fits): the mean of {2^63 - 1, -2^63, 5} is
+    // 4/3, where extended precision, one bit short, made it 1.5.
+    __int128 intSum = 0;
     long double shift = 0; // sum + sumCompensation is the sum of (x - shift)
 
     uint64_t finite() const { return count - nan - posInf - negInf; }

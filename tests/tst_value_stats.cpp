@@ -968,6 +968,7 @@ private slots:
     void powersOfTwoOnLogEdges();
     void secondReadCountsReplicasOnce();
     void secondReadOfDcpItems();
+    void secondReadInRounds();
     void meanPrecisionF32();
     void meanPrecisionF64();
     void f64RangeEnds();
@@ -1869,6 +1870,26 @@ void TestValueStats::largeIntegerMoments() {
             QVERIFY2(!m.constant(), qPrintable(ctx));
         }
     }
+    // Sums past extended precision's 64 bits: exact in 128. {2^63 - 1, -2^63, 5} has mean 4/3.
+    const std::vector<int64_t> ends = {std::numeric_limits<int64_t>::max(),
+                                       std::numeric_limits<int64_t>::min(), 5};
+    ValueAccumulator spread(DType::I64);
+    spread.add(ends.data(), ends.size());
+    EXPECT_EXACT("mean of the I64 ends", spread.moments().mean(), double(4.0L / 3.0L));
+    // Random I64 over the whole range, in two accumulators merged: the mean from a 128-bit sum.
+    std::vector<int64_t> wide(10'000);
+    __int128 total = 0;
+    for (int64_t& x : wide) {
+        x = int64_t(g.next());
+        total += x;
+    }
+    ValueAccumulator a(DType::I64), b(DType::I64);
+    a.add(wide.data(), 3000);
+    b.add(wide.data() + 3000, wide.size() - 3000);
+    a.merge(b);
+    EXPECT_EXACT("mean of random I64", a.moments().mean(),
+                 double((long double)total / (long double)wide.size()));
+
     ValueAccumulator f(DType::F64);
     const double v = 2.5;
     f.add(&v, 1);
@@ -1999,6 +2020,51 @@ void TestValueStats::secondReadOfDcpItems() {
                   linear[size_t(b)]);
         EXPECT_EQ(QStringLiteral("log bin %1").arg(b), t.log.counts[size_t(b)], log[size_t(b)]);
     }
+}
+
+// Rounds of one tensor (as 4,096 are on a large checkpoint): each tensor is read, then read again
+// for its histograms, before the next; the histograms are those of one round, progress only
+// moves forward and ends at the total of both reads.
+void TestValueStats::secondReadInRounds() {
+    const fs::path d = dir("rounds");
+    fs::create_directories(d);
+    constexpr uint64_t n = 70'000;
+    std::vector<TestChunk> tensors;
+    for (int t = 0; t < 3; ++t) {
+        std::vector<float> v(n);
+        for (size_t i = 0; i < n; ++i)
+            v[i] = float(t + 1) * 1000.0f + float(i % 613) * 0x1p-9f;
+        tensors.push_back({"t" + std::to_string(t), "F32", {0}, {n}, bytesOf(v)});
+    }
+    writeShard(d / "model.safetensors", tensors);
+    const Checkpoint c = scanCheckpoint(d);
+    QVERIFY(!c.hasErrors());
+    StatsOptions all, rounds;
+    rounds.tensorsPerRound = 1;
+    ProgressLog log;
+    rounds.progress = std::ref(log);
+    const CheckpointStats once = computeStats(c, all), byRound = computeStats(c, rounds);
+    QCOMPARE(byRound.bytesRead, 2 * 3 * n * 4);
+    QCOMPARE(once.bytesRead, byRound.bytesRead);
+    for (size_t t = 0; t < 3; ++t) {
+        QVERIFY(once.tensors[t].linear.counts == byRound.tensors[t].linear.counts);
+        QVERIFY(once.tensors[t].log.counts == byRound.tensors[t].log.counts);
+        QCOMPARE(binSum(byRound.tensors[t].linear), n);
+    }
+    QVERIFY(!log.calls.empty());
+    for (size_t i = 1; i < log.calls.size(); ++i) {
+        QVERIFY(log.calls[i].bytesDone >= log.calls[i - 1].bytesDone);
+        QVERIFY(log.calls[i].bytesTotal >= log.calls[i - 1].bytesTotal);
+        QVERIFY(log.calls[i].bytesDone <= log.calls[i].bytesTotal);
+    }
+    QCOMPARE(log.calls.back().bytesDone, 2 * 3 * n * 4);
+    QCOMPARE(log.calls.back().bytesTotal, 2 * 3 * n * 4);
+    // Reading again after a second read: the rounds took turns.
+    const auto binning = std::find_if(log.calls.begin(), log.calls.end(),
+                                      [](const StatsProgress& p) { return p.binning; });
+    QVERIFY(binning != log.calls.end());
+    QVERIFY(
+        std::any_of(binning, log.calls.end(), [](const StatsProgress& p) { return !p.binning; }));
 }
 
 void TestValueStats::meanPrecisionF32() {
