@@ -175,9 +175,8 @@ private:
         return windows;
     }
 
-    // The second read, of the wide-dtype tensors whose keys left elements near bin edges: each
-    // such element is binned by its value, so every histogram is exact.
-    // Of tensors [begin, end).
+    // The second read, of the wide-dtype tensors among [begin, end) whose keys left elements near
+    // bin edges: each such element is binned by its value, so every histogram is exact.
     void refineHistograms(size_t begin, size_t end) {
         std::vector<Task> tasks;
         uint64_t bytes = 0;

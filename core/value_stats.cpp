@@ -1438,10 +1438,6 @@ const Histogram& HistogramRefinement::log() const {
     return m_impl->log;
 }
 
-size_t HistogramRefinement::keysToBin() const {
-    return m_impl->linearKeys.size() + m_impl->logKeys.size();
-}
-
 void HistogramRefinement::add(const void* bytes, uint64_t count, Histogram& linear,
                               Histogram& log) const {
     const auto* p = static_cast<const unsigned char*>(bytes);

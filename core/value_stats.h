@@ -193,8 +193,6 @@ public:
     // The bins of the elements placed from their keys (with lo and hi).
     const Histogram& linear() const;
     const Histogram& log() const;
-    // How many keys add() bins element by element.
-    size_t keysToBin() const;
     // Adds to `linear` and `log` the elements among `count` (little-endian, of the tensor's
     // dtype) whose keys span a bin edge; only their counts are touched.
     void add(const void* bytes, uint64_t count, Histogram& linear, Histogram& log) const;
