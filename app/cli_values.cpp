@@ -261,9 +261,16 @@ void printHistogramText(const char* title, const Histogram& h, const Moments* in
     for (uint64_t c : h.counts)
         peak = std::max(peak, c);
     if (peak == 0) return;
-    if (h.lo == h.hi) { // one value: 64 rows of the same edge would say nothing more
+    const bool exact = integers && integerBinStart(*integers, 0);
+    // One value: 64 rows of the same edge would say nothing more. (I64/U64 such as 2^62 and
+    // 2^62 + 1 share a double: their integers tell.)
+    const bool single =
+        exact ? *integerBinStart(*integers, 0) == *exactIntegerText(*integers, Extreme::Max)
+              : h.lo == h.hi;
+    if (single) {
         std::printf("    %s: all %llu at %s\n", title, (unsigned long long)peak,
-                    shortNumber(h.lo).c_str());
+                    exact ? exactIntegerText(*integers, Extreme::Max)->c_str()
+                          : shortNumber(h.lo).c_str());
         return;
     }
     auto edge = [&](int b) { return h.lo + (h.hi - h.lo) * b / kHistogramBins; };
@@ -278,7 +285,6 @@ void printHistogramText(const char* title, const Histogram& h, const Moments* in
     for (int b = 0; b + 1 < kHistogramBins && digits < 17; ++b)
         while (digits < 17 && text(edge(b)) == text(edge(b + 1)))
             ++digits;
-    const bool exact = integers && integerBinStart(*integers, 0);
     auto label = [&](int b) { return exact ? *integerBinStart(*integers, b) : text(edge(b)); };
     const std::string lo = exact ? *exactIntegerText(*integers, Extreme::Min) : text(h.lo);
     const std::string hi = exact ? *exactIntegerText(*integers, Extreme::Max) : text(h.hi);

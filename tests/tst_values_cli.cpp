@@ -1114,6 +1114,18 @@ void TestValuesCli::statsLargeIntegersExact() {
              qPrintable(text.out.left(800)));
     QVERIFY2(text.out.contains(QRegularExpression("\\n +9223372036854774824 +1[0-9]{3} #")),
              qPrintable(text.out.left(800)));
+    // 2^62 and 2^62 + 1 share a double: the text still draws two bins, not "all at".
+    writeValues(fsPath("pair"),
+                {{"p",
+                  "U64",
+                  {4},
+                  u64Bytes({1ull << 62, (1ull << 62) + 1, 1ull << 62, 1ull << 62}),
+                  splitDim({4}, 0, 1)}},
+                1);
+    Result pair = run({"stats", path("pair"), "--histograms"});
+    QVERIFY2(pair.out.contains("linear, 4611686018427387904 to 4611686018427387905:") &&
+                 !pair.out.contains("linear: all"),
+             qPrintable(pair.out));
     Result check = run({"check", path("ints"), "--fail-on", "constant"});
     QVERIFY2(check.code == 0, qPrintable(check.out + check.err));
 }

@@ -431,13 +431,29 @@ void TestValuesGui::histogramLabelsNarrowAndIntegerRanges() {
     view.setIntegerLabels(starts, QString::fromStdString(*exactIntegerText(m, Extreme::Max)));
     QCOMPARE(view.lowLabel(), QString("9223372036854774808"));
     QCOMPARE(view.highLabel(), QString("9223372036854775807"));
-    QCOMPARE(view.binText(0), QString("All 500 elements equal 9223372036854775807")); // lo == hi
+    // The doubles of both ends are equal, the integers are not: two bins, not one value.
+    QCOMPARE(view.binText(0), QString("9223372036854774808 to 9223372036854774824: 500 elements "
+                                      "(50.00%)"));
     ints.lo = 9.2233720368547748e18;
     view.setHistograms(ints, Histogram{});
     QCOMPARE(view.lowLabel(), QString("9.2233720368547748E+18")); // labels cleared: the double
     view.setIntegerLabels(starts, QString::fromStdString(*exactIntegerText(m, Extreme::Max)));
     QCOMPARE(view.binText(63), QString("9223372036854775792 to 9223372036854775807: 500 elements "
                                        "(50.00%)"));
+    // 2^62 and 2^62 + 1: one double, two values; not drawn as a single value.
+    Moments two;
+    two.count = 2;
+    two.addIntegerRange(__int128(1) << 62, (__int128(1) << 62) + 1);
+    Histogram pair;
+    pair.lo = pair.hi = 0x1p62;
+    pair.counts[0] = pair.counts[63] = 1;
+    view.setHistograms(pair, Histogram{});
+    QStringList pairStarts;
+    for (int b = 0; b < kHistogramBins; ++b)
+        pairStarts << QString::fromStdString(integerBinStart(two, b).value());
+    view.setIntegerLabels(pairStarts, QString::fromStdString(*exactIntegerText(two, Extreme::Max)));
+    QCOMPARE(view.binText(0), QString("4611686018427387904 to 4611686018427387905: 1 element "
+                                      "(50.00%)"));
 }
 
 void TestValuesGui::valuesPanelListsTheStatistics() {

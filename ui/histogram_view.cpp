@@ -108,6 +108,8 @@ uint64_t HistogramView::peak() const {
 
 bool HistogramView::singleValue() const {
     const Histogram* h = shown();
+    // I64/U64 such as 2^62 and 2^62 + 1 share a double: their integers tell.
+    if (integerLabels()) return m_intStarts.front() == m_intMax;
     return h && h->lo == h->hi;
 }
 
