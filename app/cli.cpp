@@ -1092,9 +1092,14 @@ void CommandLine::addDiff() {
         "diff",
         "Compare two checkpoints tensor by tensor (any inputs shardscope-cli\nopens): only "
         "in A or B, dtype or shape changed, identical bytes, or\nmax |a-b|, relative L2, "
-        "cosine and the elements beyond tolerance.\nExit 0 when every tensor is identical "
-        "(or within tolerance), 1 when\nany differs, 2 for usage or when an input cannot be "
-        "read\n(or the run is stopped): no answer.");
+        "cosine and the elements beyond tolerance.\nWithout --atol/--rtol any byte that differs "
+        "counts (-0 against 0,\nanother NaN payload); with them values are compared. max "
+        "|a-b|,\nrelative L2 and cosine are over the positions finite on both sides;\nNaN and "
+        "Inf positions that differ are counted apart, and always\nfail. JSON prints null where "
+        "a value is not finite (relative L2\nagainst an all-zero A, cosine of an all-zero "
+        "side).");
+    m_diff->footer("Exit codes: 0 every tensor identical (or within tolerance), 1 any\ndiffers, "
+                   "2 usage error, an input that cannot be read or a\nstopped run: no answer.");
     m_diff->add_option("A", o.a, "The first checkpoint")->required()->type_name("");
     m_diff->add_option("B", o.b, "The second checkpoint")->required()->type_name("");
     m_diff->add_flag("--json", o.json, "Print everything as one JSON document");

@@ -231,6 +231,42 @@ void appendUnreadJson(std::string& out, const Measured& m) {
     out += "]";
 }
 
+void appendProblemJson(std::string& out, const Problem& p) {
+    out += R"({"severity":")";
+    out += p.severity == Severity::Error ? "error" : "warning";
+    out += R"(","kind":")" + std::string(errorKindName(p.kind)) + R"(","file":)";
+    appendJsonQuoted(out, p.file);
+    out += R"(,"tensor":)";
+    appendJsonQuoted(out, p.tensor);
+    out += R"(,"message":)";
+    appendJsonQuoted(out, p.message);
+    out += "}";
+}
+
+// The scan's warnings (an index.json that disagrees with its files, a file it does not name,
+// files skipped): the values shown are still right, but the input is not what it says it is.
+std::vector<Problem> scanWarnings(const Checkpoint& ckpt) {
+    std::vector<Problem> out;
+    for (const auto& p : ckpt.problems)
+        if (p.severity == Severity::Warning) out.push_back(p);
+    return out;
+}
+
+// On stderr, so that --json output stays one document; `side` names diff's input ("A: ").
+void printScanWarnings(const Checkpoint& ckpt, const std::string& side = {}) {
+    for (const auto& p : scanWarnings(ckpt))
+        std::fprintf(stderr, "warning: %s%s\n", side.c_str(), p.text().c_str());
+}
+
+void appendProblemsJson(std::string& out, const std::vector<Problem>& problems) {
+    out += "[";
+    for (size_t i = 0; i < problems.size(); ++i) {
+        if (i) out += ",\n";
+        appendProblemJson(out, problems[i]);
+    }
+    out += "]";
+}
+
 void printStatsJson(const Measured& m) {
     std::string out = R"({"directory":)";
     appendJsonQuoted(out, m.ckpt.directory.string());
@@ -239,6 +275,8 @@ void printStatsJson(const Measured& m) {
     out += R"(,"seconds":)";
     appendJsonNumber(out, m.stats.seconds);
     appendUnreadJson(out, m);
+    out += R"(,"warnings":)";
+    appendProblemsJson(out, scanWarnings(m.ckpt));
     out += R"(,"tensors":[)";
     bool first = true;
     for (size_t i = 0; i < m.ckpt.tensors.size(); ++i) {
@@ -333,18 +371,6 @@ void printProblemsText(const std::vector<Problem>& problems) {
                     p.text().c_str());
 }
 
-void appendProblemJson(std::string& out, const Problem& p) {
-    out += R"({"severity":")";
-    out += p.severity == Severity::Error ? "error" : "warning";
-    out += R"(","kind":")" + std::string(errorKindName(p.kind)) + R"(","file":)";
-    appendJsonQuoted(out, p.file);
-    out += R"(,"tensor":)";
-    appendJsonQuoted(out, p.tensor);
-    out += R"(,"message":)";
-    appendJsonQuoted(out, p.message);
-    out += "}";
-}
-
 size_t countComputed(const CheckpointStats& stats) {
     size_t n = 0;
     for (const auto& t : stats.tensors)
@@ -365,14 +391,16 @@ std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoin
         return "a side's chunks do not cover the tensor (see inspect)";
     case DiffStatus::Differs:
     case DiffStatus::WithinTolerance: {
-        char buf[320];
+        char buf[400];
         std::snprintf(buf, sizeof buf,
                       "%llu of %llu elements differ, %llu beyond tolerance, %llu NaN and %llu Inf "
-                      "positions differ; max |a-b| %s, rel L2 %s, cosine %s",
+                      "positions differ; max |a-b| %s, rel L2 %s, cosine %s%s",
                       (unsigned long long)d.differing, (unsigned long long)d.elements,
                       (unsigned long long)d.beyondTolerance, (unsigned long long)d.nanMismatch,
                       (unsigned long long)d.infMismatch, shortNumber(d.maxAbsDiff).c_str(),
-                      shortNumber(d.relativeL2).c_str(), shortNumber(d.cosine).c_str());
+                      shortNumber(d.relativeL2).c_str(), shortNumber(d.cosine).c_str(),
+                      // An Inf against 1 must not read as "max |a-b| 0" alone.
+                      d.nanMismatch || d.infMismatch ? " (where both are finite)" : "");
         return buf;
     }
     default:
@@ -388,7 +416,11 @@ void printDiffJson(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
     out += R"(,"b":)";
     appendJsonQuoted(out, inputB);
     out += R"(,"same":)" + std::string(r.same() ? "true" : "false") + R"(,"bytes_read":)" +
-           std::to_string(r.bytesRead) + R"(,"tensors":[)";
+           std::to_string(r.bytesRead) + R"(,"warnings":{"a":)";
+    appendProblemsJson(out, scanWarnings(a));
+    out += R"(,"b":)";
+    appendProblemsJson(out, scanWarnings(b));
+    out += R"(},"tensors":[)";
     for (size_t i = 0; i < r.tensors.size(); ++i) {
         const TensorDiff& d = r.tensors[i];
         out += i ? ",\n" : "";
@@ -482,6 +514,7 @@ static bool refuseBroken(const Checkpoint& ckpt) {
 int runStats(const StatsCommand& c, std::stop_token stop) {
     const Measured m = measure(c.dir, c.tensor, c.threads, stop, true);
     if (refuseBroken(m.ckpt)) return kFailed;
+    printScanWarnings(m.ckpt);
     if (c.json)
         printStatsJson(m);
     else
@@ -527,6 +560,8 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
         if (p.severity == Severity::Error) problems.push_back(p);
     // A checkpoint that does not scan cleanly never passes, whatever --fail-on says.
     size_t failed = problems.size();
+    const auto warnings = scanWarnings(m.ckpt); // reported, failing nothing by themselves
+    problems.insert(problems.end(), warnings.begin(), warnings.end());
     const auto failing = failKinds(c.failOn);
     std::vector<Problem> findings = valueFindings(m.ckpt, m.stats, options);
     if (c.tensor.empty()) {
@@ -544,12 +579,9 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
         out += R"(,"tensors_checked":)" + std::to_string(checked) + R"(,"bytes_read":)" +
                std::to_string(m.stats.bytesRead) + R"(,"failed":)" + (failed ? "true" : "false");
         appendUnreadJson(out, m);
-        out += R"(,"findings":[)";
-        for (size_t i = 0; i < problems.size(); ++i) {
-            if (i) out += ",\n";
-            appendProblemJson(out, problems[i]);
-        }
-        out += "]}\n";
+        out += R"(,"findings":)";
+        appendProblemsJson(out, problems);
+        out += "}\n";
         std::fwrite(out.data(), 1, out.size(), stdout);
     } else {
         printProblemsText(problems);
@@ -599,6 +631,8 @@ int compareInputs(const DiffCommand& c, std::stop_token stop) {
     const Checkpoint a = scanCheckpoint(c.a, scan);
     const Checkpoint b = scanCheckpoint(c.b, scan);
     if (refuseBroken(a) || refuseBroken(b)) return kDiffTrouble;
+    printScanWarnings(a, "A: ");
+    printScanWarnings(b, "B: ");
     DiffOptions options;
     options.atol = c.atol.value_or(0);
     options.rtol = c.rtol.value_or(0);

@@ -179,20 +179,25 @@ private:
             total += 2 * t.bytes;
         }
         m_total = total;
-        m_partials.assign(report.tensors.size(), {});
+        // A partial per window, added up in window order afterwards: the sums then do not
+        // depend on which thread finished first, and a rerun prints the same digits.
+        m_partials.assign(tasks.size(), {});
         m_readers[0] = std::make_unique<TensorReader>(m_a);
         m_readers[1] = std::make_unique<TensorReader>(m_b);
         parallelFor(tasks.size(), m_options.threads,
-                    [&](size_t i) { runTask(report.tensors[tasks[i].pair], tasks[i]); });
+                    [&](size_t i) { runTask(report.tensors[tasks[i].pair], tasks[i], i); });
+        std::vector<Partial> sums(report.tensors.size());
+        for (size_t i = 0; i < tasks.size(); ++i)
+            sums[tasks[i].pair].add(m_partials[i]);
         for (size_t i = 0; i < report.tensors.size(); ++i) {
             TensorDiff& d = report.tensors[i];
             if (d.status != DiffStatus::Identical) continue;
             d.compared = true;
-            apply(m_partials[i], d);
+            apply(sums[i], d);
         }
     }
 
-    void runTask(const TensorDiff& d, const Task& task) {
+    void runTask(const TensorDiff& d, const Task& task, size_t index) {
         if (m_options.stop.stop_requested()) throw Cancelled();
         const TensorInfo& ta = m_a.tensors[size_t(d.a)];
         const TensorInfo& tb = m_b.tensors[size_t(d.b)];
@@ -214,7 +219,7 @@ private:
             p.differing = p.beyond = 1; // packed or complex: bytes only
         }
         std::lock_guard lock(m_mutex);
-        m_partials[task.pair].add(p);
+        m_partials[index] = p;
         m_done += 2 * length;
         // A few reports a second: a checkpoint of many small tensors has a window per tensor.
         const auto now = std::chrono::steady_clock::now();
@@ -233,7 +238,10 @@ private:
         const double na = std::sqrt(p.aSquares), nb = std::sqrt(p.bSquares);
         const double nd = std::sqrt(p.diffSquares);
         d.relativeL2 = na > 0 ? nd / na : (nd > 0 ? INFINITY : 0.0);
-        d.cosine = na > 0 && nb > 0 ? std::clamp(p.dot / (na * nb), -1.0, 1.0) : NAN;
+        // One rounding under the root, in extended range: equal sides (+0 against -0) give
+        // exactly 1, where dot / (sqrt(aa) * sqrt(bb)) gives 1 - 2^-52.
+        const long double norms = std::sqrt((long double)p.aSquares * (long double)p.bSquares);
+        d.cosine = na > 0 && nb > 0 ? std::clamp(double(p.dot / norms), -1.0, 1.0) : NAN;
         if (p.differing == 0 && p.beyond == 0)
             d.status = DiffStatus::Identical;
         else if (m_options.tolerance && p.beyond == 0)

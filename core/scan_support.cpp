@@ -68,8 +68,8 @@ public:
                                formatRegion(p.primary.offsets, end) +
                                (failures[i].empty() ? " with different bytes"
                                                     : ", and reading them failed: " + failures[i]);
-            ckpt.problems.push_back(
-                {Severity::Error, "", t.fqn, t.coverageDetail, ErrorKind::ReplicaConflict});
+            ckpt.problems.push_back({Severity::Error, ckpt.files[p.primary.file].name, t.fqn,
+                                     t.coverageDetail, ErrorKind::ReplicaConflict});
         }
     }
 

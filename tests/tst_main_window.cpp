@@ -356,8 +356,10 @@ void TestMainWindow::assignToNewFileAndExport() {
     QVERIFY(outcome.result.verified);
     QVERIFY(dialog->resultText().contains("verified byte for byte before publishing"));
 
-    // Progress: phases in order, bytes monotonic within each phase, ending with Done.
-    QVERIFY(progress.count() >= 2);
+    // Progress: phases in order, bytes monotonic within each phase, ending with Done. Updates
+    // the GUI thread had no time to show are replaced by the newest one (LatestValue), so a
+    // demo-sized export may arrive as its last update alone.
+    QVERIFY(progress.count() >= 1);
     ExportProgress last;
     for (const auto& args : progress) {
         const auto p = args.at(0).value<ExportProgress>();

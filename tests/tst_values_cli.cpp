@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 using namespace testing;
@@ -68,6 +69,11 @@ private slots:
     void diffUsageErrors_data();
     void diffUsageErrors();
     void diffUnreadableInputIsTrouble();
+    void diffNonFiniteMismatchSaysWhereBothAreFinite();
+    void diffEqualValuesHaveCosineOne();
+    void diffHelpStatesItsExitCodes();
+    void scanWarningsReachStatsCheckAndDiff();
+    void replicaConflictNamesAFile();
 
 private:
     Result run(const QStringList& args) { return runCli(args, m_tmp->path()); }
@@ -1403,4 +1409,166 @@ void TestValuesCli::checkDemoWithValueFaults() {
 }
 
 QTEST_GUILESS_MAIN(TestValuesCli)
+// An Inf against 1 is a difference, but not one max |a-b|, rel L2 or cosine can hold: the text
+// says those are over the positions finite on both sides.
+void TestValuesCli::diffNonFiniteMismatchSaysWhereBothAreFinite() {
+    const float inf = std::numeric_limits<float>::infinity();
+    writeValues(fsPath("a"), {{"v", "F32", {4}, f32Bytes({inf, 2, 3, 4}), splitDim({4}, 0, 2)}}, 2);
+    writeValues(fsPath("b"), {{"v", "F32", {4}, f32Bytes({1, 2, 3, 4}), splitDim({4}, 0, 2)}}, 2);
+    Result r = run({"diff", path("a"), path("b")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.out.contains("1 Inf positions differ; max |a-b| 0, rel L2 0, cosine 1 (where "
+                            "both are finite)"),
+             qPrintable(r.out));
+    const QJsonObject v = byName(
+        diffJson(run({"diff", path("a"), path("b"), "--json"}))["tensors"].toArray(), "name", "v");
+    QCOMPARE(v["inf_mismatch"].toInteger(), 1);
+    QCOMPARE(v["max_abs_diff"].toDouble(), 0.0);
+    // Without a mismatch the note is not there.
+    writeValues(fsPath("c"), {{"v", "F32", {4}, f32Bytes({1, 2, 3, 5}), splitDim({4}, 0, 2)}}, 2);
+    Result plain = run({"diff", path("b"), path("c")});
+    QCOMPARE(plain.code, 1);
+    QVERIFY2(!plain.out.contains("finite"), qPrintable(plain.out));
+}
+
+// -0 against +0 differs in bytes only: with a tolerance the values are equal, and the cosine of
+// equal vectors is 1 exactly (not 1 - 2^-52). The same inputs give the same digits every run.
+void TestValuesCli::diffEqualValuesHaveCosineOne() {
+    std::vector<float> a(3000), b(3000);
+    for (size_t i = 0; i < a.size(); ++i)
+        a[i] = b[i] = float(std::sin(double(i))) * 3.0f;
+    a[7] = 0.0f;
+    b[7] = -0.0f;
+    writeValues(fsPath("a"), {{"v", "F32", {3000}, f32Bytes(a), splitDim({3000}, 0, 3)}}, 3);
+    writeValues(fsPath("b"), {{"v", "F32", {3000}, f32Bytes(b), splitDim({3000}, 0, 3)}}, 3);
+    Result bytes = run({"diff", path("a"), path("b"), "--json"});
+    QVERIFY2(bytes.code == 1, qPrintable(bytes.err)); // no tolerance: the bytes are compared
+    const QJsonObject v = byName(diffJson(bytes)["tensors"].toArray(), "name", "v");
+    QCOMPARE(v["differing"].toInteger(), 1);
+    QCOMPARE(v["beyond_tolerance"].toInteger(), 0);
+    QVERIFY(v["cosine"].toDouble() == 1.0);
+    QVERIFY(v["relative_l2"].toDouble() == 0.0);
+    Result tolerant = run({"diff", path("a"), path("b"), "--json", "--atol", "0"});
+    QCOMPARE(tolerant.code, 0);
+    QCOMPARE(statusOf(diffJson(tolerant), "v"), QString("within-tolerance"));
+    // |a|^2 = 2, where sqrt(2) * sqrt(2) rounds to 2 + 2^-51.
+    writeValues(fsPath("e"), {{"u", "F32", {3}, f32Bytes({1, 1, 0.0f}), {{{0}, {3}}}}}, 1);
+    writeValues(fsPath("f"), {{"u", "F32", {3}, f32Bytes({1, 1, -0.0f}), {{{0}, {3}}}}}, 1);
+    const QJsonObject u = byName(
+        diffJson(run({"diff", path("e"), path("f"), "--json"}))["tensors"].toArray(), "name", "u");
+    QCOMPARE(u["differing"].toInteger(), 1);
+    // Exactly (QCOMPARE on doubles would forgive the last bits).
+    QVERIFY2(u["cosine"].toDouble() == 1.0,
+             qPrintable(QString::number(u["cosine"].toDouble(), 'g', 17)));
+
+    // Tensors of many windows, differing everywhere: sums added in window order, whatever the
+    // threads, so every run prints the same numbers.
+    constexpr uint64_t n = 1 << 22; // 16 MiB a side: four windows
+    std::vector<float> big(n), other(n);
+    for (size_t i = 0; i < big.size(); ++i) {
+        big[i] = float(std::sin(double(i) * 0.37)) * 1e3f;
+        other[i] = big[i] * 1.0001f + 1e-3f;
+    }
+    writeValues(fsPath("c"), {{"w", "F32", {n}, f32Bytes(big), splitDim({n}, 0, 4)}}, 4);
+    writeValues(fsPath("d"), {{"w", "F32", {n}, f32Bytes(other), splitDim({n}, 0, 4)}}, 4);
+    QString first;
+    for (const char* threads : {"1", "2", "5", "2"}) {
+        Result r = run({"diff", path("c"), path("d"), "--json", "--threads", threads});
+        QCOMPARE(r.code, 1);
+        const QJsonObject w = byName(diffJson(r)["tensors"].toArray(), "name", "w");
+        const QString numbers = QString::number(w["relative_l2"].toDouble(), 'g', 17) + " " +
+                                QString::number(w["cosine"].toDouble(), 'g', 17);
+        if (first.isEmpty()) first = numbers;
+        QCOMPARE(numbers, first);
+    }
+}
+
+void TestValuesCli::diffHelpStatesItsExitCodes() {
+    Result r = run({"diff", "--help"});
+    QCOMPARE(r.code, 0);
+    QVERIFY2(r.out.contains("Exit codes: 0 every tensor identical (or within tolerance), 1 any\n"
+                            "differs, 2 usage error"),
+             qPrintable(r.out));
+    QVERIFY2(!r.out.contains("1 bad input"), qPrintable(r.out));
+}
+
+// A Hugging Face folder whose index disagrees with its files: its total_size is wrong and it
+// does not name the second file. inspect says so; stats, check and diff must too.
+void TestValuesCli::scanWarningsReachStatsCheckAndDiff() {
+    const fs::path hf = fsPath("hf");
+    fs::create_directories(hf);
+    const std::string v = f32Bytes({1, 2, 3, 4});
+    writeRaw(hf / "model-00001-of-00002.safetensors",
+             R"({"v":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", v);
+    writeRaw(hf / "model-00002-of-00002.safetensors",
+             R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32Bytes({5}));
+    std::ofstream(hf / "model.safetensors.index.json")
+        << R"({"metadata":{"total_size":999},"weight_map":{"v":"model-00001-of-00002.safetensors"}})";
+    const QString totalSize = "metadata.total_size is 999 bytes, but the tensors hold 16";
+    const QString unlisted = "model-00002-of-00002.safetensors: not named by "
+                             "model.safetensors.index.json; not read";
+
+    Result stats = run({"stats", path("hf")});
+    QCOMPARE(stats.code, 0);
+    QVERIFY2(stats.err.contains("warning: model.safetensors.index.json: " + totalSize),
+             qPrintable(stats.err));
+    QVERIFY2(stats.err.contains("warning: " + unlisted), qPrintable(stats.err));
+    Result json = run({"stats", path("hf"), "--json"});
+    QCOMPARE(json.code, 0);
+    bool ok = false;
+    const QJsonObject doc = parseObject(json.out, &ok);
+    QVERIFY2(ok, qPrintable(json.out));
+    const QJsonArray warnings = doc["warnings"].toArray();
+    QCOMPARE(warnings.size(), 2);
+    QString both;
+    for (const auto& w : warnings)
+        both += w.toObject()["severity"].toString() + " " + w.toObject()["file"].toString() + ": " +
+                w.toObject()["message"].toString() + "\n";
+    QVERIFY2(both.contains("warning model.safetensors.index.json: " + totalSize), qPrintable(both));
+    QVERIFY2(both.contains("warning " + unlisted), qPrintable(both));
+    QVERIFY2(json.err.contains(totalSize), qPrintable(json.err));
+
+    // check lists them as findings; warnings fail nothing by themselves.
+    Result check = run({"check", path("hf"), "--json"});
+    QCOMPARE(check.code, 0);
+    const QJsonObject checked = parseObject(check.out, &ok);
+    QVERIFY2(ok, qPrintable(check.out));
+    QVERIFY(!checked["failed"].toBool());
+    const QString list = listed(findings(checked));
+    QVERIFY2(list.contains(totalSize) && list.contains("not named by"), qPrintable(list));
+    Result checkText = run({"check", path("hf")});
+    QCOMPARE(checkText.code, 0);
+    QVERIFY2(checkText.out.contains("warning: model.safetensors.index.json: " + totalSize),
+             qPrintable(checkText.out));
+
+    // diff names the side.
+    writeValues(fsPath("shards"), {{"v", "F32", {4}, v, splitDim({4}, 0, 2)}}, 2);
+    Result diff = run({"diff", path("shards"), path("hf")});
+    QCOMPARE(diff.code, 0); // v is identical; the unread file is not part of the answer
+    QVERIFY2(diff.err.contains("warning: B: model.safetensors.index.json: " + totalSize),
+             qPrintable(diff.err));
+    QVERIFY2(!diff.err.contains("warning: A:"), qPrintable(diff.err));
+    Result diffJsonRun = run({"diff", path("shards"), path("hf"), "--json"});
+    QCOMPARE(diffJsonRun.code, 0);
+    const QJsonObject d = diffJson(diffJsonRun);
+    QCOMPARE(d["warnings"].toObject()["a"].toArray().size(), 0);
+    QCOMPARE(d["warnings"].toObject()["b"].toArray().size(), 2);
+}
+
+void TestValuesCli::replicaConflictNamesAFile() {
+    const fs::path dir = fsPath("ck");
+    fs::create_directories(dir);
+    writeShard(dir / rankFile(0), {{"bias", "F32", {0}, {2}, f32Bytes({1, 2})}});
+    writeShard(dir / rankFile(1), {{"bias", "F32", {0}, {2}, f32Bytes({1, 3})}});
+    Result r = run({"check", path("ck"), "--json"});
+    QCOMPARE(r.code, 1);
+    bool ok = false;
+    const QJsonObject doc = parseObject(r.out, &ok);
+    QVERIFY2(ok, qPrintable(r.out));
+    const auto all = findings(doc);
+    const Finding* conflict = find(all, "bias", "ReplicaConflict");
+    QVERIFY2(conflict, qPrintable(listed(all)));
+    QCOMPARE(conflict->file, QString::fromStdString(rankFile(0)));
+}
+
 #include "tst_values_cli.moc"
