@@ -523,34 +523,6 @@ int runStats(const StatsCommand& c, std::stop_token stop) {
     return kOk;
 }
 
-namespace {
-
-// The config a loader would read beside these weights: .hf_metadata's, or a Hugging Face
-// folder's own.
-std::optional<std::pair<std::string, std::string>> modelConfigOf(const Checkpoint& ckpt) {
-    for (const auto& dir : {ckpt.hfMetadataDir, ckpt.hfAssetsDir, ckpt.directory}) {
-        std::error_code ec;
-        if (dir.empty() || !std::filesystem::is_regular_file(dir / "config.json", ec)) continue;
-        try {
-            return std::pair{(dir / "config.json").string(),
-                             readSmallFile(dir / "config.json", kMaxConfigBytes, "config.json")};
-        } catch (const Error&) {
-            return std::nullopt;
-        }
-    }
-    return std::nullopt;
-}
-
-// Identical tensors and a config that ties (or unties) the embeddings against the weights.
-std::vector<Problem> tiedFindingsOf(const Checkpoint& ckpt, std::stop_token stop) {
-    const auto groups = findIdenticalTensors(ckpt, stop);
-    const auto config = modelConfigOf(ckpt);
-    if (!config) return tiedFindings(ckpt, groups, std::nullopt);
-    return tiedFindings(ckpt, groups, config->second, config->first);
-}
-
-} // namespace
-
 int runCheck(const CheckCommand& c, std::stop_token stop) {
     const Measured m = measure(c.dir, c.tensor, c.threads, stop);
     FindingOptions options;
@@ -565,7 +537,7 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
     const auto failing = failKinds(c.failOn);
     std::vector<Problem> findings = valueFindings(m.ckpt, m.stats, options);
     if (c.tensor.empty()) {
-        const auto tied = tiedFindingsOf(m.ckpt, stop);
+        const auto tied = checkTiedWeights(m.ckpt, stop);
         findings.insert(findings.end(), tied.begin(), tied.end());
     }
     for (const auto& p : findings) {

@@ -5,11 +5,13 @@
 
 #include "model_config.h"
 #include "natural_order.h"
+#include "posix_file.h"
 #include "tensor_reader.h"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 namespace shardscope {
@@ -104,9 +106,9 @@ bool isInputEmbedding(std::string_view name) {
     return false;
 }
 
-std::vector<std::vector<size_t>> findIdenticalTensors(
-    const Checkpoint& checkpoint, std::stop_token stop,
-    const std::function<void(uint64_t)>& progress) {
+std::vector<std::vector<size_t>>
+findIdenticalTensors(const Checkpoint& checkpoint, std::stop_token stop,
+                     const std::function<void(uint64_t)>& progress) {
     std::map<std::pair<DType, std::string>, std::vector<size_t>> byLayout;
     for (size_t i = 0; i < checkpoint.tensors.size(); ++i) {
         const TensorInfo& t = checkpoint.tensors[i];
@@ -206,6 +208,34 @@ std::vector<Problem> tiedFindings(const Checkpoint& checkpoint,
     }
     if (configJson) configFindings(checkpoint, groups, *configJson, configName, out);
     return out;
+}
+
+namespace {
+
+// The config a loader would read beside these weights, and its path; none when absent or
+// unreadable (a config that cannot be read ties nothing).
+std::optional<std::pair<std::string, std::string>> modelConfigOf(const Checkpoint& ckpt) {
+    for (const auto& dir : {ckpt.hfMetadataDir, ckpt.hfAssetsDir, ckpt.directory}) {
+        std::error_code ec;
+        if (dir.empty() || !std::filesystem::is_regular_file(dir / "config.json", ec)) continue;
+        try {
+            return std::pair{(dir / "config.json").string(),
+                             readSmallFile(dir / "config.json", kMaxConfigBytes, "config.json")};
+        } catch (const Error&) {
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::vector<Problem> checkTiedWeights(const Checkpoint& checkpoint, std::stop_token stop,
+                                      const std::function<void(uint64_t bytes)>& progress) {
+    const auto groups = findIdenticalTensors(checkpoint, stop, progress);
+    const auto config = modelConfigOf(checkpoint);
+    if (!config) return tiedFindings(checkpoint, groups, std::nullopt);
+    return tiedFindings(checkpoint, groups, config->second, config->first);
 }
 
 } // namespace shardscope

@@ -19,9 +19,9 @@ namespace shardscope {
 // Checkpoint::tensors, in name order). Only tensors whose dtype and shape match another's are
 // read: first a few samples of each, then, for those still alike, every byte. Training state
 // is left out. `progress` gets bytes read so far.
-std::vector<std::vector<size_t>> findIdenticalTensors(
-    const Checkpoint& checkpoint, std::stop_token stop = {},
-    const std::function<void(uint64_t bytes)>& progress = {});
+std::vector<std::vector<size_t>>
+findIdenticalTensors(const Checkpoint& checkpoint, std::stop_token stop = {},
+                     const std::function<void(uint64_t bytes)>& progress = {});
 
 // "lm_head.weight" as a name or its last components; the input embeddings loaders tie it to.
 bool isOutputEmbedding(std::string_view name);
@@ -43,5 +43,10 @@ std::vector<Problem> tiedFindings(const Checkpoint& checkpoint,
                                   const std::vector<std::vector<size_t>>& groups,
                                   const std::optional<std::string>& configJson,
                                   const std::string& configName = "config.json");
+
+// tiedFindings of the checkpoint's identical tensors against the config.json a loader would
+// read beside its weights (.hf_metadata's, the HF assets', or the folder's own), if any.
+std::vector<Problem> checkTiedWeights(const Checkpoint& checkpoint, std::stop_token stop = {},
+                                      const std::function<void(uint64_t bytes)>& progress = {});
 
 } // namespace shardscope

@@ -46,6 +46,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QTabBar>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
@@ -211,6 +212,7 @@ private slots:
     void tabMovesBetweenPanes();
     void contextMenuFromTheKeyboard();
     void unsavedPromptHasMnemonics();
+    void menusHaveDistinctMnemonics();
     void outputDirectoryComparesPathComponents();
     void exportProposesTheLastOutputDirectory();
     void demoLivesInOneApplicationFolder();
@@ -980,13 +982,20 @@ void TestMainWindow::tabMovesBetweenPanes() {
     QTest::keyClick(table, Qt::Key_Tab);
     QWidget* next = QApplication::focusWidget();
     QVERIFY(next != table);
-    QVERIFY2(next == w.findChild<QTableView*>("chunkTable") || qobject_cast<QSpinBox*>(next),
+    // The details' tabs (Coverage, Values) come next, then the shown tab's widgets.
+    QVERIFY2(qobject_cast<QTabBar*>(next) && w.detailTabs()->isAncestorOf(next),
              next ? next->metaObject()->className() : "none");
     QCOMPARE(table->selectionModel()->currentIndex().row(), row); // Tab did not move the cell
     QTest::keyClick(next, Qt::Key_Backtab, Qt::ShiftModifier);
     QCOMPARE(QApplication::focusWidget(), table);
     QTest::keyClick(table, Qt::Key_Backtab, Qt::ShiftModifier); // back to the filter bar
     QVERIFY(qobject_cast<QComboBox*>(QApplication::focusWidget()));
+    next->setFocus();
+    QTRY_VERIFY(next->hasFocus());
+    QTest::keyClick(next, Qt::Key_Tab);
+    QVERIFY2(QApplication::focusWidget() == w.findChild<QTableView*>("chunkTable") ||
+                 qobject_cast<QSpinBox*>(QApplication::focusWidget()),
+             qPrintable(QApplication::focusWidget()->objectName()));
     // From the chunks on to the problems and output files docks.
     w.findChild<QTableView*>("chunkTable")->setFocus();
     QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
@@ -1052,6 +1061,33 @@ void TestMainWindow::unsavedPromptHasMnemonics() {
     QVERIFY(!scanned.wait(300));
     QCOMPARE(w.directory(), other);
     QVERIFY(w.isWindowModified());
+}
+
+// Alt+F, then one letter per entry: every entry of every menu has its own.
+void TestMainWindow::menusHaveDistinctMnemonics() {
+    MainWindow w;
+    QVERIFY(openAndWait(w, demo()));
+    QStringList clashes;
+    for (QAction* top : w.menuBar()->actions()) {
+        QMenu* menu = top->menu();
+        if (!menu) continue;
+        emit menu->aboutToShow(); // menus filled on demand fill now
+        QMap<QChar, QString> seen;
+        for (QAction* a : menu->actions()) {
+            if (a->isSeparator()) continue;
+            const QString text = a->menu() ? a->menu()->title() : a->text();
+            const qsizetype amp = text.indexOf('&');
+            if (amp < 0 || amp + 1 >= text.size()) {
+                clashes << menu->title() + " ▸ " + text + ": no mnemonic";
+                continue;
+            }
+            const QChar key = text.at(amp + 1).toLower();
+            if (seen.contains(key))
+                clashes << menu->title() + " ▸ " + text + " and " + seen[key] + ": " + key;
+            seen[key] = text;
+        }
+    }
+    QVERIFY2(clashes.isEmpty(), qPrintable(clashes.join('\n')));
 }
 
 void TestMainWindow::outputDirectoryComparesPathComponents() {

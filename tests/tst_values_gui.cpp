@@ -19,12 +19,15 @@
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
+#include <QClipboard>
 #include <QDir>
 #include <QFile>
+#include <QHeaderView>
 #include <QJsonArray>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QMenu>
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
@@ -32,15 +35,19 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QStatusBar>
+#include <QStyle>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTextDocument>
 #include <QThreadPool>
+#include <QTimer>
 #include <QtEndian>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 
 using namespace shardscope;
@@ -165,6 +172,11 @@ private slots:
     void cancellingACheckKeepsNothing();
     void compareWithAFlippedValue();
     void compareDialogTakesATypedFolder();
+    void statisticsFitANarrowPane();
+    void nonFiniteDifferencesSortFirstAndAreNamed();
+    void problemsOnlyShowsValueFindings();
+    void checkValuesFindsIdenticalTensorsAsTheCliDoes();
+    void sortByFromTheKeyboardAndCopyProblems();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -697,12 +709,225 @@ void TestValuesGui::compareDialogTakesATypedFolder() {
     QVERIFY(!dialog.compareButton()->isEnabled());
     dialog.setDirectory(QString::fromStdString(dir("nowhere").string()));
     QVERIFY(!dialog.compareButton()->isEnabled());
-    QVERIFY(dialog.problemText().contains("is not a folder"));
+    QVERIFY2(dialog.problemText().contains("does not exist"), qPrintable(dialog.problemText()));
+    // A file: one .safetensors file is a checkpoint (as for shardscope-cli diff), others not.
+    fs::create_directories(dir("files"));
+    std::ofstream(dir("files") / "notes.txt") << "x";
+    std::ofstream(dir("files") / "model.safetensors") << "x";
+    dialog.setDirectory(QString::fromStdString((dir("files") / "notes.txt").string()));
+    QVERIFY(!dialog.compareButton()->isEnabled());
+    QVERIFY2(dialog.problemText().contains("is not a folder or a .safetensors file"),
+             qPrintable(dialog.problemText()));
+    dialog.setDirectory(QString::fromStdString((dir("files") / "model.safetensors").string()));
+    QVERIFY(dialog.compareButton()->isEnabled());
+    QVERIFY(dialog.problemText().isEmpty());
     fs::create_directories(dir("b"));
     dialog.setDirectory(QString::fromStdString(dir("b").string()) + "/");
     QVERIFY(dialog.compareButton()->isEnabled());
     QCOMPARE(dialog.directory(), QString::fromStdString(dir("b").string()));
     QVERIFY(!dialog.hasTolerance());
+}
+
+// Long numbers (1.47822e-05, 44,040) in a pane of 300 px: one pair a row, every value inside
+// the pane; a wide pane takes two pairs a row. Comparing: here and other side by side when
+// they fit, else one above the other.
+void TestValuesGui::statisticsFitANarrowPane() {
+    std::vector<float> first(600), second(600);
+    for (size_t i = 0; i < first.size(); ++i) {
+        first[i] = i % 7 ? 0.0198975f * std::sin(float(i)) : 0.0f;
+        second[i] = i % 5 ? 1.47822e-05f * float(i) : 0.0f;
+    }
+    writeHalves(dir("ck"), {{"w", first, second}});
+    auto ckpt = open(dir("ck"));
+    const auto check = checkOf(ckpt);
+    auto fitsIn = [](ValuesPanel& panel) {
+        auto* stats = panel.findChildren<QLabel*>().last();
+        QTextDocument doc;
+        doc.setDefaultFont(stats->font());
+        doc.setDocumentMargin(0);
+        doc.setHtml(stats->text());
+        return doc.idealWidth() <= stats->width();
+    };
+    ValuesContent content;
+    content.a = check->statsOf(0);
+    for (int width : {300, 700}) {
+        ValuesPanel panel;
+        panel.resize(width, 600);
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        panel.setContent(content);
+        QTest::qWait(20); // the table is laid out again once the pane has its width
+        QVERIFY2(fitsIn(panel), qPrintable(QString::number(width)));
+        // 12 statistics: 6 rows of two pairs, or 12 of one.
+        const qsizetype rows = panel.findChildren<QLabel*>().last()->text().count("<tr>");
+        QCOMPARE(rows, width == 700 ? 6 : 12);
+    }
+    // Both sides in a narrow pane: stacked, still inside it.
+    ValuesPanel panel;
+    panel.resize(240, 600);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    content.comparing = true;
+    content.b = check->statsOf(0);
+    content.otherName = "other";
+    panel.setContent(content);
+    QTest::qWait(20);
+    QVERIFY(fitsIn(panel));
+    QVERIFY2(panel.text().contains("here") && panel.text().contains("other"),
+             qPrintable(panel.text()));
+}
+
+// +Inf against 1 and a NaN against 3: |a − b| there is ∞ and NaN, not 0; both sort above
+// every number and the details say why.
+void TestValuesGui::nonFiniteDifferencesSortFirstAndAreNamed() {
+    writeHalves(dir("a"), {{"big", {1, 2}, {3, 4}},
+                           {"inf", {kInf, 2}, {3, 4}},
+                           {"nan", {1, 2}, {kNaN, 4}},
+                           {"same", {1, 2}, {3, 4}}});
+    writeHalves(dir("b"), {{"big", {1, 2}, {3, 400}},
+                           {"inf", {1, 2}, {3, 4}},
+                           {"nan", {1, 2}, {3, 4}},
+                           {"same", {1, 2}, {3, 4}}});
+    auto ckpt = open(dir("a"));
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    using M = TensorTableModel;
+    const auto comparison = compareOf(ckpt, dir("b"));
+    tensors.setComparison(comparison);
+    QCOMPARE(rowOf(&tensors, "inf", M::MaxDiffColumn).data().toString(), QString("∞"));
+    QCOMPARE(rowOf(&tensors, "nan", M::MaxDiffColumn).data().toString(), QString("NaN"));
+    QCOMPARE(rowOf(&tensors, "big", M::MaxDiffColumn).data().toString(), QString("396"));
+    QVERIFY(rowOf(&tensors, "inf", M::DiffColumn)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains("1 Inf against another value"));
+    proxy.sort(M::MaxDiffColumn, Qt::DescendingOrder);
+    const QStringList order = column(&proxy, M::NameColumn);
+    QCOMPARE(order.mid(2), (QStringList{"big", "same"}));
+    QVERIFY(order.mid(0, 2).contains("inf") && order.mid(0, 2).contains("nan"));
+
+    ValuesPanel panel;
+    ValuesContent content;
+    content.comparing = true;
+    content.diff = comparison->diffOf(size_t(ckpt->find("inf") - ckpt->tensors.data()));
+    QVERIFY(content.diff);
+    content.message = {};
+    TensorStats none;
+    content.a = &none;
+    panel.setContent(content);
+    QVERIFY2(panel.text().contains("1 Inf against another value, left out of:"),
+             qPrintable(panel.text()));
+}
+
+void TestValuesGui::problemsOnlyShowsValueFindings() {
+    writeHalves(dir("ck"), sample());
+    auto ckpt = open(dir("ck"));
+    TensorTableModel tensors(&m_doc);
+    TensorFilterProxy proxy;
+    proxy.setSourceModel(&tensors);
+    proxy.sort(TensorTableModel::NameColumn);
+    proxy.setStatusFilter(TensorFilterProxy::AnyProblem);
+    QCOMPARE(proxy.rowCount(), 0); // every tensor covered, nothing checked yet
+    tensors.setValueCheck(checkOf(ckpt));
+    QCOMPARE(column(&proxy, TensorTableModel::NameColumn), (QStringList{"c", "n"}));
+    // n holds a NaN (an error), c is constant (a warning): the icons say which.
+    const auto pixels = [](const QVariant& icon) {
+        return icon.value<QIcon>().pixmap(16).toImage();
+    };
+    QCOMPARE(pixels(rowOf(&tensors, "n").data(Qt::DecorationRole)),
+             pixels(qApp->style()->standardIcon(QStyle::SP_MessageBoxCritical)));
+    QCOMPARE(pixels(rowOf(&tensors, "c").data(Qt::DecorationRole)),
+             pixels(qApp->style()->standardIcon(QStyle::SP_MessageBoxWarning)));
+    tensors.setValueCheck(nullptr);
+    QCOMPARE(proxy.rowCount(), 0);
+}
+
+// shardscope-cli check reports tensors with equal bytes; Check Values in the window does too.
+void TestValuesGui::checkValuesFindsIdenticalTensorsAsTheCliDoes() {
+    writeHalves(dir("ck"), {{"layers.0.norm.weight", {1, 1}, {1, 1.5f}},
+                            {"layers.1.norm.weight", {1, 1}, {1, 1.5f}},
+                            {"other", {1, 2}, {3, 4}}});
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("ck")));
+    QSignalSpy done(w.valueSession(), &ValueSession::checkFinished);
+    w.checkValuesAction()->trigger();
+    QVERIFY(done.wait(30000));
+    QStringList tied;
+    ProblemsModel* problems = w.problemsModel();
+    for (int r = 0; r < problems->rowCount(); ++r)
+        if (problems->index(r, 0).data(ProblemsModel::KindRole).toInt() ==
+            int(ErrorKind::TiedWeights))
+            tied << problems->index(r, ProblemsModel::MessageColumn).data().toString();
+    QCOMPARE(tied.size(), 1);
+    QVERIFY2(tied[0].contains("layers.0.norm.weight") || tied[0].contains("layers.1.norm.weight"),
+             qPrintable(tied[0]));
+    CliResult cli =
+        runCli({"check", QString::fromStdString(dir("ck").string()), "--json"}, m_tmp->path());
+    QVERIFY2(cli.out.contains("\"TiedWeights\""), qPrintable(cli.out));
+}
+
+// Shift+F10 on the table: Sort By ▸ a column, then the order. Ctrl+C on a problem copies its
+// whole message.
+void TestValuesGui::sortByFromTheKeyboardAndCopyProblems() {
+    writeHalves(dir("ck"), sample());
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("ck")));
+    QTableView* table = w.tensorView();
+    table->setFocus();
+    QTRY_VERIFY(table->hasFocus());
+    using M = TensorTableModel;
+    auto pick = [&](const QString& item) {
+        bool done = false;
+        std::function<void(int)> poll = [&](int attempts) {
+            QTimer::singleShot(10, [&, attempts] {
+                auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
+                if (!menu) {
+                    if (attempts > 0) poll(attempts - 1);
+                    return;
+                }
+                for (QAction* a : menu->actions())
+                    if (a->menu() && a->menu()->title() == "&Sort By")
+                        for (QAction* s : a->menu()->actions())
+                            if (s->text() == item) s->trigger();
+                menu->close();
+                done = true;
+            });
+        };
+        poll(500);
+        QTest::keyClick(table, Qt::Key_F10, Qt::ShiftModifier);
+        QTRY_VERIFY(done);
+    };
+    pick("Tensor");
+    pick("&Descending");
+    QCOMPARE(table->horizontalHeader()->sortIndicatorSection(), int(M::NameColumn));
+    QCOMPARE(table->horizontalHeader()->sortIndicatorOrder(), Qt::DescendingOrder);
+    QCOMPARE(table->model()->index(0, M::NameColumn).data().toString(), QString("skip"));
+    pick("&Ascending");
+    QCOMPARE(table->model()->index(0, M::NameColumn).data().toString(), QString("a"));
+
+    QSignalSpy done(w.valueSession(), &ValueSession::checkFinished);
+    w.checkValuesAction()->trigger();
+    QVERIFY(done.wait(30000));
+    auto* problems = w.findChild<QTableView*>("problemTable");
+    int nanRow = -1;
+    for (int r = 0; r < problems->model()->rowCount(); ++r)
+        if (problems->model()->index(r, 0).data(ProblemsModel::KindRole).toInt() ==
+            int(ErrorKind::ValueNaN))
+            nanRow = r;
+    QVERIFY(nanRow >= 0);
+    problems->setFocus();
+    problems->selectRow(nanRow);
+    QApplication::clipboard()->clear();
+    QTest::keyClick(problems, Qt::Key_C, Qt::ControlModifier);
+    const QString copied = QApplication::clipboard()->text();
+    const QString message =
+        problems->model()->index(nanRow, ProblemsModel::MessageColumn).data().toString();
+    QVERIFY(!message.isEmpty());
+    QVERIFY2(copied.startsWith("Error\t") && copied.endsWith("\t" + message), qPrintable(copied));
 }
 
 QTEST_MAIN(TestValuesGui)

@@ -19,15 +19,16 @@
 
 namespace shardscope {
 
-CompareDialog::CompareDialog(const QString& openDirectory, const QString& proposed,
-                             QWidget* parent)
+CompareDialog::CompareDialog(const QString& openDirectory, const QString& proposed, QWidget* parent)
     : QDialog(parent), m_open(QDir::cleanPath(openDirectory)) {
     setWindowTitle(tr("Compare With"));
     m_path = new QLineEdit(proposed);
     m_path->setMinimumWidth(m_path->fontMetrics().averageCharWidth() * 48);
-    m_path->setPlaceholderText(tr("Folder of the other checkpoint"));
+    m_path->setPlaceholderText(tr("Folder or .safetensors file of the other checkpoint"));
     auto* folders = new QFileSystemModel(this);
-    folders->setFilter(QDir::AllDirs | QDir::NoDotAndDotDot);
+    folders->setFilter(QDir::AllDirs | QDir::Files | QDir::NoDotAndDotDot);
+    folders->setNameFilters({QStringLiteral("*.safetensors")});
+    folders->setNameFilterDisables(false); // other files are hidden, not greyed
     folders->setRootPath(QString());
     m_path->setCompleter(new QCompleter(folders, this));
     auto* browse = new QPushButton(tr("&Browse…"));
@@ -99,18 +100,26 @@ QString CompareDialog::problemText() const {
     return m_problem->text();
 }
 
+// A checkpoint folder, or one .safetensors file (as shardscope-cli diff takes).
+static bool isComparable(const QFileInfo& info) {
+    return info.isDir() ||
+           (info.isFile() && info.suffix().compare("safetensors", Qt::CaseInsensitive) == 0);
+}
+
 void CompareDialog::validate() {
     const QString dir = m_path->text().trimmed();
     QString problem;
     if (dir.isEmpty())
         problem = tr("Type or choose the folder of the checkpoint to compare with.");
-    else if (!QFileInfo(dir).isDir())
-        problem = tr("%1 is not a folder.").arg(dir);
+    else if (!isComparable(QFileInfo(dir)))
+        problem = QFileInfo(dir).isFile()
+                      ? tr("%1 is not a folder or a .safetensors file.").arg(dir)
+                      : tr("%1 does not exist.").arg(dir);
     else if (QDir(directory()).absolutePath() == QDir(m_open).absolutePath())
         problem = tr("This is the open checkpoint: every tensor will be identical.");
     m_problem->setText(problem);
     m_problem->setVisible(!problem.isEmpty());
-    m_compare->setEnabled(!dir.isEmpty() && QFileInfo(dir).isDir());
+    m_compare->setEnabled(!dir.isEmpty() && isComparable(QFileInfo(dir)));
 }
 
 } // namespace shardscope

@@ -25,6 +25,7 @@
 #include "values_panel.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
@@ -338,7 +339,7 @@ void MainWindow::createFileActions() {
     m_demoAction = new QAction(tr("Open &Demo Checkpoint"), this);
     connect(m_demoAction, &QAction::triggered, this, &MainWindow::openDemo);
     m_reloadAction =
-        new QAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("&Reload"), this);
+        new QAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("Relo&ad"), this);
     m_reloadAction->setShortcut(QKeySequence::Refresh);
     connect(m_reloadAction, &QAction::triggered, this, [this] {
         if (!m_directory.isEmpty()) openDirectory(m_directory);
@@ -646,13 +647,39 @@ void MainWindow::connectSignals() {
         if (tensor >= 0) selectTensor(tensor);
     });
     connect(m_problemView, &QTableView::clicked, m_problemView, &QTableView::activated);
+    // Messages are longer than their column: Ctrl+C or the context menu copies them whole.
+    auto* copy = new QAction(tr("&Copy"), m_problemView);
+    copy->setShortcut(QKeySequence::Copy);
+    copy->setShortcutContext(Qt::WidgetShortcut);
+    connect(copy, &QAction::triggered, this, &MainWindow::copyProblems);
+    m_problemView->addAction(copy);
+    m_problemView->setContextMenuPolicy(Qt::ActionsContextMenu);
+    m_problemView->installEventFilter(this); // Shift+F10 as well as the Menu key
+}
+
+// The selected problems (or the current one), a line each: severity, file, tensor, message.
+void MainWindow::copyProblems() {
+    QModelIndexList rows = m_problemView->selectionModel()->selectedRows();
+    if (rows.isEmpty() && m_problemView->currentIndex().isValid())
+        rows << m_problemView->currentIndex();
+    std::sort(rows.begin(), rows.end());
+    QStringList lines;
+    for (const QModelIndex& row : rows) {
+        QStringList fields;
+        for (int c = 0; c < ProblemsModel::ColumnCount; ++c)
+            fields << row.siblingAtColumn(c).data().toString();
+        lines << fields.join('\t');
+    }
+    if (!lines.isEmpty()) QApplication::clipboard()->setText(lines.join('\n'));
 }
 
 void MainWindow::setUpKeyboardNavigation() {
     // Tab goes pane to pane: filters, tensors, chunks, problems, output files.
-    QList<QWidget*> order{m_filter,     m_regex,        m_dtypeFilter, m_statusFilter,
-                          m_kindFilter, m_targetFilter, m_table,       m_slice,
-                          m_chunkView,  m_problemView,  m_outputView,  m_byteItemView};
+    // In the details, the tabs, then each tab's widgets (a hidden tab's are skipped).
+    QList<QWidget*> order{m_filter,      m_regex,        m_dtypeFilter, m_statusFilter,
+                          m_kindFilter,  m_targetFilter, m_differsOnly, m_table,
+                          m_detailTabs,  m_slice,        m_chunkView,   m_valuesPanel->logToggle(),
+                          m_problemView, m_outputView,   m_byteItemView};
     for (qsizetype i = 0; i + 1 < order.size(); ++i)
         setTabOrder(order[i], order[i + 1]);
 }
@@ -754,9 +781,24 @@ void MainWindow::createDocks() {
         m_targetFilter->setCurrentIndex(std::max(0, m_targetFilter->findData(file)));
     });
     connect(m_outputView, &QTableView::clicked, m_outputView, &QTableView::activated);
-    m_viewMenu->addAction(m_problemsDock->toggleViewAction());
-    m_viewMenu->addAction(m_outputsDock->toggleViewAction());
-    m_viewMenu->addAction(m_filesDock->toggleViewAction());
+    m_viewMenu->addAction(viewToggle(m_problemsDock, tr("&Problems")));
+    m_viewMenu->addAction(viewToggle(m_outputsDock, tr("&Output Files")));
+    m_viewMenu->addAction(viewToggle(m_filesDock, tr("&Files")));
+}
+
+// A View menu entry for a dock, with a mnemonic: the dock's own toggle action takes the dock's
+// title ("Problems (5)"), which has none and changes.
+QAction* MainWindow::viewToggle(QDockWidget* dock, const QString& text) {
+    auto* action = new QAction(text, this);
+    action->setCheckable(true);
+    QAction* own = dock->toggleViewAction();
+    action->setChecked(own->isChecked());
+    connect(own, &QAction::toggled, action, &QAction::setChecked);
+    connect(action, &QAction::triggered, dock, [dock](bool on) {
+        dock->setVisible(on);
+        if (on) dock->raise(); // a tab behind another comes forward
+    });
+    return action;
 }
 
 // The module tree beside the table; selecting modules narrows the table to their tensors.
@@ -771,7 +813,7 @@ void MainWindow::createModulesDock() {
     // come first and View ▸ Modules (Ctrl+M) brings the tree in.
     const QScreen* screen = QGuiApplication::primaryScreen();
     if (screen && screen->availableGeometry().width() < 1280) m_modulesDock->hide();
-    QAction* toggle = m_modulesDock->toggleViewAction();
+    QAction* toggle = viewToggle(m_modulesDock, tr("&Modules"));
     toggle->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_M));
     m_viewMenu->addAction(toggle);
     connect(m_modules, &ModuleTreeView::tensorFilterChanged, this,
@@ -1598,7 +1640,38 @@ void MainWindow::showTableMenu(const QPoint& pos) {
             names << QString::fromStdString(m_document.checkpoint()->tensors[t].fqn);
         QApplication::clipboard()->setText(names.join("\n"));
     });
+    menu.addSeparator();
+    addSortMenu(menu);
     menu.exec(m_table->viewport()->mapToGlobal(pos));
+}
+
+// Sort By ▸ the shown columns, then the order: the headers take no keyboard focus, so this is
+// how a keyboard sorts the table.
+void MainWindow::addSortMenu(QMenu& menu) {
+    QMenu* sort = menu.addMenu(tr("&Sort By"));
+    const QHeaderView* header = m_table->horizontalHeader();
+    const int sorted = header->sortIndicatorSection();
+    const Qt::SortOrder order = header->sortIndicatorOrder();
+    auto* columns = new QActionGroup(sort);
+    const QAbstractItemModel* model = m_table->model();
+    for (int c = 0; c < model->columnCount(); ++c) {
+        if (m_table->isColumnHidden(c)) continue;
+        QAction* a = sort->addAction(model->headerData(c, Qt::Horizontal).toString(), this,
+                                     [this, c, order] { m_table->sortByColumn(c, order); });
+        a->setCheckable(true);
+        a->setChecked(c == sorted);
+        columns->addAction(a);
+    }
+    sort->addSeparator();
+    auto* orders = new QActionGroup(sort);
+    for (auto [text, o] : {std::pair{tr("&Ascending"), Qt::AscendingOrder},
+                           std::pair{tr("&Descending"), Qt::DescendingOrder}}) {
+        QAction* a = sort->addAction(
+            text, this, [this, sorted, o] { m_table->sortByColumn(std::max(0, sorted), o); });
+        a->setCheckable(true);
+        a->setChecked(o == order);
+        orders->addAction(a);
+    }
 }
 
 void MainWindow::showTableMenuAtCurrent() {
@@ -1679,6 +1752,12 @@ void MainWindow::showMessage(const QString& title, const QString& text, bool err
 bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
     if (watched == m_table && isContextMenuKey(event)) {
         showTableMenuAtCurrent();
+        return true;
+    }
+    if (watched == m_problemView && isContextMenuKey(event)) {
+        const QRect cell = m_problemView->visualRect(m_problemView->currentIndex());
+        QMenu::exec(m_problemView->actions(), m_problemView->viewport()->mapToGlobal(
+                                                  cell.isValid() ? cell.center() : QPoint(8, 8)));
         return true;
     }
     if (watched == m_chunkView && event->type() == QEvent::Resize) fitChunkColumns();

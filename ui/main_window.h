@@ -150,6 +150,9 @@ private:
     QLabel* createComparisonBanner();
     void createDocks();
     void createModulesDock();
+    QAction* viewToggle(QDockWidget* dock, const QString& text);
+    void addSortMenu(QMenu& menu);
+    void copyProblems();
     void createByteItemsDock();
     void toggleByteItems(); // shows and raises the dock, or hides it when it is in front
     void showFormatViews(); // what only a DCP checkpoint has: kinds, byte items

@@ -39,7 +39,7 @@ void MainWindow::createExportRuleActions() {
     m_includeAction->setShortcut(QKeySequence(Qt::Key_Insert));
     m_includeAction->setToolTip(tr("Export the selected tensors after all (Ins)"));
     connect(m_includeAction, &QAction::triggered, this, &MainWindow::includeSelection);
-    m_renameAction = new QAction(tr("Re&name…"), this);
+    m_renameAction = new QAction(tr("R&ename…"), this);
     m_renameAction->setShortcut(QKeySequence(Qt::Key_F2));
     m_renameAction->setToolTip(tr("Type the name the current tensor is exported under (F2)"));
     connect(m_renameAction, &QAction::triggered, this, &MainWindow::renameCurrent);

@@ -51,11 +51,25 @@ QString comparisonCounts(const Comparison& c) {
     for (const TensorDiff& d : c.report->tensors)
         ++counts[d.status];
     QStringList parts;
-    for (const auto& [status, n] : counts)
-        parts << (status == DiffStatus::OnlyInB
-                      ? QObject::tr("%1 only in the other").arg(QLocale().toString(n))
-                      : QObject::tr("%1 %2")
-                            .arg(QLocale().toString(n), diffStatusText(status).toLower()));
+    for (const auto& [status, n] : counts) {
+        const QString number = QLocale().toString(n);
+        switch (status) { // phrases that read after a count: "5 differ", not "5 differs"
+        case DiffStatus::OnlyInB:
+            parts << QObject::tr("%1 only in the other").arg(number);
+            break;
+        case DiffStatus::Differs:
+            parts << (n == 1 ? QObject::tr("1 differs") : QObject::tr("%1 differ").arg(number));
+            break;
+        case DiffStatus::DtypeChanged:
+            parts << QObject::tr("%1 with another dtype").arg(number);
+            break;
+        case DiffStatus::ShapeChanged:
+            parts << QObject::tr("%1 with another shape").arg(number);
+            break;
+        default:
+            parts << QObject::tr("%1 %2").arg(number, diffStatusText(status).toLower());
+        }
+    }
     return parts.join(QStringLiteral(", "));
 }
 
@@ -80,14 +94,14 @@ void MainWindow::createValueActions() {
     m_compareAction->setToolTip(tr("Compare this checkpoint tensor by tensor with another one "
                                    "(Ctrl+Shift+K)"));
     connect(m_compareAction, &QAction::triggered, this, &MainWindow::openCompareDialog);
-    m_clearComparisonAction = new QAction(tr("C&lear Comparison"), this);
+    m_clearComparisonAction = new QAction(tr("&Clear Comparison"), this);
     connect(m_clearComparisonAction, &QAction::triggered, &m_values,
             &ValueSession::clearComparison);
     m_differsOnlyAction = new QAction(tr("Show &Differing Tensors Only"), this);
     m_differsOnlyAction->setCheckable(true);
     m_differsOnlyAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
-    for (QAction* a : {m_checkValuesAction, m_compareAction, m_clearComparisonAction,
-                       m_differsOnlyAction})
+    for (QAction* a :
+         {m_checkValuesAction, m_compareAction, m_clearComparisonAction, m_differsOnlyAction})
         a->setEnabled(false); // until a checkpoint is open (updateStatus)
 }
 
@@ -110,8 +124,7 @@ QLabel* MainWindow::createComparisonBanner() {
     m_comparisonBanner->setWordWrap(true);
     m_comparisonBanner->setContentsMargins(6, 2, 6, 2);
     m_comparisonBanner->setVisible(false);
-    connect(m_comparisonBanner, &QLabel::linkActivated, &m_values,
-            &ValueSession::clearComparison);
+    connect(m_comparisonBanner, &QLabel::linkActivated, &m_values, &ValueSession::clearComparison);
     return m_comparisonBanner;
 }
 
@@ -153,9 +166,8 @@ void MainWindow::openCompareDialog() {
     if (!m_document.isOpen()) return;
     auto* dialog = new CompareDialog(m_directory, m_lastCompareDirectory, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    connect(dialog, &QDialog::accepted, this, [this, dialog] {
-        compareWith(dialog->directory(), dialog->atol(), dialog->rtol());
-    });
+    connect(dialog, &QDialog::accepted, this,
+            [this, dialog] { compareWith(dialog->directory(), dialog->atol(), dialog->rtol()); });
     dialog->open();
 }
 
@@ -187,8 +199,16 @@ void MainWindow::endValueTask() {
 }
 
 void MainWindow::showValueProgress(const JobProgress& p) {
+    if (p.total == 0) { // a phase that cannot know its total: busy, and what it has read
+        m_scanProgress->setRange(0, 0);
+        m_scanProgress->setFormat(p.phase);
+        m_statusLabel->setText(tr("%1 · %2: %3 read")
+                                   .arg(m_valueTaskText, p.phase,
+                                        p.bytes ? bytesText(p.done) : QString::number(p.done)));
+        return;
+    }
     m_scanProgress->setRange(0, 1000);
-    m_scanProgress->setValue(p.total ? int(1000.0 * double(p.done) / double(p.total)) : 0);
+    m_scanProgress->setValue(int(1000.0 * double(p.done) / double(p.total)));
     m_scanProgress->setFormat(p.phase + " %p%");
     const QString count = p.bytes ? tr("%1 of %2").arg(bytesText(p.done), bytesText(p.total))
                                   : tr("%1 of %2").arg(p.done).arg(p.total);
@@ -209,9 +229,9 @@ void MainWindow::cancelRunning() {
     const ValueSession::Task task = m_values.cancel(); // nothing of it is kept
     if (task == ValueSession::Task::None) return;
     endValueTask();
-    statusBar()->showMessage(
-        task == ValueSession::Task::Check ? tr("Value check cancelled") : tr("Comparison cancelled"),
-        4000);
+    statusBar()->showMessage(task == ValueSession::Task::Check ? tr("Value check cancelled")
+                                                               : tr("Comparison cancelled"),
+                             4000);
 }
 
 void MainWindow::onValueCheckFinished() {
@@ -310,16 +330,17 @@ void MainWindow::showTensorValues(int tensor) {
             content.message = tr("Reading the tensor's values in both checkpoints…");
         }
         if (pair && !content.a && !content.b)
-            content.message = tr("No statistics on either side (%1).")
-                                  .arg(hasValueStats(t.dtype) ? tr("not read")
-                                                              : dtypeName(t.dtype).data());
+            content.message =
+                tr("No statistics on either side (%1).")
+                    .arg(hasValueStats(t.dtype) ? tr("not read") : dtypeName(t.dtype).data());
     } else if (!m_values.valueCheck()) {
         content.message = tr("Values not read yet. Check Values (Ctrl+K) reads every tensor: "
                              "statistics, a histogram, and findings such as NaN, Inf or an "
                              "all-zero chunk.");
     } else if (!content.a) {
-        content.message =
-            m_tensors->index(tensor, TensorTableModel::MaxAbsColumn).data(Qt::ToolTipRole).toString();
+        content.message = m_tensors->index(tensor, TensorTableModel::MaxAbsColumn)
+                              .data(Qt::ToolTipRole)
+                              .toString();
     }
     m_valuesPanel->setContent(content);
 }
@@ -328,9 +349,9 @@ QString MainWindow::valueStatusText() const {
     const auto check = m_values.valueCheck();
     if (!check || !m_tensors->hasValueCheck()) return {};
     const qint64 findings = qint64(check->findings.size());
-    return findings ? tr(" · values checked: %1")
-                          .arg(counted(findings, tr("finding"), tr("findings")))
-                    : tr(" · values checked: no findings");
+    return findings
+               ? tr(" · values checked: %1").arg(counted(findings, tr("finding"), tr("findings")))
+               : tr(" · values checked: no findings");
 }
 
 } // namespace shardscope

@@ -116,8 +116,13 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
     if (m_dtype != Any && index.data(TensorTableModel::DTypeRole).toInt() != m_dtype) return false;
     if (m_status != Any) {
         const int status = index.data(TensorTableModel::StatusRole).toInt();
-        if (m_status == AnyProblem ? status == int(CoverageStatus::Complete) : status != m_status)
+        if (m_status == AnyProblem) { // a coverage problem, or a finding of Check Values
+            if (status == int(CoverageStatus::Complete) &&
+                index.data(TensorTableModel::FindingsRole).toString().isEmpty())
+                return false;
+        } else if (status != m_status) {
             return false;
+        }
     }
     if (m_target != Any && index.data(TensorTableModel::TargetRole).toInt() != m_target)
         return false;

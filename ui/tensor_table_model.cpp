@@ -546,7 +546,9 @@ QVariant TensorTableModel::data(const QModelIndex& index, int role) const {
     case Qt::DecorationRole:
         if (column == StatusColumn) return statusIcon(displayStatus(int(row)));
         if (column == NameColumn && qApp && !m_values->findings(row).isEmpty())
-            return qApp->style()->standardIcon(QStyle::SP_MessageBoxWarning);
+            return qApp->style()->standardIcon(m_values->hasErrorFinding(row)
+                                                   ? QStyle::SP_MessageBoxCritical
+                                                   : QStyle::SP_MessageBoxWarning);
         break;
     case Qt::ForegroundRole: {
         if (isRuleExcluded(int(row))) return QColor(Qt::gray); // the whole row: left out

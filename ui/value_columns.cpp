@@ -10,6 +10,8 @@
 #include <QCoreApplication>
 #include <QFontMetrics>
 
+#include <limits>
+
 namespace shardscope {
 namespace {
 
@@ -65,12 +67,16 @@ bool ValueColumns::isDiffColumn(int column) {
 void ValueColumns::setCheck(std::shared_ptr<const ValueCheck> check, const Checkpoint& checkpoint) {
     m_check = std::move(check);
     m_findings.clear();
+    m_errors.clear();
     if (!m_check) return;
     m_findings.resize(checkpoint.tensors.size());
+    m_errors.resize(checkpoint.tensors.size());
     for (const Problem& p : m_check->findings) {
         const TensorInfo* t = checkpoint.find(p.tensor);
         if (!t) continue;
-        QString& text = m_findings[size_t(t - checkpoint.tensors.data())];
+        const size_t row = size_t(t - checkpoint.tensors.data());
+        if (p.severity == Severity::Error) m_errors[row] = true;
+        QString& text = m_findings[row];
         if (!text.isEmpty()) text += '\n';
         text += (p.severity == Severity::Error ? tr("Error: ") : tr("Warning: ")) +
                 QString::fromStdString(p.message);
@@ -91,6 +97,10 @@ const TensorDiff* ValueColumns::diff(size_t row) const {
 
 QString ValueColumns::findings(size_t row) const {
     return row < m_findings.size() ? m_findings[row] : QString();
+}
+
+bool ValueColumns::hasErrorFinding(size_t row) const {
+    return row < m_errors.size() && m_errors[row];
 }
 
 int ValueColumns::diffStatus(size_t row) const {
@@ -126,8 +136,9 @@ QVariant ValueColumns::diffDisplay(const TensorDiff& d, int column) const {
     if (column == Model::DiffColumn) return diffStatusText(d.status);
     if (!d.compared) return QString();
     switch (column) {
-    case Model::MaxDiffColumn:
-        return valueText(d.maxAbsDiff);
+    case Model::MaxDiffColumn: // |a−b| where a NaN or an Inf differs is NaN or ∞, not 0
+        if (d.nanMismatch) return QStringLiteral("NaN");
+        return d.infMismatch ? QStringLiteral("∞") : valueText(d.maxAbsDiff);
     case Model::RelativeL2Column:
         return valueText(d.relativeL2, 3);
     case Model::CosineColumn:
@@ -164,8 +175,9 @@ QVariant ValueColumns::diffSortKey(const TensorDiff& d, int column) const {
     if (column == Model::DiffColumn) return statusRank(d.status);
     if (!d.compared) return {};
     switch (column) {
-    case Model::MaxDiffColumn:
-        return d.maxAbsDiff;
+    case Model::MaxDiffColumn: // NaN and ∞ above every number: the worst first
+        return d.nanMismatch || d.infMismatch ? std::numeric_limits<double>::infinity()
+                                              : d.maxAbsDiff;
     case Model::RelativeL2Column:
         return d.relativeL2; // +Inf sorts above every number
     case Model::CosineColumn:
@@ -198,8 +210,8 @@ QVariant ValueColumns::toolTip(const TensorInfo& t, size_t row, int column) cons
                          : column == Model::MeanColumn ? m.mean()
                                                        : m.stddev();
     return tr("%1 (over %2)")
-        .arg(valueText(value, 9), counted(qint64(m.finite()), tr("finite element"),
-                                          tr("finite elements")));
+        .arg(valueText(value, 9),
+             counted(qint64(m.finite()), tr("finite element"), tr("finite elements")));
 }
 
 QString ValueColumns::diffToolTip(const TensorDiff& d) const {
@@ -222,12 +234,14 @@ QString ValueColumns::diffToolTip(const TensorDiff& d) const {
     default:
         break;
     }
-    return tr("%1 of %2 elements differ, %3 beyond the tolerance, %4 NaN only on one side\n"
-              "max |a−b| %5 · relative L2 %6 · cosine %7")
+    return tr("%1 of %2 elements differ, %3 beyond the tolerance, %4 NaN only on one side, %5 "
+              "Inf against another value\nWhere both are finite: max |a−b| %6 · relative L2 %7 "
+              "· cosine %8")
         .arg(QLocale().toString(qulonglong(d.differing)),
              QLocale().toString(qulonglong(d.elements)),
              QLocale().toString(qulonglong(d.beyondTolerance)),
-             QLocale().toString(qulonglong(d.nanMismatch)), valueText(d.maxAbsDiff, 9),
+             QLocale().toString(qulonglong(d.nanMismatch)),
+             QLocale().toString(qulonglong(d.infMismatch)), valueText(d.maxAbsDiff, 9),
              valueText(d.relativeL2, 9), valueText(d.cosine, 9, tr("none (a side is all zeros)")));
 }
 
@@ -275,7 +289,8 @@ QString ValueColumns::headerToolTip(int column) {
     case Model::DiffColumn:
         return tr("This checkpoint against the compared one, tensor by exported name");
     case Model::MaxDiffColumn:
-        return tr("Largest |a − b| over the positions finite on both sides");
+        return tr("Largest |a − b|: NaN where a NaN is on one side only, ∞ where an Inf meets "
+                  "another value, else over the positions finite on both sides");
     case Model::RelativeL2Column:
         return tr("‖a − b‖ / ‖a‖ over the positions finite on both sides (a: this checkpoint)");
     case Model::CosineColumn:

@@ -34,8 +34,9 @@ public:
     QVariant sortKey(size_t row, int column) const;
     QVariant toolTip(const TensorInfo& t, size_t row, int column) const;
     QVariant foreground(size_t row, int column) const;
-    QString findings(size_t row) const; // the row's value findings, one a line, or ""
-    int diffStatus(size_t row) const;   // DiffStatus as int, -1 without a comparison
+    QString findings(size_t row) const;     // the row's value findings, one a line, or ""
+    bool hasErrorFinding(size_t row) const; // among them one of severity Error
+    int diffStatus(size_t row) const;       // DiffStatus as int, -1 without a comparison
 
     static QString header(int column);
     static QString headerToolTip(int column);
@@ -53,6 +54,7 @@ private:
     std::shared_ptr<const ValueCheck> m_check;
     std::shared_ptr<const Comparison> m_comparison;
     std::vector<QString> m_findings; // per row, when the check found something
+    std::vector<bool> m_errors;      // per row: a finding of severity Error
 };
 
 } // namespace shardscope

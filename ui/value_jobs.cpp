@@ -3,6 +3,8 @@
 
 #include "value_jobs.h"
 
+#include "tied_weights.h"
+
 #include <QObject>
 
 namespace shardscope {
@@ -40,6 +42,12 @@ std::shared_ptr<const ValueCheck> checkValues(std::shared_ptr<const Checkpoint> 
     auto check = std::make_shared<ValueCheck>();
     auto stats = std::make_shared<CheckpointStats>(computeStats(*checkpoint, options));
     check->findings = valueFindings(*checkpoint, *stats);
+    // The same findings as shardscope-cli check: tensors with equal bytes, and the config's
+    // tie_word_embeddings against them. Only tensors whose dtype and shape match are read.
+    const QString comparing = QObject::tr("Comparing identical tensors");
+    const auto tied = checkTiedWeights(
+        *checkpoint, context.stop(), [&](uint64_t bytes) { context.report(comparing, bytes, 0); });
+    check->findings.insert(check->findings.end(), tied.begin(), tied.end());
     check->seconds = stats->seconds;
     check->stats = std::move(stats);
     check->checkpoint = std::move(checkpoint);

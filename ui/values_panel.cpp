@@ -88,29 +88,42 @@ QString nameCell(const char* name, const QColor& color) {
     return cell(ValuesPanel::tr(name), true, QStringLiteral("color:%1").arg(color.name()));
 }
 
-// One side: `pairs` name/value pairs per row. Both sides: name, here, other; a value that
+// Both sides: name, here, other, or (`stacked`) here's rows above other's; a value that
 // differs from the other side's is bold.
-QString statsTable(const Moments* a, const Moments* b, int pairs, const QColor& names) {
+QString comparedTable(const Moments* a, const Moments& b, bool stacked, const QColor& names) {
+    const auto& rows = statRows();
+    auto heading = [](const QString& text) { return cell(text, false, "font-weight:bold"); };
+    QString html = QStringLiteral("<table cellspacing=0 cellpadding=0>");
+    if (!stacked)
+        html += "<tr><td></td>" + heading(ValuesPanel::tr("here")) +
+                heading(ValuesPanel::tr("other")) + "</tr>";
+    for (int side = 0; side < (stacked ? 2 : 1); ++side) {
+        if (stacked)
+            html += "<tr><td></td>" +
+                    heading(side ? ValuesPanel::tr("other") : ValuesPanel::tr("here")) + "</tr>";
+        for (const StatRow& row : rows) {
+            const QString x = a ? row.value(*a) : QStringLiteral("–"), y = row.value(b);
+            const QString bold = x != y ? QStringLiteral("font-weight:bold") : QString();
+            html += "<tr>" + nameCell(row.name, names);
+            if (!stacked || side == 0) html += cell(x, false, bold);
+            if (!stacked || side == 1) html += cell(y, false, bold);
+            html += "</tr>";
+        }
+    }
+    return html + "</table>";
+}
+
+// One side: `pairs` name/value pairs per row.
+QString statsTable(const Moments& a, int pairs, const QColor& names) {
     const auto& rows = statRows();
     QString html = QStringLiteral("<table cellspacing=0 cellpadding=0>");
-    if (b) {
-        html += "<tr><td></td>" + cell(ValuesPanel::tr("here"), false, "font-weight:bold") +
-                cell(ValuesPanel::tr("other"), false, "font-weight:bold") + "</tr>";
-        for (const StatRow& row : rows) {
-            const QString x = a ? row.value(*a) : QStringLiteral("–"), y = row.value(*b);
-            const QString bold = x != y ? QStringLiteral("font-weight:bold") : QString();
-            html += "<tr>" + nameCell(row.name, names) + cell(x, false, bold) +
-                    cell(y, false, bold) + "</tr>";
-        }
-        return html + "</table>";
-    }
     const size_t perColumn = (rows.size() + size_t(pairs) - 1) / size_t(pairs);
     for (size_t r = 0; r < perColumn; ++r) {
         html += "<tr>";
         for (size_t c = 0; c < size_t(pairs) && r + c * perColumn < rows.size(); ++c) {
             const StatRow& row = rows[r + c * perColumn];
             html += nameCell(row.name, names) +
-                    cell(row.value(*a), false, c + 1 < size_t(pairs) ? "padding-right:14px" : "");
+                    cell(row.value(a), false, c + 1 < size_t(pairs) ? "padding-right:14px" : "");
         }
         html += "</tr>";
     }
@@ -154,7 +167,9 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     scroll->setWidgetResizable(true);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff); // the width always fits
     scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setFocusPolicy(Qt::NoFocus); // Tab goes to the log toggle, not an invisible frame
     scroll->setWidget(inner);
+    m_viewport = scroll->viewport();
     auto* outer = new QVBoxLayout(this);
     outer->setContentsMargins(0, 0, 0, 0);
     outer->addWidget(scroll);
@@ -169,6 +184,7 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
 void ValuesPanel::setContent(const ValuesContent& content) {
     const bool values = content.message.isEmpty() && (content.a || content.b);
     if (!values) {
+        m_otherMissing = false;
         m_summary->setText(content.message);
         m_summary->setVisible(true);
         setStats(nullptr, nullptr);
@@ -180,10 +196,8 @@ void ValuesPanel::setContent(const ValuesContent& content) {
     m_summary->setText(content.diff ? diffSummary(*content.diff, content.note) : QString());
     m_summary->setVisible(!m_summary->text().isEmpty());
     m_log->setVisible(true);
+    m_otherMissing = content.comparing && !content.b;
     setStats(content.a, content.comparing ? content.b : nullptr);
-    if (content.comparing && !content.b) // a side without statistics: say so under the table
-        m_stats->setText(m_stats->text() + "<p>" +
-                         tr("The other checkpoint has no statistics for it.").toHtmlEscaped());
     showHistogram(m_histA, content.a, content.comparing ? tr("Here") : QString());
     m_histB->setVisible(content.comparing);
     if (content.comparing)
@@ -193,15 +207,36 @@ void ValuesPanel::setContent(const ValuesContent& content) {
 void ValuesPanel::setStats(const TensorStats* a, const TensorStats* b) {
     m_shownA = a ? std::optional(a->moments) : std::nullopt;
     m_shownB = b ? std::optional(b->moments) : std::nullopt;
-    m_columns = statsColumns();
     const bool any = m_shownA || m_shownB;
     m_stats->setVisible(any);
     m_stats->setText(any ? statsHtml() : QString());
 }
 
 QString ValuesPanel::statsHtml() const {
-    return statsTable(m_shownA ? &*m_shownA : nullptr, m_shownB ? &*m_shownB : nullptr, m_columns,
-                      palette().color(QPalette::PlaceholderText));
+    const QColor names = palette().color(QPalette::PlaceholderText);
+    if (m_shownB) {
+        const QString sideBySide =
+            comparedTable(m_shownA ? &*m_shownA : nullptr, *m_shownB, false, names);
+        return fits(sideBySide)
+                   ? sideBySide
+                   : comparedTable(m_shownA ? &*m_shownA : nullptr, *m_shownB, true, names);
+    }
+    if (!m_shownA) return {};
+    const QString two = statsTable(*m_shownA, 2, names);
+    const QString table = fits(two) ? two : statsTable(*m_shownA, 1, names);
+    if (!m_otherMissing) return table;
+    return table + "<p>" + tr("The other checkpoint has no statistics for it.").toHtmlEscaped();
+}
+
+// Measured as the label lays it out (numbers such as 1.47822e-05 and 44,040 are wider than
+// any guess by characters), against the scroll area's width less the margins.
+bool ValuesPanel::fits(const QString& html) const {
+    QTextDocument doc;
+    doc.setDefaultFont(m_stats->font());
+    doc.setDocumentMargin(0);
+    doc.setHtml(html);
+    const int margins = 4 + 4 + 2; // the inner layout's, and a pixel of rounding each side
+    return doc.idealWidth() + margins <= m_viewport->width();
 }
 
 void ValuesPanel::showHistogram(HistogramView* view, const TensorStats* stats,
@@ -231,8 +266,12 @@ QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const
                          : tr("%1 elements, bytes equal").arg(count(d.elements)));
     if (!note.isEmpty()) text += "<br>" + note.toHtmlEscaped();
     if (!d.compared) return text;
-    if (d.nanMismatch)
-        text += "<br>" + tr("%1 NaN on one side only, left out of:").arg(count(d.nanMismatch));
+    if (d.nanMismatch || d.infMismatch) {
+        QStringList apart;
+        if (d.nanMismatch) apart << tr("%1 NaN on one side only").arg(count(d.nanMismatch));
+        if (d.infMismatch) apart << tr("%1 Inf against another value").arg(count(d.infMismatch));
+        text += "<br>" + tr("%1, left out of:").arg(apart.join(tr(", ")));
+    }
     text += "<br>" + tr("max |a−b| %1 · rel L2 %2 · cosine %3")
                          .arg(valueText(d.maxAbsDiff, 4), valueText(d.relativeL2, 4),
                               valueText(d.cosine, 6, QStringLiteral("–")))
@@ -240,15 +279,17 @@ QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const
     return text;
 }
 
-int ValuesPanel::statsColumns() const {
-    return width() >= fontMetrics().averageCharWidth() * 48 ? 2 : 1;
-}
-
 void ValuesPanel::resizeEvent(QResizeEvent* event) {
     QWidget::resizeEvent(event);
-    if (statsColumns() == m_columns || !m_shownA || m_shownB) return;
-    m_columns = statsColumns();
-    m_stats->setText(statsHtml());
+    if (!m_shownA && !m_shownB) return;
+    // The viewport takes its new width once the layouts have run: lay the table out then.
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            const QString html = statsHtml();
+            if (html != m_stats->text() && (m_shownA || m_shownB)) m_stats->setText(html);
+        },
+        Qt::QueuedConnection);
 }
 
 QString ValuesPanel::text() const {

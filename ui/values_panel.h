@@ -37,7 +37,7 @@ public:
     explicit ValuesPanel(QWidget* parent = nullptr);
 
     void setContent(const ValuesContent& content); // the pointers are used only during the call
-    QString text() const;                    // what is shown, as plain text
+    QString text() const;                          // what is shown, as plain text
     HistogramView* histogram(int side) const { return side == 0 ? m_histA : m_histB; }
     QCheckBox* logToggle() const { return m_log; }
 
@@ -48,17 +48,20 @@ private:
     void setStats(const TensorStats* a, const TensorStats* b);
     void showHistogram(HistogramView* view, const TensorStats* stats, const QString& caption);
     QString diffSummary(const TensorDiff& d, const QString& note) const;
-    int statsColumns() const; // 1 or 2 pairs of name and value per row, by the width
+    // The statistics as the widest layout that fits the pane: two pairs of name and value per
+    // row, or one; both sides next to each other, or one above the other.
     QString statsHtml() const;
+    bool fits(const QString& html) const;
 
     QLabel* m_summary;
     QCheckBox* m_log;
     QLabel* m_stats;
     HistogramView* m_histA;
     HistogramView* m_histB;
-    // Kept to lay the table out again when the width changes the number of columns.
+    QWidget* m_viewport = nullptr; // the scroll area's: the width the table must fit
+    // Kept to lay the table out again when the width changes.
     std::optional<Moments> m_shownA, m_shownB;
-    int m_columns = 0;
+    bool m_otherMissing = false; // comparing, and the other side has no statistics
 };
 
 } // namespace shardscope
