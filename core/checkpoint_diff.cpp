@@ -297,4 +297,80 @@ DiffReport diffCheckpoints(const Checkpoint& a, const Checkpoint& b, const DiffO
     return DiffRun(a, b, options).run();
 }
 
+namespace {
+
+// Both sides of one tensor, a window at a time, as doubles; `visit(x, y)` for every position.
+class PairWalk {
+public:
+    PairWalk(const Checkpoint& a, const TensorInfo& ta, const Checkpoint& b, const TensorInfo& tb)
+        : m_readers{TensorReader(a), TensorReader(b)}, m_ta(ta), m_tb(tb) {}
+
+    template <class Visit> void run(std::stop_token stop, Visit&& visit) {
+        const uint64_t element = dtypeBits(m_ta.dtype) / 8;
+        const uint64_t step = kWindowElements * element;
+        std::vector<char> wa(step), wb(step);
+        std::vector<double> va(kWindowElements), vb(kWindowElements);
+        for (uint64_t from = 0; from < m_ta.bytes; from += step) {
+            if (stop.stop_requested()) throw Cancelled();
+            const uint64_t to = std::min(m_ta.bytes, from + step), n = (to - from) / element;
+            m_readers[0].read(m_ta, from, to, wa.data(), m_scratch, stop);
+            m_readers[1].read(m_tb, from, to, wb.data(), m_scratch, stop);
+            decodeRun(m_ta.dtype, wa.data(), n, va.data());
+            decodeRun(m_tb.dtype, wb.data(), n, vb.data());
+            for (uint64_t i = 0; i < n; ++i)
+                visit(va[i], vb[i]);
+        }
+    }
+
+private:
+    static constexpr uint64_t kWindowElements = 1 << 18;
+    TensorReader m_readers[2];
+    TensorReader::Scratch m_scratch;
+    const TensorInfo& m_ta;
+    const TensorInfo& m_tb;
+};
+
+int binOf(double v, double lo, double hi) {
+    if (!(hi > lo)) return 0;
+    const double at = std::floor((v - lo) / (hi - lo) * kHistogramBins);
+    return int(std::clamp(at, 0.0, double(kHistogramBins - 1)));
+}
+
+} // namespace
+
+DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
+                                          const Checkpoint& b, const TensorInfo& tb,
+                                          std::stop_token stop) {
+    if (ta.dtype != tb.dtype || ta.shape != tb.shape || !hasValueStats(ta.dtype))
+        throw std::invalid_argument("differenceHistograms: the tensors do not match");
+    PairWalk walk(a, ta, b, tb);
+    DifferenceHistograms out;
+    double largest = 0, smallest = INFINITY; // of the nonzero |a − b|
+    // Positions where a side is NaN or ±Inf, or a − b overflows (±1e308), are left out.
+    walk.run(stop, [&](double x, double y) {
+        const double d = std::fabs(x - y);
+        if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(d)) return;
+        ++out.counted;
+        if (d == 0) return;
+        ++out.nonzero;
+        largest = std::max(largest, d);
+        smallest = std::min(smallest, d);
+    });
+    out.linear.lo = -largest;
+    out.linear.hi = largest;
+    if (out.nonzero) {
+        out.log.lo = std::log10(smallest);
+        out.log.hi = std::log10(largest);
+    }
+    if (out.counted == 0) return out;
+    walk.run(stop, [&](double x, double y) {
+        const double d = x - y;
+        if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(d)) return;
+        ++out.linear.counts[size_t(binOf(d, out.linear.lo, out.linear.hi))];
+        if (d != 0)
+            ++out.log.counts[size_t(binOf(std::log10(std::fabs(d)), out.log.lo, out.log.hi))];
+    });
+    return out;
+}
+
 } // namespace shardscope

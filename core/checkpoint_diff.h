@@ -4,6 +4,7 @@
 #pragma once
 
 #include "checkpoint.h"
+#include "value_stats.h"
 
 #include <cstdint>
 #include <functional>
@@ -30,17 +31,17 @@ enum class DiffStatus : uint8_t {
 std::string_view diffStatusName(DiffStatus status); // "identical", "within-tolerance", ...
 
 struct TensorDiff {
-    std::string name;              // the name the tensor is exported under
-    int64_t a = -1, b = -1;        // indices into each side's tensors, -1 when absent
+    std::string name;       // the name the tensor is exported under
+    int64_t a = -1, b = -1; // indices into each side's tensors, -1 when absent
     DiffStatus status = DiffStatus::Identical;
-    bool compared = false;         // the values were read (not --names-only, same dtype and shape)
+    bool compared = false; // the values were read (not --names-only, same dtype and shape)
     uint64_t elements = 0;
-    uint64_t differing = 0;        // elements whose bytes differ
-    uint64_t beyondTolerance = 0;  // |a - b| > atol + rtol * |b|, NaN against a number, Inf mismatch
-    uint64_t nanMismatch = 0;      // positions NaN on one side only
-    uint64_t infMismatch = 0;      // positions +-Inf on a side where the other holds another value
-    double maxAbsDiff = 0;         // over positions finite on both sides
-    double relativeL2 = 0;         // ||a - b|| / ||a|| (finite positions); Inf when ||a|| is 0
+    uint64_t differing = 0;       // elements whose bytes differ
+    uint64_t beyondTolerance = 0; // |a - b| > atol + rtol * |b|, NaN against a number, Inf mismatch
+    uint64_t nanMismatch = 0;     // positions NaN on one side only
+    uint64_t infMismatch = 0;     // positions +-Inf on a side where the other holds another value
+    double maxAbsDiff = 0;        // over positions finite on both sides
+    double relativeL2 = 0;        // ||a - b|| / ||a|| (finite positions); Inf when ||a|| is 0
     double cosine = std::numeric_limits<double>::quiet_NaN(); // NaN when a side is all zero
 };
 
@@ -66,5 +67,17 @@ struct DiffReport {
 // bounded memory (two windows per thread). Read errors throw Error naming side, file and tensor;
 // a stop request throws Cancelled.
 DiffReport diffCheckpoints(const Checkpoint& a, const Checkpoint& b, const DiffOptions& options);
+
+// How a − b is spread over the positions finite on both sides of one tensor (same dtype and
+// shape on both): 64 bins from −m to m, m being max |a − b|, and 64 bins of log10|a − b| over
+// the nonzero differences. Two reads of both sides (the first finds the range), on this thread.
+struct DifferenceHistograms {
+    Histogram linear, log;
+    uint64_t counted = 0; // positions finite on both sides
+    uint64_t nonzero = 0; // of those, where a != b
+};
+DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
+                                          const Checkpoint& b, const TensorInfo& tb,
+                                          std::stop_token stop = {});
 
 } // namespace shardscope

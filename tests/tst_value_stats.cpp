@@ -32,6 +32,7 @@
 //   bytesTotal; CheckpointStats::bytesRead is the same total.
 
 #include "checkpoint.h"
+#include "checkpoint_diff.h"
 #include "dcp_builder.h"
 #include "error.h"
 #include "shard_builder.h"
@@ -988,6 +989,7 @@ private slots:
     void findings();
     void findingThresholds();
     void truncatedShardThrows();
+    void differenceHistogramsBinEveryFinitePair();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
@@ -2842,4 +2844,78 @@ void TestValueStats::smallWideTensorsAreBinnedExactly() {
 }
 
 QTEST_GUILESS_MAIN(TestValueStats)
+// a − b of two F32 tensors split differently on each side, with NaN/Inf positions and equal
+// elements: bins computed here from the values (the range from −max to max |a − b|).
+void TestValueStats::differenceHistogramsBinEveryFinitePair() {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    const uint64_t n = 600'000; // more than one window of the walk
+    std::vector<float> a(n), b(n);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    for (uint64_t i = 0; i < n; ++i) {
+        a[i] = normal(rng);
+        b[i] = i % 3 ? a[i] + normal(rng) * 1e-3f : a[i]; // a third equal
+    }
+    a[5] = nan;
+    b[6] = inf;
+    a[7] = b[7] = inf;
+    auto bytes = [](const std::vector<float>& v) {
+        std::string out(v.size() * 4, '\0');
+        std::memcpy(out.data(), v.data(), out.size());
+        return out;
+    };
+    const Dims shape{n};
+    writePlan(dir("a"), {{"w",
+                          DType::F32,
+                          shape,
+                          bytes(a),
+                          {{kS1, {0}, {n / 2}}, {"shard-2.safetensors", {n / 2}, {n - n / 2}}}}});
+    writePlan(dir("b"), {{"w", DType::F32, shape, bytes(b), {{kS1, {0}, {n}}}}});
+    const Checkpoint ca = scanCheckpoint(dir("a")), cb = scanCheckpoint(dir("b"));
+    QVERIFY(!ca.hasErrors() && !cb.hasErrors());
+    const DifferenceHistograms d =
+        differenceHistograms(ca, ca.tensors.front(), cb, cb.tensors.front());
+
+    double largest = 0, smallest = INFINITY;
+    uint64_t counted = 0, nonzero = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) continue;
+        ++counted;
+        const double diff = std::fabs(double(a[i]) - double(b[i]));
+        if (diff == 0) continue;
+        ++nonzero;
+        largest = std::max(largest, diff);
+        smallest = std::min(smallest, diff);
+    }
+    QCOMPARE(d.counted, counted);
+    QCOMPARE(d.counted, n - 3);
+    QCOMPARE(d.nonzero, nonzero);
+    QCOMPARE(d.linear.lo, -largest);
+    QCOMPARE(d.linear.hi, largest);
+    QCOMPARE(d.log.lo, std::log10(smallest));
+    QCOMPARE(d.log.hi, std::log10(largest));
+    std::array<uint64_t, kHistogramBins> linear{}, log{};
+    auto bin = [](double v, double lo, double hi) {
+        const double at = std::floor((v - lo) / (hi - lo) * kHistogramBins);
+        return size_t(std::clamp(at, 0.0, double(kHistogramBins - 1)));
+    };
+    for (uint64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) continue;
+        const double diff = double(a[i]) - double(b[i]);
+        ++linear[bin(diff, -largest, largest)];
+        if (diff != 0) ++log[bin(std::log10(std::fabs(diff)), d.log.lo, d.log.hi)];
+    }
+    QCOMPARE(d.linear.counts, linear);
+    QCOMPARE(d.log.counts, log);
+    QVERIFY(linear[32] >= n / 3); // the equal third, at 0
+    // Mismatched layouts are refused; a stop request stops the walk.
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                             differenceHistograms(ca, ca.tensors.front(), ca, TensorInfo{}));
+    std::stop_source stop;
+    stop.request_stop();
+    QVERIFY_THROWS_EXCEPTION(Cancelled, differenceHistograms(ca, ca.tensors.front(), cb,
+                                                             cb.tensors.front(), stop.get_token()));
+}
+
 #include "tst_value_stats.moc"

@@ -669,8 +669,32 @@ void TestValuesGui::compareWithAFlippedValue() {
              qPrintable(details));
     QVERIFY(w.valuesPanel()->histogram(0)->hasHistogram());
     QVERIFY(w.valuesPanel()->histogram(1)->hasHistogram());
-    QCOMPARE(w.valuesPanel()->histogram(1)->highLabel(), QString("8.5"));
-    QCOMPARE(w.valuesPanel()->histogram(0)->highLabel(), QString("8"));
+    // Both on one axis, 5 to 8.5: here's bars end short of the right edge.
+    HistogramView* here = w.valuesPanel()->histogram(0);
+    HistogramView* other = w.valuesPanel()->histogram(1);
+    QCOMPARE(other->highLabel(), QString("8.5"));
+    QCOMPARE(here->highLabel(), QString("8.5"));
+    QCOMPARE(here->lowLabel(), QString("5"));
+    QCOMPARE(here->shown()->hi, 8.0);
+    QVERIFY(here->isVisible() && here->width() > 100);
+    const QRectF lastHere = here->barRect(kHistogramBins - 1);
+    const QRectF lastOther = other->barRect(kHistogramBins - 1);
+    QVERIFY2(lastHere.right() < lastOther.right() - 10,
+             qPrintable(QString("%1 %2").arg(lastHere.right()).arg(lastOther.right())));
+    QCOMPARE(here->binAt(lastHere.center().toPoint()), kHistogramBins - 1);
+    // The difference here − other: one element at 8 − 8.5, the rest at 0, over ±0.5.
+    HistogramView* difference = w.valuesPanel()->histogram(2);
+    QVERIFY(!difference->isHidden());
+    QVERIFY(difference->hasHistogram());
+    QCOMPARE(difference->highLabel(), QString("0.5"));
+    QVERIFY2(difference->lowLabel().endsWith("0.5") && difference->lowLabel() != "0.5",
+             qPrintable(difference->lowLabel()));
+    QCOMPARE(difference->shown()->counts[0], uint64_t(1));  // −0.5
+    QCOMPARE(difference->shown()->counts[32], uint64_t(3)); // 0
+    w.selectTensor(0);                                      // identical: no difference to draw
+    QTRY_VERIFY_WITH_TIMEOUT(w.valueSession()->pair(0) != nullptr, 30000);
+    QVERIFY(w.valuesPanel()->histogram(2)->isHidden());
+    w.selectTensor(1);
     if (qEnvironmentVariableIsSet("SHARDSCOPE_SHOTS"))
         w.grab().save(qEnvironmentVariable("SHARDSCOPE_SHOTS") + "/values-compare.png");
 

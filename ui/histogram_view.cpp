@@ -41,6 +41,8 @@ void HistogramView::describe() {
 void HistogramView::setHistograms(const Histogram& linear, const Histogram& log) {
     m_linear = linear;
     m_log = log;
+    m_linearAxis.reset();
+    m_logAxis.reset();
     m_intStarts.clear();
     m_intMax.clear();
     m_placeholder.clear();
@@ -61,9 +63,33 @@ bool HistogramView::integerLabels() const {
     return m_scale == Scale::Linear && !m_intStarts.isEmpty();
 }
 
+void HistogramView::setAxisRange(Scale scale, double lo, double hi) {
+    if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return;
+    (scale == Scale::Linear ? m_linearAxis : m_logAxis) = std::pair{lo, hi};
+    m_hovered = -1;
+    describe();
+    update();
+}
+
+std::optional<std::pair<double, double>> HistogramView::axis() const {
+    if (integerLabels() || !shown()) return std::nullopt; // exact integer labels: own range
+    const auto& range = m_scale == Scale::Linear ? m_linearAxis : m_logAxis;
+    if (!range || range->first > shown()->lo || range->second < shown()->hi) return std::nullopt;
+    return range;
+}
+
+double HistogramView::xOf(double value) const {
+    const QRectF plot = QRectF(plotRect()).adjusted(1, 1, 0, 0);
+    const auto range = axis();
+    const double lo = range ? range->first : shown()->lo, hi = range ? range->second : shown()->hi;
+    return plot.left() + (value - lo) / (hi - lo) * plot.width();
+}
+
 void HistogramView::clear(const QString& placeholder) {
     m_linear.reset();
     m_log.reset();
+    m_linearAxis.reset();
+    m_logAxis.reset();
     m_placeholder = placeholder;
     m_hovered = -1;
     describe();
@@ -134,9 +160,15 @@ QRect HistogramView::plotRect() const {
 
 QRectF HistogramView::barRect(int bin) const {
     const QRectF plot = QRectF(plotRect()).adjusted(1, 1, 0, 0);
-    if (singleValue()) { // one bar in the middle: there is no range to spread over
+    if (singleValue()) { // one bar: there is no range to spread over
         const double w = std::max(3.0, plot.width() / 16);
-        return {plot.center().x() - w / 2, plot.top(), w, plot.height()};
+        const double at = axis() ? xOf(shown()->lo) : plot.center().x();
+        return {std::clamp(at - w / 2, plot.left(), plot.right() - w), plot.top(), w,
+                plot.height()};
+    }
+    if (axis()) { // on the shared range: a bin at least a pixel wide
+        const double left = xOf(edge(bin)), right = xOf(edge(bin + 1));
+        return {left, plot.top(), std::max(1.0, right - left), plot.height()};
     }
     const double w = plot.width() / kHistogramBins;
     return {plot.left() + w * bin, plot.top(), w, plot.height()};
@@ -145,6 +177,11 @@ QRectF HistogramView::barRect(int bin) const {
 int HistogramView::binAt(const QPoint& pos) const {
     if (total() == 0 || !plotRect().contains(pos)) return -1;
     if (singleValue()) return barRect(0).contains(pos) ? 0 : -1;
+    if (axis()) {
+        for (int b = 0; b < kHistogramBins; ++b)
+            if (barRect(b).left() <= pos.x() && pos.x() < barRect(b).right()) return b;
+        return -1;
+    }
     const QRect plot = plotRect();
     return std::clamp(int(double(pos.x() - plot.left()) * kHistogramBins / plot.width()), 0,
                       kHistogramBins - 1);
@@ -189,7 +226,9 @@ QString HistogramView::lowLabel() const {
     if (!h || total() == 0) return {};
     if (integerLabels()) return m_intStarts.front();
     const bool log = m_scale == Scale::Log10Abs;
-    const double lo = log ? std::pow(10.0, h->lo) : h->lo, hi = log ? std::pow(10.0, h->hi) : h->hi;
+    const auto range = singleValue() ? std::nullopt : axis();
+    const double l = range ? range->first : h->lo, u = range ? range->second : h->hi;
+    const double lo = log ? std::pow(10.0, l) : l, hi = log ? std::pow(10.0, u) : u;
     return valueText(lo, digitsApart(lo, hi, 3));
 }
 
@@ -198,7 +237,9 @@ QString HistogramView::highLabel() const {
     if (!h || total() == 0) return {};
     if (integerLabels()) return m_intMax;
     const bool log = m_scale == Scale::Log10Abs;
-    const double lo = log ? std::pow(10.0, h->lo) : h->lo, hi = log ? std::pow(10.0, h->hi) : h->hi;
+    const auto range = singleValue() ? std::nullopt : axis();
+    const double l = range ? range->first : h->lo, u = range ? range->second : h->hi;
+    const double lo = log ? std::pow(10.0, l) : l, hi = log ? std::pow(10.0, u) : u;
     return valueText(hi, digitsApart(lo, hi, 3));
 }
 
@@ -273,8 +314,14 @@ void HistogramView::paintAxis(QPainter& p) const {
     const QRect labels(plot.left(), plot.bottom() + 2, plot.width(), height() - plot.bottom() - 2);
     p.setPen(palette().color(QPalette::WindowText));
     const QFontMetrics fm = p.fontMetrics();
-    if (singleValue()) {
-        p.drawText(labels, Qt::AlignHCenter | Qt::AlignTop, lowLabel());
+    if (singleValue()) { // the value under its bar
+        const QString value = lowLabel();
+        const double w = fm.horizontalAdvance(value) + 4;
+        const double centre = barRect(0).center().x();
+        const double left = std::clamp(centre - w / 2, double(labels.left()),
+                                       std::max(double(labels.left()), labels.right() - w));
+        p.drawText(QRectF(left, labels.top(), w, labels.height()), Qt::AlignHCenter | Qt::AlignTop,
+                   value);
         return;
     }
     const QString low = lowLabel(), high = highLabel();

@@ -31,12 +31,16 @@ public:
     void clear(const QString& placeholder = {}); // no bars, the placeholder centred instead
     void setScale(Scale scale);
     Scale scale() const { return m_scale; }
+    // Draw the bars on this range of the scale (wider than the histogram's own) so that two
+    // histograms side by side share an axis; cleared by setHistograms() and clear().
+    void setAxisRange(Scale scale, double lo, double hi);
     void setCaption(const QString& caption); // above the bars, left: "Here"
     void setBarColor(const QColor& color);   // default: the palette's highlight
 
     bool hasHistogram() const { return m_linear.has_value(); }
     const Histogram* shown() const;     // the histogram of the current scale, or nullptr
     int binAt(const QPoint& pos) const; // -1 when not over a bin
+    QRectF barRect(int bin) const;      // the whole column of a bin, from the axis up
     QString binText(int bin) const;     // "-0.02 to -0.019: 1,234 elements (0.47%)"
     QString lowLabel() const;           // under the axis, left
     QString highLabel() const;          // and right
@@ -53,9 +57,11 @@ protected:
 
 private:
     QRect plotRect() const;
-    QRectF barRect(int bin) const; // the whole column of a bin, from the axis up
-    double edge(int i) const;      // the value at the left edge of bin i (i = 64: the right end)
-    bool singleValue() const;      // lo == hi: every finite element has one value
+
+    double edge(int i) const;       // the value at the left edge of bin i (i = 64: the right end)
+    double xOf(double value) const; // where a value of the scale is drawn
+    std::optional<std::pair<double, double>> axis() const; // the shared range of this scale
+    bool singleValue() const; // lo == hi: every finite element has one value
     uint64_t total() const;
     uint64_t peak() const;
     void paintBars(QPainter& p) const;
@@ -65,6 +71,7 @@ private:
     void describe(); // the accessible description
 
     std::optional<Histogram> m_linear, m_log;
+    std::optional<std::pair<double, double>> m_linearAxis, m_logAxis;
     QStringList m_intStarts; // empty unless setIntegerLabels
     QString m_intMax;
     bool integerLabels() const;

@@ -676,10 +676,22 @@ void MainWindow::copyProblems() {
 void MainWindow::setUpKeyboardNavigation() {
     // Tab goes pane to pane: filters, tensors, chunks, problems, output files.
     // In the details, the tabs, then each tab's widgets (a hidden tab's are skipped).
-    QList<QWidget*> order{m_filter,      m_regex,        m_dtypeFilter, m_statusFilter,
-                          m_kindFilter,  m_targetFilter, m_differsOnly, m_table,
-                          m_detailTabs,  m_slice,        m_chunkView,   m_valuesPanel->logToggle(),
-                          m_problemView, m_outputView,   m_byteItemView};
+    QList<QWidget*> order{m_filter,
+                          m_regex,
+                          m_dtypeFilter,
+                          m_statusFilter,
+                          m_kindFilter,
+                          m_targetFilter,
+                          m_differsOnly,
+                          m_table,
+                          m_detailTabs,
+                          m_slice,
+                          m_chunkView,
+                          m_valuesPanel->logToggle(),
+                          m_valuesPanel->statsLabel(),
+                          m_problemView,
+                          m_outputView,
+                          m_byteItemView};
     for (qsizetype i = 0; i + 1 < order.size(); ++i)
         setTabOrder(order[i], order[i + 1]);
 }

@@ -323,6 +323,7 @@ void MainWindow::showTensorValues(int tensor) {
         const TensorPairStats* pair = m_values.pair(tensor);
         if (pair) {
             content.b = pair->b ? &*pair->b : nullptr;
+            content.difference = pair->difference ? &*pair->difference : nullptr;
         } else if (const QString error = m_values.pairError(tensor); !error.isEmpty()) {
             content.message = tr("Cannot read the values: %1").arg(error);
         } else {

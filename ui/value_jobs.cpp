@@ -94,8 +94,13 @@ std::shared_ptr<const TensorPairStats> readTensorPair(std::shared_ptr<const Comp
     auto pair = std::make_shared<TensorPairStats>();
     pair->tensor = tensor;
     if (readA) pair->a = statsOfOne(*comparison->a, tensor, stop);
-    if (const TensorDiff* d = comparison->diffOf(size_t(tensor)))
+    if (const TensorDiff* d = comparison->diffOf(size_t(tensor))) {
         pair->b = statsOfOne(*comparison->b, d->b, stop);
+        if (d->compared && d->status != DiffStatus::Identical)
+            pair->difference =
+                differenceHistograms(*comparison->a, comparison->a->tensors[size_t(tensor)],
+                                     *comparison->b, comparison->b->tensors[size_t(d->b)], stop);
+    }
     return pair;
 }
 

@@ -35,11 +35,12 @@ std::shared_ptr<const Comparison> compareCheckpoints(const CompareRequest& reque
 struct TensorPairStats {
     int tensor = -1;                 // in the open checkpoint
     std::optional<TensorStats> a, b; // absent: that side has no such tensor or no statistics
+    std::optional<DifferenceHistograms>
+        difference; // a − b, when the values were compared and differ
 };
 
 // Reads the tensor's values on both sides; `a` is left out when the caller already has it.
 std::shared_ptr<const TensorPairStats> readTensorPair(std::shared_ptr<const Comparison> comparison,
-                                                      int tensor, bool readA,
-                                                      std::stop_token stop);
+                                                      int tensor, bool readA, std::stop_token stop);
 
 } // namespace shardscope

@@ -13,6 +13,7 @@
 #include <QTextDocument>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 
@@ -151,17 +152,22 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
                          "of the values'"));
     m_stats = new QLabel;
     m_stats->setTextFormat(Qt::RichText);
-    m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // Selectable by keyboard too, which makes it a Tab stop: the scroll area then brings the
+    // numbers into view for a keyboard user.
+    m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
     // In a narrow pane the table's right edge is cut rather than the histograms made to scroll.
     m_stats->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Minimum);
     m_histA = new HistogramView;
     m_histB = new HistogramView;
     m_histB->setBarColor(otherSideColor(palette()));
+    m_histD = new HistogramView;
+    m_histD->setBarColor(palette().color(QPalette::Text));
     // The histograms first: at a small size they stay in view and the numbers scroll.
     layout->addWidget(m_summary);
     layout->addWidget(m_log);
     layout->addWidget(m_histA, 1);
     layout->addWidget(m_histB, 1);
+    layout->addWidget(m_histD, 1);
     layout->addWidget(m_stats);
     auto* scroll = new QScrollArea;
     scroll->setWidgetResizable(true);
@@ -177,6 +183,7 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
         const auto scale = log ? HistogramView::Scale::Log10Abs : HistogramView::Scale::Linear;
         m_histA->setScale(scale);
         m_histB->setScale(scale);
+        m_histD->setScale(scale);
     });
     setContent(ValuesContent{});
 }
@@ -190,6 +197,7 @@ void ValuesPanel::setContent(const ValuesContent& content) {
         setStats(nullptr, nullptr);
         m_histA->setVisible(false);
         m_histB->setVisible(false);
+        m_histD->setVisible(false);
         m_log->setVisible(false);
         return;
     }
@@ -200,8 +208,19 @@ void ValuesPanel::setContent(const ValuesContent& content) {
     setStats(content.a, content.comparing ? content.b : nullptr);
     showHistogram(m_histA, content.a, content.comparing ? tr("Here") : QString());
     m_histB->setVisible(content.comparing);
-    if (content.comparing)
+    if (content.comparing) {
         showHistogram(m_histB, content.b, tr("Other: %1").arg(content.otherName));
+        if (content.a && content.b) shareAxes(*content.a, *content.b);
+    }
+    m_histD->setVisible(content.difference != nullptr);
+    if (content.difference) {
+        const DifferenceHistograms& d = *content.difference;
+        m_histD->setCaption(tr("Here − other, where both are finite"));
+        if (d.counted == 0)
+            m_histD->clear(tr("No position finite on both sides"));
+        else
+            m_histD->setHistograms(d.linear, d.log);
+    }
 }
 
 void ValuesPanel::setStats(const TensorStats* a, const TensorStats* b) {
@@ -237,6 +256,23 @@ bool ValuesPanel::fits(const QString& html) const {
     doc.setHtml(html);
     const int margins = 4 + 4 + 2; // the inner layout's, and a pixel of rounding each side
     return doc.idealWidth() + margins <= m_viewport->width();
+}
+
+// Here and other on one axis per scale, so that a shifted or widened distribution shows as
+// such. A side without elements on a scale takes no part in its range.
+void ValuesPanel::shareAxes(const TensorStats& a, const TensorStats& b) {
+    auto filled = [](const Histogram& h) {
+        return std::any_of(h.counts.begin(), h.counts.end(), [](uint64_t n) { return n > 0; });
+    };
+    for (auto scale : {HistogramView::Scale::Linear, HistogramView::Scale::Log10Abs}) {
+        const bool linear = scale == HistogramView::Scale::Linear;
+        const Histogram& x = linear ? a.linear : a.log;
+        const Histogram& y = linear ? b.linear : b.log;
+        if (!filled(x) || !filled(y)) continue;
+        const double lo = std::min(x.lo, y.lo), hi = std::max(x.hi, y.hi);
+        m_histA->setAxisRange(scale, lo, hi);
+        m_histB->setAxisRange(scale, lo, hi);
+    }
 }
 
 void ValuesPanel::showHistogram(HistogramView* view, const TensorStats* stats,

@@ -24,6 +24,7 @@ struct ValuesContent {
     bool comparing = false;         // b and diff belong to a comparison
     const TensorStats* b = nullptr; // the compared checkpoint's side
     const TensorDiff* diff = nullptr;
+    const DifferenceHistograms* difference = nullptr; // how a − b is spread, when read
     QString note;      // under the diff's status: what changed when the values were not compared
     QString otherName; // the compared checkpoint, for the captions
 };
@@ -38,8 +39,12 @@ public:
 
     void setContent(const ValuesContent& content); // the pointers are used only during the call
     QString text() const;                          // what is shown, as plain text
-    HistogramView* histogram(int side) const { return side == 0 ? m_histA : m_histB; }
+    // 0: this checkpoint's, 1: the other's, 2: the difference a − b.
+    HistogramView* histogram(int which) const {
+        return which == 0 ? m_histA : which == 1 ? m_histB : m_histD;
+    }
     QCheckBox* logToggle() const { return m_log; }
+    QLabel* statsLabel() const { return m_stats; }
 
 protected:
     void resizeEvent(QResizeEvent* event) override;
@@ -47,6 +52,7 @@ protected:
 private:
     void setStats(const TensorStats* a, const TensorStats* b);
     void showHistogram(HistogramView* view, const TensorStats* stats, const QString& caption);
+    void shareAxes(const TensorStats& a, const TensorStats& b);
     QString diffSummary(const TensorDiff& d, const QString& note) const;
     // The statistics as the widest layout that fits the pane: two pairs of name and value per
     // row, or one; both sides next to each other, or one above the other.
@@ -58,6 +64,7 @@ private:
     QLabel* m_stats;
     HistogramView* m_histA;
     HistogramView* m_histB;
+    HistogramView* m_histD;
     QWidget* m_viewport = nullptr; // the scroll area's: the width the table must fit
     // Kept to lay the table out again when the width changes.
     std::optional<Moments> m_shownA, m_shownB;
