@@ -1249,9 +1249,53 @@ Histogram ValueAccumulator::logHistogram() const {
     return h;
 }
 
+// The sums of a wide tensor whose finite elements are all kept, taken again over them in
+// value order: the same values give the same digits however the tensor is split into chunks
+// and windows (the window sums would otherwise be added in the chunks' order). Counts and
+// extremes do not depend on the order and stay.
+Moments ValueAccumulator::inValueOrder(const Moments& m) const {
+    if (isNarrow(m_type) || !m_keys->exactValid || m_keys->exact.size() < 2) return m;
+    std::vector<uint64_t> bits = m_keys->exact;
+    Moments again;
+    if (m_type == DType::I64 || m_type == DType::U64) {
+        const bool isSigned = m_type == DType::I64;
+        // Signed integers sort as unsigned once the sign bit is flipped.
+        const uint64_t flip = isSigned ? uint64_t(1) << 63 : 0;
+        for (uint64_t& b : bits)
+            b ^= flip;
+        std::sort(bits.begin(), bits.end());
+        for (uint64_t& b : bits)
+            b ^= flip;
+        for (size_t at = 0; at < bits.size(); at += kBlock) {
+            const size_t n = std::min(kBlock, bits.size() - at);
+            if (isSigned)
+                addIntegerBlock(again, reinterpret_cast<const int64_t*>(bits.data() + at), n);
+            else
+                addIntegerBlock(again, bits.data() + at, n);
+        }
+    } else {
+        std::vector<double> values(bits.size());
+        for (size_t i = 0; i < bits.size(); ++i)
+            values[i] = std::bit_cast<double>(bits[i]);
+        std::sort(values.begin(), values.end()); // -0 and +0 are equal: either order sums alike
+        const double normal = minNormal(m_type);
+        for (size_t at = 0; at < values.size(); at += kBlock)
+            addBlock(again, values.data() + at, std::min(kBlock, values.size() - at), normal);
+    }
+    Moments out = m;
+    out.sum = again.sum;
+    out.sumCompensation = again.sumCompensation;
+    out.sumSquares = again.sumSquares;
+    out.sumSquaresCompensation = again.sumSquaresCompensation;
+    out.m2 = again.m2;
+    out.intSum = again.intSum;
+    out.shift = again.shift;
+    return out;
+}
+
 ValueSummary ValueAccumulator::summary() const {
     if (!isNarrow(m_type) || !m_narrowDirty || !m_keys->used)
-        return {moments(), linearHistogram(), logHistogram()};
+        return {inValueOrder(moments()), linearHistogram(), logHistogram()};
     // One walk for the sums, one for the deviations and both histograms (which need the sums'
     // extremes): two walks over the counts where asking for each part costs four.
     ValueSummary out{momentsFromKeys(false), {}, {}};

@@ -152,6 +152,8 @@ public:
     // 64 bins of log|x| over the finite nonzero values (lo/hi are log10 of the extremes).
     Histogram logHistogram() const;
     // All three at once: for 8- and 16-bit dtypes in two walks over the counts, not four.
+    // The moments with the sums of kept wide elements taken again in value order.
+    Moments inValueOrder(const Moments& m) const;
     ValueSummary summary() const;
     // For a wide dtype binned by key: what a second read needs to make both histograms exact,
     // or null when they already are (8/16-bit dtypes, at most 65,536 elements, or no counted

@@ -74,6 +74,7 @@ private slots:
     void diffHelpStatesItsExitCodes();
     void scanWarningsReachStatsCheckAndDiff();
     void replicaConflictNamesAFile();
+    void statsDoNotDependOnTheSplit();
 
 private:
     Result run(const QStringList& args) { return runCli(args, m_tmp->path()); }
@@ -1569,6 +1570,31 @@ void TestValuesCli::replicaConflictNamesAFile() {
     const Finding* conflict = find(all, "bias", "ReplicaConflict");
     QVERIFY2(conflict, qPrintable(listed(all)));
     QCOMPARE(conflict->file, QString::fromStdString(rankFile(0)));
+}
+
+// The same F32 values as column slices in three shards and as one consolidated file: every
+// number printed is the same to the last digit (sums taken in value order, not chunk order).
+void TestValuesCli::statsDoNotDependOnTheSplit() {
+    const uint64_t rows = 24, cols = 45;
+    std::vector<float> values(rows * cols);
+    for (size_t i = 0; i < values.size(); ++i)
+        values[i] = float(std::sin(double(i) * 1.7) * std::pow(10.0, int(i % 7) - 3));
+    const Dims shape{rows, cols};
+    writeValues(fsPath("split"), {{"w", "F32", shape, f32Bytes(values), splitDim(shape, 1, 3)}}, 3);
+    writeRaw(fsPath("whole.safetensors"),
+             R"({"w":{"dtype":"F32","shape":[24,45],"data_offsets":[0,4320]}})", f32Bytes(values));
+    auto numbers = [&](const QString& input) {
+        Result r = run({"stats", input, "--json"});
+        if (r.code != 0) return QString("exit %1: %2").arg(r.code).arg(r.err);
+        const QJsonObject t = parseObject(r.out)["tensors"].toArray().at(0).toObject();
+        QStringList out;
+        for (const char* key : {"mean", "std", "l2", "min", "max", "max_abs"})
+            out << QString(key) + "=" + QString::number(t[key].toDouble(), 'g', 17);
+        return out.join(' ');
+    };
+    const QString split = numbers(path("split"));
+    QVERIFY2(split.startsWith("mean="), qPrintable(split));
+    QCOMPARE(numbers(path("whole.safetensors")), split);
 }
 
 #include "tst_values_cli.moc"
