@@ -958,10 +958,17 @@ void MainWindow::fitNameColumns(bool shareRoom) {
         fixed -= give;
     }
     if (!m_namesFittedRenamed) {
+        // The exported names wide enough for their header, "Exported name", and the sort arrow;
+        // the source names take the rest.
+        const QString title =
+            m_tensors
+                ->headerData(TensorTableModel::ExportedNameColumn, Qt::Horizontal, Qt::DisplayRole)
+                .toString();
+        const int exported = std::max(least, header->fontMetrics().horizontalAdvance(title) + 28);
         const int wide = fm.horizontalAdvance(QString(34, QLatin1Char('m')));
-        m_table->horizontalHeader()->resizeSection(TensorTableModel::NameColumn,
-                                                   std::clamp(width - fixed - least, least, wide));
-        m_table->horizontalHeader()->resizeSection(TensorTableModel::ExportedNameColumn, least);
+        header->resizeSection(TensorTableModel::NameColumn,
+                              std::clamp(width - fixed - exported, least, wide));
+        header->resizeSection(TensorTableModel::ExportedNameColumn, exported);
         return;
     }
     for (int c : {TensorTableModel::NameColumn, TensorTableModel::ExportedNameColumn}) {

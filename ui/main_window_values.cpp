@@ -183,6 +183,7 @@ void MainWindow::startValueTask(const QString& text, const QString& cancelText) 
     m_valueTaskText = text;
     m_cancelScanAction->setText(cancelText);
     m_cancelScanAction->setEnabled(true);
+    m_scanProgress->reset(); // not the last task's 100% until the first report
     m_scanProgress->setRange(0, 0);
     m_scanProgress->setFormat("%p%");
     m_scanProgress->setVisible(true);
