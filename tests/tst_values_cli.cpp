@@ -44,6 +44,7 @@ private slots:
     void statsTruncatedShardLeavesNoCompleteJson();
     void checkTruncatedShardFails();
     void statsCancelledBySigint();
+    void diffCancelledBySigint();
 
     void checkPlantedFaults();
     void checkNormSpreadThreshold();
@@ -609,28 +610,22 @@ void TestValuesCli::checkTruncatedShardFails() {
     }
 }
 
-// Ctrl+C while stats reads 200 MiB: exit 1, "cancelled" on stderr, no JSON document on stdout.
-void TestValuesCli::statsCancelledBySigint() {
-    constexpr size_t kFiles = 4, kFloats = (50u << 20) / 4; // 4 x 50 MiB of F32
-    const fs::path dir = fsPath("big");
+// 4 x 50 MiB of F32 in four rank files, for runs long enough to interrupt.
+static void writeBigCheckpoint(const fs::path& dir) {
+    constexpr size_t kFiles = 4, kFloats = (50u << 20) / 4;
     fs::create_directories(dir);
-    {
-        std::vector<float> values(kFloats);
-        for (size_t i = 0; i < kFloats; ++i)
-            values[i] = float(i & 1023) * 0.5f - 100.0f;
-        if constexpr (std::endian::native != std::endian::little)
-            QSKIP("the 200 MiB fixture is copied in host byte order");
-        std::string bytes(kFloats * 4, '\0');
-        std::memcpy(bytes.data(), values.data(), bytes.size()); // fast; f32Bytes is per byte
-        for (size_t f = 0; f < kFiles; ++f)
-            writeShard(dir / rankFile(int(f)), {{"big", "F32", {f * kFloats}, {kFloats}, bytes}});
-    }
-    QProcess p;
-    p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")),
-            {"stats", path("big"), "--json", "--threads", "2"});
-    QVERIFY(p.waitForStarted());
-    // Signal only once SIGINT is blocked (the CLI's signal handling is up); before that the
-    // signal would kill the process.
+    std::vector<float> values(kFloats);
+    for (size_t i = 0; i < kFloats; ++i)
+        values[i] = float(i & 1023) * 0.5f - 100.0f;
+    std::string bytes(kFloats * 4, '\0');
+    std::memcpy(bytes.data(), values.data(), bytes.size()); // fast; f32Bytes is per byte
+    for (size_t f = 0; f < kFiles; ++f)
+        writeShard(dir / rankFile(int(f)), {{"big", "F32", {f * kFloats}, {kFloats}, bytes}});
+}
+
+// SIGINT once the CLI's signal handling is up (SIGINT blocked: before that the signal would
+// kill the process) and it has read 8 MiB (far more than the headers), so it lands mid-read.
+static void interruptWhileReading(QProcess& p) {
     QElapsedTimer waited;
     waited.start();
     bool ready = false;
@@ -642,8 +637,6 @@ void TestValuesCli::statsCancelledBySigint() {
                     ready = line.mid(7).trimmed().toULongLong(nullptr, 16) & (1ull << (SIGINT - 1));
         if (!ready) QTest::qWait(1);
     }
-    // Then wait until it is reading values (8 MiB read: far more than the headers), so the
-    // signal lands mid-read.
     bool reading = false;
     while (ready && !reading && p.state() == QProcess::Running && waited.elapsed() < 30000) {
         QFile io(QString("/proc/%1/io").arg(p.processId()));
@@ -654,6 +647,18 @@ void TestValuesCli::statsCancelledBySigint() {
         if (!reading) QTest::qWait(1);
     }
     if (ready && p.state() == QProcess::Running) ::kill(pid_t(p.processId()), SIGINT);
+}
+
+// Ctrl+C while stats reads 200 MiB: exit 1, "cancelled" on stderr, no JSON document on stdout.
+void TestValuesCli::statsCancelledBySigint() {
+    if constexpr (std::endian::native != std::endian::little)
+        QSKIP("the 200 MiB fixture is copied in host byte order");
+    writeBigCheckpoint(fsPath("big"));
+    QProcess p;
+    p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")),
+            {"stats", path("big"), "--json", "--threads", "2"});
+    QVERIFY(p.waitForStarted());
+    interruptWhileReading(p);
     QVERIFY2(p.waitForFinished(60000), "stats did not end after SIGINT");
     QCOMPARE(p.exitStatus(), QProcess::NormalExit);
     const QString out = QString::fromUtf8(p.readAllStandardOutput());
@@ -666,6 +671,31 @@ void TestValuesCli::statsCancelledBySigint() {
     QVERIFY2(err.contains("cancelled"), qPrintable(err));
     QVERIFY2(!parsesAsComplete(out), qPrintable(out));
     QVERIFY2(out.isEmpty(), qPrintable(out)); // nothing half-written either
+}
+
+// Ctrl+C while diff compares 2 x 200 MiB: "no answer" (exit 2, never taken for "differs" or
+// "same"), nothing on stdout.
+void TestValuesCli::diffCancelledBySigint() {
+    if constexpr (std::endian::native != std::endian::little)
+        QSKIP("the 200 MiB fixture is copied in host byte order");
+    writeBigCheckpoint(fsPath("big"));
+    writeBigCheckpoint(fsPath("copy"));
+    QProcess p;
+    p.start(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")),
+            {"diff", path("big"), path("copy"), "--json", "--threads", "2"});
+    QVERIFY(p.waitForStarted());
+    interruptWhileReading(p);
+    QVERIFY2(p.waitForFinished(60000), "diff did not end after SIGINT");
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    const QString out = QString::fromUtf8(p.readAllStandardOutput());
+    const QString err = QString::fromUtf8(p.readAllStandardError());
+    if (p.exitCode() == 0) {
+        QVERIFY(parseObject(out)["same"].toBool());
+        QSKIP("diff finished before SIGINT arrived (a fast machine)");
+    }
+    QCOMPARE(p.exitCode(), 2);
+    QVERIFY2(err.contains("diff cancelled; no answer"), qPrintable(err));
+    QVERIFY2(out.isEmpty(), qPrintable(out));
 }
 
 // =========================================================================================
