@@ -338,6 +338,26 @@ int binOf(double v, double lo, double hi) {
 
 } // namespace
 
+// The range of finite values (and of nonzero magnitudes) seen on one side, or on both.
+struct Extent {
+    double lo = INFINITY, hi = -INFINITY, smallAbs = INFINITY, bigAbs = 0;
+    void add(double v) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        if (v == 0) return;
+        smallAbs = std::min(smallAbs, std::fabs(v));
+        bigAbs = std::max(bigAbs, std::fabs(v));
+    }
+    void add(const Extent& o) {
+        lo = std::min(lo, o.lo);
+        hi = std::max(hi, o.hi);
+        smallAbs = std::min(smallAbs, o.smallAbs);
+        bigAbs = std::max(bigAbs, o.bigAbs);
+    }
+    bool any() const { return lo <= hi; }
+    bool anyNonzero() const { return bigAbs > 0; }
+};
+
 DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
                                           const Checkpoint& b, const TensorInfo& tb,
                                           std::stop_token stop) {
@@ -345,27 +365,42 @@ DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo&
         throw std::invalid_argument("differenceHistograms: the tensors do not match");
     PairWalk walk(a, ta, b, tb);
     DifferenceHistograms out;
-    double largest = 0, smallest = INFINITY; // of the nonzero |a − b|
-    // Positions where a side is NaN or ±Inf, or a − b overflows (±1e308), are left out.
+    Extent difference, sides; // |a − b| (nonzero); the values of both sides
+    // Positions where a side is NaN or ±Inf, or a − b overflows (±1e308), are left out of the
+    // difference; each side's finite values are in its own histograms.
     walk.run(stop, [&](double x, double y) {
+        const bool fx = std::isfinite(x), fy = std::isfinite(y);
+        if (fx) sides.add(x);
+        if (fy) sides.add(y);
         const double d = std::fabs(x - y);
-        if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(d)) return;
+        if (!fx || !fy || !std::isfinite(d)) return;
         ++out.counted;
         if (d == 0) return;
         ++out.nonzero;
-        largest = std::max(largest, d);
-        smallest = std::min(smallest, d);
+        difference.add(d);
     });
-    out.linear.lo = -largest;
-    out.linear.hi = largest;
     if (out.nonzero) {
-        out.log.lo = std::log10(smallest);
-        out.log.hi = std::log10(largest);
+        out.linear = {-difference.bigAbs, difference.bigAbs, {}};
+        out.log = {std::log10(difference.smallAbs), std::log10(difference.bigAbs), {}};
     }
-    if (out.counted == 0) return out;
+    for (int side = 0; side < 2; ++side) {
+        if (sides.any()) out.sideLinear[side] = {sides.lo, sides.hi, {}};
+        if (sides.anyNonzero())
+            out.sideLog[side] = {std::log10(sides.smallAbs), std::log10(sides.bigAbs), {}};
+    }
+    if (!sides.any()) return out;
+    auto binSide = [&](int side, double v) {
+        ++out.sideLinear[side].counts[size_t(binOf(v, sides.lo, sides.hi))];
+        if (v != 0)
+            ++out.sideLog[side].counts[size_t(
+                binOf(std::log10(std::fabs(v)), out.sideLog[side].lo, out.sideLog[side].hi))];
+    };
     walk.run(stop, [&](double x, double y) {
+        const bool fx = std::isfinite(x), fy = std::isfinite(y);
+        if (fx) binSide(0, x);
+        if (fy) binSide(1, y);
         const double d = x - y;
-        if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(d)) return;
+        if (!fx || !fy || !std::isfinite(d)) return;
         ++out.linear.counts[size_t(binOf(d, out.linear.lo, out.linear.hi))];
         if (d != 0)
             ++out.log.counts[size_t(binOf(std::log10(std::fabs(d)), out.log.lo, out.log.hi))];

@@ -70,11 +70,14 @@ DiffReport diffCheckpoints(const Checkpoint& a, const Checkpoint& b, const DiffO
 
 // How a − b is spread over the positions finite on both sides of one tensor (same dtype and
 // shape on both): 64 bins from −m to m, m being max |a − b|, and 64 bins of log10|a − b| over
-// the nonzero differences. Two reads of both sides (the first finds the range), on this thread.
+// the nonzero differences. And each side's finite values binned on the same edges as the
+// other's (from the smaller min to the larger max; log10|x| likewise), so that their bars can
+// be compared bin by bin. Two reads of both sides (the first finds the ranges), on this thread.
 struct DifferenceHistograms {
     Histogram linear, log;
-    uint64_t counted = 0; // positions finite on both sides
-    uint64_t nonzero = 0; // of those, where a != b
+    uint64_t counted = 0;                // positions finite on both sides
+    uint64_t nonzero = 0;                // of those, where a != b
+    Histogram sideLinear[2], sideLog[2]; // a's and b's values, on common edges
 };
 DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
                                           const Checkpoint& b, const TensorInfo& tb,

@@ -41,6 +41,7 @@
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QScrollBar>
+#include <QSet>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -1015,8 +1016,19 @@ void TestMainWindow::contextMenuFromTheKeyboard() {
         QStringList texts;
         recordNextPopup(&texts);
         QTest::keyClick(table, key, modifiers);
-        QVERIFY2(texts.join('|').contains("Assign Tensor To"), qPrintable(texts.join('|')));
-        QVERIFY(texts.contains("Copy Name"));
+        const QString all = texts.join('|').remove('&'); // mnemonics aside
+        QVERIFY2(all.contains("Assign Tensor To"), qPrintable(all));
+        QVERIFY2(all.contains("|Copy Name|"), qPrintable(all));
+        QVERIFY2(all.contains("|Sort By"), qPrintable(all));
+        // Every entry of the menu has its own mnemonic.
+        QSet<QChar> keys;
+        for (const QString& text : texts) {
+            if (text.isEmpty()) continue; // a separator
+            const qsizetype amp = text.indexOf('&');
+            QVERIFY2(amp >= 0, qPrintable(text));
+            QVERIFY2(!keys.contains(text.at(amp + 1).toLower()), qPrintable(text));
+            keys.insert(text.at(amp + 1).toLower());
+        }
     }
 }
 

@@ -2909,6 +2909,38 @@ void TestValueStats::differenceHistogramsBinEveryFinitePair() {
     QCOMPARE(d.linear.counts, linear);
     QCOMPARE(d.log.counts, log);
     QVERIFY(linear[32] >= n / 3); // the equal third, at 0
+
+    // Each side's finite values on common edges: the range of both sides together.
+    double lo = INFINITY, hi = -INFINITY, small = INFINITY, big = 0;
+    for (const auto* side : {&a, &b})
+        for (float v : *side) {
+            if (!std::isfinite(v)) continue;
+            lo = std::min(lo, double(v));
+            hi = std::max(hi, double(v));
+            if (v != 0) {
+                small = std::min(small, std::fabs(double(v)));
+                big = std::max(big, std::fabs(double(v)));
+            }
+        }
+    for (int side = 0; side < 2; ++side) {
+        const std::vector<float>& values = side == 0 ? a : b;
+        std::array<uint64_t, kHistogramBins> sideLinear{}, sideLog{};
+        uint64_t finite = 0;
+        for (float v : values) {
+            if (!std::isfinite(v)) continue;
+            ++finite;
+            ++sideLinear[bin(v, lo, hi)];
+            if (v != 0)
+                ++sideLog[bin(std::log10(std::fabs(double(v))), std::log10(small),
+                              std::log10(big))];
+        }
+        QCOMPARE(finite, n - 2); // a: one NaN and one Inf; b: two Inf
+        QCOMPARE(d.sideLinear[side].lo, lo);
+        QCOMPARE(d.sideLinear[side].hi, hi);
+        QCOMPARE(d.sideLog[side].lo, std::log10(small));
+        QCOMPARE(d.sideLinear[side].counts, sideLinear);
+        QCOMPARE(d.sideLog[side].counts, sideLog);
+    }
     // Mismatched layouts are refused; a stop request stops the walk.
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
                              differenceHistograms(ca, ca.tensors.front(), ca, TensorInfo{}));

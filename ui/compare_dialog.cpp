@@ -3,6 +3,7 @@
 
 #include "compare_dialog.h"
 
+#include <QAbstractItemView>
 #include <QCompleter>
 #include <QDialogButtonBox>
 #include <QDir>
@@ -12,6 +13,8 @@
 #include <QFileSystemModel>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QItemSelectionModel>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -30,7 +33,10 @@ CompareDialog::CompareDialog(const QString& openDirectory, const QString& propos
     folders->setNameFilters({QStringLiteral("*.safetensors")});
     folders->setNameFilterDisables(false); // other files are hidden, not greyed
     folders->setRootPath(QString());
-    m_path->setCompleter(new QCompleter(folders, this));
+    auto* completer = new QCompleter(folders, this);
+    m_path->setCompleter(completer);
+    // The popup takes Return for itself; with no proposal chosen in it, Return compares.
+    completer->popup()->installEventFilter(this);
     auto* browse = new QPushButton(tr("&Browse…"));
     browse->setAutoDefault(false); // Return means Compare
     auto* pathRow = new QHBoxLayout;
@@ -60,6 +66,20 @@ CompareDialog::CompareDialog(const QString& openDirectory, const QString& propos
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     validate();
+}
+
+bool CompareDialog::eventFilter(QObject* watched, QEvent* event) {
+    auto* popup = m_path->completer() ? m_path->completer()->popup() : nullptr;
+    if (watched == popup && event->type() == QEvent::KeyPress) {
+        const int key = static_cast<QKeyEvent*>(event)->key();
+        if ((key == Qt::Key_Return || key == Qt::Key_Enter) &&
+            !popup->selectionModel()->hasSelection()) {
+            popup->hide();
+            if (m_compare->isEnabled()) accept();
+            return true;
+        }
+    }
+    return QDialog::eventFilter(watched, event);
 }
 
 QLineEdit* CompareDialog::toleranceEdit(const QString& toolTip) {

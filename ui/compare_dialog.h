@@ -27,6 +27,9 @@ public:
     QString problemText() const; // why Compare is disabled, or a note; "" when none
     QPushButton* compareButton() const { return m_compare; }
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 private:
     QLineEdit* toleranceEdit(const QString& toolTip);
     void browse();

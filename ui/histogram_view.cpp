@@ -43,6 +43,7 @@ void HistogramView::setHistograms(const Histogram& linear, const Histogram& log)
     m_log = log;
     m_linearAxis.reset();
     m_logAxis.reset();
+    m_barScale[0] = m_barScale[1] = 0;
     m_intStarts.clear();
     m_intMax.clear();
     m_placeholder.clear();
@@ -61,6 +62,12 @@ void HistogramView::setIntegerLabels(const QStringList& binStarts, const QString
 
 bool HistogramView::integerLabels() const {
     return m_scale == Scale::Linear && !m_intStarts.isEmpty();
+}
+
+void HistogramView::setBarScale(uint64_t linearTop, uint64_t logTop) {
+    m_barScale[0] = linearTop;
+    m_barScale[1] = logTop;
+    update();
 }
 
 void HistogramView::setAxisRange(Scale scale, double lo, double hi) {
@@ -293,7 +300,7 @@ QString HistogramView::peakLabel() const {
 void HistogramView::paintBars(QPainter& p) const {
     const Histogram& h = *shown();
     const QColor bar = m_barColor.isValid() ? m_barColor : palette().color(QPalette::Highlight);
-    const double top = peak();
+    const double top = double(std::max(peak(), m_barScale[m_scale == Scale::Linear ? 0 : 1]));
     const int bins = singleValue() ? 1 : kHistogramBins;
     for (int b = 0; b < bins; ++b) {
         const uint64_t n = singleValue() ? total() : h.counts[size_t(b)];

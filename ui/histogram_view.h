@@ -34,6 +34,9 @@ public:
     // Draw the bars on this range of the scale (wider than the histogram's own) so that two
     // histograms side by side share an axis; cleared by setHistograms() and clear().
     void setAxisRange(Scale scale, double lo, double hi);
+    // Bars scaled to this count instead of the fullest bin's (two histograms of as many
+    // elements drawn to one scale); 0: the fullest bin's. Cleared by setHistograms().
+    void setBarScale(uint64_t linearTop, uint64_t logTop);
     void setCaption(const QString& caption); // above the bars, left: "Here"
     void setBarColor(const QColor& color);   // default: the palette's highlight
 
@@ -72,7 +75,8 @@ private:
 
     std::optional<Histogram> m_linear, m_log;
     std::optional<std::pair<double, double>> m_linearAxis, m_logAxis;
-    QStringList m_intStarts; // empty unless setIntegerLabels
+    uint64_t m_barScale[2] = {0, 0}; // linear, log
+    QStringList m_intStarts;         // empty unless setIntegerLabels
     QString m_intMax;
     bool integerLabels() const;
     Scale m_scale = Scale::Linear;

@@ -399,10 +399,15 @@ void MainWindow::createEditActions() {
         m_filter->setFocus();
         m_filter->selectAll();
     });
+    // A toggle: Ctrl+P again shows every tensor. Checked while the coverage filter says
+    // "Problems only", however it was chosen.
     m_problemsOnlyAction = new QAction(tr("Show &Problems Only"), this);
     m_problemsOnlyAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
-    connect(m_problemsOnlyAction, &QAction::triggered, this, [this] {
-        m_statusFilter->setCurrentIndex(m_statusFilter->findData(TensorFilterProxy::AnyProblem));
+    m_problemsOnlyAction->setCheckable(true);
+    connect(m_problemsOnlyAction, &QAction::triggered, this, [this](bool on) {
+        m_statusFilter->setCurrentIndex(std::max(
+            0,
+            m_statusFilter->findData(on ? TensorFilterProxy::AnyProblem : TensorFilterProxy::Any)));
     });
 }
 
@@ -536,6 +541,10 @@ QWidget* MainWindow::createFilterBar() {
     connect(m_regex, &QCheckBox::toggled, this, &MainWindow::applyFilters);
     for (QComboBox* c : {m_dtypeFilter, m_statusFilter, m_kindFilter, m_targetFilter})
         connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::applyFilters);
+    connect(m_statusFilter, &QComboBox::currentIndexChanged, this, [this] {
+        m_problemsOnlyAction->setChecked(m_statusFilter->currentData().toInt() ==
+                                         TensorFilterProxy::AnyProblem);
+    });
     connect(m_differsOnly, &QCheckBox::toggled, this, &MainWindow::applyFilters);
     return bar;
 }
@@ -1637,8 +1646,8 @@ void MainWindow::showTableMenu(const QPoint& pos) {
     QMenu menu(this);
     QMenu* assign = menu.addMenu(
         selected.size() == 1
-            ? tr("Assign Tensor To")
-            : tr("Assign %1 Tensors To").arg(QLocale().toString(qint64(selected.size()))));
+            ? tr("A&ssign Tensor To")
+            : tr("A&ssign %1 Tensors To").arg(QLocale().toString(qint64(selected.size()))));
     assign->setEnabled(!selected.empty());
     const int count = m_document.fileCount();
     for (int i = 1; i <= count; ++i)
@@ -1653,7 +1662,7 @@ void MainWindow::showTableMenu(const QPoint& pos) {
     menu.addAction(m_renameAction);
     menu.addAction(m_renameRulesAction);
     menu.addSeparator();
-    menu.addAction(tr("Copy Name"), this, [selected, this] {
+    menu.addAction(tr("&Copy Name"), this, [selected, this] {
         QStringList names;
         for (size_t t : selected)
             names << QString::fromStdString(m_document.checkpoint()->tensors[t].fqn);
@@ -1667,7 +1676,7 @@ void MainWindow::showTableMenu(const QPoint& pos) {
 // Sort By ▸ the shown columns, then the order: the headers take no keyboard focus, so this is
 // how a keyboard sorts the table.
 void MainWindow::addSortMenu(QMenu& menu) {
-    QMenu* sort = menu.addMenu(tr("&Sort By"));
+    QMenu* sort = menu.addMenu(tr("S&ort By"));
     const QHeaderView* header = m_table->horizontalHeader();
     const int sorted = header->sortIndicatorSection();
     const Qt::SortOrder order = header->sortIndicatorOrder();

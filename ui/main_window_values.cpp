@@ -249,10 +249,19 @@ void MainWindow::onValueCheckFinished() {
         m_problemsDock->raise();
     }
     const qint64 findings = qint64(check->findings.size());
+    // Bytes read, which count a second read of tensors whose histograms needed one.
+    uint64_t values = 0;
+    for (size_t t = 0; t < check->stats->tensors.size(); ++t)
+        if (check->stats->tensors[t].computed)
+            for (const Chunk& c : check->checkpoint->tensors[t].chunks)
+                values += c.bytes(); // replicas are read too, for a NaN in one copy
+    const QString read = check->stats->bytesRead > values
+                             ? tr("%1 read, some twice to bin their histograms exactly")
+                                   .arg(bytesText(check->stats->bytesRead))
+                             : bytesText(check->stats->bytesRead);
     statusBar()->showMessage(
         tr("Read the values of %1 (%2) in %3 s: %4")
-            .arg(counted(qint64(computedCount(*check->stats)), tr("tensor"), tr("tensors")),
-                 bytesText(check->stats->bytesRead))
+            .arg(counted(qint64(computedCount(*check->stats)), tr("tensor"), tr("tensors")), read)
             .arg(check->seconds, 0, 'f', 2)
             .arg(findings ? counted(findings, tr("finding"), tr("findings")) : tr("no findings")),
         8000);

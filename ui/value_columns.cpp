@@ -139,9 +139,13 @@ QVariant ValueColumns::diffDisplay(const TensorDiff& d, int column) const {
     case Model::MaxDiffColumn: // |a−b| where a NaN or an Inf differs is NaN or ∞, not 0
         if (d.nanMismatch) return QStringLiteral("NaN");
         return d.infMismatch ? QStringLiteral("∞") : valueText(d.maxAbsDiff);
+    // ‖a − b‖ with an Inf or a NaN in a − b is ∞ or NaN, and the cosine has no value: the
+    // numbers over the finite positions are in the tooltip and the details.
     case Model::RelativeL2Column:
-        return valueText(d.relativeL2, 3);
+        if (d.nanMismatch) return QStringLiteral("NaN");
+        return d.infMismatch ? QStringLiteral("∞") : valueText(d.relativeL2, 3);
     case Model::CosineColumn:
+        if (d.nanMismatch || d.infMismatch) return QStringLiteral("–");
         return valueText(d.cosine, 7, QStringLiteral("–"));
     }
     return {};
@@ -178,9 +182,11 @@ QVariant ValueColumns::diffSortKey(const TensorDiff& d, int column) const {
     case Model::MaxDiffColumn: // NaN and ∞ above every number: the worst first
         return d.nanMismatch || d.infMismatch ? std::numeric_limits<double>::infinity()
                                               : d.maxAbsDiff;
-    case Model::RelativeL2Column:
-        return d.relativeL2; // +Inf sorts above every number
+    case Model::RelativeL2Column: // +Inf sorts above every number
+        return d.nanMismatch || d.infMismatch ? std::numeric_limits<double>::infinity()
+                                              : d.relativeL2;
     case Model::CosineColumn:
+        if (d.nanMismatch || d.infMismatch) return {};
         return std::isnan(d.cosine) ? QVariant() : QVariant(d.cosine);
     }
     return {};
@@ -292,9 +298,10 @@ QString ValueColumns::headerToolTip(int column) {
         return tr("Largest |a − b|: NaN where a NaN is on one side only, ∞ where an Inf meets "
                   "another value, else over the positions finite on both sides");
     case Model::RelativeL2Column:
-        return tr("‖a − b‖ / ‖a‖ over the positions finite on both sides (a: this checkpoint)");
+        return tr("‖a − b‖ / ‖a‖ (a: this checkpoint): NaN or ∞ where a NaN or an Inf differs, "
+                  "else over the positions finite on both sides");
     case Model::CosineColumn:
-        return tr("Cosine similarity of the two tensors");
+        return tr("Cosine similarity of the two tensors; none where a NaN or an Inf differs");
     }
     return {};
 }

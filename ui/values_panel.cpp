@@ -152,6 +152,7 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
                          "of the values'"));
     m_stats = new QLabel;
     m_stats->setTextFormat(Qt::RichText);
+    m_stats->setWordWrap(true); // the table is laid out to fit; a note under it wraps
     // Selectable by keyboard too, which makes it a Tab stop: the scroll area then brings the
     // numbers into view for a keyboard user.
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
@@ -176,6 +177,10 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     scroll->setFocusPolicy(Qt::NoFocus); // Tab goes to the log toggle, not an invisible frame
     scroll->setWidget(inner);
     m_viewport = scroll->viewport();
+    m_scroll = scroll;
+    // Tab from outside the pane does not scroll it to the focused widget by itself.
+    m_log->installEventFilter(this);
+    m_stats->installEventFilter(this);
     auto* outer = new QVBoxLayout(this);
     outer->setContentsMargins(0, 0, 0, 0);
     outer->addWidget(scroll);
@@ -210,12 +215,15 @@ void ValuesPanel::setContent(const ValuesContent& content) {
     m_histB->setVisible(content.comparing);
     if (content.comparing) {
         showHistogram(m_histB, content.b, tr("Other: %1").arg(content.otherName));
-        if (content.a && content.b) shareAxes(*content.a, *content.b);
+        if (content.difference && content.a && content.b)
+            showOnCommonBins(*content.difference);
+        else if (content.a && content.b)
+            shareAxes(*content.a, *content.b);
     }
     m_histD->setVisible(content.difference != nullptr);
     if (content.difference) {
         const DifferenceHistograms& d = *content.difference;
-        m_histD->setCaption(tr("Here − other, where both are finite"));
+        m_histD->setCaption(tr("Here − other"));
         if (d.counted == 0)
             m_histD->clear(tr("No position finite on both sides"));
         else
@@ -234,17 +242,29 @@ void ValuesPanel::setStats(const TensorStats* a, const TensorStats* b) {
 QString ValuesPanel::statsHtml() const {
     const QColor names = palette().color(QPalette::PlaceholderText);
     if (m_shownB) {
-        const QString sideBySide =
-            comparedTable(m_shownA ? &*m_shownA : nullptr, *m_shownB, false, names);
-        return fits(sideBySide)
-                   ? sideBySide
-                   : comparedTable(m_shownA ? &*m_shownA : nullptr, *m_shownB, true, names);
+        const Moments* a = m_shownA ? &*m_shownA : nullptr;
+        const QString sideBySide = comparedTable(a, *m_shownB, false, names);
+        const QString table =
+            fits(sideBySide) ? sideBySide : comparedTable(a, *m_shownB, true, names);
+        return table + finiteOnlyNote(a && a->finite() < a->count ? *a : *m_shownB);
     }
     if (!m_shownA) return {};
     const QString two = statsTable(*m_shownA, 2, names);
-    const QString table = fits(two) ? two : statsTable(*m_shownA, 1, names);
+    const QString table =
+        (fits(two) ? two : statsTable(*m_shownA, 1, names)) + finiteOnlyNote(*m_shownA);
     if (!m_otherMissing) return table;
     return table + "<p>" + tr("The other checkpoint has no statistics for it.").toHtmlEscaped();
+}
+
+// Said under the table when NaN or Inf are present: Max 1.02 beside "+Inf 1" must not read
+// as the largest value.
+QString ValuesPanel::finiteOnlyNote(const Moments& m) const {
+    if (m.finite() == m.count) return {};
+    return "<p>" +
+           tr("Min, Max, Mean, Std, L2 and max |x| are over the %1 finite elements.")
+               .arg(count(m.finite()))
+               .toHtmlEscaped() +
+           "</p>";
 }
 
 // Measured as the label lays it out (numbers such as 1.47822e-05 and 44,040 are wider than
@@ -256,6 +276,21 @@ bool ValuesPanel::fits(const QString& html) const {
     doc.setHtml(html);
     const int margins = 4 + 4 + 2; // the inner layout's, and a pixel of rounding each side
     return doc.idealWidth() + margins <= m_viewport->width();
+}
+
+// Both sides binned on the same edges (read with the difference), their bars drawn to one
+// scale: bin by bin, the heights compare.
+void ValuesPanel::showOnCommonBins(const DifferenceHistograms& d) {
+    auto fullest = [](const Histogram& h) {
+        return *std::max_element(h.counts.begin(), h.counts.end());
+    };
+    const uint64_t linearTop = std::max(fullest(d.sideLinear[0]), fullest(d.sideLinear[1]));
+    const uint64_t logTop = std::max(fullest(d.sideLog[0]), fullest(d.sideLog[1]));
+    HistogramView* views[2] = {m_histA, m_histB};
+    for (int side = 0; side < 2; ++side) {
+        views[side]->setHistograms(d.sideLinear[side], d.sideLog[side]);
+        views[side]->setBarScale(linearTop, logTop);
+    }
 }
 
 // Here and other on one axis per scale, so that a shifted or widened distribution shows as
@@ -313,6 +348,12 @@ QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const
                               valueText(d.cosine, 6, QStringLiteral("–")))
                          .toHtmlEscaped();
     return text;
+}
+
+bool ValuesPanel::eventFilter(QObject* watched, QEvent* event) {
+    if (event->type() == QEvent::FocusIn && (watched == m_log || watched == m_stats))
+        m_scroll->ensureWidgetVisible(static_cast<QWidget*>(watched));
+    return QWidget::eventFilter(watched, event);
 }
 
 void ValuesPanel::resizeEvent(QResizeEvent* event) {

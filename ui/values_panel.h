@@ -12,6 +12,7 @@
 
 class QCheckBox;
 class QLabel;
+class QScrollArea;
 
 namespace shardscope {
 
@@ -48,16 +49,19 @@ public:
 
 protected:
     void resizeEvent(QResizeEvent* event) override;
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     void setStats(const TensorStats* a, const TensorStats* b);
     void showHistogram(HistogramView* view, const TensorStats* stats, const QString& caption);
     void shareAxes(const TensorStats& a, const TensorStats& b);
+    void showOnCommonBins(const DifferenceHistograms& d);
     QString diffSummary(const TensorDiff& d, const QString& note) const;
     // The statistics as the widest layout that fits the pane: two pairs of name and value per
     // row, or one; both sides next to each other, or one above the other.
     QString statsHtml() const;
     bool fits(const QString& html) const;
+    QString finiteOnlyNote(const Moments& m) const;
 
     QLabel* m_summary;
     QCheckBox* m_log;
@@ -65,6 +69,7 @@ private:
     HistogramView* m_histA;
     HistogramView* m_histB;
     HistogramView* m_histD;
+    QScrollArea* m_scroll = nullptr;
     QWidget* m_viewport = nullptr; // the scroll area's: the width the table must fit
     // Kept to lay the table out again when the width changes.
     std::optional<Moments> m_shownA, m_shownB;
