@@ -336,8 +336,6 @@ int binOf(double v, double lo, double hi) {
     return int(std::clamp(at, 0.0, double(kHistogramBins - 1)));
 }
 
-} // namespace
-
 // The range of finite values (and of nonzero magnitudes) seen on one side, or on both.
 struct Extent {
     double lo = INFINITY, hi = -INFINITY, smallAbs = INFINITY, bigAbs = 0;
@@ -348,15 +346,11 @@ struct Extent {
         smallAbs = std::min(smallAbs, std::fabs(v));
         bigAbs = std::max(bigAbs, std::fabs(v));
     }
-    void add(const Extent& o) {
-        lo = std::min(lo, o.lo);
-        hi = std::max(hi, o.hi);
-        smallAbs = std::min(smallAbs, o.smallAbs);
-        bigAbs = std::max(bigAbs, o.bigAbs);
-    }
     bool any() const { return lo <= hi; }
     bool anyNonzero() const { return bigAbs > 0; }
 };
+
+} // namespace
 
 DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
                                           const Checkpoint& b, const TensorInfo& tb,
