@@ -305,7 +305,10 @@ public:
     PairWalk(const Checkpoint& a, const TensorInfo& ta, const Checkpoint& b, const TensorInfo& tb)
         : m_readers{TensorReader(a), TensorReader(b)}, m_ta(ta), m_tb(tb) {}
 
-    template <class Visit> void run(std::stop_token stop, Visit&& visit) {
+    // `pass` of `passes`: progress counts the bytes of both sides over every pass.
+    template <class Visit>
+    void run(std::stop_token stop, int pass, int passes, const DiffByteProgress& progress,
+             Visit&& visit) {
         const uint64_t element = dtypeBits(m_ta.dtype) / 8;
         const uint64_t step = kWindowElements * element;
         std::vector<char> wa(step), wb(step);
@@ -319,6 +322,7 @@ public:
             decodeRun(m_tb.dtype, wb.data(), n, vb.data());
             for (uint64_t i = 0; i < n; ++i)
                 visit(va[i], vb[i]);
+            if (progress) progress(2 * (uint64_t(pass) * m_ta.bytes + to), 2 * passes * m_ta.bytes);
         }
     }
 
@@ -354,7 +358,7 @@ struct Extent {
 
 DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
                                           const Checkpoint& b, const TensorInfo& tb,
-                                          std::stop_token stop) {
+                                          std::stop_token stop, const DiffByteProgress& progress) {
     if (ta.dtype != tb.dtype || ta.shape != tb.shape || !hasValueStats(ta.dtype))
         throw std::invalid_argument("differenceHistograms: the tensors do not match");
     PairWalk walk(a, ta, b, tb);
@@ -362,7 +366,7 @@ DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo&
     Extent difference, sides; // |a − b| (nonzero); the values of both sides
     // Positions where a side is NaN or ±Inf, or a − b overflows (±1e308), are left out of the
     // difference; each side's finite values are in its own histograms.
-    walk.run(stop, [&](double x, double y) {
+    walk.run(stop, 0, 2, progress, [&](double x, double y) {
         const bool fx = std::isfinite(x), fy = std::isfinite(y);
         if (fx) sides.add(x);
         if (fy) sides.add(y);
@@ -389,7 +393,7 @@ DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo&
             ++out.sideLog[side].counts[size_t(
                 binOf(std::log10(std::fabs(v)), out.sideLog[side].lo, out.sideLog[side].hi))];
     };
-    walk.run(stop, [&](double x, double y) {
+    walk.run(stop, 1, 2, progress, [&](double x, double y) {
         const bool fx = std::isfinite(x), fy = std::isfinite(y);
         if (fx) binSide(0, x);
         if (fy) binSide(1, y);

@@ -45,13 +45,15 @@ struct TensorDiff {
     double cosine = std::numeric_limits<double>::quiet_NaN(); // NaN when a side is all zero
 };
 
+using DiffByteProgress = std::function<void(uint64_t done, uint64_t total)>;
+
 struct DiffOptions {
     double atol = 0, rtol = 0;
     bool tolerance = false; // atol/rtol were given: differences within them pass
     bool namesOnly = false; // compare names, dtypes and shapes only
     int threads = 0;
     uint64_t windowBytes = 4ull << 20;
-    std::function<void(uint64_t done, uint64_t total)> progress; // bytes of both sides
+    DiffByteProgress progress; // bytes of both sides
     std::stop_token stop;
 };
 
@@ -72,7 +74,8 @@ DiffReport diffCheckpoints(const Checkpoint& a, const Checkpoint& b, const DiffO
 // shape on both): 64 bins from −m to m, m being max |a − b|, and 64 bins of log10|a − b| over
 // the nonzero differences. And each side's finite values binned on the same edges as the
 // other's (from the smaller min to the larger max; log10|x| likewise), so that their bars can
-// be compared bin by bin. Two reads of both sides (the first finds the ranges), on this thread.
+// be compared bin by bin. Two reads of both sides (the first finds the ranges), on this thread;
+// progress counts the bytes of both sides over both reads.
 struct DifferenceHistograms {
     Histogram linear, log;
     uint64_t counted = 0;                // positions finite on both sides
@@ -81,6 +84,7 @@ struct DifferenceHistograms {
 };
 DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
                                           const Checkpoint& b, const TensorInfo& tb,
-                                          std::stop_token stop = {});
+                                          std::stop_token stop = {},
+                                          const DiffByteProgress& progress = {});
 
 } // namespace shardscope

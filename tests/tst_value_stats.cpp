@@ -2874,8 +2874,18 @@ void TestValueStats::differenceHistogramsBinEveryFinitePair() {
     writePlan(dir("b"), {{"w", DType::F32, shape, bytes(b), {{kS1, {0}, {n}}}}});
     const Checkpoint ca = scanCheckpoint(dir("a")), cb = scanCheckpoint(dir("b"));
     QVERIFY(!ca.hasErrors() && !cb.hasErrors());
-    const DifferenceHistograms d =
-        differenceHistograms(ca, ca.tensors.front(), cb, cb.tensors.front());
+    std::vector<std::pair<uint64_t, uint64_t>> progress;
+    const DifferenceHistograms d = differenceHistograms(
+        ca, ca.tensors.front(), cb, cb.tensors.front(), {},
+        [&](uint64_t done, uint64_t total) { progress.emplace_back(done, total); });
+    // Progress: both sides' bytes over both reads, 3 windows each, growing to the total.
+    QCOMPARE(progress.size(), size_t(6));
+    for (size_t i = 0; i < progress.size(); ++i) {
+        QCOMPARE(progress[i].second, 4 * n * 4);
+        if (i) QVERIFY(progress[i].first > progress[i - 1].first);
+    }
+    QCOMPARE(progress[2].first, 2 * n * 4); // the first read ends half way
+    QCOMPARE(progress.back().first, 4 * n * 4);
 
     double largest = 0, smallest = INFINITY;
     uint64_t counted = 0, nonzero = 0;

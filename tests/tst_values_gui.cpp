@@ -8,6 +8,7 @@
 #include "histogram_view.h"
 #include "main_window.h"
 #include "mapping_document.h"
+#include "mnemonic.h"
 #include "problems_model.h"
 #include "shard_builder.h"
 #include "tensor_filter_proxy.h"
@@ -33,6 +34,7 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QScrollBar>
+#include <QSet>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -172,6 +174,7 @@ private slots:
     void valuesPanelListsTheStatistics();
     void checkValuesFillsColumnsIconsAndProblems();
     void cancellingACheckKeepsNothing();
+    void cancellingATensorReadKeepsTheComparison();
     void compareWithAFlippedValue();
     void compareDialogTakesATypedFolder();
     void statisticsFitANarrowPane();
@@ -633,6 +636,94 @@ void TestValuesGui::cancellingACheckKeepsNothing() {
     QVERIFY(w.tensorModel()->hasValueCheck());
 }
 
+// Reading a compared tensor for the Values tab shows its progress and Esc stops it. The
+// comparison stays; the tensor is read again once another one was selected in between.
+void TestValuesGui::cancellingATensorReadKeepsTheComparison() {
+    const Dims shape{2048, 16384}; // 32 MiB a side, and two reads of both for the difference
+    writeCheckpoint(dir("big"),
+                    {{"a", "U8", shape, splitDim(shape, 0, 2)}, {"b", "U8", {4}, {{{0}, {4}}}}}, 2);
+    const fs::path other = dir("big2") / "model.safetensors";
+    fs::create_directories(other.parent_path());
+    writeWholeFile(other, {{"a", "U8", shape}, {"b", "U8", {4}}});
+    { // a's first byte changes: the data begins right after the header
+        std::fstream f(other, std::ios::in | std::ios::out | std::ios::binary);
+        uint64_t length = 0;
+        f.read(reinterpret_cast<char*>(&length), 8);
+        f.seekg(std::streamoff(8 + length));
+        const char was = char(f.get());
+        f.seekp(std::streamoff(8 + length));
+        f.put(char(was ^ 0x40));
+        QVERIFY(f.good());
+    }
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("big")));
+    QSignalSpy compared(w.valueSession(), &ValueSession::comparisonChanged);
+    w.compareWith(QString::fromStdString(dir("big2").string()));
+    QVERIFY(compared.wait(60000));
+    QCOMPARE(column(w.tensorView()->model(), TensorTableModel::DiffColumn),
+             (QStringList{"Differs", "Identical"}));
+
+    QSignalSpy ready(w.valueSession(), &ValueSession::pairReady);
+    auto* bar = w.findChild<QProgressBar*>();
+    bool pressed = false;
+    QString format, status;
+    connect(w.valueSession(), &ValueSession::pairProgress, this, [&](const JobProgress&) {
+        if (pressed) return;
+        pressed = true;
+        format = bar->isVisible() ? bar->format() : QString();
+        status = w.findChild<QLabel*>("statusLabel")->text();
+        QTest::keyClick(&w, Qt::Key_Escape);
+    });
+    w.selectTensor(0);
+    QVERIFY(w.valuesPanel()->text().contains("Reading the tensor's values in both checkpoints"));
+    QVERIFY(!w.valuesPanel()->readButton()->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT(pressed, 30000);
+    QVERIFY2(format.startsWith("Reading here") || format.startsWith("Reading the other") ||
+                 format.startsWith("Binning the difference"),
+             qPrintable(format));
+    QVERIFY2(status.contains("Reading a in both checkpoints"), qPrintable(status));
+    QCOMPARE(w.statusBar()->currentMessage(), QString("Reading cancelled"));
+    QCOMPARE(w.valueSession()->pairBeingRead(), -1);
+    QVERIFY(QThreadPool::globalInstance()->waitForDone(30000));
+    QTest::qWait(100); // anything the pool thread posted has arrived by now
+    QCOMPARE(ready.count(), 0);
+    QVERIFY(!w.valueSession()->pair(0));
+    QVERIFY(!bar->isVisible());
+    QVERIFY2(w.valuesPanel()->text().contains("Reading cancelled"),
+             qPrintable(w.valuesPanel()->text()));
+    QVERIFY(w.valueSession()->comparison()); // kept, with its columns
+    QVERIFY(!w.tensorView()->isColumnHidden(TensorTableModel::DiffColumn));
+    QPushButton* read = w.valuesPanel()->readButton();
+    QVERIFY(read->isVisible());
+    w.selectTensor(0); // the same tensor again: still cancelled, nothing read
+    QCOMPARE(w.valueSession()->pairBeingRead(), -1);
+
+    // Read Both Sides starts it again (from the keyboard: the button is a Tab stop); cancelled
+    // once more, another tensor and back reads it as well.
+    read->setFocus();
+    QVERIFY(read->hasFocus());
+    pressed = false;
+    QTest::keyClick(read, Qt::Key_Space);
+    QVERIFY(!read->isVisible());
+    QTRY_VERIFY_WITH_TIMEOUT(pressed, 30000);
+    QCOMPARE(w.statusBar()->currentMessage(), QString("Reading cancelled"));
+    QVERIFY(QThreadPool::globalInstance()->waitForDone(30000));
+    QTest::qWait(100);
+    QCOMPARE(ready.count(), 0);
+    QVERIFY(read->isVisible());
+    w.selectTensor(1);
+    QTRY_VERIFY_WITH_TIMEOUT(w.valueSession()->pair(1) != nullptr, 30000);
+    QVERIFY(!read->isVisible());
+    w.selectTensor(0);
+    QCOMPARE(w.valueSession()->pairBeingRead(), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(w.valueSession()->pair(0) != nullptr, 60000);
+    QVERIFY(w.valueSession()->pair(0)->difference.has_value());
+    QCOMPARE(w.valueSession()->pair(0)->difference->nonzero, uint64_t(1));
+    QTRY_VERIFY(!bar->isVisible());
+    QVERIFY(w.valuesPanel()->histogram(2)->hasHistogram());
+}
+
 void TestValuesGui::compareWithAFlippedValue() {
     writeHalves(dir("a"), {{"w1", {1, 2}, {3, 4}}, {"w2", {5, 6}, {7, 8}}, {"w3", {0, 1}, {0, 1}}});
     fs::copy(dir("a"), dir("b"), fs::copy_options::recursive);
@@ -928,6 +1019,7 @@ void TestValuesGui::sortByFromTheKeyboardAndCopyProblems() {
     table->setFocus();
     QTRY_VERIFY(table->hasFocus());
     using M = TensorTableModel;
+    QStringList sortEntries; // as last shown
     auto pick = [&](const QString& item) {
         bool done = false;
         std::function<void(int)> poll = [&](int attempts) {
@@ -938,9 +1030,14 @@ void TestValuesGui::sortByFromTheKeyboardAndCopyProblems() {
                     return;
                 }
                 for (QAction* a : menu->actions())
-                    if (a->menu() && a->menu()->title() == "S&ort By")
-                        for (QAction* s : a->menu()->actions())
-                            if (s->text() == item) s->trigger();
+                    if (a->menu() && a->menu()->title() == "S&ort By") {
+                        sortEntries.clear();
+                        for (QAction* s : a->menu()->actions()) {
+                            if (s->isSeparator()) continue;
+                            sortEntries << s->text();
+                            if (QString(s->text()).remove('&') == item) s->trigger();
+                        }
+                    }
                 menu->close();
                 done = true;
             });
@@ -949,12 +1046,25 @@ void TestValuesGui::sortByFromTheKeyboardAndCopyProblems() {
         QTest::keyClick(table, Qt::Key_F10, Qt::ShiftModifier);
         QTRY_VERIFY(done);
     };
+    // Every entry has its own mnemonic, those of the value columns too (below).
+    auto distinctMnemonics = [&] {
+        QSet<QChar> keys;
+        for (const QString& text : sortEntries) {
+            const qsizetype at = text.indexOf('&');
+            if (at < 0 || at + 1 >= text.size() || keys.contains(text.at(at + 1).toLower()))
+                return false;
+            keys.insert(text.at(at + 1).toLower());
+        }
+        return true;
+    };
     pick("Tensor");
-    pick("&Descending");
+    QVERIFY2(sortEntries.size() > 4 && distinctMnemonics(), qPrintable(sortEntries.join('|')));
+    QVERIFY2(sortEntries.contains("&Tensor"), qPrintable(sortEntries.join('|')));
+    pick("Descending");
     QCOMPARE(table->horizontalHeader()->sortIndicatorSection(), int(M::NameColumn));
     QCOMPARE(table->horizontalHeader()->sortIndicatorOrder(), Qt::DescendingOrder);
     QCOMPARE(table->model()->index(0, M::NameColumn).data().toString(), QString("skip"));
-    pick("&Ascending");
+    pick("Ascending");
     QCOMPARE(table->model()->index(0, M::NameColumn).data().toString(), QString("a"));
 
     QSignalSpy done(w.valueSession(), &ValueSession::checkFinished);
@@ -981,6 +1091,21 @@ void TestValuesGui::sortByFromTheKeyboardAndCopyProblems() {
         problems->model()->index(nanRow, ProblemsModel::MessageColumn).data().toString();
     QVERIFY(!message.isEmpty());
     QVERIFY2(copied.startsWith("Error\t") && copied.endsWith("\t" + message), qPrintable(copied));
+
+    // Mnemonics for run-time text: the first free character, an '&' of the text kept as one,
+    // a free letter after a text whose characters are all taken.
+    QString used = "a";
+    QCOMPARE(withMnemonic("a&b", used), QString("a&&&b"));
+    QCOMPARE(used, QString("ab"));
+    QCOMPARE(withMnemonic("|x|", used), QString("|&x|"));
+    QCOMPARE(withMnemonic("Ab", used), QString("Ab (&C)"));
+    QCOMPARE(used, QString("abxc"));
+
+    // The value columns in Sort By have mnemonics of their own as well.
+    const qsizetype before = sortEntries.size();
+    table->setFocus();
+    pick("Ascending");
+    QVERIFY2(sortEntries.size() > before && distinctMnemonics(), qPrintable(sortEntries.join('|')));
 }
 
 QTEST_MAIN(TestValuesGui)

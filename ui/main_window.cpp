@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "main_window.h"
+
+#include "mnemonic.h"
 #include "plural.h"
 
 #include "byte_items_model.h"
@@ -51,6 +53,7 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QProgressBar>
+#include <QPushButton>
 #include <QResizeEvent>
 #include <QSaveFile>
 #include <QScreen>
@@ -592,6 +595,7 @@ void MainWindow::configureTensorTable() {
 
 void MainWindow::createStatusBar() {
     m_statusLabel = new QLabel(tr("No checkpoint open"));
+    m_statusLabel->setObjectName("statusLabel");
     m_scanProgress = new QProgressBar;
     m_scanProgress->setMaximumWidth(220);
     // Room for the longest phase with its percentage, so a long status message cannot squeeze
@@ -696,6 +700,7 @@ void MainWindow::setUpKeyboardNavigation() {
                           m_detailTabs,
                           m_slice,
                           m_chunkView,
+                          m_valuesPanel->readButton(),
                           m_valuesPanel->logToggle(),
                           m_valuesPanel->statsLabel(),
                           m_problemView,
@@ -779,7 +784,11 @@ void MainWindow::createDocks() {
     m_outputView = makeTable(this);
     m_outputView->setObjectName("outputTable");
     m_outputView->setModel(m_outputs);
-    m_outputView->horizontalHeader()->resizeSection(OutputFilesModel::NameColumn, 280);
+    // The counts and sizes stay whole in a narrow dock; the file name takes what is left.
+    QHeaderView* outputHeader = m_outputView->horizontalHeader();
+    outputHeader->setStretchLastSection(false);
+    outputHeader->setSectionResizeMode(QHeaderView::ResizeToContents);
+    outputHeader->setSectionResizeMode(OutputFilesModel::NameColumn, QHeaderView::Stretch);
     m_outputsDock = new QDockWidget(tr("Output Files"), this);
     m_outputsDock->setObjectName("outputsDock");
     m_outputsDock->setWidget(m_outputView);
@@ -1682,18 +1691,24 @@ void MainWindow::addSortMenu(QMenu& menu) {
     const Qt::SortOrder order = header->sortIndicatorOrder();
     auto* columns = new QActionGroup(sort);
     const QAbstractItemModel* model = m_table->model();
+    const QString ascending = tr("&Ascending"), descending = tr("&Descending");
+    QString used; // the columns' mnemonics, after those of the two orders
+    for (const QString& text : {ascending, descending})
+        if (const qsizetype at = text.indexOf('&'); at >= 0 && at + 1 < text.size())
+            used += text.at(at + 1).toLower();
     for (int c = 0; c < model->columnCount(); ++c) {
         if (m_table->isColumnHidden(c)) continue;
-        QAction* a = sort->addAction(model->headerData(c, Qt::Horizontal).toString(), this,
-                                     [this, c, order] { m_table->sortByColumn(c, order); });
+        QAction* a = sort->addAction(
+            withMnemonic(model->headerData(c, Qt::Horizontal).toString(), used), this,
+            [this, c, order] { m_table->sortByColumn(c, order); });
         a->setCheckable(true);
         a->setChecked(c == sorted);
         columns->addAction(a);
     }
     sort->addSeparator();
     auto* orders = new QActionGroup(sort);
-    for (auto [text, o] : {std::pair{tr("&Ascending"), Qt::AscendingOrder},
-                           std::pair{tr("&Descending"), Qt::DescendingOrder}}) {
+    for (auto [text, o] : {std::pair{ascending, Qt::AscendingOrder},
+                           std::pair{descending, Qt::DescendingOrder}}) {
         QAction* a = sort->addAction(
             text, this, [this, sorted, o] { m_table->sortByColumn(std::max(0, sorted), o); });
         a->setCheckable(true);

@@ -172,10 +172,11 @@ private:
     bool canStartValueTask();
     void startValueTask(const QString& text, const QString& cancelText);
     void endValueTask();
+    void showPairTask();
     void showValueProgress(const JobProgress& progress);
     void onValueCheckFinished();
     void onComparisonChanged();
-    void cancelRunning(); // Esc: the scan, else the value check or comparison
+    void cancelRunning(); // Esc: the scan, else the value check or comparison, else a tensor read
     void showValueColumns();
     void updateComparisonBanner();
     void showTensorValues(int tensor);

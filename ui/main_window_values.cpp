@@ -138,7 +138,17 @@ void MainWindow::connectValueSession() {
                 showMessage(title, message, true);
             });
     connect(&m_values, &ValueSession::pairReady, this, [this](int tensor) {
+        endValueTask();
         if (tensor == m_detailTensor) showTensorValues(tensor);
+    });
+    connect(m_valuesPanel, &ValuesPanel::readRequested, this, [this] {
+        if (m_detailTensor < 0 || !m_values.requestPair(m_detailTensor, true)) return;
+        showPairTask();
+        showTensorValues(m_detailTensor);
+    });
+    connect(&m_values, &ValueSession::pairProgress, this, [this](const JobProgress& p) {
+        if (!m_scan.isRunning() && m_values.running() == ValueSession::Task::None)
+            showValueProgress(p);
     });
     connect(m_differsOnlyAction, &QAction::toggled, m_differsOnly, &QCheckBox::setChecked);
     connect(m_differsOnly, &QCheckBox::toggled, m_differsOnlyAction, &QAction::setChecked);
@@ -190,9 +200,25 @@ void MainWindow::startValueTask(const QString& text, const QString& cancelText) 
     m_statusLabel->setText(text + QStringLiteral("…"));
 }
 
-// The progress UI goes once nothing runs any more (a scan may have taken it over).
+// A compared tensor's values being read for the Values tab, which can take a while for a
+// large tensor: the progress bar and Esc are its own unless a scan, check or comparison has them.
+void MainWindow::showPairTask() {
+    const int tensor = m_values.pairBeingRead();
+    if (tensor < 0 || m_scan.isRunning() || m_values.running() != ValueSession::Task::None)
+        return;
+    const QString name =
+        QString::fromStdString(m_document.checkpoint()->tensors[size_t(tensor)].fqn);
+    startValueTask(tr("Reading %1 in both checkpoints").arg(name), tr("Cancel Reading"));
+}
+
+// The progress UI goes once nothing runs any more (a scan may have taken it over), or passes
+// to a tensor read that is still running.
 void MainWindow::endValueTask() {
     if (m_scan.isRunning() || m_values.running() != ValueSession::Task::None) return;
+    if (m_values.pairBeingRead() >= 0) {
+        showPairTask();
+        return;
+    }
     m_scanProgress->setVisible(false);
     m_cancelScanAction->setEnabled(false);
     m_cancelScanAction->setText(tr("Cancel Scan"));
@@ -228,7 +254,13 @@ void MainWindow::cancelRunning() {
         return;
     }
     const ValueSession::Task task = m_values.cancel(); // nothing of it is kept
-    if (task == ValueSession::Task::None) return;
+    if (task == ValueSession::Task::None) {
+        if (!m_values.cancelPair()) return;
+        endValueTask();
+        statusBar()->showMessage(tr("Reading cancelled"), 4000);
+        if (m_detailTensor >= 0) showTensorValues(m_detailTensor);
+        return;
+    }
     endValueTask();
     statusBar()->showMessage(task == ValueSession::Task::Check ? tr("Value check cancelled")
                                                                : tr("Comparison cancelled"),
@@ -336,8 +368,11 @@ void MainWindow::showTensorValues(int tensor) {
             content.difference = pair->difference ? &*pair->difference : nullptr;
         } else if (const QString error = m_values.pairError(tensor); !error.isEmpty()) {
             content.message = tr("Cannot read the values: %1").arg(error);
+        } else if (m_values.wasPairCancelled(tensor)) {
+            content.message = tr("Reading cancelled.");
+            content.offerRead = true;
         } else {
-            m_values.requestPair(tensor);
+            if (m_values.requestPair(tensor)) showPairTask();
             content.message = tr("Reading the tensor's values in both checkpoints…");
         }
         if (pair && !content.a && !content.b)

@@ -13,7 +13,7 @@ namespace {
 // One tensor's statistics without a result slot per tensor of the checkpoint: a copy that
 // holds only that tensor (the files and stored layouts its chunks point into stay as they are).
 std::optional<TensorStats> statsOfOne(const Checkpoint& checkpoint, int64_t tensor,
-                                      std::stop_token stop) {
+                                      const QString& phase, JobContext& context) {
     if (tensor < 0 || size_t(tensor) >= checkpoint.tensors.size()) return std::nullopt;
     Checkpoint one;
     one.directory = checkpoint.directory;
@@ -22,7 +22,10 @@ std::optional<TensorStats> statsOfOne(const Checkpoint& checkpoint, int64_t tens
     one.stored = checkpoint.stored;
     one.tensors = {checkpoint.tensors[size_t(tensor)]};
     StatsOptions options;
-    options.stop = std::move(stop);
+    options.stop = context.stop();
+    options.progress = [&](const StatsProgress& p) {
+        context.report(phase, p.bytesDone, p.bytesTotal);
+    };
     CheckpointStats stats = computeStats(one, options);
     if (!stats.tensors.front().computed) return std::nullopt;
     return std::move(stats.tensors.front());
@@ -89,17 +92,19 @@ std::shared_ptr<const Comparison> compareCheckpoints(const CompareRequest& reque
 }
 
 std::shared_ptr<const TensorPairStats> readTensorPair(std::shared_ptr<const Comparison> comparison,
-                                                      int tensor, bool readA,
-                                                      std::stop_token stop) {
+                                                      int tensor, bool readA, JobContext& context) {
     auto pair = std::make_shared<TensorPairStats>();
     pair->tensor = tensor;
-    if (readA) pair->a = statsOfOne(*comparison->a, tensor, stop);
+    if (readA) pair->a = statsOfOne(*comparison->a, tensor, QObject::tr("Reading here"), context);
     if (const TensorDiff* d = comparison->diffOf(size_t(tensor))) {
-        pair->b = statsOfOne(*comparison->b, d->b, stop);
-        if (d->compared && d->status != DiffStatus::Identical)
-            pair->difference =
-                differenceHistograms(*comparison->a, comparison->a->tensors[size_t(tensor)],
-                                     *comparison->b, comparison->b->tensors[size_t(d->b)], stop);
+        pair->b = statsOfOne(*comparison->b, d->b, QObject::tr("Reading the other"), context);
+        if (d->compared && d->status != DiffStatus::Identical) {
+            const QString phase = QObject::tr("Binning the difference");
+            pair->difference = differenceHistograms(
+                *comparison->a, comparison->a->tensors[size_t(tensor)], *comparison->b,
+                comparison->b->tensors[size_t(d->b)], context.stop(),
+                [&](uint64_t done, uint64_t total) { context.report(phase, done, total); });
+        }
     }
     return pair;
 }

@@ -39,8 +39,9 @@ struct TensorPairStats {
         difference; // a − b, when the values were compared and differ
 };
 
-// Reads the tensor's values on both sides; `a` is left out when the caller already has it.
+// Reads the tensor's values on both sides, with progress per side; `a` is left out when the
+// caller already has it.
 std::shared_ptr<const TensorPairStats> readTensorPair(std::shared_ptr<const Comparison> comparison,
-                                                      int tensor, bool readA, std::stop_token stop);
+                                                      int tensor, bool readA, JobContext& context);
 
 } // namespace shardscope

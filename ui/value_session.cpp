@@ -18,6 +18,7 @@ ValueSession::ValueSession(QObject* parent) : QObject(parent) {
         connect(job, &JobSignals::progress, this, &ValueSession::progress);
     connect(&m_checkJob, &JobSignals::finished, this, &ValueSession::onCheckFinished);
     connect(&m_compareJob, &JobSignals::finished, this, &ValueSession::onCompareFinished);
+    connect(&m_pairJob, &JobSignals::progress, this, &ValueSession::pairProgress);
     connect(&m_pairJob, &JobSignals::finished, this, &ValueSession::onPairFinished);
     connect(&m_checkJob, &JobSignals::failed, this,
             [this](const QString& message) { emit failed(tr("Value check failed"), message); });
@@ -70,6 +71,7 @@ ValueSession::Task ValueSession::cancel() {
 void ValueSession::clearComparison() {
     m_pairJob.cancel();
     m_pairTensor = -1;
+    m_pairCancelled = -1;
     m_pairs.clear();
     m_pairErrors.clear();
     if (!m_comparison) return;
@@ -106,7 +108,20 @@ const TensorPairStats* ValueSession::pair(int tensor) const {
 }
 
 bool ValueSession::isReadingPair(int tensor) const {
-    return tensor >= 0 && tensor == m_pairTensor && m_pairJob.isRunning();
+    return tensor >= 0 && tensor == pairBeingRead();
+}
+
+int ValueSession::pairBeingRead() const {
+    return m_pairJob.isRunning() ? m_pairTensor : -1;
+}
+
+bool ValueSession::cancelPair() {
+    const int tensor = pairBeingRead();
+    if (tensor < 0) return false;
+    m_pairJob.cancel();
+    m_pairTensor = -1;
+    m_pairCancelled = tensor;
+    return true;
 }
 
 QString ValueSession::pairError(int tensor) const {
@@ -114,15 +129,17 @@ QString ValueSession::pairError(int tensor) const {
     return it == m_pairErrors.end() ? QString() : it->second;
 }
 
-void ValueSession::requestPair(int tensor) {
-    if (!m_comparison || tensor < 0 || pair(tensor) || m_pairErrors.count(tensor) ||
-        isReadingPair(tensor))
-        return;
+bool ValueSession::requestPair(int tensor, bool again) {
+    if (again || tensor != m_pairCancelled) m_pairCancelled = -1;
+    if (!m_comparison || tensor < 0 || wasPairCancelled(tensor) || pair(tensor) ||
+        m_pairErrors.count(tensor) || isReadingPair(tensor))
+        return false;
     const bool readA = !(m_check && m_check->statsOf(size_t(tensor)));
     m_pairTensor = tensor; // supersedes the tensor selected before: only the shown one matters
     m_pairJob.start([comparison = m_comparison, tensor, readA](JobContext& context) {
-        return readTensorPair(comparison, tensor, readA, context.stop());
+        return readTensorPair(comparison, tensor, readA, context);
     });
+    return true;
 }
 
 void ValueSession::onPairFinished() {

@@ -41,20 +41,27 @@ public:
     const TensorStats* statsA(int tensor) const;
     // Both sides of one tensor during a comparison; nullptr until read (see requestPair).
     const TensorPairStats* pair(int tensor) const;
-    void requestPair(int tensor); // reads it in the background unless known or under way
+    // Reads it in the background unless known or under way, or cancelled while it stays the
+    // one asked for (unless `again`: the user asks once more); whether a read started.
+    bool requestPair(int tensor, bool again = false);
     bool isReadingPair(int tensor) const;
+    int pairBeingRead() const; // -1 when none
+    bool cancelPair();         // whether a read was running; its result is never delivered
+    bool wasPairCancelled(int tensor) const { return tensor >= 0 && tensor == m_pairCancelled; }
     QString pairError(int tensor) const; // why it could not be read, or ""
 
     // The jobs, for tests that stop a run at a given point.
     JobSignals* checkJob() { return &m_checkJob; }
     JobSignals* compareJob() { return &m_compareJob; }
+    JobSignals* pairJob() { return &m_pairJob; }
 
 signals:
     void progress(const shardscope::JobProgress& progress);
     void checkFinished();
     void comparisonChanged(); // a comparison arrived or was cleared
     void failed(const QString& title, const QString& message);
-    void pairReady(int tensor);
+    void pairReady(int tensor); // read, or failed (pairError)
+    void pairProgress(const shardscope::JobProgress& progress);
 
 private:
     void onCheckFinished();
@@ -66,7 +73,8 @@ private:
     std::shared_ptr<const Comparison> m_comparison;
     std::map<int, std::shared_ptr<const TensorPairStats>> m_pairs; // of m_comparison
     std::map<int, QString> m_pairErrors;
-    int m_pairTensor = -1; // being read
+    int m_pairTensor = -1;    // being read
+    int m_pairCancelled = -1; // its read was cancelled, and no other tensor was asked for since
     BackgroundJob<std::shared_ptr<const ValueCheck>> m_checkJob;
     BackgroundJob<std::shared_ptr<const Comparison>> m_compareJob;
     BackgroundJob<std::shared_ptr<const TensorPairStats>> m_pairJob;

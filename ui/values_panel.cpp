@@ -8,6 +8,7 @@
 
 #include <QCheckBox>
 #include <QLabel>
+#include <QPushButton>
 #include <QResizeEvent>
 #include <QScrollArea>
 #include <QTextDocument>
@@ -147,6 +148,9 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     m_summary = new QLabel;
     m_summary->setWordWrap(true);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_read = new QPushButton(tr("&Read Both Sides"));
+    m_read->setVisible(false);
+    connect(m_read, &QPushButton::clicked, this, &ValuesPanel::readRequested);
     m_log = new QCheckBox(tr("log10 |x|"));
     m_log->setToolTip(tr("Show the histogram of log10|x| over the nonzero finite elements instead "
                          "of the values'"));
@@ -165,11 +169,13 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     m_histD->setBarColor(palette().color(QPalette::Text));
     // The histograms first: at a small size they stay in view and the numbers scroll.
     layout->addWidget(m_summary);
+    layout->addWidget(m_read, 0, Qt::AlignLeft);
     layout->addWidget(m_log);
     layout->addWidget(m_histA, 1);
     layout->addWidget(m_histB, 1);
     layout->addWidget(m_histD, 1);
     layout->addWidget(m_stats);
+    layout->addStretch(0); // a message alone stays at the top; histograms take the space
     auto* scroll = new QScrollArea;
     scroll->setWidgetResizable(true);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff); // the width always fits
@@ -195,6 +201,7 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
 
 void ValuesPanel::setContent(const ValuesContent& content) {
     const bool values = content.message.isEmpty() && (content.a || content.b);
+    m_read->setVisible(!values && content.offerRead);
     if (!values) {
         m_otherMissing = false;
         m_summary->setText(content.message);

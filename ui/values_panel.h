@@ -12,6 +12,7 @@
 
 class QCheckBox;
 class QLabel;
+class QPushButton;
 class QScrollArea;
 
 namespace shardscope {
@@ -28,6 +29,7 @@ struct ValuesContent {
     const DifferenceHistograms* difference = nullptr; // how a − b is spread, when read
     QString note;      // under the diff's status: what changed when the values were not compared
     QString otherName; // the compared checkpoint, for the captions
+    bool offerRead = false; // under the message, a button that asks for the values (readRequested)
 };
 
 // A tensor's statistics and histogram, or both sides' with the difference numbers during a
@@ -46,6 +48,10 @@ public:
     }
     QCheckBox* logToggle() const { return m_log; }
     QLabel* statsLabel() const { return m_stats; }
+    QPushButton* readButton() const { return m_read; }
+
+signals:
+    void readRequested(); // the button of ValuesContent::offerRead
 
 protected:
     void resizeEvent(QResizeEvent* event) override;
@@ -65,6 +71,7 @@ private:
 
     QLabel* m_summary;
     QCheckBox* m_log;
+    QPushButton* m_read;
     QLabel* m_stats;
     HistogramView* m_histA;
     HistogramView* m_histB;
