@@ -21,10 +21,12 @@ namespace {
 constexpr size_t kBlock = 1024;
 constexpr std::chrono::milliseconds kProgressInterval{100};
 
-// Sums over one window, added up per tensor.
+// Sums over one window, added up per tensor. The sums of squares in extended range: F64
+// values beyond 1e154 or below 1e-154 have squares outside double's.
 struct Partial {
     uint64_t differing = 0, beyond = 0, nanMismatch = 0, infMismatch = 0;
-    double maxAbsDiff = 0, diffSquares = 0, aSquares = 0, bSquares = 0, dot = 0;
+    double maxAbsDiff = 0;
+    long double diffSquares = 0, aSquares = 0, bSquares = 0, dot = 0;
 
     void add(const Partial& o) {
         differing += o.differing;
@@ -46,7 +48,20 @@ public:
         : m_type(type), m_size(dtypeBits(type) / 8), m_options(options) {}
 
     void run(const char* a, const char* b, uint64_t n, Partial& out) const {
+        // Only F64 squares can leave double's range; the others keep the faster double sums.
+        if (m_type == DType::F64)
+            runWith<long double>(a, b, n, out);
+        else
+            runWith<double>(a, b, n, out);
+    }
+
+private:
+    template <class Sum> struct Sums { Sum diff = 0, a = 0, b = 0, dot = 0; };
+
+    template <class Sum>
+    void runWith(const char* a, const char* b, uint64_t n, Partial& out) const {
         double va[kBlock], vb[kBlock];
+        Sums<Sum> sums;
         for (uint64_t i = 0; i < n; i += kBlock) {
             const uint64_t k = std::min<uint64_t>(kBlock, n - i);
             decodeRun(m_type, a + i * m_size, k, va);
@@ -54,12 +69,15 @@ public:
             for (uint64_t j = 0; j < k; ++j) {
                 const uint64_t at = (i + j) * m_size;
                 if (std::memcmp(a + at, b + at, m_size) != 0) ++out.differing;
-                element(va[j], vb[j], distance(a + at, b + at, va[j], vb[j]), out);
+                element(va[j], vb[j], distance(a + at, b + at, va[j], vb[j]), out, sums);
             }
         }
+        out.diffSquares += sums.diff;
+        out.aSquares += sums.a;
+        out.bSquares += sums.b;
+        out.dot += sums.dot;
     }
 
-private:
     // |a - b|. 64-bit integers above 2^53 share doubles, so theirs is taken from the integers:
     // a difference of 1 at 2^62 must not read as none.
     double distance(const char* a, const char* b, double x, double y) const {
@@ -79,7 +97,8 @@ private:
         return std::fabs(x - y);
     }
 
-    void element(double x, double y, double d, Partial& out) const {
+    template <class Sum>
+    void element(double x, double y, double d, Partial& out, Sums<Sum>& sums) const {
         const bool nx = std::isnan(x), ny = std::isnan(y);
         if (nx || ny) {
             if (nx != ny) ++out.nanMismatch, ++out.beyond;
@@ -91,10 +110,12 @@ private:
         }
         out.maxAbsDiff = std::max(out.maxAbsDiff, d);
         if (d > m_options.atol + m_options.rtol * std::fabs(y)) ++out.beyond;
-        out.diffSquares += d * d;
-        out.aSquares += x * x;
-        out.bSquares += y * y;
-        out.dot += x * y;
+        // In extended range the difference too: MAX against −MAX is 2 · MAX there.
+        const Sum diff = std::is_same_v<Sum, double> ? Sum(d) : Sum(x) - Sum(y);
+        sums.diff += diff * diff;
+        sums.a += Sum(x) * x;
+        sums.b += Sum(y) * y;
+        sums.dot += Sum(x) * y;
     }
 
     DType m_type;
@@ -235,12 +256,12 @@ private:
         d.nanMismatch = p.nanMismatch;
         d.infMismatch = p.infMismatch;
         d.maxAbsDiff = p.maxAbsDiff;
-        const double na = std::sqrt(p.aSquares), nb = std::sqrt(p.bSquares);
-        const double nd = std::sqrt(p.diffSquares);
-        d.relativeL2 = na > 0 ? nd / na : (nd > 0 ? INFINITY : 0.0);
-        // One rounding under the root, in extended range: equal sides (+0 against -0) give
-        // exactly 1, where dot / (sqrt(aa) * sqrt(bb)) gives 1 - 2^-52.
-        const long double norms = std::sqrt((long double)p.aSquares * (long double)p.bSquares);
+        const long double na = std::sqrt(p.aSquares), nb = std::sqrt(p.bSquares);
+        const long double nd = std::sqrt(p.diffSquares);
+        d.relativeL2 = na > 0 ? double(nd / na) : (nd > 0 ? INFINITY : 0.0);
+        // One rounding under the root: equal sides (+0 against -0) give exactly 1, where
+        // dot / (sqrt(aa) * sqrt(bb)) gives 1 - 2^-52.
+        const long double norms = std::sqrt(p.aSquares * p.bSquares);
         d.cosine = na > 0 && nb > 0 ? std::clamp(double(p.dot / norms), -1.0, 1.0) : NAN;
         if (p.differing == 0 && p.beyond == 0)
             d.status = DiffStatus::Identical;

@@ -180,14 +180,19 @@ template <class T> uint16_t wideKeyOf(T raw) {
 
 // Sums, extremes and class counts of n finite values, two at a time in SSE2 (in every x86-64):
 // the scalar loop spilled its lanes to the stack and tested every compare for NaN, 1.9 ns an
-// element, most of an F32 statistics run.
+// element, most of an F32 statistics run. The sum and the deviations are taken about the
+// block's first value (`shift`): F64 values packed closer than their mean's rounding, such as
+// 1e16 + {0, 2, 4, 6}, keep exact differences there, where about a rounded mean their
+// deviations, and the means merged between blocks, would be off by a whole spacing.
 struct BlockSums {
-    double sum = 0, sumSq = 0, lo = kInf, hi = -kInf, maxAbs = 0, minAbs = kInf, m2 = 0;
+    double shift = 0; // sum is of (v - shift), total of v
+    double sum = 0, total = 0, sumSq = 0, lo = kInf, hi = -kInf, maxAbs = 0, minAbs = kInf, m2 = 0;
     uint64_t zeros = 0, sub = 0;
 
     void addScalar(double v, double minNormal) {
         const double a = std::fabs(v);
-        sum += v;
+        sum += v - shift;
+        total += v;
         sumSq += v * v;
         lo = std::min(lo, v);
         hi = std::max(hi, v);
@@ -200,19 +205,23 @@ struct BlockSums {
 
 BlockSums blockSums(const double* values, size_t n, double minNormal) {
     BlockSums out;
+    out.shift = values[0];
     size_t i = 0;
 #if defined(__SSE2__)
     const __m128d absMask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
     const __m128d zero = _mm_setzero_pd(), inf = _mm_set1_pd(kInf);
     // Two loops over the block (8 KiB, in L1): together their lanes outnumber the 16
     // registers, and the spills cost more than the second walk.
-    __m128d sum[2] = {zero, zero}, squares[2] = {zero, zero};
+    __m128d sum[2] = {zero, zero}, total[2] = {zero, zero}, squares[2] = {zero, zero};
     __m128d lo = inf, hi = _mm_set1_pd(-kInf);
+    const __m128d shift = _mm_set1_pd(out.shift);
     const size_t even = n & ~size_t(3);
     for (i = 0; i < even; i += 4) {
         const __m128d v0 = _mm_loadu_pd(values + i), v1 = _mm_loadu_pd(values + i + 2);
-        sum[0] = _mm_add_pd(sum[0], v0);
-        sum[1] = _mm_add_pd(sum[1], v1);
+        sum[0] = _mm_add_pd(sum[0], _mm_sub_pd(v0, shift));
+        sum[1] = _mm_add_pd(sum[1], _mm_sub_pd(v1, shift));
+        total[0] = _mm_add_pd(total[0], v0);
+        total[1] = _mm_add_pd(total[1], v1);
         squares[0] = _mm_add_pd(squares[0], _mm_mul_pd(v0, v0));
         squares[1] = _mm_add_pd(squares[1], _mm_mul_pd(v1, v1));
         lo = _mm_min_pd(lo, _mm_min_pd(v0, v1));
@@ -241,6 +250,7 @@ BlockSums blockSums(const double* values, size_t n, double minNormal) {
     auto less = [](double x, double y) { return std::min(x, y); };
     auto more = [](double x, double y) { return std::max(x, y); };
     out.sum = lanes(_mm_add_pd(sum[0], sum[1]), plus);
+    out.total = lanes(_mm_add_pd(total[0], total[1]), plus);
     out.sumSq = lanes(_mm_add_pd(squares[0], squares[1]), plus);
     out.lo = lanes(lo, less);
     out.hi = lanes(hi, more);
@@ -255,14 +265,23 @@ BlockSums blockSums(const double* values, size_t n, double minNormal) {
 #endif
     for (; i < n; ++i)
         out.addScalar(values[i], minNormal);
+    // Deviations from the mean about the shift, less what the mean's rounding adds to them
+    // (the corrected two-pass formula: the deviations' own sum, squared, over n).
     const double mean = out.sum / double(n);
-    double m2[4] = {};
+    double m2[4] = {}, off[4] = {};
     for (i = 0; i + 4 <= n; i += 4)
-        for (size_t j = 0; j < 4; ++j)
-            m2[j] += (values[i + j] - mean) * (values[i + j] - mean);
-    for (; i < n; ++i)
-        m2[0] += (values[i] - mean) * (values[i] - mean);
-    out.m2 = (m2[0] + m2[1]) + (m2[2] + m2[3]);
+        for (size_t j = 0; j < 4; ++j) {
+            const double d = (values[i + j] - out.shift) - mean;
+            m2[j] += d * d;
+            off[j] += d;
+        }
+    for (; i < n; ++i) {
+        const double d = (values[i] - out.shift) - mean;
+        m2[0] += d * d;
+        off[0] += d;
+    }
+    const double drift = (off[0] + off[1]) + (off[2] + off[3]);
+    out.m2 = std::max(0.0, ((m2[0] + m2[1]) + (m2[2] + m2[3])) - drift * drift / double(n));
     return out;
 }
 
@@ -276,22 +295,33 @@ void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
     // is summed again in extended precision. Every other dtype stays on the fast path.
     constexpr double kSquareSafeHigh = 0x1p500, kSquareSafeLow = 0x1p-500;
     if (b.maxAbs > kSquareSafeHigh || b.minAbs < kSquareSafeLow) {
-        long double wideSum = 0, wideSquares = 0, wideM2 = 0;
+        // Compensated: MAX, −MAX and 1e300 in one block would otherwise lose the 1e300.
+        long double wideSum = 0, sumError = 0, wideTotal = 0, totalError = 0, wideSquares = 0,
+                    wideM2 = 0, drift = 0;
         for (size_t i = 0; i < n; ++i) {
-            wideSum += values[i];
+            neumaierAdd(wideSum, sumError, (long double)values[i] - b.shift);
+            neumaierAdd(wideTotal, totalError, (long double)values[i]);
             wideSquares += (long double)values[i] * values[i];
         }
-        const long double wideMean = wideSum / (long double)n;
-        for (size_t i = 0; i < n; ++i)
-            wideM2 += (values[i] - wideMean) * (values[i] - wideMean);
+        const long double wideMean = (wideSum + sumError) / (long double)n;
+        for (size_t i = 0; i < n; ++i) {
+            const long double d = ((long double)values[i] - b.shift) - wideMean;
+            wideM2 += d * d;
+            drift += d;
+        }
         block.sum = wideSum;
+        block.sumCompensation = sumError;
+        block.total = wideTotal;
+        block.totalCompensation = totalError;
         block.sumSquares = wideSquares;
-        block.m2 = wideM2;
+        block.m2 = std::max(0.0L, wideM2 - drift * drift / (long double)n);
     } else {
         block.sum = b.sum;
+        block.total = b.total;
         block.sumSquares = b.sumSq;
         block.m2 = b.m2;
     }
+    block.shift = b.shift;
     block.count = n;
     block.zeros = b.zeros;
     block.subnormals = b.sub;
@@ -494,7 +524,7 @@ void decodeRun(DType type, const void* bytes, uint64_t n, double* out) {
         out[i] = decodeElement(type, p + i * size);
 }
 
-double sumOfSquares(DType type, const void* bytes, uint64_t n) {
+long double sumOfSquares(DType type, const void* bytes, uint64_t n) {
     const auto* p = static_cast<const unsigned char*>(bytes);
     double total = 0;
     if (type == DType::BF16) {
@@ -521,13 +551,19 @@ double sumOfSquares(DType type, const void* bytes, uint64_t n) {
     }
     double values[kBlock];
     const unsigned size = dtypeBits(type) / 8;
+    long double wide = 0; // F64 squares leave double's range beyond 2^±511
     for (uint64_t i = 0; i < n; i += kBlock) {
         const uint64_t k = std::min<uint64_t>(kBlock, n - i);
         decodeRun(type, p + i * size, k, values);
-        for (uint64_t j = 0; j < k; ++j)
-            if (std::isfinite(values[j])) total += values[j] * values[j];
+        for (uint64_t j = 0; j < k; ++j) {
+            if (!std::isfinite(values[j])) continue;
+            if (type == DType::F64)
+                wide += (long double)values[j] * values[j];
+            else
+                total += values[j] * values[j];
+        }
     }
-    return total;
+    return wide + total;
 }
 
 // ---- Moments ----
@@ -535,7 +571,13 @@ double sumOfSquares(DType type, const void* bytes, uint64_t n) {
 double Moments::mean() const {
     const uint64_t n = finite();
     if (n && hasInteger) return double((long double)intSum / (long double)(n));
-    return n ? double(shift + (sum + sumCompensation) / (long double)(n)) : kNaN;
+    if (n == 0) return kNaN;
+    // About the shift the mean keeps the digits of values packed closer than their spacing
+    // (1e16 + {0, 2, 4, 6}); the plain sum keeps those of a mean far below the shift (−2^31
+    // and five small values), where the shift's own digits would swamp it.
+    const long double plain = (total + totalCompensation) / (long double)(n);
+    if (std::fabs(shift) > 1024 * std::fabs(plain)) return double(plain);
+    return double(shift + (sum + sumCompensation) / (long double)(n));
 }
 
 double Moments::stddev() const {
@@ -571,7 +613,7 @@ void Moments::addRepeated(double value, uint64_t n, double minNormalValue) {
     }
     one.min = one.max = value;
     one.maxAbs = a;
-    one.sum = (long double)value * (long double)n;
+    one.sum = one.total = (long double)value * (long double)n;
     one.sumSquares = (long double)value * value * (long double)n;
     merge(one);
 }
@@ -614,6 +656,8 @@ void Moments::merge(const Moments& o) {
         }
         neumaierAdd(sum, sumCompensation, o.sum);
         neumaierAdd(sum, sumCompensation, o.sumCompensation);
+        neumaierAdd(total, totalCompensation, o.total);
+        neumaierAdd(total, totalCompensation, o.totalCompensation);
         neumaierAdd(sumSquares, sumSquaresCompensation, o.sumSquares);
         neumaierAdd(sumSquares, sumSquaresCompensation, o.sumSquaresCompensation);
     }
@@ -968,8 +1012,8 @@ struct KeySums {
     }
     // Into `m`, whose counts are complete.
     void finish(Moments& m) const {
-        m.sum = sum;
-        m.sumCompensation = sumCompensation;
+        m.sum = m.total = sum;
+        m.sumCompensation = m.totalCompensation = sumCompensation;
         m.sumSquares = squares;
         m.sumSquaresCompensation = squaresCompensation;
         if (m.finite() == 0) return;
@@ -1285,6 +1329,8 @@ Moments ValueAccumulator::inValueOrder(const Moments& m) const {
     Moments out = m;
     out.sum = again.sum;
     out.sumCompensation = again.sumCompensation;
+    out.total = again.total;
+    out.totalCompensation = again.totalCompensation;
     out.sumSquares = again.sumSquares;
     out.sumSquaresCompensation = again.sumSquaresCompensation;
     out.m2 = again.m2;

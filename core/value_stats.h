@@ -29,7 +29,7 @@ double decodeElement(DType type, const void* bytes);
 // The same for `n` consecutive elements into out[0, n) (a dtype with statistics).
 void decodeRun(DType type, const void* bytes, uint64_t n, double* out);
 // Sum of the squares of the finite elements among `n` (a dtype with statistics).
-double sumOfSquares(DType type, const void* bytes, uint64_t n);
+long double sumOfSquares(DType type, const void* bytes, uint64_t n);
 
 // Counts and moments of a set of elements, mergeable in any order.
 //
@@ -53,9 +53,11 @@ struct Moments {
     // Neumaier sums: value = first + second. Extended precision (x87: exponents to 2^±16383),
     // so F64 values near the ends of their range square without overflowing to Inf or
     // underflowing to 0 (1e200 and 1e-200 have exact L2 norms and deviations).
-    long double sum = 0, sumCompensation = 0;
+    long double sum = 0, sumCompensation = 0; // of (x - shift), for the deviations' merge
     long double sumSquares = 0, sumSquaresCompensation = 0;
     long double m2 = 0; // sum of squared deviations from the mean (Chan)
+    // The plain sum, for the mean of floats when the shift is far from it (see mean()).
+    long double total = 0, totalCompensation = 0;
     // I64 and U64: above 2^53 neighbouring integers share a double, so their extremes are
     // also kept as integers, and their sums are taken about `shift` (one element's value) so
     // that the deviations stay exact.
@@ -64,7 +66,10 @@ struct Moments {
     // Their exact sum (2^64 x 2^40 elements still fits): the mean of {2^63 - 1, -2^63, 5} is
     // 4/3, where extended precision, one bit short, made it 1.5.
     __int128 intSum = 0;
-    long double shift = 0; // sum + sumCompensation is the sum of (x - shift)
+    // sum + sumCompensation is the sum of (x - shift): for floats the first value of a block,
+    // so that values packed closer than their mean's rounding (1e16 + {0, 2, 4, 6}) keep exact
+    // deviations.
+    long double shift = 0;
 
     uint64_t finite() const { return count - nan - posInf - negInf; }
     double mean() const;   // of the finite elements; NaN when there are none

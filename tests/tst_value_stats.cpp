@@ -972,6 +972,7 @@ private slots:
     void secondReadInRounds();
     void meanPrecisionF32();
     void meanPrecisionF64();
+    void valuesCloserThanTheirMeansRounding();
     void f64RangeEnds();
     void linearHistogram_data();
     void linearHistogram();
@@ -2121,6 +2122,79 @@ void TestValueStats::meanPrecisionF64() {
     EXPECT_NEAR("F64 1e7 merged", a.moments().mean(), r.mean(), 1e-12L * r.mean());
     EXPECT_NEAR("F64 1e7 merged", a.moments().stddev(), r.stddev(), 1e-9L * r.stddev());
     qInfo("10^7 F64 elements: %lld ms including the reference", qint64(timer.elapsed()));
+}
+
+// Values packed closer than the rounding of their mean: 1e16 + {0, 2, 4, 6} (spacing 2, mean
+// 1e16 + 3 between two doubles) has variance (9 + 1 + 1 + 9) / 4 = 5 exactly; about a rounded
+// mean its deviations were -4, -2, 0, 2 (variance 6), and repeated past one block the merged
+// block means made it 14. 1 + 2^-52 once and 1 three times: variance 3/16 · 2^-104. A mean far
+// below the first value keeps its digits: I32 -2^31, 2^31 - 1, 0, 5, 6, 7 has mean 17/6.
+void TestValueStats::valuesCloserThanTheirMeansRounding() {
+    struct Case {
+        const char* name;
+        DType type;
+        std::vector<double> pattern;
+        size_t repeat;
+        double mean, stddev;
+    };
+    const double e = 0x1p-52;
+    const Case cases[] = {
+        {"1e16 + 0, 2, 4, 6",
+         DType::F64,
+         {1e16, 1e16 + 2, 1e16 + 4, 1e16 + 6},
+         1,
+         1e16 + 4,
+         std::sqrt(5.0)},
+        {"1e16 + 0, 2, 4, 6, x 70,000",
+         DType::F64,
+         {1e16, 1e16 + 2, 1e16 + 4, 1e16 + 6},
+         17'500,
+         1e16 + 4,
+         std::sqrt(5.0)},
+        {"1 + 2^-52, 1, 1, 1", DType::F64, {1 + e, 1, 1, 1}, 1, 1, std::sqrt(3.0) / 4 * e},
+        {"1 + 2^-52, 1, 1, 1, x 70,000",
+         DType::F64,
+         {1 + e, 1, 1, 1},
+         17'500,
+         1,
+         std::sqrt(3.0) / 4 * e},
+        {"I32 -2^31 ... 7", DType::I32, {-0x1p31, 0x1p31 - 1, 0, 5, 6, 7}, 1, 17.0 / 6, 0},
+    };
+    for (const Case& c : cases) {
+        std::vector<double> values;
+        for (size_t r = 0; r < c.repeat; ++r)
+            values.insert(values.end(), c.pattern.begin(), c.pattern.end());
+        std::string bytes;
+        for (double v : values) {
+            char raw[8];
+            const int32_t i32 = int32_t(v);
+            if (c.type == DType::F64)
+                std::memcpy(raw, &v, 8); // x86-64 is little-endian, as the files are
+            else
+                std::memcpy(raw, &i32, 4);
+            bytes.append(raw, c.type == DType::F64 ? 8 : 4);
+        }
+        // In one piece, and in pieces of 3 elements merged (other blocks, other shifts).
+        ValueAccumulator one(c.type), pieces(c.type);
+        one.add(bytes.data(), values.size());
+        const size_t width = c.type == DType::F64 ? 8 : 4;
+        for (size_t at = 0; at < values.size(); at += 3) {
+            ValueAccumulator piece(c.type);
+            piece.add(bytes.data() + at * width, std::min<size_t>(3, values.size() - at));
+            pieces.merge(piece);
+        }
+        for (const ValueAccumulator* acc : {&one, &pieces})
+            for (const Moments& m : {acc->moments(), acc->summary().moments}) {
+                QVERIFY2(m.mean() == c.mean,
+                         qPrintable(QString("%1: mean %2").arg(c.name).arg(m.mean(), 0, 'g', 17)));
+                if (c.type == DType::I32) continue; // its deviation is not the point here
+                QVERIFY2(std::fabs(m.stddev() - c.stddev) <= 1e-15 * c.stddev,
+                         qPrintable(QString("%1: std %2 against %3")
+                                        .arg(c.name)
+                                        .arg(m.stddev(), 0, 'g', 17)
+                                        .arg(c.stddev, 0, 'g', 17)));
+            }
+    }
 }
 
 // F64 values whose squares leave double's range (1e200, 1e-200, the largest finite): exact

@@ -72,6 +72,7 @@ private slots:
     void diffUnreadableInputIsTrouble();
     void diffNonFiniteMismatchSaysWhereBothAreFinite();
     void diffEqualValuesHaveCosineOne();
+    void diffF64BeyondTheRangeOfSquares();
     void diffHelpStatesItsExitCodes();
     void scanWarningsReachStatsCheckAndDiff();
     void replicaConflictNamesAFile();
@@ -113,6 +114,13 @@ std::string u64Bytes(const std::vector<uint64_t>& values) {
         for (int i = 0; i < 8; ++i)
             out += char((v >> (8 * i)) & 0xFF);
     return out;
+}
+
+std::string f64Bytes(const std::vector<double>& values) {
+    std::vector<uint64_t> bits;
+    for (double v : values)
+        bits.push_back(std::bit_cast<uint64_t>(v));
+    return u64Bytes(bits);
 }
 
 float floatFromBits(uint32_t bits) {
@@ -1628,3 +1636,46 @@ void TestValuesCli::statsDoNotDependOnTheSplit() {
 }
 
 #include "tst_values_cli.moc"
+
+// F64 values whose squares leave double's range: rel L2 and cosine worked out by hand. a = (x, x)
+// against b = (x, 2x) for x = 1e-300 and 1e300: rel L2 = |x| / |x|√2 = 1/√2, cosine = 3x² /
+// (x√2 · x√5) = 3/√10. (MAX, 1) against (−MAX, 1): rel L2 2, cosine −1. Equal sides of 1e300
+// and 3e300: cosine 1.
+void TestValuesCli::diffF64BeyondTheRangeOfSquares() {
+    const double max = std::numeric_limits<double>::max();
+    auto write = [&](const char* name,
+                     std::vector<std::pair<const char*, std::vector<double>>> ts) {
+        std::vector<ValueTensor> tensors;
+        for (auto& [fqn, values] : ts)
+            tensors.push_back(
+                {fqn, "F64", {values.size()}, f64Bytes(values), {{{0}, {values.size()}}}});
+        writeValues(fsPath(name), tensors, 1);
+    };
+    write("a", {{"tiny", {1e-300, 1e-300}},
+                {"huge", {1e300, 1e300}},
+                {"ends", {max, 1}},
+                {"same", {1e300, 3e300}}});
+    write("b", {{"tiny", {1e-300, 2e-300}},
+                {"huge", {1e300, 2e300}},
+                {"ends", {-max, 1}},
+                {"same", {1e300, 3e300}}});
+    Result r = run({"diff", path("a"), path("b"), "--json"});
+    QCOMPARE(r.code, 1);
+    const QJsonArray tensors = diffJson(r)["tensors"].toArray();
+    for (const char* name : {"tiny", "huge"}) {
+        const QJsonObject t = byName(tensors, "name", name);
+        QVERIFY2(closeRelative(t["relative_l2"].toDouble(), 1 / std::sqrt(2.0L), 1e-15L),
+                 qPrintable(QString(name) + ": " + QJsonDocument(t).toJson()));
+        QVERIFY2(closeRelative(t["cosine"].toDouble(), 3 / std::sqrt(10.0L), 1e-15L),
+                 qPrintable(QString(name) + ": " + QJsonDocument(t).toJson()));
+    }
+    const QJsonObject ends = byName(tensors, "name", "ends");
+    QVERIFY2(closeRelative(ends["relative_l2"].toDouble(), 2, 1e-15L),
+             qPrintable(QJsonDocument(ends).toJson()));
+    QVERIFY2(ends["cosine"].toDouble() == -1.0, qPrintable(QJsonDocument(ends).toJson()));
+    QVERIFY(ends["max_abs_diff"].isNull()); // 2 · MAX is beyond double: not a number to print
+    const QJsonObject same = byName(tensors, "name", "same");
+    QCOMPARE(same["status"].toString(), QString("identical"));
+    QVERIFY2(same["cosine"].toDouble() == 1.0, qPrintable(QJsonDocument(same).toJson()));
+    QVERIFY(same["relative_l2"].toDouble() == 0.0);
+}
