@@ -930,9 +930,28 @@ inline int binOf(double x) {
     return x < kHistogramBins ? int(x) : kHistogramBins - 1;
 }
 
+// The exact sign of a + b + c (extended, far from overflow): the three summed into an
+// expansion of nonoverlapping parts (TwoSum, Shewchuk's Grow-Expansion), whose largest nonzero
+// part has the sign of the whole.
+int signOfSum(long double a, long double b, long double c) {
+    auto twoSum = [](long double x, long double y, long double& error) {
+        const long double sum = x + y, bv = sum - x;
+        error = (x - (sum - bv)) + (y - bv);
+        return sum;
+    };
+    long double e1, h0, h1;
+    const long double s1 = twoSum(a, b, e1);
+    const long double q1 = twoSum(c, e1, h0);
+    const long double h2 = twoSum(q1, s1, h1);
+    for (const long double part : {h2, h1, h0})
+        if (part != 0) return part > 0 ? 1 : -1;
+    return 0;
+}
+
 // Which of 64 bins from min to max of the finite values a value falls in: floor((v - min) /
-// (max - min) * 64) in double, or for I64/U64 floor((x - min) * 64 / (max - min)) in integers
-// (their doubles round above 2^53, so close integers would share a bin).
+// (max - min) * 64) exactly (the ratio in double, settled exactly when it lies near an edge),
+// or for I64/U64 the same in integers (their doubles round above 2^53, so close integers
+// would share a bin).
 class LinearBins {
 public:
     explicit LinearBins(const Moments& m) : m_empty(m.finite() == 0) {
@@ -961,14 +980,33 @@ public:
     }
     int bin(double v) const {
         if (m_integer) return integerBin(toInteger(v));
-        if (m_width > 0 && std::isfinite(m_width))
-            return binOf((v - m_lo) / m_width * kHistogramBins);
-        if (m_width > 0) // a range beyond double: halve before dividing
-            return binOf((v / 2 - m_lo / 2) / (m_hi / 2 - m_lo / 2) * kHistogramBins);
-        return 0;
+        if (!(m_width > 0)) return 0;
+        const double at = std::isfinite(m_width)
+                              ? (v - m_lo) / m_width * kHistogramBins
+                              // a range beyond double: halve before dividing
+                              : (v / 2 - m_lo / 2) / (m_hi / 2 - m_lo / 2) * kHistogramBins;
+        const int bin = binOf(at);
+        // The ratio's roundings (a few units in its last place) can cross an edge only here,
+        // such as 2^121 against min 2^-127 and max 2^127, which is 1 in double and just under
+        // it exactly.
+        return std::fabs(at - std::nearbyint(at)) < 1e-9 ? settle(v, bin) : bin;
     }
 
 private:
+    // Whether v is at or above the lower edge of bin k: 64 (v - lo) >= k (hi - lo), that is
+    // 64 v + (k - 64) lo - k hi >= 0, each product exact in extended precision (7 + 53 bits).
+    bool atOrAbove(double v, int k) const {
+        return signOfSum(64.0L * v, (long double)(k - kHistogramBins) * m_lo,
+                         -(long double)k * m_hi) >= 0;
+    }
+    int settle(double v, int bin) const {
+        while (bin > 0 && !atOrAbove(v, bin))
+            --bin;
+        while (bin + 1 < kHistogramBins && atOrAbove(v, bin + 1))
+            ++bin;
+        return bin;
+    }
+
     bool m_empty;
     bool m_integer = false;
     double m_lo = 0, m_hi = 0, m_width = 0;
@@ -979,6 +1017,12 @@ private:
 // those of log10 (the ratio does not depend on the base), taken in base 2 so that powers of
 // two, such as every F8_E8M0 value, have exact logarithms and land on the edges they lie on; and
 // with one rounding, (lg - lo) * 64 / width, for the same reason.
+//
+// Wide dtypes are binned by magnitude instead (magnitudeBin): log2 in double cannot tell apart
+// F64 values closer than about 1e-16 relative, such as 1e16 + {0, 2, 4, 6}, which all fell in bin
+// 0. There the position is log1p((a - min) / min) / log1p((max - min) / min) in extended
+// precision, whose differences of close doubles are exact: off an edge by more than about
+// 1e-18 relative, a magnitude lands in its bin.
 class LogBins {
 public:
     explicit LogBins(const Moments& m) : m_empty(m.finite() == m.zeros) {
@@ -987,16 +1031,27 @@ public:
         m_width = std::log2(m.maxAbs) - m_lo;
         m_lo10 = std::log10(m.minAbsNonzero);
         m_hi10 = std::log10(m.maxAbs);
+        m_min = m.minAbsNonzero;
+        m_range = std::log1p(((long double)m.maxAbs - m_min) / m_min);
     }
     bool empty() const { return m_empty; }
     Histogram histogram() const { return {m_lo10, m_hi10, {}}; } // lo and hi in log10
     int bin(double lg) const {
         return m_width > 0 ? binOf((lg - m_lo) * kHistogramBins / m_width) : 0;
     }
+    int magnitudeBin(double a) const {
+        if (!(m_range > 0)) return 0;
+        const long double at =
+            std::log1p(((long double)a - m_min) / m_min) / m_range * kHistogramBins;
+        // Cut in extended precision: 31.9999999999999986 would round to 32 as a double.
+        if (!(at >= 0)) return 0;
+        return at < kHistogramBins ? int(at) : kHistogramBins - 1;
+    }
 
 private:
     bool m_empty;
     double m_lo = 0, m_width = 0, m_lo10 = 0, m_hi10 = 0;
+    long double m_min = 0, m_range = 0;
 };
 
 namespace {
@@ -1271,7 +1326,7 @@ Histogram ValueAccumulator::logHistogram() const {
     if (!isNarrow(m_type) && m_keys->exactValid) {
         for (uint64_t bits : m_keys->exact)
             if (const double v = exactValue(bits); v != 0)
-                ++h.counts[size_t(bins.bin(std::log2(std::fabs(v))))];
+                ++h.counts[size_t(bins.magnitudeBin(std::fabs(v)))];
         return h;
     }
     const double* logs = keyTables(isNarrow(m_type) ? m_type : DType::BF16).log2Abs.data();
@@ -1286,7 +1341,7 @@ Histogram ValueAccumulator::logHistogram() const {
                 h.counts[kHistogramBins - 1] += beyondF32(v, n, m);
             return;
         }
-        h.counts[size_t(bins.bin(lg))] += n;
+        h.counts[size_t(bins.magnitudeBin(std::fabs(keyValue(key))))] += n;
     });
     // Wide zeros and tiny values share the zero key: take the true zeros back out of bin 0.
     if (!isNarrow(m_type)) h.counts[0] -= std::min(h.counts[0], m.zeros);
@@ -1385,13 +1440,13 @@ struct HistogramRefinement::Impl {
     }
     // Magnitudes [lo, hi] of a key (clipped to the tensor's): its span, thresholds added.
     void addLogKey(uint16_t key, double lo, double hi) {
-        const int first = logBins.bin(std::log2(lo)), last = logBins.bin(std::log2(hi));
+        const int first = logBins.magnitudeBin(lo), last = logBins.magnitudeBin(hi);
         const auto begin = uint32_t(thresholds.size());
         for (int b = first + 1; b <= last; ++b) { // the smallest magnitude in bin b or above
             uint64_t below = std::bit_cast<uint64_t>(lo), at = std::bit_cast<uint64_t>(hi);
             while (at - below > 1) { // positive doubles order as their bits
                 const uint64_t mid = below + (at - below) / 2;
-                (logBins.bin(std::log2(std::bit_cast<double>(mid))) >= b ? at : below) = mid;
+                (logBins.magnitudeBin(std::bit_cast<double>(mid)) >= b ? at : below) = mid;
             }
             thresholds.push_back(std::bit_cast<double>(at));
         }
@@ -1446,7 +1501,7 @@ bool logBinsWhole(const LogBins& bins, double lo, double hi, const Moments& m, u
     lo = std::max(lo, m.minAbsNonzero);
     hi = std::min(hi, m.maxAbs);
     if (lo > hi) return false;
-    const int first = bins.bin(std::log2(lo)), last = bins.bin(std::log2(hi));
+    const int first = bins.magnitudeBin(lo), last = bins.magnitudeBin(hi);
     if (first != last) return false;
     h.counts[size_t(first)] += n;
     return true;

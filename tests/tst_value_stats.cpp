@@ -973,6 +973,7 @@ private slots:
     void meanPrecisionF32();
     void meanPrecisionF64();
     void valuesCloserThanTheirMeansRounding();
+    void binsJustUnderAnEdge();
     void f64RangeEnds();
     void linearHistogram_data();
     void linearHistogram();
@@ -1797,7 +1798,11 @@ void TestValueStats::wideHistogramsAreExact() {
         intHi = *std::max_element(c.integers.begin(), c.integers.end());
     }
     std::array<uint64_t, kHistogramBins> expectLinear{}, expectLog{};
-    const double logLo = std::log10(minAbs), logHi = std::log10(maxAbs);
+    // The log positions in extended precision from the values as doubles (I64/U64 past 2^53
+    // by their nearest double), so that doubles closer than log10's own rounding in double,
+    // as near 2^63, still get the places they have.
+    const long double logLo = std::log(static_cast<long double>(minAbs)),
+                      logHi = std::log(static_cast<long double>(maxAbs));
     for (size_t i = 0; i < n; ++i) {
         const double v = c.values[i];
         if (!std::isfinite(v)) continue;
@@ -1807,10 +1812,11 @@ void TestValueStats::wideHistogramsAreExact() {
                                : 0;
         ++expectLinear[size_t(std::clamp(std::floor(at), 0.0, 63.0))];
         if (v == 0) continue;
-        const double logAt =
-            logHi > logLo ? (std::log10(std::fabs(v)) - logLo) * (kHistogramBins / (logHi - logLo))
-                          : 0;
-        ++expectLog[size_t(std::clamp(std::floor(logAt), 0.0, 63.0))];
+        const long double logAt = logHi > logLo
+                                      ? (std::log(static_cast<long double>(std::fabs(v))) - logLo) /
+                                            (logHi - logLo) * kHistogramBins
+                                      : 0;
+        ++expectLog[size_t(std::clamp(std::floor(logAt), 0.0L, 63.0L))];
     }
     for (int b = 0; b < kHistogramBins; ++b) {
         EXPECT_EQ(QStringLiteral("linear bin %1").arg(b), linear.counts[size_t(b)],
@@ -2195,6 +2201,44 @@ void TestValueStats::valuesCloserThanTheirMeansRounding() {
                                         .arg(c.stddev, 0, 'g', 17)));
             }
     }
+}
+
+// Values just under a bin edge are in the bin below it, though the ratio rounds onto the edge
+// in double. F8_E8M0 2^j against min 2^-127 and max 2^127: 64 (2^j - 2^-127) / (2^127 - 2^-127)
+// is just under 2^(j - 121), so bin 2^(j - 121) - 1. F64 over [0, 3]: 3k/64 is on edge k, the
+// double below it in bin k - 1. Log scale: 1e16 + {0, 2, 4, 6} at 64 ln(1 + 2i·1e-16) /
+// ln(1 + 6e-16), bins 0, 21, 42 and 63, where log10 in double makes them one value.
+void TestValueStats::binsJustUnderAnEdge() {
+    const std::vector<uint8_t> e8m0{0, 248, 249, 250, 251, 252, 253, 254};
+    ValueAccumulator scales(DType::F8_E8M0);
+    scales.add(e8m0.data(), e8m0.size());
+    std::array<uint64_t, kHistogramBins> expected{};
+    for (int bin : {0, 0, 1, 3, 7, 15, 31, 63})
+        ++expected[size_t(bin)];
+    QCOMPARE(scales.summary().linear.counts, expected);
+
+    std::vector<double> edges{0, 3};
+    expected = {};
+    expected[0] = 1;
+    expected[63] = 1;
+    for (int k = 1; k < kHistogramBins; ++k) {
+        const double edge = 3.0 * k / kHistogramBins; // exact: 3k has few bits
+        edges.push_back(edge);
+        edges.push_back(std::nextafter(edge, 0.0));
+        ++expected[size_t(k)];
+        ++expected[size_t(k - 1)];
+    }
+    ValueAccumulator f64(DType::F64);
+    f64.add(edges.data(), edges.size());
+    QCOMPARE(f64.summary().linear.counts, expected);
+
+    const std::vector<double> packed{1e16, 1e16 + 2, 1e16 + 4, 1e16 + 6};
+    ValueAccumulator close(DType::F64);
+    close.add(packed.data(), packed.size());
+    expected = {};
+    for (int bin : {0, 21, 42, 63})
+        ++expected[size_t(bin)];
+    QCOMPARE(close.summary().log.counts, expected);
 }
 
 // F64 values whose squares leave double's range (1e200, 1e-200, the largest finite): exact

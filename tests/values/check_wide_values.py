@@ -6,7 +6,8 @@ against values computed here from the bytes this script writes (standard library
 tightly packed F32/F64, subnormals, F64 beyond F32's range, I32/U32 near their tops and I64/U64
 beyond 2^53. Extremes exactly (I64/U64 as integers), mean to 1e-12, integer std to 1e-9 from
 exact fractions, and both 64-bin histograms bin by bin: linear floor((x - min) / (max - min) *
-64) (integers: exactly), log floor((log2|x| - log2 min|x|) * 64 / (log2 max|x| - log2 min|x|)).
+64) (integers: exactly), log floor((ln|x| - ln min|x|) * 64 / (ln max|x| - ln min|x|)) in 30 digits over the magnitudes'
+nearest doubles.
 
 usage: check_wide_values.py --cli PATH/shardscope-cli
 """
@@ -18,6 +19,9 @@ import random
 import struct
 import subprocess
 import sys
+from decimal import Context, Decimal
+
+LOG_CONTEXT = Context(prec=30)
 import tempfile
 from fractions import Fraction
 
@@ -87,10 +91,16 @@ for t in doc["tensors"]:
     if got != exp: probs.append("linear bins differ in %d bins" % sum(1 for a, b in zip(got, exp) if a != b))
     nz = [abs(float(v)) for v in fin if v != 0]
     if nz:
-        l0, l1 = math.log2(min(nz)), math.log2(max(nz))
+        # In 30 digits: doubles closer than math.log2's own rounding (F64 packed tight, I64 past
+        # 2^53 by their nearest double) still have distinct places.
+        logs = {}
+        def ln(a):
+            if a not in logs: logs[a] = Decimal(a).ln(LOG_CONTEXT)
+            return logs[a]
+        l0, l1 = ln(min(nz)), ln(max(nz))
         expl = [0] * 64
         for a in nz:
-            b = 0 if l1 == l0 else min(63, max(0, math.floor((math.log2(a) - l0) * 64 / (l1 - l0))))
+            b = 0 if l1 == l0 else min(63, max(0, math.floor((ln(a) - l0) * 64 / (l1 - l0))))
             expl[b] += 1
         gotl = t["histogram"]["log10_abs"]["counts"]
         if gotl != expl: probs.append("log bins differ in %d bins: %s" % (sum(1 for a, b in zip(gotl, expl) if a != b), [(i, a, b) for i, (a, b) in enumerate(zip(gotl, expl)) if a != b][:4]))
