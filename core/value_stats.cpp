@@ -180,9 +180,9 @@ template <class T> uint16_t wideKeyOf(T raw) {
 
 // Sums, extremes and class counts of n finite values, two at a time in SSE2 (in every x86-64):
 // the scalar loop spilled its lanes to the stack and tested every compare for NaN, 1.9 ns an
-// element, most of an F32 statistics run. The sum and the deviations are taken about the
-// block's first value (`shift`): F64 values packed closer than their mean's rounding, such as
-// 1e16 + {0, 2, 4, 6}, keep exact differences there, where about a rounded mean their
+// element, most of an F32 statistics run. The sum for the block's mean is also taken about its
+// first value (`shift`): F64 values packed closer than their mean's rounding, such as
+// 1e16 + {0, 2, 4, 6}, have exact differences from it, where about the rounded mean alone their
 // deviations, and the means merged between blocks, would be off by a whole spacing.
 struct BlockSums {
     double shift = 0; // sum is of (v - shift), total of v
@@ -191,7 +191,6 @@ struct BlockSums {
 
     void addScalar(double v, double minNormal) {
         const double a = std::fabs(v);
-        sum += v - shift;
         total += v;
         sumSq += v * v;
         lo = std::min(lo, v);
@@ -203,25 +202,21 @@ struct BlockSums {
     }
 };
 
-BlockSums blockSums(const double* values, size_t n, double minNormal) {
+BlockSums blockSums(const double* values, size_t n, double minNormal, bool packed) {
     BlockSums out;
-    out.shift = values[0];
     size_t i = 0;
 #if defined(__SSE2__)
     const __m128d absMask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
     const __m128d zero = _mm_setzero_pd(), inf = _mm_set1_pd(kInf);
     // Two loops over the block (8 KiB, in L1): together their lanes outnumber the 16
     // registers, and the spills cost more than the second walk.
-    __m128d sum[2] = {zero, zero}, total[2] = {zero, zero}, squares[2] = {zero, zero};
+    __m128d sum[2] = {zero, zero}, squares[2] = {zero, zero};
     __m128d lo = inf, hi = _mm_set1_pd(-kInf);
-    const __m128d shift = _mm_set1_pd(out.shift);
     const size_t even = n & ~size_t(3);
     for (i = 0; i < even; i += 4) {
         const __m128d v0 = _mm_loadu_pd(values + i), v1 = _mm_loadu_pd(values + i + 2);
-        sum[0] = _mm_add_pd(sum[0], _mm_sub_pd(v0, shift));
-        sum[1] = _mm_add_pd(sum[1], _mm_sub_pd(v1, shift));
-        total[0] = _mm_add_pd(total[0], v0);
-        total[1] = _mm_add_pd(total[1], v1);
+        sum[0] = _mm_add_pd(sum[0], v0);
+        sum[1] = _mm_add_pd(sum[1], v1);
         squares[0] = _mm_add_pd(squares[0], _mm_mul_pd(v0, v0));
         squares[1] = _mm_add_pd(squares[1], _mm_mul_pd(v1, v1));
         lo = _mm_min_pd(lo, _mm_min_pd(v0, v1));
@@ -249,8 +244,7 @@ BlockSums blockSums(const double* values, size_t n, double minNormal) {
     auto plus = [](double x, double y) { return x + y; };
     auto less = [](double x, double y) { return std::min(x, y); };
     auto more = [](double x, double y) { return std::max(x, y); };
-    out.sum = lanes(_mm_add_pd(sum[0], sum[1]), plus);
-    out.total = lanes(_mm_add_pd(total[0], total[1]), plus);
+    out.total = lanes(_mm_add_pd(sum[0], sum[1]), plus);
     out.sumSq = lanes(_mm_add_pd(squares[0], squares[1]), plus);
     out.lo = lanes(lo, less);
     out.hi = lanes(hi, more);
@@ -265,30 +259,65 @@ BlockSums blockSums(const double* values, size_t n, double minNormal) {
 #endif
     for (; i < n; ++i)
         out.addScalar(values[i], minNormal);
-    // Deviations from the mean about the shift, less what the mean's rounding adds to them
-    // (the corrected two-pass formula: the deviations' own sum, squared, over n).
-    const double mean = out.sum / double(n);
+    if (!packed) { // values at least 2^-24 apart relative: the rounded mean is close enough
+        out.sum = out.total;
+        const double mean = out.total / double(n);
+        double m2[4] = {};
+        for (i = 0; i + 4 <= n; i += 4)
+            for (size_t j = 0; j < 4; ++j)
+                m2[j] += (values[i + j] - mean) * (values[i + j] - mean);
+        for (; i < n; ++i)
+            m2[0] += (values[i] - mean) * (values[i] - mean);
+        out.m2 = (m2[0] + m2[1]) + (m2[2] + m2[3]);
+        return out;
+    }
+    // F64: the block's values less its first (exact for close values), summed to place its mean
+    // exactly; their deviations from the mean as rounded, less what that rounding adds (the
+    // corrected two-pass formula: the deviations' own sum, squared, over n).
+    out.shift = values[0];
+    const double mean = out.total / double(n) - out.shift; // about the shift
     double m2[4] = {}, off[4] = {};
-    for (i = 0; i + 4 <= n; i += 4)
+    i = 0;
+#if defined(__SSE2__)
+    {
+        const __m128d shift = _mm_set1_pd(out.shift), centre = _mm_set1_pd(mean);
+        __m128d squares[2] = {_mm_setzero_pd(), _mm_setzero_pd()};
+        __m128d sums[2] = {_mm_setzero_pd(), _mm_setzero_pd()};
+        for (; i + 4 <= n; i += 4)
+            for (int j = 0; j < 2; ++j) {
+                const __m128d e = _mm_sub_pd(_mm_loadu_pd(values + i + 2 * j), shift);
+                const __m128d d = _mm_sub_pd(e, centre);
+                squares[j] = _mm_add_pd(squares[j], _mm_mul_pd(d, d));
+                sums[j] = _mm_add_pd(sums[j], e);
+            }
+        _mm_storeu_pd(m2, squares[0]);
+        _mm_storeu_pd(m2 + 2, squares[1]);
+        _mm_storeu_pd(off, sums[0]);
+        _mm_storeu_pd(off + 2, sums[1]);
+    }
+#endif
+    for (; i + 4 <= n; i += 4)
         for (size_t j = 0; j < 4; ++j) {
-            const double d = (values[i + j] - out.shift) - mean;
+            const double e = values[i + j] - out.shift, d = e - mean;
             m2[j] += d * d;
-            off[j] += d;
+            off[j] += e;
         }
     for (; i < n; ++i) {
-        const double d = (values[i] - out.shift) - mean;
+        const double e = values[i] - out.shift, d = e - mean;
         m2[0] += d * d;
-        off[0] += d;
+        off[0] += e;
     }
-    const double drift = (off[0] + off[1]) + (off[2] + off[3]);
+    out.sum = (off[0] + off[1]) + (off[2] + off[3]);
+    const double drift = out.sum - double(n) * mean; // the deviations' sum
     out.m2 = std::max(0.0, ((m2[0] + m2[1]) + (m2[2] + m2[3])) - drift * drift / double(n));
     return out;
 }
 
 // Moments of up to kBlock finite values, folded into `into` as one Chan step.
-void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
+// `packed`: the dtype's values can lie closer than a double mean's rounding (F64).
+void addBlock(Moments& into, const double* values, size_t n, double minNormal, bool packed) {
     if (n == 0) return;
-    const BlockSums b = blockSums(values, n, minNormal);
+    const BlockSums b = blockSums(values, n, minNormal, packed);
 
     Moments block;
     // Squares of F64 values beyond 2^±500 leave double's range (to Inf, or to 0): such a block
@@ -296,19 +325,22 @@ void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
     constexpr double kSquareSafeHigh = 0x1p500, kSquareSafeLow = 0x1p-500;
     if (b.maxAbs > kSquareSafeHigh || b.minAbs < kSquareSafeLow) {
         // Compensated: MAX, −MAX and 1e300 in one block would otherwise lose the 1e300.
+        // About the first value: the double mean of such a block may be Inf.
+        const double shift = values[0];
         long double wideSum = 0, sumError = 0, wideTotal = 0, totalError = 0, wideSquares = 0,
                     wideM2 = 0, drift = 0;
         for (size_t i = 0; i < n; ++i) {
-            neumaierAdd(wideSum, sumError, (long double)values[i] - b.shift);
+            neumaierAdd(wideSum, sumError, (long double)values[i] - shift);
             neumaierAdd(wideTotal, totalError, (long double)values[i]);
             wideSquares += (long double)values[i] * values[i];
         }
         const long double wideMean = (wideSum + sumError) / (long double)n;
         for (size_t i = 0; i < n; ++i) {
-            const long double d = ((long double)values[i] - b.shift) - wideMean;
+            const long double d = ((long double)values[i] - shift) - wideMean;
             wideM2 += d * d;
             drift += d;
         }
+        block.shift = shift;
         block.sum = wideSum;
         block.sumCompensation = sumError;
         block.total = wideTotal;
@@ -316,12 +348,12 @@ void addBlock(Moments& into, const double* values, size_t n, double minNormal) {
         block.sumSquares = wideSquares;
         block.m2 = std::max(0.0L, wideM2 - drift * drift / (long double)n);
     } else {
+        block.shift = b.shift;
         block.sum = b.sum;
         block.total = b.total;
         block.sumSquares = b.sumSq;
         block.m2 = b.m2;
     }
-    block.shift = b.shift;
     block.count = n;
     block.zeros = b.zeros;
     block.subnormals = b.sub;
@@ -875,7 +907,7 @@ template <class T> void ValueAccumulator::addWide(const unsigned char* p, uint64
                     m_moments.addNonFinite(block[i], 1);
             }
         }
-        addBlock(m_moments, block, kept, normal);
+        addBlock(m_moments, block, kept, normal, m_type == DType::F64);
         m_keys->addExact(block, kept);
     }
 }
@@ -986,10 +1018,11 @@ public:
                               // a range beyond double: halve before dividing
                               : (v / 2 - m_lo / 2) / (m_hi / 2 - m_lo / 2) * kHistogramBins;
         const int bin = binOf(at);
-        // The ratio's roundings (a few units in its last place) can cross an edge only here,
-        // such as 2^121 against min 2^-127 and max 2^127, which is 1 in double and just under
-        // it exactly.
-        return std::fabs(at - std::nearbyint(at)) < 1e-9 ? settle(v, bin) : bin;
+        // The ratio's roundings (a few units in its last place) can cross an edge only near
+        // one, such as 2^121 against min 2^-127 and max 2^127, which is 1 in double and just
+        // under it exactly. (The fraction by truncation: nearbyint is a call without SSE4.1.)
+        const double fraction = at - double(bin);
+        return fraction < 1e-9 || fraction > 1 - 1e-9 ? settle(v, bin) : bin;
     }
 
 private:
@@ -1379,7 +1412,8 @@ Moments ValueAccumulator::inValueOrder(const Moments& m) const {
         std::sort(values.begin(), values.end()); // -0 and +0 are equal: either order sums alike
         const double normal = minNormal(m_type);
         for (size_t at = 0; at < values.size(); at += kBlock)
-            addBlock(again, values.data() + at, std::min(kBlock, values.size() - at), normal);
+            addBlock(again, values.data() + at, std::min(kBlock, values.size() - at), normal,
+                     m_type == DType::F64);
     }
     Moments out = m;
     out.sum = again.sum;
