@@ -357,11 +357,21 @@ void printStatsText(const Measured& m, bool histograms) {
             printHistogramText("log10|x|", s.log);
         }
     }
+    // The rate is of the values' own bytes; a second read, which bins the histograms of wide
+    // tensors exactly, is said apart rather than counted as speed.
+    uint64_t values = 0;
+    for (size_t i = 0; i < m.ckpt.tensors.size(); ++i)
+        if (m.stats.tensors[i].computed)
+            for (const Chunk& c : m.ckpt.tensors[i].chunks)
+                values += c.bytes(); // replicas are read too, for a NaN in one copy
     const double seconds = m.stats.seconds;
-    std::printf(
-        "%zu tensors, %s read in %.2f s (%s/s)\n", shown, formatBytes(m.stats.bytesRead).c_str(),
-        seconds,
-        formatBytes(seconds > 0 ? uint64_t(double(m.stats.bytesRead) / seconds) : 0).c_str());
+    const std::string again = m.stats.bytesRead > values
+                                  ? " (" + formatBytes(m.stats.bytesRead) +
+                                        " with a second read to bin histograms exactly)"
+                                  : "";
+    std::printf("%zu %s, %s of values read%s in %.2f s (%s/s)\n", shown,
+                shown == 1 ? "tensor" : "tensors", formatBytes(values).c_str(), again.c_str(),
+                seconds, formatBytes(seconds > 0 ? uint64_t(double(values) / seconds) : 0).c_str());
     printUnreadText(m);
 }
 
@@ -465,7 +475,8 @@ void printDiffText(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
     for (const auto& [status, n] : counts)
         summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " +
                    std::string(diffStatusName(status));
-    std::printf("%zu tensors: %s; %s read in %.2f s\n", r.tensors.size(), summary.c_str(),
+    std::printf("%zu %s: %s; %s read in %.2f s\n", r.tensors.size(),
+                r.tensors.size() == 1 ? "tensor" : "tensors", summary.c_str(),
                 formatBytes(r.bytesRead).c_str(), r.seconds);
 }
 
@@ -557,10 +568,11 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
         std::fwrite(out.data(), 1, out.size(), stdout);
     } else {
         printProblemsText(problems);
-        std::printf("%zu tensors checked (%s) in %.2f s: %zu finding%s, %zu failing "
+        std::printf("%zu %s checked (%s read) in %.2f s: %zu finding%s, %zu failing "
                     "(--fail-on %s)\n",
-                    checked, formatBytes(m.stats.bytesRead).c_str(), m.stats.seconds,
-                    problems.size(), problems.size() == 1 ? "" : "s", failed, c.failOn.c_str());
+                    checked, checked == 1 ? "tensor" : "tensors",
+                    formatBytes(m.stats.bytesRead).c_str(), m.stats.seconds, problems.size(),
+                    problems.size() == 1 ? "" : "s", failed, c.failOn.c_str());
         printUnreadText(m);
     }
     std::fflush(stdout);

@@ -190,6 +190,7 @@ private slots:
     void initTestCase();
     void init();
     void firstStartOpensTheDemo();
+    void docksKeepTheirWidthsAcrossStarts();
     void assignToNewFileAndExport();
     void cancelMidExportLeavesNothing();
     void exportIsBlockedByCoverageErrors();
@@ -304,6 +305,26 @@ void TestMainWindow::initTestCase() {
 void TestMainWindow::init() {
     m_tmp = std::make_unique<QTemporaryDir>();
     QSettings().clear();
+}
+
+// Quit and start again, three times: the bottom docks come back as wide as they were (they
+// narrowed at every start when their sizes were restored before the window had its own).
+void TestMainWindow::docksKeepTheirWidthsAcrossStarts() {
+    QList<int> widths;
+    for (int start = 0; start < 3; ++start) {
+        MainWindow w;
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QTest::qWait(50); // the state restored after the first show
+        auto* outputs = w.findChild<QDockWidget*>("outputsDock");
+        QVERIFY(outputs && outputs->isVisible());
+        widths << outputs->width();
+        w.close();
+    }
+    QVERIFY2(widths[0] >= 300, qPrintable(QString::number(widths[0])));
+    QVERIFY2(std::abs(widths[2] - widths[0]) <= 2,
+             qPrintable(QString("%1 %2 %3").arg(widths[0]).arg(widths[1]).arg(widths[2])));
 }
 
 void TestMainWindow::firstStartOpensTheDemo() {

@@ -73,6 +73,7 @@ private slots:
     void diffNonFiniteMismatchSaysWhereBothAreFinite();
     void diffEqualValuesHaveCosineOne();
     void diffF64BeyondTheRangeOfSquares();
+    void statsSaysWhenItReadsTwice();
     void diffHelpStatesItsExitCodes();
     void scanWarningsReachStatsCheckAndDiff();
     void replicaConflictNamesAFile();
@@ -514,7 +515,9 @@ void TestValuesCli::statsTensorFilterAndText() {
     QVERIFY2(filtered.code == 0, qPrintable(filtered.err));
     QVERIFY(filtered.out.contains("layers.0.weight"));
     QVERIFY(!filtered.out.contains("embed.bf16"));
-    QVERIFY2(filtered.out.split('\n', Qt::SkipEmptyParts).last().startsWith("1 tensors"),
+    QVERIFY2(filtered.out.split('\n', Qt::SkipEmptyParts)
+                 .last()
+                 .startsWith("1 tensor, 48 B of values read in "),
              qPrintable(filtered.out));
 
     // No tensor matches: an empty list, still a success.
@@ -1678,4 +1681,21 @@ void TestValuesCli::diffF64BeyondTheRangeOfSquares() {
     QCOMPARE(same["status"].toString(), QString("identical"));
     QVERIFY2(same["cosine"].toDouble() == 1.0, qPrintable(QJsonDocument(same).toJson()));
     QVERIFY(same["relative_l2"].toDouble() == 0.0);
+}
+
+// 70,000 F32 values packed around 1000 share a few keys that span bin edges: the tensor is read
+// twice, which the summary says apart from the bytes of values (its rate is of those).
+void TestValuesCli::statsSaysWhenItReadsTwice() {
+    std::vector<float> values(70'000);
+    for (size_t i = 0; i < values.size(); ++i)
+        values[i] = 1000.0f + float(i % 2000) * 0.001f;
+    writeValues(fsPath("twice"), {{"w", "F32", {70'000}, f32Bytes(values), {{{0}, {70'000}}}}}, 1);
+    Result r = run({"stats", path("twice")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const QString last = r.out.split('\n', Qt::SkipEmptyParts).last();
+    QVERIFY2(last.startsWith("1 tensor, 273.44 KiB of values read (546.88 KiB with a second read "
+                             "to bin histograms exactly) in "),
+             qPrintable(last));
+    QCOMPARE(parseObject(run({"stats", path("twice"), "--json"}).out)["bytes_read"].toInteger(),
+             560'000);
 }

@@ -177,6 +177,7 @@ private slots:
     void cancellingATensorReadKeepsTheComparison();
     void compareWithAFlippedValue();
     void compareDialogTakesATypedFolder();
+    void toleranceIsNamed();
     void statisticsFitANarrowPane();
     void nonFiniteDifferencesSortFirstAndAreNamed();
     void problemsOnlyShowsValueFindings();
@@ -617,8 +618,13 @@ void TestValuesGui::cancellingACheckKeepsNothing() {
     QVERIFY(w.tensorView()->isColumnHidden(TensorTableModel::MaxAbsColumn));
     QCOMPARE(w.problemsModel()->valueFindingCount(), 0);
     QVERIFY(!w.findChild<QProgressBar*>()->isVisible());
-    // Nothing is left running: a new check completes.
+    // Nothing is left running: a new check completes. Compare With is refused meanwhile,
+    // before a folder is typed, with the reason in the status bar.
     w.checkValues();
+    w.compareAction()->trigger();
+    QVERIFY(!w.findChild<CompareDialog*>());
+    QVERIFY2(w.statusBar()->currentMessage().contains("is running (Esc cancels it)"),
+             qPrintable(w.statusBar()->currentMessage()));
     QVERIFY(done.wait(60000));
     QVERIFY(w.tensorModel()->hasValueCheck());
 
@@ -748,8 +754,16 @@ void TestValuesGui::compareWithAFlippedValue() {
     QVERIFY(changed.wait(30000));
     using M = TensorTableModel;
     QTableView* table = w.tensorView();
-    for (int c = M::DiffColumn; c <= M::CosineColumn; ++c)
+    const QAbstractItemView* view = table; // sizeHintForColumn is public there
+    for (int c = M::DiffColumn; c <= M::CosineColumn; ++c) {
         QVERIFY(!table->isColumnHidden(c));
+        // Wide enough for every number: the table elides in the middle, which would change one.
+        QVERIFY2(table->columnWidth(c) >= view->sizeHintForColumn(c),
+                 qPrintable(QString("column %1: %2 < %3")
+                                .arg(c)
+                                .arg(table->columnWidth(c))
+                                .arg(view->sizeHintForColumn(c))));
+    }
     QAbstractItemModel* rows = table->model();
     QCOMPARE(column(rows, M::NameColumn), (QStringList{"w1", "w2", "w3"}));
     QCOMPARE(column(rows, M::DiffColumn), (QStringList{"Identical", "Differs", "Identical"}));
@@ -813,6 +827,7 @@ void TestValuesGui::compareWithAFlippedValue() {
     // Clear Comparison: the columns, the filter and the banner go; every row is back.
     QVERIFY(w.clearComparisonAction()->isEnabled());
     w.clearComparisonAction()->trigger();
+    QCOMPARE(w.statusBar()->currentMessage(), QString("Comparison cleared"));
     QVERIFY(!w.tensorModel()->hasComparison());
     QVERIFY(table->isColumnHidden(M::DiffColumn));
     QVERIFY(!w.differsOnlyFilter()->isChecked());
@@ -838,6 +853,37 @@ void TestValuesGui::compareWithAFlippedValue() {
     QVERIFY(again->isVisible());
     QCOMPARE(again->directory(), QString::fromStdString(dir("empty").string()));
     again->reject();
+}
+
+// With a tolerance the banner names it, and the details say how many differing elements it does
+// not cover: w1's 1 -> 1.001 is within atol 0.01, w2's 8 -> 8.5 is not.
+void TestValuesGui::toleranceIsNamed() {
+    writeHalves(dir("a"), {{"w1", {1, 2}, {3, 4}}, {"w2", {5, 6}, {7, 8}}});
+    fs::copy(dir("a"), dir("b"), fs::copy_options::recursive);
+    setElement(dir("b") / "rank-0.safetensors", "w1", 0, 1.001f);
+    setElement(dir("b") / "rank-1.safetensors", "w2", 1, 8.5f);
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("a")));
+    QSignalSpy changed(w.valueSession(), &ValueSession::comparisonChanged);
+    w.compareWith(QString::fromStdString(dir("b").string()), 0.01, 0);
+    QVERIFY(changed.wait(30000));
+    QVERIFY2(w.comparisonBanner()->text().contains("within atol 0.01, rtol 0: 1 within "
+                                                   "tolerance, 1 differs"),
+             qPrintable(w.comparisonBanner()->text()));
+    for (auto [row, expected] : {std::pair{0, "1 of 4 elements differ, 0 beyond the tolerance"},
+                                 std::pair{1, "1 of 4 elements differ, 1 beyond the tolerance"}}) {
+        w.selectTensor(row);
+        QTRY_VERIFY_WITH_TIMEOUT(w.valueSession()->pair(row) != nullptr, 30000);
+        QVERIFY2(w.valuesPanel()->text().contains(expected), qPrintable(w.valuesPanel()->text()));
+    }
+    // Without one, nothing is said of a tolerance.
+    w.compareWith(QString::fromStdString(dir("b").string()));
+    QVERIFY(changed.wait(30000));
+    QVERIFY(!w.comparisonBanner()->text().contains("atol"));
+    w.selectTensor(1);
+    QTRY_VERIFY_WITH_TIMEOUT(w.valueSession()->pair(1) != nullptr, 30000);
+    QVERIFY(!w.valuesPanel()->text().contains("tolerance"));
 }
 
 void TestValuesGui::compareDialogTakesATypedFolder() {
@@ -959,7 +1005,25 @@ void TestValuesGui::nonFiniteDifferencesSortFirstAndAreNamed() {
     TensorStats none;
     content.a = &none;
     panel.setContent(content);
-    QVERIFY2(panel.text().contains("1 Inf against another value, left out of:"),
+    // The same ∞ as the table, then the numbers over the finite positions.
+    QVERIFY2(panel.text().contains("max |a−b| ∞ · rel L2 ∞ · cosine – (1 Inf against another "
+                                   "value)"),
+             qPrintable(panel.text()));
+    QVERIFY2(panel.text().contains("Where both are finite: max |a−b| "), qPrintable(panel.text()));
+    // The note on finite elements names the side that has fewer.
+    TensorStats here, other;
+    for (TensorStats* side : {&here, &other}) {
+        side->computed = true;
+        side->moments.count = 4;
+        side->moments.min = 1;
+        side->moments.max = 2;
+    }
+    other.moments.posInf = 1;
+    content.a = &here;
+    content.b = &other;
+    panel.setContent(content);
+    QVERIFY2(panel.text().contains("are over the 4 finite elements here (all of them) and the 3 "
+                                   "of the other."),
              qPrintable(panel.text()));
 }
 

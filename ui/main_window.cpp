@@ -59,6 +59,7 @@
 #include <QScreen>
 #include <QScrollBar>
 #include <QSettings>
+#include <QShowEvent>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
 #include <QSplitter>
@@ -1004,7 +1005,8 @@ void MainWindow::readSettings() {
                                  : QRect(0, 0, 1440, 900);
         resize(std::min(1480, screen.width() * 9 / 10), std::min(960, screen.height() * 9 / 10));
     }
-    restoreState(s.value("window/state").toByteArray());
+    m_pendingState = s.value("window/state").toByteArray();
+    restoreState(m_pendingState); // which docks show, where; their sizes again in showEvent
     m_mainSplitter->restoreState(s.value("window/mainSplitter").toByteArray());
     m_detailSplitter->restoreState(s.value("window/detailSplitter").toByteArray());
     m_recent = s.value("recentDirectories").toStringList();
@@ -1698,17 +1700,17 @@ void MainWindow::addSortMenu(QMenu& menu) {
             used += text.at(at + 1).toLower();
     for (int c = 0; c < model->columnCount(); ++c) {
         if (m_table->isColumnHidden(c)) continue;
-        QAction* a = sort->addAction(
-            withMnemonic(model->headerData(c, Qt::Horizontal).toString(), used), this,
-            [this, c, order] { m_table->sortByColumn(c, order); });
+        QAction* a =
+            sort->addAction(withMnemonic(model->headerData(c, Qt::Horizontal).toString(), used),
+                            this, [this, c, order] { m_table->sortByColumn(c, order); });
         a->setCheckable(true);
         a->setChecked(c == sorted);
         columns->addAction(a);
     }
     sort->addSeparator();
     auto* orders = new QActionGroup(sort);
-    for (auto [text, o] : {std::pair{ascending, Qt::AscendingOrder},
-                           std::pair{descending, Qt::DescendingOrder}}) {
+    for (auto [text, o] :
+         {std::pair{ascending, Qt::AscendingOrder}, std::pair{descending, Qt::DescendingOrder}}) {
         QAction* a = sort->addAction(
             text, this, [this, sorted, o] { m_table->sortByColumn(std::max(0, sorted), o); });
         a->setCheckable(true);
@@ -1817,6 +1819,15 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
         }
     }
     return QMainWindow::eventFilter(watched, event);
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    if (m_pendingState.isEmpty()) return;
+    // After this event the window has its size; restoring then gives the docks theirs.
+    QMetaObject::invokeMethod(
+        this, [this, state = std::exchange(m_pendingState, {})] { restoreState(state); },
+        Qt::QueuedConnection);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -115,6 +115,7 @@ signals:
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
     void closeEvent(QCloseEvent* event) override;
+    void showEvent(QShowEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
@@ -162,6 +163,9 @@ private:
     void connectSignals();
     void setUpKeyboardNavigation();
     void readSettings();
+    // The docks' sizes as saved: restored once the window is shown, because before that its
+    // layout has no size and the dock areas came back narrower at every start.
+    QByteArray m_pendingState;
     void writeSettings();
     void addRecent(const QString& directory);
     void rebuildRecentMenu();

@@ -173,7 +173,8 @@ void MainWindow::checkValues() {
 }
 
 void MainWindow::openCompareDialog() {
-    if (!m_document.isOpen()) return;
+    // Refused before the folder is typed, not after: the status bar says what runs.
+    if (!canStartValueTask()) return;
     auto* dialog = new CompareDialog(m_directory, m_lastCompareDirectory, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &QDialog::accepted, this,
@@ -204,8 +205,7 @@ void MainWindow::startValueTask(const QString& text, const QString& cancelText) 
 // large tensor: the progress bar and Esc are its own unless a scan, check or comparison has them.
 void MainWindow::showPairTask() {
     const int tensor = m_values.pairBeingRead();
-    if (tensor < 0 || m_scan.isRunning() || m_values.running() != ValueSession::Task::None)
-        return;
+    if (tensor < 0 || m_scan.isRunning() || m_values.running() != ValueSession::Task::None) return;
     const QString name =
         QString::fromStdString(m_document.checkpoint()->tensors[size_t(tensor)].fqn);
     startValueTask(tr("Reading %1 in both checkpoints").arg(name), tr("Cancel Reading"));
@@ -310,7 +310,10 @@ void MainWindow::onComparisonChanged() {
     applyFilters();
     updateStatus();
     if (m_detailTensor >= 0) showTensorValues(m_detailTensor);
-    if (!comparison) return;
+    if (!comparison) {
+        statusBar()->showMessage(tr("Comparison cleared"), 4000);
+        return;
+    }
     m_detailTabs->setCurrentWidget(m_valuesPanel);
     statusBar()->showMessage(tr("Compared with %1 in %2 s: %3")
                                  .arg(comparison->directory)
@@ -321,10 +324,17 @@ void MainWindow::onComparisonChanged() {
 
 void MainWindow::showValueColumns() {
     for (int c = 0; c < TensorTableModel::ColumnCount; ++c) {
+        bool shown = true;
         if (c >= TensorTableModel::MaxAbsColumn && c <= TensorTableModel::NonFiniteColumn)
-            m_table->setColumnHidden(c, !m_tensors->hasValueCheck());
-        if (c >= TensorTableModel::DiffColumn && c <= TensorTableModel::CosineColumn)
-            m_table->setColumnHidden(c, !m_tensors->hasComparison());
+            shown = m_tensors->hasValueCheck();
+        else if (c >= TensorTableModel::DiffColumn && c <= TensorTableModel::CosineColumn)
+            shown = m_tensors->hasComparison();
+        else
+            continue;
+        m_table->setColumnHidden(c, !shown);
+        // Numbers whole: the table elides in the middle (for names), which would turn
+        // -0.000127673 into "-0.0…7673", another number.
+        if (shown) m_table->resizeColumnToContents(c);
     }
 }
 
@@ -332,9 +342,14 @@ void MainWindow::updateComparisonBanner() {
     const auto comparison = m_values.comparison();
     m_comparisonBanner->setVisible(comparison != nullptr);
     if (!comparison) return;
-    m_comparisonBanner->setText(
-        tr("Compared with <b>%1</b>: %2 · <a href=\"clear\">Clear</a>")
-            .arg(comparison->directory.toHtmlEscaped(), comparisonCounts(*comparison)));
+    const QString within = comparison->tolerance
+                               ? tr(" within atol %1, rtol %2")
+                                     .arg(QString::number(comparison->tolerance->first, 'g', 6),
+                                          QString::number(comparison->tolerance->second, 'g', 6))
+                               : QString();
+    m_comparisonBanner->setText(tr("Compared with <b>%1</b>%2: %3 · <a href=\"clear\">Clear</a>")
+                                    .arg(comparison->directory.toHtmlEscaped(),
+                                         within.toHtmlEscaped(), comparisonCounts(*comparison)));
     QStringList onlyThere;
     for (const TensorDiff& d : comparison->report->tensors)
         if (d.status == DiffStatus::OnlyInB) onlyThere << QString::fromStdString(d.name);
@@ -357,6 +372,7 @@ void MainWindow::showTensorValues(int tensor) {
     if (const auto comparison = m_values.comparison()) {
         content.comparing = true;
         content.diff = comparison->diffOf(size_t(tensor));
+        content.tolerance = comparison->tolerance.has_value();
         if (content.diff && !content.diff->compared) // the layout or coverage says why
             content.note = m_tensors->index(tensor, TensorTableModel::DiffColumn)
                                .data(Qt::ToolTipRole)

@@ -88,6 +88,7 @@ std::shared_ptr<const Comparison> compareCheckpoints(const CompareRequest& reque
     comparison->a = request.a;
     comparison->b = std::move(b);
     comparison->directory = request.directory;
+    if (request.tolerance) comparison->tolerance = std::pair(request.atol, request.rtol);
     return comparison;
 }
 

@@ -10,6 +10,7 @@
 #include <QString>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace shardscope {
@@ -33,9 +34,10 @@ struct ValueCheck {
 
 // The open checkpoint compared with another one, tensor by tensor (by export name).
 struct Comparison {
-    std::shared_ptr<const Checkpoint> a; // the open checkpoint: the table's rows
-    std::shared_ptr<const Checkpoint> b; // the other one
-    QString directory;                   // b's, as the user gave it
+    std::shared_ptr<const Checkpoint> a;                // the open checkpoint: the table's rows
+    std::shared_ptr<const Checkpoint> b;                // the other one
+    QString directory;                                  // b's, as the user gave it
+    std::optional<std::pair<double, double>> tolerance; // atol, rtol, when given
     std::shared_ptr<const DiffReport> report;
     std::vector<int> diffOfTensor; // per tensor of a: index into report->tensors
     double seconds = 0;

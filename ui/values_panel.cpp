@@ -213,7 +213,8 @@ void ValuesPanel::setContent(const ValuesContent& content) {
         m_log->setVisible(false);
         return;
     }
-    m_summary->setText(content.diff ? diffSummary(*content.diff, content.note) : QString());
+    m_summary->setText(content.diff ? diffSummary(*content.diff, content.note, content.tolerance)
+                                    : QString());
     m_summary->setVisible(!m_summary->text().isEmpty());
     m_log->setVisible(true);
     m_otherMissing = content.comparing && !content.b;
@@ -253,7 +254,7 @@ QString ValuesPanel::statsHtml() const {
         const QString sideBySide = comparedTable(a, *m_shownB, false, names);
         const QString table =
             fits(sideBySide) ? sideBySide : comparedTable(a, *m_shownB, true, names);
-        return table + finiteOnlyNote(a && a->finite() < a->count ? *a : *m_shownB);
+        return table + comparedFiniteNote(a, *m_shownB);
     }
     if (!m_shownA) return {};
     const QString two = statsTable(*m_shownA, 2, names);
@@ -261,6 +262,30 @@ QString ValuesPanel::statsHtml() const {
         (fits(two) ? two : statsTable(*m_shownA, 1, names)) + finiteOnlyNote(*m_shownA);
     if (!m_otherMissing) return table;
     return table + "<p>" + tr("The other checkpoint has no statistics for it.").toHtmlEscaped();
+}
+
+// The same for both sides, each named: here 536,870,912 finite of as many, other one less.
+QString ValuesPanel::comparedFiniteNote(const Moments* a, const Moments& b) const {
+    const bool hereAll = !a || a->finite() == a->count, otherAll = b.finite() == b.count;
+    if (hereAll && otherAll) return {};
+    QString text;
+    if (a && hereAll)
+        text = tr("Min, Max, Mean, Std, L2 and max |x| are over the %1 finite elements here (all "
+                  "of them) and the %2 of the other.")
+                   .arg(count(a->finite()), count(b.finite()));
+    else if (a && otherAll)
+        text = tr("Min, Max, Mean, Std, L2 and max |x| are over the %1 finite elements here and "
+                  "the %2 of the other (all of them).")
+                   .arg(count(a->finite()), count(b.finite()));
+    else if (a)
+        text = tr("Min, Max, Mean, Std, L2 and max |x| are over the %1 finite elements here and "
+                  "the %2 of the other.")
+                   .arg(count(a->finite()), count(b.finite()));
+    else
+        text = tr("Min, Max, Mean, Std, L2 and max |x| of the other are over its %1 finite "
+                  "elements.")
+                   .arg(count(b.finite()));
+    return "<p>" + text.toHtmlEscaped() + "</p>";
 }
 
 // Said under the table when NaN or Inf are present: Max 1.02 beside "+Inf 1" must not read
@@ -334,7 +359,7 @@ void ValuesPanel::showHistogram(HistogramView* view, const TensorStats* stats,
         view->clear(tr("No statistics"));
 }
 
-QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const {
+QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note, bool tolerance) const {
     QString text = QStringLiteral("<b style='color:%1'>%2</b>")
                        .arg(diffStatusColor(d.status).name(), diffStatusText(d.status));
     if (d.compared)
@@ -342,18 +367,25 @@ QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note) const
             " · " + (d.differing
                          ? tr("%1 of %2 elements differ").arg(count(d.differing), count(d.elements))
                          : tr("%1 elements, bytes equal").arg(count(d.elements)));
+    // With a tolerance, how many of those it does not cover (the CLI's beyond_tolerance).
+    if (d.compared && d.differing && tolerance)
+        text += ", " + tr("%1 beyond the tolerance").arg(count(d.beyondTolerance));
     if (!note.isEmpty()) text += "<br>" + note.toHtmlEscaped();
     if (!d.compared) return text;
-    if (d.nanMismatch || d.infMismatch) {
-        QStringList apart;
-        if (d.nanMismatch) apart << tr("%1 NaN on one side only").arg(count(d.nanMismatch));
-        if (d.infMismatch) apart << tr("%1 Inf against another value").arg(count(d.infMismatch));
-        text += "<br>" + tr("%1, left out of:").arg(apart.join(tr(", ")));
-    }
-    text += "<br>" + tr("max |a−b| %1 · rel L2 %2 · cosine %3")
-                         .arg(valueText(d.maxAbsDiff, 4), valueText(d.relativeL2, 4),
-                              valueText(d.cosine, 6, QStringLiteral("–")))
+    const QString finite = tr("max |a−b| %1 · rel L2 %2 · cosine %3")
+                               .arg(valueText(d.maxAbsDiff, 4), valueText(d.relativeL2, 4),
+                                    valueText(d.cosine, 6, QStringLiteral("–")));
+    if (!d.nanMismatch && !d.infMismatch) return text + "<br>" + finite.toHtmlEscaped();
+    // As the table says it (a NaN or an Inf in a − b makes those NaN or ∞), then the same
+    // numbers over the positions finite on both sides.
+    QStringList apart;
+    if (d.nanMismatch) apart << tr("%1 NaN on one side only").arg(count(d.nanMismatch));
+    if (d.infMismatch) apart << tr("%1 Inf against another value").arg(count(d.infMismatch));
+    const QString whole = d.nanMismatch ? QStringLiteral("NaN") : QStringLiteral("∞");
+    text += "<br>" + tr("max |a−b| %1 · rel L2 %1 · cosine – (%2)")
+                         .arg(whole, apart.join(tr(", ")))
                          .toHtmlEscaped();
+    text += "<br>" + tr("Where both are finite: %1").arg(finite).toHtmlEscaped();
     return text;
 }
 

@@ -26,6 +26,7 @@ struct ValuesContent {
     bool comparing = false;         // b and diff belong to a comparison
     const TensorStats* b = nullptr; // the compared checkpoint's side
     const TensorDiff* diff = nullptr;
+    bool tolerance = false; // the comparison had one: say how many elements it does not cover
     const DifferenceHistograms* difference = nullptr; // how a − b is spread, when read
     QString note;      // under the diff's status: what changed when the values were not compared
     QString otherName; // the compared checkpoint, for the captions
@@ -62,12 +63,13 @@ private:
     void showHistogram(HistogramView* view, const TensorStats* stats, const QString& caption);
     void shareAxes(const TensorStats& a, const TensorStats& b);
     void showOnCommonBins(const DifferenceHistograms& d);
-    QString diffSummary(const TensorDiff& d, const QString& note) const;
+    QString diffSummary(const TensorDiff& d, const QString& note, bool tolerance) const;
     // The statistics as the widest layout that fits the pane: two pairs of name and value per
     // row, or one; both sides next to each other, or one above the other.
     QString statsHtml() const;
     bool fits(const QString& html) const;
     QString finiteOnlyNote(const Moments& m) const;
+    QString comparedFiniteNote(const Moments* a, const Moments& b) const;
 
     QLabel* m_summary;
     QCheckBox* m_log;
