@@ -9,6 +9,7 @@
 #include "files_model.h"
 #include "main_window.h"
 #include "mapping_document.h"
+#include "name_elide_delegate.h"
 #include "output_files_model.h"
 #include "problems_model.h"
 #include "shard_builder.h"
@@ -37,6 +38,7 @@ class TestModels : public QObject {
     Q_OBJECT
 
 private slots:
+    void dottedNamesKeepLayerNumbers();
     void initTestCase();
     void init();
     void modelsPassTheTesterThroughEdits();
@@ -933,6 +935,32 @@ void TestModels::protocolTwoMetadataWithoutPlannerData() {
              (QStringList{"00001/00001", "not exported (optimizer state)"}));
     QVERIFY(!tensors.index(0, 0).data(Qt::ToolTipRole).toString().contains("Exported as"));
     QCOMPARE(column(&items, ByteItemsModel::ValueColumn), QStringList{"70000"});
+}
+
+// Cut names drop their leading parts first and keep layer numbers and the last two parts, so
+// that layers 10 and 11 still read apart; a name that fits is left whole.
+void TestModels::dottedNamesKeepLayerNumbers() {
+    const QFontMetrics fm(QApplication::font());
+    const QString name = "model.layers.10.self_attn.q_proj.weight";
+    QCOMPARE(elideDottedName(name, fm, fm.horizontalAdvance(name)), name);
+    const QString lead = "…layers.10.self_attn.q_proj.weight";
+    QCOMPARE(elideDottedName(name, fm, fm.horizontalAdvance(lead)), lead);
+    const QString noLayers = "…10.self_attn.q_proj.weight";
+    QCOMPARE(elideDottedName(name, fm, fm.horizontalAdvance(noLayers)), noLayers);
+    const QString core = "…10.…q_proj.weight";
+    QCOMPARE(elideDottedName(name, fm, fm.horizontalAdvance(core)), core);
+    const QString other = "model.layers.11.self_attn.q_proj.weight";
+    QVERIFY(elideDottedName(other, fm, fm.horizontalAdvance(core)) != core);
+    // Narrower than the parts that stay: Qt's middle elision of them, within the width, and
+    // the layer number at its start.
+    const QString norm = "model.layers.7.input_layernorm.weight";
+    const int narrow = fm.horizontalAdvance("…7.input_layernorm.weight") - 1;
+    const QString cut = elideDottedName(norm, fm, narrow);
+    QVERIFY2(cut.startsWith("…7.") && fm.horizontalAdvance(cut) <= narrow, qPrintable(cut));
+    // Three parts or fewer: middle elision as before.
+    QCOMPARE(
+        elideDottedName("embed.tokens.weight", fm, fm.horizontalAdvance("embed…ght")),
+        fm.elidedText("embed.tokens.weight", Qt::ElideMiddle, fm.horizontalAdvance("embed…ght")));
 }
 
 QTEST_MAIN(TestModels)

@@ -18,6 +18,7 @@
 #include "memory_release.h"
 #include "module_tree_model.h"
 #include "module_tree_view.h"
+#include "name_elide_delegate.h"
 #include "output_files_model.h"
 #include "problems_model.h"
 #include "target_delegate.h"
@@ -574,6 +575,10 @@ void MainWindow::configureTensorTable() {
     m_table->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
     m_table->setItemDelegateForColumn(TensorTableModel::TargetColumn,
                                       new TargetDelegate(&m_document, this));
+    // Cut by their dotted parts, so that cut names still tell layers apart.
+    auto* names = new NameElideDelegate(this);
+    m_table->setItemDelegateForColumn(TensorTableModel::NameColumn, names);
+    m_table->setItemDelegateForColumn(TensorTableModel::ExportedNameColumn, names);
     m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
                              QAbstractItemView::SelectedClicked);
     m_table->setContextMenuPolicy(Qt::CustomContextMenu);
