@@ -385,7 +385,9 @@ public:
             add(Severity::Warning, ErrorKind::ConstantTensor, firstFile(),
                 "all " + std::to_string(m.count) + " elements equal " +
                     exactIntegerText(m, Extreme::Min).value_or(number(m.min)) + spannedFiles());
-        if (!allZero) zeroChunks();
+        // Masks and indices (BOOL, integers) hold all-zero blocks by design: a causal mask
+        // split 2 × 2 has an all-false corner. The dropped shard is a float tensor's failure.
+        if (!allZero && isFloatDType(m_tensor.dtype)) zeroChunks();
         normSpread();
     }
 

@@ -2767,6 +2767,23 @@ std::vector<Planned> findingsPlan() {
                     {4},
                     bytesOf(std::vector<int32_t>{0, 0, 0, 0}),
                     rows({kS3}, 4)});
+    // A 4 × 4 causal mask (true on and below the diagonal), its upper half split in two: the
+    // upper-right block is all false by design. And I32 indices with a zero half. Neither is a
+    // dropped shard.
+    std::vector<uint8_t> mask(16);
+    for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 4; ++c)
+            mask[size_t(4 * r + c)] = c <= r;
+    plan.push_back({"t14.causalmask",
+                    DType::BOOL,
+                    {4, 4},
+                    bytesOf(mask),
+                    {{kS1, {0, 0}, {2, 2}}, {kS2, {0, 2}, {2, 2}}, {kS3, {2, 0}, {2, 4}}}});
+    plan.push_back({"t15.intzerohalf",
+                    DType::I32,
+                    {4},
+                    bytesOf(std::vector<int32_t>{0, 0, 7, 9}),
+                    rows({kS1, kS2}, 2)});
     return plan;
 }
 
@@ -2785,7 +2802,9 @@ std::map<std::string, Kinds> defaultFindings() {
             {"t10.spread50", {}},
             {"t11.scalar", {}},
             {"t12.bf16nan", {ErrorKind::ValueNaN}},
-            {"t13.intzeros", {ErrorKind::AllZeros}}};
+            {"t13.intzeros", {ErrorKind::AllZeros}},
+            {"t14.causalmask", {}},
+            {"t15.intzerohalf", {}}};
 }
 
 Severity severityOf(ErrorKind kind) {
