@@ -1065,6 +1065,9 @@ void CommandLine::addCheck() {
                      "zero-chunk, norm-spread, tied,\ntie-config, all "
                      "(default: nan,inf,zeros,zero-chunk)")
         ->type_name("LIST")
+        // Given twice, both lists count: a list is added to, not replaced (the lists are
+        // checked one by one, then joined by a newline, which runCheck reads as a comma).
+        ->multi_option_policy(CLI::MultiOptionPolicy::Join)
         ->check(CLI::Validator([](std::string& value) { return checkFailOnList(value); }, "LIST"));
     m_check
         ->add_option("--norm-spread", o.normSpread,

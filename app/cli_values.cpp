@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -545,7 +546,9 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
     size_t failed = problems.size();
     const auto warnings = scanWarnings(m.ckpt); // reported, failing nothing by themselves
     problems.insert(problems.end(), warnings.begin(), warnings.end());
-    const auto failing = failKinds(c.failOn);
+    std::string failOn = c.failOn; // lists given more than once arrive joined by newlines
+    std::replace(failOn.begin(), failOn.end(), '\n', ',');
+    const auto failing = failKinds(failOn);
     std::vector<Problem> findings = valueFindings(m.ckpt, m.stats, options);
     if (c.tensor.empty()) {
         const auto tied = checkTiedWeights(m.ckpt, stop);
@@ -572,7 +575,7 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
                     "(--fail-on %s)\n",
                     checked, checked == 1 ? "tensor" : "tensors",
                     formatBytes(m.stats.bytesRead).c_str(), m.stats.seconds, problems.size(),
-                    problems.size() == 1 ? "" : "s", failed, c.failOn.c_str());
+                    problems.size() == 1 ? "" : "s", failed, failOn.c_str());
         printUnreadText(m);
     }
     std::fflush(stdout);

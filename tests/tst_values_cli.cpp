@@ -849,6 +849,10 @@ void TestValuesCli::checkFailOnConstant() {
     QVERIFY(parseObject(constant.out)["failed"].toBool());
     QCOMPARE(run({"check", path("ck"), "--fail-on", "all"}).code, 1);
     QCOMPARE(run({"check", path("ck"), "--fail-on", "nan,constant"}).code, 1);
+    // Given twice, both lists count (the later one does not replace the first).
+    QCOMPARE(run({"check", path("ck"), "--fail-on", "constant", "--fail-on", "nan"}).code, 1);
+    QCOMPARE(run({"check", path("ck"), "--fail-on", "nan", "--fail-on", "inf"}).code, 0);
+    QCOMPARE(run({"check", path("ck"), "--fail-on", "nan", "--fail-on", "bogus"}).code, 2);
     QCOMPARE(run({"check", path("ck"), "--fail-on", "nan,zeros"}).code, 0);
 }
 
