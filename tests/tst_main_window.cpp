@@ -191,6 +191,7 @@ private slots:
     void init();
     void firstStartOpensTheDemo();
     void docksKeepTheirWidthsAcrossStarts();
+    void problemColumnsShareANarrowDock();
     void assignToNewFileAndExport();
     void cancelMidExportLeavesNothing();
     void exportIsBlockedByCoverageErrors();
@@ -325,6 +326,36 @@ void TestMainWindow::docksKeepTheirWidthsAcrossStarts() {
     QVERIFY2(widths[0] >= 300, qPrintable(QString::number(widths[0])));
     QVERIFY2(std::abs(widths[2] - widths[0]) <= 2,
              qPrintable(QString("%1 %2 %3").arg(widths[0]).arg(widths[1]).arg(widths[2])));
+}
+
+// At 1024 px the problems dock is narrow: file, tensor and message share its width, so the
+// message is not pushed out of view; once the user drags a column edge, the widths are theirs.
+void TestMainWindow::problemColumnsShareANarrowDock() {
+    MainWindow w;
+    w.resize(1024, 700);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    auto* table = w.findChild<QTableView*>("problemTable");
+    QTRY_VERIFY(table->isVisible() && table->viewport()->width() > 0);
+    QHeaderView* header = table->horizontalHeader();
+    auto sum = [&] {
+        int total = 0;
+        for (int c = 0; c < header->count(); ++c)
+            total += header->sectionSize(c);
+        return total;
+    };
+    const int chars = table->fontMetrics().averageCharWidth();
+    QTRY_VERIFY2(header->sectionSize(ProblemsModel::MessageColumn) >= 10 * chars,
+                 qPrintable(QString::number(header->sectionSize(ProblemsModel::MessageColumn))));
+    QVERIFY2(std::abs(sum() - table->viewport()->width()) <= 2,
+             qPrintable(QString("%1 of %2").arg(sum()).arg(table->viewport()->width())));
+    QVERIFY(header->sectionSize(ProblemsModel::MessageColumn) >
+            header->sectionSize(ProblemsModel::FileColumn));
+    // The user's width stays through a resize of the window.
+    header->resizeSection(ProblemsModel::FileColumn, 300);
+    w.resize(1200, 760);
+    QTest::qWait(50);
+    QCOMPARE(header->sectionSize(ProblemsModel::FileColumn), 300);
 }
 
 void TestMainWindow::firstStartOpensTheDemo() {

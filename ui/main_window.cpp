@@ -21,6 +21,7 @@
 #include "name_elide_delegate.h"
 #include "output_files_model.h"
 #include "problems_model.h"
+#include "proportional_columns.h"
 #include "target_delegate.h"
 #include "tensor_filter_proxy.h"
 #include "tensor_table_model.h"
@@ -780,8 +781,16 @@ void MainWindow::createDocks() {
     m_problemView->horizontalHeader()->resizeSection(
         ProblemsModel::SeverityColumn,
         m_problemView->fontMetrics().horizontalAdvance(tr("Warning")) + 40);
-    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::FileColumn, 170);
-    m_problemView->horizontalHeader()->resizeSection(ProblemsModel::TensorColumn, 190);
+    // File, tensor and message share the rest, so that a narrow dock still shows the message.
+    new ProportionalColumns(m_problemView,
+                            {{ProblemsModel::FileColumn, 3},
+                             {ProblemsModel::TensorColumn, 4},
+                             {ProblemsModel::MessageColumn, 6}},
+                            m_problemView->fontMetrics().averageCharWidth() * 6);
+    m_problemView->setItemDelegateForColumn(ProblemsModel::TensorColumn,
+                                            new NameElideDelegate(m_problemView));
+    m_problemView->setItemDelegateForColumn(ProblemsModel::FileColumn,
+                                            new MiddleElideDelegate(m_problemView));
     m_problemsDock = new QDockWidget(tr("Problems"), this);
     m_problemsDock->setObjectName("problemsDock");
     m_problemsDock->setWidget(m_problemView);

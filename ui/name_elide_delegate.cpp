@@ -75,4 +75,10 @@ void NameElideDelegate::initStyleOption(QStyleOptionViewItem* option,
     option->text = elideDottedName(option->text, option->fontMetrics, std::max(width, 0));
 }
 
+void MiddleElideDelegate::initStyleOption(QStyleOptionViewItem* option,
+                                          const QModelIndex& index) const {
+    QStyledItemDelegate::initStyleOption(option, index);
+    option->textElideMode = Qt::ElideMiddle;
+}
+
 } // namespace shardscope

@@ -26,4 +26,16 @@ protected:
     void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override;
 };
 
+// Cuts in the middle whatever the view does: file names differ at their ends
+// ("shard-00003-model-00001-of-00001.safetensors").
+class MiddleElideDelegate : public QStyledItemDelegate {
+    Q_OBJECT
+
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+protected:
+    void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override;
+};
+
 } // namespace shardscope
