@@ -15,6 +15,7 @@
 #include "shard_builder.h"
 #include "tensor_filter_proxy.h"
 #include "tensor_table_model.h"
+#include "values_panel.h"
 #include "verify.h"
 
 #include <QAbstractButton>
@@ -1055,6 +1056,20 @@ void TestMainWindow::tabMovesBetweenPanes() {
     QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("problemTable"));
     QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
     QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("outputTable"));
+
+    // On the Values tab: its histogram toggle and statistics, then the chunks under the tabs.
+    QSignalSpy checked(w.valueSession(), &ValueSession::checkFinished);
+    w.checkValuesAction()->trigger();
+    QVERIFY(checked.wait(30000));
+    QCOMPARE(w.detailTabs()->currentWidget(), w.valuesPanel());
+    next->setFocus();
+    QTRY_VERIFY(next->hasFocus());
+    QTest::keyClick(next, Qt::Key_Tab);
+    QCOMPARE(QApplication::focusWidget(), w.valuesPanel()->logToggle());
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+    QCOMPARE(QApplication::focusWidget(), w.valuesPanel()->statsLabel());
+    QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+    QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("chunkTable"));
 }
 
 void TestMainWindow::contextMenuFromTheKeyboard() {

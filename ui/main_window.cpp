@@ -706,10 +706,10 @@ void MainWindow::setUpKeyboardNavigation() {
                           m_table,
                           m_detailTabs,
                           m_slice,
-                          m_chunkView,
                           m_valuesPanel->readButton(),
                           m_valuesPanel->logToggle(),
                           m_valuesPanel->statsLabel(),
+                          m_chunkView, // under the tabs
                           m_problemView,
                           m_outputView,
                           m_byteItemView};

@@ -160,6 +160,7 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     // Selectable by keyboard too, which makes it a Tab stop: the scroll area then brings the
     // numbers into view for a keyboard user.
     m_stats->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+    m_stats->setFocusPolicy(Qt::StrongFocus); // those flags alone give a label click focus only
     // The table is laid out to the pane's width (statsHtml), never the pane widened to it.
     m_stats->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Minimum);
     m_histA = new HistogramView;
