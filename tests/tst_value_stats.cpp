@@ -973,6 +973,7 @@ private slots:
     void meanPrecisionF32();
     void meanPrecisionF64();
     void valuesCloserThanTheirMeansRounding();
+    void cancellingF64KeepsTheSmallTerms();
     void binsJustUnderAnEdge();
     void f64RangeEnds();
     void linearHistogram_data();
@@ -1928,6 +1929,16 @@ void TestValueStats::powersOfTwoOnLogEdges() {
                       alone.counts[size_t(b)], expect[size_t(b)]);
         }
     }
+    // U16 1, 2, 4 ... 256: bin 8k, 256 in bin 63; through the summary and the histogram alone.
+    std::vector<uint16_t> u16;
+    for (int k = 0; k <= 8; ++k)
+        u16.push_back(uint16_t(1 << k));
+    ValueAccumulator small(DType::U16);
+    small.add(u16.data(), u16.size());
+    for (const Histogram& log : {small.summary().log, small.logHistogram()})
+        for (int k = 0; k <= 8; ++k)
+            EXPECT_EQ(QStringLiteral("U16 2^%1").arg(k), log.counts[size_t(std::min(63, 8 * k))],
+                      uint64_t(1));
     // 2^0 ... 2^192 in F64, repeated past the exact list: bin floor(k / 3), 2^192 in bin 63.
     std::vector<double> powers;
     for (int r = 0; r < 400; ++r)
@@ -2173,11 +2184,12 @@ void TestValueStats::valuesCloserThanTheirMeansRounding() {
         std::string bytes;
         for (double v : values) {
             char raw[8];
-            const int32_t i32 = int32_t(v);
-            if (c.type == DType::F64)
+            if (c.type == DType::F64) {
                 std::memcpy(raw, &v, 8); // x86-64 is little-endian, as the files are
-            else
+            } else {
+                const int32_t i32 = int32_t(v); // the I32 case's values fit
                 std::memcpy(raw, &i32, 4);
+            }
             bytes.append(raw, c.type == DType::F64 ? 8 : 4);
         }
         // In one piece, and in pieces of 3 elements merged (other blocks, other shifts).
@@ -2239,6 +2251,21 @@ void TestValueStats::binsJustUnderAnEdge() {
     for (int bin : {0, 21, 42, 63})
         ++expected[size_t(bin)];
     QCOMPARE(close.summary().log.counts, expected);
+}
+
+// F64 1e16, -1e16 and 1, 90,000 of them (many blocks, every block's sum rounding away its ones
+// where plain double lanes add them): the mean is 1/3, each block's rounding errors kept.
+void TestValueStats::cancellingF64KeepsTheSmallTerms() {
+    std::vector<double> values;
+    for (int r = 0; r < 30'000; ++r)
+        values.insert(values.end(), {1e16, -1e16, 1.0});
+    ValueAccumulator acc(DType::F64);
+    acc.add(values.data(), values.size());
+    QVERIFY2(acc.moments().mean() == 1.0 / 3,
+             qPrintable(QString::number(acc.moments().mean(), 'g', 17)));
+    ValueAccumulator few(DType::F64); // the same three, kept and summed in value order
+    few.add(values.data(), 3);
+    QVERIFY(few.summary().moments.mean() == 1.0 / 3);
 }
 
 // F64 values whose squares leave double's range (1e200, 1e-200, the largest finite): exact
