@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -1108,11 +1109,15 @@ void CommandLine::addDiff() {
     m_diff->add_flag("--json", o.json, "Print everything as one JSON document");
     const CLI::Validator nonNegative(
         [](std::string& value) {
-            try {
-                return std::stod(value) >= 0 ? std::string() : "must be 0 or more";
-            } catch (const std::exception&) {
+            // strtod, not stod: a subnormal such as 1e-310 is a number (stod throws on its
+            // ERANGE); one beyond double's range, 1e309, is not.
+            errno = 0;
+            char* end = nullptr;
+            const double x = std::strtod(value.c_str(), &end);
+            if (value.empty() || end != value.c_str() + value.size() || std::isnan(x) ||
+                (errno == ERANGE && std::fabs(x) > 1))
                 return std::string("not a number: ") + value;
-            }
+            return x >= 0 ? std::string() : std::string("must be 0 or more");
         },
         "X>=0");
     m_diff->add_option("--atol", o.atol, "Absolute tolerance: |a-b| <= atol + rtol*|b| passes")

@@ -1368,6 +1368,9 @@ void TestValuesCli::diffUsageErrors_data() {
     QTest::newRow("negative atol") << QStringList{"diff", "a", "b", "--atol", "-1"} << "--atol";
     QTest::newRow("negative rtol") << QStringList{"diff", "a", "b", "--rtol=-0.5"} << "--rtol";
     QTest::newRow("atol not a number") << QStringList{"diff", "a", "b", "--atol", "x"} << "--atol";
+    QTest::newRow("atol NaN") << QStringList{"diff", "a", "b", "--atol", "nan"} << "not a number";
+    QTest::newRow("atol beyond double")
+        << QStringList{"diff", "a", "b", "--atol", "1e309"} << "not a number";
     QTest::newRow("missing B") << QStringList{"diff", "a"} << "B is required";
     QTest::newRow("missing A and B") << QStringList{"diff"} << "required";
     QTest::newRow("atol without value") << QStringList{"diff", "a", "b", "--atol"} << "--atol";
@@ -1405,6 +1408,9 @@ void TestValuesCli::diffUnreadableInputIsTrouble() {
         QVERIFY2(r.out.isEmpty(), qPrintable(label + "\n" + r.out));
     }
     QCOMPARE(run({"diff", path("good"), path("good")}).code, 0);
+    // A subnormal tolerance is a number (stod refused it).
+    QCOMPARE(run({"diff", path("good"), path("good"), "--atol", "1e-310"}).code, 0);
+    QCOMPARE(run({"diff", path("good"), path("good"), "--rtol", "4.9e-324"}).code, 0);
 }
 
 // The demo's planted faults are the ones the README and the help promise, each found once.
