@@ -204,6 +204,13 @@ struct BlockSums {
     }
 };
 
+// A compensated sum as two doubles, without adding its parts first: 1e30 + 341 would round
+// the 341 away even in extended precision.
+void splitSum(long double sum, long double compensation, double& high, double& low) {
+    high = double(sum);
+    low = double((sum - (long double)high) + compensation);
+}
+
 BlockSums blockSums(const double* values, size_t n, double minNormal, bool packed) {
     BlockSums out;
     size_t i = 0;
@@ -267,8 +274,7 @@ BlockSums blockSums(const double* values, size_t n, double minNormal, bool packe
         long double total = 0, compensation = 0;
         for (double part : parts)
             neumaierAdd(total, compensation, (long double)part);
-        out.total = double(total + compensation);
-        out.totalError = double((total + compensation) - (long double)out.total);
+        splitSum(total, compensation, out.total, out.totalError);
     }
     out.sumSq = lanes(_mm_add_pd(squares[0], squares[1]), plus);
     out.lo = lanes(lo, less);
@@ -284,15 +290,17 @@ BlockSums blockSums(const double* values, size_t n, double minNormal, bool packe
 #endif
     for (; i < n; ++i)
         out.addScalar(values[i], minNormal);
-    // Narrower values that cancel (F32 1e30, -1e30 and 1) leave a sum the lanes' roundings may
-    // have swallowed: far below what the largest value times n can hide, it is summed again,
-    // compensated.
-    if (!packed && std::fabs(out.total) < out.maxAbs * double(n) * 0x1p-40) {
+    // Narrower values: the lanes can swallow a small value whole only beside running sums
+    // 2^53 times its size, which needs max|x| · n beyond 2^43 · min|x| (F32 1e30, -1e30 and 1;
+    // weights span about 2^23). Such a block, or one whose sum cancels to almost nothing, is
+    // summed again with every rounding error kept, so that blocks cancelling each other keep
+    // their small terms. Otherwise each addition's error is below max|x| · 2^-43.
+    if (!packed && (out.maxAbs * double(n) > out.minAbs * 0x1p43 ||
+                    std::fabs(out.total) < out.maxAbs * double(n) * 0x1p-40)) {
         long double total = 0, error = 0;
         for (size_t k = 0; k < n; ++k)
             neumaierAdd(total, error, (long double)values[k]);
-        out.total = double(total + error);
-        out.totalError = double((total + error) - (long double)out.total);
+        splitSum(total, error, out.total, out.totalError);
     }
     if (!packed) { // values at least 2^-24 apart relative: the rounded mean is close enough
         out.sum = out.total;

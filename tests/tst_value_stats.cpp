@@ -973,7 +973,7 @@ private slots:
     void meanPrecisionF32();
     void meanPrecisionF64();
     void valuesCloserThanTheirMeansRounding();
-    void cancellingF64KeepsTheSmallTerms();
+    void cancellingValuesKeepTheSmallTerms();
     void binsJustUnderAnEdge();
     void f64RangeEnds();
     void linearHistogram_data();
@@ -2253,19 +2253,29 @@ void TestValueStats::binsJustUnderAnEdge() {
     QCOMPARE(close.summary().log.counts, expected);
 }
 
-// F64 1e16, -1e16 and 1, 90,000 of them (many blocks, every block's sum rounding away its ones
-// where plain double lanes add them): the mean is 1/3, each block's rounding errors kept.
-void TestValueStats::cancellingF64KeepsTheSmallTerms() {
-    std::vector<double> values;
+// 1e16 (or 1e30), its negative and 1, 90,000 of them in F64 and F32 (many blocks, each block's
+// sum rounding its ones away where plain double lanes add them, the blocks then cancelling each
+// other): the mean is 1/3, each block's rounding errors kept.
+void TestValueStats::cancellingValuesKeepTheSmallTerms() {
+    for (const double big : {1e16, 1e30}) {
+        std::vector<double> values;
+        for (int r = 0; r < 30'000; ++r)
+            values.insert(values.end(), {big, -big, 1.0});
+        ValueAccumulator acc(DType::F64);
+        acc.add(values.data(), values.size());
+        QVERIFY2(acc.moments().mean() == 1.0 / 3,
+                 qPrintable(QString("F64 %1: %2").arg(big).arg(acc.moments().mean(), 0, 'g', 17)));
+        ValueAccumulator few(DType::F64); // the same three, kept and summed in value order
+        few.add(values.data(), 3);
+        QVERIFY(few.summary().moments.mean() == 1.0 / 3);
+    }
+    std::vector<float> narrow;
     for (int r = 0; r < 30'000; ++r)
-        values.insert(values.end(), {1e16, -1e16, 1.0});
-    ValueAccumulator acc(DType::F64);
-    acc.add(values.data(), values.size());
-    QVERIFY2(acc.moments().mean() == 1.0 / 3,
-             qPrintable(QString::number(acc.moments().mean(), 'g', 17)));
-    ValueAccumulator few(DType::F64); // the same three, kept and summed in value order
-    few.add(values.data(), 3);
-    QVERIFY(few.summary().moments.mean() == 1.0 / 3);
+        narrow.insert(narrow.end(), {1e30f, -1e30f, 1.0f});
+    ValueAccumulator f32(DType::F32);
+    f32.add(narrow.data(), narrow.size());
+    QVERIFY2(f32.moments().mean() == 1.0 / 3,
+             qPrintable(QString("F32: %1").arg(f32.moments().mean(), 0, 'g', 17)));
 }
 
 // F64 values whose squares leave double's range (1e200, 1e-200, the largest finite): exact
