@@ -192,6 +192,7 @@ private slots:
     void init();
     void firstStartOpensTheDemo();
     void docksKeepTheirWidthsAcrossStarts();
+    void filterShowsItsWholeHint();
     void problemColumnsShareANarrowDock();
     void assignToNewFileAndExport();
     void cancelMidExportLeavesNothing();
@@ -958,6 +959,25 @@ void TestMainWindow::chunkTableFitsAndStartsAtTheTop() {
     w.selectTensor(tensorIndex(w, "small"));
     QCOMPARE(view->verticalScrollBar()->value(), 0);
     QCOMPARE(view->horizontalScrollBar()->value(), 0);
+}
+
+// The filter's hint "Filter tensors (Ctrl+F)" was cut to "Filter tensors (…" beside the combos
+// in a window narrower than the screen; the bar now goes to two rows first.
+void TestMainWindow::filterShowsItsWholeHint() {
+    for (int width : {1024, 900, 760}) {
+        MainWindow w;
+        openShown(w, manyTensors(3));
+        w.resize(width, 700);
+        auto* filter = w.findChild<QLineEdit*>("tensorFilter");
+        QVERIFY(filter);
+        const int hint = filter->fontMetrics().horizontalAdvance(filter->placeholderText());
+        // What the text can use: the edit less its frame, margins and the clear button's room.
+        QTRY_VERIFY2(filter->width() >= hint + filter->fontMetrics().height() * 2,
+                     qPrintable(QString("%1 px window: %2 px edit, %3 px hint")
+                                    .arg(width)
+                                    .arg(filter->width())
+                                    .arg(hint)));
+    }
 }
 
 void TestMainWindow::filterKeepsOrClearsTheSelection() {

@@ -488,6 +488,10 @@ void TestValuesGui::valuesPanelListsTheStatistics() {
                                  "+Inf", "−Inf", "Zeros", "Subnormals"})
         QVERIFY2(text.contains(expected), qPrintable(text));
     QVERIFY(text.contains("1.5")); // the mean of 1 and 2
+    // Above the histogram, where a short pane still shows them: mean, std (of 1 and 2: 0.5),
+    // max |x| and the non-finite counts.
+    QVERIFY2(text.startsWith("Mean 1.5 · Std 0.5 · max |x| 2 · 1 NaN · 1 +Inf\n"),
+             qPrintable(text));
     // n holds a NaN and an Inf: the extremes and sums are said to be over the finite ones.
     QVERIFY2(text.contains("Min, Max, Mean, Std, L2 and max |x| are over the 2 finite elements."),
              qPrintable(text));

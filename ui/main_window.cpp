@@ -525,7 +525,11 @@ QWidget* MainWindow::createFilterBar() {
     // Output file names are long: the closed combo keeps a modest width, the list shows them whole.
     m_targetFilter->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     m_targetFilter->setMinimumContentsLength(12);
-    m_filter->setMinimumWidth(m_filter->fontMetrics().averageCharWidth() * 14);
+    // Wide enough for its whole placeholder (and the clear button): narrower, the bar goes to
+    // two rows instead of cutting the hint to "Filter tensors (…".
+    const QFontMetrics metrics = m_filter->fontMetrics();
+    m_filter->setMinimumWidth(metrics.horizontalAdvance(m_filter->placeholderText()) +
+                              metrics.height() * 2);
     for (const auto& choice : TensorFilterProxy::statusChoices())
         m_statusFilter->addItem(choice.icon, choice.text, choice.value);
     for (const auto& choice : TensorFilterProxy::kindChoices())

@@ -90,6 +90,20 @@ QString nameCell(const char* name, const QColor& color) {
     return cell(ValuesPanel::tr(name), true, QStringLiteral("color:%1").arg(color.name()));
 }
 
+// The numbers a reader looks for first, above the histogram: in a short pane the table under
+// it is out of view. Non-finite counts only when there are some.
+QString keyNumbers(const Moments& m) {
+    if (m.count == 0) return ValuesPanel::tr("No elements");
+    QString text =
+        ValuesPanel::tr("Mean %1 · Std %2 · max |x| %3")
+            .arg(spread(m, m.mean()), real(m.stddev()),
+                 m.finite() ? extreme(m, m.maxAbs, Extreme::MaxAbs) : QStringLiteral("–"));
+    if (m.nan) text += " · " + ValuesPanel::tr("%1 NaN").arg(count(m.nan));
+    if (m.posInf) text += " · " + ValuesPanel::tr("%1 +Inf").arg(count(m.posInf));
+    if (m.negInf) text += " · " + ValuesPanel::tr("%1 −Inf").arg(count(m.negInf));
+    return text; // plain: the label shows it as such
+}
+
 // Both sides: name, here, other, or (`stacked`) here's rows above other's; a value that
 // differs from the other side's is bold.
 QString comparedTable(const Moments* a, const Moments& b, bool stacked, const QColor& names) {
@@ -214,8 +228,12 @@ void ValuesPanel::setContent(const ValuesContent& content) {
         m_log->setVisible(false);
         return;
     }
-    m_summary->setText(content.diff ? diffSummary(*content.diff, content.note, content.tolerance)
-                                    : QString());
+    if (content.diff)
+        m_summary->setText(diffSummary(*content.diff, content.note, content.tolerance));
+    else if (!content.comparing && content.a)
+        m_summary->setText(keyNumbers(content.a->moments));
+    else
+        m_summary->setText({});
     m_summary->setVisible(!m_summary->text().isEmpty());
     m_log->setVisible(true);
     m_otherMissing = content.comparing && !content.b;
