@@ -1054,9 +1054,10 @@ void CommandLine::addStats() {
 void CommandLine::addCheck() {
     auto& o = m_checkOptions;
     m_check = addCommand(
-        "check", "Read every tensor's values and report NaN, Inf, all-zero and constant\n"
-                 "tensors, all-zero chunks of float tensors (a dropped shard) and\nchunks whose "
-                 "RMS differs by more than --norm-spread. Exit 1 when a\n--fail-on kind is found "
+        "check", "Read every tensor's values and report NaN, Inf, all-zero float\ntensors, "
+                 "constant tensors (an all-zero mask or integer tensor is\nonly constant), "
+                 "all-zero chunks of float tensors (a dropped shard)\nand chunks whose "
+                 "RMS differs by more than --norm-spread. Exit 1\nwhen a --fail-on kind is found "
                  "or the checkpoint has errors.");
     m_check->add_option("DIR", o.dir, "The checkpoint directory")->required()->type_name("");
     addValueOptions(m_check, o.tensor, o.json, o.threads);

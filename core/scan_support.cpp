@@ -157,7 +157,7 @@ void checkTensor(const Checkpoint& ckpt, TensorInfo& t, bool declaredShapes, Ten
     const size_t rank = t.chunks.front().shape.size();
     if (!declaredShapes) t.shape.assign(rank, 0);
     bool overflow = false;
-    std::string outside;
+    std::string outside, outsideFile; // the first chunk past the tensor, and its file
     for (const Chunk& c : t.chunks)
         for (size_t d = 0; d < rank; ++d) {
             uint64_t e;
@@ -165,13 +165,15 @@ void checkTensor(const Checkpoint& ckpt, TensorInfo& t, bool declaredShapes, Ten
                 overflow = true;
             else if (!declaredShapes)
                 t.shape[d] = std::max(t.shape[d], e);
-            else if (e > t.shape[d] && outside.empty())
+            else if (e > t.shape[d] && outside.empty()) {
                 outside = "the chunk at offsets " + formatShape(c.offsets) + " of size " +
                           formatShape(c.shape) + " reaches past the tensor's size " +
                           formatShape(t.shape);
+                outsideFile = ckpt.files[c.file].name;
+            }
         }
     const std::string& firstFile = ckpt.files[t.chunks.front().file].name;
-    if (!outside.empty()) return reject(firstFile, outside, ErrorKind::Coverage);
+    if (!outside.empty()) return reject(outsideFile, outside, ErrorKind::Coverage);
     auto numel = checkedNumel(t.shape);
     auto bytes = numel ? checkedBytes(*numel, dtypeBits(t.dtype)) : std::nullopt;
     // A DCP checkpoint's sizes and chunk places come from .metadata, so that is the file named.

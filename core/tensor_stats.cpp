@@ -377,17 +377,21 @@ public:
         nonFinite(false);
         const Moments& m = m_stats.moments;
         const bool allZero = m.count > 0 && m.zeros == m.count;
-        if (allZero)
+        const bool isFloat = isFloatDType(m_tensor.dtype);
+        // A one-element tensor tells nothing by being zero or constant (a step counter, a gate).
+        // An all-zero mask or counter (BOOL, integers) is ordinary: it is only "constant".
+        const bool enough = m.count >= m_options.minConstantElements;
+        if (enough && allZero && isFloat)
             add(Severity::Warning, ErrorKind::AllZeros, firstFile(),
                 "all " + std::to_string(m.count) + " elements are zero" + spannedFiles() +
                     " (a tensor saved before it was filled?)");
-        else if (m.count >= m_options.minConstantElements && m.finite() == m.count && m.constant())
+        else if (enough && m.finite() == m.count && m.constant())
             add(Severity::Warning, ErrorKind::ConstantTensor, firstFile(),
                 "all " + std::to_string(m.count) + " elements equal " +
                     exactIntegerText(m, Extreme::Min).value_or(number(m.min)) + spannedFiles());
         // Masks and indices (BOOL, integers) hold all-zero blocks by design: a causal mask
         // split 2 × 2 has an all-false corner. The dropped shard is a float tensor's failure.
-        if (!allZero && isFloatDType(m_tensor.dtype)) zeroChunks();
+        if (!allZero && isFloat) zeroChunks();
         normSpread();
     }
 

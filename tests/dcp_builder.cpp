@@ -275,7 +275,7 @@ void tensorStorageMetadata(Pickler& p, const DcpTensor& t) {
                     p.object(kMetadataModule, "ChunkStorageMetadata", [&] {
                         p.dict(2, [&] {
                             p.str("offsets");
-                            p.torchSize(c.offsets);
+                            p.torchSize(c.saidOffsets());
                             p.str("sizes");
                             p.torchSize(c.shape);
                         });
@@ -740,7 +740,7 @@ std::map<std::string, std::string> writeDcpCheckpoint(const fs::path& dir,
             std::string item = tensorItem(t.dtype, c.shape, rowMajor, c.columnMajor);
             if (c.zstd) item = zstdRawFrame(item);
             if (c.noStorageEntry) continue; // in the chunk list only
-            append({t.fqn, c.offsets, false, i, c.rank, 0, 0, c.zstd}, item);
+            append({t.fqn, c.saidOffsets(), false, i, c.rank, 0, 0, c.zstd}, item);
         }
     }
     for (const auto& [rank, data] : files)

@@ -27,6 +27,9 @@ struct DcpChunk {
     bool columnMajor = false;    // stored with reversed strides, as a transposed weight is
     bool zstd = false;           // stored as a zstd stream (transform "stream.zstd/1")
     bool noStorageEntry = false; // listed in the tensor's chunks, but no item nor storage_data
+    Dims metadataOffsets = {};   // when set, where .metadata says the chunk is (bytes: `offsets`)
+
+    const Dims& saidOffsets() const { return metadataOffsets.empty() ? offsets : metadataOffsets; }
 };
 
 struct DcpTensor {

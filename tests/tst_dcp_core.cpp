@@ -597,6 +597,23 @@ private slots:
     // Tensors the walk cannot reach (here nested 70 dicts deep) are counted and reported: an
     // error in a model item, whose export would look complete without them, a warning in
     // optimizer state.
+    // A chunk that .metadata places past its tensor is named by the file that holds it (the
+    // message named the tensor's first chunk's file, __0_0.distcp, whichever chunk it was).
+    void aChunkPastItsTensorNamesItsFile() {
+        QTemporaryDir dir;
+        std::vector<testing::DcpChunk> chunks = testing::dcpSplit({8, 6}, 0, 4);
+        chunks[3].metadataOffsets = {8, 0}; // rank 3's rows [6, 8) said to start at row 8
+        testing::writeDcpCheckpoint(dir.path().toStdString(), {{"w", "F32", {8, 6}, chunks}});
+        const Checkpoint c = scanCheckpoint(dir.path().toStdString());
+        const Problem* p = problemOf(c, "w");
+        QVERIFY(p);
+        QCOMPARE(p->severity, Severity::Error);
+        QCOMPARE(p->file, std::string("__3_0.distcp"));
+        QVERIFY2(p->message.find("the chunk at offsets [8, 0] of size [2, 6] reaches past the "
+                                 "tensor's size [8, 6]") != std::string::npos,
+                 p->message.c_str());
+    }
+
     void tensorsThatCannotBeReadAreReported() {
         QTemporaryDir dir;
         const std::filesystem::path root = dir.path().toStdString();

@@ -2821,6 +2821,14 @@ std::vector<Planned> findingsPlan() {
                     {4},
                     bytesOf(std::vector<int32_t>{0, 0, 7, 9}),
                     rows({kS1, kS2}, 2)});
+    // An all-false mask: ordinary, so only constant (as t13, a buffer of zero indices such as
+    // BERT's token_type_ids). A float scalar 0 (a gate, a step): one element tells nothing.
+    plan.push_back({"t16.falsemask",
+                    DType::BOOL,
+                    {2, 3},
+                    bytesOf(std::vector<uint8_t>(6, 0)),
+                    {{kS1, {0, 0}, {1, 3}}, {kS2, {1, 0}, {1, 3}}}});
+    plan.push_back(f32Tensor("t17.zeroscalar", {}, {0}, {{kS2, {}, {}}}));
     return plan;
 }
 
@@ -2839,9 +2847,11 @@ std::map<std::string, Kinds> defaultFindings() {
             {"t10.spread50", {}},
             {"t11.scalar", {}},
             {"t12.bf16nan", {ErrorKind::ValueNaN}},
-            {"t13.intzeros", {ErrorKind::AllZeros}},
+            {"t13.intzeros", {ErrorKind::ConstantTensor}},
             {"t14.causalmask", {}},
-            {"t15.intzerohalf", {}}};
+            {"t15.intzerohalf", {}},
+            {"t16.falsemask", {ErrorKind::ConstantTensor}},
+            {"t17.zeroscalar", {}}};
 }
 
 Severity severityOf(ErrorKind kind) {
@@ -2957,10 +2967,14 @@ void TestValueStats::findingThresholds() {
     // needed.
     expected = defaultFindings();
     expected["t11.scalar"] = {ErrorKind::ConstantTensor};
+    expected["t17.zeroscalar"] = {ErrorKind::AllZeros};
     CHECK(checkFindings(valueFindings(c, stats, FindingOptions{.minConstantElements = 1}), expected,
                         "minConstantElements 1"));
     expected = defaultFindings();
     expected["t07.const"] = {};
+    expected["t02.zeros"] = {}; // six zeros are too few as well
+    expected["t16.falsemask"] = {};
+    expected["t13.intzeros"] = {};
     CHECK(checkFindings(valueFindings(c, stats, FindingOptions{.minConstantElements = 7}), expected,
                         "minConstantElements 7"));
 }
