@@ -13,14 +13,27 @@ namespace shardscope {
 TensorReader::TensorReader(const Checkpoint& checkpoint) : m_ckpt(checkpoint) {
     if (m_ckpt.files.size() > 64) raiseOpenFileLimit();
     m_files.reserve(m_ckpt.files.size());
-    for (const auto& f : m_ckpt.files)
-        m_files.push_back(f.valid ? PosixFile::openRead(f.path) : PosixFile());
+    m_openErrors.resize(m_ckpt.files.size());
+    // A file that cannot be opened fails only the tensors read from it (the scan has already
+    // rejected them, as a rule), not every reader of the checkpoint.
+    for (size_t i = 0; i < m_ckpt.files.size(); ++i) {
+        m_files.emplace_back();
+        if (!m_ckpt.files[i].valid) continue;
+        try {
+            m_files.back() = PosixFile::openRead(m_ckpt.files[i].path);
+        } catch (const Error& e) {
+            m_openErrors[i] = std::make_unique<Error>(e);
+        }
+    }
     m_decoded = std::make_unique<DecodedChunks>(m_ckpt, m_files);
 }
 
 void TensorReader::read(const TensorInfo& tensor, uint64_t from, uint64_t to, char* out,
                         Scratch& scratch, std::stop_token stop) const {
     try {
+        for (const Chunk& chunk : tensor.chunks)
+            if (chunk.file < m_openErrors.size() && m_openErrors[chunk.file])
+                throw *m_openErrors[chunk.file];
         scratch.pieces.clear();
         collectPieces(tensor, from, to, 0, false, scratch.pieces);
         if (scratch.pieces.size() == 1 && scratch.pieces[0].dst == from &&

@@ -38,6 +38,7 @@ private:
 
     const Checkpoint& m_ckpt;
     std::vector<PosixFile> m_files;
+    std::vector<std::unique_ptr<Error>> m_openErrors; // by file: why it could not be opened
     std::unique_ptr<DecodedChunks> m_decoded;
 };
 

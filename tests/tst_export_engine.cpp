@@ -11,6 +11,7 @@
 #include "model_config.h"
 #include "plan.h"
 #include "shard_builder.h"
+#include "tensor_reader.h"
 #include "tied_weights.h"
 #include "verify.h"
 
@@ -96,14 +97,13 @@ private slots:
     void configGetsTheTargetDtypeAndOriginalStays();
     void brokenConfigStopsTheExportBeforeWriting();
     void identicalTensorsAreFoundByBytesNotSamples();
+    void aFileThatCannotBeOpenedFailsOnlyItsTensors();
     void dropTiedLeavesOutLmHeadOnly();
     void tieConfigMismatchesAreReported();
 
 private:
     std::unique_ptr<QTemporaryDir> m_tmp;
-    fs::path dir(const char* name) const {
-        return fs::path(m_tmp->path().toStdString()) / name;
-    }
+    fs::path dir(const char* name) const { return fs::path(m_tmp->path().toStdString()) / name; }
     // Two rank files: a column-split F32 matrix, a row-split BF16 vector, an I64 tensor.
     Checkpoint mixed(std::map<std::string, std::string>* expected = nullptr) {
         auto bytes = writeCheckpoint(dir("in"),
@@ -136,8 +136,7 @@ void TestExportEngine::planUsesCastSizesAndRecordsRules() {
     QCOMPARE(plan.files[0].dataSize, plan.totalTensorBytes);
     const QJsonObject index =
         QJsonDocument::fromJson(QByteArray::fromStdString(plan.indexJson())).object();
-    QCOMPARE(index["metadata"].toObject()["total_size"].toInteger(),
-             qint64(plan.totalTensorBytes));
+    QCOMPARE(index["metadata"].toObject()["total_size"].toInteger(), qint64(plan.totalTensorBytes));
     QVERIFY(index["metadata"].toObject().contains(kExportRecordKey));
     const std::string header = plan.files[0].header;
     QVERIFY(header.find(R"("w":{"dtype":"BF16")") != std::string::npos);
@@ -187,7 +186,8 @@ void TestExportEngine::verifyCatchesATensorTheRulesLeftOut() {
     ExportRules rules;
     rules.select.push_back({false, "^v$", false});
     const fs::path indexPath = dir("out") / kIndexFileName;
-    QJsonObject index = QJsonDocument::fromJson(QByteArray::fromStdString(readFile(indexPath))).object();
+    QJsonObject index =
+        QJsonDocument::fromJson(QByteArray::fromStdString(readFile(indexPath))).object();
     QJsonObject metadata = index["metadata"].toObject();
     metadata[kExportRecordKey] =
         QJsonDocument::fromJson(QByteArray::fromStdString(exportRulesToJson(rules))).object();
@@ -291,6 +291,32 @@ void TestExportEngine::identicalTensorsAreFoundByBytesNotSamples() {
     QCOMPARE(findings[0].tensor, std::string("b"));
 }
 
+// One file of the checkpoint cannot be opened (here: gone since the scan; unreadable files fail
+// the same way): the reader still reads the tensors of the other files, and reading one of
+// that file names it. Check and tied-weight detection once stopped at the first such file.
+void TestExportEngine::aFileThatCannotBeOpenedFailsOnlyItsTensors() {
+    fs::create_directories(dir("in"));
+    const std::string a = pattern("a", 64), c = pattern("c", 64);
+    writeShard(dir("in") / "shard-00001.safetensors", {{"a", "F32", {0}, {16}, a}});
+    writeShard(dir("in") / "shard-00002.safetensors", {{"c", "F32", {0}, {16}, c}});
+    const Checkpoint ckpt = scanCheckpoint(dir("in"));
+    QVERIFY(!ckpt.hasErrors());
+    fs::remove(dir("in") / "shard-00002.safetensors");
+    const TensorReader reader(ckpt);
+    TensorReader::Scratch scratch;
+    std::string out(64, '\0');
+    reader.read(*ckpt.find("a"), 0, 64, out.data(), scratch, {});
+    QCOMPARE(out, a);
+    try {
+        reader.read(*ckpt.find("c"), 0, 64, out.data(), scratch, {});
+        QFAIL("read a tensor of a file that cannot be opened");
+    } catch (const Error& e) {
+        QCOMPARE(e.file().substr(e.file().size() - 23), std::string("shard-00002.safetensors"));
+        QCOMPARE(e.tensor(), std::string("c"));
+        QVERIFY2(std::string(e.what()).find("cannot open") != std::string::npos, e.what());
+    }
+}
+
 void TestExportEngine::dropTiedLeavesOutLmHeadOnly() {
     const std::string emb = pattern("emb", 256), ones = f32Bytes(std::vector<float>(8, 1.0f));
     writeText(dir("in") / ".hf_metadata" / "config.json",
@@ -334,9 +360,9 @@ void TestExportEngine::tieConfigMismatchesAreReported() {
     QVERIFY(kinds(R"({"tie_word_embeddings": false})").empty());
     QVERIFY(kinds("not json").empty());
     // false while lm_head is missing: the loader would start it from random values.
-    const Checkpoint untied =
-        withBytes({{"model.embed_tokens.weight", {8, 8}, pattern("e", 256)}});
-    const auto findings = tiedFindings(untied, {}, std::string(R"({"tie_word_embeddings": false})"));
+    const Checkpoint untied = withBytes({{"model.embed_tokens.weight", {8, 8}, pattern("e", 256)}});
+    const auto findings =
+        tiedFindings(untied, {}, std::string(R"({"tie_word_embeddings": false})"));
     QCOMPARE(findings.size(), size_t(1));
     QCOMPARE(findings[0].kind, ErrorKind::TieConfigMismatch);
 }
