@@ -326,8 +326,17 @@ private:
     }
 
     uint64_t count(Ref v, std::string_view fqn, const char* what) {
-        if (m_doc->type(v) != Type::Int || m_doc->integer(v) < 0)
-            invalid(fqn, std::string(what) + " is not a non-negative integer");
+        const Type type = m_doc->type(v);
+        if (type == Type::BigInt) { // two's complement, little-endian: the last byte has the sign
+            const std::string_view b = m_doc->text(v);
+            const bool negative = !b.empty() && (uint8_t(b.back()) & 0x80);
+            invalid(fqn, std::string(what) +
+                             (negative ? " is negative" : " is too large (2^63 or more)"));
+        }
+        if (type != Type::Int) invalid(fqn, std::string(what) + " is not an integer");
+        if (m_doc->integer(v) < 0)
+            invalid(fqn,
+                    std::string(what) + " is negative (" + std::to_string(m_doc->integer(v)) + ")");
         return uint64_t(m_doc->integer(v));
     }
 

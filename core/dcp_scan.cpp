@@ -119,8 +119,7 @@ private:
             file.readExact(&n, 8, start);
             if (n > kMaxHeaderSize || n > size - 8)
                 throw Error(ErrorKind::InvalidHeaderLength, fileName, "",
-                            "the safetensors blob at byte " + std::to_string(start) +
-                                " has an impossible header length");
+                            "an impossible header length (" + std::to_string(n) + " bytes)");
             std::string json(n, '\0');
             file.readExact(json.data(), n, start + 8);
             blob.header = parseSafetensorsHeader(json, size, fileName);

@@ -936,6 +936,10 @@ def _long_range(case, C, metadata, infos):
     infos[(W, (4, 0))].length += 100
 
 
+def _huge_offset(case, C, metadata, infos):
+    infos[(W, (4, 0))].offset = 2 ** 64 - 16  # a Python long beyond int64, not negative
+
+
 def _lz4(case, C, metadata, infos):
     infos[(W, (4, 0))].transform_descriptors = ["stream.lz4/1"]
 
@@ -991,6 +995,11 @@ def bad_cases(zstd):
     c = _bad(small("bad_range_past_end", f"{W}'s item in __1_0.distcp is recorded 100 "
                    "bytes longer than the file"), ["__1_0.distcp", W], ["ItemOutOfRange"])
     c.meta_hook = _long_range
+    cases.append(c)
+
+    c = _bad(small("bad_offset_too_large", f"{W}'s item in __1_0.distcp is recorded at byte "
+                   "2^64 - 16"), [W], ["DcpMetadataInvalid", "ItemOutOfRange"])
+    c.meta_hook = _huge_offset
     cases.append(c)
 
     c = small("bad_zip_name", f"in {W}'s archive in __1_0.distcp the local header of "
