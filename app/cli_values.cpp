@@ -400,6 +400,11 @@ std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoin
         return layout(a, d.a) + " -> " + layout(b, d.b);
     case DiffStatus::NotCompared:
         return "a side's chunks do not cover the tensor (see inspect)";
+    case DiffStatus::NotExported:
+        return std::string(tensorKindName(d.a >= 0 ? a.tensors[size_t(d.a)].kind
+                                                   : b.tensors[size_t(d.b)].kind)) +
+               " state in " + (d.a >= 0 ? "A" : "B") + "; " + (d.a >= 0 ? "B" : "A") +
+               " holds model weights only, as an export";
     case DiffStatus::Differs:
     case DiffStatus::WithinTolerance: {
         char buf[400];
@@ -466,7 +471,8 @@ void printDiffText(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
     std::map<DiffStatus, size_t> counts;
     for (const TensorDiff& d : r.tensors) {
         ++counts[d.status];
-        if (!all && (d.status == DiffStatus::Identical || d.status == DiffStatus::SameLayout))
+        if (!all && (d.status == DiffStatus::Identical || d.status == DiffStatus::SameLayout ||
+                     d.status == DiffStatus::NotExported))
             continue;
         std::printf("%-18s %s%s%s\n", std::string(diffStatusName(d.status)).c_str(),
                     Error::printable(d.name).c_str(), diffDetail(d, a, b).empty() ? "" : ": ",

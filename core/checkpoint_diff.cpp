@@ -150,7 +150,7 @@ std::vector<TensorDiff> pairByName(const Checkpoint& a, const Checkpoint& b) {
 class DiffRun {
 public:
     DiffRun(const Checkpoint& a, const Checkpoint& b, const DiffOptions& options)
-        : m_a(a), m_b(b), m_options(options) {}
+        : m_a(a), m_b(b), m_options(options), m_weightsOnly{weightsOnly(a), weightsOnly(b)} {}
 
     DiffReport run() {
         const auto start = std::chrono::steady_clock::now();
@@ -169,9 +169,21 @@ public:
     }
 
 private:
+    static bool weightsOnly(const Checkpoint& c) {
+        return std::all_of(c.tensors.begin(), c.tensors.end(),
+                           [](const TensorInfo& t) { return t.kind == TensorKind::Model; });
+    }
+
     void classify(TensorDiff& d) const {
         if (d.a < 0 || d.b < 0) {
-            d.status = d.a < 0 ? DiffStatus::OnlyInB : DiffStatus::OnlyInA;
+            // A training checkpoint against its export: the optimizer's tensors are not missing
+            // from the export, they were never meant to be in it.
+            const bool inA = d.b < 0;
+            const TensorInfo& t = inA ? m_a.tensors[size_t(d.a)] : m_b.tensors[size_t(d.b)];
+            if (t.kind != TensorKind::Model && m_weightsOnly[inA ? 1 : 0])
+                d.status = DiffStatus::NotExported;
+            else
+                d.status = inA ? DiffStatus::OnlyInA : DiffStatus::OnlyInB;
             return;
         }
         const TensorInfo& ta = m_a.tensors[size_t(d.a)];
@@ -274,6 +286,7 @@ private:
     const Checkpoint& m_a;
     const Checkpoint& m_b;
     const DiffOptions& m_options;
+    const bool m_weightsOnly[2]; // a side without training state (an export, say)
     std::unique_ptr<TensorReader> m_readers[2];
     std::mutex m_mutex;
     std::vector<Partial> m_partials;
@@ -303,6 +316,8 @@ std::string_view diffStatusName(DiffStatus status) {
         return "not-compared";
     case DiffStatus::SameLayout:
         return "same-dtype-and-shape";
+    case DiffStatus::NotExported:
+        return "not-exported";
     }
     return "?";
 }
@@ -310,7 +325,7 @@ std::string_view diffStatusName(DiffStatus status) {
 bool DiffReport::same() const {
     return std::all_of(tensors.begin(), tensors.end(), [](const TensorDiff& d) {
         return d.status == DiffStatus::Identical || d.status == DiffStatus::WithinTolerance ||
-               d.status == DiffStatus::SameLayout;
+               d.status == DiffStatus::SameLayout || d.status == DiffStatus::NotExported;
     });
 }
 

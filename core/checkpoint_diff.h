@@ -27,6 +27,9 @@ enum class DiffStatus : uint8_t {
     ShapeChanged,
     NotCompared, // a side whose chunks do not cover the tensor
     SameLayout,  // --names-only: same dtype and shape, values not read
+    // Training state (optimizer, scheduler, ...) on one side where the other holds model weights
+    // only, as an export does: not a difference.
+    NotExported,
 };
 std::string_view diffStatusName(DiffStatus status); // "identical", "within-tolerance", ...
 

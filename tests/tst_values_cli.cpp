@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
+#include "dcp_builder.h"
 #include "shard_builder.h"
 
 #include <QElapsedTimer>
@@ -50,6 +51,7 @@ private slots:
     void checkNormSpreadThreshold();
     void checkFailOnConstant();
     void checkFailOnUnknownKind();
+    void diffTrainingCheckpointAgainstItsExport();
     void checkCleanCheckpoint();
     void dtypesWithoutStatisticsAreNamed();
     void checkNaNInOneReplica();
@@ -1253,6 +1255,45 @@ void TestValuesCli::diffOnlyInAOrB() {
     const QJsonObject reverse = diffJson(run({"diff", path("b"), path("a"), "--json"}));
     QCOMPARE(statusOf(reverse, "gone"), QString("only-in-b"));
     QCOMPARE(statusOf(reverse, "extra"), QString("only-in-a"));
+}
+
+// A DCP training checkpoint against its own export: the optimizer, scheduler, dataloader and
+// trainer tensors are not in the export by design, so they are "not-exported", not "only in
+// A", and the export of a sound checkpoint passes (it always failed). Against another training
+// checkpoint that lacks one of them, that one still differs.
+void TestValuesCli::diffTrainingCheckpointAgainstItsExport() {
+    testing::writeTrainingCheckpoint(fsPath("train"));
+    Result exported = run({"consolidate", path("train"), path("out"), "--quiet"});
+    QVERIFY2(exported.code == 0, qPrintable(exported.err));
+    Result r = run({"diff", path("train"), path("out"), "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+    const QJsonObject doc = diffJson(r);
+    QVERIFY(doc["same"].toBool());
+    QCOMPARE(statusOf(doc, "embed.weight"), QString("identical"));
+    QCOMPARE(statusOf(doc, "layers.0.attn.w"), QString("identical"));
+    for (const char* name : {"optimizer.state.embed.weight.exp_avg", "lr_scheduler.last_lr",
+                             "dataloader.position", "train_state.rng"})
+        QCOMPARE(statusOf(doc, name), QString("not-exported"));
+    // The other way round, and in text: counted in the summary, not listed one by one.
+    Result text = run({"diff", path("out"), path("train")});
+    QCOMPARE(text.code, 0);
+    QVERIFY2(!text.out.contains("optimizer.state") && text.out.contains("not-exported"),
+             qPrintable(text.out));
+    Result all = run({"diff", path("out"), path("train"), "--all"});
+    QVERIFY2(all.out.contains("optimizer state in B; A holds model weights only"),
+             qPrintable(all.out));
+
+    // Both sides hold training state, one lacks the optimizer's moment: that is a difference.
+    using testing::DcpTensor;
+    const std::vector<DcpTensor> full{
+        {"model.w", "F32", {4}, testing::dcpSplit({4}, 0, 2)},
+        {"optimizer.state.w.exp_avg", "F32", {4}, testing::dcpSplit({4}, 0, 2)},
+        {"optimizer.state.w.exp_avg_sq", "F32", {4}, testing::dcpSplit({4}, 0, 2)}};
+    testing::writeDcpCheckpoint(fsPath("full"), full);
+    testing::writeDcpCheckpoint(fsPath("less"), {full[0], full[1]});
+    Result less = run({"diff", path("full"), path("less"), "--json"});
+    QCOMPARE(less.code, 1);
+    QCOMPARE(statusOf(diffJson(less), "optimizer.state.w.exp_avg_sq"), QString("only-in-a"));
 }
 
 void TestValuesCli::diffNaNAtTheSamePosition() {

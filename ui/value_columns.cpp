@@ -40,14 +40,16 @@ int statusRank(DiffStatus s) {
         return 3;
     case DiffStatus::NotCompared:
         return 4;
-    case DiffStatus::WithinTolerance:
+    case DiffStatus::NotExported:
         return 5;
-    case DiffStatus::SameLayout:
+    case DiffStatus::WithinTolerance:
         return 6;
-    case DiffStatus::Identical:
+    case DiffStatus::SameLayout:
         return 7;
+    case DiffStatus::Identical:
+        return 8;
     }
-    return 8;
+    return 9;
 }
 
 uint64_t nonFinite(const Moments& m) {
@@ -235,6 +237,9 @@ QString ValueColumns::diffToolTip(const TensorDiff& d) const {
         return tr("%1 here, %2 in %3").arg(layout(*c.a, d.a), layout(*c.b, d.b), c.directory);
     case DiffStatus::NotCompared:
         return tr("Not compared: a side's chunks do not cover the tensor (see Problems)");
+    case DiffStatus::NotExported:
+        return tr("Training state: %1 holds model weights only, as an export does")
+            .arg(c.directory);
     case DiffStatus::Identical:
         return tr("Same dtype, shape and bytes as in %1").arg(c.directory);
     default:

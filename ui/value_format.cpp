@@ -34,6 +34,8 @@ QString diffStatusText(DiffStatus status) {
         return tr("Not compared");
     case DiffStatus::SameLayout:
         return tr("Same layout");
+    case DiffStatus::NotExported:
+        return tr("Not exported");
     }
     return {};
 }
@@ -46,6 +48,7 @@ QColor diffStatusColor(DiffStatus status) {
     case DiffStatus::SameLayout:
         return QColor(0x55, 0x8b, 0x2f);
     case DiffStatus::NotCompared:
+    case DiffStatus::NotExported:
         return QColor(0x75, 0x75, 0x75);
     default:
         return QColor(0xc6, 0x28, 0x28);

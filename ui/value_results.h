@@ -49,7 +49,7 @@ struct Comparison {
     // As DiffReport::same() counts it: anything but identical (or within the tolerance).
     static bool differs(DiffStatus status) {
         return status != DiffStatus::Identical && status != DiffStatus::WithinTolerance &&
-               status != DiffStatus::SameLayout;
+               status != DiffStatus::SameLayout && status != DiffStatus::NotExported;
     }
 };
 
