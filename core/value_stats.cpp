@@ -602,44 +602,63 @@ void decodeRun(DType type, const void* bytes, uint64_t n, double* out) {
         out[i] = decodeElement(type, p + i * size);
 }
 
+namespace {
+
+// The squares of `count` BF16 values (a multiple of 8), NaN and Inf left out. Eight separate
+// sums let the compiler use vector lanes without reordering any one sum (which it may not do for
+// doubles): 0.30 against 0.88 ns per element, measured on diff of W1. A BF16 square is exact in
+// double.
+double bf16Squares(const unsigned char* p, uint64_t count) {
+    constexpr size_t kLanes = 8;
+    double lanes[kLanes] = {};
+    for (uint64_t i = 0; i < count; i += kLanes)
+        for (size_t j = 0; j < kLanes; ++j) {
+            const uint32_t bits = uint32_t(loadLe<uint16_t>(p + 2 * (i + j))) << 16;
+            const uint32_t finite = 0u - uint32_t((bits & 0x7FFFFFFFu) < 0x7F800000u);
+            const double d = double(std::bit_cast<float>(bits & finite));
+            lanes[j] += d * d;
+        }
+    double sum = 0;
+    for (double lane : lanes)
+        sum += lane;
+    return sum;
+}
+
+} // namespace
+
 long double sumOfSquares(DType type, const void* bytes, uint64_t n) {
     const auto* p = static_cast<const unsigned char*>(bytes);
     double total = 0;
     if (type == DType::BF16) {
-        // The common case. Eight separate sums let the compiler use vector lanes without
-        // reordering any one sum (which it may not do for doubles): 0.30 against 0.88 ns per
-        // element, measured on diff of W1. A BF16 square is exact in double.
-        constexpr size_t kLanes = 8;
-        double lanes[kLanes] = {};
+        // The common case. A sum per block: one running sum over a 4 MiB window of positive squares
+        // drifted by 3e-12 relative (a rounding per addition, all one way).
         uint64_t i = 0;
-        for (; i + kLanes <= n; i += kLanes)
-            for (size_t j = 0; j < kLanes; ++j) {
-                const uint32_t bits = uint32_t(loadLe<uint16_t>(p + 2 * (i + j))) << 16;
-                const uint32_t finite = 0u - uint32_t((bits & 0x7FFFFFFFu) < 0x7F800000u);
-                const double d = double(std::bit_cast<float>(bits & finite));
-                lanes[j] += d * d;
-            }
+        for (; i + kBlock <= n; i += kBlock)
+            total += bf16Squares(p + 2 * i, kBlock);
+        const uint64_t whole = (n - i) / 8 * 8;
+        total += bf16Squares(p + 2 * i, whole);
+        i += whole;
         for (; i < n; ++i) {
             const float f = std::bit_cast<float>(uint32_t(loadLe<uint16_t>(p + 2 * i)) << 16);
             if (std::isfinite(f)) total += double(f) * double(f);
         }
-        for (double lane : lanes)
-            total += lane;
         return total;
     }
     double values[kBlock];
     const unsigned size = dtypeBits(type) / 8;
-    long double wide = 0; // F64 squares leave double's range beyond 2^±511
-    for (uint64_t i = 0; i < n; i += kBlock) {
+    long double wide = 0;                      // F64 squares leave double's range beyond 2^±511
+    for (uint64_t i = 0; i < n; i += kBlock) { // a sum per block, as above
         const uint64_t k = std::min<uint64_t>(kBlock, n - i);
         decodeRun(type, p + i * size, k, values);
+        double block = 0;
         for (uint64_t j = 0; j < k; ++j) {
             if (!std::isfinite(values[j])) continue;
             if (type == DType::F64)
                 wide += (long double)values[j] * values[j];
             else
-                total += values[j] * values[j];
+                block += values[j] * values[j];
         }
+        total += block;
     }
     return wide + total;
 }

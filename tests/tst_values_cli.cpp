@@ -52,6 +52,7 @@ private slots:
     void checkFailOnConstant();
     void checkFailOnUnknownKind();
     void diffTrainingCheckpointAgainstItsExport();
+    void diffNormsOfMillionsOfElements();
     void checkCleanCheckpoint();
     void dtypesWithoutStatisticsAreNamed();
     void checkNaNInOneReplica();
@@ -1294,6 +1295,52 @@ void TestValuesCli::diffTrainingCheckpointAgainstItsExport() {
     Result less = run({"diff", path("full"), path("less"), "--json"});
     QCOMPARE(less.code, 1);
     QCOMPARE(statusOf(diffJson(less), "optimizer.state.w.exp_avg_sq"), QString("only-in-a"));
+}
+
+// ‖a − b‖/‖a‖ of tensors of millions of elements, two windows each, against ‖a‖ computed
+// exactly in integers (every value is k/4096 or k/64 with integer k). One running sum over a
+// window's squares was 3.4e-12 relative off; summed per block it is right to 1e-15.
+void TestValuesCli::diffNormsOfMillionsOfElements() {
+    constexpr uint64_t n = 3 << 20; // F32: 12 MiB, BF16: 6 MiB; windows are 4 MiB
+    std::vector<float> f(n), g;
+    std::vector<uint16_t> h(n), k;
+    uint64_t fSquares = 0, hSquares = 0; // of the k: exact
+    for (uint64_t i = 0; i < n; ++i) {
+        const int64_t x = int64_t((i * 2654435761u) % 1000003) - 500000;
+        f[i] = float(x) / 4096; // |x| < 2^19: exact in F32
+        fSquares += uint64_t(x * x);
+        const int64_t y = int64_t((i * 40503u) % 255) - 127;
+        h[i] = uint16_t(std::bit_cast<uint32_t>(float(y) / 64) >> 16); // 8 bits: exact in BF16
+        hSquares += uint64_t(y * y);
+    }
+    g = f;
+    g[n / 2 + 7] += 1000; // in the second window
+    k = h;
+    k[n - 3] = uint16_t(std::bit_cast<uint32_t>(float(h[n - 3] == 0 ? 1 : 0)) >> 16);
+    writeValues(fsPath("a"),
+                {{"f", "F32", {n}, f32Bytes(f), splitDim({n}, 0, 2)},
+                 {"h", "BF16", {n}, u16Bytes(h), splitDim({n}, 0, 3)}},
+                3);
+    writeValues(fsPath("b"),
+                {{"f", "F32", {n}, f32Bytes(g), {{{0}, {n}}}},
+                 {"h", "BF16", {n}, u16Bytes(k), {{{0}, {n}}}}},
+                1);
+    Result r = run({"diff", path("a"), path("b"), "--json"});
+    QCOMPARE(r.code, 1);
+    const QJsonObject doc = diffJson(r);
+    const QJsonObject fd = byName(doc["tensors"].toArray(), "name", "f");
+    const long double fNorm = std::sqrt((long double)fSquares) / 4096;
+    const double fExpected = double(1000 / fNorm);
+    QVERIFY2(std::fabs(fd["relative_l2"].toDouble() / fExpected - 1) < 1e-15,
+             qPrintable(QString::number(fd["relative_l2"].toDouble(), 'g', 17) + " against " +
+                        QString::number(fExpected, 'g', 17)));
+    const QJsonObject hd = byName(doc["tensors"].toArray(), "name", "h");
+    const double was = double(std::bit_cast<float>(uint32_t(h[n - 3]) << 16));
+    const double now = double(std::bit_cast<float>(uint32_t(k[n - 3]) << 16));
+    const double hExpected = double(std::fabs(was - now) / (std::sqrt((long double)hSquares) / 64));
+    QVERIFY2(std::fabs(hd["relative_l2"].toDouble() / hExpected - 1) < 1e-15,
+             qPrintable(QString::number(hd["relative_l2"].toDouble(), 'g', 17) + " against " +
+                        QString::number(hExpected, 'g', 17)));
 }
 
 void TestValuesCli::diffNaNAtTheSamePosition() {
