@@ -1089,6 +1089,22 @@ void CommandLine::addCheck() {
                            : "must be a finite factor of at least 1, not " + value;
             },
             "X>=1"));
+    m_check
+        ->add_option("--min-elements", o.minElements,
+                     "Report a float tensor of zeros, or a constant tensor,\nfrom this many "
+                     "elements on (default 2: a one-element\ntensor is neither)")
+        ->type_name("N")
+        ->check(CLI::Validator(
+            [](std::string& value) {
+                // Digits only: strtoull would take "-1" as 2^64 - 1, and 2^64 as the same.
+                uint64_t n = 0;
+                const char* end = value.data() + value.size();
+                const auto [at, error] = std::from_chars(value.data(), end, n);
+                return error == std::errc() && at == end && n >= 1
+                           ? std::string()
+                           : "must be a whole number of at least 1, not " + value;
+            },
+            "N>=1"));
 }
 
 void CommandLine::addDiff() {

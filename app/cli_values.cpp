@@ -545,6 +545,7 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
     const Measured m = measure(c.dir, c.tensor, c.threads, stop);
     FindingOptions options;
     options.normSpread = c.normSpread;
+    options.minConstantElements = c.minElements;
     std::vector<Problem> problems;
     for (const auto& p : m.ckpt.problems)
         if (p.severity == Severity::Error) problems.push_back(p);

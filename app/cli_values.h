@@ -25,6 +25,7 @@ struct CheckCommand {
     bool json = false;
     std::string failOn = "nan,inf,zeros,zero-chunk";
     double normSpread = 100;
+    uint64_t minElements = 2; // all-zero and constant findings need this many elements
     int threads = 0;
 };
 

@@ -69,7 +69,8 @@ CheckpointStats computeStats(const Checkpoint& checkpoint, const StatsOptions& o
 // Thresholds for the findings; the defaults are what `shardscope-cli check` uses.
 struct FindingOptions {
     double normSpread = 100; // chunk RMS ratio (largest / smallest nonzero) that is reported
-    uint64_t minConstantElements = 2; // a constant tensor needs at least this many elements
+    // An all-zero float tensor or a constant tensor needs at least this many elements.
+    uint64_t minConstantElements = 2;
 };
 
 // Value problems, as Problems with these kinds: ValueNaN and ValueInf (Error), AllZeros

@@ -51,6 +51,7 @@ private slots:
     void checkNormSpreadThreshold();
     void checkFailOnConstant();
     void checkFailOnUnknownKind();
+    void checkMinElementsThreshold();
     void diffTrainingCheckpointAgainstItsExport();
     void diffNormsOfMillionsOfElements();
     void checkCleanCheckpoint();
@@ -824,6 +825,31 @@ void TestValuesCli::checkNormSpreadThreshold() {
     }
     Result zero = run({"check", path("ck"), "--norm-spread", "0"});
     QCOMPARE(zero.code, 2);
+}
+
+// --min-elements: "constant" has 16 elements and "all_zero" 32; at 17 the constant tensor is no
+// longer reported, at 33 neither is (and all_zero no longer fails the check by itself).
+void TestValuesCli::checkMinElementsThreshold() {
+    writeFaultCheckpoint(fsPath("ck"));
+    auto kindsOf = [&](const char* n) {
+        Result r = run(
+            {"check", path("ck"), "--json", "--min-elements", n, "--fail-on", "zeros,constant"});
+        QStringList kinds;
+        for (const auto& f : findings(parseObject(r.out)))
+            if (f.kind == "AllZeros" || f.kind == "ConstantTensor")
+                kinds << f.tensor + ":" + f.kind;
+        return std::pair{r.code, kinds};
+    };
+    QCOMPARE(kindsOf("16"),
+             std::pair(1, QStringList{"all_zero:AllZeros", "constant:ConstantTensor"}));
+    QCOMPARE(kindsOf("17"), std::pair(1, QStringList{"all_zero:AllZeros"}));
+    QCOMPARE(kindsOf("33"), std::pair(0, QStringList{}));
+    // Digits only, at least 1: strtoull would read "-1" as 2^64 - 1.
+    for (const char* bad : {"0", "-1", "1.5", "x", "+3", "18446744073709551616", ""}) {
+        Result r = run({"check", path("ck"), "--min-elements", bad});
+        QVERIFY2(r.code == 2, bad);
+        QVERIFY2(r.err.contains("--min-elements"), qPrintable(r.err));
+    }
 }
 
 void TestValuesCli::checkFailOnConstant() {
