@@ -192,6 +192,7 @@ private slots:
     void init();
     void firstStartOpensTheDemo();
     void docksKeepTheirWidthsAcrossStarts();
+    void docksKeepTheirWidthsWhenTheWindowGrowsAfterShow();
     void filterShowsItsWholeHint();
     void problemColumnsShareANarrowDock();
     void assignToNewFileAndExport();
@@ -959,6 +960,40 @@ void TestMainWindow::chunkTableFitsAndStartsAtTheTop() {
     w.selectTensor(tensorIndex(w, "small"));
     QCOMPARE(view->verticalScrollBar()->value(), 0);
     QCOMPARE(view->horizontalScrollBar()->value(), 0);
+}
+
+// A window restored maximized is shown at its normal size and then resized by the window
+// manager: the docks' saved sizes apply at the final size (the problems panel narrowed at every
+// start of a maximized window, 510 -> 453 -> 389 -> 318 px).
+void TestMainWindow::docksKeepTheirWidthsWhenTheWindowGrowsAfterShow() {
+    int first = 0;
+    {
+        MainWindow w;
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QTest::qWait(50);
+        first = w.findChild<QDockWidget*>("problemsDock")->width();
+        w.close();
+    }
+    QList<int> widths;
+    for (int start = 0; start < 3; ++start) {
+        MainWindow w;
+        w.resize(880, 620); // the normal size under the maximized one
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QTest::qWait(30);    // the saved state restored at 880 px
+        w.resize(1024, 700); // the window manager maximizes it
+        QTest::qWait(50);
+        widths << w.findChild<QDockWidget*>("problemsDock")->width();
+        w.close();
+    }
+    for (int width : widths)
+        QVERIFY2(std::abs(width - first) <= 2, qPrintable(QString("%1, then %2 %3 %4")
+                                                              .arg(first)
+                                                              .arg(widths[0])
+                                                              .arg(widths[1])
+                                                              .arg(widths[2])));
 }
 
 // The filter's hint "Filter tensors (Ctrl+F)" was cut to "Filter tensors (…" beside the combos

@@ -83,6 +83,8 @@ namespace shardscope {
 namespace {
 
 constexpr int kMaxRecent = 8;
+// How long after the first show the window manager may still be sizing the window.
+constexpr int kSettleMs = 1500;
 
 // A table that says why it is empty: its model's "emptyText" ("No problems", "No tensor
 // matches the filter"), painted over the viewport rather than as a placeholder row.
@@ -1841,10 +1843,26 @@ bool MainWindow::eventFilter(QObject* watched, QEvent* event) {
 
 void MainWindow::showEvent(QShowEvent* event) {
     QMainWindow::showEvent(event);
-    if (m_pendingState.isEmpty()) return;
+    if (m_pendingState.isEmpty() || m_shownAt.isValid()) return;
     // After this event the window has its size; restoring then gives the docks theirs.
+    m_shownAt.start();
     QMetaObject::invokeMethod(
-        this, [this, state = std::exchange(m_pendingState, {})] { restoreState(state); },
+        this, [this] { restoreState(m_pendingState); }, Qt::QueuedConnection);
+    QTimer::singleShot(kSettleMs, this, [this] { m_pendingState.clear(); });
+}
+
+// A window restored maximized gets its final size from the window manager after it is shown:
+// the docks restored at the smaller size then gave the growth to the last one, and the
+// problems panel narrowed at every start (510, 453, 389, 318 px). Until the size settles, the
+// saved sizes are restored again at each new size.
+void MainWindow::resizeEvent(QResizeEvent* event) {
+    QMainWindow::resizeEvent(event);
+    if (m_pendingState.isEmpty() || !m_shownAt.isValid()) return;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            if (!m_pendingState.isEmpty()) restoreState(m_pendingState);
+        },
         Qt::QueuedConnection);
 }
 

@@ -9,6 +9,7 @@
 #include "scan_worker.h"
 #include "value_session.h"
 
+#include <QElapsedTimer>
 #include <QMainWindow>
 #include <QPointer>
 
@@ -116,6 +117,7 @@ protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
     void closeEvent(QCloseEvent* event) override;
     void showEvent(QShowEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
@@ -166,6 +168,7 @@ private:
     // The docks' sizes as saved: restored once the window is shown, because before that its
     // layout has no size and the dock areas came back narrower at every start.
     QByteArray m_pendingState;
+    QElapsedTimer m_shownAt; // the first show: the window manager may still resize the window
     void writeSettings();
     void addRecent(const QString& directory);
     void rebuildRecentMenu();
