@@ -177,6 +177,7 @@ private slots:
     void cancellingATensorReadKeepsTheComparison();
     void compareWithAFlippedValue();
     void compareDialogTakesATypedFolder();
+    void compareDialogKeepsItsTolerancesAndItsHeight();
     void toleranceIsNamed();
     void statisticsFitANarrowPane();
     void nonFiniteDifferencesSortFirstAndAreNamed();
@@ -912,6 +913,40 @@ void TestValuesGui::compareDialogTakesATypedFolder() {
     QVERIFY(dialog.compareButton()->isEnabled());
     QCOMPARE(dialog.directory(), QString::fromStdString(dir("b").string()));
     QVERIFY(!dialog.hasTolerance());
+}
+
+// The tolerances typed for one comparison are proposed for the next (they came back as 0);
+// and the dialog keeps its height while its message comes and goes as a path is typed (it
+// grew and shrank, leaving the path's completion list over the field).
+void TestValuesGui::compareDialogKeepsItsTolerancesAndItsHeight() {
+    writeHalves(dir("a"), {{"w", {1, 2}, {3, 4}}});
+    fs::copy(dir("a"), dir("b"), fs::copy_options::recursive);
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("a")));
+    w.compareAction()->trigger();
+    auto* dialog = w.findChildren<CompareDialog*>().last();
+    QVERIFY(QTest::qWaitForWindowExposed(dialog));
+    dialog->setDirectory(QString::fromStdString(dir("b").string()));
+    QVERIFY(dialog->problemText().isEmpty());
+    const int height = dialog->height();
+    dialog->setDirectory(QString::fromStdString(dir("b").string()) + "x");
+    QVERIFY(!dialog->problemText().isEmpty());
+    QApplication::processEvents();
+    QCOMPARE(dialog->height(), height);
+    dialog->setDirectory(QString::fromStdString(dir("b").string()));
+    dialog->setTolerances("0.02", "0.001");
+    QSignalSpy changed(w.valueSession(), &ValueSession::comparisonChanged);
+    dialog->accept();
+    QVERIFY(changed.wait(30000));
+    QVERIFY2(w.comparisonBanner()->text().contains("atol 0.02, rtol 0.001"),
+             qPrintable(w.comparisonBanner()->text()));
+    w.compareAction()->trigger();
+    auto* again = w.findChildren<CompareDialog*>().last();
+    QVERIFY(again != dialog);
+    QCOMPARE(again->atolText(), QString("0.02"));
+    QCOMPARE(again->rtolText(), QString("0.001"));
+    again->reject();
 }
 
 // Long numbers (1.47822e-05, 44,040) in a pane of 300 px: one pair a row, every value inside

@@ -47,6 +47,11 @@ CompareDialog::CompareDialog(const QString& openDirectory, const QString& propos
     m_rtol = toleranceEdit(tr("Relative tolerance, against the other checkpoint's value |b|"));
     m_problem = new QLabel;
     m_problem->setWordWrap(true);
+    // Two lines kept for it whether it has a message or not: a dialog that grew and shrank as
+    // the message came and went while a path was typed left the path's completion list on top
+    // of the field.
+    m_problem->setMinimumHeight(m_problem->fontMetrics().lineSpacing() * 2);
+    m_problem->setAlignment(Qt::AlignLeft | Qt::AlignTop);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
     m_compare = buttons->button(QDialogButtonBox::Ok);
     m_compare->setText(tr("&Compare"));
@@ -116,6 +121,19 @@ void CompareDialog::browse() {
     if (!chosen.isEmpty()) m_path->setText(QDir::toNativeSeparators(chosen));
 }
 
+QString CompareDialog::atolText() const {
+    return m_atol->text();
+}
+
+QString CompareDialog::rtolText() const {
+    return m_rtol->text();
+}
+
+void CompareDialog::setTolerances(const QString& atol, const QString& rtol) {
+    m_atol->setText(atol);
+    m_rtol->setText(rtol);
+}
+
 QString CompareDialog::problemText() const {
     return m_problem->text();
 }
@@ -138,7 +156,6 @@ void CompareDialog::validate() {
     else if (QDir(directory()).absolutePath() == QDir(m_open).absolutePath())
         problem = tr("This is the open checkpoint: every tensor will be identical.");
     m_problem->setText(problem);
-    m_problem->setVisible(!problem.isEmpty());
     m_compare->setEnabled(!dir.isEmpty() && isComparable(QFileInfo(dir)));
 }
 

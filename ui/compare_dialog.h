@@ -24,6 +24,10 @@ public:
     double atol() const;
     double rtol() const;
     bool hasTolerance() const { return atol() > 0 || rtol() > 0; }
+    // The tolerances as typed ("" for none), so that the next comparison can start from them.
+    QString atolText() const;
+    QString rtolText() const;
+    void setTolerances(const QString& atol, const QString& rtol);
     QString problemText() const; // why Compare is disabled, or a note; "" when none
     QPushButton* compareButton() const { return m_compare; }
 

@@ -177,8 +177,15 @@ void MainWindow::openCompareDialog() {
     if (!canStartValueTask()) return;
     auto* dialog = new CompareDialog(m_directory, m_lastCompareDirectory, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    connect(dialog, &QDialog::accepted, this,
-            [this, dialog] { compareWith(dialog->directory(), dialog->atol(), dialog->rtol()); });
+    QSettings settings;
+    dialog->setTolerances(settings.value("compare/atol").toString(),
+                          settings.value("compare/rtol").toString());
+    connect(dialog, &QDialog::accepted, this, [this, dialog] {
+        QSettings s; // the next comparison starts from the same tolerances
+        s.setValue("compare/atol", dialog->atolText());
+        s.setValue("compare/rtol", dialog->rtolText());
+        compareWith(dialog->directory(), dialog->atol(), dialog->rtol());
+    });
     dialog->open();
 }
 
