@@ -178,6 +178,7 @@ private slots:
     void compareWithAFlippedValue();
     void compareDialogTakesATypedFolder();
     void compareDialogKeepsItsTolerancesAndItsHeight();
+    void openingAnotherCheckpointSaysSoAndShowsNames();
     void toleranceIsNamed();
     void statisticsFitANarrowPane();
     void nonFiniteDifferencesSortFirstAndAreNamed();
@@ -947,6 +948,33 @@ void TestValuesGui::compareDialogKeepsItsTolerancesAndItsHeight() {
     QCOMPARE(again->atolText(), QString("0.02"));
     QCOMPARE(again->rtolText(), QString("0.001"));
     again->reject();
+}
+
+// Opening another checkpoint during a comparison: the status bar does not say "Comparison
+// cleared" over what was opened, and the table starts at the names again, not at the last
+// checkpoint's horizontal scroll.
+void TestValuesGui::openingAnotherCheckpointSaysSoAndShowsNames() {
+    writeHalves(dir("a"), sample());
+    fs::copy(dir("a"), dir("b"), fs::copy_options::recursive);
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("a")));
+    QSignalSpy changed(w.valueSession(), &ValueSession::comparisonChanged);
+    w.compareWith(QString::fromStdString(dir("b").string()));
+    QVERIFY(changed.wait(30000));
+    QScrollBar* across = w.tensorView()->horizontalScrollBar();
+    QTRY_VERIFY(across->maximum() > 0); // the diff columns widen the table past the pane
+    across->setValue(across->maximum());
+    QVERIFY(openAndWait(w, dir("b")));
+    QVERIFY(!w.valueSession()->comparison());
+    QVERIFY2(!w.statusBar()->currentMessage().contains("cleared"),
+             qPrintable(w.statusBar()->currentMessage()));
+    QCOMPARE(across->value(), 0);
+    // Cleared by the user, it says so.
+    w.compareWith(QString::fromStdString(dir("a").string()));
+    QVERIFY(changed.wait(30000));
+    w.valueSession()->clearComparison();
+    QCOMPARE(w.statusBar()->currentMessage(), QString("Comparison cleared"));
 }
 
 // Long numbers (1.47822e-05, 44,040) in a pane of 300 px: one pair a row, every value inside

@@ -1179,7 +1179,9 @@ void MainWindow::onScanFinished(const ScanResult& result) {
         extra.push_back({Severity::Error, "", "",
                          result.mappingError + " (starting with every tensor in one file)"});
     m_document.reset(result.checkpoint, result.mapping);
+    m_openingCheckpoint = true;                // a comparison it ends is not "cleared" by the user
     m_values.setCheckpoint(result.checkpoint); // the last one's statistics and comparison go
+    m_openingCheckpoint = false;
     m_problems->setExtra(std::move(extra));
     showFormatViews();
     showValueColumns();
@@ -1187,6 +1189,7 @@ void MainWindow::onScanFinished(const ScanResult& result) {
     updateWindowTitle();
     updateFilterChoices();
     if (m_proxy->rowCount() > 0) m_table->selectRow(0);
+    m_table->horizontalScrollBar()->setValue(0); // names first, not the last one's scroll
     m_table->setFocus();
     updateDetails();
     updateStatus();

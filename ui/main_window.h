@@ -168,6 +168,7 @@ private:
     // The docks' sizes as saved: restored once the window is shown, because before that its
     // layout has no size and the dock areas came back narrower at every start.
     QByteArray m_pendingState;
+    bool m_openingCheckpoint = false; // while a newly scanned checkpoint replaces the last
     QElapsedTimer m_shownAt; // the first show: the window manager may still resize the window
     void writeSettings();
     void addRecent(const QString& directory);

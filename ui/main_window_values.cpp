@@ -318,7 +318,8 @@ void MainWindow::onComparisonChanged() {
     updateStatus();
     if (m_detailTensor >= 0) showTensorValues(m_detailTensor);
     if (!comparison) {
-        statusBar()->showMessage(tr("Comparison cleared"), 4000);
+        // Opening another checkpoint ends a comparison too; the status then says what opened.
+        if (!m_openingCheckpoint) statusBar()->showMessage(tr("Comparison cleared"), 4000);
         return;
     }
     m_detailTabs->setCurrentWidget(m_valuesPanel);
