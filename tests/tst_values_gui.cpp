@@ -702,6 +702,13 @@ void TestValuesGui::cancellingATensorReadKeepsTheComparison() {
     QVERIFY(!bar->isVisible());
     QVERIFY2(w.valuesPanel()->text().contains("Reading cancelled"),
              qPrintable(w.valuesPanel()->text()));
+    // What the comparison already says of the tensor stays in view (it was replaced by the
+    // message alone): its status and counts. No side is said to lack statistics.
+    QVERIFY2(w.valuesPanel()->text().startsWith("Differs · 1 of 33,554,432 elements differ"),
+             qPrintable(w.valuesPanel()->text()));
+    QVERIFY(!w.valuesPanel()->text().contains("no statistics"));
+    QVERIFY(w.valuesPanel()->histogram(1)->isHidden());
+    QVERIFY(w.comparisonBanner()->isVisible());
     QVERIFY(w.valueSession()->comparison()); // kept, with its columns
     QVERIFY(!w.tensorView()->isColumnHidden(TensorTableModel::DiffColumn));
     QPushButton* read = w.valuesPanel()->readButton();

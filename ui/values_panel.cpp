@@ -161,6 +161,7 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     layout->setContentsMargins(4, 4, 4, 4);
     m_summary = new QLabel;
     m_summary->setWordWrap(true);
+    m_summary->setTextFormat(Qt::RichText); // the diff's status in its colour; messages escaped
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_read = new QPushButton(tr("&Read Both Sides"));
     m_read->setVisible(false);
@@ -214,12 +215,16 @@ ValuesPanel::ValuesPanel(QWidget* parent) : QWidget(parent) {
     setContent(ValuesContent{});
 }
 
+// Plain text for the summary label, which shows rich text.
+static QString html(const QString& plain) {
+    return plain.toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>"));
+}
+
 void ValuesPanel::setContent(const ValuesContent& content) {
-    const bool values = content.message.isEmpty() && (content.a || content.b);
-    m_read->setVisible(!values && content.offerRead);
-    if (!values) {
+    m_read->setVisible(content.offerRead);
+    if (!content.a && !content.b && !content.diff) {
         m_otherMissing = false;
-        m_summary->setText(content.message);
+        m_summary->setText(html(content.message));
         m_summary->setVisible(true);
         setStats(nullptr, nullptr);
         m_histA->setVisible(false);
@@ -228,27 +233,34 @@ void ValuesPanel::setContent(const ValuesContent& content) {
         m_log->setVisible(false);
         return;
     }
+    // With a message (the other side being read, cancelled or unreadable) what is known stays:
+    // the comparison's numbers for the tensor and this side's statistics.
+    const bool pair = content.comparing && content.message.isEmpty();
+    QStringList summary;
     if (content.diff)
-        m_summary->setText(diffSummary(*content.diff, content.note, content.tolerance));
+        summary << diffSummary(*content.diff, content.note, content.tolerance);
     else if (!content.comparing && content.a)
-        m_summary->setText(keyNumbers(content.a->moments));
+        summary << html(keyNumbers(content.a->moments));
+    if (!content.message.isEmpty()) summary << html(content.message);
+    m_summary->setText(summary.join(QStringLiteral("<br>")));
+    m_summary->setVisible(!summary.isEmpty());
+    m_log->setVisible(content.a || pair);
+    m_otherMissing = pair && !content.b;
+    setStats(content.a, pair ? content.b : nullptr);
+    if (content.a || pair)
+        showHistogram(m_histA, content.a, content.comparing ? tr("Here") : QString());
     else
-        m_summary->setText({});
-    m_summary->setVisible(!m_summary->text().isEmpty());
-    m_log->setVisible(true);
-    m_otherMissing = content.comparing && !content.b;
-    setStats(content.a, content.comparing ? content.b : nullptr);
-    showHistogram(m_histA, content.a, content.comparing ? tr("Here") : QString());
-    m_histB->setVisible(content.comparing);
-    if (content.comparing) {
+        m_histA->setVisible(false);
+    m_histB->setVisible(pair);
+    if (pair) {
         showHistogram(m_histB, content.b, tr("Other: %1").arg(content.otherName));
         if (content.difference && content.a && content.b)
             showOnCommonBins(*content.difference);
         else if (content.a && content.b)
             shareAxes(*content.a, *content.b);
     }
-    m_histD->setVisible(content.difference != nullptr);
-    if (content.difference) {
+    m_histD->setVisible(pair && content.difference != nullptr);
+    if (pair && content.difference) {
         const DifferenceHistograms& d = *content.difference;
         m_histD->setCaption(tr("Here − other"));
         if (d.counted == 0)
