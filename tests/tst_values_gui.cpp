@@ -179,6 +179,7 @@ private slots:
     void compareDialogTakesATypedFolder();
     void compareDialogKeepsItsTolerancesAndItsHeight();
     void openingAnotherCheckpointSaysSoAndShowsNames();
+    void bannerNamesTensorsOnlyInTheOther();
     void toleranceIsNamed();
     void statisticsFitANarrowPane();
     void nonFiniteDifferencesSortFirstAndAreNamed();
@@ -982,6 +983,34 @@ void TestValuesGui::openingAnotherCheckpointSaysSoAndShowsNames() {
     QVERIFY(changed.wait(30000));
     w.valueSession()->clearComparison();
     QCOMPARE(w.statusBar()->currentMessage(), QString("Comparison cleared"));
+}
+
+// Tensors only in the other checkpoint have no row: the banner names the first ones (it only
+// counted them), the tooltip lists them.
+void TestValuesGui::bannerNamesTensorsOnlyInTheOther() {
+    writeHalves(dir("a"), {{"w", {1}, {2}}});
+    writeHalves(dir("b"), {{"w", {1}, {2}},
+                           {"x1", {1}, {2}},
+                           {"x2", {1}, {2}},
+                           {"x3", {1}, {2}},
+                           {"x4", {1}, {2}},
+                           {"x5", {1}, {2}}});
+    writeHalves(dir("c"), {{"w", {1}, {2}}, {"y", {1}, {2}}});
+    MainWindow w;
+    showActive(w);
+    QVERIFY(openAndWait(w, dir("a")));
+    QSignalSpy changed(w.valueSession(), &ValueSession::comparisonChanged);
+    w.compareWith(QString::fromStdString(dir("b").string()));
+    QVERIFY(changed.wait(30000));
+    const QString text = w.comparisonBanner()->text();
+    QVERIFY2(text.contains("1 identical, 5 only in the other (only there: x1, x2, x3 and 2 more)"),
+             qPrintable(text));
+    QVERIFY2(w.comparisonBanner()->toolTip().contains("x5"),
+             qPrintable(w.comparisonBanner()->toolTip()));
+    w.compareWith(QString::fromStdString(dir("c").string()));
+    QVERIFY(changed.wait(30000));
+    QVERIFY2(w.comparisonBanner()->text().contains("1 only in the other (only there: y)"),
+             qPrintable(w.comparisonBanner()->text()));
 }
 
 // Long numbers (1.47822e-05, 44,040) in a pane of 300 px: one pair a row, every value inside

@@ -355,12 +355,24 @@ void MainWindow::updateComparisonBanner() {
                                      .arg(QString::number(comparison->tolerance->first, 'g', 6),
                                           QString::number(comparison->tolerance->second, 'g', 6))
                                : QString();
-    m_comparisonBanner->setText(tr("Compared with <b>%1</b>%2: %3 · <a href=\"clear\">Clear</a>")
-                                    .arg(comparison->directory.toHtmlEscaped(),
-                                         within.toHtmlEscaped(), comparisonCounts(*comparison)));
     QStringList onlyThere;
     for (const TensorDiff& d : comparison->report->tensors)
         if (d.status == DiffStatus::OnlyInB) onlyThere << QString::fromStdString(d.name);
+    // They have no row in the table: the first ones are named here, the tooltip lists more.
+    QString named;
+    if (!onlyThere.isEmpty()) {
+        constexpr qsizetype kNamed = 3;
+        named = tr(" (only there: %1)")
+                    .arg(onlyThere.size() <= kNamed
+                             ? onlyThere.join(tr(", "))
+                             : tr("%1 and %2 more")
+                                   .arg(QStringList(onlyThere.mid(0, kNamed)).join(tr(", ")))
+                                   .arg(onlyThere.size() - kNamed));
+    }
+    m_comparisonBanner->setText(tr("Compared with <b>%1</b>%2: %3%4 · <a href=\"clear\">Clear</a>")
+                                    .arg(comparison->directory.toHtmlEscaped(),
+                                         within.toHtmlEscaped(), comparisonCounts(*comparison),
+                                         named.toHtmlEscaped()));
     QString tip = tr("The table lists this checkpoint's tensors; the diff columns say how each "
                      "compares.");
     if (!onlyThere.isEmpty())
