@@ -39,6 +39,7 @@ class TestModels : public QObject {
 
 private slots:
     void dottedNamesKeepLayerNumbers();
+    void fileNamesKeepTheirNumbers();
     void initTestCase();
     void init();
     void modelsPassTheTesterThroughEdits();
@@ -935,6 +936,33 @@ void TestModels::protocolTwoMetadataWithoutPlannerData() {
              (QStringList{"00001/00001", "not exported (optimizer state)"}));
     QVERIFY(!tensors.index(0, 0).data(Qt::ToolTipRole).toString().contains("Exported as"));
     QCOMPARE(column(&items, ByteItemsModel::ValueColumn), QStringList{"70000"});
+}
+
+// Shard file names differ in their first number: cut, they keep it ("shard-00003-m…"), where
+// middle elision gave "shar…sors" for every file of a checkpoint.
+void TestModels::fileNamesKeepTheirNumbers() {
+    const QFontMetrics fm(QApplication::font());
+    const QString name = "shard-00003-model-00001-of-00001.safetensors";
+    QCOMPARE(elideFileName(name, fm, fm.horizontalAdvance(name)), name);
+    const QString stem = "shard-00003-model-00001-of-00001…";
+    QCOMPARE(elideFileName(name, fm, fm.horizontalAdvance(stem)), stem);
+    for (const QString& file : {QString("shard-00001-model-00001-of-00001.safetensors"),
+                                QString("shard-00004-model-00001-of-00001.safetensors")}) {
+        const int width = fm.horizontalAdvance("shard-00003-mo");
+        const QString cut = elideFileName(file, fm, width);
+        QVERIFY2(cut.startsWith(file.left(11)) && cut.endsWith("…") &&
+                     fm.horizontalAdvance(cut) <= width,
+                 qPrintable(cut));
+    }
+    // Too narrow for "shard-00004": the words before the number go ("shard-0000…" told no
+    // file from another).
+    const int narrow = fm.horizontalAdvance("shard-0000…");
+    const QString cut = elideFileName("shard-00004-model-00001-of-00001.safetensors", fm, narrow);
+    QVERIFY2(cut.startsWith("…00004") && fm.horizontalAdvance(cut) <= narrow, qPrintable(cut));
+    const QString hf = "model-00002-of-00003.safetensors";
+    QVERIFY(
+        elideFileName(hf, fm, fm.horizontalAdvance("model-00002-of-0")).startsWith("model-00002"));
+    QCOMPARE(elideFileName("__3_0.distcp", fm, 200), QString("__3_0.distcp"));
 }
 
 // Cut names drop their leading parts first and keep layer numbers and the last two parts, so

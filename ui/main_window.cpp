@@ -796,7 +796,7 @@ void MainWindow::createDocks() {
     m_problemView->setItemDelegateForColumn(ProblemsModel::TensorColumn,
                                             new NameElideDelegate(m_problemView));
     m_problemView->setItemDelegateForColumn(ProblemsModel::FileColumn,
-                                            new MiddleElideDelegate(m_problemView));
+                                            new FileNameElideDelegate(m_problemView));
     m_problemsDock = new QDockWidget(tr("Problems"), this);
     m_problemsDock->setObjectName("problemsDock");
     m_problemsDock->setWidget(m_problemView);

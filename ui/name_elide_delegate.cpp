@@ -7,6 +7,8 @@
 #include <QFontMetrics>
 #include <QStyle>
 
+#include <algorithm>
+
 #include <vector>
 
 namespace shardscope {
@@ -61,24 +63,52 @@ QString elideDottedName(const QString& name, const QFontMetrics& metrics, int wi
     return metrics.elidedText(name, Qt::ElideMiddle, width);
 }
 
+namespace {
+
+// The width the style gives a cell's text: the cell less its margins and any icon.
+int textWidth(const QStyleOptionViewItem& option) {
+    const QStyle* style = option.widget ? option.widget->style() : QApplication::style();
+    const int margin = style->pixelMetric(QStyle::PM_FocusFrameHMargin, nullptr, option.widget) + 1;
+    int width = option.rect.width() - 2 * margin;
+    if (option.features & QStyleOptionViewItem::HasDecoration)
+        width -= option.decorationSize.width() + 2 * margin;
+    return std::max(width, 0);
+}
+
+} // namespace
+
 void NameElideDelegate::initStyleOption(QStyleOptionViewItem* option,
                                         const QModelIndex& index) const {
     QStyledItemDelegate::initStyleOption(option, index);
     if (option->text.isEmpty()) return;
-    // The width the style gives the text: the cell less its margins and any icon.
-    const QStyle* style = option->widget ? option->widget->style() : QApplication::style();
-    const int margin =
-        style->pixelMetric(QStyle::PM_FocusFrameHMargin, nullptr, option->widget) + 1;
-    int width = option->rect.width() - 2 * margin;
-    if (option->features & QStyleOptionViewItem::HasDecoration)
-        width -= option->decorationSize.width() + 2 * margin;
-    option->text = elideDottedName(option->text, option->fontMetrics, std::max(width, 0));
+    option->text = elideDottedName(option->text, option->fontMetrics, textWidth(*option));
 }
 
-void MiddleElideDelegate::initStyleOption(QStyleOptionViewItem* option,
-                                          const QModelIndex& index) const {
+QString elideFileName(const QString& name, const QFontMetrics& metrics, int width) {
+    if (metrics.horizontalAdvance(name) <= width) return name;
+    static const QString kExtension = QStringLiteral(".safetensors");
+    QString stem = name;
+    if (stem.endsWith(kExtension, Qt::CaseInsensitive)) stem.chop(kExtension.size());
+    const QString marked = stem + QStringLiteral("…"); // the name goes on
+    if (metrics.horizontalAdvance(marked) <= width) return marked;
+    // The first number whole, even if the words before it go: "…00004-mo…".
+    const qsizetype first =
+        std::find_if(stem.begin(), stem.end(), [](QChar c) { return c.isDigit(); }) - stem.begin();
+    qsizetype end = first;
+    while (end < stem.size() && stem[end].isDigit())
+        ++end;
+    const QString cut = metrics.elidedText(stem, Qt::ElideRight, width);
+    if (first == stem.size() || cut.size() - 1 >= end) return cut; // less its "…"
+    const QString lead = QStringLiteral("…");
+    return lead + metrics.elidedText(stem.mid(first), Qt::ElideRight,
+                                     width - metrics.horizontalAdvance(lead));
+}
+
+void FileNameElideDelegate::initStyleOption(QStyleOptionViewItem* option,
+                                            const QModelIndex& index) const {
     QStyledItemDelegate::initStyleOption(option, index);
-    option->textElideMode = Qt::ElideMiddle;
+    if (option->text.isEmpty()) return;
+    option->text = elideFileName(option->text, option->fontMetrics, textWidth(*option));
 }
 
 } // namespace shardscope

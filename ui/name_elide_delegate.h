@@ -26,9 +26,13 @@ protected:
     void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override;
 };
 
-// Cuts in the middle whatever the view does: file names differ at their ends
-// ("shard-00003-model-00001-of-00001.safetensors").
-class MiddleElideDelegate : public QStyledItemDelegate {
+// A checkpoint file name cut to `width`: without ".safetensors" first, then at its end. Shard
+// names differ in their first number ("shard-00003-model-00001-of-00001.safetensors" reads
+// "shard-00003-m…"; "model-00002-of-00003…"); middle elision left "shar…sors" for every file.
+QString elideFileName(const QString& name, const QFontMetrics& metrics, int width);
+
+// Draws a file name column with elideFileName.
+class FileNameElideDelegate : public QStyledItemDelegate {
     Q_OBJECT
 
 public:
