@@ -614,7 +614,10 @@ void TestValuesGui::cancellingACheckKeepsNothing() {
     });
     w.checkValues();
     QTRY_VERIFY_WITH_TIMEOUT(pressed, 30000);
-    QVERIFY2(format.startsWith("Reading values"), qPrintable(format));
+    // Whichever phase the first report came in (the read is quick: on an idle machine the
+    // first throttled report may come from the search for identical tensors after it).
+    QVERIFY2(format.startsWith("Reading values") || format.startsWith("Comparing identical"),
+             qPrintable(format));
     QCOMPARE(w.statusBar()->currentMessage(), QString("Value check cancelled"));
     QVERIFY(w.valueSession()->running() == ValueSession::Task::None);
     QVERIFY(QThreadPool::globalInstance()->waitForDone(30000));
