@@ -479,9 +479,10 @@ void printDiffText(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
                     diffDetail(d, a, b).c_str());
     }
     std::string summary;
-    for (const auto& [status, n] : counts)
+    for (const auto& [status, n] : counts) // the status names, "5 differ" read as a sentence
         summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " +
-                   std::string(diffStatusName(status));
+                   (status == DiffStatus::Differs && n != 1 ? std::string("differ")
+                                                            : std::string(diffStatusName(status)));
     std::printf("%zu %s: %s; %s read in %.2f s\n", r.tensors.size(),
                 r.tensors.size() == 1 ? "tensor" : "tensors", summary.c_str(),
                 formatBytes(r.bytesRead).c_str(), r.seconds);

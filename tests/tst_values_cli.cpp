@@ -1360,6 +1360,9 @@ void TestValuesCli::diffNormsOfMillionsOfElements() {
     QVERIFY2(std::fabs(fd["relative_l2"].toDouble() / fExpected - 1) < 1e-15,
              qPrintable(QString::number(fd["relative_l2"].toDouble(), 'g', 17) + " against " +
                         QString::number(fExpected, 'g', 17)));
+    // The text's summary reads as a sentence: "2 differ", not "2 differs".
+    Result text = run({"diff", path("a"), path("b")});
+    QVERIFY2(text.out.contains("\n2 tensors: 2 differ; "), qPrintable(text.out));
     const QJsonObject hd = byName(doc["tensors"].toArray(), "name", "h");
     const double was = double(std::bit_cast<float>(uint32_t(h[n - 3]) << 16));
     const double now = double(std::bit_cast<float>(uint32_t(k[n - 3]) << 16));
