@@ -1091,8 +1091,9 @@ void CommandLine::addCheck() {
             "X>=1"));
     m_check
         ->add_option("--min-elements", o.minElements,
-                     "Report a float tensor of zeros, or a constant tensor,\nfrom this many "
-                     "elements on (default 2: a one-element\ntensor is neither)")
+                     "Report a float tensor or chunk of zeros, or a constant\ntensor, from "
+                     "this many elements on (default 2: a\none-element tensor or chunk is "
+                     "neither)")
         ->type_name("N")
         ->check(CLI::Validator(
             [](std::string& value) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -305,34 +306,59 @@ public:
         return out + message;
     }
 
-    // `text` with its control characters written as escapes (\n, \t, \x1b, ...): a name from a
-    // checkpoint must not break a table line or send escape sequences to a terminal.
+    // `text` with its control characters written as escapes (\n, \t, \x1b, \u2028, ...): a
+    // name from a checkpoint must not break a table line, send escape sequences to a terminal or
+    // reorder the line (bidi controls). The backslash is escaped too, so that two names never
+    // print alike ("a\n" typed out and "a" with a newline).
     static std::string printable(std::string_view text) {
-        bool plain = true;
-        for (unsigned char c : text)
-            plain = plain && c >= 0x20 && c != 0x7f;
-        if (plain) return std::string(text);
-        std::string out;
-        for (unsigned char c : text) {
-            if (c >= 0x20 && c != 0x7f)
+        size_t i = 0;
+        while (i < text.size() && escapeLength(text, i) == 0)
+            ++i;
+        if (i == text.size()) return std::string(text);
+        std::string out(text.substr(0, i));
+        static const char* hex = "0123456789abcdef";
+        while (i < text.size()) {
+            const unsigned char c = static_cast<unsigned char>(text[i]);
+            const size_t n = escapeLength(text, i);
+            if (n == 0) {
                 out += char(c);
-            else if (c == '\n')
-                out += "\\n";
-            else if (c == '\t')
-                out += "\\t";
-            else if (c == '\r')
-                out += "\\r";
-            else {
-                static const char* hex = "0123456789abcdef";
+            } else if (c == '\\') {
+                out += "\\\\";
+            } else if (c == '\n' || c == '\t' || c == '\r') {
+                out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r";
+            } else if (n == 1) {
                 out += "\\x";
                 out += hex[c >> 4];
                 out += hex[c & 15];
+            } else { // a code point from U+0080 on, in 2 or 3 UTF-8 bytes
+                uint32_t cp = n == 2 ? (c & 0x1fu) : (c & 0x0fu);
+                for (size_t k = 1; k < n; ++k)
+                    cp = cp << 6 | (static_cast<unsigned char>(text[i + k]) & 0x3fu);
+                out += "\\u";
+                for (int shift = 12; shift >= 0; shift -= 4)
+                    out += hex[(cp >> shift) & 15];
             }
+            i += n == 0 ? 1 : n;
         }
         return out;
     }
 
 private:
+    // How many bytes at text[i] printable() escapes: 1 for a backslash, C0 control or DEL, 2
+    // for a C1 control (U+0080..U+009F), 3 for U+2028/U+2029 and the bidi controls
+    // U+202A..U+202E and U+2066..U+2069; 0 for anything else.
+    static size_t escapeLength(std::string_view text, size_t i) {
+        const auto byte = [&](size_t k) {
+            return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u;
+        };
+        const unsigned c = byte(0);
+        if (c == '\\' || c < 0x20 || c == 0x7f) return 1;
+        if (c == 0xc2 && byte(1) >= 0x80 && byte(1) <= 0x9f) return 2;
+        if (c == 0xe2 && byte(1) == 0x80 && byte(2) >= 0xa8 && byte(2) <= 0xae) return 3;
+        if (c == 0xe2 && byte(1) == 0x81 && byte(2) >= 0xa6 && byte(2) <= 0xa9) return 3;
+        return 0;
+    }
+
     ErrorKind m_kind;
     std::string m_file;
     std::string m_tensor;

@@ -10,8 +10,11 @@
 #include "throttled_progress.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -365,6 +368,24 @@ std::string number(double v) {
     return out.str();
 }
 
+// The shortest text that reads back as `v`: a constant BF16 -3.140625 read "-3.14062" at six
+// digits, another value.
+std::string exactNumber(double v) {
+    char text[32];
+    const auto end = std::to_chars(text, text + sizeof text, v).ptr;
+    return std::string(text, end);
+}
+
+// A ratio of two RMS values, in extended range (1e300 against 1e-300 is 1e600, "inf" in a
+// double), with digits enough to read above the threshold it passed (100.00001 read "100").
+std::string ratioText(long double ratio, double threshold) {
+    char text[64];
+    for (int digits = 6;; ++digits) {
+        std::snprintf(text, sizeof text, "%.*Lg", digits, ratio);
+        if (digits >= 21 || std::strtold(text, nullptr) > threshold) return text;
+    }
+}
+
 // Findings of one tensor, in kind order.
 class TensorFindings {
 public:
@@ -381,17 +402,23 @@ public:
         // A one-element tensor tells nothing by being zero or constant (a step counter, a gate).
         // An all-zero mask or counter (BOOL, integers) is ordinary: it is only "constant".
         const bool enough = m.count >= m_options.minConstantElements;
+        const std::string all =
+            m.count == 1 ? "its 1 element" : "all " + std::to_string(m.count) + " elements";
         if (enough && allZero && isFloat)
             add(Severity::Warning, ErrorKind::AllZeros, firstFile(),
-                "all " + std::to_string(m.count) + " elements are zero" + spannedFiles() +
+                all + (m.count == 1 ? " is zero" : " are zero") + spannedFiles() +
                     " (a tensor saved before it was filled?)");
         else if (enough && m.finite() == m.count && m.constant())
             add(Severity::Warning, ErrorKind::ConstantTensor, firstFile(),
-                "all " + std::to_string(m.count) + " elements equal " +
-                    exactIntegerText(m, Extreme::Min).value_or(number(m.min)) + spannedFiles());
-        // Masks and indices (BOOL, integers) hold all-zero blocks by design: a causal mask
-        // split 2 × 2 has an all-false corner. The dropped shard is a float tensor's failure.
-        if (!allZero && isFloat) zeroChunks();
+                all + (m.count == 1 ? " is " : " equal ") +
+                    exactIntegerText(m, Extreme::Min).value_or(exactNumber(m.min)) +
+                    spannedFiles());
+        // Masks and indices (BOOL, integers) hold all-zero blocks and chunks of very different
+        // sizes by design: a causal mask split 2 × 2 has an all-false corner, and an arange
+        // split in chunks has RMS from 0.5 to its length. Dropped and mis-scaled shards are a
+        // float tensor's failures.
+        if (!isFloat) return;
+        if (!allZero) zeroChunks();
         normSpread();
     }
 
@@ -409,6 +436,7 @@ private:
     std::string spannedFiles() const {
         std::vector<std::string> names;
         for (const Chunk& c : m_tensor.chunks) {
+            if (checkedNumel(c.shape).value_or(1) == 0) continue; // holds none of the elements
             std::string name = fileName(m_ckpt, c);
             if (std::find(names.begin(), names.end(), name) == names.end())
                 names.push_back(std::move(name));
@@ -467,11 +495,11 @@ private:
     void zeroChunks() {
         for (size_t j = 0; j < m_stats.chunks.size(); ++j) {
             const ChunkSummary& s = m_stats.chunks[j];
-            if (s.count == 0 || s.zeros != s.count) continue;
+            // A one-element chunk holding a zero says nothing of a dropped shard.
+            if (s.count < m_options.minConstantElements || s.zeros != s.count) continue;
             add(Severity::Error, ErrorKind::ZeroChunk, fileName(m_ckpt, m_tensor.chunks[j]),
-                where(j) + " is all zeros (" + std::to_string(s.count) +
-                    " elements) while the rest of the tensor is not: a dropped or unwritten "
-                    "shard?");
+                where(j) + " is all zeros (" + countText(s.count, "element", "elements") +
+                    ") while the rest of the tensor is not: a dropped or unwritten shard?");
         }
     }
 
@@ -484,12 +512,13 @@ private:
             if (hi == SIZE_MAX || s.rms > m_stats.chunks[hi].rms) hi = j;
         }
         if (lo == hi || lo == SIZE_MAX) return;
-        const double ratio = m_stats.chunks[hi].rms / m_stats.chunks[lo].rms;
+        const long double ratio =
+            (long double)m_stats.chunks[hi].rms / (long double)m_stats.chunks[lo].rms;
         if (!(ratio > m_options.normSpread)) return;
         add(Severity::Warning, ErrorKind::NormSpread, fileName(m_ckpt, m_tensor.chunks[hi]),
-            "chunk RMS differs " + number(ratio) + "x: " + number(m_stats.chunks[hi].rms) + " in " +
-                where(hi) + " against " + number(m_stats.chunks[lo].rms) + " in " + where(lo) +
-                " (a mis-scaled shard?)");
+            "chunk RMS differs " + ratioText(ratio, m_options.normSpread) +
+                "x: " + number(m_stats.chunks[hi].rms) + " in " + where(hi) + " against " +
+                number(m_stats.chunks[lo].rms) + " in " + where(lo) + " (a mis-scaled shard?)");
     }
 
     const Checkpoint& m_ckpt;

@@ -258,6 +258,19 @@ void TestCli::controlCharactersInNamesAreEscaped() {
         QJsonDocument::fromJson(json.out.toUtf8()).object()["tensors"].toArray();
     QCOMPARE(tensors.size(), 1);
     QCOMPARE(tensors[0].toObject()["name"].toString(), QString::fromStdString(name));
+
+    // A backslash is escaped as well, so "a\\n" typed out and "a" + newline print apart; line
+    // and paragraph separators and bidi controls (which reorder what a terminal shows) too.
+    const fs::path two = path("two").toStdString();
+    fs::create_directories(two);
+    const std::string typed = "a\\n", newline = "a\n", bidi = "b\u202egnp.x\u2028y\u00e9";
+    writeShard(two / "shard-1.safetensors", {{typed, "U8", {0}, {2}, "ab"},
+                                             {newline, "U8", {0}, {2}, "cd"},
+                                             {bidi, "U8", {0}, {2}, "ef"}});
+    Result listed = run({"inspect", path("two")});
+    QVERIFY2(listed.out.contains("a\\\\n  U8") && listed.out.contains("a\\n  U8"),
+             qPrintable(listed.out));
+    QVERIFY2(listed.out.contains("b\\u202egnp.x\\u2028y\u00e9  U8"), qPrintable(listed.out));
 }
 
 void TestCli::badInputExitsOneAndWritesNothing() {

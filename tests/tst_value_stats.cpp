@@ -991,6 +991,7 @@ private slots:
     void cancelFromProgress();
     void findings();
     void findingThresholds();
+    void findingMessagesAreExact();
     void truncatedShardThrows();
     void differenceHistogramsBinEveryFinitePair();
 
@@ -2975,8 +2976,56 @@ void TestValueStats::findingThresholds() {
     expected["t02.zeros"] = {}; // six zeros are too few as well
     expected["t16.falsemask"] = {};
     expected["t13.intzeros"] = {};
+    expected["t08.zerochunk"] = {}; // its zero chunk has 4 elements
     CHECK(checkFindings(valueFindings(c, stats, FindingOptions{.minConstantElements = 7}), expected,
                         "minConstantElements 7"));
+}
+
+// What the findings say: a constant as stored (BF16 -3.140625, not "-3.14062"); a ratio past
+// double's range (1e600, not "inf") and one just over the threshold with the digits that show
+// it (100.00001, not "100"); "its 1 element"; no file named for an empty chunk; and no RMS
+// spread for integers (an arange in chunks is not a mis-scaled shard).
+void TestValueStats::findingMessagesAreExact() {
+    std::vector<Planned> plan;
+    plan.push_back({"m1.const",
+                    DType::BF16,
+                    {4},
+                    bytesOf(std::vector<uint16_t>(4, 0xC049)), // -3.140625
+                    rows({kS1, kS2}, 2)});
+    plan.push_back({"m2.huge",
+                    DType::F64,
+                    {4},
+                    bytesOf(std::vector<double>{1e300, 1e300, 1e-300, 1e-300}),
+                    rows({kS1, kS2}, 2)});
+    plan.push_back(f32Tensor("m3.edge", {4}, {1, 1, 100.00001f, 100.00001f}, rows({kS1, kS2}, 2)));
+    plan.push_back(f32Tensor("m4.one", {}, {5}, {{kS3, {}, {}}}));
+    plan.push_back({"m5.zeros",
+                    DType::F32,
+                    {4},
+                    bytesOf(std::vector<float>(4, 0.0f)),
+                    {{kS1, {0}, {4}}, {kS2, {4}, {0}}}}); // shard-2's chunk holds nothing
+    plan.push_back({"m6.arange",
+                    DType::I32,
+                    {4},
+                    bytesOf(std::vector<int32_t>{1, -1, 200, -200}),
+                    rows({kS1, kS2}, 2)});
+    writePlan(dir("messages"), plan);
+    const Checkpoint c = scanCheckpoint(dir("messages"));
+    QVERIFY2(!c.hasErrors(), c.problems.empty() ? "" : c.problems.front().text().c_str());
+    const CheckpointStats stats = computeStats(c);
+    std::map<std::string, std::string> said;
+    for (const Problem& p : valueFindings(c, stats, FindingOptions{.minConstantElements = 1}))
+        said[p.tensor] += p.message;
+    auto has = [&](const char* tensor, const char* text) {
+        return said[tensor].find(text) != std::string::npos;
+    };
+    QVERIFY2(has("m1.const", "all 4 elements equal -3.140625"), said["m1.const"].c_str());
+    QVERIFY2(has("m2.huge", "chunk RMS differs 1e+600x"), said["m2.huge"].c_str());
+    QVERIFY2(has("m3.edge", "chunk RMS differs 100.00001"), said["m3.edge"].c_str());
+    QVERIFY2(has("m4.one", "its 1 element is 5"), said["m4.one"].c_str());
+    QVERIFY2(has("m5.zeros", "all 4 elements are zero (a tensor"), said["m5.zeros"].c_str());
+    QVERIFY2(!has("m5.zeros", kS2), said["m5.zeros"].c_str());
+    QVERIFY2(said["m6.arange"].empty(), said["m6.arange"].c_str());
 }
 
 void TestValueStats::truncatedShardThrows() {
