@@ -512,9 +512,14 @@ private:
             if (hi == SIZE_MAX || s.rms > m_stats.chunks[hi].rms) hi = j;
         }
         if (lo == hi || lo == SIZE_MAX) return;
+        // Decided in double: RMS values whose true ratio is exactly 100 come out a few units in
+        // the last place apart, which the double quotient rounds away and a wider one keeps.
+        // Only a quotient past double's range is formed again in extended range.
+        const double rhi = m_stats.chunks[hi].rms, rlo = m_stats.chunks[lo].rms;
+        const double quotient = rhi / rlo;
+        if (!(quotient > m_options.normSpread)) return;
         const long double ratio =
-            (long double)m_stats.chunks[hi].rms / (long double)m_stats.chunks[lo].rms;
-        if (!(ratio > m_options.normSpread)) return;
+            std::isinf(quotient) ? (long double)rhi / (long double)rlo : (long double)quotient;
         add(Severity::Warning, ErrorKind::NormSpread, fileName(m_ckpt, m_tensor.chunks[hi]),
             "chunk RMS differs " + ratioText(ratio, m_options.normSpread) +
                 "x: " + number(m_stats.chunks[hi].rms) + " in " + where(hi) + " against " +

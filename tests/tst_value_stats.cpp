@@ -3009,6 +3009,9 @@ void TestValueStats::findingMessagesAreExact() {
                     {4},
                     bytesOf(std::vector<int32_t>{1, -1, 200, -200}),
                     rows({kS1, kS2}, 2)});
+    // RMS √2.5 and √25000: a ratio of exactly 100, which the default threshold does not pass
+    // (in extended precision the two rounded roots gave 100.000000000000003).
+    plan.push_back(f32Tensor("m7.exact100", {4}, {1, 2, 100, 200}, rows({kS1, kS2}, 2)));
     writePlan(dir("messages"), plan);
     const Checkpoint c = scanCheckpoint(dir("messages"));
     QVERIFY2(!c.hasErrors(), c.problems.empty() ? "" : c.problems.front().text().c_str());
@@ -3026,6 +3029,7 @@ void TestValueStats::findingMessagesAreExact() {
     QVERIFY2(has("m5.zeros", "all 4 elements are zero (a tensor"), said["m5.zeros"].c_str());
     QVERIFY2(!has("m5.zeros", kS2), said["m5.zeros"].c_str());
     QVERIFY2(said["m6.arange"].empty(), said["m6.arange"].c_str());
+    QVERIFY2(said["m7.exact100"].empty(), said["m7.exact100"].c_str());
 }
 
 void TestValueStats::truncatedShardThrows() {
