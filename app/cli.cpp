@@ -1031,7 +1031,7 @@ void addValueOptions(CLI::App* command, std::string& tensor, bool& json, int& th
     command
         ->add_option("--tensor", tensor,
                      "Only tensors whose names match this regular\nexpression "
-                     "(searched, ECMAScript syntax)")
+                     "(searched, RE2 syntax as the export's rules)")
         ->type_name("REGEX")
         ->check(
             CLI::Validator([](std::string& value) { return checkTensorPattern(value); }, "REGEX"));

@@ -7,6 +7,7 @@
 #include "checkpoint_diff.h"
 #include "format_units.h"
 #include "model_config.h"
+#include "name_regex.h"
 #include "posix_file.h"
 #include "safetensors_writer.h"
 #include "tensor_stats.h"
@@ -20,7 +21,6 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -124,8 +124,8 @@ Measured measure(const std::string& dir, const std::string& pattern, int threads
     options.stop = stop;
     options.progress = progressLine();
     if (!pattern.empty()) {
-        const std::regex re(pattern, std::regex::ECMAScript);
-        options.select = [re](const TensorInfo& t) { return std::regex_search(t.fqn, re); };
+        const NameRegex re(pattern, "--tensor '" + pattern + "'");
+        options.select = [re](const TensorInfo& t) { return re.search(t.fqn); };
     }
     for (size_t i = 0; i < m.ckpt.tensors.size(); ++i) {
         const TensorInfo& t = m.ckpt.tensors[i];
@@ -511,12 +511,9 @@ std::string checkFailOnList(const std::string& list) {
 }
 
 std::string checkTensorPattern(const std::string& pattern) {
-    try {
-        std::regex re(pattern, std::regex::ECMAScript);
-        return {};
-    } catch (const std::regex_error& e) {
-        return "not a valid regular expression: " + pattern;
-    }
+    const std::string problem = NameRegex::problem(pattern);
+    return problem.empty() ? problem
+                           : "not a valid regular expression: '" + pattern + "' (" + problem + ")";
 }
 
 // A checkpoint with scan errors gets no statistics: its tensors' shapes and values cannot be

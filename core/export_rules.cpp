@@ -5,6 +5,7 @@
 
 #include "dtype_cast.h"
 #include "json_cursor.h"
+#include "name_regex.h"
 #include "plan.h"
 #include "posix_file.h"
 #include "safetensors_reader.h"
@@ -24,22 +25,6 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Compiling expressions
-
-// Errors go into Error messages, never to stderr.
-RE2::Options regexOptions() {
-    RE2::Options options;
-    options.set_log_errors(false);
-    return options;
-}
-
-// `what` names the rule in the message ("--exclude 'optim('").
-std::unique_ptr<RE2> compileRegex(const std::string& pattern, const std::string& what) {
-    auto re = std::make_unique<RE2>(pattern, regexOptions());
-    if (!re->ok())
-        throw Error(ErrorKind::RuleInvalid, "", "",
-                    what + ": the regular expression does not compile (" + re->error() + ")");
-    return re;
-}
 
 // RE2 rewrites know \N only; $N (sed -E, JavaScript, most editors) becomes \N and $$ a '$'.
 // Backslash pairs pass through untouched so "\\$1" stays a backslash before capture 1.

@@ -218,6 +218,13 @@ void TestModels::filtering() {
     proxy.setText("([unclosed", true);
     QVERIFY(!proxy.isRegexValid());
     QCOMPARE(proxy.rowCount(), 0);
+    // Regex mode ignores case too, and runs in linear time (RE2, as the command line): a pattern
+    // that backtracks without end in a backtracking engine filters at once.
+    proxy.setText(R"(^LAYERS\.1\.)", true);
+    QCOMPARE(proxy.rowCount(), 1);
+    proxy.setText("(l*)*(a*)*(y*)*(e*)*(r*)*(s*)*x$", true);
+    QVERIFY(proxy.isRegexValid());
+    QCOMPARE(proxy.rowCount(), 0);
     proxy.setText({}, false);
     proxy.setDTypeFilter(int(DType::F32));
     QCOMPARE(proxy.rowCount(), 2);

@@ -61,7 +61,11 @@ void TensorFilterProxy::setText(const QString& text, bool regex) {
     if (text == m_text && regex == m_regexMode) return;
     m_text = text;
     m_regexMode = regex;
-    m_regex = QRegularExpression(text, QRegularExpression::CaseInsensitiveOption);
+    // RE2, as the command line and the export's rules: linear time in the name whatever the
+    // pattern, so a pattern such as "(a*)*b" cannot freeze the window while it is typed.
+    const std::string pattern = "(?i)" + text.toStdString();
+    m_regex.reset();
+    if (regex && NameRegex::problem(pattern).empty()) m_regex.emplace(pattern, "filter");
     invalidateRowsFilter();
 }
 
@@ -142,7 +146,7 @@ bool TensorFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
 
 bool TensorFilterProxy::matchesText(const QString& name) const {
     if (name.isEmpty()) return false;
-    if (m_regexMode) return m_regex.isValid() && m_regex.match(name).hasMatch();
+    if (m_regexMode) return m_regex && m_regex->search(name.toStdString());
     return name.contains(m_text, Qt::CaseInsensitive);
 }
 

@@ -3,19 +3,21 @@
 
 #pragma once
 
+#include "name_regex.h"
+
 #include <QIcon>
-#include <QRegularExpression>
 #include <QSortFilterProxyModel>
 
+#include <optional>
 #include <vector>
 
 namespace shardscope {
 
 class MappingDocument;
 
-// Filters the tensor table by name (source or exported; substring or regular expression) and by dtype, coverage
-// status, kind and output file; sorts by the model's SortRole, equal keys in natural name order
-// and rows without a key (no statistics) last in either direction.
+// Filters the tensor table by name (source or exported; substring or regular expression) and by
+// dtype, coverage status, kind and output file; sorts by the model's SortRole, equal keys in
+// natural name order and rows without a key (no statistics) last in either direction.
 class TensorFilterProxy : public QSortFilterProxyModel {
     Q_OBJECT
     Q_PROPERTY(QString emptyText READ emptyText)
@@ -40,7 +42,7 @@ public:
     explicit TensorFilterProxy(QObject* parent = nullptr);
 
     void setText(const QString& text, bool regex);
-    bool isRegexValid() const { return !m_regexMode || m_regex.isValid(); }
+    bool isRegexValid() const { return !m_regexMode || m_regex.has_value(); }
     void setDTypeFilter(int dtype);
     void setStatusFilter(int status);
     void setTargetFilter(int target); // 0 = unassigned, TensorTableModel::NotExportedTarget
@@ -63,7 +65,7 @@ private:
     bool matchesText(const QString& name) const;
 
     QString m_text;
-    QRegularExpression m_regex;
+    std::optional<NameRegex> m_regex; // in regex mode, when the text compiles
     bool m_regexMode = false;
     int m_dtype = Any, m_status = Any, m_target = Any, m_kind = Any;
     bool m_differsOnly = false;
