@@ -46,6 +46,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabBar>
@@ -960,6 +961,31 @@ void TestMainWindow::chunkTableFitsAndStartsAtTheTop() {
     w.selectTensor(tensorIndex(w, "small"));
     QCOMPARE(view->verticalScrollBar()->value(), 0);
     QCOMPARE(view->horizontalScrollBar()->value(), 0);
+
+    // No tensor selected in a narrow pane: the empty table's file column still fits its header
+    // (it was cut to "hard fil", centred in what the other columns left).
+    auto* splitter = qobject_cast<QSplitter*>(view->parentWidget());
+    QVERIFY(splitter);
+    for (QWidget* p = splitter->parentWidget(); p; p = p->parentWidget())
+        if (auto* main = qobject_cast<QSplitter*>(p->parentWidget())) {
+            const int total = main->sizes().value(0) + main->sizes().value(1);
+            main->setSizes({total - 300, 300});
+            break;
+        }
+    w.findChild<QLineEdit*>("tensorFilter")->setText("no such tensor");
+    QTRY_COMPARE(w.detailTensor(), -1);
+    QCOMPARE(w.chunkModel()->rowCount(), 0);
+    int sum = 0;
+    for (int c = 0; c < header->count(); ++c)
+        sum += header->isSectionHidden(c) ? 0 : header->sectionSizeHint(c);
+    QTRY_VERIFY2(view->viewport()->width() < sum,
+                 qPrintable(QString::number(view->viewport()->width())));
+    QVERIFY2(header->sectionSize(ChunkTableModel::FileColumn) >=
+                 header->sectionSizeHint(ChunkTableModel::FileColumn),
+             qPrintable(QString("%1 < %2")
+                            .arg(header->sectionSize(ChunkTableModel::FileColumn))
+                            .arg(header->sectionSizeHint(ChunkTableModel::FileColumn))));
+    QCOMPARE(header->sectionViewportPosition(ChunkTableModel::FileColumn), 0);
 }
 
 // A window restored maximized is shown at its normal size and then resized by the window

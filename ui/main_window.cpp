@@ -1445,8 +1445,10 @@ void MainWindow::fitChunkColumns() {
         header->resizeSection(c, contentWidth(c));
         others += header->sectionSize(c);
     }
-    const int minimum = std::max(m_chunkView->fontMetrics().averageCharWidth() * 8,
-                                 distinguishingWidth(view, ChunkTableModel::FileColumn));
+    // Never below its header: a centred "Shard file" narrower than its text lost both ends.
+    const int minimum = std::max({m_chunkView->fontMetrics().averageCharWidth() * 8,
+                                  distinguishingWidth(view, ChunkTableModel::FileColumn),
+                                  header->sectionSizeHint(ChunkTableModel::FileColumn)});
     const int room = m_chunkView->viewport()->width() - others;
     header->resizeSection(
         ChunkTableModel::FileColumn,
