@@ -1138,7 +1138,8 @@ void TestMainWindow::tabMovesBetweenPanes() {
     QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
     QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("outputTable"));
 
-    // On the Values tab: its histogram toggle and statistics, then the chunks under the tabs.
+    // On the Values tab: its histogram toggle and statistics, then the docks; the chunk list
+    // belongs to the Coverage tab and gives its room to the values.
     QSignalSpy checked(w.valueSession(), &ValueSession::checkFinished);
     w.checkValuesAction()->trigger();
     QVERIFY(checked.wait(30000));
@@ -1150,7 +1151,29 @@ void TestMainWindow::tabMovesBetweenPanes() {
     QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
     QCOMPARE(QApplication::focusWidget(), w.valuesPanel()->statsLabel());
     QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
-    QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("chunkTable"));
+    QCOMPARE(QApplication::focusWidget(), w.findChild<QTableView*>("problemTable"));
+    auto* chunks = w.findChild<QTableView*>("chunkTable");
+    QVERIFY(!chunks->isVisible());
+    w.detailTabs()->setCurrentIndex(0);
+    QTRY_VERIFY(chunks->isVisible());
+    QTRY_VERIFY(chunks->height() > 50);
+    const int chunksHeight = chunks->height(), tabsHeight = w.detailTabs()->height();
+    w.detailTabs()->setCurrentIndex(1);
+    QTRY_VERIFY(w.detailTabs()->height() >= tabsHeight + chunksHeight); // and the handle
+    w.detailTabs()->setCurrentIndex(0);
+    QTRY_COMPARE(w.detailTabs()->height(), tabsHeight);
+    QCOMPARE(chunks->height(), chunksHeight);
+
+    // Closed on the Values tab, the next start shows the chunks as the Coverage tab had them.
+    w.detailTabs()->setCurrentIndex(1);
+    QTRY_VERIFY(!chunks->isVisible());
+    w.close();
+    MainWindow again;
+    openShown(again, demo(), "lm_head.weight");
+    auto* chunksAgain = again.findChild<QTableView*>("chunkTable");
+    QCOMPARE(again.detailTabs()->currentIndex(), 0);
+    QTRY_VERIFY(chunksAgain->isVisible());
+    QTRY_VERIFY2(chunksAgain->height() > 50, qPrintable(QString::number(chunksAgain->height())));
 }
 
 void TestMainWindow::contextMenuFromTheKeyboard() {

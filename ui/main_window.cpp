@@ -775,6 +775,10 @@ QWidget* MainWindow::createDetails() {
     m_detailSplitter->addWidget(m_chunkView);
     m_detailSplitter->setStretchFactor(0, 3);
     m_detailSplitter->setStretchFactor(1, 2);
+    // The chunk list belongs to the coverage: on the Values tab its room goes to the histograms
+    // and statistics (at 1024 x 700 a comparison's second histogram was below the fold).
+    connect(m_detailTabs, &QTabWidget::currentChanged, this,
+            [this](int tab) { m_chunkView->setHidden(tab != 0); });
     layout->addWidget(m_detailSplitter, 1);
     return details;
 }
