@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -880,6 +881,8 @@ public:
     // Returns an exit code when the run ends here: help, version or a usage error.
     std::optional<int> parse(int argc, char** argv);
     int run(std::stop_token stop) const;
+    // The exit code when the output could not be written: diff's "no answer", else a failure.
+    int lostOutputCode() const { return *m_diff ? kUsage : kFailed; }
     void printUsage(std::FILE* to) const { std::fputs(m_app.help().c_str(), to); }
 
 private:
@@ -1262,6 +1265,26 @@ int CommandLine::run(std::stop_token stop) const {
 
 } // namespace
 
+namespace {
+
+// What was printed must have reached its file: a full disk or a closed descriptor under the
+// output ended with exit 0 and the table or JSON lost.
+int checkedOutput(int code, int lostCode) {
+    std::cout.flush();
+    errno = 0;
+    const bool flushed = std::fflush(stdout) == 0;
+    if (flushed && !std::ferror(stdout)) return code;
+    // stdio keeps no errno of an earlier failed write: say what it is when this flush failed.
+    const int error = flushed ? 0 : errno;
+    std::fprintf(stderr,
+                 "shardscope-cli: error: the output could not be written%s%s; what "
+                 "was printed is incomplete\n",
+                 error ? ": " : "", error ? std::strerror(error) : "");
+    return code == kOk ? lostCode : code;
+}
+
+} // namespace
+
 int runCli(int argc, char** argv) {
     CommandLine cli;
     if (argc < 2) {
@@ -1272,13 +1295,13 @@ int runCli(int argc, char** argv) {
         cli.printUsage(stdout);
         return kOk;
     }
-    if (auto code = cli.parse(argc, argv)) return *code;
+    if (auto code = cli.parse(argc, argv)) return checkedOutput(*code, kFailed);
     raiseOpenFileLimit();
     // Parsing starts no thread; every thread the command starts inherits the blocked signals.
     SignalStop signals;
     setFaultStopObserver([token = signals.token()] { return token.stop_requested(); });
     try {
-        return cli.run(signals.token());
+        return checkedOutput(cli.run(signals.token()), cli.lostOutputCode());
     } catch (const Cancelled&) {
         std::fprintf(stderr, "shardscope-cli: cancelled; nothing was written\n");
         return kFailed;

@@ -31,6 +31,7 @@ private slots:
     void commandHelpExitsZero_data();
     void commandHelpExitsZero();
     void versionExitsZero();
+    void outputThatCannotBeWrittenFails();
     void doubleDashEndsOptions();
     void inspectCancelledBySigint();
     void demoInspectConsolidateVerify();
@@ -163,6 +164,52 @@ void TestCli::versionExitsZero() {
     QVERIFY(r.err.isEmpty());
     QVERIFY2(QRegularExpression(R"(^shardscope-cli \d+\.\d+\.\d+\n$)").match(r.out).hasMatch(),
              qPrintable(r.out));
+}
+
+// Output to a full disk (/dev/full) or a closed descriptor: exit 0 with the table or JSON lost
+// looked like success. Diff says "no answer" (2), the others fail (1); what reached stdout
+// before is the caller's to discard.
+void TestCli::outputThatCannotBeWrittenFails() {
+    Result demo = run({"demo", "ckpt"});
+    QCOMPARE(demo.code, 0);
+    const QString ckpt = path("ckpt");
+    struct Case {
+        QStringList args;
+        int code;
+    };
+    const Case cases[] = {{{"stats", ckpt, "--json"}, 1},
+                          {{"stats", ckpt}, 1},
+                          {{"check", ckpt, "--json"}, 1},
+                          {{"inspect", ckpt}, 1},
+                          {{"diff", ckpt, ckpt, "--json"}, 2},
+                          {{"diff", ckpt, ckpt, "--all"}, 2},
+                          {{"--version"}, 1},
+                          {{"stats", "--help"}, 1}};
+    for (const Case& c : cases) {
+        for (bool closed : {false, true}) {
+            QProcess p;
+            if (closed) { // the shell's >&-: the program starts with descriptor 1 closed
+                p.setProgram("/bin/sh");
+                p.setArguments(QStringList{"-c", "exec \"$0\" \"$@\" >&-",
+                                           QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI"))} +
+                               c.args);
+            } else {
+                p.setProgram(QString::fromLocal8Bit(qgetenv("SHARDSCOPE_CLI")));
+                p.setArguments(c.args);
+                p.setStandardOutputFile("/dev/full");
+            }
+            p.start();
+            QVERIFY(p.waitForFinished(60000));
+            const QString ctx = c.args.join(' ') + (closed ? " >&-" : " > /dev/full");
+            const QString err = QString::fromUtf8(p.readAllStandardError());
+            QVERIFY2(p.exitStatus() == QProcess::NormalExit, qPrintable(ctx));
+            QVERIFY2(p.exitCode() == c.code, qPrintable(ctx + ": " + err));
+            QVERIFY2(err.contains("the output could not be written"), qPrintable(ctx + ": " + err));
+        }
+    }
+    // The same commands with somewhere to write still succeed.
+    QCOMPARE(run({"stats", ckpt, "--json"}).code, 0);
+    QCOMPARE(run({"diff", ckpt, ckpt}).code, 0);
 }
 
 void TestCli::doubleDashEndsOptions() {
