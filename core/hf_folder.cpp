@@ -95,6 +95,82 @@ FileSet oneFile(const fs::path& file) {
     return set;
 }
 
+// A name of the form PREFIX-<i>-of-<n>.safetensors, as save_pretrained numbers its files.
+struct NumberedName {
+    std::string prefix;
+    uint32_t number = 0, count = 0;
+    size_t width = 0; // digits of the number as written
+};
+
+std::optional<uint32_t> digitsValue(std::string_view text) {
+    if (text.empty() || text.size() > 9) return std::nullopt;
+    uint32_t value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + uint32_t(c - '0');
+    }
+    return value;
+}
+
+std::optional<NumberedName> numberedName(std::string_view name) {
+    constexpr std::string_view kSuffix = ".safetensors", kOf = "-of-";
+    if (!name.ends_with(kSuffix)) return std::nullopt;
+    const std::string_view stem = name.substr(0, name.size() - kSuffix.size());
+    const size_t of = stem.rfind(kOf);
+    if (of == std::string_view::npos) return std::nullopt;
+    const size_t dash = stem.rfind('-', of == 0 ? 0 : of - 1);
+    if (dash == std::string_view::npos || dash == 0 || dash >= of) return std::nullopt;
+    const auto number = digitsValue(stem.substr(dash + 1, of - dash - 1));
+    const auto count = digitsValue(stem.substr(of + kOf.size()));
+    if (!number || !count) return std::nullopt;
+    return NumberedName{std::string(stem.substr(0, dash)), *number, *count, of - dash - 1};
+}
+
+std::string numberedText(const NumberedName& n, uint32_t number) {
+    std::string digits = std::to_string(number), count = std::to_string(n.count);
+    digits.insert(0, n.width > digits.size() ? n.width - digits.size() : 0, '0');
+    count.insert(0, n.width > count.size() ? n.width - count.size() : 0, '0');
+    return n.prefix + "-" + digits + "-of-" + count + ".safetensors";
+}
+
+// Without an index, files numbered "i of n" are all the checkpoint has to say it is whole: a
+// folder holding model-00002-of-00003 alone passed as a complete model.
+void addMissingNumberedFiles(FileSet& set) {
+    std::map<std::pair<std::string, uint32_t>, std::pair<NumberedName, std::set<uint32_t>>> groups;
+    for (const std::string& name : set.names) {
+        const auto n = numberedName(name);
+        if (!n) continue;
+        if (n->number == 0 || n->number > n->count) {
+            set.problems.push_back({Severity::Error, name, "",
+                                    "numbered " + std::to_string(n->number) + " of " +
+                                        std::to_string(n->count) + ", which cannot be",
+                                    ErrorKind::MissingDataFile});
+            continue;
+        }
+        auto& group =
+            groups.try_emplace({n->prefix, n->count}, *n, std::set<uint32_t>{}).first->second;
+        group.second.insert(n->number);
+    }
+    for (const auto& [key, group] : groups) {
+        const auto& [named, present] = group;
+        std::vector<uint32_t> missing;
+        for (uint32_t i = 1; i <= named.count && missing.size() < 4; ++i)
+            if (!present.count(i)) missing.push_back(i);
+        if (missing.empty()) continue;
+        const uint64_t absent = named.count - present.size();
+        std::string which;
+        for (size_t i = 0; i < std::min<size_t>(missing.size(), 3); ++i)
+            which += (i ? ", " : "") + numberedText(named, missing[i]);
+        if (absent > 3) which += " and " + std::to_string(absent - 3) + " more";
+        set.problems.push_back({Severity::Error, numberedText(named, missing.front()), "",
+                                "missing: the folder holds " + std::to_string(present.size()) +
+                                    " of the " + std::to_string(named.count) +
+                                    " files numbered \"of " + std::to_string(named.count) +
+                                    "\" and no " + kIndexFileName + "; absent: " + which,
+                                ErrorKind::MissingDataFile});
+    }
+}
+
 FileSet plainFolder(const fs::path& directory) {
     FileSet set;
     set.directory = directory;
@@ -103,6 +179,7 @@ FileSet plainFolder(const fs::path& directory) {
     if (set.names.empty())
         throw Error(ErrorKind::NoShards, directory.string(), "",
                     "no *.safetensors files in this directory");
+    addMissingNumberedFiles(set);
     return set;
 }
 

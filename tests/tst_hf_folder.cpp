@@ -39,6 +39,7 @@ private slots:
     void mixedDirectoryStaysShards();
     void duplicateTensorNamesBothFiles();
     void missingFile();
+    void numberedFilesWithoutIndexMustAllBeThere();
     void tensorInHeaderNotInIndex();
     void tensorInIndexNotInItsFile();
     void totalSizeMismatch();
@@ -237,6 +238,60 @@ void TestHfFolder::missingFile() {
     QVERIFY(!c.find("c"));
     // Reported once for the file, not again per tensor; total_size is not judged on a part.
     QVERIFY2(!find(c, ErrorKind::IndexMismatch), problems(c).c_str());
+}
+
+// No index: the names "i-of-n" are all that says the folder is whole. One file of three passed
+// as a complete model (inspect "ready to consolidate", exit 0).
+void TestHfFolder::numberedFilesWithoutIndexMustAllBeThere() {
+    writeWholeFile(dir() / "model-00002-of-00003.safetensors", {{"w", "U8", {2}}});
+    Checkpoint c = scanCheckpoint(dir());
+    QCOMPARE(c.format, CheckpointFormat::HfFolder);
+    QVERIFY(c.hasErrors());
+    const Problem* p = find(c, ErrorKind::MissingDataFile);
+    QVERIFY2(p, problems(c).c_str());
+    QCOMPARE(p->severity, Severity::Error);
+    QCOMPARE(p->file, std::string("model-00001-of-00003.safetensors"));
+    QCOMPARE(p->message, std::string("missing: the folder holds 1 of the 3 files numbered \"of 3\" "
+                                     "and no model.safetensors.index.json; absent: "
+                                     "model-00001-of-00003.safetensors, "
+                                     "model-00003-of-00003.safetensors"));
+    QCOMPARE(c.find("w")->status, CoverageStatus::Complete); // what is there still reads
+
+    // Many absent: three named, the rest counted. A number past the count cannot be.
+    fs::remove_all(dir());
+    fs::create_directories(dir());
+    writeWholeFile(dir() / "part-2-of-9.safetensors", {{"a", "U8", {1}}});
+    writeWholeFile(dir() / "part-5-of-4.safetensors", {{"b", "U8", {1}}});
+    c = scanCheckpoint(dir());
+    std::vector<std::string> messages;
+    for (const Problem& q : c.problems)
+        messages.push_back(q.file + ": " + q.message);
+    std::sort(messages.begin(), messages.end());
+    QCOMPARE(messages.size(), size_t(2));
+    QCOMPARE(messages[0], std::string("part-1-of-9.safetensors: missing: the folder holds 1 of the "
+                                      "9 files numbered \"of 9\" and no "
+                                      "model.safetensors.index.json; absent: "
+                                      "part-1-of-9.safetensors, part-3-of-9.safetensors, "
+                                      "part-4-of-9.safetensors and 5 more"));
+    QCOMPARE(messages[1], std::string("part-5-of-4.safetensors: numbered 5 of 4, which cannot be"));
+
+    // Every file there, or names that are not numbered: nothing to say.
+    for (const char* names : {"whole", "plain"}) {
+        fs::remove_all(dir());
+        fs::create_directories(dir());
+        if (std::string(names) == "whole") {
+            writeWholeFile(dir() / "model-00001-of-00002.safetensors", {{"a", "U8", {1}}});
+            writeWholeFile(dir() / "model-00002-of-00002.safetensors", {{"b", "U8", {1}}});
+        } else {
+            writeWholeFile(dir() / "model-3-of-x.safetensors", {{"a", "U8", {1}}});
+            writeWholeFile(dir() / "of-3.safetensors", {{"b", "U8", {1}}});
+            writeWholeFile(dir() / "-1-of-2.safetensors", {{"c", "U8", {1}}});
+        }
+        c = scanCheckpoint(dir());
+        QVERIFY2(c.problems.empty() ||
+                     (std::string(names) == "plain" && !find(c, ErrorKind::MissingDataFile)),
+                 problems(c).c_str());
+    }
 }
 
 void TestHfFolder::tensorInHeaderNotInIndex() {
