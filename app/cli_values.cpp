@@ -408,6 +408,14 @@ std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoin
     case DiffStatus::Differs:
     case DiffStatus::WithinTolerance: {
         char buf[400];
+        if (d.bytesOnly) {
+            std::snprintf(buf, sizeof buf,
+                          "%llu of %llu elements differ (compared by their bits: %s has no "
+                          "numbers to subtract, and no tolerance applies)",
+                          (unsigned long long)d.differing, (unsigned long long)d.elements,
+                          std::string(dtypeName(a.tensors[size_t(d.a)].dtype)).c_str());
+            return buf;
+        }
         std::snprintf(buf, sizeof buf,
                       "%llu of %llu elements differ, %llu beyond tolerance, %llu NaN and %llu Inf "
                       "positions differ; max |a-b| %s, rel L2 %s, cosine %s%s",
@@ -460,6 +468,7 @@ void printDiffJson(const DiffReport& r, const Checkpoint& a, const Checkpoint& b
             appendJsonNumber(out, d.relativeL2);
             out += R"(,"cosine":)";
             appendJsonNumber(out, d.cosine);
+            if (d.bytesOnly) out += R"(,"bytes_only":true)";
         }
         out += "}";
     }

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <numeric>
 
 namespace shardscope {
 namespace {
@@ -135,6 +136,39 @@ struct Task {
     uint64_t from = 0, to = 0; // bytes of the tensor
 };
 
+// Bytes of the fewest whole elements: windows of a packed dtype start on an element (F6: four
+// elements in 3 bytes).
+uint64_t wholeElementBytes(DType type) {
+    const unsigned bits = dtypeBits(type);
+    return bits % 8 == 0 ? std::max(1u, bits / 8) : std::lcm(bits, 8u) / 8;
+}
+
+// For dtypes without numbers to subtract (complex, packed sub-byte): the elements among
+// [first, first + count) of the tensor, starting at bit 0 of `a` and `b`, whose bits differ.
+// Packed elements are taken from bit 0 of each byte upward; padding after the last is not one.
+uint64_t differingElements(const unsigned char* a, const unsigned char* b, uint64_t count,
+                           unsigned bits) {
+    uint64_t differing = 0;
+    if (bits % 8 == 0) {
+        const size_t size = bits / 8;
+        for (uint64_t i = 0; i < count; ++i)
+            differing += std::memcmp(a + i * size, b + i * size, size) != 0;
+        return differing;
+    }
+    const unsigned mask = (1u << bits) - 1;
+    for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t byte = i * bits / 8;
+        const unsigned shift = unsigned(i * bits % 8);
+        unsigned x = a[byte], y = b[byte];
+        if (shift + bits > 8) { // into the next byte, which the element's own bits make exist
+            x |= unsigned(a[byte + 1]) << 8;
+            y |= unsigned(b[byte + 1]) << 8;
+        }
+        differing += (((x ^ y) >> shift) & mask) != 0;
+    }
+    return differing;
+}
+
 std::vector<TensorDiff> pairByName(const Checkpoint& a, const Checkpoint& b) {
     std::map<std::string, TensorDiff> byName;
     for (size_t i = 0; i < a.tensors.size(); ++i) {
@@ -212,7 +246,7 @@ private:
             const TensorDiff& d = report.tensors[i];
             if (d.status != DiffStatus::Identical) continue; // not yet known otherwise
             const TensorInfo& t = m_a.tensors[size_t(d.a)];
-            const uint64_t element = std::max(1u, dtypeBits(t.dtype) / 8);
+            const uint64_t element = wholeElementBytes(t.dtype);
             const uint64_t step = std::max(element, m_options.windowBytes / element * element);
             for (uint64_t from = 0; from < t.bytes; from += step)
                 tasks.push_back({i, from, std::min(t.bytes, from + step)});
@@ -255,8 +289,13 @@ private:
             if (numeric) p.aSquares = p.bSquares = p.dot = sumOfSquares(ta.dtype, wa.data(), n);
         } else if (numeric) {
             ElementCompare(ta.dtype, m_options).run(wa.data(), wb.data(), n, p);
-        } else {
-            p.differing = p.beyond = 1; // packed or complex: bytes only
+        } else { // complex or packed: the bits only, and no tolerance can cover a difference
+            const unsigned bits = dtypeBits(ta.dtype);
+            const uint64_t first = task.from * 8 / bits;
+            const uint64_t count = std::min(length * 8 / bits, d.elements - first);
+            p.differing = p.beyond =
+                differingElements(reinterpret_cast<const unsigned char*>(wa.data()),
+                                  reinterpret_cast<const unsigned char*>(wb.data()), count, bits);
         }
         std::lock_guard lock(m_mutex);
         m_partials[index] = p;
@@ -270,6 +309,7 @@ private:
     }
 
     void apply(const Partial& p, TensorDiff& d) const {
+        d.bytesOnly = !hasValueStats(m_a.tensors[size_t(d.a)].dtype);
         d.differing = p.differing;
         d.beyondTolerance = p.beyond;
         d.nanMismatch = p.nanMismatch;
@@ -282,6 +322,7 @@ private:
         // dot / (sqrt(aa) * sqrt(bb)) gives 1 - 2^-52.
         const long double norms = std::sqrt(p.aSquares * p.bSquares);
         d.cosine = na > 0 && nb > 0 ? std::clamp(double(p.dot / norms), -1.0, 1.0) : NAN;
+        if (d.bytesOnly) d.maxAbsDiff = d.relativeL2 = d.cosine = NAN;
         if (p.differing == 0 && p.beyond == 0)
             d.status = DiffStatus::Identical;
         else if (m_options.tolerance && p.beyond == 0)

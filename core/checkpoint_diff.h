@@ -38,6 +38,9 @@ struct TensorDiff {
     int64_t a = -1, b = -1; // indices into each side's tensors, -1 when absent
     DiffStatus status = DiffStatus::Identical;
     bool compared = false; // the values were read (not --names-only, same dtype and shape)
+    // Complex and packed sub-byte dtypes: elements compared by their bits; the three numbers
+    // below are NaN and no tolerance applies.
+    bool bytesOnly = false;
     uint64_t elements = 0;
     uint64_t differing = 0;       // elements whose bytes differ
     uint64_t beyondTolerance = 0; // |a - b| > atol + rtol * |b|, NaN against a number, Inf mismatch

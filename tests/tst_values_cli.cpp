@@ -61,6 +61,7 @@ private slots:
 
     void diffIdenticalCopies();
     void diffOneFlippedValue();
+    void diffComparesComplexAndPackedByTheirBits();
     void diffTolerance();
     void diffLargeIntegers();
     void statsLargeIntegersExact();
@@ -1074,6 +1075,76 @@ void TestValuesCli::diffOneFlippedValue() {
     QCOMPARE(text.code, 1);
     QVERIFY2(text.out.contains("differs") && text.out.contains("1 of 16 elements differ"),
              qPrintable(text.out));
+}
+
+// C64, F4 and F6 have no numbers to subtract: their elements are compared by their bits, over
+// two windows (4 MiB each), including the first element of the second window, an F6 element
+// across two bytes and both nibbles of F4. diff said "1 of 1 elements differ"
+// per window with "max |a-b| 0, rel L2 0", and counted them beyond any --atol.
+void TestValuesCli::diffComparesComplexAndPackedByTheirBits() {
+    const uint64_t nC64 = 600000, nF4 = 9000000, nF6 = 6000000;
+    auto pattern = [](size_t size, unsigned seed) {
+        std::string out(size, '\0');
+        uint32_t x = seed;
+        for (char& c : out) {
+            x = x * 1664525u + 1013904223u;
+            c = char(x >> 24);
+        }
+        return out;
+    };
+    const std::string c64 = pattern(nC64 * 8, 1), f4 = pattern(nF4 / 2, 2),
+                      f6 = pattern(nF6 * 6 / 8, 3);
+    auto write = [&](const char* name, const std::string& c, const std::string& p4,
+                     const std::string& p6) {
+        fs::create_directories(fsPath(name));
+        writeShard(fsPath(name) / rankFile(0), {{"c", "C64", {0}, {int64_t(nC64)}, c},
+                                                {"p4", "F4", {0}, {int64_t(nF4)}, p4},
+                                                {"p6", "F6_E2M3", {0}, {int64_t(nF6)}, p6}});
+    };
+    write("a", c64, f4, f6);
+    std::string c64b = c64, f4b = f4, f6b = f6;
+    c64b[3 * 8 + 5] ^= 1;                     // element 3
+    c64b[(4u << 20) + 2] ^= 0x40;             // element 524288, the second window's first
+    c64b[c64b.size() - 1] ^= char(0x80);      // the last element
+    f4b[0] ^= 0x01;                           // element 0, the low nibble
+    f4b[4u << 20] ^= 0x20;                    // element 2 * 4 MiB + 1, a high nibble
+    f4b[f4b.size() - 1] ^= char(0x10);        // the padding nibble after element 9,000,000
+    f6b[0] ^= char(0x80);                     // bit 7: element 1 (bits 6-11), across bytes 0-1
+    const size_t window = (4u << 20) / 3 * 3; // F6 windows hold whole groups of four
+    f6b[window] ^= 0x01;                      // element window * 8 / 6, the second window's first
+    f6b[f6b.size() - 1] ^= char(0x80);        // element 5,999,999
+    write("b", c64b, f4b, f6b);
+
+    for (const QStringList& extra : {QStringList{}, QStringList{"--atol", "1000"}}) {
+        Result r = run(QStringList{"diff", path("a"), path("b"), "--json"} + extra);
+        QVERIFY2(r.code == 1, qPrintable(r.err));
+        const QJsonObject doc = diffJson(r);
+        QVERIFY(!doc["same"].toBool());
+        const struct {
+            const char* name;
+            qint64 elements, differing;
+        } expected[] = {{"c", qint64(nC64), 3}, {"p4", qint64(nF4), 3}, {"p6", qint64(nF6), 3}};
+        for (const auto& e : expected) {
+            const QJsonObject t = byName(doc["tensors"].toArray(), "name", e.name);
+            QCOMPARE(t["status"].toString(), QString("differs"));
+            QCOMPARE(t["elements"].toInteger(), e.elements);
+            QCOMPARE(t["differing"].toInteger(), e.differing);
+            QCOMPARE(t["beyond_tolerance"].toInteger(), e.differing);
+            QVERIFY(t["bytes_only"].toBool());
+            for (const char* number : {"max_abs_diff", "relative_l2", "cosine"})
+                QVERIFY2(t[number].isNull(), number);
+        }
+    }
+    Result text = run({"diff", path("a"), path("b")});
+    QCOMPARE(text.code, 1);
+    QVERIFY2(text.out.contains("3 of 600000 elements differ (compared by their bits: C64 has no "
+                               "numbers to subtract, and no tolerance applies)"),
+             qPrintable(text.out));
+    QVERIFY2(!text.out.contains("max |a-b|"), qPrintable(text.out));
+    // A bit flipped back and forth: the same.
+    f6b = f6;
+    write("c", c64, f4, f6b);
+    QCOMPARE(run({"diff", path("a"), path("c")}).code, 0);
 }
 
 void TestValuesCli::diffTolerance() {

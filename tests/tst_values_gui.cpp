@@ -183,6 +183,7 @@ private slots:
     void toleranceIsNamed();
     void statisticsFitANarrowPane();
     void nonFiniteDifferencesSortFirstAndAreNamed();
+    void complexTensorsDifferByTheirBits();
     void problemsOnlyShowsValueFindings();
     void checkValuesFindsIdenticalTensorsAsTheCliDoes();
     void sortByFromTheKeyboardAndCopyProblems();
@@ -1062,6 +1063,44 @@ void TestValuesGui::statisticsFitANarrowPane() {
     QTest::qWait(20);
     QVERIFY(fitsIn(panel));
     QVERIFY2(panel.text().contains("here") && panel.text().contains("other"),
+             qPrintable(panel.text()));
+}
+
+// A C64 tensor has no numbers to subtract: its difference is counted by the bits, and the
+// number columns say "–" (they said 0 and 0, as if the sides were equal).
+void TestValuesGui::complexTensorsDifferByTheirBits() {
+    std::string bytes(4 * 8, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i)
+        bytes[i] = char(i + 1);
+    for (const char* side : {"a", "b"}) {
+        fs::create_directories(dir(side));
+        writeShard(dir(side) / "rank-0.safetensors", {{"z", "C64", {0}, {4}, bytes}});
+        bytes[2 * 8 + 3] ^= 0x10; // element 2 differs in b
+    }
+    auto ckpt = open(dir("a"));
+    TensorTableModel tensors(&m_doc);
+    using M = TensorTableModel;
+    const auto comparison = compareOf(ckpt, dir("b"));
+    tensors.setComparison(comparison);
+    QCOMPARE(rowOf(&tensors, "z", M::DiffColumn).data().toString(), QString("Differs"));
+    for (int c : {M::MaxDiffColumn, M::RelativeL2Column, M::CosineColumn}) {
+        QCOMPARE(rowOf(&tensors, "z", c).data().toString(), QString("–"));
+        QVERIFY(!rowOf(&tensors, "z", c).data(M::SortRole).isValid());
+    }
+    const QString tip = rowOf(&tensors, "z", M::DiffColumn).data(Qt::ToolTipRole).toString();
+    QVERIFY2(tip.startsWith("1 of 4 elements differ, compared by their bits"), qPrintable(tip));
+
+    ValuesPanel panel;
+    ValuesContent content;
+    content.comparing = true;
+    content.diff = comparison->diffOf(0);
+    QVERIFY(content.diff);
+    TensorStats none;
+    content.a = &none;
+    panel.setContent(content);
+    QVERIFY2(panel.text().contains("1 of 4 elements differ") &&
+                 panel.text().contains("Compared by their bits") &&
+                 !panel.text().contains("max |a−b|"),
              qPrintable(panel.text()));
 }
 

@@ -137,6 +137,7 @@ QVariant ValueColumns::statsDisplay(const Moments& m, int column) const {
 QVariant ValueColumns::diffDisplay(const TensorDiff& d, int column) const {
     if (column == Model::DiffColumn) return diffStatusText(d.status);
     if (!d.compared) return QString();
+    if (d.bytesOnly) return QStringLiteral("–"); // complex or packed: no numbers to subtract
     switch (column) {
     case Model::MaxDiffColumn: // |a−b| where a NaN or an Inf differs is NaN or ∞, not 0
         if (d.nanMismatch) return QStringLiteral("NaN");
@@ -179,7 +180,7 @@ QVariant ValueColumns::statsSortKey(const Moments& m, int column) const {
 
 QVariant ValueColumns::diffSortKey(const TensorDiff& d, int column) const {
     if (column == Model::DiffColumn) return statusRank(d.status);
-    if (!d.compared) return {};
+    if (!d.compared || d.bytesOnly) return {};
     switch (column) {
     case Model::MaxDiffColumn: // NaN and ∞ above every number: the worst first
         return d.nanMismatch || d.infMismatch ? std::numeric_limits<double>::infinity()
@@ -245,6 +246,11 @@ QString ValueColumns::diffToolTip(const TensorDiff& d) const {
     default:
         break;
     }
+    if (d.bytesOnly)
+        return tr("%1 of %2 elements differ, compared by their bits: this dtype has no numbers "
+                  "to subtract, and no tolerance applies")
+            .arg(QLocale().toString(qulonglong(d.differing)),
+                 QLocale().toString(qulonglong(d.elements)));
     return tr("%1 of %2 elements differ, %3 beyond the tolerance, %4 NaN only on one side, %5 "
               "Inf against another value\nWhere both are finite: max |a−b| %6 · relative L2 %7 "
               "· cosine %8")

@@ -403,6 +403,9 @@ QString ValuesPanel::diffSummary(const TensorDiff& d, const QString& note, bool 
         text += ", " + tr("%1 beyond the tolerance").arg(count(d.beyondTolerance));
     if (!note.isEmpty()) text += "<br>" + note.toHtmlEscaped();
     if (!d.compared) return text;
+    if (d.bytesOnly)
+        return text + "<br>" +
+               tr("Compared by their bits: this dtype has no numbers to subtract").toHtmlEscaped();
     const QString finite = tr("max |a−b| %1 · rel L2 %2 · cosine %3")
                                .arg(valueText(d.maxAbsDiff, 4), valueText(d.relativeL2, 4),
                                     valueText(d.cosine, 6, QStringLiteral("–")));
