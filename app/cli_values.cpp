@@ -389,6 +389,15 @@ size_t countComputed(const CheckpointStats& stats) {
     return n;
 }
 
+// Why no tensor's values were read, or empty when some were.
+std::string nothingRead(const Measured& m, const std::string& pattern) {
+    if (countComputed(m.stats) > 0) return {};
+    if (m.ckpt.tensors.empty()) return "the checkpoint holds no tensors";
+    if (!m.unread.empty()) return "every selected tensor is of a dtype without statistics";
+    if (!pattern.empty()) return "no tensor matches --tensor " + Error::printable(pattern);
+    return "no tensor's values could be read";
+}
+
 std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoint& b) {
     auto layout = [](const Checkpoint& c, int64_t i) {
         const TensorInfo& t = c.tensors[size_t(i)];
@@ -545,6 +554,8 @@ int runStats(const StatsCommand& c, std::stop_token stop) {
     else
         printStatsText(m, c.histograms);
     std::fflush(stdout);
+    if (const std::string why = nothingRead(m, c.tensor); !why.empty())
+        std::fprintf(stderr, "note: no values were read: %s\n", why.c_str());
     return kOk;
 }
 
@@ -573,11 +584,15 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
         problems.push_back(p);
     }
     const size_t checked = countComputed(m.stats);
+    // A gate that looked at nothing must not pass: an index with an empty weight_map, or a
+    // --tensor that matches no name, passed with "0 tensors checked".
+    const std::string nothing = nothingRead(m, c.tensor);
+    const bool fails = failed > 0 || !nothing.empty();
     if (c.json) {
         std::string out = R"({"directory":)";
         appendJsonQuoted(out, m.ckpt.directory.string());
         out += R"(,"tensors_checked":)" + std::to_string(checked) + R"(,"bytes_read":)" +
-               std::to_string(m.stats.bytesRead) + R"(,"failed":)" + (failed ? "true" : "false");
+               std::to_string(m.stats.bytesRead) + R"(,"failed":)" + (fails ? "true" : "false");
         appendUnreadJson(out, m);
         out += R"(,"findings":)";
         appendProblemsJson(out, problems);
@@ -593,7 +608,9 @@ int runCheck(const CheckCommand& c, std::stop_token stop) {
         printUnreadText(m);
     }
     std::fflush(stdout);
-    return failed ? kFailed : kOk;
+    if (!nothing.empty())
+        std::fprintf(stderr, "shardscope-cli: nothing was checked: %s\n", nothing.c_str());
+    return fails ? kFailed : kOk;
 }
 
 } // namespace shardscope

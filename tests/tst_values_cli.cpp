@@ -55,6 +55,7 @@ private slots:
     void diffTrainingCheckpointAgainstItsExport();
     void diffNormsOfMillionsOfElements();
     void checkCleanCheckpoint();
+    void checkThatReadsNothingFails();
     void dtypesWithoutStatisticsAreNamed();
     void checkNaNInOneReplica();
     void checkDemoWithValueFaults();
@@ -926,6 +927,43 @@ void TestValuesCli::checkCleanCheckpoint() {
     Result text = run({"check", path("clean"), "--fail-on", "all"});
     QCOMPARE(text.code, 0);
     QVERIFY2(text.out.contains("0 findings"), qPrintable(text.out));
+}
+
+// A gate that looked at nothing does not pass: a --tensor matching no name, an index whose
+// weight_map is empty beside files that hold tensors, a checkpoint of C64 only. They passed
+// with "0 tensors checked". stats still exits 0 and says so on stderr.
+void TestValuesCli::checkThatReadsNothingFails() {
+    writeValues(fsPath("clean"), {{"w", "F32", {4, 4}, f32Bytes(diffW()), splitDim({4, 4}, 0, 2)}},
+                2);
+    fs::create_directories(fsPath("hf"));
+    writeWholeFile(fsPath("hf") / "model-00001-of-00001.safetensors", {{"w", "U8", {4}}});
+    std::ofstream(fsPath("hf") / "model.safetensors.index.json") << R"({"weight_map": {}})";
+    fs::create_directories(fsPath("complex"));
+    writeWholeFile(fsPath("complex") / "model.safetensors", {{"z", "C64", {2}}});
+    const struct {
+        QStringList args;
+        QString why;
+    } cases[] = {
+        {{path("clean"), "--tensor", "^nothing$"}, "no tensor matches --tensor ^nothing$"},
+        {{path("hf")}, "the checkpoint holds no tensors"},
+        {{path("complex")}, "every selected tensor is of a dtype without statistics"},
+    };
+    for (const auto& c : cases) {
+        Result text = run(QStringList{"check"} + c.args);
+        QVERIFY2(text.code == 1, qPrintable(c.args.join(' ') + ": " + text.err));
+        QVERIFY2(text.err.contains("nothing was checked: " + c.why), qPrintable(text.err));
+        Result json = run(QStringList{"check", "--json"} + c.args);
+        QCOMPARE(json.code, 1);
+        bool ok = false;
+        const QJsonObject doc = parseObject(json.out, &ok);
+        QVERIFY2(ok, qPrintable(json.out));
+        QVERIFY(doc["failed"].toBool());
+        QCOMPARE(doc["tensors_checked"].toInteger(), 0);
+        Result stats = run(QStringList{"stats"} + c.args);
+        QCOMPARE(stats.code, 0);
+        QVERIFY2(stats.err.contains("no values were read: " + c.why), qPrintable(stats.err));
+    }
+    QCOMPARE(run({"check", path("clean"), "--tensor", "^w$"}).code, 0);
 }
 
 // C64 and the packed F4/F6 dtypes have no statistics: stats and check say which tensors they
