@@ -265,10 +265,14 @@ void parseSafetensorsHeader(std::string_view json, uint64_t fileSize, const std:
             throw Error(ErrorKind::InvalidShape, path, t.name,
                         "shape " + formatShape(t.shape) + " overflows");
         auto bytes = checkedBytes(*numel, dtypeBits(t.dtype));
-        if (!bytes)
+        if (!bytes && !wholeBytes(*numel, dtypeBits(t.dtype)))
             throw Error(ErrorKind::MisalignedSlice, path, t.name,
                         std::to_string(*numel) + " elements of " + std::string(dtypeName(t.dtype)) +
                             " are not a whole number of bytes");
+        if (!bytes)
+            throw Error(ErrorKind::InvalidShape, path, t.name,
+                        "shape " + formatShape(t.shape) + " of " + std::string(dtypeName(t.dtype)) +
+                            " needs 2^64 bytes or more");
         if (t.end - t.begin != *bytes)
             throw Error(ErrorKind::TensorSizeMismatch, path, t.name,
                         "data_offsets span " + std::to_string(t.end - t.begin) +

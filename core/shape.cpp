@@ -3,6 +3,8 @@
 
 #include "shape.h"
 
+#include <numeric>
+
 namespace shardscope {
 
 std::optional<uint64_t> checkedNumel(const Shape& shape) {
@@ -13,10 +15,17 @@ std::optional<uint64_t> checkedNumel(const Shape& shape) {
 }
 
 std::optional<uint64_t> checkedBytes(uint64_t numel, unsigned bits) {
-    uint64_t totalBits = 0;
-    if (__builtin_mul_overflow(numel, uint64_t(bits), &totalBits)) return std::nullopt;
-    if (totalBits % 8 != 0) return std::nullopt;
-    return totalBits / 8;
+    if (!wholeBytes(numel, bits)) return std::nullopt;
+    // In whole bytes first: 2^61 F32 elements are 2^63 bytes, though 2^66 bits.
+    const uint64_t step = 8 / std::gcd(uint64_t(bits), uint64_t(8)); // elements per whole byte run
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow(numel / step, uint64_t(bits) * step / 8, &bytes))
+        return std::nullopt;
+    return bytes;
+}
+
+bool wholeBytes(uint64_t numel, unsigned bits) {
+    return (numel % 8) * bits % 8 == 0;
 }
 
 std::string formatShape(const Shape& shape) {

@@ -111,8 +111,11 @@ private:
 
 // Element count, or nothing when the product overflows 64 bits.
 std::optional<uint64_t> checkedNumel(const Shape& shape);
-// Byte size of numel elements of `bits` each, or nothing when it is not a whole number of bytes.
+// Byte size of numel elements of `bits` each, or nothing when it is not a whole number of bytes
+// or is 2^64 or more.
 std::optional<uint64_t> checkedBytes(uint64_t numel, unsigned bits);
+// Whether numel elements of `bits` bits fill whole bytes (F4 needs an even count).
+bool wholeBytes(uint64_t numel, unsigned bits);
 // "[2048, 5504]" style, as users know it from PyTorch.
 std::string formatShape(const Shape& shape);
 

@@ -164,6 +164,17 @@ void TestSafetensorsReader::rejectsBadFiles_data() {
         "not a whole number of bytes", K::MisalignedSlice, "a");
     row("shape overflow", "{" + entry("a", "U8", "[4294967296,4294967296]", 0, 0) + "}", "",
         "overflows", K::InvalidShape, "a");
+    // 2^61 F32 elements are 2^63 bytes (2^66 bits): a size that fits, not "not a whole number".
+    row("bytes fit, bits do not", "{" + entry("a", "F32", "[2305843009213693952]", 0, 8) + "}", x8,
+        "data_offsets span 8 bytes but shape [2305843009213693952] of F32 needs "
+        "9223372036854775808",
+        K::TensorSizeMismatch, "a");
+    row("bytes overflow", "{" + entry("a", "F64", "[2305843009213693952]", 0, 8) + "}", x8,
+        "shape [2305843009213693952] of F64 needs 2^64 bytes or more", K::InvalidShape, "a");
+    row("packed bytes fit", "{" + entry("a", "F6_E2M3", "[18446744073709551612]", 0, 8) + "}", x8,
+        "needs 13835058055282163709", K::TensorSizeMismatch, "a");
+    row("nibbles fit", "{" + entry("a", "F4", "[18446744073709551614]", 0, 8) + "}", x8,
+        "needs 9223372036854775807", K::TensorSizeMismatch, "a");
 
     // As strict as the reference loader (serde_json reads -0 as a float, not an integer).
     row("negative zero in shape", "{" + entry("a", "U8", "[-0]", 0, 0) + "}", "", "shape holds -0",
