@@ -328,13 +328,15 @@ void printTensorLines(const Checkpoint& ckpt, const Plan& plan) {
 
 void printInspectText(const Checkpoint& ckpt, const Mapping& mapping, const Plan& plan) {
     std::string out;
-    out += "Checkpoint: " + ckpt.directory.string() + "\n";
+    out += "Checkpoint: " + ckpt.opened().string() + "\n";
     const bool hf = ckpt.format == CheckpointFormat::HfFolder;
-    out += std::string(hf ? "  Hugging Face safetensors folder: " : "  ") +
-           std::to_string(ckpt.files.size()) +
-           (ckpt.format == CheckpointFormat::Dcp ? " .distcp files, "
-            : hf                                 ? " file(s), "
-                                                 : " shard files, ") +
+    const std::string files = std::to_string(ckpt.files.size()) +
+                              (ckpt.format == CheckpointFormat::Dcp ? " .distcp files, "
+                               : hf                                 ? " file(s), "
+                                                                    : " shard files, ");
+    out += (!ckpt.singleFile.empty() ? std::string("  one safetensors file: ")
+            : hf                     ? "  Hugging Face safetensors folder: " + files
+                                     : "  " + files) +
            std::to_string(ckpt.tensors.size()) + " tensors, " + formatBytes(ckpt.totalBytes()) +
            "\n  mapping: " + mappingSource(mapping) + "\n\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
@@ -384,7 +386,7 @@ int runInspect(const InspectOptions& o, std::stop_token stop) {
     }
     std::cout.flush();
     if (!ok)
-        std::cerr << "shardscope-cli: " << ckpt.directory.string()
+        std::cerr << "shardscope-cli: " << ckpt.opened().string()
                   << " cannot be consolidated as it stands (see the problems above)\n";
     return ok ? kOk : kFailed;
 }

@@ -541,7 +541,7 @@ static bool refuseBroken(const Checkpoint& ckpt) {
     for (const auto& p : ckpt.problems)
         if (p.severity == Severity::Error) std::fprintf(stderr, "error: %s\n", p.text().c_str());
     std::fprintf(stderr, "shardscope-cli: %s has the errors above; no values were read\n",
-                 ckpt.directory.string().c_str());
+                 ckpt.opened().string().c_str());
     return true;
 }
 

@@ -95,8 +95,9 @@ struct TensorInfo {
 
 struct Checkpoint {
     std::filesystem::path directory;
-    std::vector<ShardFile> files;    // sorted by name
-    std::vector<TensorInfo> tensors; // sorted by fqn (byte order)
+    std::filesystem::path singleFile; // set when one *.safetensors file was opened, not a folder
+    std::vector<ShardFile> files;     // sorted by name
+    std::vector<TensorInfo> tensors;  // sorted by fqn (byte order)
     std::vector<Problem> problems;
     std::filesystem::path hfMetadataDir; // empty when there is no .hf_metadata/
     // An HF model folder whose config and tokenizer files an export copies (DCP checkpoints have
@@ -107,6 +108,10 @@ struct Checkpoint {
     std::vector<ByteItem> byteItems;  // DCP only, sorted by fqn
 
     bool hasErrors() const;
+    // What the user opened, for messages: the single file, or the directory.
+    const std::filesystem::path& opened() const {
+        return singleFile.empty() ? directory : singleFile;
+    }
     const TensorInfo* find(std::string_view fqn) const;
     uint64_t totalBytes() const;
 };

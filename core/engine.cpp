@@ -177,8 +177,10 @@ public:
                     for (uint64_t r = r0; r < r1; ++r) {
                         const uint64_t start = runs.dstByte(r);
                         const uint64_t a = std::max(start, lo), b = std::min(start + runBytes, hi);
-                        copyDirect(chunk.file, chunk.begin + r * runBytes + (a - start),
-                                   dataStart + it->begin + a, b - a, out, scratch);
+                        naming(tensor, [&] {
+                            copyDirect(chunk.file, chunk.begin + r * runBytes + (a - start),
+                                       dataStart + it->begin + a, b - a, out, scratch);
+                        });
                     }
                     continue;
                 }
@@ -203,11 +205,17 @@ public:
                 readEnd = std::max(readEnd, m_spans[j].srcEnd);
                 ++j;
             }
-            if (!readInPlace(i, j, scratch, window.data(), task.from)) {
-                if (scratch.size() < readEnd - readStart) scratch.resize(readEnd - readStart);
-                m_sources[src].readExact(scratch.data(), readEnd - readStart, readStart);
-                for (size_t k = i; k < j; ++k)
-                    scatter(m_spans[k], scratch.data(), readStart, window.data(), task.from);
+            try {
+                if (!readInPlace(i, j, scratch, window.data(), task.from)) {
+                    if (scratch.size() < readEnd - readStart) scratch.resize(readEnd - readStart);
+                    m_sources[src].readExact(scratch.data(), readEnd - readStart, readStart);
+                    for (size_t k = i; k < j; ++k)
+                        scatter(m_spans[k], scratch.data(), readStart, window.data(), task.from);
+                }
+            } catch (const Error& e) {
+                if (!e.tensor().empty()) throw;
+                nameTheTensor(i, j, scratch);
+                throw;
             }
             i = j;
         }
@@ -292,6 +300,28 @@ private:
 
     void checkCancel() const {
         if (m_options.stop.stop_requested()) throw Cancelled();
+    }
+
+    // A read error names the tensor whose bytes it lacks: a file cut short said only "file
+    // ended early at byte N". A merged read spans several tensors, so each is read alone again
+    // and the first that fails is named (if none does, the caller's error stands).
+    void nameTheTensor(size_t begin, size_t end, std::vector<char>& scratch) {
+        for (size_t k = begin; k < end; ++k) {
+            const Span& s = m_spans[k];
+            if (scratch.size() < s.srcEnd - s.srcStart) scratch.resize(s.srcEnd - s.srcStart);
+            naming(*s.tensor, [&] {
+                m_sources[s.file].readExact(scratch.data(), s.srcEnd - s.srcStart, s.srcStart);
+            });
+        }
+    }
+
+    template <class Read> static void naming(const TensorInfo& tensor, Read&& read) {
+        try {
+            read();
+        } catch (const Error& e) {
+            if (!e.tensor().empty()) throw;
+            throw Error(e.kind(), e.file(), tensor.fqn, e.message());
+        }
     }
 
     void copyDirect(uint32_t file, uint64_t src, uint64_t dst, uint64_t length,

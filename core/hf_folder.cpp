@@ -194,7 +194,11 @@ void addIndexedFiles(const HfIndex& index, FileSet& set) {
         const std::string count = std::to_string(tensors.second) + " tensor(s)";
         const std::string name = insideName(file);
         std::error_code ec;
-        if (name.empty())
+        if (file.empty())
+            set.problems.push_back({Severity::Error, kIndexFileName, tensors.first,
+                                    "weight_map gives an empty file name for " + count,
+                                    ErrorKind::PathOutsideDirectory});
+        else if (name.empty())
             set.problems.push_back({Severity::Error, file, tensors.first,
                                     "weight_map names this file for " + count +
                                         ", but it is outside the folder; not opened",
@@ -464,6 +468,7 @@ Checkpoint scanHfFolder(const fs::path& pathOrDir, const ScanOptions& options) {
                              : plainFolder(pathOrDir);
     Checkpoint ckpt;
     ckpt.directory = set.directory;
+    if (singleFile) ckpt.singleFile = pathOrDir;
     ckpt.format = CheckpointFormat::HfFolder;
     ckpt.problems = set.problems;
     ScanReporter reporter(options);

@@ -352,7 +352,7 @@ void reportNothingToWrite(const Checkpoint& checkpoint, Plan& plan) {
     else
         return; // an empty mapping's unmapped tensors are reported as such
     plan.problems.push_back(
-        {Severity::Error, checkpoint.directory.string(), "", text, ErrorKind::NothingToWrite});
+        {Severity::Error, checkpoint.opened().string(), "", text, ErrorKind::NothingToWrite});
 }
 
 } // namespace

@@ -311,6 +311,17 @@ VerifyReport verifyDirectory(const fs::path& outDir, const Checkpoint* against,
     auto error = [&](const std::string& file, const std::string& tensor, const std::string& m) {
         report.problems.push_back({Severity::Error, file, tensor, m, ErrorKind::VerifyFailed});
     };
+    // An export is a folder: a file or a missing path is said as such, not as a missing index
+    // inside it ("model.safetensors/model.safetensors.index.json: missing").
+    std::error_code typeError;
+    const fs::file_type type = fs::status(outDir, typeError).type();
+    if (type != fs::file_type::directory) {
+        error(outDir.string(), "",
+              type == fs::file_type::not_found ? "no such directory"
+                                               : "not a directory: verify checks an export's "
+                                                 "folder");
+        return report;
+    }
     reportInterruptedRuns(outDir, report);
     const fs::path indexPath = outDir / kIndexFileName;
     nlohmann::json index;

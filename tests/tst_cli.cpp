@@ -40,6 +40,7 @@ private slots:
     void controlCharactersInNamesAreEscaped();
     void unmappedPolicyFromTheCommandLine();
     void verifyFailsOnDamage();
+    void aFileIsNamedAsTheFile();
     void demoRefusesNonEmptyDirectory();
     void moreShardFilesThanTheSoftLimit();
     void allocatorOptionsReachTheRestartedProgram();
@@ -365,6 +366,38 @@ void TestCli::unmappedPolicyFromTheCommandLine() {
     QVERIFY(last.err.contains("warning"));
     QVERIFY(QFile::exists(path("out/model-00002-of-00002.safetensors")));
     QCOMPARE(run({"verify", path("out"), "--against", path("ck")}).code, 0);
+}
+
+// One .safetensors file opened (or given where a folder is wanted) is named as that file:
+// "Checkpoint: hf" and "error: hf/model.safetensors/model.safetensors.index.json: missing" were
+// shown.
+void TestCli::aFileIsNamedAsTheFile() {
+    QCOMPARE(run({"demo", path("demo")}).code, 0);
+    QCOMPARE(run({"consolidate", path("demo"), path("out"), "--quiet"}).code, 0);
+    const QString file = path("out/model-00003-of-00003.safetensors");
+    Result inspect = run({"inspect", file});
+    QCOMPARE(inspect.code, 0);
+    QVERIFY2(inspect.out.startsWith("Checkpoint: " + file + "\n  one safetensors file: "),
+             qPrintable(inspect.out));
+    Result verify = run({"verify", file});
+    QCOMPARE(verify.code, 1);
+    QVERIFY2(verify.err.contains(file + ": not a directory") && !verify.err.contains("index.json"),
+             qPrintable(verify.err));
+    Result missing = run({"verify", path("nothing")});
+    QCOMPARE(missing.code, 1);
+    QVERIFY2(missing.err.contains(path("nothing") + ": no such directory"),
+             qPrintable(missing.err));
+    // A file with no tensors: nothing to export, said of the file.
+    QFile empty(path("empty.safetensors"));
+    QVERIFY(empty.open(QIODevice::WriteOnly));
+    empty.write(QByteArray("\x08\0\0\0\0\0\0\0{}      ", 16));
+    empty.close();
+    Result nothing = run({"inspect", path("empty.safetensors")});
+    QCOMPARE(nothing.code, 1);
+    QVERIFY2(nothing.out.contains("error: " + path("empty.safetensors") + ": nothing to export"),
+             qPrintable(nothing.out));
+    QVERIFY2(nothing.err.contains(path("empty.safetensors") + " cannot be consolidated"),
+             qPrintable(nothing.err));
 }
 
 void TestCli::verifyFailsOnDamage() {

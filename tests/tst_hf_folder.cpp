@@ -368,7 +368,8 @@ void TestHfFolder::escapingPathsAreNotOpened() {
                       "up": "../outside.safetensors",
                       "abs": ")" +
                   (root() / "outside.safetensors").string() + R"(",
-                      "fifo": "sub/../../pipe.safetensors"})");
+                      "fifo": "sub/../../pipe.safetensors",
+                      "nameless": ""})");
     writeWholeFile(root() / "outside.safetensors", {{"up", "U8", {1}}, {"abs", "U8", {1}}});
     QCOMPARE(::mkfifo((root() / "pipe.safetensors").c_str(), 0600), 0); // would block if opened
     auto c = std::make_shared<Checkpoint>();
@@ -384,7 +385,13 @@ void TestHfFolder::escapingPathsAreNotOpened() {
             QCOMPARE(p.severity, Severity::Error);
             escaped.insert(p.tensor);
         }
-    QCOMPARE(escaped, (std::set<std::string>{"up", "abs", "fifo"}));
+    QCOMPARE(escaped, (std::set<std::string>{"up", "abs", "fifo", "nameless"}));
+    // An empty name is said as such, against the index (it was "outside the folder", no file).
+    for (const Problem& p : c->problems)
+        if (p.tensor == "nameless") {
+            QCOMPARE(p.file, std::string("model.safetensors.index.json"));
+            QCOMPARE(p.message, std::string("weight_map gives an empty file name for 1 tensor(s)"));
+        }
 }
 
 void TestHfFolder::malformedIndex_data() {
