@@ -312,7 +312,10 @@ void printHistogramText(const char* title, const Histogram& h, const Moments* in
                           : shortNumber(h.lo).c_str());
         return;
     }
-    auto edge = [&](int b) { return h.lo + (h.hi - h.lo) * b / kHistogramBins; };
+    // In extended range: hi - lo of -1.7e308 and 1.7e308 is past double's (labels read -nan).
+    auto edge = [&](int b) {
+        return double(h.lo + ((long double)h.hi - h.lo) * b / kHistogramBins);
+    };
     // Enough digits that neighbouring edges read differently (1000.0001 and 1000.0002, not
     // 1000 twice), so a narrow range still labels its bins.
     int digits = 5;

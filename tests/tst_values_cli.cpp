@@ -67,6 +67,7 @@ private slots:
     void diffLargeIntegers();
     void statsLargeIntegersExact();
     void statsL2BeyondDouble();
+    void histogramLabelsOverTheWholeF64Range();
     void diffDtypeAndShapeChanged();
     void diffOnlyInAOrB();
     void diffNaNAtTheSamePosition();
@@ -1342,6 +1343,44 @@ void TestValuesCli::statsL2BeyondDouble() {
     const long double l2 = std::strtold(m.captured(1).toLatin1().constData(), nullptr);
     const long double expected = 2.0L * (long double)1e308;
     QVERIFY2(std::fabs(l2 - expected) <= 1e-15L * expected, qPrintable(m.captured(1)));
+}
+
+// -max .. max of F64: the bins' width is past double's range, and the text labels read -nan and
+// inf. They are the edges lo + k (hi - lo) / 64, rising, the middle one 0.
+void TestValuesCli::histogramLabelsOverTheWholeF64Range() {
+    const double top = std::numeric_limits<double>::max();
+    writeValues(fsPath("wide"),
+                {{"x",
+                  "F64",
+                  {4},
+                  u64Bytes({std::bit_cast<uint64_t>(-top), std::bit_cast<uint64_t>(-1.0),
+                            std::bit_cast<uint64_t>(1.0), std::bit_cast<uint64_t>(top)}),
+                  splitDim({4}, 0, 2)}},
+                2);
+    Result r = run({"stats", path("wide"), "--histograms"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const qsizetype at = r.out.indexOf("linear");
+    QVERIFY2(at >= 0, qPrintable(r.out));
+    const QStringList lines = r.out.mid(at).split('\n');
+    QVERIFY2(lines.size() > 65, qPrintable(r.out));
+    std::vector<long double> edges; // read wider: -1.7977e+308 rounds past double's range
+    for (int b = 1; b <= 64; ++b) {
+        const QStringList fields = lines[b].split(' ', Qt::SkipEmptyParts);
+        QVERIFY2(fields.size() >= 2, qPrintable(lines[b]));
+        const QByteArray text = fields[0].toLatin1();
+        char* end = nullptr;
+        edges.push_back(std::strtold(text.constData(), &end));
+        QVERIFY2(end && *end == '\0' && std::isfinite(edges.back()), qPrintable(lines[b]));
+    }
+    QVERIFY2(std::fabs(edges.front() + top) <= 1e-4L * top, qPrintable(lines[1]));
+    QCOMPARE(double(edges[32]), 0.0);
+    for (size_t b = 1; b < edges.size(); ++b)
+        QVERIFY2(edges[b] > edges[b - 1], qPrintable(lines[int(b) + 1]));
+    // The counts: -max in the first bin, -1 and 1 beside the middle, max in the last.
+    QCOMPARE(lines[1].split(' ', Qt::SkipEmptyParts)[1], QString("1"));
+    QCOMPARE(lines[32].split(' ', Qt::SkipEmptyParts)[1], QString("1"));
+    QCOMPARE(lines[33].split(' ', Qt::SkipEmptyParts)[1], QString("1"));
+    QCOMPARE(lines[64].split(' ', Qt::SkipEmptyParts)[1], QString("1"));
 }
 
 void TestValuesCli::diffDtypeAndShapeChanged() {

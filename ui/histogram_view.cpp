@@ -89,7 +89,8 @@ double HistogramView::xOf(double value) const {
     const QRectF plot = QRectF(plotRect()).adjusted(1, 1, 0, 0);
     const auto range = axis();
     const double lo = range ? range->first : shown()->lo, hi = range ? range->second : shown()->hi;
-    return plot.left() + (value - lo) / (hi - lo) * plot.width();
+    // In extended range: -1.7e308 .. 1.7e308 spans more than a double holds.
+    return double(plot.left() + ((long double)value - lo) / ((long double)hi - lo) * plot.width());
 }
 
 void HistogramView::clear(const QString& placeholder) {
@@ -148,7 +149,7 @@ bool HistogramView::singleValue() const {
 
 double HistogramView::edge(int i) const {
     const Histogram* h = shown();
-    return h->lo + (h->hi - h->lo) * i / kHistogramBins;
+    return double(h->lo + ((long double)h->hi - h->lo) * i / kHistogramBins);
 }
 
 QFont HistogramView::smallFont() const {
