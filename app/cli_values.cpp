@@ -340,8 +340,9 @@ void printHistogramText(const char* title, const Histogram& h, const Moments* in
 }
 
 void printStatsText(const Measured& m, bool histograms) {
-    std::printf("%-48s %-7s %12s %11s %11s %11s %11s %11s %6s %6s %10s\n", "TENSOR", "DTYPE",
-                "ELEMENTS", "MIN", "MAX", "MEAN", "STD", "MAX|X|", "NAN", "INF", "ZEROS");
+    std::printf("%-48s %-7s %12s %11s %11s %11s %11s %11s %11s %6s %6s %10s %10s\n", "TENSOR",
+                "DTYPE", "ELEMENTS", "MIN", "MAX", "MEAN", "STD", "L2", "MAX|X|", "NAN", "INF",
+                "ZEROS", "SUBNORMALS");
     size_t shown = 0;
     for (size_t i = 0; i < m.ckpt.tensors.size(); ++i) {
         const TensorStats& s = m.stats.tensors[i];
@@ -349,13 +350,16 @@ void printStatsText(const Measured& m, bool histograms) {
         ++shown;
         const TensorInfo& t = m.ckpt.tensors[i];
         const Moments& mo = s.moments;
-        std::printf(
-            "%-48s %-7s %12llu %11s %11s %11s %11s %11s %6llu %6llu %10llu\n",
-            Error::printable(t.fqn).c_str(), std::string(dtypeName(t.dtype)).c_str(),
-            (unsigned long long)mo.count, shortNumber(mo.min).c_str(), shortNumber(mo.max).c_str(),
-            shortNumber(mo.mean()).c_str(), shortNumber(mo.stddev()).c_str(),
-            shortNumber(mo.finite() ? mo.maxAbs : std::nan("")).c_str(), (unsigned long long)mo.nan,
-            (unsigned long long)(mo.posInf + mo.negInf), (unsigned long long)mo.zeros);
+        char l2[32]; // in extended range, as in JSON: finite past double's 1.8e308
+        std::snprintf(l2, sizeof l2, "%.5Lg", mo.l2Extended());
+        std::printf("%-48s %-7s %12llu %11s %11s %11s %11s %11s %11s %6llu %6llu %10llu %10llu\n",
+                    Error::printable(t.fqn).c_str(), std::string(dtypeName(t.dtype)).c_str(),
+                    (unsigned long long)mo.count, shortNumber(mo.min).c_str(),
+                    shortNumber(mo.max).c_str(), shortNumber(mo.mean()).c_str(),
+                    shortNumber(mo.stddev()).c_str(), l2,
+                    shortNumber(mo.finite() ? mo.maxAbs : std::nan("")).c_str(),
+                    (unsigned long long)mo.nan, (unsigned long long)(mo.posInf + mo.negInf),
+                    (unsigned long long)mo.zeros, (unsigned long long)mo.subnormals);
         if (histograms) {
             printHistogramText("linear", s.linear, &mo);
             printHistogramText("log10|x|", s.log);

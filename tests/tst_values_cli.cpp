@@ -516,7 +516,19 @@ void TestValuesCli::statsTensorFilterAndText() {
             QCOMPARE(cells.value(2), QString("12"));
             QCOMPARE(cells.value(3), QString("-50.5"));
             QCOMPARE(cells.value(4), QString("100"));
+            // L2 and subnormals are columns too (they were in --json only).
+            std::vector<long double> values;
+            for (float v : statsF32())
+                values.push_back(v);
+            const Expected e = expectedStats(values, std::ldexp(1.0L, -126));
+            char l2[32];
+            std::snprintf(l2, sizeof l2, "%.5Lg", e.l2);
+            QCOMPARE(cells.value(7), QString(l2));
+            QVERIFY(e.subnormals > 0);
+            QCOMPARE(cells.value(12), QString::number(e.subnormals));
         }
+    QVERIFY2(lines.first().contains(" L2 ") && lines.first().endsWith("SUBNORMALS"),
+             qPrintable(lines.first()));
 
     Result filtered = run({"stats", path("ck"), "--tensor", "^layers\\."});
     QVERIFY2(filtered.code == 0, qPrintable(filtered.err));
