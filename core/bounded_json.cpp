@@ -16,4 +16,15 @@ nlohmann::json parseBoundedJson(std::string_view text, int maxDepth) {
     return nlohmann::json::parse(text.begin(), text.end(), limit);
 }
 
+std::string jsonErrorText(const nlohmann::json::exception& e) {
+    std::string_view text = e.what();
+    if (text.starts_with("[json.exception.")) {
+        const size_t end = text.find("] ");
+        if (end != std::string_view::npos) text.remove_prefix(end + 2);
+    }
+    for (std::string_view prefix : {"parse error at ", "parse error: "})
+        if (text.starts_with(prefix)) text.remove_prefix(prefix.size());
+    return std::string(text);
+}
+
 } // namespace shardscope

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
 #include <string_view>
 
 namespace shardscope {
@@ -14,5 +15,9 @@ namespace shardscope {
 // nlohmann::json::exception instead of building a value whose destruction or printing recurses
 // without bound. Internal to core: nlohmann is not part of the public headers.
 nlohmann::json parseBoundedJson(std::string_view text, int maxDepth = 128);
+
+// A parse error as users read it: "line 1, column 3: syntax error ...", without the library's
+// "[json.exception.parse_error.101] parse error at " prefix.
+std::string jsonErrorText(const nlohmann::json::exception& e);
 
 } // namespace shardscope

@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 The ShardScope authors
 
 #include "export_rules.h"
+#include "bounded_json.h"
 
 #include "dtype_cast.h"
 #include "json_cursor.h"
@@ -895,7 +896,7 @@ ExportRules exportRulesFromJson(const std::string& json, const std::string& sour
     try {
         doc = Json::parse(json);
     } catch (const nlohmann::json::exception& e) {
-        reader.fail(std::string("not valid JSON (") + e.what() + ")");
+        reader.fail("not valid JSON (" + jsonErrorText(e) + ")");
     }
     reader.checkObject(doc, "the record",
                        {"version", "rename", "select", "cast", "include_training_state",

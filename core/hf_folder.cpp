@@ -53,7 +53,7 @@ HfIndex readIndex(const fs::path& path) {
     try {
         doc = parseBoundedJson(text);
     } catch (const nlohmann::json::exception& e) {
-        throw indexError(path, "", std::string("not valid JSON: ") + e.what());
+        throw indexError(path, "", "not valid JSON: " + jsonErrorText(e));
     }
     const auto weightMap = doc.find("weight_map"); // end() when doc is not an object
     if (weightMap == doc.end() || !weightMap->is_object())

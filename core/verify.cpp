@@ -338,7 +338,7 @@ VerifyReport verifyDirectory(const fs::path& outDir, const Checkpoint* against,
         try {
             index = parseBoundedJson(text);
         } catch (const nlohmann::json::exception& e) {
-            error(indexPath.string(), "", std::string("not valid JSON: ") + e.what());
+            error(indexPath.string(), "", "not valid JSON: " + jsonErrorText(e));
             return report;
         }
     }
