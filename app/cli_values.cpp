@@ -415,7 +415,9 @@ std::string diffDetail(const TensorDiff& d, const Checkpoint& a, const Checkpoin
     case DiffStatus::ShapeChanged:
         return layout(a, d.a) + " -> " + layout(b, d.b);
     case DiffStatus::NotCompared:
-        return "a side's chunks do not cover the tensor (see inspect)";
+        return "not compared: " +
+               notComparedReason(a.tensors[size_t(d.a)], b.tensors[size_t(d.b)], "in A", "in B") +
+               " (see inspect)";
     case DiffStatus::NotExported:
         return std::string(tensorKindName(d.a >= 0 ? a.tensors[size_t(d.a)].kind
                                                    : b.tensors[size_t(d.b)].kind)) +

@@ -440,6 +440,18 @@ struct Extent {
 
 } // namespace
 
+std::string notComparedReason(const TensorInfo& a, const TensorInfo& b, const std::string& sideA,
+                              const std::string& sideB) {
+    std::string out;
+    for (const auto& [t, side] : {std::pair{&a, &sideA}, std::pair{&b, &sideB}}) {
+        if (t->status == CoverageStatus::Complete) continue;
+        out += (out.empty() ? "" : "; ") + *side + ", " +
+               (t->coverageDetail.empty() ? std::string(coverageStatusName(t->status))
+                                          : t->coverageDetail);
+    }
+    return out;
+}
+
 DifferenceHistograms differenceHistograms(const Checkpoint& a, const TensorInfo& ta,
                                           const Checkpoint& b, const TensorInfo& tb,
                                           std::stop_token stop, const DiffByteProgress& progress) {

@@ -51,6 +51,11 @@ struct TensorDiff {
     double cosine = std::numeric_limits<double>::quiet_NaN(); // NaN when a side is all zero
 };
 
+// Why a pair is NotCompared, side by side: "in A, conflict: x and y both hold region [0:256]
+// with different bytes" (the coverage detail of each side that is not complete).
+std::string notComparedReason(const TensorInfo& a, const TensorInfo& b, const std::string& sideA,
+                              const std::string& sideB);
+
 using DiffByteProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 struct DiffOptions {

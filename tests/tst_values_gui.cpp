@@ -184,6 +184,7 @@ private slots:
     void statisticsFitANarrowPane();
     void nonFiniteDifferencesSortFirstAndAreNamed();
     void complexTensorsDifferByTheirBits();
+    void notComparedSaysWhy();
     void problemsOnlyShowsValueFindings();
     void checkValuesFindsIdenticalTensorsAsTheCliDoes();
     void sortByFromTheKeyboardAndCopyProblems();
@@ -1064,6 +1065,29 @@ void TestValuesGui::statisticsFitANarrowPane() {
     QVERIFY(fitsIn(panel));
     QVERIFY2(panel.text().contains("here") && panel.text().contains("other"),
              qPrintable(panel.text()));
+}
+
+// A tensor whose replicas conflict on one side is not compared; the tooltip (and so the Values
+// tab) says which side and why. It said "a side's chunks do not cover the tensor".
+void TestValuesGui::notComparedSaysWhy() {
+    for (const char* side : {"a", "b"}) {
+        fs::create_directories(dir(side));
+        const bool conflict = std::string(side) == "a";
+        writeShard(dir(side) / "rank-0.safetensors", {{"r", "F32", {0}, {2}, f32({1, 2})}});
+        writeShard(dir(side) / "rank-1.safetensors",
+                   {{"r", "F32", {0}, {2}, f32({1, conflict ? 3.0f : 2.0f})}});
+    }
+    auto ckpt = open(dir("a"));
+    TensorTableModel tensors(&m_doc);
+    const auto comparison = compareOf(ckpt, dir("b"));
+    tensors.setComparison(comparison);
+    using M = TensorTableModel;
+    QCOMPARE(rowOf(&tensors, "r", M::DiffColumn).data().toString(), QString("Not compared"));
+    const QString tip = rowOf(&tensors, "r", M::DiffColumn).data(Qt::ToolTipRole).toString();
+    QVERIFY2(tip.startsWith("Here, conflict: rank-0.safetensors and rank-1.safetensors both "
+                            "hold region [0:2] with different bytes") &&
+                 tip.endsWith("(see Problems)") && !tip.contains("Not compared"),
+             qPrintable(tip));
 }
 
 // A C64 tensor has no numbers to subtract: its difference is counted by the bits, and the

@@ -236,8 +236,13 @@ QString ValueColumns::diffToolTip(const TensorDiff& d) const {
     case DiffStatus::DtypeChanged:
     case DiffStatus::ShapeChanged:
         return tr("%1 here, %2 in %3").arg(layout(*c.a, d.a), layout(*c.b, d.b), c.directory);
-    case DiffStatus::NotCompared:
-        return tr("Not compared: a side's chunks do not cover the tensor (see Problems)");
+    case DiffStatus::NotCompared: { // the Diff cell says "Not compared"; this says why
+        QString why = QString::fromStdString(notComparedReason(
+            c.a->tensors[size_t(d.a)], c.b->tensors[size_t(d.b)], tr("here").toStdString(),
+            tr("in %1").arg(c.directory).toStdString()));
+        if (!why.isEmpty()) why[0] = why[0].toUpper();
+        return tr("%1 (see Problems)").arg(why);
+    }
     case DiffStatus::NotExported:
         return tr("Training state: %1 holds model weights only, as an export does")
             .arg(c.directory);
