@@ -182,12 +182,16 @@ QVariant ValueColumns::diffSortKey(const TensorDiff& d, int column) const {
     if (column == Model::DiffColumn) return statusRank(d.status);
     if (!d.compared || d.bytesOnly) return {};
     switch (column) {
-    case Model::MaxDiffColumn: // NaN and ∞ above every number: the worst first
-        return d.nanMismatch || d.infMismatch ? std::numeric_limits<double>::infinity()
-                                              : d.maxAbsDiff;
-    case Model::RelativeL2Column: // +Inf sorts above every number
-        return d.nanMismatch || d.infMismatch ? std::numeric_limits<double>::infinity()
-                                              : d.relativeL2;
+    // NaN above ∞ above every number, so that the descending order is the ascending reversed
+    // (NaN and ∞ were one key, and kept the same order both ways).
+    case Model::MaxDiffColumn:
+        return d.nanMismatch   ? std::numeric_limits<double>::infinity()
+               : d.infMismatch ? std::numeric_limits<double>::max()
+                               : d.maxAbsDiff;
+    case Model::RelativeL2Column:
+        return d.nanMismatch                               ? std::numeric_limits<double>::infinity()
+               : d.infMismatch || std::isinf(d.relativeL2) ? std::numeric_limits<double>::max()
+                                                           : d.relativeL2;
     case Model::CosineColumn:
         if (d.nanMismatch || d.infMismatch) return {};
         return std::isnan(d.cosine) ? QVariant() : QVariant(d.cosine);
