@@ -1039,7 +1039,7 @@ void addValueOptions(CLI::App* command, std::string& tensor, bool& json, int& th
                      "(searched, RE2 syntax as the export's rules)")
         ->type_name("REGEX")
         ->check(
-            CLI::Validator([](std::string& value) { return checkTensorPattern(value); }, "REGEX"));
+            CLI::Validator([](std::string& value) { return checkTensorPattern(value); }, ""));
     command->add_flag("--json", json, "Print everything as one JSON document");
     command->add_option("--threads", threads, "Worker threads, 1 to 256; default: one per core")
         ->type_name("N")
@@ -1075,7 +1075,7 @@ void CommandLine::addCheck() {
         // Given twice, both lists count: a list is added to, not replaced (the lists are
         // checked one by one, then joined by a newline, which runCheck reads as a comma).
         ->multi_option_policy(CLI::MultiOptionPolicy::Join)
-        ->check(CLI::Validator([](std::string& value) { return checkFailOnList(value); }, "LIST"));
+        ->check(CLI::Validator([](std::string& value) { return checkFailOnList(value); }, ""));
     m_check
         ->add_option("--norm-spread", o.normSpread,
                      "Report chunks of one tensor whose RMS differs by more\nthan this factor "
@@ -1093,7 +1093,7 @@ void CommandLine::addCheck() {
                            ? std::string()
                            : "must be a finite factor of at least 1, not " + value;
             },
-            "X>=1"));
+            ""));
     m_check
         ->add_option("--min-elements", o.minElements,
                      "Report a float tensor or chunk of zeros, or a constant\ntensor, from "
@@ -1110,7 +1110,7 @@ void CommandLine::addCheck() {
                            ? std::string()
                            : "must be a whole number of at least 1, not " + value;
             },
-            "N>=1"));
+            ""));
 }
 
 void CommandLine::addDiff() {
@@ -1142,7 +1142,7 @@ void CommandLine::addDiff() {
                 return std::string("not a number: ") + value;
             return x >= 0 ? std::string() : std::string("must be 0 or more");
         },
-        "X>=0");
+        "");
     m_diff->add_option("--atol", o.atol, "Absolute tolerance: |a-b| <= atol + rtol*|b| passes")
         ->type_name("X")
         ->check(nonNegative);

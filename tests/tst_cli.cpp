@@ -141,6 +141,12 @@ void TestCli::commandHelpExitsZero_data() {
                                         "staged"};
     QTest::newRow("consolidate -h after arguments")
         << QStringList{"consolidate", "a", "b", "-h"} << QStringList{"--overwrite"};
+    QTest::newRow("stats") << QStringList{"stats", "--help"}
+                           << QStringList{"--tensor REGEX ", "--threads N "};
+    QTest::newRow("check") << QStringList{"check", "--help"}
+                           << QStringList{"--fail-on LIST ", "--norm-spread X ",
+                                          "--min-elements N "};
+    QTest::newRow("diff") << QStringList{"diff", "--help"} << QStringList{"--atol X ", "--rtol Y "};
     QTest::newRow("inspect") << QStringList{"inspect", "--help"}
                              << QStringList{"inspect [OPTIONS] DIR", "--json", "--mapping FILE"};
     QTest::newRow("verify") << QStringList{"verify", "-h"}
@@ -157,6 +163,10 @@ void TestCli::commandHelpExitsZero() {
     for (const auto& text : expected)
         QVERIFY2(r.out.contains(text), qPrintable(text + " missing from\n" + r.out));
     QVERIFY(r.out.contains("Exit codes:"));
+    // Placeholders read as one word: "--tensor REGEX:REGEX" and "--atol X:X>=0" were shown.
+    const QRegularExpressionMatch garbled =
+        QRegularExpression(R"(--[a-z-]+ [A-Za-z|]+:\S*)").match(r.out);
+    QVERIFY2(!garbled.hasMatch(), qPrintable(garbled.captured(0)));
 }
 
 void TestCli::versionExitsZero() {
