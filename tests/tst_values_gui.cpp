@@ -406,6 +406,15 @@ void TestValuesGui::histogramBinsLabelsAndTooltips() {
     QCOMPARE(view.lowLabel(), QString("0.01"));
     QCOMPARE(view.highLabel(), QString("1"));
     QVERIFY(view.binText(63).startsWith("|x| from 0.93057 to 1: 100 elements"));
+    // Zeros have no log10 |x|: the log scale says how many it leaves out, the linear one not.
+    QCOMPARE(view.accessibleDescription(), QString("log10 |x| from 0.01 to 1, fullest bin 100"));
+    view.setLogLeftOut(44036);
+    QCOMPARE(view.axisNames().value(0), QString("log10 |x| · 44,036 zeros not shown"));
+    QVERIFY(view.accessibleDescription().endsWith(", 44,036 zeros not shown"));
+    view.setScale(HistogramView::Scale::Linear);
+    QCOMPARE(view.axisNames(), QStringList{"value"});
+    view.setScale(HistogramView::Scale::Log10Abs);
+    view.setLogLeftOut(0);
     // One value everywhere: a single bar in the middle.
     Histogram single;
     single.lo = single.hi = 3;

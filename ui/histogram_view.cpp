@@ -33,9 +33,30 @@ void HistogramView::describe() {
         setAccessibleDescription(m_placeholder);
         return;
     }
+    const QString left = leftOutText();
     setAccessibleDescription(tr("%1 from %2 to %3, %4")
                                  .arg(m_scale == Scale::Log10Abs ? tr("log10 |x|") : tr("values"),
-                                      lowLabel(), highLabel(), peakLabel()));
+                                      lowLabel(), highLabel(), peakLabel()) +
+                             (left.isEmpty() ? QString() : ", " + left));
+}
+
+void HistogramView::setLogLeftOut(uint64_t zeros) {
+    m_logLeftOut = zeros;
+    describe();
+    update();
+}
+
+QString HistogramView::leftOutText() const {
+    return m_scale == Scale::Log10Abs && m_logLeftOut > 0
+               ? tr("%1 zeros not shown").arg(QLocale().toString(qulonglong(m_logLeftOut)))
+               : QString();
+}
+
+// The axis name, longest first: with what the log scale leaves out, then without.
+QStringList HistogramView::axisNames() const {
+    const QString name = m_scale == Scale::Log10Abs ? tr("log10 |x|") : tr("value");
+    const QString left = leftOutText();
+    return left.isEmpty() ? QStringList{name} : QStringList{name + " · " + left, left, name};
 }
 
 void HistogramView::setHistograms(const Histogram& linear, const Histogram& log) {
@@ -335,13 +356,15 @@ void HistogramView::paintAxis(QPainter& p) const {
     const QString low = lowLabel(), high = highLabel();
     p.drawText(labels, Qt::AlignLeft | Qt::AlignTop, low);
     p.drawText(labels, Qt::AlignRight | Qt::AlignTop, high);
-    // The scale's name between the ends, where it fits.
-    const QString name = m_scale == Scale::Log10Abs ? tr("log10 |x|") : tr("value");
+    // The scale's name between the ends, where it fits; on the log scale with the zeros it
+    // leaves out (a tensor of 44,036 zeros showed only its other values).
     const int room =
         labels.width() - 2 * std::max(fm.horizontalAdvance(low), fm.horizontalAdvance(high));
-    if (fm.horizontalAdvance(name) + 16 < room) {
+    for (const QString& name : axisNames()) {
+        if (fm.horizontalAdvance(name) + 16 >= room) continue;
         p.setPen(palette().color(QPalette::PlaceholderText));
         p.drawText(labels, Qt::AlignHCenter | Qt::AlignTop, name);
+        break;
     }
 }
 

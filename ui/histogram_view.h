@@ -38,7 +38,9 @@ public:
     // elements drawn to one scale); 0: the fullest bin's. Cleared by setHistograms().
     void setBarScale(uint64_t linearTop, uint64_t logTop);
     void setCaption(const QString& caption); // above the bars, left: "Here"
-    void setBarColor(const QColor& color);   // default: the palette's highlight
+    // Zeros have no log10 |x|: the log scale says how many it leaves out.
+    void setLogLeftOut(uint64_t zeros);
+    void setBarColor(const QColor& color); // default: the palette's highlight
 
     bool hasHistogram() const { return m_linear.has_value(); }
     const Histogram* shown() const;     // the histogram of the current scale, or nullptr
@@ -47,7 +49,9 @@ public:
     QString binText(int bin) const;     // "-0.02 to -0.019: 1,234 elements (0.47%)"
     QString lowLabel() const;           // under the axis, left
     QString highLabel() const;          // and right
-    QString peakLabel() const;          // above, right: the fullest bin's count
+    QString leftOutText() const;        // "44,036 zeros not shown" on the log scale
+    QStringList axisNames() const;
+    QString peakLabel() const; // above, right: the fullest bin's count
 
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
@@ -81,6 +85,7 @@ private:
     bool integerLabels() const;
     Scale m_scale = Scale::Linear;
     QString m_caption;
+    uint64_t m_logLeftOut = 0;
     QString m_placeholder;
     QColor m_barColor;
     int m_hovered = -1;

@@ -377,6 +377,7 @@ void ValuesPanel::showHistogram(HistogramView* view, const TensorStats* stats,
                                 const QString& caption) {
     view->setVisible(true);
     view->setCaption(caption);
+    view->setLogLeftOut(stats ? stats->moments.zeros : 0);
     if (stats) {
         view->setHistograms(stats->linear, stats->log);
         if (integerBinStart(stats->moments, 0)) { // I64/U64: exact bin labels
