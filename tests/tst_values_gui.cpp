@@ -32,6 +32,7 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSet>
@@ -593,6 +594,10 @@ void TestValuesGui::checkValuesFillsColumnsIconsAndProblems() {
     w.selectTensor(
         int(w.document()->checkpoint()->find("nan") - w.document()->checkpoint()->tensors.data()));
     QVERIFY(w.valuesPanel()->text().contains("4")); // max |x|
+    // The tensor's finding in full, under its key numbers (the problems panel cuts it).
+    QVERIFY2(
+        w.valuesPanel()->text().contains(QRegularExpression("\nError: 1 NaN element, in chunk ")),
+        qPrintable(w.valuesPanel()->text()));
     QVERIFY(w.valuesPanel()->histogram(0)->hasHistogram());
     QVERIFY(!w.valuesPanel()->histogram(0)->isHidden());
     if (qEnvironmentVariableIsSet("SHARDSCOPE_SHOTS"))

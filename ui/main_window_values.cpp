@@ -389,6 +389,11 @@ void MainWindow::showTensorValues(int tensor) {
     const TensorInfo& t = m_document.checkpoint()->tensors[size_t(tensor)];
     ValuesContent content;
     content.a = m_values.statsA(tensor);
+    if (const auto check = m_values.valueCheck())
+        for (const Problem& p : check->findings)
+            if (p.tensor == t.fqn)
+                content.findings.push_back(
+                    {p.severity == Severity::Error, QString::fromStdString(p.message)});
     if (const auto comparison = m_values.comparison()) {
         content.comparing = true;
         content.diff = comparison->diffOf(size_t(tensor));

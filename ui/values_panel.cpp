@@ -241,6 +241,10 @@ void ValuesPanel::setContent(const ValuesContent& content) {
         summary << diffSummary(*content.diff, content.note, content.tolerance);
     else if (!content.comparing && content.a)
         summary << html(keyNumbers(content.a->moments));
+    for (const ValuesContent::Finding& f : content.findings)
+        summary << QStringLiteral("<span style=\"color:%1\">%2</span> %3")
+                       .arg(f.error ? QStringLiteral("#c62828") : QStringLiteral("#b26a00"),
+                            f.error ? tr("Error:") : tr("Warning:"), html(f.message));
     if (!content.message.isEmpty()) summary << html(content.message);
     m_summary->setText(summary.join(QStringLiteral("<br>")));
     m_summary->setVisible(!summary.isEmpty());

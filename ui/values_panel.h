@@ -31,6 +31,12 @@ struct ValuesContent {
     QString note;      // under the diff's status: what changed when the values were not compared
     QString otherName; // the compared checkpoint, for the captions
     bool offerRead = false; // under the message, a button that asks for the values (readRequested)
+    // The tensor's value findings, whole (the problems panel cuts them to its column).
+    struct Finding {
+        bool error = false;
+        QString message;
+    };
+    QList<Finding> findings;
 };
 
 // A tensor's statistics and histogram, or both sides' with the difference numbers during a
