@@ -217,6 +217,7 @@ private slots:
     void filterKeepsOrClearsTheSelection();
     void sortingKeepsTheSelectedRowInView();
     void tabMovesBetweenPanes();
+    void tabNeverLandsOnAHiddenWidget();
     void contextMenuFromTheKeyboard();
     void unsavedPromptHasMnemonics();
     void menusHaveDistinctMnemonics();
@@ -1104,6 +1105,37 @@ void TestMainWindow::sortingKeepsTheSelectedRowInView() {
     view->sortByColumn(TensorTableModel::NameColumn, Qt::AscendingOrder);
     QCOMPARE(view->selectionModel()->currentIndex().row(), 0);
     QVERIFY(inView());
+}
+
+// With the Files tab on top of the problems panel, Tab went to something not shown between
+// the chunk list and the output files.
+void TestMainWindow::tabNeverLandsOnAHiddenWidget() {
+    MainWindow w;
+    std::map<QDockWidget*, bool> shown; // as each dock last said it
+    for (QDockWidget* dock : w.findChildren<QDockWidget*>())
+        connect(dock, &QDockWidget::visibilityChanged, &w,
+                [&shown, dock](bool visible) { shown[dock] = visible; });
+    openShown(w, demo(), "lm_head.weight");
+    auto* files = w.findChild<QDockWidget*>("filesDock");
+    for (QDockWidget* top : {files, w.findChild<QDockWidget*>("problemsDock")}) {
+        top->show();
+        top->raise();
+        QTest::qWait(20);
+        w.tensorView()->setFocus();
+        QTRY_VERIFY(w.tensorView()->hasFocus());
+        QStringList path;
+        for (int i = 0; i < 40; ++i) {
+            QTest::keyClick(QApplication::focusWidget(), Qt::Key_Tab);
+            QWidget* f = QApplication::focusWidget();
+            QVERIFY(f);
+            path << f->metaObject()->className() + QString(":") + f->objectName();
+            QVERIFY2(f->isVisible(), qPrintable(path.join(" > ")));
+            for (QWidget* up = f; up; up = up->parentWidget())
+                if (auto* dock = qobject_cast<QDockWidget*>(up))
+                    QVERIFY2(!shown.count(dock) || shown[dock],
+                             qPrintable(dock->objectName() + " behind a tab: " + path.join(" > ")));
+        }
+    }
 }
 
 void TestMainWindow::tabMovesBetweenPanes() {

@@ -316,6 +316,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 // An editor still open in the table would otherwise commit into the document while QWidget's
 // destructor deletes it, after the members it writes to are gone.
 MainWindow::~MainWindow() {
+    // Docks hide as the window's children go: their focus policies no longer matter.
+    for (const QMetaObject::Connection& c : m_dockFocusConnections)
+        disconnect(c);
     if (m_table) m_table->reset();
 }
 
@@ -721,6 +724,27 @@ void MainWindow::setUpKeyboardNavigation() {
                           m_byteItemView};
     for (qsizetype i = 0; i + 1 < order.size(); ++i)
         setTabOrder(order[i], order[i + 1]);
+    // A dock behind another's tab stays "visible" to Qt, and Tab landed in it with nothing to
+    // see: its widgets take focus only while its tab is the one shown.
+    for (QDockWidget* dock : findChildren<QDockWidget*>()) {
+        m_dockFocusConnections << connect(
+            dock, &QDockWidget::visibilityChanged, this, [dock](bool shown) {
+                QWidget* content = dock->widget();
+                if (!content) return;
+                QList<QWidget*> widgets = content->findChildren<QWidget*>();
+                widgets << content;
+                for (QWidget* w : widgets) {
+                    const QVariant saved = w->property("shardscopeFocusPolicy");
+                    if (!shown && !saved.isValid() && w->focusPolicy() != Qt::NoFocus) {
+                        w->setProperty("shardscopeFocusPolicy", int(w->focusPolicy()));
+                        w->setFocusPolicy(Qt::NoFocus);
+                    } else if (shown && saved.isValid()) {
+                        w->setFocusPolicy(Qt::FocusPolicy(saved.toInt()));
+                        w->setProperty("shardscopeFocusPolicy", QVariant());
+                    }
+                }
+            });
+    }
 }
 
 QWidget* MainWindow::createDetails() {

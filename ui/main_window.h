@@ -260,6 +260,7 @@ private:
     QSpinBox* m_slice = nullptr;
     QSplitter* m_mainSplitter = nullptr;
     QSplitter* m_detailSplitter = nullptr;
+    QList<QMetaObject::Connection> m_dockFocusConnections; // see setUpKeyboardNavigation
     QDockWidget* m_problemsDock = nullptr;
     QDockWidget* m_outputsDock = nullptr;
     QDockWidget* m_filesDock = nullptr;
