@@ -258,6 +258,25 @@ int distinguishingWidth(const QAbstractItemView* view, int column) {
     return view->sizeHintForColumn(column) - text + std::min(cut, text);
 }
 
+// A dock's widgets give up focus while the dock is behind another's tab, and take back the
+// policy they had when it is shown again.
+void takeFocusWhileShown(QDockWidget* dock, bool shown) {
+    QWidget* content = dock->widget();
+    if (!content) return;
+    QList<QWidget*> widgets = content->findChildren<QWidget*>();
+    widgets << content; // not "findChildren() << content" in the loop: a dangling temporary
+    for (QWidget* w : widgets) {
+        const QVariant saved = w->property("shardscopeFocusPolicy");
+        if (!shown && !saved.isValid() && w->focusPolicy() != Qt::NoFocus) {
+            w->setProperty("shardscopeFocusPolicy", int(w->focusPolicy()));
+            w->setFocusPolicy(Qt::NoFocus);
+        } else if (shown && saved.isValid()) {
+            w->setFocusPolicy(Qt::FocusPolicy(saved.toInt()));
+            w->setProperty("shardscopeFocusPolicy", QVariant());
+        }
+    }
+}
+
 // The platform's keys for a standard action, plus `extra` where the platform lacks it, each once.
 QList<QKeySequence> standardKeys(QKeySequence::StandardKey key, const QList<QKeySequence>& extra) {
     QList<QKeySequence> keys = QKeySequence::keyBindings(key);
@@ -727,23 +746,8 @@ void MainWindow::setUpKeyboardNavigation() {
     // A dock behind another's tab stays "visible" to Qt, and Tab landed in it with nothing to
     // see: its widgets take focus only while its tab is the one shown.
     for (QDockWidget* dock : findChildren<QDockWidget*>()) {
-        m_dockFocusConnections << connect(
-            dock, &QDockWidget::visibilityChanged, this, [dock](bool shown) {
-                QWidget* content = dock->widget();
-                if (!content) return;
-                QList<QWidget*> widgets = content->findChildren<QWidget*>();
-                widgets << content;
-                for (QWidget* w : widgets) {
-                    const QVariant saved = w->property("shardscopeFocusPolicy");
-                    if (!shown && !saved.isValid() && w->focusPolicy() != Qt::NoFocus) {
-                        w->setProperty("shardscopeFocusPolicy", int(w->focusPolicy()));
-                        w->setFocusPolicy(Qt::NoFocus);
-                    } else if (shown && saved.isValid()) {
-                        w->setFocusPolicy(Qt::FocusPolicy(saved.toInt()));
-                        w->setProperty("shardscopeFocusPolicy", QVariant());
-                    }
-                }
-            });
+        m_dockFocusConnections << connect(dock, &QDockWidget::visibilityChanged, this,
+                                          [dock](bool shown) { takeFocusWhileShown(dock, shown); });
     }
 }
 
